@@ -1,0 +1,41 @@
+//! The intake function: takes reports from residents and Open311 clients and answers their reads.
+
+mod api;
+mod open311;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::Router;
+use cityfix_shared::app::submit::IntakeDeps;
+use cityfix_shared::http::MAX_BODY_BYTES;
+
+/// The web API's routes as (method, path), kept beside the router and checked against the
+/// OpenAPI document by a test.
+pub const API_ROUTES: &[(&str, &str)] = &[
+    ("get", "/api/v1/services"),
+    ("post", "/api/v1/requests"),
+    ("get", "/api/v1/requests/{id}"),
+    ("get", "/api/v1/openapi.json"),
+];
+
+/// The OpenAPI 3.1 description of the web API.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// What the intake handlers share.
+pub struct Intake {
+    pub deps: IntakeDeps,
+    /// Where this service is reached from outside, for the Open311 discovery document.
+    pub public_url: String,
+}
+
+/// Every intake route: Open311 GeoReport v2 under `/open311/v2/` and the web API under `/api/v1/`.
+pub fn router(intake: Intake) -> Router {
+    let state = Arc::new(intake);
+    open311::routes()
+        .merge(api::routes())
+        .route("/api/v1/openapi.json", get(api::openapi))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}

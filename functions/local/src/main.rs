@@ -1,0 +1,57 @@
+//! `cityfix`: runs the whole city locally, and operator commands.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use cityfix_local::{default_dir, start, LocalOptions};
+
+#[derive(Parser)]
+#[command(name = "cityfix", version, about = "A 311 service for a city: run it locally, check its configuration")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every function in one process on embedded storage.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        addr: SocketAddr,
+        /// Folder for the database and the outbox.
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+        /// The city folder (default: the demo city, Hartford CT).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The resident web client's folder.
+        #[arg(long)]
+        web: Option<PathBuf>,
+    },
+    /// Load and check a city folder, then exit.
+    CheckConfig {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into())).init();
+    match Cli::parse().command {
+        Command::Serve { addr, data, config, web } => {
+            let defaults = LocalOptions::demo();
+            let options = LocalOptions { addr, data_dir: data, config_dir: config.unwrap_or(defaults.config_dir), web_dir: web.unwrap_or(defaults.web_dir), ..defaults };
+            let running = start(options).await?;
+            println!("cityfix is running at {}/  (Open311: {0}/open311/v2/discovery.json, outbox: {0}/outbox)", running.url);
+            running.run_until_signal().await;
+        }
+        Command::CheckConfig { config } => {
+            let dir = config.unwrap_or_else(|| default_dir("config/hartford"));
+            let city = cityfix_shared::config::load_city(&dir)?;
+            println!("{}: {} services, {} departments, {} neighbourhoods", city.name, city.services.len(), city.departments.len(), city.neighbourhoods.len());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,109 @@
+//! Queue consumers of the local runner: poll the embedded queues and call the worker handlers with SQS batches.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use cityfix_shared::app::notify::NotifyDeps;
+use cityfix_shared::app::route::RouterDeps;
+use cityfix_shared::app::sweep::requeue_stuck;
+use cityfix_shared::app::transition::StatusDeps;
+use cityfix_shared::embedded::{EmbeddedQueue, ReceivedMessage, SqliteStore};
+use cityfix_shared::ports::{QueueName, SystemClock};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Messages per batch, as Lambda's SQS event source mapping is configured.
+const BATCH_SIZE: usize = 10;
+/// How long a consumer waits for new messages before looking again.
+const IDLE_POLL: Duration = Duration::from_millis(250);
+/// How often the sweep looks for reports whose routing job was lost.
+const SWEEP_EVERY: Duration = Duration::from_secs(30);
+
+/// The worker functions' dependencies.
+pub struct Functions {
+    pub router: RouterDeps,
+    pub status: StatusDeps,
+    pub notify: NotifyDeps,
+}
+
+/// Starts one consumer per queue, and the sweep.
+pub fn spawn(functions: Arc<Functions>, queue: EmbeddedQueue, store: SqliteStore, stopped: watch::Receiver<bool>, grace: Duration) -> Vec<JoinHandle<()>> {
+    let mut tasks: Vec<JoinHandle<()>> = QueueName::ALL
+        .into_iter()
+        .map(|name| tokio::spawn(consume(functions.clone(), queue.clone(), name, stopped.clone())))
+        .collect();
+    tasks.push(tokio::spawn(sweep(queue, store, stopped, grace)));
+    tasks
+}
+
+async fn consume(functions: Arc<Functions>, queue: EmbeddedQueue, name: QueueName, mut stopped: watch::Receiver<bool>) {
+    while !*stopped.borrow() {
+        let received = match queue.receive(name.as_str(), BATCH_SIZE).await {
+            Ok(received) => received,
+            Err(error) => {
+                tracing::error!(queue = name.as_str(), %error, "cannot receive");
+                Vec::new()
+            }
+        };
+        if received.is_empty() {
+            tokio::select! {
+                _ = queue.wait_for_arrival(IDLE_POLL) => {}
+                _ = stopped.changed() => {}
+            }
+            continue;
+        }
+        let receipts: HashMap<String, String> = received.iter().map(|m| (m.message_id.clone(), m.receipt_handle.clone())).collect();
+        let event = sqs_event(name, &received);
+        let response: SqsBatchResponse = match name {
+            QueueName::Routing => router::handle(&functions.router, event).await,
+            QueueName::Status => status::handle(&functions.status, event).await,
+            QueueName::Notify => notify::handle(&functions.notify, event).await,
+        };
+        for (message_id, receipt) in receipts {
+            if response.batch_item_failures.iter().any(|failure| failure.item_identifier == message_id) {
+                continue;
+            }
+            if let Err(error) = queue.delete(&receipt).await {
+                tracing::error!(queue = name.as_str(), %message_id, %error, "cannot delete a handled message");
+            }
+        }
+    }
+}
+
+/// The batch Lambda would hand the function for these messages.
+pub fn sqs_event(name: QueueName, messages: &[ReceivedMessage]) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    event.records = messages
+        .iter()
+        .map(|m| {
+            let mut record = SqsMessage::default();
+            record.message_id = Some(m.message_id.clone());
+            record.receipt_handle = Some(m.receipt_handle.clone());
+            record.body = Some(m.body.clone());
+            record.attributes = HashMap::from([
+                ("ApproximateReceiveCount".to_string(), m.receive_count.to_string()),
+                ("SentTimestamp".to_string(), m.sent_at_ms.to_string()),
+            ]);
+            record.event_source = Some("aws:sqs".into());
+            record.event_source_arn = Some(format!("arn:aws:sqs:local:000000000000:cityfix-{}", name.as_str()));
+            record.aws_region = Some("local".into());
+            record
+        })
+        .collect();
+    event
+}
+
+async fn sweep(queue: EmbeddedQueue, store: SqliteStore, mut stopped: watch::Receiver<bool>, grace: Duration) {
+    let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::minutes(1));
+    while !*stopped.borrow() {
+        if let Err(error) = requeue_stuck(&store, &queue, &SystemClock, grace).await {
+            tracing::error!(%error, "the sweep failed");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(SWEEP_EVERY) => {}
+            _ = stopped.changed() => {}
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! The notify function: turns status events into messages for the people who follow a request.
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use cityfix_shared::app::messages::NotifyEvent;
+use cityfix_shared::app::notify::{notify, NotifyDeps};
+use cityfix_shared::batch::for_each_message;
+
+/// Notifies for every event of a batch; only the failed ones are handed back for redelivery.
+pub async fn handle(deps: &NotifyDeps, event: SqsEvent) -> SqsBatchResponse {
+    for_each_message(event, |body| async move {
+        let event: NotifyEvent = serde_json::from_str(&body).map_err(|e| format!("not a notify event: {e}"))?;
+        let notified = notify(deps, &event).await.map_err(|e| e.to_string())?;
+        tracing::info!(event_id = %event.event_id, outcome = ?notified, "notified");
+        Ok(())
+    })
+    .await
+}

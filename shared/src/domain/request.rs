@@ -1,0 +1,111 @@
+//! A service request as the city works it, and the public timeline of what happened to it.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{AttributeValue, Location, Resolution, Status, TrackingNumber, ValidReport};
+
+/// The public record of a report. Holds no personal data: the reporter's contact lives apart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceRequest {
+    pub id: TrackingNumber,
+    pub service_code: String,
+    pub service_name: String,
+    pub status: Status,
+    pub resolution: Option<Resolution>,
+    /// The latest public note about progress (Open311 `status_notes`).
+    pub status_notes: Option<String>,
+    pub description: Option<String>,
+    pub location: Location,
+    pub address: Option<String>,
+    pub attributes: BTreeMap<String, AttributeValue>,
+    pub media_url: Option<String>,
+    /// Department id the request was routed to.
+    pub department: Option<String>,
+    /// Who works it, by name (Open311 `agency_responsible`).
+    pub agency_responsible: Option<String>,
+    pub neighbourhood: Option<String>,
+    /// Where it came from: "web", or the name of the Open311 client.
+    pub channel: String,
+    pub requested_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Bumped on every change; writes carry the version they read (optimistic concurrency).
+    pub version: u64,
+}
+
+/// What kind of thing a timeline entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimelineKind {
+    Submitted,
+    Routed,
+    StatusChanged,
+    Note,
+}
+
+/// One line of a request's history. Internal entries are for staff only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    /// Unique per request; a redelivered change carries the same id, which is how it is recognised.
+    pub event_id: String,
+    pub at: DateTime<Utc>,
+    pub kind: TimelineKind,
+    pub status: Option<Status>,
+    pub note: Option<String>,
+    pub public: bool,
+}
+
+impl ServiceRequest {
+    /// A freshly submitted request, before any routing.
+    pub fn submitted(
+        id: TrackingNumber,
+        report: &ValidReport,
+        service_name: &str,
+        channel: &str,
+        now: DateTime<Utc>,
+    ) -> Self {
+        ServiceRequest {
+            id,
+            service_code: report.service_code.clone(),
+            service_name: service_name.to_string(),
+            status: Status::Submitted,
+            resolution: None,
+            status_notes: None,
+            description: report.description.clone(),
+            location: report.location,
+            address: report.address.clone(),
+            attributes: report.attributes.clone(),
+            media_url: report.media_url.clone(),
+            department: None,
+            agency_responsible: None,
+            neighbourhood: None,
+            channel: channel.to_string(),
+            requested_at: now,
+            updated_at: now,
+            version: 1,
+        }
+    }
+
+    /// Where the report is, in words if the reporter gave an address.
+    pub fn place(&self) -> String {
+        match &self.address {
+            Some(address) => address.clone(),
+            None => format!("{:.5}, {:.5}", self.location.lat(), self.location.long()),
+        }
+    }
+}
+
+impl TimelineEntry {
+    pub fn submitted(at: DateTime<Utc>) -> Self {
+        TimelineEntry {
+            event_id: "submitted".into(),
+            at,
+            kind: TimelineKind::Submitted,
+            status: Some(Status::Submitted),
+            note: Some("Report received".into()),
+            public: true,
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! The local outbox: every message the system sends is written as one file, in place of SES and SNS.
+
+use std::path::{Path, PathBuf};
+
+use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
+use serde::{Deserialize, Serialize};
+
+use crate::ports::{Email, Mailer, PortError, PortResult, SmsSender, TextMessage};
+
+/// A folder of sent messages: `.eml` for e-mail, `.json` for SMS.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    dir: PathBuf,
+}
+
+/// An SMS as written to the outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmsFile {
+    pub channel: String,
+    pub to: String,
+    pub body: String,
+    pub dedupe_key: String,
+}
+
+/// One file of the outbox, for listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutboxEntry {
+    pub file: String,
+    pub channel: String,
+    pub bytes: u64,
+}
+
+impl Outbox {
+    pub fn open(dir: &Path) -> PortResult<Self> {
+        std::fs::create_dir_all(dir)?;
+        Ok(Outbox { dir: dir.to_path_buf() })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The files, oldest first.
+    pub fn list(&self) -> PortResult<Vec<OutboxEntry>> {
+        let mut entries = Vec::new();
+        for item in std::fs::read_dir(&self.dir)? {
+            let item = item?;
+            let name = item.file_name().to_string_lossy().to_string();
+            let channel = match name.rsplit_once('.') {
+                Some((_, "eml")) => "email",
+                Some((_, "json")) => "sms",
+                _ => continue,
+            };
+            let metadata = item.metadata()?;
+            entries.push((metadata.modified()?, OutboxEntry { file: name, channel: channel.into(), bytes: metadata.len() }));
+        }
+        entries.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.file.cmp(&b.1.file)));
+        Ok(entries.into_iter().map(|(_, entry)| entry).collect())
+    }
+
+    /// Reads one file of the outbox by name; names outside the folder are refused.
+    pub fn read(&self, file: &str) -> PortResult<Vec<u8>> {
+        if file.contains(['/', '\\']) || file.starts_with('.') {
+            return Err(PortError::NotFound(file.to_string()));
+        }
+        std::fs::read(self.dir.join(file)).map_err(|_| PortError::NotFound(file.to_string()))
+    }
+
+    /// Writes a file whole or not at all; the same dedupe key always names the same file, so a
+    /// resend replaces rather than adds.
+    fn write(&self, dedupe_key: &str, extension: &str, bytes: &[u8]) -> PortResult<()> {
+        let stem: String = dedupe_key.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+        let path = self.dir.join(format!("{stem}.{extension}"));
+        let temporary = self.dir.join(format!(".{stem}.{extension}.tmp"));
+        std::fs::write(&temporary, bytes)?;
+        std::fs::rename(&temporary, &path)?;
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Mailer for Outbox {
+    async fn send_email(&self, email: &Email) -> PortResult<()> {
+        let mailbox = |address: &str| -> PortResult<Mailbox> {
+            address.parse().map_err(|e| PortError::Unavailable(format!("an address of message {} is not valid: {e}", email.dedupe_key)))
+        };
+        let message = lettre::Message::builder()
+            .from(mailbox(&email.from)?)
+            .to(mailbox(&email.to)?)
+            .subject(email.subject.clone())
+            .message_id(Some(format!("<{}@cityfix.local>", email.dedupe_key.replace('/', "."))))
+            .multipart(
+                MultiPart::alternative()
+                    .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(email.text.clone()))
+                    .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(email.html.clone())),
+            )
+            .map_err(|e| PortError::Unavailable(format!("message {} cannot be built: {e}", email.dedupe_key)))?;
+        self.write(&email.dedupe_key, "eml", &message.formatted())
+    }
+}
+
+#[async_trait::async_trait]
+impl SmsSender for Outbox {
+    async fn send_sms(&self, message: &TextMessage) -> PortResult<()> {
+        let file = SmsFile { channel: "sms".into(), to: message.to.clone(), body: message.body.clone(), dedupe_key: message.dedupe_key.clone() };
+        let bytes = serde_json::to_vec_pretty(&file).expect("an SMS file always serialises");
+        self.write(&message.dedupe_key, "json", &bytes)
+    }
+}

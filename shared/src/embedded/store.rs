@@ -1,0 +1,220 @@
+//! The request store on SQLite, keeping the same access patterns as the DynamoDB table.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, params_from_iter, OptionalExtension};
+
+use super::sqlite::{from_json, is_constraint, timestamp, to_json, Db};
+use crate::domain::{Contact, ServiceRequest, Status, TimelineEntry, TrackingNumber};
+use crate::ports::{Created, NewRequest, PortError, PortResult, RequestQuery, RequestStore};
+
+/// Requests, reporters, timelines, idempotency keys and the delivery ledger in one SQLite file.
+#[derive(Clone)]
+pub struct SqliteStore {
+    db: Db,
+}
+
+impl SqliteStore {
+    pub fn new(db: Db) -> Self {
+        SqliteStore { db }
+    }
+
+    pub fn open(path: &Path) -> PortResult<Self> {
+        Ok(SqliteStore::new(Db::open(path)?))
+    }
+}
+
+#[async_trait::async_trait]
+impl RequestStore for SqliteStore {
+    async fn create(&self, new: &NewRequest) -> PortResult<Created> {
+        let new = new.clone();
+        self.db
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                let now = timestamp(new.request.requested_at);
+                if let Some(claim) = &new.idempotency {
+                    tx.execute("DELETE FROM idempotency WHERE key = ?1 AND expires_at <= ?2", params![claim.key, now])?;
+                    let earlier: Option<(String, String)> = tx
+                        .query_row("SELECT request_id, fingerprint FROM idempotency WHERE key = ?1", [&claim.key], |row| Ok((row.get(0)?, row.get(1)?)))
+                        .optional()?;
+                    if let Some((id, fingerprint)) = earlier {
+                        let id = TrackingNumber::parse(&id).map_err(PortError::Unavailable)?;
+                        return Ok(Created::Replayed { id, fingerprint });
+                    }
+                }
+                let request = &new.request;
+                let inserted = tx.execute(
+                    "INSERT INTO requests (id, token, service_code, status, department, cell, requested_at, updated_at, version, doc)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    params![
+                        request.id.as_str(),
+                        new.token,
+                        request.service_code,
+                        request.status.as_str(),
+                        request.department,
+                        request.location.cell(),
+                        timestamp(request.requested_at),
+                        timestamp(request.updated_at),
+                        request.version,
+                        to_json(request)
+                    ],
+                );
+                match inserted {
+                    Err(e) if is_constraint(&e) => return Err(PortError::AlreadyExists(format!("request {}", request.id))),
+                    other => other?,
+                };
+                if let Some(reporter) = &new.reporter {
+                    tx.execute("INSERT INTO reporters (request_id, doc) VALUES (?1, ?2)", params![request.id.as_str(), to_json(reporter)])?;
+                }
+                insert_entry(&tx, &request.id, &new.first_entry)?;
+                if let Some(claim) = &new.idempotency {
+                    tx.execute(
+                        "INSERT INTO idempotency (key, request_id, fingerprint, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                        params![claim.key, request.id.as_str(), claim.fingerprint, timestamp(claim.expires_at)],
+                    )?;
+                }
+                tx.commit()?;
+                Ok(Created::New)
+            })
+            .await
+    }
+
+    async fn get(&self, id: &TrackingNumber) -> PortResult<Option<ServiceRequest>> {
+        let id = id.clone();
+        self.db
+            .call(move |conn| {
+                let doc: Option<String> = conn.query_row("SELECT doc FROM requests WHERE id = ?1", [id.as_str()], |row| row.get(0)).optional()?;
+                doc.as_deref().map(from_json).transpose()
+            })
+            .await
+    }
+
+    async fn reporter(&self, id: &TrackingNumber) -> PortResult<Option<Contact>> {
+        let id = id.clone();
+        self.db
+            .call(move |conn| {
+                let doc: Option<String> = conn.query_row("SELECT doc FROM reporters WHERE request_id = ?1", [id.as_str()], |row| row.get(0)).optional()?;
+                doc.as_deref().map(from_json).transpose()
+            })
+            .await
+    }
+
+    async fn find_token(&self, token: &str) -> PortResult<Option<TrackingNumber>> {
+        let token = token.to_string();
+        self.db
+            .call(move |conn| {
+                let id: Option<String> = conn.query_row("SELECT id FROM requests WHERE token = ?1", [token], |row| row.get(0)).optional()?;
+                id.map(|id| TrackingNumber::parse(&id).map_err(PortError::Unavailable)).transpose()
+            })
+            .await
+    }
+
+    async fn update(&self, request: &ServiceRequest, expected_version: u64, entry: &TimelineEntry) -> PortResult<()> {
+        let request = request.clone();
+        let entry = entry.clone();
+        self.db
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                let changed = tx.execute(
+                    "UPDATE requests SET status = ?1, department = ?2, updated_at = ?3, version = ?4, doc = ?5 WHERE id = ?6 AND version = ?7",
+                    params![
+                        request.status.as_str(),
+                        request.department,
+                        timestamp(request.updated_at),
+                        request.version,
+                        to_json(&request),
+                        request.id.as_str(),
+                        expected_version
+                    ],
+                )?;
+                if changed == 0 {
+                    return Err(PortError::Conflict(format!("request {} is not at version {expected_version}", request.id)));
+                }
+                insert_entry(&tx, &request.id, &entry)?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn timeline(&self, id: &TrackingNumber) -> PortResult<Vec<TimelineEntry>> {
+        let id = id.clone();
+        self.db
+            .call(move |conn| {
+                let mut statement = conn.prepare("SELECT doc FROM timeline WHERE request_id = ?1 ORDER BY at, event_id")?;
+                let docs = statement.query_map([id.as_str()], |row| row.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+                docs.iter().map(|doc| from_json(doc)).collect()
+            })
+            .await
+    }
+
+    async fn search(&self, query: &RequestQuery) -> PortResult<Vec<ServiceRequest>> {
+        let query = query.clone();
+        self.db
+            .call(move |conn| {
+                let mut conditions = Vec::new();
+                let mut values: Vec<String> = Vec::new();
+                let mut any_of = |column: &str, items: Vec<String>, conditions: &mut Vec<String>| {
+                    if !items.is_empty() {
+                        conditions.push(format!("{column} IN ({})", vec!["?"; items.len()].join(", ")));
+                        values.extend(items);
+                    }
+                };
+                any_of("id", query.ids.iter().map(|id| id.to_string()).collect(), &mut conditions);
+                any_of("service_code", query.service_codes.clone(), &mut conditions);
+                any_of("status", query.statuses.iter().map(|s| s.as_str().to_string()).collect(), &mut conditions);
+                if let Some(from) = query.requested_from {
+                    conditions.push("requested_at >= ?".into());
+                    values.push(timestamp(from));
+                }
+                if let Some(to) = query.requested_to {
+                    conditions.push("requested_at <= ?".into());
+                    values.push(timestamp(to));
+                }
+                let filter = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+                let page_size = query.page_size.max(1);
+                let offset = (query.page.max(1) - 1) as u64 * page_size as u64;
+                let sql = format!("SELECT doc FROM requests {filter} ORDER BY requested_at DESC, id LIMIT {page_size} OFFSET {offset}");
+                let mut statement = conn.prepare(&sql)?;
+                let docs = statement.query_map(params_from_iter(values.iter()), |row| row.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+                docs.iter().map(|doc| from_json(doc)).collect()
+            })
+            .await
+    }
+
+    async fn stuck_submitted(&self, before: DateTime<Utc>, limit: u32) -> PortResult<Vec<TrackingNumber>> {
+        self.db
+            .call(move |conn| {
+                let mut statement = conn.prepare("SELECT id FROM requests WHERE status = ?1 AND requested_at < ?2 ORDER BY requested_at LIMIT ?3")?;
+                let ids = statement
+                    .query_map(params![Status::Submitted.as_str(), timestamp(before), limit], |row| row.get::<_, String>(0))?
+                    .collect::<Result<Vec<_>, _>>()?;
+                ids.iter().map(|id| TrackingNumber::parse(id).map_err(PortError::Unavailable)).collect()
+            })
+            .await
+    }
+
+    async fn claim_delivery(&self, key: &str, at: DateTime<Utc>) -> PortResult<bool> {
+        let key = key.to_string();
+        self.db
+            .call(move |conn| Ok(conn.execute("INSERT OR IGNORE INTO deliveries (key, claimed_at) VALUES (?1, ?2)", params![key, timestamp(at)])? == 1))
+            .await
+    }
+
+    async fn release_delivery(&self, key: &str) -> PortResult<()> {
+        let key = key.to_string();
+        self.db.call(move |conn| Ok(conn.execute("DELETE FROM deliveries WHERE key = ?1", [key]).map(|_| ())?)).await
+    }
+}
+
+fn insert_entry(tx: &rusqlite::Transaction<'_>, id: &TrackingNumber, entry: &TimelineEntry) -> PortResult<()> {
+    let inserted = tx.execute(
+        "INSERT INTO timeline (request_id, event_id, at, doc) VALUES (?1, ?2, ?3, ?4)",
+        params![id.as_str(), entry.event_id, timestamp(entry.at), to_json(entry)],
+    );
+    match inserted {
+        Err(e) if is_constraint(&e) => Err(PortError::AlreadyExists(format!("timeline entry {} of request {id}", entry.event_id))),
+        other => other.map(|_| ()).map_err(Into::into),
+    }
+}

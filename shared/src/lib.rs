@@ -1,0 +1,10 @@
+//! cityfix's library: every piece that is not an entry point (rules, use cases, ports, adapters, wire formats).
+
+pub mod app;
+pub mod batch;
+pub mod config;
+pub mod domain;
+#[cfg(feature = "embedded")]
+pub mod embedded;
+pub mod http;
+pub mod ports;

@@ -1,0 +1,194 @@
+//! The ports: what the use cases need from the world, one coarse trait per kind of thing.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::domain::{Contact, ServiceRequest, Status, TimelineEntry, TrackingNumber};
+
+/// Failures of a store, queue or messenger.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum PortError {
+    /// The item already exists (a tracking number drawn twice, an idempotency key in use).
+    #[error("already exists: {0}")]
+    AlreadyExists(String),
+    /// The item changed since it was read; read again and retry.
+    #[error("changed since it was read: {0}")]
+    Conflict(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The backing service failed; the operation may be retried.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+}
+
+pub type PortResult<T> = Result<T, PortError>;
+
+/// An Idempotency-Key and the fingerprint of the body first sent with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyClaim {
+    pub key: String,
+    pub fingerprint: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Everything written when a report is accepted, in one all-or-nothing write.
+#[derive(Debug, Clone)]
+pub struct NewRequest {
+    pub request: ServiceRequest,
+    pub reporter: Option<Contact>,
+    pub token: String,
+    pub first_entry: TimelineEntry,
+    pub idempotency: Option<IdempotencyClaim>,
+}
+
+/// What creating a request did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Created {
+    New,
+    /// The idempotency key was already used: the request it made, and that body's fingerprint.
+    Replayed { id: TrackingNumber, fingerprint: String },
+}
+
+/// The filters of a request search (Open311 GET requests, and staff lists later).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RequestQuery {
+    pub ids: Vec<TrackingNumber>,
+    pub service_codes: Vec<String>,
+    pub statuses: Vec<Status>,
+    pub requested_from: Option<DateTime<Utc>>,
+    pub requested_to: Option<DateTime<Utc>>,
+    /// 1-based.
+    pub page: u32,
+    pub page_size: u32,
+}
+
+/// Requests stored, with their private reporter contact, timelines and delivery ledger.
+#[async_trait::async_trait]
+pub trait RequestStore: Send + Sync {
+    /// Writes a new request, its reporter, token, first timeline entry and idempotency key
+    /// together. `AlreadyExists` if the tracking number is taken; `Replayed` if the key was used.
+    async fn create(&self, new: &NewRequest) -> PortResult<Created>;
+
+    async fn get(&self, id: &TrackingNumber) -> PortResult<Option<ServiceRequest>>;
+
+    /// The reporter's contact. Only notification paths may call this.
+    async fn reporter(&self, id: &TrackingNumber) -> PortResult<Option<Contact>>;
+
+    /// The request an Open311 token stands for.
+    async fn find_token(&self, token: &str) -> PortResult<Option<TrackingNumber>>;
+
+    /// Saves a changed request if it is still at `expected_version` and appends its timeline
+    /// entry, both or neither. `Conflict` if someone else changed it first.
+    async fn update(
+        &self,
+        request: &ServiceRequest,
+        expected_version: u64,
+        entry: &TimelineEntry,
+    ) -> PortResult<()>;
+
+    /// The timeline, oldest first, internal entries included.
+    async fn timeline(&self, id: &TrackingNumber) -> PortResult<Vec<TimelineEntry>>;
+
+    /// Requests matching the query, newest first.
+    async fn search(&self, query: &RequestQuery) -> PortResult<Vec<ServiceRequest>>;
+
+    /// Requests still `submitted` since before `before`: reports whose routing job was lost.
+    async fn stuck_submitted(&self, before: DateTime<Utc>, limit: u32) -> PortResult<Vec<TrackingNumber>>;
+
+    /// Claims the right to send one message; false if it was claimed before (already sent).
+    async fn claim_delivery(&self, key: &str, at: DateTime<Utc>) -> PortResult<bool>;
+
+    /// Gives a claim back after a send failed, so a retry may send.
+    async fn release_delivery(&self, key: &str) -> PortResult<()>;
+}
+
+/// The queues that chain the functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueName {
+    Routing,
+    Status,
+    Notify,
+}
+
+impl QueueName {
+    pub const ALL: [QueueName; 3] = [QueueName::Routing, QueueName::Status, QueueName::Notify];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueName::Routing => "routing",
+            QueueName::Status => "status",
+            QueueName::Notify => "notify",
+        }
+    }
+}
+
+/// Sends messages to the next function.
+#[async_trait::async_trait]
+pub trait Queue: Send + Sync {
+    async fn send(&self, queue: QueueName, body: &str) -> PortResult<()>;
+}
+
+/// An e-mail ready to send, with plain-text and HTML parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email {
+    pub to: String,
+    pub from: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    /// Stable per event × recipient × channel, so a resend can be recognised.
+    pub dedupe_key: String,
+}
+
+/// A text message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextMessage {
+    pub to: String,
+    pub body: String,
+    pub dedupe_key: String,
+}
+
+#[async_trait::async_trait]
+pub trait Mailer: Send + Sync {
+    async fn send_email(&self, email: &Email) -> PortResult<()>;
+}
+
+#[async_trait::async_trait]
+pub trait SmsSender: Send + Sync {
+    async fn send_sms(&self, message: &TextMessage) -> PortResult<()>;
+}
+
+/// The time, injectable so tests can hold it still.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The wall clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// Fresh identifiers: tracking numbers, tokens, event ids.
+pub trait Ids: Send + Sync {
+    fn tracking_number(&self) -> TrackingNumber;
+    fn token(&self) -> String;
+}
+
+/// Identifiers from the operating system's random source.
+pub struct RandomIds;
+
+impl Ids for RandomIds {
+    fn tracking_number(&self) -> TrackingNumber {
+        TrackingNumber::random(&mut rand::thread_rng())
+    }
+
+    fn token(&self) -> String {
+        uuid::Uuid::new_v4().to_string()
+    }
+}
