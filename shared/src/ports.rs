@@ -130,6 +130,35 @@ pub trait Queue: Send + Sync {
     async fn send(&self, queue: QueueName, body: &str) -> PortResult<()>;
 }
 
+/// A message handed to a consumer, to be deleted by its receipt once handled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedMessage {
+    pub message_id: String,
+    pub receipt_handle: String,
+    pub body: String,
+    /// How many times it has been received, this time included.
+    pub receive_count: u32,
+    pub sent_at_ms: i64,
+}
+
+/// Takes messages off a queue the way Lambda's event source mapping does; used by the local
+/// runner, which plays that part. Queue names may also be dead-letter queues (`<name>-dlq`).
+#[async_trait::async_trait]
+pub trait QueueConsumer: Send + Sync {
+    /// Up to `max` visible messages, each then hidden for the visibility timeout. A message
+    /// received the maximum number of times moves to the dead-letter queue instead.
+    async fn receive(&self, queue: &str, max: usize) -> PortResult<Vec<ReceivedMessage>>;
+
+    /// Deletes a handled message. A stale receipt deletes nothing.
+    async fn delete(&self, queue: &str, receipt_handle: &str) -> PortResult<()>;
+
+    /// Messages in the queue, visible or not.
+    async fn depth(&self, queue: &str) -> PortResult<u64>;
+
+    /// Waits until a message may have arrived or `timeout` passed.
+    async fn wait_for_arrival(&self, timeout: std::time::Duration);
+}
+
 /// An e-mail ready to send, with plain-text and HTML parts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email {

@@ -1,1 +1,4 @@
-//! Test-only crate: see tests/tests/.
+//! Shared test code: the port contract suites every adapter must pass, and sample data.
+
+pub mod contract;
+pub mod sample;

@@ -160,7 +160,7 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
         }
     }));
     if options.workers {
-        tasks.extend(workers::spawn(Arc::new(functions), queue.clone(), store.clone(), stopped, Duration::from_secs(60)));
+        tasks.extend(workers::spawn(Arc::new(functions), Arc::new(queue.clone()), Arc::new(queue.clone()), Arc::new(store.clone()), stopped, Duration::from_secs(60)));
     }
     Ok(Running { addr, url, store, queue, outbox, stop, tasks })
 }

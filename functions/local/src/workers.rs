@@ -9,8 +9,7 @@ use cityfix_shared::app::notify::NotifyDeps;
 use cityfix_shared::app::route::RouterDeps;
 use cityfix_shared::app::sweep::requeue_stuck;
 use cityfix_shared::app::transition::StatusDeps;
-use cityfix_shared::embedded::{EmbeddedQueue, ReceivedMessage, SqliteStore};
-use cityfix_shared::ports::{QueueName, SystemClock};
+use cityfix_shared::ports::{Queue, QueueConsumer, QueueName, ReceivedMessage, RequestStore, SystemClock};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -29,16 +28,16 @@ pub struct Functions {
 }
 
 /// Starts one consumer per queue, and the sweep.
-pub fn spawn(functions: Arc<Functions>, queue: EmbeddedQueue, store: SqliteStore, stopped: watch::Receiver<bool>, grace: Duration) -> Vec<JoinHandle<()>> {
+pub fn spawn(functions: Arc<Functions>, consumer: Arc<dyn QueueConsumer>, queue: Arc<dyn Queue>, store: Arc<dyn RequestStore>, stopped: watch::Receiver<bool>, grace: Duration) -> Vec<JoinHandle<()>> {
     let mut tasks: Vec<JoinHandle<()>> = QueueName::ALL
         .into_iter()
-        .map(|name| tokio::spawn(consume(functions.clone(), queue.clone(), name, stopped.clone())))
+        .map(|name| tokio::spawn(consume(functions.clone(), consumer.clone(), name, stopped.clone())))
         .collect();
     tasks.push(tokio::spawn(sweep(queue, store, stopped, grace)));
     tasks
 }
 
-async fn consume(functions: Arc<Functions>, queue: EmbeddedQueue, name: QueueName, mut stopped: watch::Receiver<bool>) {
+async fn consume(functions: Arc<Functions>, queue: Arc<dyn QueueConsumer>, name: QueueName, mut stopped: watch::Receiver<bool>) {
     while !*stopped.borrow() {
         let received = match queue.receive(name.as_str(), BATCH_SIZE).await {
             Ok(received) => received,
@@ -65,7 +64,7 @@ async fn consume(functions: Arc<Functions>, queue: EmbeddedQueue, name: QueueNam
             if response.batch_item_failures.iter().any(|failure| failure.item_identifier == message_id) {
                 continue;
             }
-            if let Err(error) = queue.delete(&receipt).await {
+            if let Err(error) = queue.delete(name.as_str(), &receipt).await {
                 tracing::error!(queue = name.as_str(), %message_id, %error, "cannot delete a handled message");
             }
         }
@@ -95,10 +94,10 @@ pub fn sqs_event(name: QueueName, messages: &[ReceivedMessage]) -> SqsEvent {
     event
 }
 
-async fn sweep(queue: EmbeddedQueue, store: SqliteStore, mut stopped: watch::Receiver<bool>, grace: Duration) {
+async fn sweep(queue: Arc<dyn Queue>, store: Arc<dyn RequestStore>, mut stopped: watch::Receiver<bool>, grace: Duration) {
     let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::minutes(1));
     while !*stopped.borrow() {
-        if let Err(error) = requeue_stuck(&store, &queue, &SystemClock, grace).await {
+        if let Err(error) = requeue_stuck(store.as_ref(), queue.as_ref(), &SystemClock, grace).await {
             tracing::error!(%error, "the sweep failed");
         }
         tokio::select! {

@@ -6,5 +6,5 @@ pub mod sqlite;
 pub mod store;
 
 pub use outbox::Outbox;
-pub use queue::{EmbeddedQueue, QueueSettings, ReceivedMessage};
+pub use queue::{EmbeddedQueue, QueueSettings};
 pub use store::SqliteStore;

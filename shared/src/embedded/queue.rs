@@ -7,7 +7,7 @@ use rusqlite::params;
 use tokio::sync::Notify;
 
 use super::sqlite::Db;
-use crate::ports::{PortError, PortResult, Queue, QueueName};
+use crate::ports::{PortError, PortResult, Queue, QueueConsumer, QueueName, ReceivedMessage};
 
 /// How the queues behave; the defaults mirror template.yaml.
 #[derive(Debug, Clone, Copy)]
@@ -22,16 +22,6 @@ impl Default for QueueSettings {
     fn default() -> Self {
         QueueSettings { visibility_timeout: Duration::from_secs(30), max_receives: 4 }
     }
-}
-
-/// A message handed to a consumer, to be deleted by its receipt once handled.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReceivedMessage {
-    pub message_id: String,
-    pub receipt_handle: String,
-    pub body: String,
-    pub receive_count: u32,
-    pub sent_at_ms: i64,
 }
 
 /// Queues kept in the same SQLite file as the store.
@@ -74,9 +64,16 @@ impl EmbeddedQueue {
         Ok(())
     }
 
+    pub fn settings(&self) -> QueueSettings {
+        self.settings
+    }
+}
+
+#[async_trait::async_trait]
+impl QueueConsumer for EmbeddedQueue {
     /// Receives up to `max` visible messages, hiding them for the visibility timeout. Messages
     /// received `max_receives` times already go to the dead-letter queue instead.
-    pub async fn receive(&self, queue: &str, max: usize) -> PortResult<Vec<ReceivedMessage>> {
+    async fn receive(&self, queue: &str, max: usize) -> PortResult<Vec<ReceivedMessage>> {
         let queue = queue.to_string();
         let settings = self.settings;
         self.db
@@ -113,13 +110,13 @@ impl EmbeddedQueue {
     }
 
     /// Deletes a handled message. A stale receipt (the message was redelivered since) deletes nothing.
-    pub async fn delete(&self, receipt_handle: &str) -> PortResult<()> {
+    async fn delete(&self, _queue: &str, receipt_handle: &str) -> PortResult<()> {
         let receipt = receipt_handle.to_string();
         self.db.call(move |conn| Ok(conn.execute("DELETE FROM queue_messages WHERE receipt = ?1", [receipt]).map(|_| ())?)).await
     }
 
     /// Messages in a queue, visible or not.
-    pub async fn depth(&self, queue: &str) -> PortResult<u64> {
+    async fn depth(&self, queue: &str) -> PortResult<u64> {
         let queue = queue.to_string();
         self.db
             .call(move |conn| Ok(conn.query_row("SELECT COUNT(*) FROM queue_messages WHERE queue = ?1", [queue], |row| row.get::<_, i64>(0))? as u64))
@@ -127,13 +124,10 @@ impl EmbeddedQueue {
     }
 
     /// Waits until a message is sent or `timeout` passes, whichever is first.
-    pub async fn wait_for_arrival(&self, timeout: Duration) {
+    async fn wait_for_arrival(&self, timeout: Duration) {
         let _ = tokio::time::timeout(timeout, self.arrivals.notified()).await;
     }
 
-    pub fn settings(&self) -> QueueSettings {
-        self.settings
-    }
 }
 
 #[async_trait::async_trait]

@@ -1,0 +1,44 @@
+//! Port contract suites: the same cases run against every adapter of a port.
+
+pub mod queue;
+pub mod store;
+
+/// Declares one test per store contract case for an adapter; `$make` is an async block that
+/// yields a fresh, empty store.
+#[macro_export]
+macro_rules! store_contract {
+    ($make:expr) => {
+        $crate::store_contract!(@cases $make;
+            create_then_read_back, a_taken_tracking_number_is_refused_whole, an_idempotency_key_replays,
+            an_expired_idempotency_key_is_forgotten, a_stale_version_is_a_conflict, a_change_is_applied_once,
+            search_filters_and_pages_newest_first, stuck_submitted_lists_only_old_submitted, a_delivery_is_claimed_once);
+    };
+    (@cases $make:expr; $($case:ident),*) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let store = $make.await;
+                $crate::contract::store::$case(store.as_ref()).await;
+            }
+        )*
+    };
+}
+
+/// Declares one test per queue contract case; `$make` is an async block that takes a
+/// visibility timeout in milliseconds and a maximum receive count, and yields a fresh queue.
+#[macro_export]
+macro_rules! queue_contract {
+    ($make:expr) => {
+        $crate::queue_contract!(@cases $make;
+            a_sent_message_is_received_once_and_deleted, an_unacknowledged_message_comes_back_after_the_timeout,
+            a_message_received_too_often_goes_to_the_dead_letter_queue, a_stale_receipt_deletes_nothing, queues_are_separate);
+    };
+    (@cases $make:expr; $($case:ident),*) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                $crate::contract::queue::$case(&$make).await;
+            }
+        )*
+    };
+}

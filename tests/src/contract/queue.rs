@@ -1,0 +1,82 @@
+//! The queue contract: SQS semantics that the functions rely on.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cityfix_shared::ports::{Queue, QueueConsumer, QueueName};
+
+/// A queue adapter seen from both ends.
+pub trait BothEnds: Queue + QueueConsumer {}
+impl<T: Queue + QueueConsumer> BothEnds for T {}
+
+/// Makes a fresh queue with this visibility timeout (ms) and maximum receive count.
+pub trait MakeQueue: Fn(u64, u32) -> Self::Made {
+    type Made: Future<Output = Arc<dyn BothEnds>>;
+}
+impl<F, Fut> MakeQueue for F
+where
+    F: Fn(u64, u32) -> Fut,
+    Fut: Future<Output = Arc<dyn BothEnds>>,
+{
+    type Made = Fut;
+}
+
+const ROUTING: &str = "routing";
+
+pub async fn a_sent_message_is_received_once_and_deleted(make: &impl MakeQueue) {
+    let queue = make(30_000, 4).await;
+    queue.send(QueueName::Routing, r#"{"n":1}"#).await.unwrap();
+    let received = queue.receive(ROUTING, 10).await.unwrap();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].body, r#"{"n":1}"#);
+    assert_eq!(received[0].receive_count, 1);
+    assert!(queue.receive(ROUTING, 10).await.unwrap().is_empty(), "a received message is hidden");
+    queue.delete(ROUTING, &received[0].receipt_handle).await.unwrap();
+    assert_eq!(queue.depth(ROUTING).await.unwrap(), 0);
+}
+
+pub async fn an_unacknowledged_message_comes_back_after_the_timeout(make: &impl MakeQueue) {
+    let queue = make(300, 4).await;
+    queue.send(QueueName::Routing, "again").await.unwrap();
+    let first = queue.receive(ROUTING, 10).await.unwrap();
+    assert_eq!(first.len(), 1);
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    let second = queue.receive(ROUTING, 10).await.unwrap();
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].message_id, first[0].message_id);
+    assert_eq!(second[0].receive_count, 2);
+}
+
+pub async fn a_message_received_too_often_goes_to_the_dead_letter_queue(make: &impl MakeQueue) {
+    let queue = make(100, 2).await;
+    queue.send(QueueName::Routing, "poison").await.unwrap();
+    for _ in 0..2 {
+        assert_eq!(queue.receive(ROUTING, 10).await.unwrap().len(), 1);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(queue.receive(ROUTING, 10).await.unwrap().is_empty(), "after the maximum receives it is not delivered again");
+    let dead = queue.receive("routing-dlq", 10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].body, "poison");
+}
+
+pub async fn a_stale_receipt_deletes_nothing(make: &impl MakeQueue) {
+    let queue = make(100, 4).await;
+    queue.send(QueueName::Routing, "slow").await.unwrap();
+    let first = queue.receive(ROUTING, 10).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let second = queue.receive(ROUTING, 10).await.unwrap();
+    assert_eq!(second.len(), 1);
+    queue.delete(ROUTING, &first[0].receipt_handle).await.unwrap();
+    assert_eq!(queue.depth(ROUTING).await.unwrap(), 1, "the old receipt must not delete the redelivered message");
+    queue.delete(ROUTING, &second[0].receipt_handle).await.unwrap();
+    assert_eq!(queue.depth(ROUTING).await.unwrap(), 0);
+}
+
+pub async fn queues_are_separate(make: &impl MakeQueue) {
+    let queue = make(30_000, 4).await;
+    queue.send(QueueName::Notify, "for notify").await.unwrap();
+    assert!(queue.receive(ROUTING, 10).await.unwrap().is_empty());
+    assert_eq!(queue.receive("notify", 10).await.unwrap()[0].body, "for notify");
+}

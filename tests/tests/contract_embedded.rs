@@ -1,0 +1,30 @@
+//! The port contract suites against the embedded adapters (SQLite store, SQLite queue).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cityfix_shared::embedded::sqlite::Db;
+use cityfix_shared::embedded::{EmbeddedQueue, QueueSettings, SqliteStore};
+use cityfix_tests::contract::queue::BothEnds;
+
+/// A database in a temporary folder that lives as long as the test process.
+fn fresh_db() -> Db {
+    let dir = tempfile::tempdir().unwrap().keep();
+    Db::open(&dir.join("cityfix.sqlite")).unwrap()
+}
+
+mod store {
+    use super::*;
+    use cityfix_shared::ports::RequestStore;
+
+    cityfix_tests::store_contract!(async { Arc::new(SqliteStore::new(fresh_db())) as Arc<dyn RequestStore> });
+}
+
+mod queue {
+    use super::*;
+
+    cityfix_tests::queue_contract!(|visibility_ms: u64, max_receives: u32| async move {
+        let settings = QueueSettings { visibility_timeout: Duration::from_millis(visibility_ms), max_receives };
+        Arc::new(EmbeddedQueue::new(fresh_db(), settings)) as Arc<dyn BothEnds>
+    });
+}

@@ -1,0 +1,779 @@
+// cityfix resident web client: report a problem and track a report.
+// Plain ES module, no build step and no dependencies. All data from the API
+// is put into the page with textContent / DOM nodes, never as HTML.
+
+const API = '/api/v1';
+const DESCRIPTION_MAX = 4000;
+const POLL_INTERVAL_MS = 1000;
+const POLL_MAX = 5;
+const TIME_ZONE = 'America/New_York';
+
+const STATUS_LABELS = {
+  submitted: 'Submitted',
+  open: 'Open',
+  in_progress: 'In progress',
+  closed: 'Closed',
+  archived: 'Archived',
+};
+
+const TIMELINE_LABELS = {
+  submitted: 'Report received',
+  routed: 'Sent to a department',
+  status_changed: 'Status changed',
+  note: 'Update',
+};
+
+const $ = (id) => document.getElementById(id);
+
+/* ------------------------------------------------------------------ */
+/* Small helpers                                                       */
+/* ------------------------------------------------------------------ */
+
+function el(tag, props = {}, children = []) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === 'text') node.textContent = value;
+    else if (key === 'className') node.className = value;
+    else if (key === 'dataset') Object.assign(node.dataset, value);
+    else if (key in node && typeof value !== 'string') node[key] = value;
+    else node.setAttribute(key, value === true ? '' : String(value));
+  }
+  for (const child of [].concat(children)) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function newIdempotencyKey() {
+  if (globalThis.crypto && typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  // Fallback for old browsers / non-secure contexts: random v4-style UUID.
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  bytes[6] = (bytes[6] & 0x0f) | 0x40;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  const hex = [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** An error carrying the API's error object (or a network failure). */
+class ApiError extends Error {
+  constructor(status, body, fallback) {
+    const err = body && typeof body === 'object' && body.error ? body.error : null;
+    super((err && err.message) || fallback || `The server answered with status ${status}.`);
+    this.status = status;
+    this.code = err && err.code ? err.code : null;
+    this.field = err && err.field ? err.field : null;
+  }
+}
+
+async function api(path, options = {}) {
+  let response;
+  try {
+    response = await fetch(API + path, {
+      ...options,
+      headers: { Accept: 'application/json', ...(options.headers || {}) },
+    });
+  } catch {
+    throw new ApiError(0, null, 'Could not reach the 311 service. Check your connection and try again.');
+  }
+  let body = null;
+  const text = await response.text();
+  if (text) {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = null;
+    }
+  }
+  if (!response.ok) throw new ApiError(response.status, body);
+  return { status: response.status, body };
+}
+
+function formatDateTime(value) {
+  if (!value) return '';
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) return String(value);
+  try {
+    return new Intl.DateTimeFormat('en-US', {
+      year: 'numeric',
+      month: 'short',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: '2-digit',
+      timeZone: TIME_ZONE,
+      timeZoneName: 'short',
+    }).format(date);
+  } catch {
+    return date.toLocaleString();
+  }
+}
+
+function timeNode(value) {
+  return el('time', { datetime: value || '', text: formatDateTime(value) });
+}
+
+function statusLabel(status) {
+  return STATUS_LABELS[status] || String(status || 'Unknown').replace(/_/g, ' ');
+}
+
+function humanize(value) {
+  const s = String(value).replace(/_/g, ' ');
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+/* ------------------------------------------------------------------ */
+/* Routing: #/report, #/track, #/requests/<id>                         */
+/* ------------------------------------------------------------------ */
+
+function parseRoute(hash) {
+  const h = (hash || '').replace(/^#/, '');
+  const m = h.match(/^\/requests\/(.+)$/);
+  if (m) {
+    let id = m[1];
+    try {
+      id = decodeURIComponent(id);
+    } catch {
+      /* keep raw */
+    }
+    return { view: 'track', id };
+  }
+  if (h === '/track') return { view: 'track', id: null };
+  return { view: 'report', id: null };
+}
+
+function showView(view, { focus }) {
+  const report = view === 'report';
+  $('report-view').hidden = !report;
+  $('track-view').hidden = report;
+  $('nav-report').toggleAttribute('aria-current', false);
+  $('nav-track').toggleAttribute('aria-current', false);
+  $(report ? 'nav-report' : 'nav-track').setAttribute('aria-current', 'page');
+  document.title = report
+    ? 'Report a problem — Hartford 311'
+    : 'Track a report — Hartford 311';
+  if (focus) $(report ? 'report-heading' : 'track-heading').focus();
+}
+
+function route({ initial = false } = {}) {
+  // In-page anchors such as the skip link (#main) are not routes.
+  if (!initial && !location.hash.startsWith('#/') && location.hash !== '') return;
+  const r = parseRoute(location.hash);
+  showView(r.view, { focus: !initial && !r.id });
+  if (r.view === 'track' && r.id) {
+    $('tracking-input').value = r.id;
+    loadRequest(r.id, { focusResult: !initial });
+  }
+}
+
+/* ------------------------------------------------------------------ */
+/* Report a problem                                                    */
+/* ------------------------------------------------------------------ */
+
+const reportState = {
+  services: [],
+  byCode: new Map(),
+  // One key per form fill: double clicks and retries after a network
+  // failure reuse it. It is replaced once the server has answered
+  // definitively (report created, or rejected with a 4xx).
+  idempotencyKey: newIdempotencyKey(),
+  sending: false,
+};
+
+async function loadServices() {
+  const select = $('service');
+  const help = $('service-help');
+  $('services-retry').hidden = true;
+  select.disabled = true;
+  select.replaceChildren(el('option', { value: '', text: 'Loading the list of services…' }));
+  try {
+    const { body } = await api('/services');
+    const services = Array.isArray(body && body.services) ? body.services : [];
+    reportState.services = services;
+    reportState.byCode = new Map(services.map((s) => [s.service_code, s]));
+    renderServiceOptions(services);
+    select.disabled = false;
+    help.textContent = services.length ? '' : 'No services are available right now.';
+    // Services arrived after a deep-linked request was shown: label its details.
+    if (lastRequest && !$('track-result').hidden) renderRequest(lastRequest);
+  } catch (err) {
+    select.replaceChildren(el('option', { value: '', text: 'The list of services could not be loaded' }));
+    help.textContent = `${err.message}`;
+    $('services-retry').hidden = false;
+  }
+}
+
+function renderServiceOptions(services) {
+  const select = $('service');
+  const options = [el('option', { value: '', text: 'Choose a type of problem…' })];
+  const groups = new Map();
+  for (const s of services) {
+    const group = s.group || '';
+    if (!groups.has(group)) groups.set(group, []);
+    groups.get(group).push(s);
+  }
+  for (const [group, list] of groups) {
+    const opts = list.map((s) =>
+      el('option', { value: s.service_code, text: s.service_name || s.service_code }));
+    if (group && groups.size > 1) options.push(el('optgroup', { label: group }, opts));
+    else options.push(...opts);
+  }
+  select.replaceChildren(...options);
+}
+
+function onServiceChange() {
+  const service = reportState.byCode.get($('service').value);
+  $('service-help').textContent = service && service.description ? service.description : '';
+  clearFieldError('service_code');
+  renderAttributes(service);
+}
+
+function sortedAttributes(service) {
+  const attrs = Array.isArray(service && service.attributes) ? service.attributes.slice() : [];
+  return attrs.sort((a, b) => (Number(a.order) || 0) - (Number(b.order) || 0));
+}
+
+function renderAttributes(service) {
+  const container = $('attributes');
+  container.replaceChildren();
+  if (!service) return;
+  for (const attr of sortedAttributes(service)) {
+    container.append(renderAttribute(attr));
+  }
+}
+
+function attrInputId(code) {
+  return `attr-${String(code).replace(/[^A-Za-z0-9_-]/g, '_')}`;
+}
+
+function renderAttribute(attr) {
+  const code = String(attr.code);
+  const id = attrInputId(code);
+  const errId = `err-attr-${id}`;
+  const hintId = `hint-${id}`;
+  const datatype = attr.datatype || 'string';
+  const required = Boolean(attr.required) && attr.variable !== false;
+
+  if (attr.variable === false) {
+    // Informational only: show the text, collect nothing.
+    return el('div', { className: 'field attribute-info', dataset: { attributeInfo: code } }, [
+      el('p', { className: 'help info', text: attr.description || '' }),
+    ]);
+  }
+
+  const wrapper = el('div', {
+    className: 'field attribute',
+    dataset: { field: `attributes.${code}`, attributeCode: code, datatype, required: String(required) },
+  });
+  const reqMark = required ? el('span', { className: 'req-mark', 'aria-hidden': 'true', text: '*' }) : null;
+  const labelText = attr.description || humanize(code);
+  const hint = attr.datatype_description
+    ? el('p', { id: hintId, className: 'help', text: attr.datatype_description })
+    : null;
+  const error = el('p', { id: errId, className: 'field-error' });
+  const describedBy = [hint ? hintId : null, errId].filter(Boolean).join(' ');
+  const values = Array.isArray(attr.values) ? attr.values : [];
+
+  if (datatype === 'multivaluelist') {
+    const fieldset = el('fieldset', { className: 'checkbox-group', 'aria-describedby': describedBy });
+    fieldset.append(el('legend', {}, [labelText, reqMark ? ' ' : null, reqMark,
+      required ? el('span', { className: 'visually-hidden', text: ' (required, choose at least one)' }) : null]));
+    values.forEach((v, i) => {
+      const boxId = `${id}-${i}`;
+      fieldset.append(el('div', { className: 'checkbox' }, [
+        el('input', { type: 'checkbox', id: boxId, name: code, value: String(v.key) }),
+        el('label', { for: boxId, text: v.name || String(v.key) }),
+      ]));
+    });
+    wrapper.append(fieldset);
+    if (hint) wrapper.append(hint);
+    wrapper.append(error);
+    return wrapper;
+  }
+
+  let input;
+  const common = { id, name: code, 'aria-describedby': describedBy };
+  if (required) Object.assign(common, { required: true, 'aria-required': 'true' });
+  switch (datatype) {
+    case 'text':
+      input = el('textarea', { ...common, rows: 3 });
+      break;
+    case 'number':
+      input = el('input', { ...common, type: 'number', step: 'any', inputmode: 'decimal' });
+      break;
+    case 'datetime':
+      input = el('input', { ...common, type: 'datetime-local' });
+      break;
+    case 'singlevaluelist':
+      input = el('select', common, [
+        el('option', { value: '', text: 'Choose…' }),
+        ...values.map((v) => el('option', { value: String(v.key), text: v.name || String(v.key) })),
+      ]);
+      break;
+    case 'string':
+    default:
+      input = el('input', { ...common, type: 'text' });
+      break;
+  }
+  wrapper.append(el('label', { for: id }, [labelText, reqMark ? ' ' : null, reqMark]));
+  if (hint) wrapper.append(hint);
+  wrapper.append(input, error);
+  return wrapper;
+}
+
+/** Reads attribute values; returns { values, errors } (errors: [{field, message}]). */
+function collectAttributes(service) {
+  const values = {};
+  const errors = [];
+  for (const attr of sortedAttributes(service)) {
+    if (attr.variable === false) continue;
+    const code = String(attr.code);
+    const field = `attributes.${code}`;
+    const name = attr.description || humanize(code);
+    const required = Boolean(attr.required);
+    const id = attrInputId(code);
+    if (attr.datatype === 'multivaluelist') {
+      const checked = [...document.querySelectorAll(`#attributes input[type=checkbox][name="${CSS.escape(code)}"]:checked`)]
+        .map((box) => box.value);
+      if (checked.length) values[code] = checked;
+      else if (required) errors.push({ field, message: `Choose at least one option for “${name}”.` });
+      continue;
+    }
+    const input = $(id);
+    if (!input) continue;
+    const raw = input.value.trim();
+    if (raw === '') {
+      if (input.type === 'number' && input.validity && input.validity.badInput) {
+        errors.push({ field, message: `“${name}” must be a number.` });
+      } else if (required) {
+        errors.push({ field, message: `Please answer “${name}”` });
+      }
+      continue;
+    }
+    if (attr.datatype === 'number') {
+      const n = Number(raw);
+      if (!Number.isFinite(n)) errors.push({ field, message: `“${name}” must be a number.` });
+      else values[code] = n;
+    } else if (attr.datatype === 'datetime') {
+      const d = new Date(raw);
+      if (Number.isNaN(d.getTime())) errors.push({ field, message: `“${name}” must be a date and time.` });
+      else values[code] = d.toISOString();
+    } else {
+      values[code] = raw;
+    }
+  }
+  return { values, errors };
+}
+
+function readNumber(id, label, errors, field) {
+  const input = $(id);
+  const raw = input.value.trim();
+  if (raw === '') {
+    errors.push({ field, message: input.validity && input.validity.badInput
+      ? `${label} must be a number.`
+      : `Enter the ${label.toLowerCase()}, or use your location.` });
+    return undefined;
+  }
+  const n = Number(raw);
+  if (!Number.isFinite(n)) {
+    errors.push({ field, message: `${label} must be a number.` });
+    return undefined;
+  }
+  return n;
+}
+
+/** Builds the POST body from the form; returns { body, errors }. */
+function buildRequestBody() {
+  const errors = [];
+  const serviceCode = $('service').value;
+  const service = reportState.byCode.get(serviceCode);
+  if (!service) errors.push({ field: 'service_code', message: 'Choose the type of problem.' });
+
+  const body = { service_code: serviceCode };
+  const lat = readNumber('lat', 'Latitude', errors, 'lat');
+  const long = readNumber('long', 'Longitude', errors, 'long');
+  if (lat !== undefined) body.lat = lat;
+  if (long !== undefined) body.long = long;
+
+  const optional = {
+    address_string: 'address',
+    description: 'description',
+    email: 'email',
+    phone: 'phone',
+    first_name: 'first_name',
+    last_name: 'last_name',
+  };
+  for (const [key, id] of Object.entries(optional)) {
+    const value = $(id).value.trim();
+    if (value) body[key] = value;
+  }
+  if (body.description && body.description.length > DESCRIPTION_MAX) {
+    errors.push({ field: 'description', message: `The description can be at most ${DESCRIPTION_MAX} characters.` });
+  }
+
+  if (service) {
+    const attrs = collectAttributes(service);
+    errors.push(...attrs.errors);
+    if (Object.keys(attrs.values).length) body.attributes = attrs.values;
+  }
+  return { body, errors };
+}
+
+/* Field errors ------------------------------------------------------ */
+
+const FIELD_ALIASES = { address: 'address_string', lon: 'long', lng: 'long', longitude: 'long', latitude: 'lat', service: 'service_code' };
+
+/** Finds the .field wrapper for an API field name, or null. */
+function fieldWrapper(field) {
+  if (!field) return null;
+  let name = String(field);
+  name = FIELD_ALIASES[name] || name;
+  const form = $('report-form');
+  const direct = form.querySelector(`[data-field="${CSS.escape(name)}"]`);
+  if (direct) return direct;
+  // "attributes.size", "attributes[size]", "attribute.size", "attributes/size" or the bare code.
+  const m = name.match(/^attributes?(?:\.|\/|\[)([^\]]+)\]?$/);
+  const code = m ? m[1] : name;
+  return form.querySelector(`[data-attribute-code="${CSS.escape(code)}"]`);
+}
+
+function focusTarget(wrapper) {
+  return wrapper.querySelector('input, select, textarea');
+}
+
+function setFieldError(wrapper, message) {
+  wrapper.classList.add('has-error');
+  const error = wrapper.querySelector('.field-error');
+  if (error) error.textContent = message;
+  for (const control of wrapper.querySelectorAll('input, select, textarea')) {
+    control.setAttribute('aria-invalid', 'true');
+  }
+}
+
+function clearFieldError(fieldOrWrapper) {
+  const wrapper = typeof fieldOrWrapper === 'string' ? fieldWrapper(fieldOrWrapper) : fieldOrWrapper;
+  if (!wrapper) return;
+  wrapper.classList.remove('has-error');
+  const error = wrapper.querySelector('.field-error');
+  if (error) error.textContent = '';
+  for (const control of wrapper.querySelectorAll('[aria-invalid]')) control.removeAttribute('aria-invalid');
+}
+
+function clearAllErrors() {
+  for (const wrapper of $('report-form').querySelectorAll('.has-error')) clearFieldError(wrapper);
+  const summary = $('report-summary');
+  summary.hidden = true;
+  summary.replaceChildren();
+}
+
+/** Shows errors next to their fields; a summary at the top links to them. */
+function showErrors(errors, { heading }) {
+  clearAllErrors();
+  const summary = $('report-summary');
+  const items = [];
+  let firstTarget = null;
+  for (const { field, message } of errors) {
+    const wrapper = fieldWrapper(field);
+    if (wrapper) {
+      setFieldError(wrapper, message);
+      const target = focusTarget(wrapper);
+      if (!firstTarget) firstTarget = target;
+      const link = el('a', { href: `#${target ? target.id : ''}`, text: message });
+      link.addEventListener('click', (event) => {
+        event.preventDefault();
+        if (target) target.focus();
+      });
+      items.push(el('li', {}, [link]));
+    } else {
+      items.push(el('li', { text: message }));
+    }
+  }
+  summary.append(el('p', { className: 'summary-heading', text: heading }), el('ul', {}, items));
+  summary.hidden = false;
+  if (firstTarget) firstTarget.focus();
+  else summary.scrollIntoView({ block: 'nearest' });
+}
+
+/* Submit ------------------------------------------------------------ */
+
+function setSending(sending) {
+  reportState.sending = sending;
+  const button = $('submit-report');
+  button.disabled = sending;
+  button.setAttribute('aria-busy', String(sending));
+  button.textContent = sending ? 'Sending…' : 'Send report';
+  $('submit-status').textContent = sending ? 'Sending your report…' : '';
+}
+
+async function onSubmitReport(event) {
+  event.preventDefault();
+  if (reportState.sending) return;
+  const { body, errors } = buildRequestBody();
+  if (errors.length) {
+    showErrors(errors, { heading: 'Please check the following:' });
+    return;
+  }
+  clearAllErrors();
+  setSending(true);
+  try {
+    const { body: created } = await api('/requests', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Idempotency-Key': reportState.idempotencyKey },
+      body: JSON.stringify(body),
+    });
+    if (!created || !created.service_request_id) {
+      throw new ApiError(500, null, 'The server did not return a tracking number. Please try again.');
+    }
+    showSuccess(created);
+  } catch (err) {
+    // A 4xx means nothing was created: the next try is a new submission.
+    // On a network failure or 5xx the outcome is unknown, so keep the key
+    // and let a retry be recognised as the same report.
+    if (err.status >= 400 && err.status < 500) reportState.idempotencyKey = newIdempotencyKey();
+    const heading = 'Your report was not sent.';
+    showErrors([{ field: err.field, message: err.message }], { heading });
+  } finally {
+    setSending(false);
+  }
+}
+
+function showSuccess(request) {
+  const id = request.service_request_id;
+  $('tracking-number').textContent = id;
+  $('track-link').href = `#/requests/${encodeURIComponent(id)}`;
+  resetReportForm();
+  $('report-form').hidden = true;
+  $('report-success').hidden = false;
+  $('success-heading').focus();
+}
+
+function resetReportForm() {
+  const form = $('report-form');
+  form.reset();
+  renderAttributes(null);
+  $('service-help').textContent = '';
+  $('location-status').textContent = '';
+  updateCounter();
+  clearAllErrors();
+  reportState.idempotencyKey = newIdempotencyKey();
+}
+
+function startNewReport() {
+  $('report-success').hidden = true;
+  $('tracking-number').textContent = '';
+  $('report-form').hidden = false;
+  resetReportForm();
+  $('service').focus();
+}
+
+function updateCounter() {
+  const length = $('description').value.length;
+  $('description-count').textContent = `${length} of ${DESCRIPTION_MAX} characters used`;
+  $('description-count').classList.toggle('near-limit', length > DESCRIPTION_MAX - 200);
+}
+
+function useMyLocation() {
+  const status = $('location-status');
+  if (!('geolocation' in navigator)) {
+    status.textContent = 'Your browser cannot share its location. Please enter the latitude and longitude.';
+    return;
+  }
+  const button = $('use-location');
+  button.disabled = true;
+  status.textContent = 'Finding your location…';
+  navigator.geolocation.getCurrentPosition(
+    (pos) => {
+      $('lat').value = pos.coords.latitude.toFixed(6);
+      $('long').value = pos.coords.longitude.toFixed(6);
+      clearFieldError('lat');
+      clearFieldError('long');
+      status.textContent = `Location set (accurate to about ${Math.round(pos.coords.accuracy)} m).`;
+      button.disabled = false;
+    },
+    (err) => {
+      status.textContent = err && err.code === 1
+        ? 'Location permission was denied. Please enter the latitude and longitude.'
+        : 'Your location could not be found. Please enter the latitude and longitude.';
+      button.disabled = false;
+    },
+    { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 },
+  );
+}
+
+/* ------------------------------------------------------------------ */
+/* Track a report                                                      */
+/* ------------------------------------------------------------------ */
+
+let lastRequest = null;
+let loadToken = 0;
+let pollTimer = null;
+
+function normalizeTrackingNumber(value) {
+  let id = String(value || '').trim().toUpperCase().replace(/\s+/g, '');
+  if (/^[0-9A-Z]{8}$/.test(id)) id = `${id.slice(0, 4)}-${id.slice(4)}`;
+  return id;
+}
+
+function onTrackSubmit(event) {
+  event.preventDefault();
+  const id = normalizeTrackingNumber($('tracking-input').value);
+  const error = $('err-tracking');
+  if (!id) {
+    error.textContent = 'Enter a tracking number.';
+    $('tracking-input').setAttribute('aria-invalid', 'true');
+    $('tracking-input').focus();
+    return;
+  }
+  error.textContent = '';
+  $('tracking-input').removeAttribute('aria-invalid');
+  $('tracking-input').value = id;
+  const hash = `#/requests/${encodeURIComponent(id)}`;
+  if (location.hash === hash) loadRequest(id, { focusResult: true });
+  else location.hash = hash; // hashchange -> route() -> loadRequest()
+}
+
+async function loadRequest(id, { focusResult = false } = {}) {
+  const token = ++loadToken;
+  clearTimeout(pollTimer);
+  const status = $('track-status');
+  status.className = 'track-status';
+  status.textContent = `Looking up ${id}…`;
+  $('track-result').hidden = true;
+  await fetchAndShow(id, token, 0, focusResult);
+}
+
+async function fetchAndShow(id, token, polls, focusResult) {
+  const status = $('track-status');
+  let request;
+  try {
+    ({ body: request } = await api(`/requests/${encodeURIComponent(id)}`));
+  } catch (err) {
+    if (token !== loadToken) return;
+    if (polls > 0) return; // keep showing what we have if a re-check fails
+    $('track-result').hidden = true;
+    status.className = 'track-status notice notice-error';
+    status.textContent = err.status === 404 ? 'No report with that tracking number.' : err.message;
+    return;
+  }
+  if (token !== loadToken) return;
+  const previous = polls > 0 && lastRequest ? lastRequest.status : null;
+  lastRequest = request;
+  renderRequest(request);
+  status.className = 'track-status';
+  if (previous && previous !== request.status) {
+    status.textContent = `Status is now ${statusLabel(request.status)}.`;
+  } else if (polls === 0) {
+    status.textContent = `Report ${request.service_request_id} found. Status: ${statusLabel(request.status)}.`;
+  }
+  if (focusResult && polls === 0) {
+    $('request-title').setAttribute('tabindex', '-1');
+    $('request-title').focus();
+  }
+  // A new report is routed within a second or so: re-check a few times.
+  if (request.status === 'submitted' && polls < POLL_MAX) {
+    pollTimer = setTimeout(() => fetchAndShow(id, token, polls + 1, false), POLL_INTERVAL_MS);
+  }
+}
+
+function setDd(id, value, fallback) {
+  const dd = $(id);
+  const has = value !== null && value !== undefined && value !== '';
+  dd.textContent = has ? String(value) : (fallback || '');
+  dd.parentElement.hidden = !has && !fallback;
+  dd.classList.toggle('muted', !has);
+}
+
+function renderRequest(r) {
+  $('r-service').textContent = r.service_name || r.service_code || 'Report';
+  $('r-id').textContent = r.service_request_id;
+  const badge = $('r-status');
+  badge.textContent = statusLabel(r.status);
+  badge.dataset.status = r.status || '';
+  $('r-resolution').textContent = r.resolution ? `(${humanize(r.resolution)})` : '';
+
+  setDd('r-agency', r.agency_responsible, 'Not yet assigned');
+  const hasPoint = Number.isFinite(r.lat) && Number.isFinite(r.long);
+  const point = hasPoint ? `${r.lat.toFixed(5)}, ${r.long.toFixed(5)}` : '';
+  const location = r.address ? (point ? `${r.address} (${point})` : r.address) : point;
+  setDd('r-location', location);
+  setDd('r-neighbourhood', r.neighbourhood);
+  const requested = $('r-requested');
+  requested.replaceChildren(timeNode(r.requested_datetime));
+  requested.parentElement.hidden = !r.requested_datetime;
+  const updated = $('r-updated');
+  updated.replaceChildren(timeNode(r.updated_datetime));
+  updated.parentElement.hidden = !r.updated_datetime;
+  setDd('r-description', r.description, 'No description given');
+
+  renderRequestAttributes(r);
+  renderTimeline(Array.isArray(r.timeline) ? r.timeline : []);
+  $('track-result').hidden = false;
+}
+
+function renderRequestAttributes(r) {
+  const list = $('r-attributes');
+  list.replaceChildren();
+  const attrs = r.attributes && typeof r.attributes === 'object' ? r.attributes : {};
+  const service = reportState.byCode.get(r.service_code);
+  const defs = new Map(sortedAttributes(service).map((a) => [String(a.code), a]));
+  const codes = Object.keys(attrs).sort((a, b) =>
+    ((defs.get(a) && Number(defs.get(a).order)) || 0) - ((defs.get(b) && Number(defs.get(b).order)) || 0));
+  for (const code of codes) {
+    const def = defs.get(code);
+    const names = new Map((def && Array.isArray(def.values) ? def.values : []).map((v) => [String(v.key), v.name]));
+    const show = (v) => names.get(String(v)) || String(v);
+    let value = attrs[code];
+    if (value === null || value === undefined || value === '') continue;
+    if (Array.isArray(value)) value = value.map(show).join(', ');
+    else if (def && def.datatype === 'datetime') value = formatDateTime(value);
+    else value = show(value);
+    list.append(el('div', {}, [
+      el('dt', { text: (def && def.description) || humanize(code) }),
+      el('dd', { className: 'multiline', text: value }),
+    ]));
+  }
+  $('r-attributes-wrap').hidden = list.children.length === 0;
+}
+
+function renderTimeline(events) {
+  const list = $('r-timeline');
+  const items = events.map((e) => {
+    let title = TIMELINE_LABELS[e.kind] || humanize(e.kind || 'update');
+    if (e.kind === 'status_changed' && e.status) title = `Status changed to ${statusLabel(e.status)}`;
+    return el('li', { dataset: { kind: e.kind || '' } }, [
+      el('p', { className: 'timeline-when' }, [timeNode(e.at)]),
+      el('p', { className: 'timeline-title', text: title }),
+      e.note && e.note.trim().toLowerCase() !== title.toLowerCase()
+        ? el('p', { className: 'timeline-note multiline', text: e.note })
+        : null,
+    ]);
+  });
+  if (!items.length) items.push(el('li', { className: 'muted', text: 'No updates yet.' }));
+  list.replaceChildren(...items);
+}
+
+/* ------------------------------------------------------------------ */
+/* Start                                                               */
+/* ------------------------------------------------------------------ */
+
+function init() {
+  $('service').addEventListener('change', onServiceChange);
+  $('services-retry').addEventListener('click', loadServices);
+  $('report-form').addEventListener('submit', onSubmitReport);
+  $('report-form').addEventListener('input', (event) => {
+    const wrapper = event.target.closest('.field.has-error');
+    if (wrapper) clearFieldError(wrapper);
+  });
+  $('description').addEventListener('input', updateCounter);
+  $('use-location').addEventListener('click', useMyLocation);
+  if (!('geolocation' in navigator)) $('use-location').hidden = true;
+  $('report-another').addEventListener('click', startNewReport);
+  $('track-form').addEventListener('submit', onTrackSubmit);
+  window.addEventListener('hashchange', () => route());
+  updateCounter();
+  route({ initial: true });
+  loadServices();
+}
+
+init();

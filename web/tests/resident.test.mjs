@@ -1,0 +1,288 @@
+// Real-browser test of the resident page against a running cityfix server.
+//
+//   CITYFIX_URL=http://127.0.0.1:3000 node --test tests/
+//
+// Drives headless Chromium through the page like a resident would: report a
+// pothole, track it until it is routed, send an invalid location, and check
+// that contact details never show up on the public tracking page.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+
+const BASE = (process.env.CITYFIX_URL || '').replace(/\/+$/, '');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const WAIT = 10_000; // upper bound for any single wait
+const TRACKING_RE = /^[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$/;
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+// A point in Downtown Hartford.
+const LAT = '41.7658';
+const LONG = '-72.6734';
+const RUN = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+const EMAIL = `resident.${RUN}@example.org`;
+const DESCRIPTION = `Deep pothole in the right lane near the corner (browser test ${RUN}).`;
+
+let browser;
+const pageErrors = [];
+const foreignRequests = [];
+const shared = { trackingNumber: null };
+
+async function newPage() {
+  const page = await browser.newPage();
+  page.setDefaultTimeout(WAIT);
+  page.setDefaultNavigationTimeout(WAIT);
+  page.on('pageerror', (err) => pageErrors.push(`${page.url()}: ${err.message}`));
+  page.on('request', (r) => {
+    const url = new URL(r.url());
+    if (url.origin !== new URL(BASE).origin && url.protocol !== 'data:') foreignRequests.push(r.url());
+  });
+  return page;
+}
+
+const isCreate = (req) => req.method() === 'POST' && new URL(req.url()).pathname === '/api/v1/requests';
+const isCreateResponse = (res) => isCreate(res.request());
+
+/** Opens the report form and chooses "pothole", filling every required attribute it renders. */
+async function startPotholeReport(page) {
+  await page.goto(`${BASE}/`);
+  // The service list is filled from GET /api/v1/services.
+  await page.locator('#service option[value="pothole"]').waitFor({ state: 'attached' });
+  await page.getByLabel('Type of problem').selectOption('pothole');
+
+  const required = page.locator('#attributes [data-required="true"]');
+  const count = await required.count();
+  for (let i = 0; i < count; i++) {
+    const field = required.nth(i);
+    const datatype = await field.getAttribute('data-datatype');
+    switch (datatype) {
+      case 'singlevaluelist': {
+        const select = field.locator('select');
+        const first = await select.locator('option:not([value=""])').first().getAttribute('value');
+        await select.selectOption(first);
+        break;
+      }
+      case 'multivaluelist':
+        await field.locator('input[type=checkbox]').first().check();
+        break;
+      case 'number':
+        await field.locator('input').fill('1');
+        break;
+      case 'datetime':
+        await field.locator('input').fill('2026-01-15T09:30');
+        break;
+      case 'text':
+        await field.locator('textarea').fill('Test detail');
+        break;
+      default:
+        await field.locator('input').fill('Test detail');
+    }
+  }
+  return count;
+}
+
+before(async () => {
+  assert.ok(BASE, 'set CITYFIX_URL to the base URL of a running cityfix server, e.g. http://127.0.0.1:3000');
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    timeout: 30_000,
+  });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+});
+
+test('a resident reports a pothole and gets a tracking number', { timeout: 60_000 }, async () => {
+  const page = await newPage();
+  await startPotholeReport(page);
+
+  // The service's own attributes were rendered, labelled and in order.
+  const services = await page.evaluate(async () => (await (await fetch('/api/v1/services')).json()).services);
+  const pothole = services.find((s) => s.service_code === 'pothole');
+  assert.ok(pothole, 'the server offers a "pothole" service');
+  const expectedCodes = pothole.attributes
+    .filter((a) => a.variable !== false)
+    .sort((a, b) => a.order - b.order)
+    .map((a) => a.code);
+  const renderedCodes = await page.locator('#attributes [data-attribute-code]')
+    .evaluateAll((nodes) => nodes.map((n) => n.dataset.attributeCode));
+  assert.deepEqual(renderedCodes, expectedCodes, 'every variable attribute is rendered, sorted by order');
+  for (const a of pothole.attributes.filter((x) => x.variable !== false && x.description)) {
+    const named = a.datatype === 'multivaluelist'
+      ? page.getByRole('group', { name: a.description })
+      : page.getByLabel(a.description);
+    assert.ok(await named.count() >= 1, `the "${a.code}" question is labelled with its description`);
+  }
+
+  await page.getByLabel('Latitude').fill(LAT);
+  await page.getByLabel('Longitude').fill(LONG);
+  await page.getByLabel('Describe the problem').fill(DESCRIPTION);
+  await page.getByLabel('Email').fill(EMAIL);
+  await assert.doesNotReject(
+    page.getByText(`${DESCRIPTION.length} of 4000 characters used`).waitFor(),
+    'the description counter follows the text',
+  );
+
+  const creates = [];
+  page.on('request', (r) => { if (isCreate(r)) creates.push(r); });
+  const responsePromise = page.waitForResponse(isCreateResponse);
+  // A double click must still send one report.
+  await page.getByRole('button', { name: 'Send report' }).dblclick();
+  const response = await responsePromise;
+  assert.equal(response.status(), 201, `POST /api/v1/requests answered ${response.status()}`);
+
+  const sent = response.request();
+  const key = sent.headers()['idempotency-key'];
+  assert.match(key || '', UUID_RE, 'the report carries an Idempotency-Key');
+  const body = sent.postDataJSON();
+  assert.equal(body.service_code, 'pothole');
+  assert.equal(body.lat, Number(LAT));
+  assert.equal(body.long, Number(LONG));
+  assert.equal(body.description, DESCRIPTION);
+  assert.equal(body.email, EMAIL);
+  assert.ok(!('phone' in body) && !('first_name' in body) && !('address_string' in body), 'empty optional fields are omitted');
+
+  const trackingEl = page.locator('#tracking-number');
+  await trackingEl.waitFor({ state: 'visible' });
+  const trackingNumber = (await trackingEl.innerText()).trim();
+  assert.match(trackingNumber, TRACKING_RE);
+  shared.trackingNumber = trackingNumber;
+  assert.equal(trackingNumber, (await response.json()).service_request_id);
+  const successText = await page.locator('#report-success').innerText();
+  assert.match(successText, new RegExp(`Your tracking number is\\s+${trackingNumber}`));
+
+  // "Track this report" goes straight to the new report, which the page
+  // re-checks until it has been routed (submitted -> open).
+  await page.getByRole('link', { name: 'Track this report' }).click();
+  await page.locator('#r-id').filter({ hasText: trackingNumber }).waitFor();
+  await page.locator('#r-status').filter({ hasText: /^open$/i }).waitFor();
+
+  // Only one report went out for the double click.
+  assert.equal(creates.length, 1, 'a double click sends the report once');
+
+  // The server treats a retry with the same key as the same report.
+  const replay = await page.evaluate(async ({ key, body }) => {
+    const r = await fetch('/api/v1/requests', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Idempotency-Key': key },
+      body: JSON.stringify(body),
+    });
+    return { status: r.status, id: (await r.json()).service_request_id };
+  }, { key, body });
+  assert.equal(replay.status, 200, 'a retry with the same Idempotency-Key answers 200');
+  assert.equal(replay.id, trackingNumber, 'a retry with the same Idempotency-Key returns the same report');
+
+  await page.close();
+});
+
+test('the resident tracks the report until it is routed, without seeing contact details', { timeout: 60_000 }, async () => {
+  const id = shared.trackingNumber;
+  assert.ok(id, 'needs the tracking number from the previous test');
+  const page = await newPage();
+  await page.goto(`${BASE}/`);
+  await page.getByRole('link', { name: 'Track a report' }).click();
+  await page.getByLabel('Tracking number').fill(id.toLowerCase());
+
+  const apiBodies = [];
+  page.on('response', async (r) => {
+    if (new URL(r.url()).pathname === `/api/v1/requests/${id}`) apiBodies.push(await r.text().catch(() => ''));
+  });
+  await page.getByRole('button', { name: 'Find report' }).click();
+
+  await page.waitForFunction(
+    () => document.getElementById('r-status')?.textContent.trim().toLowerCase() === 'open',
+    null, { timeout: WAIT },
+  );
+  await page.waitForFunction(() => {
+    const dd = document.getElementById('r-agency');
+    return dd && !dd.closest('[hidden]') && dd.textContent.trim() && dd.textContent.trim() !== 'Not yet assigned';
+  }, null, { timeout: WAIT });
+
+  assert.equal(new URL(page.url()).hash, `#/requests/${id}`, 'the track view has a shareable address');
+  assert.equal((await page.locator('#r-id').innerText()).trim(), id);
+  assert.equal((await page.locator('#r-service').innerText()).trim(), 'Pothole');
+  assert.equal((await page.locator('#r-description').innerText()).trim(), DESCRIPTION);
+  const agency = (await page.locator('#r-agency').innerText()).trim();
+  assert.match(agency, /\w{3,}/, 'a department name is shown');
+  const location = await page.locator('#r-location').innerText();
+  assert.match(location, /41\.765/, 'the location is shown');
+  const timeline = await page.locator('#r-timeline li').allInnerTexts();
+  assert.ok(timeline.length >= 2, `the timeline shows submission and routing, got ${JSON.stringify(timeline)}`);
+
+  // Contact details are private: not on the page, not in what the API sent it.
+  const shown = await page.evaluate(() => document.body.innerText);
+  assert.ok(!shown.includes(EMAIL), 'the e-mail address is not displayed');
+  assert.ok(!(await page.content()).includes(EMAIL), 'the e-mail address is not in the page');
+  assert.ok(apiBodies.length > 0, 'the page fetched the report');
+  for (const body of apiBodies) assert.ok(!body.includes(EMAIL), 'the public API does not return the e-mail address');
+
+  // A deep link opens the same report in a fresh page.
+  const deep = await newPage();
+  await deep.goto(`${BASE}/#/requests/${encodeURIComponent(id)}`);
+  await deep.locator('#r-id').filter({ hasText: id }).waitFor();
+  await deep.locator('#r-status').filter({ hasText: /^open$/i }).waitFor();
+  assert.ok(await deep.locator('#track-view').isVisible(), 'the track view is shown for a deep link');
+  assert.ok(!(await deep.evaluate(() => document.body.innerText)).includes(EMAIL));
+
+  // Unknown numbers are reported as such.
+  await deep.getByLabel('Tracking number').fill('0000-0000');
+  await deep.getByRole('button', { name: 'Find report' }).click();
+  await deep.getByText('No report with that tracking number').waitFor();
+  assert.ok(await deep.locator('#track-result').isHidden(), 'no report is shown for an unknown number');
+
+  await deep.close();
+  await page.close();
+});
+
+test('an impossible latitude is refused with a message at the latitude field', { timeout: 60_000 }, async () => {
+  const page = await newPage();
+  await startPotholeReport(page);
+  await page.getByLabel('Latitude').fill('95');
+  await page.getByLabel('Longitude').fill(LONG);
+  await page.getByLabel('Describe the problem').fill(DESCRIPTION);
+
+  const responsePromise = page.waitForResponse(isCreateResponse);
+  await page.getByRole('button', { name: 'Send report' }).click();
+  const response = await responsePromise;
+  assert.ok(response.status() >= 400 && response.status() < 500, `the server refused it (status ${response.status()})`);
+  const apiError = (await response.json()).error;
+
+  assert.match(apiError.message, /\blat(itude)?\b/i, `the API's message names lat: "${apiError.message}"`);
+  // The API's own message is shown: next to the latitude field when the
+  // error names that field, otherwise at the top of the form.
+  const where = apiError.field === 'lat'
+    ? page.locator('[data-field="lat"] .field-error')
+    : page.locator('#report-summary');
+  await where.filter({ hasText: apiError.message }).waitFor();
+  assert.ok(await where.isVisible(), 'the error message is visible');
+  if (apiError.field === 'lat') {
+    assert.equal(await page.getByLabel('Latitude').getAttribute('aria-invalid'), 'true');
+  }
+  assert.ok(await page.locator('#report-summary').isVisible(), 'a summary is shown at the top');
+  await page.getByRole('button', { name: 'Send report' }).waitFor({ state: 'visible' });
+  assert.ok(await page.getByRole('button', { name: 'Send report' }).isEnabled(), 'the form can be sent again');
+
+  assert.ok(await page.locator('#report-success').isHidden(), 'no success panel');
+  assert.equal((await page.locator('#tracking-number').innerText()).trim(), '');
+  const text = await page.evaluate(() => document.body.innerText);
+  assert.ok(!/tracking number is/i.test(text), 'no tracking number is announced');
+  assert.ok(!/\b[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}\b/.test(text.replace(/7K3M-9QZ2/g, '')), 'no tracking number appears');
+  await page.close();
+});
+
+test('the page raised no script errors and loaded nothing from elsewhere', () => {
+  assert.deepEqual(pageErrors, []);
+  assert.deepEqual(foreignRequests, []);
+});
