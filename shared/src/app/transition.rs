@@ -33,7 +33,8 @@ pub async fn apply(deps: &StatusDeps, command: &StatusCommand) -> Result<Applied
     match command {
         StatusCommand::Route { request_id, decision_id, decision } => {
             let note = format!("Routed to {}", decision.department_name);
-            let outcome = change(deps, request_id, decision_id, Status::Open, TimelineKind::Routed, &note, |request| {
+            let change_to = Change { event_id: decision_id, only_from: &[Status::Submitted], to: Status::Open, kind: TimelineKind::Routed, note: &note };
+            let outcome = change(deps, request_id, change_to, |request| {
                 request.department = Some(decision.department.clone());
                 request.agency_responsible = Some(decision.department_name.clone());
                 request.neighbourhood = decision.neighbourhood.clone();
@@ -53,16 +54,24 @@ pub async fn apply(deps: &StatusDeps, command: &StatusCommand) -> Result<Applied
     }
 }
 
-/// Moves a request to `to`, recording a public timeline entry `event_id`, unless that entry exists.
+/// One move of a request, recorded as the public timeline entry `event_id`.
+struct Change<'a> {
+    event_id: &'a str,
+    /// The statuses this change applies to; from any other it is refused.
+    only_from: &'a [Status],
+    to: Status,
+    kind: TimelineKind,
+    note: &'a str,
+}
+
+/// Applies a change unless its timeline entry exists already.
 async fn change(
     deps: &StatusDeps,
     id: &crate::domain::TrackingNumber,
-    event_id: &str,
-    to: Status,
-    kind: TimelineKind,
-    note: &str,
+    change: Change<'_>,
     edit: impl Fn(&mut ServiceRequest),
 ) -> Result<Applied, AppError> {
+    let Change { event_id, only_from, to, kind, note } = change;
     for _ in 0..MAX_CONFLICT_RETRIES {
         let current = deps
             .store
@@ -72,6 +81,9 @@ async fn change(
         let timeline = deps.store.timeline(id).await?;
         if timeline.iter().any(|entry| entry.event_id == event_id) {
             return Ok(Applied::AlreadyApplied);
+        }
+        if !only_from.contains(&current.status) {
+            return Ok(Applied::Refused(format!("request {id} is {}; this change applies only to a request that is {}", current.status, only_from.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" or "))));
         }
         if let Err(why) = current.status.check_transition(to) {
             return Ok(Applied::Refused(why));

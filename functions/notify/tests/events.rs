@@ -1,0 +1,104 @@
+//! The notify handler fed the sample SQS batch from `events/`.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use cityfix_shared::app::notify::{NotifyDeps, NotifySettings};
+use cityfix_shared::domain::Contact;
+use cityfix_shared::embedded::Outbox;
+use cityfix_shared::ports::{Email, Mailer, PortError, PortResult, SystemClock};
+use cityfix_shared::testing::{demo_city, seed_request, seed_request_by, sqs_event, World};
+
+const POISON: &str = "c0a5e4b2-1d1e-4e47-a0a4-7f0e6a8b9c02";
+
+fn deps(world: &World, mailer: Arc<dyn Mailer>) -> NotifyDeps {
+    NotifyDeps {
+        city: demo_city(),
+        store: Arc::new(world.store.clone()),
+        mailer,
+        sms: Arc::new(world.outbox.clone()),
+        clock: Arc::new(SystemClock),
+        settings: NotifySettings { public_url: "http://127.0.0.1:3000".into(), mail_from: "Hartford 311 <311@hartford.example>".into() },
+    }
+}
+
+fn files(outbox: &Outbox) -> Vec<String> {
+    outbox.list().unwrap().into_iter().map(|e| e.file).collect()
+}
+
+#[tokio::test]
+async fn the_reporter_gets_one_acknowledgement_however_often_the_event_comes() {
+    let world = World::new();
+    seed_request(&world.store, "7K3M-9QZ2", "pothole", 41.7677, -72.67602, Some("ana@example.org")).await;
+    let deps = deps(&world, Arc::new(world.outbox.clone()));
+
+    for _ in 0..3 {
+        let response = notify::handle(&deps, sqs_event("notify/sqs-batch.json")).await;
+        let failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+        assert_eq!(failed, [POISON]);
+    }
+
+    let sent = files(&world.outbox);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let email = String::from_utf8(world.outbox.read(&sent[0]).unwrap()).unwrap();
+    assert!(email.contains("To: ana@example.org"));
+    assert!(email.contains("Subject: We received your report 7K3M-9QZ2"));
+    assert!(email.contains("Content-Type: text/html"));
+    assert!(email.contains("http://127.0.0.1:3000/#/requests/7K3M-9QZ2"));
+    assert!(!sent[0].contains("ana"), "file names carry a hash, not the address");
+}
+
+#[tokio::test]
+async fn a_reporter_with_only_a_phone_gets_a_text() {
+    let world = World::new();
+    let phone_only = Contact { phone: Some("(860) 555-0199".into()), ..Contact::default() };
+    seed_request_by(&world.store, "7K3M-9QZ2", "pothole", 41.7677, -72.67602, Some(phone_only)).await;
+
+    notify::handle(&deps(&world, Arc::new(world.outbox.clone())), sqs_event("notify/sqs-batch.json")).await;
+
+    let sent = files(&world.outbox);
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].ends_with(".json"));
+    let text = String::from_utf8(world.outbox.read(&sent[0]).unwrap()).unwrap();
+    assert!(text.contains("(860) 555-0199") && text.contains("7K3M-9QZ2"));
+}
+
+#[tokio::test]
+async fn an_anonymous_report_sends_nothing_and_does_not_fail() {
+    let world = World::new();
+    seed_request(&world.store, "7K3M-9QZ2", "pothole", 41.7677, -72.67602, None).await;
+    let response = notify::handle(&deps(&world, Arc::new(world.outbox.clone())), sqs_event("notify/sqs-batch.json")).await;
+    assert_eq!(response.batch_item_failures.len(), 1);
+    assert!(files(&world.outbox).is_empty());
+}
+
+/// A mailer that fails its first `failures` sends.
+struct FlakyMailer {
+    failures: AtomicUsize,
+    inner: Outbox,
+}
+
+#[async_trait::async_trait]
+impl Mailer for FlakyMailer {
+    async fn send_email(&self, email: &Email) -> PortResult<()> {
+        if self.failures.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            return Err(PortError::Unavailable("mail server down".into()));
+        }
+        self.inner.send_email(email).await
+    }
+}
+
+#[tokio::test]
+async fn a_failed_send_is_retried_on_redelivery_and_then_sent_once() {
+    let world = World::new();
+    seed_request(&world.store, "7K3M-9QZ2", "pothole", 41.7677, -72.67602, Some("ana@example.org")).await;
+    let deps = deps(&world, Arc::new(FlakyMailer { failures: AtomicUsize::new(1), inner: world.outbox.clone() }));
+
+    let first = notify::handle(&deps, sqs_event("notify/sqs-batch.json")).await;
+    assert_eq!(first.batch_item_failures.len(), 2, "the failed send is handed back for redelivery");
+    assert!(files(&world.outbox).is_empty());
+
+    let second = notify::handle(&deps, sqs_event("notify/sqs-batch.json")).await;
+    assert_eq!(second.batch_item_failures.len(), 1);
+    assert_eq!(files(&world.outbox).len(), 1);
+}

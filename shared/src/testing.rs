@@ -1,0 +1,98 @@
+//! Helpers for tests of the function crates: the demo city, a fresh embedded world, seeded requests, event fixtures.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use chrono::Utc;
+
+use crate::config::load_city;
+use crate::domain::{City, Contact, Location, ServiceRequest, TimelineEntry, TrackingNumber};
+use crate::embedded::sqlite::Db;
+use crate::embedded::{EmbeddedQueue, Outbox, QueueSettings, SqliteStore};
+use crate::ports::{NewRequest, RequestStore};
+
+/// The repository's root folder.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The demo city, Hartford CT, loaded from `config/hartford`.
+pub fn demo_city() -> Arc<City> {
+    Arc::new(load_city(&repo_root().join("config/hartford")).expect("the demo city loads"))
+}
+
+/// A fresh store, queue and outbox in a temporary folder that is removed when dropped.
+pub struct World {
+    pub dir: tempfile::TempDir,
+    pub store: SqliteStore,
+    pub queue: EmbeddedQueue,
+    pub outbox: Outbox,
+}
+
+impl World {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let db = Db::open(&dir.path().join("cityfix.sqlite")).expect("the database opens");
+        World {
+            store: SqliteStore::new(db.clone()),
+            queue: EmbeddedQueue::new(db, QueueSettings::default()),
+            outbox: Outbox::open(&dir.path().join("outbox")).expect("the outbox opens"),
+            dir,
+        }
+    }
+}
+
+impl Default for World {
+    fn default() -> Self {
+        World::new()
+    }
+}
+
+/// Stores a submitted request of `service_code` at the point, reported by `email`.
+pub async fn seed_request(store: &dyn RequestStore, id: &str, service_code: &str, lat: f64, long: f64, email: Option<&str>) -> ServiceRequest {
+    let reporter = email.map(|email| Contact { email: Some(email.into()), ..Contact::default() });
+    seed_request_by(store, id, service_code, lat, long, reporter).await
+}
+
+/// Stores a submitted request of `service_code` at the point, with this reporter.
+pub async fn seed_request_by(store: &dyn RequestStore, id: &str, service_code: &str, lat: f64, long: f64, reporter: Option<Contact>) -> ServiceRequest {
+    let now = Utc::now();
+    let request = ServiceRequest {
+        id: TrackingNumber::parse(id).expect("a valid tracking number"),
+        service_code: service_code.into(),
+        service_name: service_code.into(),
+        status: crate::domain::Status::Submitted,
+        resolution: None,
+        status_notes: None,
+        description: None,
+        location: Location::new(lat, long).expect("a valid point"),
+        address: None,
+        attributes: BTreeMap::new(),
+        media_url: None,
+        department: None,
+        agency_responsible: None,
+        neighbourhood: None,
+        channel: "web".into(),
+        requested_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    let new = NewRequest {
+        request: request.clone(),
+        reporter,
+        token: format!("token-{id}"),
+        first_entry: TimelineEntry::submitted(now),
+        idempotency: None,
+    };
+    store.create(&new).await.expect("the request is stored");
+    request
+}
+
+/// Reads an SQS event fixture from `events/`.
+pub fn sqs_event(relative: &str) -> SqsEvent {
+    let path = repo_root().join("events").join(relative);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
