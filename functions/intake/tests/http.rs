@@ -1,0 +1,451 @@
+//! Intake over HTTP: every Open311 endpoint in JSON and XML, the web API, idempotency, and bad input.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use cityfix_shared::app::submit::IntakeDeps;
+use cityfix_shared::ports::{QueueConsumer, RandomIds, RequestQuery, RequestStore, SystemClock};
+use cityfix_shared::testing::{demo_city, World};
+use http_body_util::BodyExt;
+use intake::Intake;
+use quick_xml::events::Event;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+const KEY: &str = "demo-open311-key";
+const DOWNTOWN: (f64, f64) = (41.7677, -72.67602);
+
+struct Harness {
+    world: World,
+    app: Router,
+}
+
+fn harness() -> Harness {
+    let world = World::new();
+    let deps = IntakeDeps {
+        city: demo_city(),
+        store: Arc::new(world.store.clone()),
+        queue: Arc::new(world.queue.clone()),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(RandomIds),
+    };
+    let app = intake::router(Intake { deps, public_url: "http://cityfix.test".into() });
+    Harness { world, app }
+}
+
+struct Answer {
+    status: StatusCode,
+    content_type: String,
+    location: Option<String>,
+    body: String,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+impl Harness {
+    async fn call(&self, request: Request<Body>) -> Answer {
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let header_text = |name| response.headers().get(name).map(|v: &header::HeaderValue| v.to_str().unwrap().to_string());
+        let content_type = header_text(header::CONTENT_TYPE).unwrap_or_default();
+        let location = header_text(header::LOCATION);
+        let body = String::from_utf8(response.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+        Answer { status, content_type, location, body }
+    }
+
+    async fn get(&self, path: &str) -> Answer {
+        self.call(Request::get(path).body(Body::empty()).unwrap()).await
+    }
+
+    async fn post_form(&self, path: &str, form: &str) -> Answer {
+        let request = Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(Body::from(form.to_string())).unwrap();
+        self.call(request).await
+    }
+
+    async fn post_json(&self, body: &Value, key: Option<&str>) -> Answer {
+        let mut request = Request::post("/api/v1/requests").header(header::CONTENT_TYPE, "application/json");
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        self.call(request.body(Body::from(body.to_string())).unwrap()).await
+    }
+
+    async fn stored(&self) -> usize {
+        self.world.store.search(&RequestQuery { page: 1, page_size: 1000, ..RequestQuery::default() }).await.unwrap().len()
+    }
+
+    async fn routing_jobs(&self) -> u64 {
+        self.world.queue.depth("routing").await.unwrap()
+    }
+}
+
+fn pothole_form() -> String {
+    format!("api_key={KEY}&service_code=pothole&lat={}&long={}&attribute%5Bpothole_size%5D=small&description=Deep+hole&email=ana%40example.org&phone=860-555-0199&first_name=Ana&last_name=Reyes", DOWNTOWN.0, DOWNTOWN.1)
+}
+
+fn pothole_json() -> Value {
+    json!({
+        "service_code": "pothole", "lat": DOWNTOWN.0, "long": DOWNTOWN.1, "attributes": { "pothole_size": "large" },
+        "description": "Deep hole by the curb", "email": "ana@example.org", "phone": "860-555-0199", "first_name": "Ana", "last_name": "Reyes"
+    })
+}
+
+/// Checks the XML is well formed and returns the text of every element named `tag`.
+fn xml_texts(xml: &str, tag: &str) -> Vec<String> {
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut texts = Vec::new();
+    let mut inside = false;
+    loop {
+        match reader.read_event().unwrap_or_else(|e| panic!("malformed XML ({e}): {xml}")) {
+            Event::Start(e) if e.name().as_ref() == tag.as_bytes() => inside = true,
+            Event::Empty(e) if e.name().as_ref() == tag.as_bytes() => texts.push(String::new()),
+            Event::Text(t) if inside => texts.push(t.unescape().unwrap().into_owned()),
+            Event::End(e) if e.name().as_ref() == tag.as_bytes() => inside = false,
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    texts
+}
+
+// ---------------------------------------------------------------- Open311 reads
+
+#[tokio::test]
+async fn discovery_names_this_endpoint_in_both_formats() {
+    let h = harness();
+    let json = h.get("/open311/v2/discovery.json").await;
+    assert_eq!(json.status, StatusCode::OK);
+    assert!(json.content_type.starts_with("application/json"));
+    assert_eq!(json.json()["endpoints"][0]["url"], "http://cityfix.test/open311/v2");
+    let xml = h.get("/open311/v2/discovery.xml").await;
+    assert!(xml.content_type.starts_with("text/xml"));
+    assert_eq!(xml_texts(&xml.body, "url"), ["http://cityfix.test/open311/v2"]);
+    assert_eq!(xml_texts(&xml.body, "format"), ["application/json", "text/xml"]);
+}
+
+#[tokio::test]
+async fn services_list_the_catalogue_in_both_formats() {
+    let h = harness();
+    let json = h.get("/open311/v2/services.json").await.json();
+    let services = json.as_array().unwrap();
+    assert!(services.len() >= 10);
+    let pothole = services.iter().find(|s| s["service_code"] == "pothole").unwrap();
+    assert_eq!(pothole["metadata"], true);
+    assert_eq!(pothole["type"], "realtime");
+    let xml = h.get("/open311/v2/services.xml").await;
+    assert_eq!(xml_texts(&xml.body, "service_code").len(), services.len());
+    assert_eq!(h.get("/open311/v2/services.json?jurisdiction_id=hartford.ct.us").await.status, StatusCode::OK);
+    let elsewhere = h.get("/open311/v2/services.json?jurisdiction_id=boston.ma.us").await;
+    assert_eq!(elsewhere.status, StatusCode::NOT_FOUND);
+    assert_eq!(elsewhere.json()[0]["code"], 404);
+}
+
+#[tokio::test]
+async fn service_definitions_cover_every_datatype_in_both_formats() {
+    let h = harness();
+    let services = h.get("/open311/v2/services.json").await.json();
+    let mut datatypes = std::collections::BTreeSet::new();
+    for service in services.as_array().unwrap().iter().filter(|s| s["metadata"] == true) {
+        let code = service["service_code"].as_str().unwrap();
+        let definition = h.get(&format!("/open311/v2/services/{code}.json")).await.json();
+        assert_eq!(definition["service_code"], code);
+        for attribute in definition["attributes"].as_array().unwrap() {
+            let datatype = attribute["datatype"].as_str().unwrap().to_string();
+            let has_values = !attribute["values"].as_array().unwrap().is_empty();
+            assert_eq!(has_values, datatype.ends_with("valuelist"), "{code}: {attribute}");
+            datatypes.insert(datatype);
+        }
+        let xml = h.get(&format!("/open311/v2/services/{code}.xml")).await;
+        assert_eq!(xml_texts(&xml.body, "service_code"), [code]);
+        assert_eq!(xml_texts(&xml.body, "code").len(), definition["attributes"].as_array().unwrap().len());
+    }
+    let expected: std::collections::BTreeSet<String> =
+        ["datetime", "multivaluelist", "number", "singlevaluelist", "string", "text"].iter().map(|s| s.to_string()).collect();
+    assert_eq!(datatypes, expected);
+    let pothole = h.get("/open311/v2/services/pothole.xml").await;
+    assert_eq!(xml_texts(&pothole.body, "key"), ["small", "medium", "large", "travel_lane", "bike_lane", "crosswalk", "curb"]);
+    for path in ["/open311/v2/services/unicorn.json", "/open311/v2/services/unicorn.xml"] {
+        assert_eq!(h.get(path).await.status, StatusCode::NOT_FOUND);
+    }
+    assert_eq!(xml_texts(&h.get("/open311/v2/services/unicorn.xml").await.body, "code"), ["404"]);
+}
+
+// ---------------------------------------------------------------- Open311 POST and reads of requests
+
+#[tokio::test]
+async fn a_posted_request_is_stored_before_the_answer_and_read_back_in_both_formats() {
+    let h = harness();
+    let posted = h.post_form("/open311/v2/requests.json", &pothole_form()).await;
+    assert_eq!(posted.status, StatusCode::OK, "{}", posted.body);
+    let answer = posted.json();
+    let id = answer[0]["service_request_id"].as_str().unwrap().to_string();
+    let token = answer[0]["token"].as_str().unwrap().to_string();
+    assert!(id.len() == 9 && id.as_bytes()[4] == b'-', "{id}");
+    assert_eq!(h.stored().await, 1);
+    assert_eq!(h.routing_jobs().await, 1);
+
+    let read = h.get(&format!("/open311/v2/requests/{id}.json")).await.json();
+    let request = &read[0];
+    assert_eq!(request["service_request_id"], id.as_str());
+    assert_eq!(request["status"], "open");
+    assert_eq!(request["service_code"], "pothole");
+    assert_eq!(request["description"], "Deep hole");
+    assert_eq!(request["lat"], DOWNTOWN.0);
+    let requested = request["requested_datetime"].as_str().unwrap();
+    assert!(chrono::DateTime::parse_from_rfc3339(requested).is_ok() && (requested.ends_with("-05:00") || requested.ends_with("-04:00")), "{requested}");
+
+    let xml = h.get(&format!("/open311/v2/requests/{id}.xml")).await;
+    assert_eq!(xml_texts(&xml.body, "service_request_id"), [id.clone()]);
+    assert_eq!(xml_texts(&xml.body, "status"), ["open"]);
+
+    let by_token = h.get(&format!("/open311/v2/tokens/{token}.json")).await.json();
+    assert_eq!(by_token[0]["service_request_id"], id.as_str());
+    let by_token_xml = h.get(&format!("/open311/v2/tokens/{token}.xml")).await;
+    assert_eq!(xml_texts(&by_token_xml.body, "service_request_id"), [id.clone()]);
+    assert_eq!(h.get("/open311/v2/tokens/no-such-token.json").await.status, StatusCode::NOT_FOUND);
+
+    let lower = id.to_lowercase().replace('-', "");
+    assert_eq!(h.get(&format!("/open311/v2/requests/{lower}.json")).await.status, StatusCode::OK, "ids read back as people type them");
+}
+
+#[tokio::test]
+async fn a_post_answers_in_xml_too() {
+    let h = harness();
+    let posted = h.post_form("/open311/v2/requests.xml", &pothole_form()).await;
+    assert_eq!(posted.status, StatusCode::OK, "{}", posted.body);
+    let ids = xml_texts(&posted.body, "service_request_id");
+    assert_eq!(ids.len(), 1);
+    assert!(!xml_texts(&posted.body, "token")[0].is_empty());
+}
+
+#[tokio::test]
+async fn list_attributes_and_multivalue_answers_are_accepted_from_the_form() {
+    let h = harness();
+    let form = format!(
+        "api_key={KEY}&service_code=illegal_dumping&lat={}&long={}&attribute[item_count]=3&attribute[materials][]=tires&attribute[materials][]=furniture",
+        DOWNTOWN.0, DOWNTOWN.1
+    );
+    let definition = h.get("/open311/v2/services/illegal_dumping.json").await.json();
+    let keys: Vec<String> = definition["attributes"].as_array().unwrap().iter().find(|a| a["code"] == "materials").unwrap()["values"]
+        .as_array().unwrap().iter().map(|v| v["key"].as_str().unwrap().to_string()).collect();
+    assert!(keys.contains(&"tires".to_string()) && keys.contains(&"furniture".to_string()), "{keys:?}");
+    let posted = h.post_form("/open311/v2/requests.json", &form).await;
+    assert_eq!(posted.status, StatusCode::OK, "{}", posted.body);
+    let id = posted.json()[0]["service_request_id"].as_str().unwrap().to_string();
+    let read = h.get(&format!("/api/v1/requests/{id}")).await.json();
+    assert_eq!(read["attributes"]["item_count"], 3.0);
+    assert_eq!(read["attributes"]["materials"], json!(["tires", "furniture"]));
+}
+
+#[tokio::test]
+async fn search_applies_the_spec_filters_and_pages() {
+    let h = harness();
+    let mut ids = Vec::new();
+    for form in [pothole_form(), pothole_form(), format!("api_key={KEY}&service_code=graffiti&lat={}&long={}&attribute[surfaces][]=building", DOWNTOWN.0, DOWNTOWN.1)] {
+        let posted = h.post_form("/open311/v2/requests.json", &form).await;
+        assert_eq!(posted.status, StatusCode::OK, "{}", posted.body);
+        ids.push(posted.json()[0]["service_request_id"].as_str().unwrap().to_string());
+    }
+    let count = |v: Value| v.as_array().unwrap().len();
+    assert_eq!(count(h.get("/open311/v2/requests.json").await.json()), 3);
+    assert_eq!(count(h.get("/open311/v2/requests.json?service_code=pothole").await.json()), 2);
+    assert_eq!(count(h.get("/open311/v2/requests.json?service_code=pothole,graffiti").await.json()), 3);
+    assert_eq!(count(h.get("/open311/v2/requests.json?status=open").await.json()), 3);
+    assert_eq!(count(h.get("/open311/v2/requests.json?status=closed").await.json()), 0);
+    assert_eq!(count(h.get(&format!("/open311/v2/requests.json?service_request_id={},{}", ids[0], ids[2])).await.json()), 2);
+    assert_eq!(count(h.get("/open311/v2/requests.json?start_date=2000-01-01T00:00:00Z&end_date=2000-01-02T00:00:00Z").await.json()), 0);
+    assert_eq!(count(h.get("/open311/v2/requests.json?start_date=2000-01-01T00:00:00-05:00").await.json()), 3);
+    let page1 = h.get("/open311/v2/requests.json?page_size=2&page=1").await.json();
+    let page2 = h.get("/open311/v2/requests.json?page_size=2&page=2").await.json();
+    assert_eq!((count(page1.clone()), count(page2.clone())), (2, 1));
+    assert_ne!(page1[0]["service_request_id"], page2[0]["service_request_id"]);
+    let xml = h.get("/open311/v2/requests.xml?service_code=graffiti").await;
+    assert_eq!(xml_texts(&xml.body, "service_request_id"), [ids[2].clone()]);
+    let bad = h.get("/open311/v2/requests.xml?status=pending").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(xml_texts(&bad.body, "description")[0].contains("pending"));
+}
+
+#[tokio::test]
+async fn unknown_requests_are_404_in_the_asked_format() {
+    let h = harness();
+    for (path, xml) in [
+        ("/open311/v2/requests/ZZZZ-ZZZZ.json", false),
+        ("/open311/v2/requests/ZZZZ-ZZZZ.xml", true),
+        ("/open311/v2/requests/not-an-id.json", false),
+        ("/open311/v2/nonsense.xml", true),
+    ] {
+        let answer = h.get(path).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{path}");
+        if xml {
+            assert_eq!(xml_texts(&answer.body, "code"), ["404"], "{path}");
+        } else {
+            assert_eq!(answer.json()[0]["code"], 404, "{path}");
+        }
+    }
+}
+
+// ---------------------------------------------------------------- Open311 bad input
+
+#[tokio::test]
+async fn bad_posts_get_the_right_status_and_reason_and_store_nothing() {
+    let h = harness();
+    let (lat, long) = DOWNTOWN;
+    let long_text = "x".repeat(4001);
+    let cases: Vec<(String, StatusCode, &str)> = vec![
+        (format!("api_key={KEY}&service_code=unicorn&lat={lat}&long={long}"), StatusCode::BAD_REQUEST, "unicorn"),
+        (format!("api_key={KEY}&service_code=sidewalk_damage"), StatusCode::BAD_REQUEST, "location is required"),
+        (format!("api_key={KEY}&service_code=sidewalk_damage&lat=95&long={long}"), StatusCode::BAD_REQUEST, "lat must be"),
+        (format!("api_key={KEY}&service_code=sidewalk_damage&lat={lat}&long=-190"), StatusCode::BAD_REQUEST, "long must be"),
+        (format!("api_key={KEY}&service_code=sidewalk_damage&lat=north&long={long}"), StatusCode::BAD_REQUEST, "lat must be a number"),
+        (format!("api_key={KEY}&service_code=sidewalk_damage&lat=41.7620&long=-72.7420"), StatusCode::BAD_REQUEST, "outside"),
+        (format!("api_key={KEY}&service_code=pothole&lat={lat}&long={long}"), StatusCode::BAD_REQUEST, "pothole_size"),
+        (format!("api_key={KEY}&service_code=pothole&lat={lat}&long={long}&attribute[pothole_size]=huge"), StatusCode::BAD_REQUEST, "huge"),
+        (format!("api_key={KEY}&service_code=illegal_dumping&lat={lat}&long={long}&attribute[item_count]=lots"), StatusCode::BAD_REQUEST, "must be a number"),
+        (format!("api_key={KEY}&service_code=noise_complaint&lat={lat}&long={long}&attribute[noise_started]=last+night"), StatusCode::BAD_REQUEST, "ISO 8601"),
+        (format!("api_key={KEY}&service_code=sidewalk_damage&lat={lat}&long={long}&description={long_text}"), StatusCode::BAD_REQUEST, "4000"),
+        (format!("api_key={KEY}&service_code=sidewalk_damage&lat={lat}&long={long}&description=%FF%FE"), StatusCode::BAD_REQUEST, "UTF-8"),
+        (format!("api_key={KEY}&service_code=sidewalk_damage&address_string=550+Main+St"), StatusCode::BAD_REQUEST, "address_string alone"),
+        (format!("api_key={KEY}&service_code=sidewalk_damage&lat={lat}&lat={lat}&long={long}"), StatusCode::BAD_REQUEST, "twice"),
+        (format!("api_key={KEY}&service_code=sidewalk_damage&lat={lat}&long={long}&email=not-an-address"), StatusCode::BAD_REQUEST, "email"),
+        (format!("service_code=sidewalk_damage&lat={lat}&long={long}"), StatusCode::FORBIDDEN, "api_key is required"),
+        (format!("api_key=stolen&service_code=sidewalk_damage&lat={lat}&long={long}"), StatusCode::FORBIDDEN, "api_key is not valid"),
+        (format!("api_key={KEY}&jurisdiction_id=boston.ma.us&service_code=sidewalk_damage&lat={lat}&long={long}"), StatusCode::NOT_FOUND, "jurisdiction"),
+    ];
+    for (form, status, reason) in &cases {
+        let json = h.post_form("/open311/v2/requests.json", form).await;
+        assert_eq!(json.status, *status, "{form}: {}", json.body);
+        let error = &json.json()[0];
+        assert_eq!(error["code"], status.as_u16(), "{form}");
+        assert!(error["description"].as_str().unwrap().contains(reason), "{form}: {error}");
+        let xml = h.post_form("/open311/v2/requests.xml", form).await;
+        assert_eq!(xml.status, *status, "{form}");
+        assert!(xml_texts(&xml.body, "description")[0].contains(reason), "{form}: {}", xml.body);
+    }
+    assert_eq!(h.stored().await, 0, "nothing is stored for a refused report");
+    assert_eq!(h.routing_jobs().await, 0);
+}
+
+#[tokio::test]
+async fn wrong_content_types_and_huge_bodies_are_refused() {
+    let h = harness();
+    let json_body = Request::post("/open311/v2/requests.json").header(header::CONTENT_TYPE, "application/json").body(Body::from("{}")).unwrap();
+    assert_eq!(h.call(json_body).await.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let xml_body = Request::post("/open311/v2/requests.xml").header(header::CONTENT_TYPE, "application/xml").body(Body::from("<request><broken>")).unwrap();
+    let xml = h.call(xml_body).await;
+    assert_eq!(xml.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(xml_texts(&xml.body, "description")[0].contains("x-www-form-urlencoded"));
+    let huge = format!("{}&description={}", pothole_form(), "x".repeat(1024 * 1024));
+    let answer = h.post_form("/open311/v2/requests.json", &huge).await;
+    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(answer.json()[0]["code"], 413);
+    let api = h.post_json(&json!({ "service_code": "pothole", "description": "x".repeat(1024 * 1024) }), None).await;
+    assert_eq!(api.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(api.json()["error"]["code"], "body_too_large");
+    assert_eq!(h.stored().await, 0);
+}
+
+// ---------------------------------------------------------------- the web API
+
+#[tokio::test]
+async fn the_api_creates_a_request_and_reads_it_back_with_its_timeline() {
+    let h = harness();
+    let services = h.get("/api/v1/services").await.json();
+    assert!(services["services"].as_array().unwrap().len() >= 10);
+
+    let created = h.post_json(&pothole_json(), None).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let body = created.json();
+    let id = body["service_request_id"].as_str().unwrap();
+    assert_eq!(created.location.as_deref(), Some(format!("/api/v1/requests/{id}").as_str()));
+    assert_eq!(body["status"], "submitted");
+    assert_eq!(body["attributes"]["pothole_size"], "large");
+    assert_eq!(body["timeline"][0]["kind"], "submitted");
+
+    let read = h.get(&format!("/api/v1/requests/{}", id.to_lowercase())).await;
+    assert_eq!(read.status, StatusCode::OK);
+    assert_eq!(read.json()["service_request_id"], id);
+    let missing = h.get("/api/v1/requests/ZZZZ-ZZZZ").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.json()["error"]["code"], "not_found");
+}
+
+#[tokio::test]
+async fn the_same_idempotency_key_returns_the_same_request_and_never_a_second() {
+    let h = harness();
+    let first = h.post_json(&pothole_json(), Some("form-fill-1")).await;
+    let again = h.post_json(&pothole_json(), Some("form-fill-1")).await;
+    assert_eq!((first.status, again.status), (StatusCode::CREATED, StatusCode::OK));
+    assert_eq!(first.json()["service_request_id"], again.json()["service_request_id"]);
+    let mut changed = pothole_json();
+    changed["description"] = json!("A different report");
+    let reused = h.post_json(&changed, Some("form-fill-1")).await;
+    assert_eq!(reused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(reused.json()["error"]["code"], "idempotency_key_reused");
+
+    let body = pothole_json();
+    let (a, b) = tokio::join!(h.post_json(&body, Some("double-click")), h.post_json(&body, Some("double-click")));
+    assert_eq!(a.json()["service_request_id"], b.json()["service_request_id"]);
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::CREATED]);
+    assert_eq!(h.stored().await, 2);
+    assert_eq!(h.routing_jobs().await, 2);
+}
+
+#[tokio::test]
+async fn bad_api_bodies_name_the_field_and_store_nothing() {
+    let h = harness();
+    let cases = [
+        (json!({ "service_code": "pothole", "lat": "north", "long": -72.6 }), "lat", "malformed_body"),
+        (json!({ "service_code": "pothole", "lat": 41.7, "long": -72.6, "colour": "red" }), "", "malformed_body"),
+        (json!({ "service_code": "pothole", "lat": 95, "long": -72.6 }), "lat", "invalid_field"),
+        (json!({ "service_code": "unicorn", "lat": DOWNTOWN.0, "long": DOWNTOWN.1 }), "service_code", "unknown_service"),
+        (json!({ "service_code": "pothole", "lat": DOWNTOWN.0, "long": DOWNTOWN.1 }), "attribute[pothole_size]", "missing_field"),
+        (json!({ "service_code": "pothole", "lat": DOWNTOWN.0, "long": DOWNTOWN.1, "attributes": { "pothole_size": { "a": 1 } } }), "attributes.pothole_size", "invalid_field"),
+        (json!({ "service_code": "pothole", "lat": 41.7620, "long": -72.7420, "attributes": { "pothole_size": "small" } }), "lat", "outside_city"),
+        (json!({ "service_code": "sidewalk_damage", "address_string": "550 Main St" }), "lat", "geocoding_unavailable"),
+    ];
+    for (body, field, code) in cases {
+        let answer = h.post_json(&body, None).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{body}: {}", answer.body);
+        let error = &answer.json()["error"];
+        assert_eq!(error["code"], code, "{body}: {error}");
+        if !field.is_empty() {
+            assert_eq!(error["field"], field, "{body}: {error}");
+        }
+        assert!(!error["message"].as_str().unwrap().is_empty());
+    }
+    let not_json = Request::post("/api/v1/requests").header(header::CONTENT_TYPE, "application/json").body(Body::from("{\"service_code\":")).unwrap();
+    assert_eq!(h.call(not_json).await.status, StatusCode::BAD_REQUEST);
+    let form = Request::post("/api/v1/requests").header(header::CONTENT_TYPE, "text/plain").body(Body::from("hi")).unwrap();
+    assert_eq!(h.call(form).await.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(h.post_json(&pothole_json(), Some("bad key with spaces")).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(h.stored().await, 0);
+}
+
+#[tokio::test]
+async fn personal_data_never_reaches_a_public_response() {
+    let h = harness();
+    let api = h.post_json(&pothole_json(), None).await;
+    let id = api.json()["service_request_id"].as_str().unwrap().to_string();
+    h.post_form("/open311/v2/requests.json", &pothole_form()).await;
+    let bodies = [
+        api.body,
+        h.get(&format!("/api/v1/requests/{id}")).await.body,
+        h.get("/open311/v2/requests.json").await.body,
+        h.get("/open311/v2/requests.xml").await.body,
+        h.get(&format!("/open311/v2/requests/{id}.xml")).await.body,
+    ];
+    for body in bodies {
+        for secret in ["ana@example.org", "555-0199", "Ana", "Reyes"] {
+            assert!(!body.contains(secret), "`{secret}` leaked: {body}");
+        }
+    }
+}
