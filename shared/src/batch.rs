@@ -24,16 +24,24 @@ where
                 tracing::error!("skipped an SQS record that has no message id");
                 return None;
             };
-            let receive_count = record.attributes.get("ApproximateReceiveCount").cloned().unwrap_or_default();
+            let receive_count = record
+                .attributes
+                .get("ApproximateReceiveCount")
+                .cloned()
+                .unwrap_or_default();
             let span = tracing::info_span!("message", %message_id, receive_count = %receive_count);
-            let outcome = work(record.body.unwrap_or_default()).instrument(span.clone()).await;
+            let outcome = work(record.body.unwrap_or_default())
+                .instrument(span.clone())
+                .await;
             match outcome {
                 Ok(()) => None,
                 Err(error) => {
-                    span.in_scope(|| tracing::warn!(%error, "message failed; it will be redelivered"));
-                    let mut failure = BatchItemFailure::default();
-                    failure.item_identifier = message_id;
-                    Some(failure)
+                    span.in_scope(
+                        || tracing::warn!(%error, "message failed; it will be redelivered"),
+                    );
+                    Some(BatchItemFailure {
+                        item_identifier: message_id,
+                    })
                 }
             }
         })
@@ -41,9 +49,9 @@ where
         .filter_map(|failure| async move { failure })
         .collect()
         .await;
-    let mut response = SqsBatchResponse::default();
-    response.batch_item_failures = failures;
-    response
+    SqsBatchResponse {
+        batch_item_failures: failures,
+    }
 }
 
 #[cfg(test)]
@@ -53,21 +61,36 @@ mod tests {
     use super::*;
 
     fn message(id: Option<&str>, body: &str) -> SqsMessage {
-        let mut message = SqsMessage::default();
-        message.message_id = id.map(str::to_string);
-        message.body = Some(body.to_string());
-        message
+        SqsMessage {
+            message_id: id.map(str::to_string),
+            body: Some(body.to_string()),
+            ..SqsMessage::default()
+        }
     }
 
     #[tokio::test]
     async fn only_failed_messages_are_reported() {
-        let mut event = SqsEvent::default();
-        event.records = vec![message(Some("a"), "ok"), message(Some("b"), "fail"), message(None, "fail"), message(Some("c"), "ok")];
+        let event = SqsEvent {
+            records: vec![
+                message(Some("a"), "ok"),
+                message(Some("b"), "fail"),
+                message(None, "fail"),
+                message(Some("c"), "ok"),
+            ],
+        };
         let response = for_each_message(event, |body| async move {
-            if body == "ok" { Ok(()) } else { Err("broken".to_string()) }
+            if body == "ok" {
+                Ok(())
+            } else {
+                Err("broken".to_string())
+            }
         })
         .await;
-        let ids: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+        let ids: Vec<_> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
         assert_eq!(ids, ["b"]);
     }
 }

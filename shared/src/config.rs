@@ -94,20 +94,38 @@ pub fn load_city(dir: &Path) -> Result<City, ConfigError> {
         message,
     };
     let timezone = city_file.timezone.parse().map_err(|_| {
-        fault(&city_path, None, "timezone", format!("`{}` is not an IANA time zone such as America/New_York", city_file.timezone))
+        fault(
+            &city_path,
+            None,
+            "timezone",
+            format!(
+                "`{}` is not an IANA time zone such as America/New_York",
+                city_file.timezone
+            ),
+        )
     })?;
     let center = Location::new(city_file.center.lat, city_file.center.long)
         .map_err(|e| fault(&city_path, None, "center", e.message))?;
     let mut keys = BTreeSet::new();
     for key in &city_file.open311_keys {
         if key.key.trim().is_empty() || !keys.insert(key.key.as_str()) {
-            return Err(fault(&city_path, Some(format!("open311_key `{}`", key.name)), "key", "keys must be non-empty and unique".into()));
+            return Err(fault(
+                &city_path,
+                Some(format!("open311_key `{}`", key.name)),
+                "key",
+                "keys must be non-empty and unique".into(),
+            ));
         }
     }
 
     let boundary_path = dir.join(&city_file.areas.boundary);
     let boundary_layer = read_area_layer(&boundary_path, &city_file.areas.name_property)?;
-    let boundary = MultiPolygon(boundary_layer.into_iter().flat_map(|area| area.shape.0).collect());
+    let boundary = MultiPolygon(
+        boundary_layer
+            .into_iter()
+            .flat_map(|area| area.shape.0)
+            .collect(),
+    );
     let neighbourhoods_path = dir.join(&city_file.areas.neighbourhoods);
     let mut neighbourhoods = read_area_layer(&neighbourhoods_path, &city_file.areas.name_property)?;
     for area in &neighbourhoods {
@@ -116,13 +134,20 @@ pub fn load_city(dir: &Path) -> Result<City, ConfigError> {
                 file: neighbourhoods_path.clone(),
                 entry: Some(format!("feature `{}`", area.name)),
                 field: Some("geometry".into()),
-                message: "lies wholly outside the city boundary; are longitude and latitude swapped?".into(),
+                message:
+                    "lies wholly outside the city boundary; are longitude and latitude swapped?"
+                        .into(),
             });
         }
     }
     neighbourhoods.sort_by(|a, b| a.name.cmp(&b.name));
     if !boundary.intersects(&center.to_point()) {
-        return Err(fault(&city_path, None, "center", "the centre is outside the city boundary".into()));
+        return Err(fault(
+            &city_path,
+            None,
+            "center",
+            "the centre is outside the city boundary".into(),
+        ));
     }
 
     check_departments(&departments_path, &departments)?;
@@ -166,22 +191,42 @@ fn read_text(path: &Path) -> Result<String, ConfigError> {
 
 fn check_departments(path: &Path, departments: &[Department]) -> Result<(), ConfigError> {
     if departments.is_empty() {
-        return Err(ConfigError { file: path.into(), entry: None, field: Some("department".into()), message: "at least one department is needed".into() });
+        return Err(ConfigError {
+            file: path.into(),
+            entry: None,
+            field: Some("department".into()),
+            message: "at least one department is needed".into(),
+        });
     }
     let mut seen = BTreeSet::new();
     for department in departments {
         let entry = Some(format!("department `{}`", department.id));
         if !is_slug(&department.id, '-') || !seen.insert(department.id.as_str()) {
-            return Err(ConfigError { file: path.into(), entry, field: Some("id".into()), message: "ids must be unique and made of a-z, 0-9 and -".into() });
+            return Err(ConfigError {
+                file: path.into(),
+                entry,
+                field: Some("id".into()),
+                message: "ids must be unique and made of a-z, 0-9 and -".into(),
+            });
         }
         if department.name.trim().is_empty() {
-            return Err(ConfigError { file: path.into(), entry, field: Some("name".into()), message: "must not be empty".into() });
+            return Err(ConfigError {
+                file: path.into(),
+                entry,
+                field: Some("name".into()),
+                message: "must not be empty".into(),
+            });
         }
     }
     Ok(())
 }
 
-fn check_services(path: &Path, services: &[Service], departments: &[Department], neighbourhoods: &[Area]) -> Result<(), ConfigError> {
+fn check_services(
+    path: &Path,
+    services: &[Service],
+    departments: &[Department],
+    neighbourhoods: &[Area],
+) -> Result<(), ConfigError> {
     let fault = |service: &Service, field: String, message: String| ConfigError {
         file: path.into(),
         entry: Some(format!("service `{}`", service.code)),
@@ -192,23 +237,46 @@ fn check_services(path: &Path, services: &[Service], departments: &[Department],
     let mut codes = BTreeSet::new();
     for service in services {
         if !is_slug(&service.code, '_') || !codes.insert(service.code.as_str()) {
-            return Err(fault(service, "code".into(), "codes must be unique and made of a-z, 0-9 and _".into()));
+            return Err(fault(
+                service,
+                "code".into(),
+                "codes must be unique and made of a-z, 0-9 and _".into(),
+            ));
         }
-        for (field, value) in [("name", &service.name), ("description", &service.description), ("group", &service.group)] {
+        for (field, value) in [
+            ("name", &service.name),
+            ("description", &service.description),
+            ("group", &service.group),
+        ] {
             if value.trim().is_empty() {
                 return Err(fault(service, field.into(), "must not be empty".into()));
             }
         }
         if !known_department(&service.department) {
-            return Err(fault(service, "department".into(), format!("`{}` is not a department in departments.toml", service.department)));
+            return Err(fault(
+                service,
+                "department".into(),
+                format!(
+                    "`{}` is not a department in departments.toml",
+                    service.department
+                ),
+            ));
         }
         for (neighbourhood, department) in &service.neighbourhood_departments {
             let field = format!("neighbourhood_departments.{neighbourhood}");
             if !neighbourhoods.iter().any(|n| &n.name == neighbourhood) {
-                return Err(fault(service, field, format!("`{neighbourhood}` is not a neighbourhood of the area layer")));
+                return Err(fault(
+                    service,
+                    field,
+                    format!("`{neighbourhood}` is not a neighbourhood of the area layer"),
+                ));
             }
             if !known_department(department) {
-                return Err(fault(service, field, format!("`{department}` is not a department in departments.toml")));
+                return Err(fault(
+                    service,
+                    field,
+                    format!("`{department}` is not a department in departments.toml"),
+                ));
             }
         }
         let mut attribute_codes = BTreeSet::new();
@@ -216,25 +284,61 @@ fn check_services(path: &Path, services: &[Service], departments: &[Department],
         for attribute in &service.attributes {
             let field = |name: &str| format!("attribute `{}`.{name}", attribute.code);
             if !is_slug(&attribute.code, '_') || !attribute_codes.insert(attribute.code.as_str()) {
-                return Err(fault(service, field("code"), "attribute codes must be unique and made of a-z, 0-9 and _".into()));
+                return Err(fault(
+                    service,
+                    field("code"),
+                    "attribute codes must be unique and made of a-z, 0-9 and _".into(),
+                ));
             }
             if !orders.insert(attribute.order) {
-                return Err(fault(service, field("order"), format!("order {} is used twice", attribute.order)));
+                return Err(fault(
+                    service,
+                    field("order"),
+                    format!("order {} is used twice", attribute.order),
+                ));
             }
             if attribute.description.trim().is_empty() {
-                return Err(fault(service, field("description"), "must not be empty".into()));
+                return Err(fault(
+                    service,
+                    field("description"),
+                    "must not be empty".into(),
+                ));
             }
             if !attribute.variable && attribute.required {
-                return Err(fault(service, field("required"), "an informational attribute (variable = false) cannot be required".into()));
+                return Err(fault(
+                    service,
+                    field("required"),
+                    "an informational attribute (variable = false) cannot be required".into(),
+                ));
             }
             match (attribute.datatype.is_list(), attribute.values.is_empty()) {
-                (true, true) => return Err(fault(service, field("values"), format!("a {} needs values", attribute.datatype.as_str()))),
-                (false, false) => return Err(fault(service, field("values"), format!("a {} takes no values", attribute.datatype.as_str()))),
+                (true, true) => {
+                    return Err(fault(
+                        service,
+                        field("values"),
+                        format!("a {} needs values", attribute.datatype.as_str()),
+                    ))
+                }
+                (false, false) => {
+                    return Err(fault(
+                        service,
+                        field("values"),
+                        format!("a {} takes no values", attribute.datatype.as_str()),
+                    ))
+                }
                 _ => {}
             }
             let mut keys = BTreeSet::new();
-            if let Some(repeated) = attribute.values.iter().find(|v| !keys.insert(v.key.as_str())) {
-                return Err(fault(service, field("values"), format!("key `{}` is used twice", repeated.key)));
+            if let Some(repeated) = attribute
+                .values
+                .iter()
+                .find(|v| !keys.insert(v.key.as_str()))
+            {
+                return Err(fault(
+                    service,
+                    field("values"),
+                    format!("key `{}` is used twice", repeated.key),
+                ));
             }
         }
     }
@@ -242,7 +346,10 @@ fn check_services(path: &Path, services: &[Service], departments: &[Department],
 }
 
 fn is_slug(value: &str, separator: char) -> bool {
-    !value.is_empty() && value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == separator)
+    !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == separator)
 }
 
 /// Reads a GeoJSON FeatureCollection of Polygon / MultiPolygon features, each named by `name_property`.
@@ -257,9 +364,16 @@ pub fn read_area_layer(path: &Path, name_property: &str) -> Result<Vec<Area>, Co
     let collection: geojson::FeatureCollection = text
         .parse::<geojson::GeoJson>()
         .map_err(|e| layer_fault(None, None, format!("is not GeoJSON: {e}")))
-        .and_then(|g| geojson::FeatureCollection::try_from(g).map_err(|e| layer_fault(None, None, format!("is not a FeatureCollection: {e}"))))?;
+        .and_then(|g| {
+            geojson::FeatureCollection::try_from(g)
+                .map_err(|e| layer_fault(None, None, format!("is not a FeatureCollection: {e}")))
+        })?;
     if collection.features.is_empty() {
-        return Err(layer_fault(None, Some("features"), "the layer has no features".into()));
+        return Err(layer_fault(
+            None,
+            Some("features"),
+            "the layer has no features".into(),
+        ));
     }
     let mut names = BTreeSet::new();
     let mut areas = Vec::with_capacity(collection.features.len());
@@ -268,22 +382,42 @@ pub fn read_area_layer(path: &Path, name_property: &str) -> Result<Vec<Area>, Co
             .property(name_property)
             .and_then(|v| v.as_str())
             .filter(|s| !s.trim().is_empty())
-            .ok_or_else(|| layer_fault(Some(format!("feature {index}")), Some(name_property), "every feature needs a name in this property".into()))?
+            .ok_or_else(|| {
+                layer_fault(
+                    Some(format!("feature {index}")),
+                    Some(name_property),
+                    "every feature needs a name in this property".into(),
+                )
+            })?
             .to_string();
         let entry = Some(format!("feature `{name}`"));
         if !names.insert(name.clone()) {
-            return Err(layer_fault(entry, Some(name_property), "the name is used by another feature".into()));
+            return Err(layer_fault(
+                entry,
+                Some(name_property),
+                "the name is used by another feature".into(),
+            ));
         }
-        let geometry = feature
-            .geometry
-            .as_ref()
-            .ok_or_else(|| layer_fault(entry.clone(), Some("geometry"), "the feature has no geometry".into()))?;
+        let geometry = feature.geometry.as_ref().ok_or_else(|| {
+            layer_fault(
+                entry.clone(),
+                Some("geometry"),
+                "the feature has no geometry".into(),
+            )
+        })?;
         let polygons = match &geometry.value {
             geojson::Value::Polygon(rings) => vec![rings.clone()],
             geojson::Value::MultiPolygon(polygons) => polygons.clone(),
-            other => return Err(layer_fault(entry, Some("geometry"), format!("is a {}, not a Polygon or MultiPolygon", other.type_name()))),
+            other => {
+                return Err(layer_fault(
+                    entry,
+                    Some("geometry"),
+                    format!("is a {}, not a Polygon or MultiPolygon", other.type_name()),
+                ))
+            }
         };
-        let shape = to_multipolygon(&polygons).map_err(|message| layer_fault(entry.clone(), Some("geometry"), message))?;
+        let shape = to_multipolygon(&polygons)
+            .map_err(|message| layer_fault(entry.clone(), Some("geometry"), message))?;
         areas.push(Area { name, shape });
     }
     Ok(areas)
@@ -292,7 +426,10 @@ pub fn read_area_layer(path: &Path, name_property: &str) -> Result<Vec<Area>, Co
 fn to_multipolygon(polygons: &[Vec<Vec<Vec<f64>>>]) -> Result<MultiPolygon<f64>, String> {
     let ring = |positions: &Vec<Vec<f64>>| -> Result<LineString<f64>, String> {
         if positions.len() < 4 {
-            return Err(format!("a ring has {} positions; a closed ring needs at least 4", positions.len()));
+            return Err(format!(
+                "a ring has {} positions; a closed ring needs at least 4",
+                positions.len()
+            ));
         }
         let mut coords = Vec::with_capacity(positions.len());
         for position in positions {
@@ -328,10 +465,19 @@ mod tests {
     }
 
     /// A copy of the demo city with one file replaced, for fault tests.
-    fn demo_with(file: &str, edit: impl Fn(String) -> String) -> (tempfile::TempDir, Result<City, ConfigError>) {
+    fn demo_with(
+        file: &str,
+        edit: impl Fn(String) -> String,
+    ) -> (tempfile::TempDir, Result<City, ConfigError>) {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("areas")).unwrap();
-        for name in ["city.toml", "departments.toml", "services.toml", "areas/boundary.geojson", "areas/neighborhoods.geojson"] {
+        for name in [
+            "city.toml",
+            "departments.toml",
+            "services.toml",
+            "areas/boundary.geojson",
+            "areas/neighborhoods.geojson",
+        ] {
             let text = std::fs::read_to_string(demo_dir().join(name)).unwrap();
             let text = if name == file { edit(text) } else { text };
             std::fs::write(dir.path().join(name), text).unwrap();
@@ -352,19 +498,27 @@ mod tests {
 
     #[test]
     fn an_unknown_department_names_file_entry_and_field() {
-        let (_dir, loaded) = demo_with("services.toml", |t| t.replacen("department = \"public-works\"", "department = \"dpw\"", 1));
+        let (_dir, loaded) = demo_with("services.toml", |t| {
+            t.replacen("department = \"public-works\"", "department = \"dpw\"", 1)
+        });
         let err = loaded.unwrap_err();
         assert!(err.file.ends_with("services.toml"));
         assert_eq!(err.entry.as_deref(), Some("service `pothole`"));
         assert_eq!(err.field.as_deref(), Some("department"));
-        assert!(err.to_string().contains("`dpw` is not a department"), "{err}");
+        assert!(
+            err.to_string().contains("`dpw` is not a department"),
+            "{err}"
+        );
     }
 
     #[test]
     fn a_misspelt_field_is_refused_with_its_name() {
         let (_dir, loaded) = demo_with("city.toml", |t| t.replace("short_name", "shortname"));
         let err = loaded.unwrap_err().to_string();
-        assert!(err.contains("city.toml") && err.contains("shortname"), "{err}");
+        assert!(
+            err.contains("city.toml") && err.contains("shortname"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -387,18 +541,28 @@ mod tests {
     fn an_unclosed_ring_and_an_empty_layer_are_caught() {
         let (_dir, loaded) = demo_with("areas/neighborhoods.geojson", |t| {
             let mut value: serde_json::Value = serde_json::from_str(&t).unwrap();
-            value["features"][1]["geometry"]["coordinates"][0][0].as_array_mut().unwrap().pop();
+            value["features"][1]["geometry"]["coordinates"][0][0]
+                .as_array_mut()
+                .unwrap()
+                .pop();
             value.to_string()
         });
         assert!(loaded.unwrap_err().message.contains("not closed"));
-        let (_dir, loaded) = demo_with("areas/neighborhoods.geojson", |_| r#"{"type":"FeatureCollection","features":[]}"#.into());
+        let (_dir, loaded) = demo_with("areas/neighborhoods.geojson", |_| {
+            r#"{"type":"FeatureCollection","features":[]}"#.into()
+        });
         assert!(loaded.unwrap_err().message.contains("no features"));
     }
 
     #[test]
     fn list_attributes_need_values_and_others_take_none() {
-        let (_dir, loaded) = demo_with("services.toml", |t| t.replacen("datatype = \"singlevaluelist\"", "datatype = \"string\"", 1));
+        let (_dir, loaded) = demo_with("services.toml", |t| {
+            t.replacen("datatype = \"singlevaluelist\"", "datatype = \"string\"", 1)
+        });
         let err = loaded.unwrap_err();
-        assert_eq!(err.field.as_deref(), Some("attribute `pothole_size`.values"));
+        assert_eq!(
+            err.field.as_deref(),
+            Some("attribute `pothole_size`.values")
+        );
     }
 }

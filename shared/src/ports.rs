@@ -47,7 +47,10 @@ pub struct NewRequest {
 pub enum Created {
     New,
     /// The idempotency key was already used: the request it made, and that body's fingerprint.
-    Replayed { id: TrackingNumber, fingerprint: String },
+    Replayed {
+        id: TrackingNumber,
+        fingerprint: String,
+    },
 }
 
 /// The filters of a request search (Open311 GET requests, and staff lists later).
@@ -94,7 +97,11 @@ pub trait RequestStore: Send + Sync {
     async fn search(&self, query: &RequestQuery) -> PortResult<Vec<ServiceRequest>>;
 
     /// Requests still `submitted` since before `before`: reports whose routing job was lost.
-    async fn stuck_submitted(&self, before: DateTime<Utc>, limit: u32) -> PortResult<Vec<TrackingNumber>>;
+    async fn stuck_submitted(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> PortResult<Vec<TrackingNumber>>;
 
     /// Claims the right to send one message; false if it was claimed before (already sent).
     async fn claim_delivery(&self, key: &str, at: DateTime<Utc>) -> PortResult<bool>;

@@ -51,13 +51,30 @@ impl Default for World {
 }
 
 /// Stores a submitted request of `service_code` at the point, reported by `email`.
-pub async fn seed_request(store: &dyn RequestStore, id: &str, service_code: &str, lat: f64, long: f64, email: Option<&str>) -> ServiceRequest {
-    let reporter = email.map(|email| Contact { email: Some(email.into()), ..Contact::default() });
+pub async fn seed_request(
+    store: &dyn RequestStore,
+    id: &str,
+    service_code: &str,
+    lat: f64,
+    long: f64,
+    email: Option<&str>,
+) -> ServiceRequest {
+    let reporter = email.map(|email| Contact {
+        email: Some(email.into()),
+        ..Contact::default()
+    });
     seed_request_by(store, id, service_code, lat, long, reporter).await
 }
 
 /// Stores a submitted request of `service_code` at the point, with this reporter.
-pub async fn seed_request_by(store: &dyn RequestStore, id: &str, service_code: &str, lat: f64, long: f64, reporter: Option<Contact>) -> ServiceRequest {
+pub async fn seed_request_by(
+    store: &dyn RequestStore,
+    id: &str,
+    service_code: &str,
+    lat: f64,
+    long: f64,
+    reporter: Option<Contact>,
+) -> ServiceRequest {
     let now = Utc::now();
     let request = ServiceRequest {
         id: TrackingNumber::parse(id).expect("a valid tracking number"),

@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeZone, Utc};
-use cityfix_shared::domain::{Contact, Location, ServiceRequest, Status, TimelineEntry, TrackingNumber};
+use cityfix_shared::domain::{
+    Contact, Location, ServiceRequest, Status, TimelineEntry, TrackingNumber,
+};
 use cityfix_shared::ports::{IdempotencyClaim, NewRequest};
 
 /// A fixed instant, so ordering by time is known.
@@ -39,14 +41,26 @@ pub fn new_request(tracking: &str, service_code: &str, minute: u32) -> NewReques
     };
     NewRequest {
         request,
-        reporter: Some(Contact { email: Some(format!("{}@example.org", tracking.to_lowercase())), ..Contact::default() }),
+        reporter: Some(Contact {
+            email: Some(format!("{}@example.org", tracking.to_lowercase())),
+            ..Contact::default()
+        }),
         token: format!("token-{tracking}"),
         first_entry: TimelineEntry::submitted(at(minute)),
         idempotency: None,
     }
 }
 
-pub fn with_key(mut new: NewRequest, key: &str, fingerprint: &str, expires: DateTime<Utc>) -> NewRequest {
-    new.idempotency = Some(IdempotencyClaim { key: key.into(), fingerprint: fingerprint.into(), expires_at: expires });
+pub fn with_key(
+    mut new: NewRequest,
+    key: &str,
+    fingerprint: &str,
+    expires: DateTime<Utc>,
+) -> NewRequest {
+    new.idempotency = Some(IdempotencyClaim {
+        key: key.into(),
+        fingerprint: fingerprint.into(),
+        expires_at: expires,
+    });
     new
 }

@@ -17,14 +17,19 @@ mod store {
     use super::*;
     use cityfix_shared::ports::RequestStore;
 
-    cityfix_tests::store_contract!(async { Arc::new(SqliteStore::new(fresh_db())) as Arc<dyn RequestStore> });
+    cityfix_tests::store_contract!(async {
+        Arc::new(SqliteStore::new(fresh_db())) as Arc<dyn RequestStore>
+    });
 }
 
 mod queue {
     use super::*;
 
     cityfix_tests::queue_contract!(|visibility_ms: u64, max_receives: u32| async move {
-        let settings = QueueSettings { visibility_timeout: Duration::from_millis(visibility_ms), max_receives };
+        let settings = QueueSettings {
+            visibility_timeout: Duration::from_millis(visibility_ms),
+            max_receives,
+        };
         Arc::new(EmbeddedQueue::new(fresh_db(), settings)) as Arc<dyn BothEnds>
     });
 }

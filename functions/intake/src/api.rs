@@ -10,7 +10,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use cityfix_shared::app::submit::{fingerprint, submit, SubmitError, Submission};
+use cityfix_shared::app::submit::{fingerprint, submit, Submission, SubmitError};
 use cityfix_shared::domain::{Contact, Invalid, RawAttribute, ReportForm, TrackingNumber};
 use cityfix_shared::http::api::{request_view, service_view, ApiError};
 use serde::Deserialize;
@@ -42,10 +42,19 @@ async fn services(State(intake): Shared) -> Json<Value> {
 }
 
 async fn read(State(intake): Shared, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let not_found = || ApiError::not_found(format!("there is no report with tracking number `{}`", id.chars().take(20).collect::<String>()));
+    let not_found = || {
+        ApiError::not_found(format!(
+            "there is no report with tracking number `{}`",
+            id.chars().take(20).collect::<String>()
+        ))
+    };
     let id = TrackingNumber::parse(&id).map_err(|_| not_found())?;
     let store = &intake.deps.store;
-    let request = store.get(&id).await.map_err(log_unavailable)?.ok_or_else(not_found)?;
+    let request = store
+        .get(&id)
+        .await
+        .map_err(log_unavailable)?
+        .ok_or_else(not_found)?;
     let timeline = store.timeline(&id).await.map_err(log_unavailable)?;
     Ok(Json(request_view(&intake.deps.city, &request, &timeline)))
 }
@@ -83,11 +92,16 @@ impl NewReport {
                 Value::String(s) => Ok(s.clone()),
                 Value::Number(n) => Ok(n.to_string()),
                 Value::Bool(b) => Ok(b.to_string()),
-                _ => Err(Invalid::field(field.clone(), format!("attribute `{code}` must be a string, number, or a list of them"))),
+                _ => Err(Invalid::field(
+                    field.clone(),
+                    format!("attribute `{code}` must be a string, number, or a list of them"),
+                )),
             };
             let raw = match &value {
                 Value::Null => continue,
-                Value::Array(items) => RawAttribute::Many(items.iter().map(scalar).collect::<Result<_, _>>()?),
+                Value::Array(items) => {
+                    RawAttribute::Many(items.iter().map(scalar).collect::<Result<_, _>>()?)
+                }
                 other => RawAttribute::One(scalar(other)?),
             };
             attributes.insert(code, raw);
@@ -99,40 +113,98 @@ impl NewReport {
             address_string: self.address_string,
             attributes,
             description: self.description,
-            contact: Contact { email: self.email, phone: self.phone, first_name: self.first_name, last_name: self.last_name, device_id: self.device_id },
+            contact: Contact {
+                email: self.email,
+                phone: self.phone,
+                first_name: self.first_name,
+                last_name: self.last_name,
+                device_id: self.device_id,
+            },
             media_url: self.media_url,
         })
     }
 }
 
-async fn create(State(intake): Shared, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+async fn create(
+    State(intake): Shared,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
     let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the request body is larger than 1 MB"),
-        _ => ApiError::new(StatusCode::BAD_REQUEST, "malformed_body", format!("the request body cannot be read: {rejection}")),
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "the request body is larger than 1 MB",
+        ),
+        _ => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_body",
+            format!("the request body cannot be read: {rejection}"),
+        ),
     })?;
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if !content_type.starts_with("application/json") {
-        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "send the report as application/json"));
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the report as application/json",
+        ));
     }
-    let report: NewReport = serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(&body)).map_err(|e| {
-        let path = e.path().to_string();
-        let mut error = ApiError::new(StatusCode::BAD_REQUEST, "malformed_body", format!("the body is not a valid report: {}", e.inner()));
-        if path != "." {
-            error.field = Some(path);
-        }
-        error
-    })?;
-    let idempotency_key = headers.get("idempotency-key").map(|v| v.to_str().unwrap_or("\u{0}").to_string());
-    let submission = Submission { form: report.into_form()?, channel: "web".into(), idempotency_key, fingerprint: fingerprint(&body) };
-    let submitted = submit(&intake.deps, submission).await.map_err(|e| match e {
-        SubmitError::Invalid(invalid) => ApiError::from(invalid),
-        SubmitError::KeyReused => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused", e.to_string()),
-        SubmitError::Unavailable(cause) => log_unavailable(cause),
-    })?;
+    let report: NewReport =
+        serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(&body))
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let mut error = ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "malformed_body",
+                    format!("the body is not a valid report: {}", e.inner()),
+                );
+                if path != "." {
+                    error.field = Some(path);
+                }
+                error
+            })?;
+    let idempotency_key = headers
+        .get("idempotency-key")
+        .map(|v| v.to_str().unwrap_or("\u{0}").to_string());
+    let submission = Submission {
+        form: report.into_form()?,
+        channel: "web".into(),
+        idempotency_key,
+        fingerprint: fingerprint(&body),
+    };
+    let submitted = submit(&intake.deps, submission)
+        .await
+        .map_err(|e| match e {
+            SubmitError::Invalid(invalid) => ApiError::from(invalid),
+            SubmitError::KeyReused => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                e.to_string(),
+            ),
+            SubmitError::Unavailable(cause) => log_unavailable(cause),
+        })?;
     let request = &submitted.request;
     tracing::info!(request_id = %request.id, replayed = submitted.replayed, "report accepted");
-    let timeline = intake.deps.store.timeline(&request.id).await.map_err(log_unavailable)?;
-    let status = if submitted.replayed { StatusCode::OK } else { StatusCode::CREATED };
+    let timeline = intake
+        .deps
+        .store
+        .timeline(&request.id)
+        .await
+        .map_err(log_unavailable)?;
+    let status = if submitted.replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
     let location = format!("/api/v1/requests/{}", request.id);
-    Ok((status, [(header::LOCATION, location)], Json(request_view(&intake.deps.city, request, &timeline))).into_response())
+    Ok((
+        status,
+        [(header::LOCATION, location)],
+        Json(request_view(&intake.deps.city, request, &timeline)),
+    )
+        .into_response())
 }

@@ -31,7 +31,10 @@ fn harness() -> Harness {
         clock: Arc::new(SystemClock),
         ids: Arc::new(RandomIds),
     };
-    let app = intake::router(Intake { deps, public_url: "http://cityfix.test".into() });
+    let app = intake::router(Intake {
+        deps,
+        public_url: "http://cityfix.test".into(),
+    });
     Harness { world, app }
 }
 
@@ -52,32 +55,66 @@ impl Harness {
     async fn call(&self, request: Request<Body>) -> Answer {
         let response = self.app.clone().oneshot(request).await.unwrap();
         let status = response.status();
-        let header_text = |name| response.headers().get(name).map(|v: &header::HeaderValue| v.to_str().unwrap().to_string());
+        let header_text = |name| {
+            response
+                .headers()
+                .get(name)
+                .map(|v: &header::HeaderValue| v.to_str().unwrap().to_string())
+        };
         let content_type = header_text(header::CONTENT_TYPE).unwrap_or_default();
         let location = header_text(header::LOCATION);
-        let body = String::from_utf8(response.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
-        Answer { status, content_type, location, body }
+        let body = String::from_utf8(
+            response
+                .into_body()
+                .collect()
+                .await
+                .unwrap()
+                .to_bytes()
+                .to_vec(),
+        )
+        .unwrap();
+        Answer {
+            status,
+            content_type,
+            location,
+            body,
+        }
     }
 
     async fn get(&self, path: &str) -> Answer {
-        self.call(Request::get(path).body(Body::empty()).unwrap()).await
+        self.call(Request::get(path).body(Body::empty()).unwrap())
+            .await
     }
 
     async fn post_form(&self, path: &str, form: &str) -> Answer {
-        let request = Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(Body::from(form.to_string())).unwrap();
+        let request = Request::post(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(form.to_string()))
+            .unwrap();
         self.call(request).await
     }
 
     async fn post_json(&self, body: &Value, key: Option<&str>) -> Answer {
-        let mut request = Request::post("/api/v1/requests").header(header::CONTENT_TYPE, "application/json");
+        let mut request =
+            Request::post("/api/v1/requests").header(header::CONTENT_TYPE, "application/json");
         if let Some(key) = key {
             request = request.header("Idempotency-Key", key);
         }
-        self.call(request.body(Body::from(body.to_string())).unwrap()).await
+        self.call(request.body(Body::from(body.to_string())).unwrap())
+            .await
     }
 
     async fn stored(&self) -> usize {
-        self.world.store.search(&RequestQuery { page: 1, page_size: 1000, ..RequestQuery::default() }).await.unwrap().len()
+        self.world
+            .store
+            .search(&RequestQuery {
+                page: 1,
+                page_size: 1000,
+                ..RequestQuery::default()
+            })
+            .await
+            .unwrap()
+            .len()
     }
 
     async fn routing_jobs(&self) -> u64 {
@@ -102,7 +139,10 @@ fn xml_texts(xml: &str, tag: &str) -> Vec<String> {
     let mut texts = Vec::new();
     let mut inside = false;
     loop {
-        match reader.read_event().unwrap_or_else(|e| panic!("malformed XML ({e}): {xml}")) {
+        match reader
+            .read_event()
+            .unwrap_or_else(|e| panic!("malformed XML ({e}): {xml}"))
+        {
             Event::Start(e) if e.name().as_ref() == tag.as_bytes() => inside = true,
             Event::Empty(e) if e.name().as_ref() == tag.as_bytes() => texts.push(String::new()),
             Event::Text(t) if inside => texts.push(t.unescape().unwrap().into_owned()),
@@ -122,11 +162,20 @@ async fn discovery_names_this_endpoint_in_both_formats() {
     let json = h.get("/open311/v2/discovery.json").await;
     assert_eq!(json.status, StatusCode::OK);
     assert!(json.content_type.starts_with("application/json"));
-    assert_eq!(json.json()["endpoints"][0]["url"], "http://cityfix.test/open311/v2");
+    assert_eq!(
+        json.json()["endpoints"][0]["url"],
+        "http://cityfix.test/open311/v2"
+    );
     let xml = h.get("/open311/v2/discovery.xml").await;
     assert!(xml.content_type.starts_with("text/xml"));
-    assert_eq!(xml_texts(&xml.body, "url"), ["http://cityfix.test/open311/v2"]);
-    assert_eq!(xml_texts(&xml.body, "format"), ["application/json", "text/xml"]);
+    assert_eq!(
+        xml_texts(&xml.body, "url"),
+        ["http://cityfix.test/open311/v2"]
+    );
+    assert_eq!(
+        xml_texts(&xml.body, "format"),
+        ["application/json", "text/xml"]
+    );
 }
 
 #[tokio::test]
@@ -135,13 +184,23 @@ async fn services_list_the_catalogue_in_both_formats() {
     let json = h.get("/open311/v2/services.json").await.json();
     let services = json.as_array().unwrap();
     assert!(services.len() >= 10);
-    let pothole = services.iter().find(|s| s["service_code"] == "pothole").unwrap();
+    let pothole = services
+        .iter()
+        .find(|s| s["service_code"] == "pothole")
+        .unwrap();
     assert_eq!(pothole["metadata"], true);
     assert_eq!(pothole["type"], "realtime");
     let xml = h.get("/open311/v2/services.xml").await;
     assert_eq!(xml_texts(&xml.body, "service_code").len(), services.len());
-    assert_eq!(h.get("/open311/v2/services.json?jurisdiction_id=hartford.ct.us").await.status, StatusCode::OK);
-    let elsewhere = h.get("/open311/v2/services.json?jurisdiction_id=boston.ma.us").await;
+    assert_eq!(
+        h.get("/open311/v2/services.json?jurisdiction_id=hartford.ct.us")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let elsewhere = h
+        .get("/open311/v2/services.json?jurisdiction_id=boston.ma.us")
+        .await;
     assert_eq!(elsewhere.status, StatusCode::NOT_FOUND);
     assert_eq!(elsewhere.json()[0]["code"], 404);
 }
@@ -151,29 +210,73 @@ async fn service_definitions_cover_every_datatype_in_both_formats() {
     let h = harness();
     let services = h.get("/open311/v2/services.json").await.json();
     let mut datatypes = std::collections::BTreeSet::new();
-    for service in services.as_array().unwrap().iter().filter(|s| s["metadata"] == true) {
+    for service in services
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["metadata"] == true)
+    {
         let code = service["service_code"].as_str().unwrap();
-        let definition = h.get(&format!("/open311/v2/services/{code}.json")).await.json();
+        let definition = h
+            .get(&format!("/open311/v2/services/{code}.json"))
+            .await
+            .json();
         assert_eq!(definition["service_code"], code);
         for attribute in definition["attributes"].as_array().unwrap() {
             let datatype = attribute["datatype"].as_str().unwrap().to_string();
             let has_values = !attribute["values"].as_array().unwrap().is_empty();
-            assert_eq!(has_values, datatype.ends_with("valuelist"), "{code}: {attribute}");
+            assert_eq!(
+                has_values,
+                datatype.ends_with("valuelist"),
+                "{code}: {attribute}"
+            );
             datatypes.insert(datatype);
         }
         let xml = h.get(&format!("/open311/v2/services/{code}.xml")).await;
         assert_eq!(xml_texts(&xml.body, "service_code"), [code]);
-        assert_eq!(xml_texts(&xml.body, "code").len(), definition["attributes"].as_array().unwrap().len());
+        assert_eq!(
+            xml_texts(&xml.body, "code").len(),
+            definition["attributes"].as_array().unwrap().len()
+        );
     }
-    let expected: std::collections::BTreeSet<String> =
-        ["datetime", "multivaluelist", "number", "singlevaluelist", "string", "text"].iter().map(|s| s.to_string()).collect();
+    let expected: std::collections::BTreeSet<String> = [
+        "datetime",
+        "multivaluelist",
+        "number",
+        "singlevaluelist",
+        "string",
+        "text",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     assert_eq!(datatypes, expected);
     let pothole = h.get("/open311/v2/services/pothole.xml").await;
-    assert_eq!(xml_texts(&pothole.body, "key"), ["small", "medium", "large", "travel_lane", "bike_lane", "crosswalk", "curb"]);
-    for path in ["/open311/v2/services/unicorn.json", "/open311/v2/services/unicorn.xml"] {
+    assert_eq!(
+        xml_texts(&pothole.body, "key"),
+        [
+            "small",
+            "medium",
+            "large",
+            "travel_lane",
+            "bike_lane",
+            "crosswalk",
+            "curb"
+        ]
+    );
+    for path in [
+        "/open311/v2/services/unicorn.json",
+        "/open311/v2/services/unicorn.xml",
+    ] {
         assert_eq!(h.get(path).await.status, StatusCode::NOT_FOUND);
     }
-    assert_eq!(xml_texts(&h.get("/open311/v2/services/unicorn.xml").await.body, "code"), ["404"]);
+    assert_eq!(
+        xml_texts(
+            &h.get("/open311/v2/services/unicorn.xml").await.body,
+            "code"
+        ),
+        ["404"]
+    );
 }
 
 // ---------------------------------------------------------------- Open311 POST and reads of requests
@@ -181,16 +284,24 @@ async fn service_definitions_cover_every_datatype_in_both_formats() {
 #[tokio::test]
 async fn a_posted_request_is_stored_before_the_answer_and_read_back_in_both_formats() {
     let h = harness();
-    let posted = h.post_form("/open311/v2/requests.json", &pothole_form()).await;
+    let posted = h
+        .post_form("/open311/v2/requests.json", &pothole_form())
+        .await;
     assert_eq!(posted.status, StatusCode::OK, "{}", posted.body);
     let answer = posted.json();
-    let id = answer[0]["service_request_id"].as_str().unwrap().to_string();
+    let id = answer[0]["service_request_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let token = answer[0]["token"].as_str().unwrap().to_string();
     assert!(id.len() == 9 && id.as_bytes()[4] == b'-', "{id}");
     assert_eq!(h.stored().await, 1);
     assert_eq!(h.routing_jobs().await, 1);
 
-    let read = h.get(&format!("/open311/v2/requests/{id}.json")).await.json();
+    let read = h
+        .get(&format!("/open311/v2/requests/{id}.json"))
+        .await
+        .json();
     let request = &read[0];
     assert_eq!(request["service_request_id"], id.as_str());
     assert_eq!(request["status"], "open");
@@ -198,26 +309,47 @@ async fn a_posted_request_is_stored_before_the_answer_and_read_back_in_both_form
     assert_eq!(request["description"], "Deep hole");
     assert_eq!(request["lat"], DOWNTOWN.0);
     let requested = request["requested_datetime"].as_str().unwrap();
-    assert!(chrono::DateTime::parse_from_rfc3339(requested).is_ok() && (requested.ends_with("-05:00") || requested.ends_with("-04:00")), "{requested}");
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(requested).is_ok()
+            && (requested.ends_with("-05:00") || requested.ends_with("-04:00")),
+        "{requested}"
+    );
 
     let xml = h.get(&format!("/open311/v2/requests/{id}.xml")).await;
-    assert_eq!(xml_texts(&xml.body, "service_request_id"), [id.clone()]);
+    assert_eq!(xml_texts(&xml.body, "service_request_id"), [id.as_str()]);
     assert_eq!(xml_texts(&xml.body, "status"), ["open"]);
 
-    let by_token = h.get(&format!("/open311/v2/tokens/{token}.json")).await.json();
+    let by_token = h
+        .get(&format!("/open311/v2/tokens/{token}.json"))
+        .await
+        .json();
     assert_eq!(by_token[0]["service_request_id"], id.as_str());
     let by_token_xml = h.get(&format!("/open311/v2/tokens/{token}.xml")).await;
-    assert_eq!(xml_texts(&by_token_xml.body, "service_request_id"), [id.clone()]);
-    assert_eq!(h.get("/open311/v2/tokens/no-such-token.json").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        xml_texts(&by_token_xml.body, "service_request_id"),
+        [id.as_str()]
+    );
+    assert_eq!(
+        h.get("/open311/v2/tokens/no-such-token.json").await.status,
+        StatusCode::NOT_FOUND
+    );
 
     let lower = id.to_lowercase().replace('-', "");
-    assert_eq!(h.get(&format!("/open311/v2/requests/{lower}.json")).await.status, StatusCode::OK, "ids read back as people type them");
+    assert_eq!(
+        h.get(&format!("/open311/v2/requests/{lower}.json"))
+            .await
+            .status,
+        StatusCode::OK,
+        "ids read back as people type them"
+    );
 }
 
 #[tokio::test]
 async fn a_post_answers_in_xml_too() {
     let h = harness();
-    let posted = h.post_form("/open311/v2/requests.xml", &pothole_form()).await;
+    let posted = h
+        .post_form("/open311/v2/requests.xml", &pothole_form())
+        .await;
     assert_eq!(posted.status, StatusCode::OK, "{}", posted.body);
     let ids = xml_texts(&posted.body, "service_request_id");
     assert_eq!(ids.len(), 1);
@@ -231,41 +363,126 @@ async fn list_attributes_and_multivalue_answers_are_accepted_from_the_form() {
         "api_key={KEY}&service_code=illegal_dumping&lat={}&long={}&attribute[item_count]=3&attribute[materials][]=tires&attribute[materials][]=furniture",
         DOWNTOWN.0, DOWNTOWN.1
     );
-    let definition = h.get("/open311/v2/services/illegal_dumping.json").await.json();
-    let keys: Vec<String> = definition["attributes"].as_array().unwrap().iter().find(|a| a["code"] == "materials").unwrap()["values"]
-        .as_array().unwrap().iter().map(|v| v["key"].as_str().unwrap().to_string()).collect();
-    assert!(keys.contains(&"tires".to_string()) && keys.contains(&"furniture".to_string()), "{keys:?}");
+    let definition = h
+        .get("/open311/v2/services/illegal_dumping.json")
+        .await
+        .json();
+    let keys: Vec<String> = definition["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["code"] == "materials")
+        .unwrap()["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["key"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        keys.contains(&"tires".to_string()) && keys.contains(&"furniture".to_string()),
+        "{keys:?}"
+    );
     let posted = h.post_form("/open311/v2/requests.json", &form).await;
     assert_eq!(posted.status, StatusCode::OK, "{}", posted.body);
-    let id = posted.json()[0]["service_request_id"].as_str().unwrap().to_string();
+    let id = posted.json()[0]["service_request_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let read = h.get(&format!("/api/v1/requests/{id}")).await.json();
     assert_eq!(read["attributes"]["item_count"], 3.0);
-    assert_eq!(read["attributes"]["materials"], json!(["tires", "furniture"]));
+    assert_eq!(
+        read["attributes"]["materials"],
+        json!(["tires", "furniture"])
+    );
 }
 
 #[tokio::test]
 async fn search_applies_the_spec_filters_and_pages() {
     let h = harness();
     let mut ids = Vec::new();
-    for form in [pothole_form(), pothole_form(), format!("api_key={KEY}&service_code=graffiti&lat={}&long={}&attribute[surfaces][]=building", DOWNTOWN.0, DOWNTOWN.1)] {
+    for form in [
+        pothole_form(),
+        pothole_form(),
+        format!(
+            "api_key={KEY}&service_code=graffiti&lat={}&long={}&attribute[surfaces][]=building",
+            DOWNTOWN.0, DOWNTOWN.1
+        ),
+    ] {
         let posted = h.post_form("/open311/v2/requests.json", &form).await;
         assert_eq!(posted.status, StatusCode::OK, "{}", posted.body);
-        ids.push(posted.json()[0]["service_request_id"].as_str().unwrap().to_string());
+        ids.push(
+            posted.json()[0]["service_request_id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
     }
     let count = |v: Value| v.as_array().unwrap().len();
     assert_eq!(count(h.get("/open311/v2/requests.json").await.json()), 3);
-    assert_eq!(count(h.get("/open311/v2/requests.json?service_code=pothole").await.json()), 2);
-    assert_eq!(count(h.get("/open311/v2/requests.json?service_code=pothole,graffiti").await.json()), 3);
-    assert_eq!(count(h.get("/open311/v2/requests.json?status=open").await.json()), 3);
-    assert_eq!(count(h.get("/open311/v2/requests.json?status=closed").await.json()), 0);
-    assert_eq!(count(h.get(&format!("/open311/v2/requests.json?service_request_id={},{}", ids[0], ids[2])).await.json()), 2);
+    assert_eq!(
+        count(
+            h.get("/open311/v2/requests.json?service_code=pothole")
+                .await
+                .json()
+        ),
+        2
+    );
+    assert_eq!(
+        count(
+            h.get("/open311/v2/requests.json?service_code=pothole,graffiti")
+                .await
+                .json()
+        ),
+        3
+    );
+    assert_eq!(
+        count(h.get("/open311/v2/requests.json?status=open").await.json()),
+        3
+    );
+    assert_eq!(
+        count(
+            h.get("/open311/v2/requests.json?status=closed")
+                .await
+                .json()
+        ),
+        0
+    );
+    assert_eq!(
+        count(
+            h.get(&format!(
+                "/open311/v2/requests.json?service_request_id={},{}",
+                ids[0], ids[2]
+            ))
+            .await
+            .json()
+        ),
+        2
+    );
     assert_eq!(count(h.get("/open311/v2/requests.json?start_date=2000-01-01T00:00:00Z&end_date=2000-01-02T00:00:00Z").await.json()), 0);
-    assert_eq!(count(h.get("/open311/v2/requests.json?start_date=2000-01-01T00:00:00-05:00").await.json()), 3);
-    let page1 = h.get("/open311/v2/requests.json?page_size=2&page=1").await.json();
-    let page2 = h.get("/open311/v2/requests.json?page_size=2&page=2").await.json();
+    assert_eq!(
+        count(
+            h.get("/open311/v2/requests.json?start_date=2000-01-01T00:00:00-05:00")
+                .await
+                .json()
+        ),
+        3
+    );
+    let page1 = h
+        .get("/open311/v2/requests.json?page_size=2&page=1")
+        .await
+        .json();
+    let page2 = h
+        .get("/open311/v2/requests.json?page_size=2&page=2")
+        .await
+        .json();
     assert_eq!((count(page1.clone()), count(page2.clone())), (2, 1));
-    assert_ne!(page1[0]["service_request_id"], page2[0]["service_request_id"]);
-    let xml = h.get("/open311/v2/requests.xml?service_code=graffiti").await;
+    assert_ne!(
+        page1[0]["service_request_id"],
+        page2[0]["service_request_id"]
+    );
+    let xml = h
+        .get("/open311/v2/requests.xml?service_code=graffiti")
+        .await;
     assert_eq!(xml_texts(&xml.body, "service_request_id"), [ids[2].clone()]);
     let bad = h.get("/open311/v2/requests.xml?status=pending").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
@@ -323,21 +540,41 @@ async fn bad_posts_get_the_right_status_and_reason_and_store_nothing() {
         assert_eq!(json.status, *status, "{form}: {}", json.body);
         let error = &json.json()[0];
         assert_eq!(error["code"], status.as_u16(), "{form}");
-        assert!(error["description"].as_str().unwrap().contains(reason), "{form}: {error}");
+        assert!(
+            error["description"].as_str().unwrap().contains(reason),
+            "{form}: {error}"
+        );
         let xml = h.post_form("/open311/v2/requests.xml", form).await;
         assert_eq!(xml.status, *status, "{form}");
-        assert!(xml_texts(&xml.body, "description")[0].contains(reason), "{form}: {}", xml.body);
+        assert!(
+            xml_texts(&xml.body, "description")[0].contains(reason),
+            "{form}: {}",
+            xml.body
+        );
     }
-    assert_eq!(h.stored().await, 0, "nothing is stored for a refused report");
+    assert_eq!(
+        h.stored().await,
+        0,
+        "nothing is stored for a refused report"
+    );
     assert_eq!(h.routing_jobs().await, 0);
 }
 
 #[tokio::test]
 async fn wrong_content_types_and_huge_bodies_are_refused() {
     let h = harness();
-    let json_body = Request::post("/open311/v2/requests.json").header(header::CONTENT_TYPE, "application/json").body(Body::from("{}")).unwrap();
-    assert_eq!(h.call(json_body).await.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    let xml_body = Request::post("/open311/v2/requests.xml").header(header::CONTENT_TYPE, "application/xml").body(Body::from("<request><broken>")).unwrap();
+    let json_body = Request::post("/open311/v2/requests.json")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from("{}"))
+        .unwrap();
+    assert_eq!(
+        h.call(json_body).await.status,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+    let xml_body = Request::post("/open311/v2/requests.xml")
+        .header(header::CONTENT_TYPE, "application/xml")
+        .body(Body::from("<request><broken>"))
+        .unwrap();
     let xml = h.call(xml_body).await;
     assert_eq!(xml.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert!(xml_texts(&xml.body, "description")[0].contains("x-www-form-urlencoded"));
@@ -345,7 +582,12 @@ async fn wrong_content_types_and_huge_bodies_are_refused() {
     let answer = h.post_form("/open311/v2/requests.json", &huge).await;
     assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(answer.json()[0]["code"], 413);
-    let api = h.post_json(&json!({ "service_code": "pothole", "description": "x".repeat(1024 * 1024) }), None).await;
+    let api = h
+        .post_json(
+            &json!({ "service_code": "pothole", "description": "x".repeat(1024 * 1024) }),
+            None,
+        )
+        .await;
     assert_eq!(api.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(api.json()["error"]["code"], "body_too_large");
     assert_eq!(h.stored().await, 0);
@@ -363,12 +605,17 @@ async fn the_api_creates_a_request_and_reads_it_back_with_its_timeline() {
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     let body = created.json();
     let id = body["service_request_id"].as_str().unwrap();
-    assert_eq!(created.location.as_deref(), Some(format!("/api/v1/requests/{id}").as_str()));
+    assert_eq!(
+        created.location.as_deref(),
+        Some(format!("/api/v1/requests/{id}").as_str())
+    );
     assert_eq!(body["status"], "submitted");
     assert_eq!(body["attributes"]["pothole_size"], "large");
     assert_eq!(body["timeline"][0]["kind"], "submitted");
 
-    let read = h.get(&format!("/api/v1/requests/{}", id.to_lowercase())).await;
+    let read = h
+        .get(&format!("/api/v1/requests/{}", id.to_lowercase()))
+        .await;
     assert_eq!(read.status, StatusCode::OK);
     assert_eq!(read.json()["service_request_id"], id);
     let missing = h.get("/api/v1/requests/ZZZZ-ZZZZ").await;
@@ -381,8 +628,14 @@ async fn the_same_idempotency_key_returns_the_same_request_and_never_a_second() 
     let h = harness();
     let first = h.post_json(&pothole_json(), Some("form-fill-1")).await;
     let again = h.post_json(&pothole_json(), Some("form-fill-1")).await;
-    assert_eq!((first.status, again.status), (StatusCode::CREATED, StatusCode::OK));
-    assert_eq!(first.json()["service_request_id"], again.json()["service_request_id"]);
+    assert_eq!(
+        (first.status, again.status),
+        (StatusCode::CREATED, StatusCode::OK)
+    );
+    assert_eq!(
+        first.json()["service_request_id"],
+        again.json()["service_request_id"]
+    );
     let mut changed = pothole_json();
     changed["description"] = json!("A different report");
     let reused = h.post_json(&changed, Some("form-fill-1")).await;
@@ -390,8 +643,14 @@ async fn the_same_idempotency_key_returns_the_same_request_and_never_a_second() 
     assert_eq!(reused.json()["error"]["code"], "idempotency_key_reused");
 
     let body = pothole_json();
-    let (a, b) = tokio::join!(h.post_json(&body, Some("double-click")), h.post_json(&body, Some("double-click")));
-    assert_eq!(a.json()["service_request_id"], b.json()["service_request_id"]);
+    let (a, b) = tokio::join!(
+        h.post_json(&body, Some("double-click")),
+        h.post_json(&body, Some("double-click"))
+    );
+    assert_eq!(
+        a.json()["service_request_id"],
+        b.json()["service_request_id"]
+    );
     let mut statuses = [a.status, b.status];
     statuses.sort();
     assert_eq!(statuses, [StatusCode::OK, StatusCode::CREATED]);
@@ -403,18 +662,55 @@ async fn the_same_idempotency_key_returns_the_same_request_and_never_a_second() 
 async fn bad_api_bodies_name_the_field_and_store_nothing() {
     let h = harness();
     let cases = [
-        (json!({ "service_code": "pothole", "lat": "north", "long": -72.6 }), "lat", "malformed_body"),
-        (json!({ "service_code": "pothole", "lat": 41.7, "long": -72.6, "colour": "red" }), "", "malformed_body"),
-        (json!({ "service_code": "pothole", "lat": 95, "long": -72.6 }), "lat", "invalid_field"),
-        (json!({ "service_code": "unicorn", "lat": DOWNTOWN.0, "long": DOWNTOWN.1 }), "service_code", "unknown_service"),
-        (json!({ "service_code": "pothole", "lat": DOWNTOWN.0, "long": DOWNTOWN.1 }), "attribute[pothole_size]", "missing_field"),
-        (json!({ "service_code": "pothole", "lat": DOWNTOWN.0, "long": DOWNTOWN.1, "attributes": { "pothole_size": { "a": 1 } } }), "attributes.pothole_size", "invalid_field"),
-        (json!({ "service_code": "pothole", "lat": 41.7620, "long": -72.7420, "attributes": { "pothole_size": "small" } }), "lat", "outside_city"),
-        (json!({ "service_code": "sidewalk_damage", "address_string": "550 Main St" }), "lat", "geocoding_unavailable"),
+        (
+            json!({ "service_code": "pothole", "lat": "north", "long": -72.6 }),
+            "lat",
+            "malformed_body",
+        ),
+        (
+            json!({ "service_code": "pothole", "lat": 41.7, "long": -72.6, "colour": "red" }),
+            "",
+            "malformed_body",
+        ),
+        (
+            json!({ "service_code": "pothole", "lat": 95, "long": -72.6 }),
+            "lat",
+            "invalid_field",
+        ),
+        (
+            json!({ "service_code": "unicorn", "lat": DOWNTOWN.0, "long": DOWNTOWN.1 }),
+            "service_code",
+            "unknown_service",
+        ),
+        (
+            json!({ "service_code": "pothole", "lat": DOWNTOWN.0, "long": DOWNTOWN.1 }),
+            "attribute[pothole_size]",
+            "missing_field",
+        ),
+        (
+            json!({ "service_code": "pothole", "lat": DOWNTOWN.0, "long": DOWNTOWN.1, "attributes": { "pothole_size": { "a": 1 } } }),
+            "attributes.pothole_size",
+            "invalid_field",
+        ),
+        (
+            json!({ "service_code": "pothole", "lat": 41.7620, "long": -72.7420, "attributes": { "pothole_size": "small" } }),
+            "lat",
+            "outside_city",
+        ),
+        (
+            json!({ "service_code": "sidewalk_damage", "address_string": "550 Main St" }),
+            "lat",
+            "geocoding_unavailable",
+        ),
     ];
     for (body, field, code) in cases {
         let answer = h.post_json(&body, None).await;
-        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{body}: {}", answer.body);
+        assert_eq!(
+            answer.status,
+            StatusCode::BAD_REQUEST,
+            "{body}: {}",
+            answer.body
+        );
         let error = &answer.json()["error"];
         assert_eq!(error["code"], code, "{body}: {error}");
         if !field.is_empty() {
@@ -422,11 +718,25 @@ async fn bad_api_bodies_name_the_field_and_store_nothing() {
         }
         assert!(!error["message"].as_str().unwrap().is_empty());
     }
-    let not_json = Request::post("/api/v1/requests").header(header::CONTENT_TYPE, "application/json").body(Body::from("{\"service_code\":")).unwrap();
+    let not_json = Request::post("/api/v1/requests")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from("{\"service_code\":"))
+        .unwrap();
     assert_eq!(h.call(not_json).await.status, StatusCode::BAD_REQUEST);
-    let form = Request::post("/api/v1/requests").header(header::CONTENT_TYPE, "text/plain").body(Body::from("hi")).unwrap();
-    assert_eq!(h.call(form).await.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert_eq!(h.post_json(&pothole_json(), Some("bad key with spaces")).await.status, StatusCode::BAD_REQUEST);
+    let form = Request::post("/api/v1/requests")
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(Body::from("hi"))
+        .unwrap();
+    assert_eq!(
+        h.call(form).await.status,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+    assert_eq!(
+        h.post_json(&pothole_json(), Some("bad key with spaces"))
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
     assert_eq!(h.stored().await, 0);
 }
 
@@ -434,8 +744,12 @@ async fn bad_api_bodies_name_the_field_and_store_nothing() {
 async fn personal_data_never_reaches_a_public_response() {
     let h = harness();
     let api = h.post_json(&pothole_json(), None).await;
-    let id = api.json()["service_request_id"].as_str().unwrap().to_string();
-    h.post_form("/open311/v2/requests.json", &pothole_form()).await;
+    let id = api.json()["service_request_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    h.post_form("/open311/v2/requests.json", &pothole_form())
+        .await;
     let bodies = [
         api.body,
         h.get(&format!("/api/v1/requests/{id}")).await.body,

@@ -99,7 +99,9 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             signal.recv().await;
         }
     };
@@ -110,16 +112,29 @@ async fn shutdown_signal() {
 
 /// Loads the city, opens the data folder, binds the address and starts the functions.
 pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
-    let city = Arc::new(load_city(&options.config_dir).map_err(|e| anyhow::anyhow!("the city configuration is not valid: {e}"))?);
-    std::fs::create_dir_all(&options.data_dir).with_context(|| format!("cannot create the data folder {}", options.data_dir.display()))?;
+    let city = Arc::new(
+        load_city(&options.config_dir)
+            .map_err(|e| anyhow::anyhow!("the city configuration is not valid: {e}"))?,
+    );
+    std::fs::create_dir_all(&options.data_dir).with_context(|| {
+        format!(
+            "cannot create the data folder {}",
+            options.data_dir.display()
+        )
+    })?;
     let db = Db::open(&options.data_dir.join("cityfix.sqlite"))?;
     let store = SqliteStore::new(db.clone());
     let queue = EmbeddedQueue::new(db, options.queues);
     let outbox = Outbox::open(&options.data_dir.join("outbox"))?;
 
-    let listener = tokio::net::TcpListener::bind(options.addr).await.with_context(|| format!("cannot listen on {}", options.addr))?;
+    let listener = tokio::net::TcpListener::bind(options.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", options.addr))?;
     let addr = listener.local_addr()?;
-    let url = options.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let url = options
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
 
     let intake = IntakeDeps {
         city: city.clone(),
@@ -129,20 +144,34 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
         ids: Arc::new(RandomIds),
     };
     let functions = workers::Functions {
-        router: RouterDeps { city: city.clone(), store: Arc::new(store.clone()), queue: Arc::new(queue.clone()) },
-        status: StatusDeps { store: Arc::new(store.clone()), queue: Arc::new(queue.clone()), clock: Arc::new(SystemClock) },
+        router: RouterDeps {
+            city: city.clone(),
+            store: Arc::new(store.clone()),
+            queue: Arc::new(queue.clone()),
+        },
+        status: StatusDeps {
+            store: Arc::new(store.clone()),
+            queue: Arc::new(queue.clone()),
+            clock: Arc::new(SystemClock),
+        },
         notify: NotifyDeps {
             city: city.clone(),
             store: Arc::new(store.clone()),
             mailer: Arc::new(outbox.clone()),
             sms: Arc::new(outbox.clone()),
             clock: Arc::new(SystemClock),
-            settings: NotifySettings { public_url: url.clone(), mail_from: format!("{} 311 <{}>", city.short_name, city.contact_email) },
+            settings: NotifySettings {
+                public_url: url.clone(),
+                mail_from: format!("{} 311 <{}>", city.short_name, city.contact_email),
+            },
         },
     };
 
     let app = Router::new()
-        .merge(intake::router(intake::Intake { deps: intake, public_url: url.clone() }))
+        .merge(intake::router(intake::Intake {
+            deps: intake,
+            public_url: url.clone(),
+        }))
         .merge(outbox_page::router(outbox.clone()))
         .route("/health", get(|| async { "ok" }))
         .fallback_service(ServeDir::new(&options.web_dir))
@@ -155,12 +184,30 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
         let shutdown = async move {
             let _ = server_stopped.wait_for(|stop| *stop).await;
         };
-        if let Err(error) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+        if let Err(error) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
             tracing::error!(%error, "the HTTP server stopped");
         }
     }));
     if options.workers {
-        tasks.extend(workers::spawn(Arc::new(functions), Arc::new(queue.clone()), Arc::new(queue.clone()), Arc::new(store.clone()), stopped, Duration::from_secs(60)));
+        tasks.extend(workers::spawn(
+            Arc::new(functions),
+            Arc::new(queue.clone()),
+            Arc::new(queue.clone()),
+            Arc::new(store.clone()),
+            stopped,
+            Duration::from_secs(60),
+        ));
     }
-    Ok(Running { addr, url, store, queue, outbox, stop, tasks })
+    Ok(Running {
+        addr,
+        url,
+        store,
+        queue,
+        outbox,
+        stop,
+        tasks,
+    })
 }

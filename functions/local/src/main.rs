@@ -2,12 +2,18 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand};
 use cityfix_local::{default_dir, start, LocalOptions};
+use cityfix_shared::embedded::QueueSettings;
+use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "cityfix", version, about = "A 311 service for a city: run it locally, check its configuration")]
+#[command(
+    name = "cityfix",
+    version,
+    about = "A 311 service for a city: run it locally, check its configuration"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -28,6 +34,9 @@ enum Command {
         /// The resident web client's folder.
         #[arg(long)]
         web: Option<PathBuf>,
+        /// Seconds a message taken by a worker stays hidden before it is delivered again.
+        #[arg(long, default_value_t = 30)]
+        visibility_timeout_secs: u64,
     },
     /// Load and check a city folder, then exit.
     CheckConfig {
@@ -38,11 +47,33 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into())).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_http=warn".into()),
+        )
+        .init();
     match Cli::parse().command {
-        Command::Serve { addr, data, config, web } => {
+        Command::Serve {
+            addr,
+            data,
+            config,
+            web,
+            visibility_timeout_secs,
+        } => {
             let defaults = LocalOptions::demo();
-            let options = LocalOptions { addr, data_dir: data, config_dir: config.unwrap_or(defaults.config_dir), web_dir: web.unwrap_or(defaults.web_dir), ..defaults };
+            let queues = QueueSettings {
+                visibility_timeout: Duration::from_secs(visibility_timeout_secs),
+                ..defaults.queues
+            };
+            let options = LocalOptions {
+                addr,
+                data_dir: data,
+                config_dir: config.unwrap_or(defaults.config_dir),
+                web_dir: web.unwrap_or(defaults.web_dir),
+                queues,
+                ..defaults
+            };
             let running = start(options).await?;
             println!("cityfix is running at {}/  (Open311: {0}/open311/v2/discovery.json, outbox: {0}/outbox)", running.url);
             running.run_until_signal().await;
@@ -50,7 +81,13 @@ async fn main() -> anyhow::Result<()> {
         Command::CheckConfig { config } => {
             let dir = config.unwrap_or_else(|| default_dir("config/hartford"));
             let city = cityfix_shared::config::load_city(&dir)?;
-            println!("{}: {} services, {} departments, {} neighbourhoods", city.name, city.services.len(), city.departments.len(), city.neighbourhoods.len());
+            println!(
+                "{}: {} services, {} departments, {} neighbourhoods",
+                city.name,
+                city.services.len(),
+                city.departments.len(),
+                city.neighbourhoods.len()
+            );
         }
     }
     Ok(())

@@ -9,7 +9,10 @@ use cityfix_shared::embedded::Outbox;
 use cityfix_shared::http::escape_html;
 
 pub fn router(outbox: Outbox) -> Router {
-    Router::new().route("/outbox", get(list)).route("/outbox/{file}", get(show)).with_state(outbox)
+    Router::new()
+        .route("/outbox", get(list))
+        .route("/outbox/{file}", get(show))
+        .with_state(outbox)
 }
 
 async fn list(State(outbox): State<Outbox>) -> Response {

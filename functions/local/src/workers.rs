@@ -9,7 +9,9 @@ use cityfix_shared::app::notify::NotifyDeps;
 use cityfix_shared::app::route::RouterDeps;
 use cityfix_shared::app::sweep::requeue_stuck;
 use cityfix_shared::app::transition::StatusDeps;
-use cityfix_shared::ports::{Queue, QueueConsumer, QueueName, ReceivedMessage, RequestStore, SystemClock};
+use cityfix_shared::ports::{
+    Queue, QueueConsumer, QueueName, ReceivedMessage, RequestStore, SystemClock,
+};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -28,16 +30,35 @@ pub struct Functions {
 }
 
 /// Starts one consumer per queue, and the sweep.
-pub fn spawn(functions: Arc<Functions>, consumer: Arc<dyn QueueConsumer>, queue: Arc<dyn Queue>, store: Arc<dyn RequestStore>, stopped: watch::Receiver<bool>, grace: Duration) -> Vec<JoinHandle<()>> {
+pub fn spawn(
+    functions: Arc<Functions>,
+    consumer: Arc<dyn QueueConsumer>,
+    queue: Arc<dyn Queue>,
+    store: Arc<dyn RequestStore>,
+    stopped: watch::Receiver<bool>,
+    grace: Duration,
+) -> Vec<JoinHandle<()>> {
     let mut tasks: Vec<JoinHandle<()>> = QueueName::ALL
         .into_iter()
-        .map(|name| tokio::spawn(consume(functions.clone(), consumer.clone(), name, stopped.clone())))
+        .map(|name| {
+            tokio::spawn(consume(
+                functions.clone(),
+                consumer.clone(),
+                name,
+                stopped.clone(),
+            ))
+        })
         .collect();
     tasks.push(tokio::spawn(sweep(queue, store, stopped, grace)));
     tasks
 }
 
-async fn consume(functions: Arc<Functions>, queue: Arc<dyn QueueConsumer>, name: QueueName, mut stopped: watch::Receiver<bool>) {
+async fn consume(
+    functions: Arc<Functions>,
+    queue: Arc<dyn QueueConsumer>,
+    name: QueueName,
+    mut stopped: watch::Receiver<bool>,
+) {
     while !*stopped.borrow() {
         let received = match queue.receive(name.as_str(), BATCH_SIZE).await {
             Ok(received) => received,
@@ -53,7 +74,10 @@ async fn consume(functions: Arc<Functions>, queue: Arc<dyn QueueConsumer>, name:
             }
             continue;
         }
-        let receipts: HashMap<String, String> = received.iter().map(|m| (m.message_id.clone(), m.receipt_handle.clone())).collect();
+        let receipts: HashMap<String, String> = received
+            .iter()
+            .map(|m| (m.message_id.clone(), m.receipt_handle.clone()))
+            .collect();
         let event = sqs_event(name, &received);
         let response: SqsBatchResponse = match name {
             QueueName::Routing => router::handle(&functions.router, event).await,
@@ -61,7 +85,11 @@ async fn consume(functions: Arc<Functions>, queue: Arc<dyn QueueConsumer>, name:
             QueueName::Notify => notify::handle(&functions.notify, event).await,
         };
         for (message_id, receipt) in receipts {
-            if response.batch_item_failures.iter().any(|failure| failure.item_identifier == message_id) {
+            if response
+                .batch_item_failures
+                .iter()
+                .any(|failure| failure.item_identifier == message_id)
+            {
                 continue;
             }
             if let Err(error) = queue.delete(name.as_str(), &receipt).await {
@@ -73,31 +101,41 @@ async fn consume(functions: Arc<Functions>, queue: Arc<dyn QueueConsumer>, name:
 
 /// The batch Lambda would hand the function for these messages.
 pub fn sqs_event(name: QueueName, messages: &[ReceivedMessage]) -> SqsEvent {
-    let mut event = SqsEvent::default();
-    event.records = messages
+    let records = messages
         .iter()
-        .map(|m| {
-            let mut record = SqsMessage::default();
-            record.message_id = Some(m.message_id.clone());
-            record.receipt_handle = Some(m.receipt_handle.clone());
-            record.body = Some(m.body.clone());
-            record.attributes = HashMap::from([
-                ("ApproximateReceiveCount".to_string(), m.receive_count.to_string()),
+        .map(|m| SqsMessage {
+            message_id: Some(m.message_id.clone()),
+            receipt_handle: Some(m.receipt_handle.clone()),
+            body: Some(m.body.clone()),
+            attributes: HashMap::from([
+                (
+                    "ApproximateReceiveCount".to_string(),
+                    m.receive_count.to_string(),
+                ),
                 ("SentTimestamp".to_string(), m.sent_at_ms.to_string()),
-            ]);
-            record.event_source = Some("aws:sqs".into());
-            record.event_source_arn = Some(format!("arn:aws:sqs:local:000000000000:cityfix-{}", name.as_str()));
-            record.aws_region = Some("local".into());
-            record
+            ]),
+            event_source: Some("aws:sqs".into()),
+            event_source_arn: Some(format!(
+                "arn:aws:sqs:local:000000000000:cityfix-{}",
+                name.as_str()
+            )),
+            aws_region: Some("local".into()),
+            ..SqsMessage::default()
         })
         .collect();
-    event
+    SqsEvent { records }
 }
 
-async fn sweep(queue: Arc<dyn Queue>, store: Arc<dyn RequestStore>, mut stopped: watch::Receiver<bool>, grace: Duration) {
+async fn sweep(
+    queue: Arc<dyn Queue>,
+    store: Arc<dyn RequestStore>,
+    mut stopped: watch::Receiver<bool>,
+    grace: Duration,
+) {
     let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::minutes(1));
     while !*stopped.borrow() {
-        if let Err(error) = requeue_stuck(store.as_ref(), queue.as_ref(), &SystemClock, grace).await {
+        if let Err(error) = requeue_stuck(store.as_ref(), queue.as_ref(), &SystemClock, grace).await
+        {
             tracing::error!(%error, "the sweep failed");
         }
         tokio::select! {

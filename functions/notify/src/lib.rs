@@ -8,7 +8,8 @@ use cityfix_shared::batch::for_each_message;
 /// Notifies for every event of a batch; only the failed ones are handed back for redelivery.
 pub async fn handle(deps: &NotifyDeps, event: SqsEvent) -> SqsBatchResponse {
     for_each_message(event, |body| async move {
-        let event: NotifyEvent = serde_json::from_str(&body).map_err(|e| format!("not a notify event: {e}"))?;
+        let event: NotifyEvent =
+            serde_json::from_str(&body).map_err(|e| format!("not a notify event: {e}"))?;
         let notified = notify(deps, &event).await.map_err(|e| e.to_string())?;
         tracing::info!(event_id = %event.event_id, outcome = ?notified, "notified");
         Ok(())

@@ -18,7 +18,10 @@ fn deps(world: &World, mailer: Arc<dyn Mailer>) -> NotifyDeps {
         mailer,
         sms: Arc::new(world.outbox.clone()),
         clock: Arc::new(SystemClock),
-        settings: NotifySettings { public_url: "http://127.0.0.1:3000".into(), mail_from: "Hartford 311 <311@hartford.example>".into() },
+        settings: NotifySettings {
+            public_url: "http://127.0.0.1:3000".into(),
+            mail_from: "Hartford 311 <311@hartford.example>".into(),
+        },
     }
 }
 
@@ -29,12 +32,24 @@ fn files(outbox: &Outbox) -> Vec<String> {
 #[tokio::test]
 async fn the_reporter_gets_one_acknowledgement_however_often_the_event_comes() {
     let world = World::new();
-    seed_request(&world.store, "7K3M-9QZ2", "pothole", 41.7677, -72.67602, Some("ana@example.org")).await;
+    seed_request(
+        &world.store,
+        "7K3M-9QZ2",
+        "pothole",
+        41.7677,
+        -72.67602,
+        Some("ana@example.org"),
+    )
+    .await;
     let deps = deps(&world, Arc::new(world.outbox.clone()));
 
     for _ in 0..3 {
         let response = notify::handle(&deps, sqs_event("notify/sqs-batch.json")).await;
-        let failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+        let failed: Vec<_> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
         assert_eq!(failed, [POISON]);
     }
 
@@ -45,16 +60,34 @@ async fn the_reporter_gets_one_acknowledgement_however_often_the_event_comes() {
     assert!(email.contains("Subject: We received your report 7K3M-9QZ2"));
     assert!(email.contains("Content-Type: text/html"));
     assert!(email.contains("http://127.0.0.1:3000/#/requests/7K3M-9QZ2"));
-    assert!(!sent[0].contains("ana"), "file names carry a hash, not the address");
+    assert!(
+        !sent[0].contains("ana"),
+        "file names carry a hash, not the address"
+    );
 }
 
 #[tokio::test]
 async fn a_reporter_with_only_a_phone_gets_a_text() {
     let world = World::new();
-    let phone_only = Contact { phone: Some("(860) 555-0199".into()), ..Contact::default() };
-    seed_request_by(&world.store, "7K3M-9QZ2", "pothole", 41.7677, -72.67602, Some(phone_only)).await;
+    let phone_only = Contact {
+        phone: Some("(860) 555-0199".into()),
+        ..Contact::default()
+    };
+    seed_request_by(
+        &world.store,
+        "7K3M-9QZ2",
+        "pothole",
+        41.7677,
+        -72.67602,
+        Some(phone_only),
+    )
+    .await;
 
-    notify::handle(&deps(&world, Arc::new(world.outbox.clone())), sqs_event("notify/sqs-batch.json")).await;
+    notify::handle(
+        &deps(&world, Arc::new(world.outbox.clone())),
+        sqs_event("notify/sqs-batch.json"),
+    )
+    .await;
 
     let sent = files(&world.outbox);
     assert_eq!(sent.len(), 1);
@@ -66,8 +99,20 @@ async fn a_reporter_with_only_a_phone_gets_a_text() {
 #[tokio::test]
 async fn an_anonymous_report_sends_nothing_and_does_not_fail() {
     let world = World::new();
-    seed_request(&world.store, "7K3M-9QZ2", "pothole", 41.7677, -72.67602, None).await;
-    let response = notify::handle(&deps(&world, Arc::new(world.outbox.clone())), sqs_event("notify/sqs-batch.json")).await;
+    seed_request(
+        &world.store,
+        "7K3M-9QZ2",
+        "pothole",
+        41.7677,
+        -72.67602,
+        None,
+    )
+    .await;
+    let response = notify::handle(
+        &deps(&world, Arc::new(world.outbox.clone())),
+        sqs_event("notify/sqs-batch.json"),
+    )
+    .await;
     assert_eq!(response.batch_item_failures.len(), 1);
     assert!(files(&world.outbox).is_empty());
 }
@@ -81,7 +126,11 @@ struct FlakyMailer {
 #[async_trait::async_trait]
 impl Mailer for FlakyMailer {
     async fn send_email(&self, email: &Email) -> PortResult<()> {
-        if self.failures.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+        if self
+            .failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
             return Err(PortError::Unavailable("mail server down".into()));
         }
         self.inner.send_email(email).await
@@ -91,11 +140,29 @@ impl Mailer for FlakyMailer {
 #[tokio::test]
 async fn a_failed_send_is_retried_on_redelivery_and_then_sent_once() {
     let world = World::new();
-    seed_request(&world.store, "7K3M-9QZ2", "pothole", 41.7677, -72.67602, Some("ana@example.org")).await;
-    let deps = deps(&world, Arc::new(FlakyMailer { failures: AtomicUsize::new(1), inner: world.outbox.clone() }));
+    seed_request(
+        &world.store,
+        "7K3M-9QZ2",
+        "pothole",
+        41.7677,
+        -72.67602,
+        Some("ana@example.org"),
+    )
+    .await;
+    let deps = deps(
+        &world,
+        Arc::new(FlakyMailer {
+            failures: AtomicUsize::new(1),
+            inner: world.outbox.clone(),
+        }),
+    );
 
     let first = notify::handle(&deps, sqs_event("notify/sqs-batch.json")).await;
-    assert_eq!(first.batch_item_failures.len(), 2, "the failed send is handed back for redelivery");
+    assert_eq!(
+        first.batch_item_failures.len(),
+        2,
+        "the failed send is handed back for redelivery"
+    );
     assert!(files(&world.outbox).is_empty());
 
     let second = notify::handle(&deps, sqs_event("notify/sqs-batch.json")).await;

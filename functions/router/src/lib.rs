@@ -8,7 +8,8 @@ use cityfix_shared::batch::for_each_message;
 /// Routes every job of a batch; only the failed ones are handed back for redelivery.
 pub async fn handle(deps: &RouterDeps, event: SqsEvent) -> SqsBatchResponse {
     for_each_message(event, |body| async move {
-        let job: RoutingJob = serde_json::from_str(&body).map_err(|e| format!("not a routing job: {e}"))?;
+        let job: RoutingJob =
+            serde_json::from_str(&body).map_err(|e| format!("not a routing job: {e}"))?;
         let routed = route(deps, &job).await.map_err(|e| e.to_string())?;
         tracing::info!(request_id = %job.request_id, outcome = ?routed, "routed");
         Ok(())

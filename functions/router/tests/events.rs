@@ -11,26 +11,53 @@ use cityfix_shared::testing::{demo_city, seed_request, sqs_event, World};
 const POISON: &str = "059f36b4-87a3-44ab-83d2-661975830a7d";
 
 fn deps(world: &World) -> RouterDeps {
-    RouterDeps { city: demo_city(), store: Arc::new(world.store.clone()), queue: Arc::new(world.queue.clone()) }
+    RouterDeps {
+        city: demo_city(),
+        store: Arc::new(world.store.clone()),
+        queue: Arc::new(world.queue.clone()),
+    }
 }
 
 async fn decisions(world: &World) -> Vec<StatusCommand> {
-    world.queue.receive("status", 10).await.unwrap().iter().map(|m| serde_json::from_str(&m.body).unwrap()).collect()
+    world
+        .queue
+        .receive("status", 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| serde_json::from_str(&m.body).unwrap())
+        .collect()
 }
 
 #[tokio::test]
 async fn routes_the_job_and_hands_back_only_the_poison_message() {
     // given a submitted pothole in Downtown
     let world = World::new();
-    seed_request(&world.store, "7K3M-9QZ2", "pothole", 41.7677, -72.67602, Some("ana@example.org")).await;
+    seed_request(
+        &world.store,
+        "7K3M-9QZ2",
+        "pothole",
+        41.7677,
+        -72.67602,
+        Some("ana@example.org"),
+    )
+    .await;
 
     // when the batch arrives
     let response = router::handle(&deps(&world), sqs_event("router/sqs-batch.json")).await;
 
     // then only the poison message failed, and status got Public Works with the neighbourhood
-    let failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
     assert_eq!(failed, [POISON]);
-    let [StatusCommand::Route { request_id, decision, .. }] = decisions(&world).await.try_into().unwrap();
+    let [StatusCommand::Route {
+        request_id,
+        decision,
+        ..
+    }] = decisions(&world).await.try_into().unwrap();
     assert_eq!(request_id.as_str(), "7K3M-9QZ2");
     assert_eq!(decision.department, "public-works");
     assert_eq!(decision.neighbourhood.as_deref(), Some("Downtown"));
@@ -39,19 +66,44 @@ async fn routes_the_job_and_hands_back_only_the_poison_message() {
 #[tokio::test]
 async fn a_neighbourhood_override_picks_another_department() {
     let world = World::new();
-    seed_request(&world.store, "7K3M-9QZ2", "fallen_tree", 41.78772, -72.65867, None).await;
+    seed_request(
+        &world.store,
+        "7K3M-9QZ2",
+        "fallen_tree",
+        41.78772,
+        -72.65867,
+        None,
+    )
+    .await;
     router::handle(&deps(&world), sqs_event("router/sqs-batch.json")).await;
     let [StatusCommand::Route { decision, .. }] = decisions(&world).await.try_into().unwrap();
-    assert_eq!((decision.department.as_str(), decision.neighbourhood.as_deref()), ("parks-recreation", Some("North Meadows")));
+    assert_eq!(
+        (
+            decision.department.as_str(),
+            decision.neighbourhood.as_deref()
+        ),
+        ("parks-recreation", Some("North Meadows"))
+    );
 }
 
 #[tokio::test]
 async fn a_redelivered_job_for_a_routed_request_sends_nothing() {
     let world = World::new();
-    let mut request = seed_request(&world.store, "7K3M-9QZ2", "pothole", 41.7677, -72.67602, None).await;
+    let mut request = seed_request(
+        &world.store,
+        "7K3M-9QZ2",
+        "pothole",
+        41.7677,
+        -72.67602,
+        None,
+    )
+    .await;
     request.status = Status::Open;
     request.version = 2;
-    let entry = TimelineEntry { event_id: "routed".into(), ..TimelineEntry::submitted(request.updated_at) };
+    let entry = TimelineEntry {
+        event_id: "routed".into(),
+        ..TimelineEntry::submitted(request.updated_at)
+    };
     world.store.update(&request, 1, &entry).await.unwrap();
 
     let response = router::handle(&deps(&world), sqs_event("router/sqs-batch.json")).await;

@@ -8,7 +8,8 @@ use cityfix_shared::batch::for_each_message;
 /// Applies every command of a batch; only the failed ones are handed back for redelivery.
 pub async fn handle(deps: &StatusDeps, event: SqsEvent) -> SqsBatchResponse {
     for_each_message(event, |body| async move {
-        let command: StatusCommand = serde_json::from_str(&body).map_err(|e| format!("not a status command: {e}"))?;
+        let command: StatusCommand =
+            serde_json::from_str(&body).map_err(|e| format!("not a status command: {e}"))?;
         let applied = apply(deps, &command).await.map_err(|e| e.to_string())?;
         let StatusCommand::Route { request_id, .. } = &command;
         tracing::info!(%request_id, outcome = ?applied, "status command applied");

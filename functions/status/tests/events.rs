@@ -10,14 +10,26 @@ use cityfix_shared::testing::{seed_request, sqs_event, World};
 const POISON: &str = "7b7c8a0e-33f5-4a4c-9d5b-0c1f5c1f1a02";
 
 fn deps(world: &World) -> StatusDeps {
-    StatusDeps { store: Arc::new(world.store.clone()), queue: Arc::new(world.queue.clone()), clock: Arc::new(SystemClock) }
+    StatusDeps {
+        store: Arc::new(world.store.clone()),
+        queue: Arc::new(world.queue.clone()),
+        clock: Arc::new(SystemClock),
+    }
 }
 
 #[tokio::test]
 async fn a_routing_decision_opens_the_request_once_even_when_redelivered() {
     // given a submitted request
     let world = World::new();
-    seed_request(&world.store, "7K3M-9QZ2", "pothole", 41.7677, -72.67602, None).await;
+    seed_request(
+        &world.store,
+        "7K3M-9QZ2",
+        "pothole",
+        41.7677,
+        -72.67602,
+        None,
+    )
+    .await;
     let id = TrackingNumber::parse("7K3M-9QZ2").unwrap();
 
     // when the batch arrives twice (at-least-once delivery)
@@ -26,33 +38,66 @@ async fn a_routing_decision_opens_the_request_once_even_when_redelivered() {
 
     // then it is open and routed once; each delivery queued the same event for notify, which dedupes
     for response in [first, second] {
-        let failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+        let failed: Vec<_> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
         assert_eq!(failed, [POISON]);
     }
     let request = world.store.get(&id).await.unwrap().unwrap();
     assert_eq!(request.status, Status::Open);
     assert_eq!(request.version, 2);
-    assert_eq!(request.agency_responsible.as_deref(), Some("Department of Public Works"));
+    assert_eq!(
+        request.agency_responsible.as_deref(),
+        Some("Department of Public Works")
+    );
     assert_eq!(request.neighbourhood.as_deref(), Some("Downtown"));
     let timeline = world.store.timeline(&id).await.unwrap();
-    assert_eq!(timeline.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(), ["submitted", "routed"]);
+    assert_eq!(
+        timeline
+            .iter()
+            .map(|e| e.event_id.as_str())
+            .collect::<Vec<_>>(),
+        ["submitted", "routed"]
+    );
     let events = world.queue.receive("notify", 10).await.unwrap();
     assert_eq!(events.len(), 2);
-    assert!(events.iter().all(|e| e.body.contains("\"event_id\":\"7K3M-9QZ2/routed\"")));
+    assert!(events
+        .iter()
+        .all(|e| e.body.contains("\"event_id\":\"7K3M-9QZ2/routed\"")));
 }
 
 #[tokio::test]
 async fn a_decision_for_a_closed_request_is_refused_and_notifies_nobody() {
     let world = World::new();
-    let mut request = seed_request(&world.store, "7K3M-9QZ2", "pothole", 41.7677, -72.67602, None).await;
+    let mut request = seed_request(
+        &world.store,
+        "7K3M-9QZ2",
+        "pothole",
+        41.7677,
+        -72.67602,
+        None,
+    )
+    .await;
     request.status = Status::Closed;
     request.version = 2;
-    let entry = TimelineEntry { event_id: "cancelled".into(), ..TimelineEntry::submitted(request.updated_at) };
+    let entry = TimelineEntry {
+        event_id: "cancelled".into(),
+        ..TimelineEntry::submitted(request.updated_at)
+    };
     world.store.update(&request, 1, &entry).await.unwrap();
 
     let response = status::handle(&deps(&world), sqs_event("status/sqs-batch.json")).await;
 
-    assert_eq!(response.batch_item_failures.len(), 1, "a refusal is final, not a failure to retry");
-    assert_eq!(world.store.get(&request.id).await.unwrap().unwrap().status, Status::Closed);
+    assert_eq!(
+        response.batch_item_failures.len(),
+        1,
+        "a refusal is final, not a failure to retry"
+    );
+    assert_eq!(
+        world.store.get(&request.id).await.unwrap().unwrap().status,
+        Status::Closed
+    );
     assert!(world.queue.receive("notify", 10).await.unwrap().is_empty());
 }

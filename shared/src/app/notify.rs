@@ -33,7 +33,9 @@ pub struct NotifyDeps {
 /// What notifying did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notified {
-    Sent { channel: &'static str },
+    Sent {
+        channel: &'static str,
+    },
     /// This message went out before (a redelivered event).
     AlreadySent,
     /// The reporter left no way to reach them.
@@ -42,11 +44,9 @@ pub enum Notified {
 
 /// Sends the reporter the message for this event, by e-mail if they gave one, else by SMS.
 pub async fn notify(deps: &NotifyDeps, event: &NotifyEvent) -> Result<Notified, AppError> {
-    let request = deps
-        .store
-        .get(&event.request_id)
-        .await?
-        .ok_or_else(|| AppError::Impossible(format!("request {} does not exist", event.request_id)))?;
+    let request = deps.store.get(&event.request_id).await?.ok_or_else(|| {
+        AppError::Impossible(format!("request {} does not exist", event.request_id))
+    })?;
     let Some(contact) = deps.store.reporter(&request.id).await? else {
         return Ok(Notified::NoRecipient);
     };
@@ -57,7 +57,11 @@ pub async fn notify(deps: &NotifyDeps, event: &NotifyEvent) -> Result<Notified, 
         return Ok(Notified::NoRecipient);
     };
     let dedupe_key = format!("{}/{channel}/{}", event.event_id, recipient_hash(recipient));
-    if !deps.store.claim_delivery(&dedupe_key, deps.clock.now()).await? {
+    if !deps
+        .store
+        .claim_delivery(&dedupe_key, deps.clock.now())
+        .await?
+    {
         return Ok(Notified::AlreadySent);
     }
     let sent = match channel {
@@ -75,7 +79,11 @@ pub async fn notify(deps: &NotifyDeps, event: &NotifyEvent) -> Result<Notified, 
         }
         _ => {
             deps.sms
-                .send_sms(&TextMessage { to: recipient.to_string(), body: message.sms, dedupe_key: dedupe_key.clone() })
+                .send_sms(&TextMessage {
+                    to: recipient.to_string(),
+                    body: message.sms,
+                    dedupe_key: dedupe_key.clone(),
+                })
                 .await
         }
     };
@@ -109,9 +117,17 @@ impl Message {
     }
 }
 
-fn acknowledgement(city: &City, settings: &NotifySettings, request: &ServiceRequest, contact: &Contact) -> Message {
+fn acknowledgement(
+    city: &City,
+    settings: &NotifySettings,
+    request: &ServiceRequest,
+    contact: &Contact,
+) -> Message {
     let link = format!("{}/#/requests/{}", settings.public_url, request.id);
-    let department = request.agency_responsible.as_deref().unwrap_or("the right department");
+    let department = request
+        .agency_responsible
+        .as_deref()
+        .unwrap_or("the right department");
     let greeting = match contact.greeting_name() {
         Some(name) => format!("Hello {name},"),
         None => "Hello,".to_string(),
@@ -122,7 +138,10 @@ fn acknowledgement(city: &City, settings: &NotifySettings, request: &ServiceRequ
         ("Where", request.place()),
         ("Sent to", department.to_string()),
     ];
-    let signature = format!("{} 311 · {} · {}", city.short_name, city.contact_phone, city.contact_email);
+    let signature = format!(
+        "{} 311 · {} · {}",
+        city.short_name, city.contact_phone, city.contact_email
+    );
     let mut text = format!("{greeting}\n\nThank you for reporting a problem to {} 311. We have it, and it is with {department}.\n\n", city.name);
     for (label, value) in &facts {
         text.push_str(&format!("  {label}: {value}\n"));
@@ -135,7 +154,11 @@ fn acknowledgement(city: &City, settings: &NotifySettings, request: &ServiceRequ
         escape(department)
     );
     for (label, value) in &facts {
-        html.push_str(&format!("<tr><th align=\"left\">{}</th><td>{}</td></tr>", escape(label), escape(value)));
+        html.push_str(&format!(
+            "<tr><th align=\"left\">{}</th><td>{}</td></tr>",
+            escape(label),
+            escape(value)
+        ));
     }
     html.push_str(&format!(
         "</table><p>We will write again when there is news. <a href=\"{}\">Follow your report</a>.</p><p>{}</p></body></html>",
@@ -143,7 +166,10 @@ fn acknowledgement(city: &City, settings: &NotifySettings, request: &ServiceRequ
         escape(&signature)
     ));
     Message {
-        subject: format!("We received your report {} ({})", request.id, request.service_name),
+        subject: format!(
+            "We received your report {} ({})",
+            request.id, request.service_name
+        ),
         text,
         html,
         sms: format!(

@@ -29,11 +29,9 @@ pub enum Routed {
 
 /// Routes one stored report. Safe to run twice: the decision is the same and status applies it once.
 pub async fn route(deps: &RouterDeps, job: &RoutingJob) -> Result<Routed, AppError> {
-    let request = deps
-        .store
-        .get(&job.request_id)
-        .await?
-        .ok_or_else(|| AppError::Impossible(format!("request {} does not exist", job.request_id)))?;
+    let request = deps.store.get(&job.request_id).await?.ok_or_else(|| {
+        AppError::Impossible(format!("request {} does not exist", job.request_id))
+    })?;
     if request.status != Status::Submitted {
         return Ok(Routed::AlreadyRouted);
     }
@@ -44,7 +42,10 @@ pub async fn route(deps: &RouterDeps, job: &RoutingJob) -> Result<Routed, AppErr
         ))
     })?;
     let decision = deps.city.route(service, request.location).ok_or_else(|| {
-        AppError::Impossible(format!("service `{}` names no department the city has", service.code))
+        AppError::Impossible(format!(
+            "service `{}` names no department the city has",
+            service.code
+        ))
     })?;
     let department = decision.department.clone();
     let command = StatusCommand::Route {

@@ -8,7 +8,9 @@ use thiserror::Error;
 
 use super::messages::RoutingJob;
 use crate::domain::{City, Invalid, ReportForm, ServiceRequest, TimelineEntry};
-use crate::ports::{Clock, Created, IdempotencyClaim, Ids, NewRequest, PortError, Queue, QueueName, RequestStore};
+use crate::ports::{
+    Clock, Created, IdempotencyClaim, Ids, NewRequest, PortError, Queue, QueueName, RequestStore,
+};
 
 /// How long an Idempotency-Key is remembered.
 pub const IDEMPOTENCY_WINDOW_HOURS: i64 = 24;
@@ -80,11 +82,14 @@ pub async fn submit(deps: &IntakeDeps, submission: Submission) -> Result<Submitt
         .map(|s| s.name.clone())
         .unwrap_or_default();
     let now = deps.clock.now();
-    let idempotency = submission.idempotency_key.as_ref().map(|key| IdempotencyClaim {
-        key: key.clone(),
-        fingerprint: submission.fingerprint.clone(),
-        expires_at: now + Duration::hours(IDEMPOTENCY_WINDOW_HOURS),
-    });
+    let idempotency = submission
+        .idempotency_key
+        .as_ref()
+        .map(|key| IdempotencyClaim {
+            key: key.clone(),
+            fingerprint: submission.fingerprint.clone(),
+            expires_at: now + Duration::hours(IDEMPOTENCY_WINDOW_HOURS),
+        });
     let reporter = (!report.contact.is_empty()).then(|| report.contact.clone());
     for _ in 0..MAX_NUMBER_DRAWS {
         let new = NewRequest {
@@ -103,7 +108,11 @@ pub async fn submit(deps: &IntakeDeps, submission: Submission) -> Result<Submitt
         match deps.store.create(&new).await {
             Ok(Created::New) => {
                 queue_for_routing(deps, &new.request).await;
-                return Ok(Submitted { request: new.request, token: Some(new.token), replayed: false });
+                return Ok(Submitted {
+                    request: new.request,
+                    token: Some(new.token),
+                    replayed: false,
+                });
             }
             Ok(Created::Replayed { id, fingerprint }) => {
                 if fingerprint != submission.fingerprint {
@@ -114,18 +123,30 @@ pub async fn submit(deps: &IntakeDeps, submission: Submission) -> Result<Submitt
                     .get(&id)
                     .await
                     .map_err(|e| SubmitError::Unavailable(e.to_string()))?
-                    .ok_or_else(|| SubmitError::Unavailable(format!("request {id} of an idempotency key is missing")))?;
-                return Ok(Submitted { request, token: None, replayed: true });
+                    .ok_or_else(|| {
+                        SubmitError::Unavailable(format!(
+                            "request {id} of an idempotency key is missing"
+                        ))
+                    })?;
+                return Ok(Submitted {
+                    request,
+                    token: None,
+                    replayed: true,
+                });
             }
             Err(PortError::AlreadyExists(_)) => continue,
             Err(e) => return Err(SubmitError::Unavailable(e.to_string())),
         }
     }
-    Err(SubmitError::Unavailable("no free tracking number was found".into()))
+    Err(SubmitError::Unavailable(
+        "no free tracking number was found".into(),
+    ))
 }
 
 async fn queue_for_routing(deps: &IntakeDeps, request: &ServiceRequest) {
-    let job = RoutingJob { request_id: request.id.clone() };
+    let job = RoutingJob {
+        request_id: request.id.clone(),
+    };
     let body = serde_json::to_string(&job).expect("a routing job always serialises");
     if let Err(error) = deps.queue.send(QueueName::Routing, &body).await {
         tracing::warn!(request_id = %request.id, %error, "routing job not queued; the sweep will queue it again");

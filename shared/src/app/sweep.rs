@@ -16,12 +16,17 @@ pub async fn requeue_stuck(
 ) -> Result<usize, AppError> {
     let stuck = store.stuck_submitted(clock.now() - grace, 500).await?;
     for request_id in &stuck {
-        let body = serde_json::to_string(&RoutingJob { request_id: request_id.clone() })
-            .expect("a routing job always serialises");
+        let body = serde_json::to_string(&RoutingJob {
+            request_id: request_id.clone(),
+        })
+        .expect("a routing job always serialises");
         queue.send(QueueName::Routing, &body).await?;
     }
     if !stuck.is_empty() {
-        tracing::info!(count = stuck.len(), "queued stuck reports for routing again");
+        tracing::info!(
+            count = stuck.len(),
+            "queued stuck reports for routing again"
+        );
     }
     Ok(stuck.len())
 }

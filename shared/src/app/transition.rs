@@ -21,7 +21,10 @@ pub struct StatusDeps {
 /// What applying a command did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {
-    Changed { from: Status, to: Status },
+    Changed {
+        from: Status,
+        to: Status,
+    },
     /// The same change was applied before (a redelivery); its notification was queued again.
     AlreadyApplied,
     /// The status table forbids the change now (the request moved on); nothing written.
@@ -31,9 +34,19 @@ pub enum Applied {
 /// Applies one command with optimistic concurrency, then queues one notification event for it.
 pub async fn apply(deps: &StatusDeps, command: &StatusCommand) -> Result<Applied, AppError> {
     match command {
-        StatusCommand::Route { request_id, decision_id, decision } => {
+        StatusCommand::Route {
+            request_id,
+            decision_id,
+            decision,
+        } => {
             let note = format!("Routed to {}", decision.department_name);
-            let change_to = Change { event_id: decision_id, only_from: &[Status::Submitted], to: Status::Open, kind: TimelineKind::Routed, note: &note };
+            let change_to = Change {
+                event_id: decision_id,
+                only_from: &[Status::Submitted],
+                to: Status::Open,
+                kind: TimelineKind::Routed,
+                note: &note,
+            };
             let outcome = change(deps, request_id, change_to, |request| {
                 request.department = Some(decision.department.clone());
                 request.agency_responsible = Some(decision.department_name.clone());
@@ -71,7 +84,13 @@ async fn change(
     change: Change<'_>,
     edit: impl Fn(&mut ServiceRequest),
 ) -> Result<Applied, AppError> {
-    let Change { event_id, only_from, to, kind, note } = change;
+    let Change {
+        event_id,
+        only_from,
+        to,
+        kind,
+        note,
+    } = change;
     for _ in 0..MAX_CONFLICT_RETRIES {
         let current = deps
             .store
@@ -83,7 +102,15 @@ async fn change(
             return Ok(Applied::AlreadyApplied);
         }
         if !only_from.contains(&current.status) {
-            return Ok(Applied::Refused(format!("request {id} is {}; this change applies only to a request that is {}", current.status, only_from.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" or "))));
+            return Ok(Applied::Refused(format!(
+                "request {id} is {}; this change applies only to a request that is {}",
+                current.status,
+                only_from
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            )));
         }
         if let Err(why) = current.status.check_transition(to) {
             return Ok(Applied::Refused(why));
@@ -104,7 +131,12 @@ async fn change(
             public: true,
         };
         match deps.store.update(&changed, current.version, &entry).await {
-            Ok(()) => return Ok(Applied::Changed { from: current.status, to }),
+            Ok(()) => {
+                return Ok(Applied::Changed {
+                    from: current.status,
+                    to,
+                })
+            }
             Err(PortError::Conflict(_)) | Err(PortError::AlreadyExists(_)) => continue,
             Err(other) => return Err(other.into()),
         }

@@ -80,13 +80,17 @@ impl City {
     /// The neighbourhood the point is in; on a shared edge, the first by name.
     pub fn neighbourhood_of(&self, location: Location) -> Option<&Area> {
         let point = location.to_point();
-        self.neighbourhoods.iter().find(|area| area.shape.intersects(&point))
+        self.neighbourhoods
+            .iter()
+            .find(|area| area.shape.intersects(&point))
     }
 
     /// Decides which department takes a report of this service at this place: the service's
     /// department, unless the neighbourhood the point is in names another.
     pub fn route(&self, service: &Service, location: Location) -> Option<RoutingDecision> {
-        let neighbourhood = self.neighbourhood_of(location).map(|area| area.name.clone());
+        let neighbourhood = self
+            .neighbourhood_of(location)
+            .map(|area| area.name.clone());
         let department_id = neighbourhood
             .as_ref()
             .and_then(|name| service.neighbourhood_departments.get(name))
@@ -132,8 +136,14 @@ pub(crate) mod tests {
             contact_phone: "311".into(),
             website: "https://city.example".into(),
             center: Location::new(41.5, -72.5).unwrap(),
-            open311_keys: vec![Open311Key { key: "k".into(), name: "Test client".into() }],
-            departments: vec![department("public-works", "Public Works"), department("parks", "Parks")],
+            open311_keys: vec![Open311Key {
+                key: "k".into(),
+                name: "Test client".into(),
+            }],
+            departments: vec![
+                department("public-works", "Public Works"),
+                department("parks", "Parks"),
+            ],
             services: vec![Service {
                 code: "pothole".into(),
                 name: "Pothole".into(),
@@ -141,7 +151,10 @@ pub(crate) mod tests {
                 group: "Streets".into(),
                 keywords: vec![],
                 department: "public-works".into(),
-                neighbourhood_departments: BTreeMap::from([("East".to_string(), "parks".to_string())]),
+                neighbourhood_departments: BTreeMap::from([(
+                    "East".to_string(),
+                    "parks".to_string(),
+                )]),
                 attributes: vec![Attribute {
                     code: "size".into(),
                     datatype: Datatype::Singlevaluelist,
@@ -150,13 +163,22 @@ pub(crate) mod tests {
                     description: "How big?".into(),
                     datatype_description: String::new(),
                     order: 1,
-                    values: vec![ValueOption { key: "small".into(), name: "Small".into() }],
+                    values: vec![ValueOption {
+                        key: "small".into(),
+                        name: "Small".into(),
+                    }],
                 }],
             }],
             boundary: square(-73.0, 41.0, -72.0, 42.0),
             neighbourhoods: vec![
-                Area { name: "East".into(), shape: square(-72.5, 41.0, -72.0, 42.0) },
-                Area { name: "West".into(), shape: square(-73.0, 41.0, -72.5, 42.0) },
+                Area {
+                    name: "East".into(),
+                    shape: square(-72.5, 41.0, -72.0, 42.0),
+                },
+                Area {
+                    name: "West".into(),
+                    shape: square(-73.0, 41.0, -72.5, 42.0),
+                },
             ],
         }
     }
@@ -165,17 +187,30 @@ pub(crate) mod tests {
     fn routes_by_service_and_neighbourhood() {
         let city = test_city();
         let pothole = city.service("pothole").unwrap();
-        let west = city.route(pothole, Location::new(41.5, -72.8).unwrap()).unwrap();
-        assert_eq!((west.department.as_str(), west.neighbourhood.as_deref()), ("public-works", Some("West")));
-        let east = city.route(pothole, Location::new(41.5, -72.2).unwrap()).unwrap();
-        assert_eq!((east.department.as_str(), east.neighbourhood.as_deref()), ("parks", Some("East")));
+        let west = city
+            .route(pothole, Location::new(41.5, -72.8).unwrap())
+            .unwrap();
+        assert_eq!(
+            (west.department.as_str(), west.neighbourhood.as_deref()),
+            ("public-works", Some("West"))
+        );
+        let east = city
+            .route(pothole, Location::new(41.5, -72.2).unwrap())
+            .unwrap();
+        assert_eq!(
+            (east.department.as_str(), east.neighbourhood.as_deref()),
+            ("parks", Some("East"))
+        );
     }
 
     #[test]
     fn a_point_on_a_shared_edge_or_vertex_routes_the_same_way_every_time() {
         let city = test_city();
         let pothole = city.service("pothole").unwrap();
-        for point in [Location::new(41.5, -72.5).unwrap(), Location::new(41.0, -72.5).unwrap()] {
+        for point in [
+            Location::new(41.5, -72.5).unwrap(),
+            Location::new(41.0, -72.5).unwrap(),
+        ] {
             let first = city.route(pothole, point).unwrap();
             assert_eq!(first.neighbourhood.as_deref(), Some("East"));
             assert_eq!(city.route(pothole, point).unwrap(), first);

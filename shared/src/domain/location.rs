@@ -18,7 +18,10 @@ pub struct Location {
 impl Location {
     pub fn new(lat: f64, long: f64) -> Result<Self, Invalid> {
         if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
-            return Err(Invalid::field("lat", "lat must be a number between -90 and 90"));
+            return Err(Invalid::field(
+                "lat",
+                "lat must be a number between -90 and 90",
+            ));
         }
         if !long.is_finite() || !(-180.0..=180.0).contains(&long) {
             return Err(Invalid::field(
@@ -39,8 +42,14 @@ impl Location {
 
     /// The geohash cell this point falls in, the key of the location index.
     pub fn cell(&self) -> String {
-        geohash::encode(geohash::Coord { x: self.long, y: self.lat }, CELL_PRECISION)
-            .expect("coordinates were range-checked at construction")
+        geohash::encode(
+            geohash::Coord {
+                x: self.long,
+                y: self.lat,
+            },
+            CELL_PRECISION,
+        )
+        .expect("coordinates were range-checked at construction")
     }
 
     pub fn to_point(self) -> geo::Point<f64> {
@@ -54,8 +63,14 @@ mod tests {
 
     #[test]
     fn refuses_coordinates_outside_the_world() {
-        assert_eq!(Location::new(95.0, 0.0).unwrap_err().field.as_deref(), Some("lat"));
-        assert_eq!(Location::new(0.0, -181.0).unwrap_err().field.as_deref(), Some("long"));
+        assert_eq!(
+            Location::new(95.0, 0.0).unwrap_err().field.as_deref(),
+            Some("lat")
+        );
+        assert_eq!(
+            Location::new(0.0, -181.0).unwrap_err().field.as_deref(),
+            Some("long")
+        );
         assert!(Location::new(f64::NAN, 0.0).is_err());
         assert!(Location::new(90.0, 180.0).is_ok());
     }

@@ -83,7 +83,11 @@ impl ReportForm {
         let service = city.service(&code).ok_or_else(|| {
             Invalid::field(
                 "service_code",
-                format!("`{}` is not a service of {}; GET services lists them", short(&code), city.name),
+                format!(
+                    "`{}` is not a service of {}; GET services lists them",
+                    short(&code),
+                    city.name
+                ),
             )
             .with_code("unknown_service")
         })?;
@@ -134,8 +138,13 @@ impl ReportForm {
         let media_url = trimmed(self.media_url);
         if let Some(url) = &media_url {
             limit("media_url", url, 2000)?;
-            if !(url.starts_with("https://") || url.starts_with("http://")) || url.contains(char::is_whitespace) {
-                return Err(Invalid::field("media_url", "media_url must be an http or https URL"));
+            if !(url.starts_with("https://") || url.starts_with("http://"))
+                || url.contains(char::is_whitespace)
+            {
+                return Err(Invalid::field(
+                    "media_url",
+                    "media_url must be an http or https URL",
+                ));
             }
         }
         Ok(ValidReport {
@@ -155,17 +164,25 @@ fn check_contact(contact: Contact) -> Result<Contact, Invalid> {
     if let Some(email) = &email {
         let well_formed = email.len() <= 254
             && !email.contains(char::is_whitespace)
-            && email
-                .split_once('@')
-                .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.'));
+            && email.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty()
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+            });
         if !well_formed {
-            return Err(Invalid::field("email", "email is not a valid e-mail address"));
+            return Err(Invalid::field(
+                "email",
+                "email is not a valid e-mail address",
+            ));
         }
     }
     let phone = trimmed(contact.phone);
     if let Some(phone) = &phone {
         let digits = phone.chars().filter(char::is_ascii_digit).count();
-        let allowed = phone.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c));
+        let allowed = phone
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-().".contains(c));
         if !allowed || !(7..=15).contains(&digits) {
             return Err(Invalid::field(
                 "phone",
@@ -176,23 +193,38 @@ fn check_contact(contact: Contact) -> Result<Contact, Invalid> {
     let first_name = trimmed(contact.first_name);
     let last_name = trimmed(contact.last_name);
     let device_id = trimmed(contact.device_id);
-    for (field, value) in [("first_name", &first_name), ("last_name", &last_name), ("device_id", &device_id)] {
+    for (field, value) in [
+        ("first_name", &first_name),
+        ("last_name", &last_name),
+        ("device_id", &device_id),
+    ] {
         if let Some(value) = value {
             limit(field, value, 200)?;
         }
     }
-    Ok(Contact { email, phone, first_name, last_name, device_id })
+    Ok(Contact {
+        email,
+        phone,
+        first_name,
+        last_name,
+        device_id,
+    })
 }
 
 fn limit(field: &str, value: &str, max_chars: usize) -> Result<(), Invalid> {
     if value.chars().count() > max_chars {
-        return Err(Invalid::field(field, format!("{field} is longer than {max_chars} characters")));
+        return Err(Invalid::field(
+            field,
+            format!("{field} is longer than {max_chars} characters"),
+        ));
     }
     Ok(())
 }
 
 fn trimmed(value: Option<String>) -> Option<String> {
-    value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
 }
 
 fn short(value: &str) -> String {
@@ -210,7 +242,10 @@ mod tests {
             lat: Some(41.5),
             long: Some(-72.5),
             description: Some("  Deep hole by the curb  ".into()),
-            contact: Contact { email: Some("ana@example.org".into()), ..Contact::default() },
+            contact: Contact {
+                email: Some("ana@example.org".into()),
+                ..Contact::default()
+            },
             ..ReportForm::default()
         }
     }
@@ -222,20 +257,51 @@ mod tests {
         assert_eq!(valid.contact.email.as_deref(), Some("ana@example.org"));
     }
 
+    /// A change that spoils a good form.
+    type Spoil = Box<dyn Fn(&mut ReportForm)>;
+
     #[test]
     fn each_bad_field_is_named() {
         let city = test_city();
-        let cases: Vec<(&str, Box<dyn Fn(&mut ReportForm)>)> = vec![
-            ("service_code", Box::new(|f| f.service_code = Some("unicorns".into()))),
+        let cases: Vec<(&str, Spoil)> = vec![
+            (
+                "service_code",
+                Box::new(|f| f.service_code = Some("unicorns".into())),
+            ),
             ("service_code", Box::new(|f| f.service_code = None)),
             ("lat", Box::new(|f| f.lat = Some(95.0))),
             ("long", Box::new(|f| f.long = None)),
-            ("lat", Box::new(|f| { f.lat = Some(40.0); f.long = Some(-74.0) })),
-            ("lat", Box::new(|f| { f.lat = None; f.long = None; f.address_string = Some("1 Main St".into()) })),
-            ("description", Box::new(|f| f.description = Some("x".repeat(4001)))),
-            ("email", Box::new(|f| f.contact.email = Some("not-an-address".into()))),
-            ("phone", Box::new(|f| f.contact.phone = Some("call me".into()))),
-            ("media_url", Box::new(|f| f.media_url = Some("javascript:alert(1)".into()))),
+            (
+                "lat",
+                Box::new(|f| {
+                    f.lat = Some(40.0);
+                    f.long = Some(-74.0)
+                }),
+            ),
+            (
+                "lat",
+                Box::new(|f| {
+                    f.lat = None;
+                    f.long = None;
+                    f.address_string = Some("1 Main St".into())
+                }),
+            ),
+            (
+                "description",
+                Box::new(|f| f.description = Some("x".repeat(4001))),
+            ),
+            (
+                "email",
+                Box::new(|f| f.contact.email = Some("not-an-address".into())),
+            ),
+            (
+                "phone",
+                Box::new(|f| f.contact.phone = Some("call me".into())),
+            ),
+            (
+                "media_url",
+                Box::new(|f| f.media_url = Some("javascript:alert(1)".into())),
+            ),
         ];
         for (field, spoil) in cases {
             let mut form = pothole_form();
@@ -258,6 +324,9 @@ mod tests {
         form.lat = None;
         form.long = None;
         form.address_string = Some("550 Main St".into());
-        assert_eq!(form.validate(&test_city()).unwrap_err().code, "geocoding_unavailable");
+        assert_eq!(
+            form.validate(&test_city()).unwrap_err().code,
+            "geocoding_unavailable"
+        );
     }
 }

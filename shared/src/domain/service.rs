@@ -111,10 +111,12 @@ impl Service {
         &self,
         raw: &BTreeMap<String, RawAttribute>,
     ) -> Result<BTreeMap<String, AttributeValue>, Invalid> {
-        if let Some(unknown) = raw
-            .keys()
-            .find(|code| !self.attributes.iter().any(|a| a.variable && &a.code == *code))
-        {
+        if let Some(unknown) = raw.keys().find(|code| {
+            !self
+                .attributes
+                .iter()
+                .any(|a| a.variable && &a.code == *code)
+        }) {
             return Err(Invalid::field(
                 format!("attribute[{unknown}]"),
                 format!("service `{}` has no attribute `{unknown}`", self.code),
@@ -198,7 +200,9 @@ impl Attribute {
             Datatype::Multivaluelist => {
                 let keys: Vec<String> = match answer {
                     RawAttribute::One(value) => vec![value.trim().to_string()],
-                    RawAttribute::Many(values) => values.iter().map(|v| v.trim().to_string()).collect(),
+                    RawAttribute::Many(values) => {
+                        values.iter().map(|v| v.trim().to_string()).collect()
+                    }
                 };
                 for key in &keys {
                     self.check_key(key)?;
@@ -266,8 +270,14 @@ mod tests {
                     datatype_description: String::new(),
                     order: 2,
                     values: vec![
-                        ValueOption { key: "small".into(), name: "Small".into() },
-                        ValueOption { key: "large".into(), name: "Large".into() },
+                        ValueOption {
+                            key: "small".into(),
+                            name: "Small".into(),
+                        },
+                        ValueOption {
+                            key: "large".into(),
+                            name: "Large".into(),
+                        },
                     ],
                 },
                 Attribute {
@@ -289,8 +299,14 @@ mod tests {
                     datatype_description: String::new(),
                     order: 3,
                     values: vec![
-                        ValueOption { key: "left".into(), name: "Left".into() },
-                        ValueOption { key: "right".into(), name: "Right".into() },
+                        ValueOption {
+                            key: "left".into(),
+                            name: "Left".into(),
+                        },
+                        ValueOption {
+                            key: "right".into(),
+                            name: "Right".into(),
+                        },
                     ],
                 },
                 Attribute {
@@ -308,7 +324,10 @@ mod tests {
     }
 
     fn answers(pairs: &[(&str, RawAttribute)]) -> BTreeMap<String, RawAttribute> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
     }
 
     fn one(v: &str) -> RawAttribute {
@@ -321,13 +340,19 @@ mod tests {
             .check_answers(&answers(&[
                 ("size", one("large")),
                 ("depth_cm", one("12.5")),
-                ("lanes", RawAttribute::Many(vec!["left".into(), "right".into()])),
+                (
+                    "lanes",
+                    RawAttribute::Many(vec!["left".into(), "right".into()]),
+                ),
                 ("since", one("2026-11-20T08:00:00-05:00")),
             ]))
             .unwrap();
         assert_eq!(checked["size"], AttributeValue::Text("large".into()));
         assert_eq!(checked["depth_cm"], AttributeValue::Number(12.5));
-        assert_eq!(checked["lanes"], AttributeValue::Keys(vec!["left".into(), "right".into()]));
+        assert_eq!(
+            checked["lanes"],
+            AttributeValue::Keys(vec!["left".into(), "right".into()])
+        );
     }
 
     #[test]
@@ -344,20 +369,30 @@ mod tests {
             ("depth_cm", one("deep")),
             ("size", one("huge")),
             ("since", one("yesterday")),
-            ("lanes", RawAttribute::Many(vec!["left".into(), "left".into()])),
+            (
+                "lanes",
+                RawAttribute::Many(vec!["left".into(), "left".into()]),
+            ),
             ("size", RawAttribute::Many(vec!["small".into()])),
             ("colour", one("red")),
         ];
         for (code, value) in bad {
             let mut raw = answers(&[("size", one("small"))]);
             raw.insert(code.to_string(), value);
-            assert!(service.check_answers(&raw).is_err(), "{code} should be refused");
+            assert!(
+                service.check_answers(&raw).is_err(),
+                "{code} should be refused"
+            );
         }
     }
 
     #[test]
     fn attributes_come_in_form_order() {
-        let codes: Vec<_> = pothole().attributes_in_order().iter().map(|a| a.code.clone()).collect();
+        let codes: Vec<_> = pothole()
+            .attributes_in_order()
+            .iter()
+            .map(|a| a.code.clone())
+            .collect();
         assert_eq!(codes, ["depth_cm", "size", "lanes", "since"]);
     }
 }

@@ -51,7 +51,11 @@ impl TrackingNumber {
                 symbols.len()
             ));
         }
-        Ok(TrackingNumber(format!("{}-{}", &symbols[..4], &symbols[4..])))
+        Ok(TrackingNumber(format!(
+            "{}-{}",
+            &symbols[..4],
+            &symbols[4..]
+        )))
     }
 
     pub fn as_str(&self) -> &str {
@@ -100,7 +104,10 @@ mod tests {
     fn parse_accepts_what_a_caller_would_type() {
         let n = TrackingNumber::parse("7k3m 9qz2").unwrap();
         assert_eq!(n.as_str(), "7K3M-9QZ2");
-        assert_eq!(TrackingNumber::parse("OIL0-ABCD").unwrap().as_str(), "0110-ABCD");
+        assert_eq!(
+            TrackingNumber::parse("OIL0-ABCD").unwrap().as_str(),
+            "0110-ABCD"
+        );
     }
 
     #[test]

@@ -33,7 +33,9 @@ pub struct OutboxEntry {
 impl Outbox {
     pub fn open(dir: &Path) -> PortResult<Self> {
         std::fs::create_dir_all(dir)?;
-        Ok(Outbox { dir: dir.to_path_buf() })
+        Ok(Outbox {
+            dir: dir.to_path_buf(),
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -52,7 +54,14 @@ impl Outbox {
                 _ => continue,
             };
             let metadata = item.metadata()?;
-            entries.push((metadata.modified()?, OutboxEntry { file: name, channel: channel.into(), bytes: metadata.len() }));
+            entries.push((
+                metadata.modified()?,
+                OutboxEntry {
+                    file: name,
+                    channel: channel.into(),
+                    bytes: metadata.len(),
+                },
+            ));
         }
         entries.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.file.cmp(&b.1.file)));
         Ok(entries.into_iter().map(|(_, entry)| entry).collect())
@@ -69,7 +78,16 @@ impl Outbox {
     /// Writes a file whole or not at all; the same dedupe key always names the same file, so a
     /// resend replaces rather than adds.
     fn write(&self, dedupe_key: &str, extension: &str, bytes: &[u8]) -> PortResult<()> {
-        let stem: String = dedupe_key.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+        let stem: String = dedupe_key
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
         let path = self.dir.join(format!("{stem}.{extension}"));
         let temporary = self.dir.join(format!(".{stem}.{extension}.tmp"));
         std::fs::write(&temporary, bytes)?;
@@ -82,19 +100,37 @@ impl Outbox {
 impl Mailer for Outbox {
     async fn send_email(&self, email: &Email) -> PortResult<()> {
         let mailbox = |address: &str| -> PortResult<Mailbox> {
-            address.parse().map_err(|e| PortError::Unavailable(format!("an address of message {} is not valid: {e}", email.dedupe_key)))
+            address.parse().map_err(|e| {
+                PortError::Unavailable(format!(
+                    "an address of message {} is not valid: {e}",
+                    email.dedupe_key
+                ))
+            })
         };
         let message = lettre::Message::builder()
             .from(mailbox(&email.from)?)
             .to(mailbox(&email.to)?)
             .subject(email.subject.clone())
-            .message_id(Some(format!("<{}@cityfix.local>", email.dedupe_key.replace('/', "."))))
+            .message_id(Some(format!(
+                "<{}@cityfix.local>",
+                email.dedupe_key.replace('/', ".")
+            )))
             .multipart(
                 MultiPart::alternative()
-                    .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(email.text.clone()))
-                    .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(email.html.clone())),
+                    .singlepart(
+                        SinglePart::builder()
+                            .header(ContentType::TEXT_PLAIN)
+                            .body(email.text.clone()),
+                    )
+                    .singlepart(
+                        SinglePart::builder()
+                            .header(ContentType::TEXT_HTML)
+                            .body(email.html.clone()),
+                    ),
             )
-            .map_err(|e| PortError::Unavailable(format!("message {} cannot be built: {e}", email.dedupe_key)))?;
+            .map_err(|e| {
+                PortError::Unavailable(format!("message {} cannot be built: {e}", email.dedupe_key))
+            })?;
         self.write(&email.dedupe_key, "eml", &message.formatted())
     }
 }
@@ -102,7 +138,12 @@ impl Mailer for Outbox {
 #[async_trait::async_trait]
 impl SmsSender for Outbox {
     async fn send_sms(&self, message: &TextMessage) -> PortResult<()> {
-        let file = SmsFile { channel: "sms".into(), to: message.to.clone(), body: message.body.clone(), dedupe_key: message.dedupe_key.clone() };
+        let file = SmsFile {
+            channel: "sms".into(),
+            to: message.to.clone(),
+            body: message.body.clone(),
+            dedupe_key: message.dedupe_key.clone(),
+        };
         let bytes = serde_json::to_vec_pretty(&file).expect("an SMS file always serialises");
         self.write(&message.dedupe_key, "json", &bytes)
     }

@@ -20,7 +20,10 @@ pub struct QueueSettings {
 
 impl Default for QueueSettings {
     fn default() -> Self {
-        QueueSettings { visibility_timeout: Duration::from_secs(30), max_receives: 4 }
+        QueueSettings {
+            visibility_timeout: Duration::from_secs(30),
+            max_receives: 4,
+        }
     }
 }
 
@@ -33,7 +36,10 @@ pub struct EmbeddedQueue {
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
 }
 
 /// The name of the dead-letter queue of `queue`.
@@ -43,7 +49,11 @@ pub fn dead_letter_name(queue: &str) -> String {
 
 impl EmbeddedQueue {
     pub fn new(db: Db, settings: QueueSettings) -> Self {
-        EmbeddedQueue { db, settings, arrivals: Arc::new(Notify::new()) }
+        EmbeddedQueue {
+            db,
+            settings,
+            arrivals: Arc::new(Notify::new()),
+        }
     }
 
     /// Sends to a queue by name (including dead-letter queues, for redrive).
@@ -112,14 +122,26 @@ impl QueueConsumer for EmbeddedQueue {
     /// Deletes a handled message. A stale receipt (the message was redelivered since) deletes nothing.
     async fn delete(&self, _queue: &str, receipt_handle: &str) -> PortResult<()> {
         let receipt = receipt_handle.to_string();
-        self.db.call(move |conn| Ok(conn.execute("DELETE FROM queue_messages WHERE receipt = ?1", [receipt]).map(|_| ())?)).await
+        self.db
+            .call(move |conn| {
+                Ok(conn
+                    .execute("DELETE FROM queue_messages WHERE receipt = ?1", [receipt])
+                    .map(|_| ())?)
+            })
+            .await
     }
 
     /// Messages in a queue, visible or not.
     async fn depth(&self, queue: &str) -> PortResult<u64> {
         let queue = queue.to_string();
         self.db
-            .call(move |conn| Ok(conn.query_row("SELECT COUNT(*) FROM queue_messages WHERE queue = ?1", [queue], |row| row.get::<_, i64>(0))? as u64))
+            .call(move |conn| {
+                Ok(conn.query_row(
+                    "SELECT COUNT(*) FROM queue_messages WHERE queue = ?1",
+                    [queue],
+                    |row| row.get::<_, i64>(0),
+                )? as u64)
+            })
             .await
     }
 
@@ -127,7 +149,6 @@ impl QueueConsumer for EmbeddedQueue {
     async fn wait_for_arrival(&self, timeout: Duration) {
         let _ = tokio::time::timeout(timeout, self.arrivals.notified()).await;
     }
-
 }
 
 #[async_trait::async_trait]

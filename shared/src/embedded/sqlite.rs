@@ -68,10 +68,13 @@ pub struct Db {
 impl Db {
     /// Opens (creating if needed) the database file and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Db, PortError> {
-        let conn = Connection::open(path).map_err(|e| PortError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+        let conn = Connection::open(path)
+            .map_err(|e| PortError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
         conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Db { conn: Arc::new(Mutex::new(conn)) })
+        Ok(Db {
+            conn: Arc::new(Mutex::new(conn)),
+        })
     }
 
     /// Runs `work` with the connection on the blocking pool.
@@ -111,5 +114,6 @@ pub fn to_json<T: serde::Serialize>(value: &T) -> String {
 }
 
 pub fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, PortError> {
-    serde_json::from_str(text).map_err(|e| PortError::Unavailable(format!("a stored item cannot be read: {e}")))
+    serde_json::from_str(text)
+        .map_err(|e| PortError::Unavailable(format!("a stored item cannot be read: {e}")))
 }

@@ -84,7 +84,13 @@ impl RequestStore for SqliteStore {
         let id = id.clone();
         self.db
             .call(move |conn| {
-                let doc: Option<String> = conn.query_row("SELECT doc FROM requests WHERE id = ?1", [id.as_str()], |row| row.get(0)).optional()?;
+                let doc: Option<String> = conn
+                    .query_row(
+                        "SELECT doc FROM requests WHERE id = ?1",
+                        [id.as_str()],
+                        |row| row.get(0),
+                    )
+                    .optional()?;
                 doc.as_deref().map(from_json).transpose()
             })
             .await
@@ -94,7 +100,13 @@ impl RequestStore for SqliteStore {
         let id = id.clone();
         self.db
             .call(move |conn| {
-                let doc: Option<String> = conn.query_row("SELECT doc FROM reporters WHERE request_id = ?1", [id.as_str()], |row| row.get(0)).optional()?;
+                let doc: Option<String> = conn
+                    .query_row(
+                        "SELECT doc FROM reporters WHERE request_id = ?1",
+                        [id.as_str()],
+                        |row| row.get(0),
+                    )
+                    .optional()?;
                 doc.as_deref().map(from_json).transpose()
             })
             .await
@@ -104,13 +116,23 @@ impl RequestStore for SqliteStore {
         let token = token.to_string();
         self.db
             .call(move |conn| {
-                let id: Option<String> = conn.query_row("SELECT id FROM requests WHERE token = ?1", [token], |row| row.get(0)).optional()?;
-                id.map(|id| TrackingNumber::parse(&id).map_err(PortError::Unavailable)).transpose()
+                let id: Option<String> = conn
+                    .query_row("SELECT id FROM requests WHERE token = ?1", [token], |row| {
+                        row.get(0)
+                    })
+                    .optional()?;
+                id.map(|id| TrackingNumber::parse(&id).map_err(PortError::Unavailable))
+                    .transpose()
             })
             .await
     }
 
-    async fn update(&self, request: &ServiceRequest, expected_version: u64, entry: &TimelineEntry) -> PortResult<()> {
+    async fn update(
+        &self,
+        request: &ServiceRequest,
+        expected_version: u64,
+        entry: &TimelineEntry,
+    ) -> PortResult<()> {
         let request = request.clone();
         let entry = entry.clone();
         self.db
@@ -142,8 +164,12 @@ impl RequestStore for SqliteStore {
         let id = id.clone();
         self.db
             .call(move |conn| {
-                let mut statement = conn.prepare("SELECT doc FROM timeline WHERE request_id = ?1 ORDER BY at, event_id")?;
-                let docs = statement.query_map([id.as_str()], |row| row.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+                let mut statement = conn.prepare(
+                    "SELECT doc FROM timeline WHERE request_id = ?1 ORDER BY at, event_id",
+                )?;
+                let docs = statement
+                    .query_map([id.as_str()], |row| row.get::<_, String>(0))?
+                    .collect::<Result<Vec<_>, _>>()?;
                 docs.iter().map(|doc| from_json(doc)).collect()
             })
             .await
@@ -183,7 +209,11 @@ impl RequestStore for SqliteStore {
             .await
     }
 
-    async fn stuck_submitted(&self, before: DateTime<Utc>, limit: u32) -> PortResult<Vec<TrackingNumber>> {
+    async fn stuck_submitted(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> PortResult<Vec<TrackingNumber>> {
         self.db
             .call(move |conn| {
                 let mut statement = conn.prepare("SELECT id FROM requests WHERE status = ?1 AND requested_at < ?2 ORDER BY requested_at LIMIT ?3")?;
@@ -198,23 +228,46 @@ impl RequestStore for SqliteStore {
     async fn claim_delivery(&self, key: &str, at: DateTime<Utc>) -> PortResult<bool> {
         let key = key.to_string();
         self.db
-            .call(move |conn| Ok(conn.execute("INSERT OR IGNORE INTO deliveries (key, claimed_at) VALUES (?1, ?2)", params![key, timestamp(at)])? == 1))
+            .call(move |conn| {
+                Ok(conn.execute(
+                    "INSERT OR IGNORE INTO deliveries (key, claimed_at) VALUES (?1, ?2)",
+                    params![key, timestamp(at)],
+                )? == 1)
+            })
             .await
     }
 
     async fn release_delivery(&self, key: &str) -> PortResult<()> {
         let key = key.to_string();
-        self.db.call(move |conn| Ok(conn.execute("DELETE FROM deliveries WHERE key = ?1", [key]).map(|_| ())?)).await
+        self.db
+            .call(move |conn| {
+                Ok(conn
+                    .execute("DELETE FROM deliveries WHERE key = ?1", [key])
+                    .map(|_| ())?)
+            })
+            .await
     }
 }
 
-fn insert_entry(tx: &rusqlite::Transaction<'_>, id: &TrackingNumber, entry: &TimelineEntry) -> PortResult<()> {
+fn insert_entry(
+    tx: &rusqlite::Transaction<'_>,
+    id: &TrackingNumber,
+    entry: &TimelineEntry,
+) -> PortResult<()> {
     let inserted = tx.execute(
         "INSERT INTO timeline (request_id, event_id, at, doc) VALUES (?1, ?2, ?3, ?4)",
-        params![id.as_str(), entry.event_id, timestamp(entry.at), to_json(entry)],
+        params![
+            id.as_str(),
+            entry.event_id,
+            timestamp(entry.at),
+            to_json(entry)
+        ],
     );
     match inserted {
-        Err(e) if is_constraint(&e) => Err(PortError::AlreadyExists(format!("timeline entry {} of request {id}", entry.event_id))),
+        Err(e) if is_constraint(&e) => Err(PortError::AlreadyExists(format!(
+            "timeline entry {} of request {id}",
+            entry.event_id
+        ))),
         other => other.map(|_| ()).map_err(Into::into),
     }
 }

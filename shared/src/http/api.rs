@@ -19,7 +19,12 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), field: None }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+        }
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
@@ -27,19 +32,29 @@ impl ApiError {
     }
 
     pub fn unavailable() -> Self {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the service is briefly unavailable; please try again")
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the service is briefly unavailable; please try again",
+        )
     }
 }
 
 impl From<Invalid> for ApiError {
     fn from(invalid: Invalid) -> Self {
-        ApiError { status: StatusCode::BAD_REQUEST, code: invalid.code, message: invalid.message, field: invalid.field }
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            code: invalid.code,
+            message: invalid.message,
+            field: invalid.field,
+        }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut error = json!({ "status": self.status.as_u16(), "code": self.code, "message": self.message });
+        let mut error =
+            json!({ "status": self.status.as_u16(), "code": self.code, "message": self.message });
         if let Some(field) = self.field {
             error["field"] = Value::String(field);
         }

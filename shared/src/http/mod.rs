@@ -12,7 +12,8 @@ use crate::domain::City;
 
 /// A time as the city's residents read it: ISO 8601 in the city's zone, with its offset.
 pub fn city_time(city: &City, at: DateTime<Utc>) -> String {
-    at.with_timezone(&city.timezone).to_rfc3339_opts(SecondsFormat::Secs, false)
+    at.with_timezone(&city.timezone)
+        .to_rfc3339_opts(SecondsFormat::Secs, false)
 }
 
 /// Text made safe to place in HTML.

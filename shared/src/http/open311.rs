@@ -41,15 +41,30 @@ pub struct Open311Response {
 
 impl Open311Response {
     pub fn ok(format: Format, root: &'static str, body: Value) -> Self {
-        Open311Response { format, status: StatusCode::OK, root, body }
+        Open311Response {
+            format,
+            status: StatusCode::OK,
+            root,
+            body,
+        }
     }
 }
 
 impl IntoResponse for Open311Response {
     fn into_response(self) -> Response {
         match self.format {
-            Format::Json => (self.status, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], self.body.to_string()).into_response(),
-            Format::Xml => (self.status, [(header::CONTENT_TYPE, "text/xml; charset=utf-8")], to_xml(self.root, &self.body)).into_response(),
+            Format::Json => (
+                self.status,
+                [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+                self.body.to_string(),
+            )
+                .into_response(),
+            Format::Xml => (
+                self.status,
+                [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
+                to_xml(self.root, &self.body),
+            )
+                .into_response(),
         }
     }
 }
@@ -57,7 +72,13 @@ impl IntoResponse for Open311Response {
 /// An Open311 error: `[{"code": 400, "description": "..."}]`, or `<errors><error>…` in XML.
 pub fn error(format: Format, status: StatusCode, description: impl Into<String>) -> Response {
     let body = json!([{ "code": status.as_u16(), "description": description.into() }]);
-    Open311Response { format, status, root: "errors", body }.into_response()
+    Open311Response {
+        format,
+        status,
+        root: "errors",
+        body,
+    }
+    .into_response()
 }
 
 /// The element name of one item of a list element.
@@ -85,7 +106,11 @@ pub fn to_xml(root: &str, value: &Value) -> String {
 }
 
 fn write_element(writer: &mut Writer<Vec<u8>>, name: &str, value: &Value) {
-    let write = |writer: &mut Writer<Vec<u8>>, event: Event<'_>| writer.write_event(event).expect("writing to memory cannot fail");
+    let write = |writer: &mut Writer<Vec<u8>>, event: Event<'_>| {
+        writer
+            .write_event(event)
+            .expect("writing to memory cannot fail")
+    };
     match value {
         Value::Null => write(writer, Event::Empty(BytesStart::new(name))),
         Value::Array(items) => {
@@ -205,18 +230,32 @@ pub struct PostEnvelope {
 /// `attribute[code][]` answers, and the api key. Repeated single fields are refused.
 pub fn parse_report_form(body: &[u8]) -> Result<(ReportForm, PostEnvelope), Invalid> {
     if std::str::from_utf8(body).is_err() {
-        return Err(Invalid::field("body", "the form body is not UTF-8 text").with_code("malformed_body"));
+        return Err(
+            Invalid::field("body", "the form body is not UTF-8 text").with_code("malformed_body")
+        );
     }
     let mut singles: BTreeMap<String, String> = BTreeMap::new();
     let mut attributes: BTreeMap<String, RawAttribute> = BTreeMap::new();
     for (key, value) in form_urlencoded::parse(body) {
         if key.contains('\u{FFFD}') || value.contains('\u{FFFD}') {
-            return Err(Invalid::field(key.to_string(), "the form has a percent-encoded value that is not UTF-8").with_code("malformed_body"));
+            return Err(Invalid::field(
+                key.to_string(),
+                "the form has a percent-encoded value that is not UTF-8",
+            )
+            .with_code("malformed_body"));
         }
         if let Some(inner) = key.strip_prefix("attribute[") {
             let (code, many) = match inner.strip_suffix("][]") {
                 Some(code) => (code, true),
-                None => (inner.strip_suffix(']').ok_or_else(|| Invalid::field(key.to_string(), format!("`{key}` is not of the form attribute[code]")))?, false),
+                None => (
+                    inner.strip_suffix(']').ok_or_else(|| {
+                        Invalid::field(
+                            key.to_string(),
+                            format!("`{key}` is not of the form attribute[code]"),
+                        )
+                    })?,
+                    false,
+                ),
             };
             let entry = attributes.entry(code.to_string());
             match (entry, many) {
@@ -226,24 +265,46 @@ pub fn parse_report_form(body: &[u8]) -> Result<(ReportForm, PostEnvelope), Inva
                 (std::collections::btree_map::Entry::Vacant(slot), true) => {
                     slot.insert(RawAttribute::Many(vec![value.into_owned()]));
                 }
-                (std::collections::btree_map::Entry::Occupied(mut slot), true) => match slot.get_mut() {
+                (std::collections::btree_map::Entry::Occupied(mut slot), true) => match slot
+                    .get_mut()
+                {
                     RawAttribute::Many(values) => values.push(value.into_owned()),
-                    RawAttribute::One(_) => return Err(Invalid::field(format!("attribute[{code}]"), format!("attribute `{code}` is given both as one value and as a list"))),
+                    RawAttribute::One(_) => {
+                        return Err(Invalid::field(
+                            format!("attribute[{code}]"),
+                            format!("attribute `{code}` is given both as one value and as a list"),
+                        ))
+                    }
                 },
                 (std::collections::btree_map::Entry::Occupied(_), false) => {
-                    return Err(Invalid::field(format!("attribute[{code}]"), format!("attribute `{code}` is given twice; use attribute[{code}][] for a list")))
+                    return Err(Invalid::field(
+                        format!("attribute[{code}]"),
+                        format!(
+                            "attribute `{code}` is given twice; use attribute[{code}][] for a list"
+                        ),
+                    ))
                 }
             }
             continue;
         }
-        if singles.insert(key.to_string(), value.into_owned()).is_some() {
-            return Err(Invalid::field(key.to_string(), format!("`{key}` is given twice")));
+        if singles
+            .insert(key.to_string(), value.into_owned())
+            .is_some()
+        {
+            return Err(Invalid::field(
+                key.to_string(),
+                format!("`{key}` is given twice"),
+            ));
         }
     }
     let mut take = |field: &str| singles.remove(field).filter(|v| !v.trim().is_empty());
     let number = |field: &str, value: Option<String>| -> Result<Option<f64>, Invalid> {
         value
-            .map(|v| v.trim().parse::<f64>().map_err(|_| Invalid::field(field, format!("{field} must be a number"))))
+            .map(|v| {
+                v.trim()
+                    .parse::<f64>()
+                    .map_err(|_| Invalid::field(field, format!("{field} must be a number")))
+            })
             .transpose()
     };
     let lat = number("lat", take("lat"))?;
@@ -264,7 +325,10 @@ pub fn parse_report_form(body: &[u8]) -> Result<(ReportForm, PostEnvelope), Inva
         },
         media_url: take("media_url"),
     };
-    let envelope = PostEnvelope { api_key: take("api_key"), jurisdiction_id: take("jurisdiction_id") };
+    let envelope = PostEnvelope {
+        api_key: take("api_key"),
+        jurisdiction_id: take("jurisdiction_id"),
+    };
     Ok((form, envelope))
 }
 
@@ -274,7 +338,10 @@ mod tests {
 
     #[test]
     fn splits_ids_from_extensions() {
-        assert_eq!(Format::split("7K3M-9QZ2.json"), Some(("7K3M-9QZ2", Format::Json)));
+        assert_eq!(
+            Format::split("7K3M-9QZ2.json"),
+            Some(("7K3M-9QZ2", Format::Json))
+        );
         assert_eq!(Format::split("pothole.xml"), Some(("pothole", Format::Xml)));
         assert_eq!(Format::split("pothole.html"), None);
         assert_eq!(Format::split("pothole"), None);
@@ -282,7 +349,10 @@ mod tests {
 
     #[test]
     fn xml_repeats_list_items_and_escapes_text() {
-        let xml = to_xml("services", &json!([{ "service_code": "a&b", "metadata": false }, { "service_code": "c", "group": null }]));
+        let xml = to_xml(
+            "services",
+            &json!([{ "service_code": "a&b", "metadata": false }, { "service_code": "c", "group": null }]),
+        );
         assert_eq!(
             xml,
             "<?xml version=\"1.0\" encoding=\"utf-8\"?><services><service><service_code>a&amp;b</service_code><metadata>false</metadata></service><service><service_code>c</service_code><group/></service></services>"
@@ -298,17 +368,38 @@ mod tests {
         assert_eq!(envelope.api_key.as_deref(), Some("k"));
         assert_eq!(form.lat, Some(41.7));
         assert_eq!(form.attributes["size"], RawAttribute::One("small".into()));
-        assert_eq!(form.attributes["lanes"], RawAttribute::Many(vec!["left".into(), "right".into()]));
+        assert_eq!(
+            form.attributes["lanes"],
+            RawAttribute::Many(vec!["left".into(), "right".into()])
+        );
         assert_eq!(form.contact.email.as_deref(), Some("a@b.org"));
     }
 
     #[test]
     fn form_refuses_repeats_non_numbers_and_bad_encoding() {
-        assert_eq!(parse_report_form(b"lat=1&lat=2").unwrap_err().field.as_deref(), Some("lat"));
-        assert_eq!(parse_report_form(b"lat=north").unwrap_err().field.as_deref(), Some("lat"));
+        assert_eq!(
+            parse_report_form(b"lat=1&lat=2")
+                .unwrap_err()
+                .field
+                .as_deref(),
+            Some("lat")
+        );
+        assert_eq!(
+            parse_report_form(b"lat=north")
+                .unwrap_err()
+                .field
+                .as_deref(),
+            Some("lat")
+        );
         assert!(parse_report_form(b"attribute[a]=1&attribute[a]=2").is_err());
         assert!(parse_report_form(b"attribute[a=1").is_err());
-        assert_eq!(parse_report_form(b"description=%FF%FE").unwrap_err().code, "malformed_body");
-        assert_eq!(parse_report_form(&[0x64, 0xff]).unwrap_err().code, "malformed_body");
+        assert_eq!(
+            parse_report_form(b"description=%FF%FE").unwrap_err().code,
+            "malformed_body"
+        );
+        assert_eq!(
+            parse_report_form(&[0x64, 0xff]).unwrap_err().code,
+            "malformed_body"
+        );
     }
 }

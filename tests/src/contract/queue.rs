@@ -31,8 +31,14 @@ pub async fn a_sent_message_is_received_once_and_deleted(make: &impl MakeQueue) 
     assert_eq!(received.len(), 1);
     assert_eq!(received[0].body, r#"{"n":1}"#);
     assert_eq!(received[0].receive_count, 1);
-    assert!(queue.receive(ROUTING, 10).await.unwrap().is_empty(), "a received message is hidden");
-    queue.delete(ROUTING, &received[0].receipt_handle).await.unwrap();
+    assert!(
+        queue.receive(ROUTING, 10).await.unwrap().is_empty(),
+        "a received message is hidden"
+    );
+    queue
+        .delete(ROUTING, &received[0].receipt_handle)
+        .await
+        .unwrap();
     assert_eq!(queue.depth(ROUTING).await.unwrap(), 0);
 }
 
@@ -55,7 +61,10 @@ pub async fn a_message_received_too_often_goes_to_the_dead_letter_queue(make: &i
         assert_eq!(queue.receive(ROUTING, 10).await.unwrap().len(), 1);
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert!(queue.receive(ROUTING, 10).await.unwrap().is_empty(), "after the maximum receives it is not delivered again");
+    assert!(
+        queue.receive(ROUTING, 10).await.unwrap().is_empty(),
+        "after the maximum receives it is not delivered again"
+    );
     let dead = queue.receive("routing-dlq", 10).await.unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].body, "poison");
@@ -68,9 +77,19 @@ pub async fn a_stale_receipt_deletes_nothing(make: &impl MakeQueue) {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let second = queue.receive(ROUTING, 10).await.unwrap();
     assert_eq!(second.len(), 1);
-    queue.delete(ROUTING, &first[0].receipt_handle).await.unwrap();
-    assert_eq!(queue.depth(ROUTING).await.unwrap(), 1, "the old receipt must not delete the redelivered message");
-    queue.delete(ROUTING, &second[0].receipt_handle).await.unwrap();
+    queue
+        .delete(ROUTING, &first[0].receipt_handle)
+        .await
+        .unwrap();
+    assert_eq!(
+        queue.depth(ROUTING).await.unwrap(),
+        1,
+        "the old receipt must not delete the redelivered message"
+    );
+    queue
+        .delete(ROUTING, &second[0].receipt_handle)
+        .await
+        .unwrap();
     assert_eq!(queue.depth(ROUTING).await.unwrap(), 0);
 }
 
@@ -78,5 +97,8 @@ pub async fn queues_are_separate(make: &impl MakeQueue) {
     let queue = make(30_000, 4).await;
     queue.send(QueueName::Notify, "for notify").await.unwrap();
     assert!(queue.receive(ROUTING, 10).await.unwrap().is_empty());
-    assert_eq!(queue.receive("notify", 10).await.unwrap()[0].body, "for notify");
+    assert_eq!(
+        queue.receive("notify", 10).await.unwrap()[0].body,
+        "for notify"
+    );
 }

@@ -9,10 +9,19 @@ use crate::sample::{at, id, new_request, with_key};
 pub async fn create_then_read_back(store: &dyn RequestStore) {
     let new = new_request("AAAA-0001", "pothole", 1);
     assert_eq!(store.create(&new).await.unwrap(), Created::New);
-    assert_eq!(store.get(&new.request.id).await.unwrap(), Some(new.request.clone()));
+    assert_eq!(
+        store.get(&new.request.id).await.unwrap(),
+        Some(new.request.clone())
+    );
     assert_eq!(store.reporter(&new.request.id).await.unwrap(), new.reporter);
-    assert_eq!(store.timeline(&new.request.id).await.unwrap(), vec![new.first_entry.clone()]);
-    assert_eq!(store.find_token("token-AAAA-0001").await.unwrap(), Some(new.request.id.clone()));
+    assert_eq!(
+        store.timeline(&new.request.id).await.unwrap(),
+        vec![new.first_entry.clone()]
+    );
+    assert_eq!(
+        store.find_token("token-AAAA-0001").await.unwrap(),
+        Some(new.request.id.clone())
+    );
     assert_eq!(store.get(&id("ZZZZ-ZZZZ")).await.unwrap(), None);
     assert_eq!(store.find_token("no-such-token").await.unwrap(), None);
 }
@@ -24,31 +33,86 @@ pub async fn a_taken_tracking_number_is_refused_whole(store: &dyn RequestStore) 
     second.token = "token-other".into();
     second.reporter.as_mut().unwrap().email = Some("someone-else@example.org".into());
     let second = with_key(second, "key-2", "fp", at(59));
-    assert!(matches!(store.create(&second).await, Err(PortError::AlreadyExists(_))));
-    assert_eq!(store.get(&first.request.id).await.unwrap().unwrap().service_code, "pothole");
-    assert_eq!(store.reporter(&first.request.id).await.unwrap(), first.reporter);
+    assert!(matches!(
+        store.create(&second).await,
+        Err(PortError::AlreadyExists(_))
+    ));
+    assert_eq!(
+        store
+            .get(&first.request.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .service_code,
+        "pothole"
+    );
+    assert_eq!(
+        store.reporter(&first.request.id).await.unwrap(),
+        first.reporter
+    );
     assert_eq!(store.find_token("token-other").await.unwrap(), None);
-    let retry = with_key(new_request("AAAA-0003", "graffiti", 2), "key-2", "fp", at(59));
-    assert_eq!(store.create(&retry).await.unwrap(), Created::New, "the refused create must not have kept its idempotency key");
+    let retry = with_key(
+        new_request("AAAA-0003", "graffiti", 2),
+        "key-2",
+        "fp",
+        at(59),
+    );
+    assert_eq!(
+        store.create(&retry).await.unwrap(),
+        Created::New,
+        "the refused create must not have kept its idempotency key"
+    );
 }
 
 pub async fn an_idempotency_key_replays(store: &dyn RequestStore) {
-    let first = with_key(new_request("AAAA-0004", "pothole", 1), "key-4", "fp-1", at(1) + Duration::hours(24));
+    let first = with_key(
+        new_request("AAAA-0004", "pothole", 1),
+        "key-4",
+        "fp-1",
+        at(1) + Duration::hours(24),
+    );
     assert_eq!(store.create(&first).await.unwrap(), Created::New);
-    let again = with_key(new_request("AAAA-0005", "pothole", 2), "key-4", "fp-2", at(2) + Duration::hours(24));
-    assert_eq!(store.create(&again).await.unwrap(), Created::Replayed { id: first.request.id.clone(), fingerprint: "fp-1".into() });
-    assert_eq!(store.get(&again.request.id).await.unwrap(), None, "a replay writes nothing");
+    let again = with_key(
+        new_request("AAAA-0005", "pothole", 2),
+        "key-4",
+        "fp-2",
+        at(2) + Duration::hours(24),
+    );
+    assert_eq!(
+        store.create(&again).await.unwrap(),
+        Created::Replayed {
+            id: first.request.id.clone(),
+            fingerprint: "fp-1".into()
+        }
+    );
+    assert_eq!(
+        store.get(&again.request.id).await.unwrap(),
+        None,
+        "a replay writes nothing"
+    );
 }
 
 pub async fn an_expired_idempotency_key_is_forgotten(store: &dyn RequestStore) {
     let first = with_key(new_request("AAAA-0006", "pothole", 1), "key-6", "fp", at(5));
     store.create(&first).await.unwrap();
-    let later = with_key(new_request("AAAA-0007", "pothole", 10), "key-6", "fp", at(10) + Duration::hours(24));
+    let later = with_key(
+        new_request("AAAA-0007", "pothole", 10),
+        "key-6",
+        "fp",
+        at(10) + Duration::hours(24),
+    );
     assert_eq!(store.create(&later).await.unwrap(), Created::New);
 }
 
 fn routed_entry(minute: u32) -> TimelineEntry {
-    TimelineEntry { event_id: "routed".into(), at: at(minute), kind: TimelineKind::Routed, status: Some(Status::Open), note: Some("Routed".into()), public: true }
+    TimelineEntry {
+        event_id: "routed".into(),
+        at: at(minute),
+        kind: TimelineKind::Routed,
+        status: Some(Status::Open),
+        note: Some("Routed".into()),
+        public: true,
+    }
 }
 
 pub async fn a_stale_version_is_a_conflict(store: &dyn RequestStore) {
@@ -63,9 +127,19 @@ pub async fn a_stale_version_is_a_conflict(store: &dyn RequestStore) {
     stale.version = 2;
     let mut entry = routed_entry(3);
     entry.event_id = "closed".into();
-    assert!(matches!(store.update(&stale, 1, &entry).await, Err(PortError::Conflict(_))));
-    assert_eq!(store.get(&new.request.id).await.unwrap().unwrap().status, Status::Open);
-    assert_eq!(store.timeline(&new.request.id).await.unwrap().len(), 2, "a refused update adds no timeline entry");
+    assert!(matches!(
+        store.update(&stale, 1, &entry).await,
+        Err(PortError::Conflict(_))
+    ));
+    assert_eq!(
+        store.get(&new.request.id).await.unwrap().unwrap().status,
+        Status::Open
+    );
+    assert_eq!(
+        store.timeline(&new.request.id).await.unwrap().len(),
+        2,
+        "a refused update adds no timeline entry"
+    );
 }
 
 pub async fn a_change_is_applied_once(store: &dyn RequestStore) {
@@ -78,24 +152,78 @@ pub async fn a_change_is_applied_once(store: &dyn RequestStore) {
     let mut again = opened.clone();
     again.version = 3;
     let repeated = store.update(&again, 2, &routed_entry(2)).await;
-    assert!(matches!(repeated, Err(PortError::AlreadyExists(_))), "{repeated:?}");
-    assert_eq!(store.get(&new.request.id).await.unwrap().unwrap().version, 2, "the request is untouched when its entry exists");
+    assert!(
+        matches!(repeated, Err(PortError::AlreadyExists(_))),
+        "{repeated:?}"
+    );
+    assert_eq!(
+        store.get(&new.request.id).await.unwrap().unwrap().version,
+        2,
+        "the request is untouched when its entry exists"
+    );
 }
 
 pub async fn search_filters_and_pages_newest_first(store: &dyn RequestStore) {
-    for (n, (code, minute)) in [("pothole", 1), ("graffiti", 2), ("pothole", 3), ("pothole", 4)].into_iter().enumerate() {
-        store.create(&new_request(&format!("BBBB-000{n}"), code, minute)).await.unwrap();
+    for (n, (code, minute)) in [
+        ("pothole", 1),
+        ("graffiti", 2),
+        ("pothole", 3),
+        ("pothole", 4),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        store
+            .create(&new_request(&format!("BBBB-000{n}"), code, minute))
+            .await
+            .unwrap();
     }
-    let ids = |found: Vec<cityfix_shared::domain::ServiceRequest>| found.into_iter().map(|r| r.id.to_string()).collect::<Vec<_>>();
-    let everything = RequestQuery { page: 1, page_size: 10, ..RequestQuery::default() };
-    assert_eq!(ids(store.search(&everything).await.unwrap()), ["BBBB-0003", "BBBB-0002", "BBBB-0001", "BBBB-0000"]);
-    let potholes = RequestQuery { service_codes: vec!["pothole".into()], page: 2, page_size: 2, ..RequestQuery::default() };
+    let ids = |found: Vec<cityfix_shared::domain::ServiceRequest>| {
+        found
+            .into_iter()
+            .map(|r| r.id.to_string())
+            .collect::<Vec<_>>()
+    };
+    let everything = RequestQuery {
+        page: 1,
+        page_size: 10,
+        ..RequestQuery::default()
+    };
+    assert_eq!(
+        ids(store.search(&everything).await.unwrap()),
+        ["BBBB-0003", "BBBB-0002", "BBBB-0001", "BBBB-0000"]
+    );
+    let potholes = RequestQuery {
+        service_codes: vec!["pothole".into()],
+        page: 2,
+        page_size: 2,
+        ..RequestQuery::default()
+    };
     assert_eq!(ids(store.search(&potholes).await.unwrap()), ["BBBB-0000"]);
-    let window = RequestQuery { requested_from: Some(at(2)), requested_to: Some(at(3)), page: 1, page_size: 10, ..RequestQuery::default() };
-    assert_eq!(ids(store.search(&window).await.unwrap()), ["BBBB-0002", "BBBB-0001"]);
-    let by_id = RequestQuery { ids: vec![id("BBBB-0001"), id("ZZZZ-ZZZZ")], page: 1, page_size: 10, ..RequestQuery::default() };
+    let window = RequestQuery {
+        requested_from: Some(at(2)),
+        requested_to: Some(at(3)),
+        page: 1,
+        page_size: 10,
+        ..RequestQuery::default()
+    };
+    assert_eq!(
+        ids(store.search(&window).await.unwrap()),
+        ["BBBB-0002", "BBBB-0001"]
+    );
+    let by_id = RequestQuery {
+        ids: vec![id("BBBB-0001"), id("ZZZZ-ZZZZ")],
+        page: 1,
+        page_size: 10,
+        ..RequestQuery::default()
+    };
     assert_eq!(ids(store.search(&by_id).await.unwrap()), ["BBBB-0001"]);
-    let closed = RequestQuery { statuses: vec![Status::Closed], page: 1, page_size: 10, ..RequestQuery::default() };
+    let closed = RequestQuery {
+        statuses: vec![Status::Closed],
+        page: 1,
+        page_size: 10,
+        ..RequestQuery::default()
+    };
     assert!(store.search(&closed).await.unwrap().is_empty());
 }
 
@@ -110,7 +238,10 @@ pub async fn stuck_submitted_lists_only_old_submitted(store: &dyn RequestStore) 
     opened.status = Status::Open;
     opened.version = 2;
     store.update(&opened, 1, &routed_entry(3)).await.unwrap();
-    assert_eq!(store.stuck_submitted(at(20), 10).await.unwrap(), vec![old.request.id]);
+    assert_eq!(
+        store.stuck_submitted(at(20), 10).await.unwrap(),
+        vec![old.request.id]
+    );
 }
 
 pub async fn a_delivery_is_claimed_once(store: &dyn RequestStore) {

@@ -1,0 +1,167 @@
+//! The `cityfix` binary as an operator runs it: serve, kill it mid-way, start again; check a broken city folder.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn demo_config() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/hartford")
+}
+
+/// A `cityfix serve` process that is killed when dropped.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(data: &Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cityfix"))
+            .args([
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                "--visibility-timeout-secs",
+                "2",
+                "--config",
+            ])
+            .arg(demo_config())
+            .arg("--data")
+            .arg(data)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .split_whitespace()
+            .find(|word| word.starts_with("http://"))
+            .expect("the URL is printed")
+            .trim_end_matches('/')
+            .to_string();
+        Server { child, url }
+    }
+
+    /// Kills the process at once, as a crash or power cut would.
+    fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_report_survives_the_runner_being_killed() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    let form = "api_key=demo-open311-key&service_code=streetlight_out&lat=41.7677&long=-72.67602&email=eve%40example.org";
+    let posted: Value = reqwest::Client::new()
+        .post(format!("{}/open311/v2/requests.json", server.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = posted[0]["service_request_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    server.kill();
+
+    let server = Server::start(data.path());
+    let started = Instant::now();
+    let status = loop {
+        let request: Value = reqwest::get(format!("{}/api/v1/requests/{id}", server.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if request["status"] == "open" || started.elapsed() > Duration::from_secs(40) {
+            break request["status"].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(status, "open");
+    let emails = || {
+        std::fs::read_dir(data.path().join("outbox"))
+            .map(|dir| {
+                dir.filter(|f| {
+                    f.as_ref()
+                        .unwrap()
+                        .path()
+                        .extension()
+                        .is_some_and(|e| e == "eml")
+                })
+                .count()
+            })
+            .unwrap_or(0)
+    };
+    while emails() == 0 && started.elapsed() < Duration::from_secs(40) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        emails(),
+        1,
+        "exactly one acknowledgement, however the kill fell"
+    );
+}
+
+#[test]
+fn a_broken_city_folder_is_refused_with_the_file_entry_and_field() {
+    let broken = tempfile::tempdir().unwrap();
+    std::fs::create_dir(broken.path().join("areas")).unwrap();
+    for file in [
+        "city.toml",
+        "departments.toml",
+        "services.toml",
+        "areas/boundary.geojson",
+        "areas/neighborhoods.geojson",
+    ] {
+        std::fs::copy(demo_config().join(file), broken.path().join(file)).unwrap();
+    }
+    let services = std::fs::read_to_string(broken.path().join("services.toml")).unwrap();
+    std::fs::write(
+        broken.path().join("services.toml"),
+        services.replacen(
+            "department = \"transportation\"",
+            "department = \"traffic\"",
+            1,
+        ),
+    )
+    .unwrap();
+
+    let output = Command::new(env!("CARGO_BIN_EXE_cityfix"))
+        .args(["check-config", "--config"])
+        .arg(broken.path())
+        .output()
+        .unwrap();
+
+    assert!(!output.status.success());
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(message.contains("services.toml: service `streetlight_out`, field `department`: `traffic` is not a department"), "{message}");
+
+    let good = Command::new(env!("CARGO_BIN_EXE_cityfix"))
+        .args(["check-config", "--config"])
+        .arg(demo_config())
+        .output()
+        .unwrap();
+    assert!(good.status.success());
+    assert!(String::from_utf8_lossy(&good.stdout).contains("17 neighbourhoods"));
+}
