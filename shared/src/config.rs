@@ -1,13 +1,23 @@
 //! Loading the city folder (city.toml, departments.toml, services.toml, area layers) and checking it whole.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use geo::{Coord, Intersects, LineString, MultiPolygon, Polygon};
+use geo::{
+    Area as _, BooleanOps, BoundingRect, Coord, Intersects, LineString, MultiPolygon, Polygon,
+    Validation,
+};
 use serde::Deserialize;
 
-use crate::domain::{Area, City, Department, Location, Open311Key, Service};
+use crate::domain::areas::{AreaIndex, LineIndex};
+use crate::domain::city::{AreaLayer, LineLayer, Places};
+use crate::domain::{Agency, Area, City, Department, Location, Open311Key, OwnedLine, Service};
+
+/// Overlap between two areas of a partition layer, in square metres, above which it is a fault.
+/// Real boundaries traced twice overlap by slivers (88 m² at most in Hartford's neighbourhoods);
+/// an area drawn over another overlaps by far more.
+const OVERLAP_TOLERANCE_M2: f64 = 1000.0;
 
 /// A fault in the city folder, naming the file, the entry and the field so it can be fixed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,7 +56,6 @@ struct CityFile {
     center: CenterFile,
     #[serde(default, rename = "open311_key")]
     open311_keys: Vec<Open311Key>,
-    areas: AreasFile,
 }
 
 #[derive(Deserialize)]
@@ -56,12 +65,61 @@ struct CenterFile {
     long: f64,
 }
 
+/// routing.toml: the layers reports are routed by.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct AreasFile {
+struct RoutingFile {
     boundary: PathBuf,
-    neighbourhoods: PathBuf,
+    #[serde(rename = "area_layer")]
+    area_layers: Vec<AreaLayerFile>,
+    #[serde(default)]
+    neighbours: Option<NeighboursFile>,
+    #[serde(default, rename = "line_layer")]
+    line_layers: Vec<LineLayerFile>,
+    #[serde(default)]
+    line_owners: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AreaLayerFile {
+    id: String,
+    file: PathBuf,
     name_property: String,
+    /// Whether the areas must not overlap (neighbourhoods, districts).
+    #[serde(default = "yes")]
+    partition: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NeighboursFile {
+    file: PathBuf,
+    name_property: String,
+    agency_property: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LineLayerFile {
+    id: String,
+    file: PathBuf,
+    name_property: String,
+    owner_property: String,
+    #[serde(default)]
+    buffer_property: Option<String>,
+    default_buffer_m: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AgenciesFile {
+    #[serde(default)]
+    agency: Vec<Agency>,
 }
 
 #[derive(Deserialize)]
@@ -84,8 +142,16 @@ pub fn load_city(dir: &Path) -> Result<City, ConfigError> {
     let city_file: CityFile = read_toml(&city_path)?;
     let departments_path = dir.join("departments.toml");
     let departments = read_toml::<DepartmentsFile>(&departments_path)?.department;
+    let agencies_path = dir.join("agencies.toml");
+    let agencies = if agencies_path.exists() {
+        read_toml::<AgenciesFile>(&agencies_path)?.agency
+    } else {
+        Vec::new()
+    };
     let services_path = dir.join("services.toml");
     let services = read_toml::<ServicesFile>(&services_path)?.service;
+    let routing_path = dir.join("routing.toml");
+    let routing: RoutingFile = read_toml(&routing_path)?;
 
     let fault = |file: &Path, entry: Option<String>, field: &str, message: String| ConfigError {
         file: file.to_path_buf(),
@@ -117,41 +183,153 @@ pub fn load_city(dir: &Path) -> Result<City, ConfigError> {
             ));
         }
     }
+    check_departments(&departments_path, &departments)?;
+    check_agencies(&agencies_path, &agencies, &departments)?;
+    let is_assignee =
+        |id: &str| departments.iter().any(|d| d.id == id) || agencies.iter().any(|a| a.id == id);
 
-    let boundary_path = dir.join(&city_file.areas.boundary);
-    let boundary_layer = read_area_layer(&boundary_path, &city_file.areas.name_property)?;
+    let boundary_path = dir.join(&routing.boundary);
+    let boundary_areas: Vec<Area> = read_area_layer(&boundary_path, "name")?
+        .into_iter()
+        .map(|(area, _)| area)
+        .collect();
     let boundary = MultiPolygon(
-        boundary_layer
-            .into_iter()
-            .flat_map(|area| area.shape.0)
+        boundary_areas
+            .iter()
+            .flat_map(|area| area.shape.0.clone())
             .collect(),
     );
-    let neighbourhoods_path = dir.join(&city_file.areas.neighbourhoods);
-    let mut neighbourhoods = read_area_layer(&neighbourhoods_path, &city_file.areas.name_property)?;
-    for area in &neighbourhoods {
-        if !area.shape.intersects(&boundary) {
-            return Err(ConfigError {
-                file: neighbourhoods_path.clone(),
-                entry: Some(format!("feature `{}`", area.name)),
-                field: Some("geometry".into()),
-                message:
-                    "lies wholly outside the city boundary; are longitude and latitude swapped?"
-                        .into(),
-            });
-        }
-    }
-    neighbourhoods.sort_by(|a, b| a.name.cmp(&b.name));
     if !boundary.intersects(&center.to_point()) {
         return Err(fault(
             &city_path,
             None,
             "center",
-            "the centre is outside the city boundary".into(),
+            "the centre is outside the city boundary (routing.toml `boundary`)".into(),
         ));
     }
 
-    check_departments(&departments_path, &departments)?;
-    check_services(&services_path, &services, &departments, &neighbourhoods)?;
+    if routing.area_layers.is_empty() {
+        return Err(fault(
+            &routing_path,
+            None,
+            "area_layer",
+            "at least one area layer (the neighbourhoods) is needed".into(),
+        ));
+    }
+    let mut layers = Vec::new();
+    let mut layer_areas: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for layer in &routing.area_layers {
+        if !is_slug(&layer.id, '-') || layer_areas.contains_key(&layer.id) {
+            return Err(fault(
+                &routing_path,
+                Some(format!("area_layer `{}`", layer.id)),
+                "id",
+                "layer ids must be unique and made of a-z, 0-9 and -".into(),
+            ));
+        }
+        let path = dir.join(&layer.file);
+        let mut areas: Vec<Area> = read_area_layer(&path, &layer.name_property)?
+            .into_iter()
+            .map(|(area, _)| area)
+            .collect();
+        for area in &areas {
+            if !area.shape.intersects(&boundary) {
+                return Err(feature_fault(
+                    &path,
+                    &area.name,
+                    "lies wholly outside the city boundary; are longitude and latitude swapped?",
+                ));
+            }
+        }
+        if layer.partition {
+            check_partition(&path, &areas)?;
+        }
+        areas.sort_by(|a, b| a.name.cmp(&b.name));
+        layer_areas.insert(
+            layer.id.clone(),
+            areas.iter().map(|a| a.name.clone()).collect(),
+        );
+        layers.push(AreaLayer {
+            id: layer.id.clone(),
+            index: AreaIndex::build(&areas),
+        });
+    }
+
+    let neighbours = match &routing.neighbours {
+        None => None,
+        Some(file) => {
+            let path = dir.join(&file.file);
+            let mut towns = Vec::new();
+            for (area, properties) in read_area_layer(&path, &file.name_property)? {
+                let agency = properties
+                    .get(&file.agency_property)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_string();
+                if !agencies.iter().any(|a| a.id == agency) {
+                    return Err(ConfigError {
+                        file: path,
+                        entry: Some(format!("feature `{}`", area.name)),
+                        field: Some(file.agency_property.clone()),
+                        message: format!("`{agency}` is not an agency in agencies.toml"),
+                    });
+                }
+                let inside: f64 = area.shape.intersection(&boundary).unsigned_area();
+                if inside > 0.01 * area.shape.unsigned_area() {
+                    return Err(feature_fault(&path, &area.name, "a neighbouring jurisdiction must lie outside the city boundary, but this one overlaps it"));
+                }
+                towns.push((area, agency));
+            }
+            let areas: Vec<Area> = towns.iter().map(|(area, _)| area.clone()).collect();
+            check_partition(&path, &areas)?;
+            Some((
+                AreaIndex::build(&areas),
+                towns.into_iter().map(|(_, agency)| agency).collect(),
+            ))
+        }
+    };
+
+    let mut lines = Vec::new();
+    let mut owners = BTreeSet::new();
+    for layer in &routing.line_layers {
+        let path = dir.join(&layer.file);
+        if !(0.0..=500.0).contains(&layer.default_buffer_m) {
+            return Err(fault(
+                &routing_path,
+                Some(format!("line_layer `{}`", layer.id)),
+                "default_buffer_m",
+                "must be between 0 and 500 metres".into(),
+            ));
+        }
+        let owned = read_line_layer(&path, layer)?;
+        for line in &owned {
+            if !line.shape.intersects(&boundary) {
+                return Err(feature_fault(
+                    &path,
+                    &line.name,
+                    "does not cross the city boundary; are longitude and latitude swapped?",
+                ));
+            }
+            owners.insert(line.owner.clone());
+        }
+        lines.push(LineLayer {
+            id: layer.id.clone(),
+            index: LineIndex::build(&owned),
+            lines: owned,
+        });
+    }
+    for (owner, target) in &routing.line_owners {
+        if !is_assignee(target) {
+            return Err(fault(
+                &routing_path,
+                Some("line_owners".into()),
+                owner,
+                format!("`{target}` is neither a department nor an agency"),
+            ));
+        }
+    }
+
+    check_services(&services_path, &services, &is_assignee, &layer_areas)?;
 
     Ok(City {
         name: city_file.name,
@@ -164,10 +342,25 @@ pub fn load_city(dir: &Path) -> Result<City, ConfigError> {
         center,
         open311_keys: city_file.open311_keys,
         departments,
+        agencies,
         services,
-        boundary,
-        neighbourhoods,
+        places: Places {
+            boundary: AreaIndex::build(&boundary_areas),
+            layers,
+            neighbours,
+            lines,
+            line_owners: routing.line_owners,
+        },
     })
+}
+
+fn feature_fault(path: &Path, name: &str, message: &str) -> ConfigError {
+    ConfigError {
+        file: path.to_path_buf(),
+        entry: Some(format!("feature `{name}`")),
+        field: Some("geometry".into()),
+        message: message.into(),
+    }
 }
 
 fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
@@ -221,11 +414,46 @@ fn check_departments(path: &Path, departments: &[Department]) -> Result<(), Conf
     Ok(())
 }
 
+fn check_agencies(
+    path: &Path,
+    agencies: &[Agency],
+    departments: &[Department],
+) -> Result<(), ConfigError> {
+    let mut seen = BTreeSet::new();
+    for agency in agencies {
+        let fault = |field: &str, message: &str| ConfigError {
+            file: path.into(),
+            entry: Some(format!("agency `{}`", agency.id)),
+            field: Some(field.into()),
+            message: message.into(),
+        };
+        if !is_slug(&agency.id, '-')
+            || !seen.insert(agency.id.as_str())
+            || departments.iter().any(|d| d.id == agency.id)
+        {
+            return Err(fault(
+                "id",
+                "ids must be unique (also among departments) and made of a-z, 0-9 and -",
+            ));
+        }
+        if agency.name.trim().is_empty() {
+            return Err(fault("name", "must not be empty"));
+        }
+        if !agency.email.contains('@') {
+            return Err(fault(
+                "email",
+                "referrals are e-mailed: an e-mail address is needed",
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn check_services(
     path: &Path,
     services: &[Service],
-    departments: &[Department],
-    neighbourhoods: &[Area],
+    is_assignee: &dyn Fn(&str) -> bool,
+    layers: &BTreeMap<String, Vec<String>>,
 ) -> Result<(), ConfigError> {
     let fault = |service: &Service, field: String, message: String| ConfigError {
         file: path.into(),
@@ -233,7 +461,6 @@ fn check_services(
         field: Some(field),
         message,
     };
-    let known_department = |id: &str| departments.iter().any(|d| d.id == id);
     let mut codes = BTreeSet::new();
     for service in services {
         if !is_slug(&service.code, '_') || !codes.insert(service.code.as_str()) {
@@ -252,7 +479,7 @@ fn check_services(
                 return Err(fault(service, field.into(), "must not be empty".into()));
             }
         }
-        if !known_department(&service.department) {
+        if !is_assignee(&service.department) {
             return Err(fault(
                 service,
                 "department".into(),
@@ -262,20 +489,46 @@ fn check_services(
                 ),
             ));
         }
-        for (neighbourhood, department) in &service.neighbourhood_departments {
-            let field = format!("neighbourhood_departments.{neighbourhood}");
-            if !neighbourhoods.iter().any(|n| &n.name == neighbourhood) {
+        let routing = &service.routing;
+        if !(0.0..=1000.0).contains(&routing.duplicate_radius_m) {
+            return Err(fault(
+                service,
+                "routing.duplicate_radius_m".into(),
+                "must be between 0 and 1000 metres".into(),
+            ));
+        }
+        match (&routing.layer, routing.areas.is_empty()) {
+            (None, false) => {
+                return Err(fault(
+                    service,
+                    "routing.layer".into(),
+                    "`areas` needs the `layer` whose areas they name".into(),
+                ))
+            }
+            (Some(layer), _) if !layers.contains_key(layer) => {
+                return Err(fault(
+                    service,
+                    "routing.layer".into(),
+                    format!("`{layer}` is not an area layer in routing.toml"),
+                ))
+            }
+            _ => {}
+        }
+        for (area, target) in &routing.areas {
+            let field = format!("routing.areas.{area}");
+            let layer = routing.layer.as_deref().unwrap_or_default();
+            if !layers[layer].contains(area) {
                 return Err(fault(
                     service,
                     field,
-                    format!("`{neighbourhood}` is not a neighbourhood of the area layer"),
+                    format!("`{area}` is not an area of layer `{layer}`"),
                 ));
             }
-            if !known_department(department) {
+            if !is_assignee(target) {
                 return Err(fault(
                     service,
                     field,
-                    format!("`{department}` is not a department in departments.toml"),
+                    format!("`{target}` is neither a department nor an agency"),
                 ));
             }
         }
@@ -352,8 +605,151 @@ fn is_slug(value: &str, separator: char) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == separator)
 }
 
-/// Reads a GeoJSON FeatureCollection of Polygon / MultiPolygon features, each named by `name_property`.
-pub fn read_area_layer(path: &Path, name_property: &str) -> Result<Vec<Area>, ConfigError> {
+/// Faults of a partition layer: two areas that overlap by more than a sliver.
+pub fn check_partition(path: &Path, areas: &[Area]) -> Result<(), ConfigError> {
+    let boxes: Vec<_> = areas.iter().map(|a| a.shape.bounding_rect()).collect();
+    for (i, a) in areas.iter().enumerate() {
+        for (j, b) in areas.iter().enumerate().skip(i + 1) {
+            let (Some(box_a), Some(box_b)) = (boxes[i], boxes[j]) else {
+                continue;
+            };
+            if !box_a.intersects(&box_b) {
+                continue;
+            }
+            let latitude = (box_a.min().y + box_a.max().y) / 2.0;
+            let overlap_m2 = a.shape.intersection(&b.shape).unsigned_area()
+                * 111_320.0
+                * 111_320.0
+                * latitude.to_radians().cos();
+            if overlap_m2 > OVERLAP_TOLERANCE_M2 {
+                return Err(feature_fault(path, &a.name, &format!("overlaps `{}` by {overlap_m2:.0} m²; the areas of this layer must not overlap", b.name)));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The properties of a GeoJSON feature.
+pub type Properties = serde_json::Map<String, serde_json::Value>;
+
+/// Reads a GeoJSON FeatureCollection of Polygon / MultiPolygon features, each named by
+/// `name_property`, with every feature's other properties. Rings must be closed, valid
+/// (no self-intersections) and inside the world's coordinate ranges.
+pub fn read_area_layer(
+    path: &Path,
+    name_property: &str,
+) -> Result<Vec<(Area, Properties)>, ConfigError> {
+    let mut areas = Vec::new();
+    for (name, feature) in read_features(path, name_property)? {
+        let geometry = feature
+            .geometry
+            .as_ref()
+            .ok_or_else(|| feature_fault(path, &name, "the feature has no geometry"))?;
+        let polygons = match &geometry.value {
+            geojson::Value::Polygon(rings) => vec![rings.clone()],
+            geojson::Value::MultiPolygon(polygons) => polygons.clone(),
+            other => {
+                return Err(feature_fault(
+                    path,
+                    &name,
+                    &format!("is a {}, not a Polygon or MultiPolygon", other.type_name()),
+                ))
+            }
+        };
+        let shape =
+            to_multipolygon(&polygons).map_err(|message| feature_fault(path, &name, &message))?;
+        for polygon in &shape {
+            if let Err(invalid) = polygon.check_validation() {
+                return Err(feature_fault(
+                    path,
+                    &name,
+                    &format!("is not a valid polygon: {invalid}"),
+                ));
+            }
+        }
+        areas.push((Area { name, shape }, feature.properties.unwrap_or_default()));
+    }
+    Ok(areas)
+}
+
+/// Reads a layer of road lines (LineString / MultiLineString), each with a name, an owner and a buffer.
+fn read_line_layer(path: &Path, layer: &LineLayerFile) -> Result<Vec<OwnedLine>, ConfigError> {
+    let mut lines = Vec::new();
+    for (name, feature) in read_features(path, &layer.name_property)? {
+        let property = |key: &str| feature.properties.as_ref().and_then(|p| p.get(key));
+        let owner = property(&layer.owner_property)
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| ConfigError {
+                file: path.into(),
+                entry: Some(format!("feature `{name}`")),
+                field: Some(layer.owner_property.clone()),
+                message: "every line needs an owner".into(),
+            })?
+            .to_string();
+        let buffer_m = match layer
+            .buffer_property
+            .as_deref()
+            .and_then(|key| property(key).map(|v| (key, v)))
+        {
+            None => layer.default_buffer_m,
+            Some((key, value)) => value
+                .as_f64()
+                .filter(|b| (0.0..=500.0).contains(b))
+                .ok_or_else(|| ConfigError {
+                    file: path.into(),
+                    entry: Some(format!("feature `{name}`")),
+                    field: Some(key.into()),
+                    message: "the buffer must be a number of metres between 0 and 500".into(),
+                })?,
+        };
+        let geometry = feature
+            .geometry
+            .as_ref()
+            .ok_or_else(|| feature_fault(path, &name, "the feature has no geometry"))?;
+        let parts = match &geometry.value {
+            geojson::Value::LineString(positions) => vec![positions.clone()],
+            geojson::Value::MultiLineString(parts) => parts.clone(),
+            other => {
+                return Err(feature_fault(
+                    path,
+                    &name,
+                    &format!(
+                        "is a {}, not a LineString or MultiLineString",
+                        other.type_name()
+                    ),
+                ))
+            }
+        };
+        for positions in parts {
+            if positions.len() < 2 {
+                return Err(feature_fault(
+                    path,
+                    &name,
+                    "a line needs at least two positions",
+                ));
+            }
+            let coords = positions
+                .iter()
+                .map(|p| to_coord(p))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|m| feature_fault(path, &name, &m))?;
+            lines.push(OwnedLine {
+                name: name.clone(),
+                owner: owner.clone(),
+                buffer_m,
+                shape: LineString(coords),
+            });
+        }
+    }
+    Ok(lines)
+}
+
+/// The features of a FeatureCollection, each with its name; names must be present and unique.
+fn read_features(
+    path: &Path,
+    name_property: &str,
+) -> Result<Vec<(String, geojson::Feature)>, ConfigError> {
     let text = read_text(path)?;
     let layer_fault = |entry: Option<String>, field: Option<&str>, message: String| ConfigError {
         file: path.into(),
@@ -376,8 +772,8 @@ pub fn read_area_layer(path: &Path, name_property: &str) -> Result<Vec<Area>, Co
         ));
     }
     let mut names = BTreeSet::new();
-    let mut areas = Vec::with_capacity(collection.features.len());
-    for (index, feature) in collection.features.iter().enumerate() {
+    let mut features = Vec::with_capacity(collection.features.len());
+    for (index, feature) in collection.features.into_iter().enumerate() {
         let name = feature
             .property(name_property)
             .and_then(|v| v.as_str())
@@ -390,37 +786,29 @@ pub fn read_area_layer(path: &Path, name_property: &str) -> Result<Vec<Area>, Co
                 )
             })?
             .to_string();
-        let entry = Some(format!("feature `{name}`"));
         if !names.insert(name.clone()) {
             return Err(layer_fault(
-                entry,
+                Some(format!("feature `{name}`")),
                 Some(name_property),
                 "the name is used by another feature".into(),
             ));
         }
-        let geometry = feature.geometry.as_ref().ok_or_else(|| {
-            layer_fault(
-                entry.clone(),
-                Some("geometry"),
-                "the feature has no geometry".into(),
-            )
-        })?;
-        let polygons = match &geometry.value {
-            geojson::Value::Polygon(rings) => vec![rings.clone()],
-            geojson::Value::MultiPolygon(polygons) => polygons.clone(),
-            other => {
-                return Err(layer_fault(
-                    entry,
-                    Some("geometry"),
-                    format!("is a {}, not a Polygon or MultiPolygon", other.type_name()),
-                ))
-            }
-        };
-        let shape = to_multipolygon(&polygons)
-            .map_err(|message| layer_fault(entry.clone(), Some("geometry"), message))?;
-        areas.push(Area { name, shape });
+        features.push((name, feature));
     }
-    Ok(areas)
+    Ok(features)
+}
+
+fn to_coord(position: &[f64]) -> Result<Coord<f64>, String> {
+    let (long, lat) = match position {
+        [long, lat, ..] => (*long, *lat),
+        _ => return Err("a position has fewer than two numbers".into()),
+    };
+    if !(-180.0..=180.0).contains(&long) || !(-90.0..=90.0).contains(&lat) {
+        return Err(format!(
+            "position [{long}, {lat}] is outside the world; GeoJSON is [longitude, latitude]"
+        ));
+    }
+    Ok(Coord { x: long, y: lat })
 }
 
 fn to_multipolygon(polygons: &[Vec<Vec<Vec<f64>>>]) -> Result<MultiPolygon<f64>, String> {
@@ -431,17 +819,10 @@ fn to_multipolygon(polygons: &[Vec<Vec<Vec<f64>>>]) -> Result<MultiPolygon<f64>,
                 positions.len()
             ));
         }
-        let mut coords = Vec::with_capacity(positions.len());
-        for position in positions {
-            let (long, lat) = match position.as_slice() {
-                [long, lat, ..] => (*long, *lat),
-                _ => return Err("a position has fewer than two numbers".into()),
-            };
-            if !(-180.0..=180.0).contains(&long) || !(-90.0..=90.0).contains(&lat) {
-                return Err(format!("position [{long}, {lat}] is outside the world; GeoJSON is [longitude, latitude]"));
-            }
-            coords.push(Coord { x: long, y: lat });
-        }
+        let coords = positions
+            .iter()
+            .map(|p| to_coord(p))
+            .collect::<Result<Vec<_>, _>>()?;
         if coords.first() != coords.last() {
             return Err("a ring is not closed: its last position differs from its first".into());
         }
@@ -470,18 +851,9 @@ mod tests {
         edit: impl Fn(String) -> String,
     ) -> (tempfile::TempDir, Result<City, ConfigError>) {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("areas")).unwrap();
-        for name in [
-            "city.toml",
-            "departments.toml",
-            "services.toml",
-            "areas/boundary.geojson",
-            "areas/neighborhoods.geojson",
-        ] {
-            let text = std::fs::read_to_string(demo_dir().join(name)).unwrap();
-            let text = if name == file { edit(text) } else { text };
-            std::fs::write(dir.path().join(name), text).unwrap();
-        }
+        crate::testing::copy_demo_city(dir.path());
+        let path = dir.path().join(file);
+        std::fs::write(&path, edit(std::fs::read_to_string(&path).unwrap())).unwrap();
         let loaded = load_city(dir.path());
         (dir, loaded)
     }
@@ -489,7 +861,7 @@ mod tests {
     #[test]
     fn the_demo_city_loads() {
         let city = load_city(&demo_dir()).unwrap();
-        assert_eq!(city.neighbourhoods.len(), 17);
+        assert_eq!(city.places.layers[0].index.len(), 17);
         assert!(city.departments.len() >= 5);
         assert!(city.services.len() >= 10);
         assert!(city.contains(city.center));

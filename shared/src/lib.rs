@@ -8,5 +8,5 @@ pub mod domain;
 pub mod embedded;
 pub mod http;
 pub mod ports;
-#[cfg(feature = "testing")]
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::domain::{Contact, ServiceRequest, Status, TimelineEntry, TrackingNumber};
+use crate::domain::{Contact, Location, ServiceRequest, Status, TimelineEntry, TrackingNumber};
 
 /// Failures of a store, queue or messenger.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -53,6 +53,34 @@ pub enum Created {
     },
 }
 
+/// Someone who gets a request's updates because they reported the same problem (`via` their own report).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Follower {
+    /// Stands for the person and the report they came through; never the address itself.
+    pub key: String,
+    pub contact: Contact,
+    pub via: TrackingNumber,
+}
+
+impl Follower {
+    pub fn new(contact: Contact, via: TrackingNumber) -> Self {
+        let who = contact
+            .email
+            .clone()
+            .or_else(|| contact.phone.clone())
+            .unwrap_or_default();
+        let key = crate::app::notify::recipient_hash(&format!("{who}/{via}"));
+        Follower { key, contact, via }
+    }
+}
+
+/// A circle to search in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Near {
+    pub location: Location,
+    pub radius_m: f64,
+}
+
 /// The filters of a request search (Open311 GET requests, and staff lists later).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RequestQuery {
@@ -61,6 +89,8 @@ pub struct RequestQuery {
     pub statuses: Vec<Status>,
     pub requested_from: Option<DateTime<Utc>>,
     pub requested_to: Option<DateTime<Utc>>,
+    /// Only requests within this circle.
+    pub near: Option<Near>,
     /// 1-based.
     pub page: u32,
     pub page_size: u32,
@@ -93,8 +123,21 @@ pub trait RequestStore: Send + Sync {
     /// The timeline, oldest first, internal entries included.
     async fn timeline(&self, id: &TrackingNumber) -> PortResult<Vec<TimelineEntry>>;
 
-    /// Requests matching the query, newest first.
+    /// Requests matching the query, newest first; with `near`, only those within the circle.
     async fn search(&self, query: &RequestQuery) -> PortResult<Vec<ServiceRequest>>;
+
+    /// Adds a follower to a request; adding the same one again changes nothing.
+    async fn add_follower(&self, id: &TrackingNumber, follower: &Follower) -> PortResult<()>;
+
+    /// Removes the followers who came through request `via`.
+    async fn remove_followers_via(
+        &self,
+        id: &TrackingNumber,
+        via: &TrackingNumber,
+    ) -> PortResult<()>;
+
+    /// The followers of a request. Only notification paths may call this.
+    async fn followers(&self, id: &TrackingNumber) -> PortResult<Vec<Follower>>;
 
     /// Requests still `submitted` since before `before`: reports whose routing job was lost.
     async fn stuck_submitted(

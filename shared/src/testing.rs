@@ -23,6 +23,23 @@ pub fn demo_city() -> Arc<City> {
     Arc::new(load_city(&repo_root().join("config/hartford")).expect("the demo city loads"))
 }
 
+/// Copies the demo city folder into `dest`, so a test can spoil one file of it.
+pub fn copy_demo_city(dest: &Path) {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).expect("a folder for the copy");
+        for entry in std::fs::read_dir(from).expect("the demo city folder") {
+            let entry = entry.expect("a folder entry");
+            let target = to.join(entry.file_name());
+            if entry.path().is_dir() {
+                copy(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).expect("a copied file");
+            }
+        }
+    }
+    copy(&repo_root().join("config/hartford"), dest);
+}
+
 /// A fresh store, queue and outbox in a temporary folder that is removed when dropped.
 pub struct World {
     pub dir: tempfile::TempDir,
@@ -89,8 +106,11 @@ pub async fn seed_request_by(
         attributes: BTreeMap::new(),
         media_url: None,
         department: None,
+        agency: None,
         agency_responsible: None,
-        neighbourhood: None,
+        areas: BTreeMap::new(),
+        routing_reason: None,
+        duplicate_of: None,
         channel: "web".into(),
         requested_at: now,
         updated_at: now,

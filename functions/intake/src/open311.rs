@@ -15,6 +15,7 @@ use cityfix_shared::domain::{Status, TrackingNumber};
 use cityfix_shared::http::open311::{
     self as wire, error, parse_report_form, Format, Open311Response,
 };
+use cityfix_shared::http::parse_near;
 use cityfix_shared::ports::RequestQuery;
 use serde_json::{json, Value};
 
@@ -297,6 +298,12 @@ fn search_query(pairs: &[(String, String)], now: DateTime<Utc>) -> Result<Reques
             other => return Err(format!("status `{other}` is not open or closed")),
         }
     }
+    let near = parse_near(
+        param(pairs, "lat"),
+        param(pairs, "long"),
+        param(pairs, "radius"),
+    )
+    .map_err(|invalid| invalid.message)?;
     let start = date("start_date")?;
     let end = date("end_date")?;
     let (start, end) = match (start, end) {
@@ -312,6 +319,7 @@ fn search_query(pairs: &[(String, String)], now: DateTime<Utc>) -> Result<Reques
         statuses,
         requested_from: start,
         requested_to: end,
+        near,
         page,
         page_size,
     })

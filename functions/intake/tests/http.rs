@@ -521,7 +521,7 @@ async fn bad_posts_get_the_right_status_and_reason_and_store_nothing() {
         (format!("api_key={KEY}&service_code=sidewalk_damage&lat=95&long={long}"), StatusCode::BAD_REQUEST, "lat must be"),
         (format!("api_key={KEY}&service_code=sidewalk_damage&lat={lat}&long=-190"), StatusCode::BAD_REQUEST, "long must be"),
         (format!("api_key={KEY}&service_code=sidewalk_damage&lat=north&long={long}"), StatusCode::BAD_REQUEST, "lat must be a number"),
-        (format!("api_key={KEY}&service_code=sidewalk_damage&lat=41.7620&long=-72.7420"), StatusCode::BAD_REQUEST, "outside"),
+        (format!("api_key={KEY}&service_code=sidewalk_damage&lat=40.7128&long=-74.0060"), StatusCode::BAD_REQUEST, "outside"),
         (format!("api_key={KEY}&service_code=pothole&lat={lat}&long={long}"), StatusCode::BAD_REQUEST, "pothole_size"),
         (format!("api_key={KEY}&service_code=pothole&lat={lat}&long={long}&attribute[pothole_size]=huge"), StatusCode::BAD_REQUEST, "huge"),
         (format!("api_key={KEY}&service_code=illegal_dumping&lat={lat}&long={long}&attribute[item_count]=lots"), StatusCode::BAD_REQUEST, "must be a number"),
@@ -693,7 +693,7 @@ async fn bad_api_bodies_name_the_field_and_store_nothing() {
             "invalid_field",
         ),
         (
-            json!({ "service_code": "pothole", "lat": 41.7620, "long": -72.7420, "attributes": { "pothole_size": "small" } }),
+            json!({ "service_code": "pothole", "lat": 40.7128, "long": -74.0060, "attributes": { "pothole_size": "small" } }),
             "lat",
             "outside_city",
         ),
@@ -762,4 +762,70 @@ async fn personal_data_never_reaches_a_public_response() {
             assert!(!body.contains(secret), "`{secret}` leaked: {body}");
         }
     }
+}
+
+#[tokio::test]
+async fn a_report_just_over_the_city_line_is_taken_for_the_neighbouring_town() {
+    let h = harness();
+    let west_hartford =
+        format!("api_key={KEY}&service_code=sidewalk_damage&lat=41.7620&long=-72.7420");
+    let posted = h
+        .post_form("/open311/v2/requests.json", &west_hartford)
+        .await;
+    assert_eq!(posted.status, StatusCode::OK, "{}", posted.body);
+    assert_eq!(h.routing_jobs().await, 1);
+}
+
+#[tokio::test]
+async fn open311_search_takes_a_circle() {
+    let h = harness();
+    let near = h
+        .post_form("/open311/v2/requests.json", &pothole_form())
+        .await
+        .json()[0]["service_request_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let far = format!("api_key={KEY}&service_code=pothole&lat=41.77325&long=-72.69383&attribute[pothole_size]=small");
+    assert_eq!(
+        h.post_form("/open311/v2/requests.json", &far).await.status,
+        StatusCode::OK
+    );
+    let (lat, long) = DOWNTOWN;
+    let found = h
+        .get(&format!(
+            "/open311/v2/requests.json?lat={}&long={long}&radius=100",
+            lat + 0.0005
+        ))
+        .await
+        .json();
+    let ids: Vec<&str> = found
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["service_request_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [near.as_str()],
+        "only the report 56 m away is within 100 m"
+    );
+    assert_eq!(
+        h.get(&format!(
+            "/open311/v2/requests.json?lat={lat}&long={long}&radius=5000"
+        ))
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        h.get(&format!("/open311/v2/requests.json?lat={lat}"))
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        h.get("/open311/v2/requests.json?radius=50").await.status,
+        StatusCode::BAD_REQUEST
+    );
 }

@@ -150,6 +150,7 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
             queue: Arc::new(queue.clone()),
         },
         status: StatusDeps {
+            city: city.clone(),
             store: Arc::new(store.clone()),
             queue: Arc::new(queue.clone()),
             clock: Arc::new(SystemClock),

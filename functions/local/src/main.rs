@@ -52,6 +52,7 @@ async fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,tower_http=warn".into()),
         )
+        .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
         Command::Serve {
@@ -86,7 +87,10 @@ async fn main() -> anyhow::Result<()> {
                 city.name,
                 city.services.len(),
                 city.departments.len(),
-                city.neighbourhoods.len()
+                city.places
+                    .layers
+                    .first()
+                    .map_or(0, |layer| layer.index.len())
             );
         }
     }

@@ -15,6 +15,7 @@ fn demo_config() -> PathBuf {
 struct Server {
     child: Child,
     url: String,
+    _stdout: BufReader<std::process::ChildStdout>,
 }
 
 impl Server {
@@ -35,17 +36,23 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        // The first line on stdout is the URL; logs go to stderr.
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
+        stdout.read_line(&mut line).unwrap();
+        let Some(url) = line
             .split_whitespace()
             .find(|word| word.starts_with("http://"))
-            .expect("the URL is printed")
-            .trim_end_matches('/')
-            .to_string();
-        Server { child, url }
+        else {
+            let _ = child.kill();
+            panic!("the runner did not print its URL first: `{line}`");
+        };
+        let url = url.trim_end_matches('/').to_string();
+        Server {
+            child,
+            url,
+            _stdout: stdout,
+        }
     }
 
     /// Kills the process at once, as a crash or power cut would.
@@ -126,16 +133,7 @@ async fn a_report_survives_the_runner_being_killed() {
 #[test]
 fn a_broken_city_folder_is_refused_with_the_file_entry_and_field() {
     let broken = tempfile::tempdir().unwrap();
-    std::fs::create_dir(broken.path().join("areas")).unwrap();
-    for file in [
-        "city.toml",
-        "departments.toml",
-        "services.toml",
-        "areas/boundary.geojson",
-        "areas/neighborhoods.geojson",
-    ] {
-        std::fs::copy(demo_config().join(file), broken.path().join(file)).unwrap();
-    }
+    cityfix_shared::testing::copy_demo_city(broken.path());
     let services = std::fs::read_to_string(broken.path().join("services.toml")).unwrap();
     std::fs::write(
         broken.path().join("services.toml"),

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use cityfix_shared::app::messages::StatusCommand;
 use cityfix_shared::app::route::RouterDeps;
-use cityfix_shared::domain::{Status, TimelineEntry};
+use cityfix_shared::domain::{RoutingDecision, Status, TimelineEntry};
 use cityfix_shared::ports::{QueueConsumer, RequestStore};
 use cityfix_shared::testing::{demo_city, seed_request, sqs_event, World};
 
@@ -15,6 +15,14 @@ fn deps(world: &World) -> RouterDeps {
         city: demo_city(),
         store: Arc::new(world.store.clone()),
         queue: Arc::new(world.queue.clone()),
+    }
+}
+
+/// The one routing decision the router sent to status.
+async fn decision(world: &World) -> RoutingDecision {
+    match decisions(world).await.as_slice() {
+        [StatusCommand::Route { decision, .. }] => decision.clone(),
+        other => panic!("expected one routing decision, got {other:?}"),
     }
 }
 
@@ -53,14 +61,9 @@ async fn routes_the_job_and_hands_back_only_the_poison_message() {
         .map(|f| f.item_identifier.as_str())
         .collect();
     assert_eq!(failed, [POISON]);
-    let [StatusCommand::Route {
-        request_id,
-        decision,
-        ..
-    }] = decisions(&world).await.try_into().unwrap();
-    assert_eq!(request_id.as_str(), "7K3M-9QZ2");
-    assert_eq!(decision.department, "public-works");
-    assert_eq!(decision.neighbourhood.as_deref(), Some("Downtown"));
+    let decision = decision(&world).await;
+    assert_eq!(decision.assignee.id(), "public-works");
+    assert_eq!(decision.areas["neighbourhoods"], "Downtown");
 }
 
 #[tokio::test]
@@ -76,14 +79,9 @@ async fn a_neighbourhood_override_picks_another_department() {
     )
     .await;
     router::handle(&deps(&world), sqs_event("router/sqs-batch.json")).await;
-    let [StatusCommand::Route { decision, .. }] = decisions(&world).await.try_into().unwrap();
-    assert_eq!(
-        (
-            decision.department.as_str(),
-            decision.neighbourhood.as_deref()
-        ),
-        ("parks-recreation", Some("North Meadows"))
-    );
+    let decision = decision(&world).await;
+    assert_eq!(decision.assignee.id(), "parks-recreation");
+    assert_eq!(decision.areas["neighbourhoods"], "North Meadows");
 }
 
 #[tokio::test]
@@ -117,4 +115,99 @@ async fn a_job_for_an_unknown_request_fails_so_it_reaches_the_dead_letter_queue(
     let world = World::new();
     let response = router::handle(&deps(&world), sqs_event("router/sqs-batch.json")).await;
     assert_eq!(response.batch_item_failures.len(), 2);
+}
+
+#[tokio::test]
+async fn a_report_near_an_open_one_of_the_same_service_is_linked_to_it() {
+    // given an open pothole report, a streetlight report at the same place, and a far pothole
+    let world = World::new();
+    let original = seed_request(
+        &world.store,
+        "AAAA-0001",
+        "pothole",
+        41.76770,
+        -72.67602,
+        None,
+    )
+    .await;
+    seed_request(
+        &world.store,
+        "AAAA-0002",
+        "streetlight_out",
+        41.76771,
+        -72.67602,
+        None,
+    )
+    .await;
+    seed_request(
+        &world.store,
+        "AAAA-0003",
+        "pothole",
+        41.77325,
+        -72.69383,
+        None,
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    // when a second pothole comes in 30 m away
+    seed_request(
+        &world.store,
+        "7K3M-9QZ2",
+        "pothole",
+        41.76770 + 30.0 / 111_320.0,
+        -72.67602,
+        None,
+    )
+    .await;
+    router::handle(&deps(&world), sqs_event("router/sqs-batch.json")).await;
+
+    // then the router asks status to link it to the first one
+    match decisions(&world).await.as_slice() {
+        [StatusCommand::LinkDuplicate {
+            request_id,
+            original_id,
+            ..
+        }] => {
+            assert_eq!(request_id.as_str(), "7K3M-9QZ2");
+            assert_eq!(original_id, &original.id);
+        }
+        other => panic!("expected a duplicate link, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_report_beyond_the_radius_or_older_than_the_other_is_routed_normally() {
+    let world = World::new();
+    seed_request(
+        &world.store,
+        "7K3M-9QZ2",
+        "pothole",
+        41.76770,
+        -72.67602,
+        None,
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    // a later report 30 m away does not make the earlier one a duplicate of it
+    seed_request(
+        &world.store,
+        "AAAA-0001",
+        "pothole",
+        41.76770 + 30.0 / 111_320.0,
+        -72.67602,
+        None,
+    )
+    .await;
+    // and one 80 m away is beyond the 50 m radius anyway
+    seed_request(
+        &world.store,
+        "AAAA-0002",
+        "pothole",
+        41.76770 - 80.0 / 111_320.0,
+        -72.67602,
+        None,
+    )
+    .await;
+    router::handle(&deps(&world), sqs_event("router/sqs-batch.json")).await;
+    assert_eq!(decision(&world).await.assignee.id(), "public-works");
 }

@@ -11,8 +11,7 @@ pub async fn handle(deps: &StatusDeps, event: SqsEvent) -> SqsBatchResponse {
         let command: StatusCommand =
             serde_json::from_str(&body).map_err(|e| format!("not a status command: {e}"))?;
         let applied = apply(deps, &command).await.map_err(|e| e.to_string())?;
-        let StatusCommand::Route { request_id, .. } = &command;
-        tracing::info!(%request_id, outcome = ?applied, "status command applied");
+        tracing::info!(request_id = %command.request_id(), outcome = ?applied, "status command applied");
         Ok(())
     })
     .await

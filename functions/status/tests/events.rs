@@ -5,12 +5,13 @@ use std::sync::Arc;
 use cityfix_shared::app::transition::StatusDeps;
 use cityfix_shared::domain::{Status, TimelineEntry, TrackingNumber};
 use cityfix_shared::ports::{QueueConsumer, RequestStore, SystemClock};
-use cityfix_shared::testing::{seed_request, sqs_event, World};
+use cityfix_shared::testing::{demo_city, seed_request, sqs_event, World};
 
 const POISON: &str = "7b7c8a0e-33f5-4a4c-9d5b-0c1f5c1f1a02";
 
 fn deps(world: &World) -> StatusDeps {
     StatusDeps {
+        city: demo_city(),
         store: Arc::new(world.store.clone()),
         queue: Arc::new(world.queue.clone()),
         clock: Arc::new(SystemClock),
@@ -52,7 +53,7 @@ async fn a_routing_decision_opens_the_request_once_even_when_redelivered() {
         request.agency_responsible.as_deref(),
         Some("Department of Public Works")
     );
-    assert_eq!(request.neighbourhood.as_deref(), Some("Downtown"));
+    assert_eq!(request.areas["neighbourhoods"], "Downtown");
     let timeline = world.store.timeline(&id).await.unwrap();
     assert_eq!(
         timeline

@@ -8,7 +8,7 @@ use super::messages::{NotifyEvent, NotifyKind};
 use super::AppError;
 use crate::domain::{City, Contact, ServiceRequest};
 use crate::http::escape_html as escape;
-use crate::ports::{Clock, Email, Mailer, RequestStore, SmsSender, TextMessage};
+use crate::ports::{Clock, Email, Mailer, PortError, RequestStore, SmsSender, TextMessage};
 
 /// Where messages come from and where they point residents to.
 #[derive(Debug, Clone)]
@@ -30,68 +30,120 @@ pub struct NotifyDeps {
     pub settings: NotifySettings,
 }
 
-/// What notifying did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Notified {
-    Sent {
-        channel: &'static str,
-    },
-    /// This message went out before (a redelivered event).
-    AlreadySent,
-    /// The reporter left no way to reach them.
-    NoRecipient,
+/// What notifying did: how many messages went out now, and how many had gone out before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Notified {
+    pub sent: usize,
+    pub already_sent: usize,
 }
 
-/// Sends the reporter the message for this event, by e-mail if they gave one, else by SMS.
+/// One message for one recipient on one channel.
+struct Outgoing {
+    to: String,
+    /// "email" or "sms".
+    channel: &'static str,
+    subject: String,
+    /// Paragraphs of the message; the first is the greeting.
+    paragraphs: Vec<String>,
+    facts: Vec<(&'static str, String)>,
+    sms: String,
+}
+
+/// Sends the messages this event calls for. Every message is claimed before it is sent, so a
+/// redelivered event sends nothing twice; a failed send gives its claim back and fails the event,
+/// so the redelivery tries it again.
 pub async fn notify(deps: &NotifyDeps, event: &NotifyEvent) -> Result<Notified, AppError> {
     let request = deps.store.get(&event.request_id).await?.ok_or_else(|| {
         AppError::Impossible(format!("request {} does not exist", event.request_id))
     })?;
-    let Some(contact) = deps.store.reporter(&request.id).await? else {
-        return Ok(Notified::NoRecipient);
+    let reporter = deps.store.reporter(&request.id).await?;
+    let mut outgoing = Vec::new();
+    let compose = Compose {
+        city: &deps.city,
+        settings: &deps.settings,
+        request: &request,
     };
-    let message = match event.kind {
-        NotifyKind::Acknowledged => acknowledgement(&deps.city, &deps.settings, &request, &contact),
-    };
-    let Some((channel, recipient)) = message.recipient(&contact) else {
-        return Ok(Notified::NoRecipient);
-    };
-    let dedupe_key = format!("{}/{channel}/{}", event.event_id, recipient_hash(recipient));
-    if !deps
-        .store
-        .claim_delivery(&dedupe_key, deps.clock.now())
-        .await?
-    {
-        return Ok(Notified::AlreadySent);
+    if let Some(contact) = &reporter {
+        outgoing.extend(compose.to_reporter(event.kind, contact));
     }
-    let sent = match channel {
-        "email" => {
-            deps.mailer
-                .send_email(&Email {
-                    to: recipient.to_string(),
-                    from: deps.settings.mail_from.clone(),
-                    subject: message.subject,
-                    text: message.text,
-                    html: message.html,
-                    dedupe_key: dedupe_key.clone(),
-                })
-                .await
-        }
-        _ => {
-            deps.sms
-                .send_sms(&TextMessage {
-                    to: recipient.to_string(),
-                    body: message.sms,
-                    dedupe_key: dedupe_key.clone(),
-                })
-                .await
-        }
-    };
-    if let Err(error) = sent {
-        deps.store.release_delivery(&dedupe_key).await?;
-        return Err(error.into());
+    if event.kind == NotifyKind::Referred {
+        outgoing.extend(compose.to_agency());
     }
-    Ok(Notified::Sent { channel })
+    let mut notified = Notified::default();
+    let mut failure: Option<PortError> = None;
+    for message in outgoing {
+        let dedupe_key = format!(
+            "{}/{}/{}",
+            event.event_id,
+            message.channel,
+            recipient_hash(&message.to)
+        );
+        if !deps
+            .store
+            .claim_delivery(&dedupe_key, deps.clock.now())
+            .await?
+        {
+            notified.already_sent += 1;
+            continue;
+        }
+        if let Err(error) = send(deps, &message, &dedupe_key).await {
+            deps.store.release_delivery(&dedupe_key).await?;
+            failure = Some(error);
+            continue;
+        }
+        notified.sent += 1;
+    }
+    match failure {
+        Some(error) => Err(error.into()),
+        None => Ok(notified),
+    }
+}
+
+async fn send(deps: &NotifyDeps, message: &Outgoing, dedupe_key: &str) -> Result<(), PortError> {
+    if message.channel == "sms" {
+        return deps
+            .sms
+            .send_sms(&TextMessage {
+                to: message.to.clone(),
+                body: message.sms.clone(),
+                dedupe_key: dedupe_key.to_string(),
+            })
+            .await;
+    }
+    let signature = format!(
+        "{} 311 · {} · {}",
+        deps.city.short_name, deps.city.contact_phone, deps.city.contact_email
+    );
+    let mut text = String::new();
+    let mut html = String::from("<!doctype html><html><body style=\"font-family:sans-serif\">");
+    for paragraph in &message.paragraphs {
+        text.push_str(paragraph);
+        text.push_str("\n\n");
+        html.push_str(&format!("<p>{}</p>", escape(paragraph)));
+    }
+    html.push_str("<table>");
+    for (label, value) in &message.facts {
+        text.push_str(&format!("  {label}: {value}\n"));
+        html.push_str(&format!(
+            "<tr><th align=\"left\">{}</th><td>{}</td></tr>",
+            escape(label),
+            escape(value)
+        ));
+    }
+    text.push_str(&format!("\n{signature}\n"));
+    html.push_str(&format!(
+        "</table><p>{}</p></body></html>",
+        escape(&signature)
+    ));
+    let email = Email {
+        to: message.to.clone(),
+        from: deps.settings.mail_from.clone(),
+        subject: message.subject.clone(),
+        text,
+        html,
+        dedupe_key: dedupe_key.to_string(),
+    };
+    deps.mailer.send_email(&email).await
 }
 
 /// A hash that stands for a recipient in keys and logs, so no address is ever written there.
@@ -99,82 +151,150 @@ pub fn recipient_hash(address: &str) -> String {
     hex::encode(&Sha256::digest(address.trim().to_lowercase().as_bytes())[..8])
 }
 
-/// One message in the forms each channel takes.
-struct Message {
-    subject: String,
-    text: String,
-    html: String,
-    sms: String,
+/// Writes the messages of one request's event.
+struct Compose<'a> {
+    city: &'a City,
+    settings: &'a NotifySettings,
+    request: &'a ServiceRequest,
 }
 
-impl Message {
-    fn recipient<'a>(&self, contact: &'a Contact) -> Option<(&'static str, &'a str)> {
-        contact
-            .email
-            .as_deref()
-            .map(|email| ("email", email))
-            .or_else(|| contact.phone.as_deref().map(|phone| ("sms", phone)))
+impl Compose<'_> {
+    fn link(&self, id: &str) -> String {
+        format!("{}/#/requests/{id}", self.settings.public_url)
     }
-}
 
-fn acknowledgement(
-    city: &City,
-    settings: &NotifySettings,
-    request: &ServiceRequest,
-    contact: &Contact,
-) -> Message {
-    let link = format!("{}/#/requests/{}", settings.public_url, request.id);
-    let department = request
-        .agency_responsible
-        .as_deref()
-        .unwrap_or("the right department");
-    let greeting = match contact.greeting_name() {
-        Some(name) => format!("Hello {name},"),
-        None => "Hello,".to_string(),
-    };
-    let facts = [
-        ("Tracking number", request.id.to_string()),
-        ("What", request.service_name.clone()),
-        ("Where", request.place()),
-        ("Sent to", department.to_string()),
-    ];
-    let signature = format!(
-        "{} 311 · {} · {}",
-        city.short_name, city.contact_phone, city.contact_email
-    );
-    let mut text = format!("{greeting}\n\nThank you for reporting a problem to {} 311. We have it, and it is with {department}.\n\n", city.name);
-    for (label, value) in &facts {
-        text.push_str(&format!("  {label}: {value}\n"));
+    fn map_link(&self) -> String {
+        let (lat, long) = (self.request.location.lat(), self.request.location.long());
+        format!(
+            "https://www.openstreetmap.org/?mlat={lat:.6}&mlon={long:.6}#map=18/{lat:.6}/{long:.6}"
+        )
     }
-    text.push_str(&format!("\nWe will write again when there is news. You can follow the report at any time:\n{link}\n\n{signature}\n"));
-    let mut html = format!(
-        "<!doctype html><html><body style=\"font-family:sans-serif\"><p>{}</p><p>Thank you for reporting a problem to {} 311. We have it, and it is with {}.</p><table>",
-        escape(&greeting),
-        escape(&city.name),
-        escape(department)
-    );
-    for (label, value) in &facts {
-        html.push_str(&format!(
-            "<tr><th align=\"left\">{}</th><td>{}</td></tr>",
-            escape(label),
-            escape(value)
-        ));
+
+    /// The message for the reporter, by e-mail if they gave one, else by SMS.
+    fn to_reporter(&self, kind: NotifyKind, contact: &Contact) -> Option<Outgoing> {
+        let request = self.request;
+        let (channel, to) = match (&contact.email, &contact.phone) {
+            (Some(email), _) => ("email", email.clone()),
+            (None, Some(phone)) => ("sms", phone.clone()),
+            (None, None) => return None,
+        };
+        let greeting = match contact.greeting_name() {
+            Some(name) => format!("Hello {name},"),
+            None => "Hello,".to_string(),
+        };
+        let who = request
+            .agency_responsible
+            .clone()
+            .unwrap_or_else(|| "the right department".into());
+        let city = &self.city.short_name;
+        let link = self.link(request.id.as_str());
+        let mut facts = vec![
+            ("Tracking number", request.id.to_string()),
+            ("What", request.service_name.clone()),
+            ("Where", request.place()),
+        ];
+        let (subject, body, sms) = match kind {
+            NotifyKind::Acknowledged => {
+                facts.push(("Sent to", who.clone()));
+                (
+                    format!("We received your report {} ({})", request.id, request.service_name),
+                    format!("Thank you for reporting a problem to {} 311. We have it, and it is with {who}. We will write again when there is news; you can follow it at any time: {link}", self.city.name),
+                    format!("{city} 311: we received your report {} ({}) and sent it to {who}. Track it: {link}", request.id, request.service_name),
+                )
+            }
+            NotifyKind::Referred => {
+                let agency = request.agency.as_deref().and_then(|id| self.city.agency(id));
+                let contact_line = agency.map(|a| format!("You can reach them at {} or {}, quoting our number {}.", a.phone, a.website, request.id)).unwrap_or_default();
+                if let Some(agency) = agency {
+                    facts.push(("Responsible", agency.name.clone()));
+                    facts.push(("Their phone", agency.phone.clone()));
+                    facts.push(("Their website", agency.website.clone()));
+                }
+                (
+                    format!("Your report {} is for {who}", request.id),
+                    format!("Thank you for your report. This problem is not the city's to fix: {who} is responsible for it there. We have sent them your report, so you need not report it again. {contact_line}"),
+                    format!("{city} 311: your report {} is for {who}, who are responsible there. We sent it to them. {contact_line}", request.id),
+                )
+            }
+            NotifyKind::LinkedAsDuplicate => {
+                let original = request.duplicate_of.as_ref().map(|id| id.to_string()).unwrap_or_default();
+                facts.push(("Same as", original.clone()));
+                (
+                    format!("Your report {} is already being worked on", request.id),
+                    format!("Thank you for your report. Someone nearby reported the same problem already, as {original}, and {who} is working on it. We linked your report to it rather than work it twice, and you will get its updates: {}", self.link(&original)),
+                    format!("{city} 311: your report {} is the same problem as {original}, already with {who}. You'll get its updates: {}", request.id, self.link(&original)),
+                )
+            }
+            NotifyKind::Unlinked => (
+                format!("Your report {} is being worked on its own", request.id),
+                format!("We looked again: your report is a problem of its own, not the same as the one we linked it to. It is open again and we will keep you posted: {link}"),
+                format!("{city} 311: your report {} is open again and worked on its own. Track it: {link}", request.id),
+            ),
+        };
+        Some(Outgoing {
+            to,
+            channel,
+            subject,
+            paragraphs: vec![greeting, body],
+            facts,
+            sms,
+        })
     }
-    html.push_str(&format!(
-        "</table><p>We will write again when there is news. <a href=\"{}\">Follow your report</a>.</p><p>{}</p></body></html>",
-        escape(&link),
-        escape(&signature)
-    ));
-    Message {
-        subject: format!(
-            "We received your report {} ({})",
-            request.id, request.service_name
-        ),
-        text,
-        html,
-        sms: format!(
-            "{} 311: we received your report {} ({}) and sent it to {department}. Track it: {link}",
-            city.short_name, request.id, request.service_name
-        ),
+
+    /// The report as sent to the agency it was referred to: what, where (with a map), photos, our number. No reporter details.
+    fn to_agency(&self) -> Option<Outgoing> {
+        let request = self.request;
+        let agency = self.city.agency(request.agency.as_deref()?)?;
+        let mut facts = vec![
+            ("Our tracking number", request.id.to_string()),
+            ("Problem", request.service_name.clone()),
+            (
+                "Description",
+                request
+                    .description
+                    .clone()
+                    .unwrap_or_else(|| "(none given)".into()),
+            ),
+            (
+                "Location",
+                format!(
+                    "{:.6}, {:.6}",
+                    request.location.lat(),
+                    request.location.long()
+                ),
+            ),
+            ("Map", self.map_link()),
+            (
+                "Reported",
+                request
+                    .requested_at
+                    .with_timezone(&self.city.timezone)
+                    .format("%Y-%m-%d %H:%M %Z")
+                    .to_string(),
+            ),
+        ];
+        if let Some(address) = &request.address {
+            facts.insert(4, ("Address", address.clone()));
+        }
+        if let Some(photo) = &request.media_url {
+            facts.push(("Photo", photo.clone()));
+        }
+        if let Some(reason) = &request.routing_reason {
+            facts.push(("Why it is yours", reason.clone()));
+        }
+        Some(Outgoing {
+            to: agency.email.clone(),
+            channel: "email",
+            subject: format!("Referred by {} 311: {} ({})", self.city.short_name, request.service_name, request.id),
+            paragraphs: vec![
+                format!("Dear {},", agency.name),
+                format!(
+                    "A resident reported this to {} 311 at a place that is yours to look after, so we are passing it to you. The resident has been told to contact you for progress. Questions about the report: {} or {}.",
+                    self.city.name, self.city.contact_phone, self.city.contact_email
+                ),
+            ],
+            facts,
+            sms: String::new(),
+        })
     }
 }

@@ -1,14 +1,17 @@
-//! Routing: decide which department takes a stored report and hand the decision to status.
+//! Routing: link a stored report to an open one of the same problem nearby, or decide who takes it, and tell status.
 
 use std::sync::Arc;
 
 use super::messages::{RoutingJob, StatusCommand};
 use super::AppError;
-use crate::domain::{City, Status};
-use crate::ports::{Queue, QueueName, RequestStore};
+use crate::domain::areas::distance_m;
+use crate::domain::{City, ServiceRequest, Status, Unroutable};
+use crate::ports::{Near, Queue, QueueName, RequestQuery, RequestStore};
 
 /// The id of the timeline entry a routing decision writes.
 pub const ROUTED_EVENT: &str = "routed";
+/// The id of the timeline entry a duplicate link by the router writes.
+pub const DUPLICATE_EVENT: &str = "duplicate";
 
 /// What the router needs.
 #[derive(Clone)]
@@ -22,12 +25,14 @@ pub struct RouterDeps {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Routed {
     /// A decision was sent to status.
-    Decided { department: String },
+    Decided { assignee: String },
+    /// The report repeats an open one nearby; status was asked to link them.
+    Duplicate { of: String },
     /// The request had already left `submitted`; a redelivered job, nothing to do.
     AlreadyRouted,
 }
 
-/// Routes one stored report. Safe to run twice: the decision is the same and status applies it once.
+/// Routes one stored report. Safe to run twice: the outcome is the same and status applies it once.
 pub async fn route(deps: &RouterDeps, job: &RoutingJob) -> Result<Routed, AppError> {
     let request = deps.store.get(&job.request_id).await?.ok_or_else(|| {
         AppError::Impossible(format!("request {} does not exist", job.request_id))
@@ -41,19 +46,85 @@ pub async fn route(deps: &RouterDeps, job: &RoutingJob) -> Result<Routed, AppErr
             request.id, request.service_code
         ))
     })?;
-    let decision = deps.city.route(service, request.location).ok_or_else(|| {
-        AppError::Impossible(format!(
-            "service `{}` names no department the city has",
-            service.code
-        ))
-    })?;
-    let department = decision.department.clone();
-    let command = StatusCommand::Route {
-        request_id: request.id.clone(),
-        decision_id: ROUTED_EVENT.into(),
-        decision,
+    let command =
+        match earlier_report_nearby(deps, &request, service.routing.duplicate_radius_m).await? {
+            Some(original) => StatusCommand::LinkDuplicate {
+                request_id: request.id.clone(),
+                original_id: original.id,
+                decision_id: DUPLICATE_EVENT.into(),
+                by: None,
+            },
+            None => {
+                let decision =
+                    deps.city
+                        .route(service, request.location)
+                        .map_err(|why| match why {
+                            Unroutable::NoKnownPlace => AppError::Impossible(format!(
+                                "request {} is in no place the city knows",
+                                request.id
+                            )),
+                            Unroutable::UnknownAssignee(id) => AppError::Impossible(format!(
+                        "service `{}` names `{id}`, which is neither a department nor an agency",
+                        service.code
+                    )),
+                        })?;
+                StatusCommand::Route {
+                    request_id: request.id.clone(),
+                    decision_id: ROUTED_EVENT.into(),
+                    decision,
+                }
+            }
+        };
+    let outcome = match &command {
+        StatusCommand::LinkDuplicate { original_id, .. } => Routed::Duplicate {
+            of: original_id.to_string(),
+        },
+        StatusCommand::Route { decision, .. } => Routed::Decided {
+            assignee: decision.assignee.id().to_string(),
+        },
+        StatusCommand::Unlink { .. } => unreachable!("the router never unlinks"),
     };
     let body = serde_json::to_string(&command).expect("a status command always serialises");
     deps.queue.send(QueueName::Status, &body).await?;
-    Ok(Routed::Decided { department })
+    Ok(outcome)
+}
+
+/// The nearest report of the same service within `radius_m` that came in earlier and is still
+/// being worked (and is not itself a duplicate), if any. Only inside the city: referrals are not linked.
+async fn earlier_report_nearby(
+    deps: &RouterDeps,
+    request: &ServiceRequest,
+    radius_m: f64,
+) -> Result<Option<ServiceRequest>, AppError> {
+    if radius_m <= 0.0 || !deps.city.contains(request.location) {
+        return Ok(None);
+    }
+    let query = RequestQuery {
+        service_codes: vec![request.service_code.clone()],
+        statuses: vec![Status::Submitted, Status::Open, Status::InProgress],
+        near: Some(Near {
+            location: request.location,
+            radius_m,
+        }),
+        page: 1,
+        page_size: 50,
+        ..RequestQuery::default()
+    };
+    let here = request.location.to_point();
+    let earlier = |other: &ServiceRequest| {
+        (other.requested_at, &other.id) < (request.requested_at, &request.id)
+    };
+    Ok(deps
+        .store
+        .search(&query)
+        .await?
+        .into_iter()
+        .filter(|other| other.id != request.id && other.duplicate_of.is_none() && earlier(other))
+        .min_by(|a, b| {
+            let (da, db) = (
+                distance_m(here, a.location.to_point()),
+                distance_m(here, b.location.to_point()),
+            );
+            da.total_cmp(&db).then(a.requested_at.cmp(&b.requested_at))
+        }))
 }

@@ -4,8 +4,11 @@ use std::sync::Arc;
 
 use super::messages::{NotifyEvent, NotifyKind, StatusCommand};
 use super::AppError;
-use crate::domain::{ServiceRequest, Status, TimelineEntry, TimelineKind};
-use crate::ports::{Clock, PortError, Queue, QueueName, RequestStore};
+use crate::domain::{
+    Assignee, City, Resolution, ServiceRequest, Status, TimelineEntry, TimelineKind, TrackingNumber,
+};
+use crate::ports::Clock;
+use crate::ports::{Follower, PortError, Queue, QueueName, RequestStore};
 
 /// How many times a change is re-read and retried when someone else wrote first.
 const MAX_CONFLICT_RETRIES: usize = 5;
@@ -13,6 +16,7 @@ const MAX_CONFLICT_RETRIES: usize = 5;
 /// What the status function needs.
 #[derive(Clone)]
 pub struct StatusDeps {
+    pub city: Arc<City>,
     pub store: Arc<dyn RequestStore>,
     pub queue: Arc<dyn Queue>,
     pub clock: Arc<dyn Clock>,
@@ -25,46 +29,10 @@ pub enum Applied {
         from: Status,
         to: Status,
     },
-    /// The same change was applied before (a redelivery); its notification was queued again.
+    /// The same change was applied before (a redelivery); its follow-ups were done again, idempotently.
     AlreadyApplied,
-    /// The status table forbids the change now (the request moved on); nothing written.
+    /// The change does not apply now (the request moved on); nothing written, nobody told.
     Refused(String),
-}
-
-/// Applies one command with optimistic concurrency, then queues one notification event for it.
-pub async fn apply(deps: &StatusDeps, command: &StatusCommand) -> Result<Applied, AppError> {
-    match command {
-        StatusCommand::Route {
-            request_id,
-            decision_id,
-            decision,
-        } => {
-            let note = format!("Routed to {}", decision.department_name);
-            let change_to = Change {
-                event_id: decision_id,
-                only_from: &[Status::Submitted],
-                to: Status::Open,
-                kind: TimelineKind::Routed,
-                note: &note,
-            };
-            let outcome = change(deps, request_id, change_to, |request| {
-                request.department = Some(decision.department.clone());
-                request.agency_responsible = Some(decision.department_name.clone());
-                request.neighbourhood = decision.neighbourhood.clone();
-            })
-            .await?;
-            if !matches!(outcome, Applied::Refused(_)) {
-                let event = NotifyEvent {
-                    event_id: format!("{request_id}/{decision_id}"),
-                    request_id: request_id.clone(),
-                    kind: NotifyKind::Acknowledged,
-                };
-                let body = serde_json::to_string(&event).expect("a notify event always serialises");
-                deps.queue.send(QueueName::Notify, &body).await?;
-            }
-            Ok(outcome)
-        }
-    }
 }
 
 /// One move of a request, recorded as the public timeline entry `event_id`.
@@ -74,13 +42,189 @@ struct Change<'a> {
     only_from: &'a [Status],
     to: Status,
     kind: TimelineKind,
-    note: &'a str,
+    note: String,
+}
+
+const WORKING: &[Status] = &[Status::Submitted, Status::Open, Status::InProgress];
+
+/// Applies one command with optimistic concurrency, then does its follow-ups (followers, one
+/// notification event). Follow-ups are repeated on a redelivery; each is idempotent.
+pub async fn apply(deps: &StatusDeps, command: &StatusCommand) -> Result<Applied, AppError> {
+    let request_id = command.request_id();
+    let (outcome, kind, event_id) = match command {
+        StatusCommand::Route {
+            decision_id,
+            decision,
+            ..
+        } => {
+            let (to, kind, note, notify) = match &decision.assignee {
+                Assignee::Department { name, .. } => (
+                    Status::Open,
+                    TimelineKind::Routed,
+                    format!("Routed to {name}"),
+                    NotifyKind::Acknowledged,
+                ),
+                Assignee::Agency { id, name } => (
+                    Status::Closed,
+                    TimelineKind::Referred,
+                    referral_note(&deps.city, id, name),
+                    NotifyKind::Referred,
+                ),
+            };
+            let change = Change {
+                event_id: decision_id,
+                only_from: &[Status::Submitted],
+                to,
+                kind,
+                note,
+            };
+            let outcome = apply_change(deps, request_id, change, |request| {
+                match &decision.assignee {
+                    Assignee::Department { id, .. } => request.department = Some(id.clone()),
+                    Assignee::Agency { id, .. } => {
+                        request.agency = Some(id.clone());
+                        request.resolution = Some(Resolution::Referred);
+                    }
+                }
+                request.agency_responsible = Some(decision.assignee.name().to_string());
+                request.areas = decision.areas.clone();
+                request.routing_reason = Some(decision.reason.clone());
+            })
+            .await?;
+            (outcome, notify, decision_id)
+        }
+        StatusCommand::LinkDuplicate {
+            original_id,
+            decision_id,
+            by,
+            ..
+        } => {
+            let Some(original) = root_of(deps, original_id).await? else {
+                return Ok(Applied::Refused(format!(
+                    "request {original_id} does not exist"
+                )));
+            };
+            if &original.id == request_id {
+                return Ok(Applied::Refused(format!(
+                    "request {request_id} cannot be a duplicate of itself"
+                )));
+            }
+            if !WORKING.contains(&original.status) {
+                return Ok(Applied::Refused(format!(
+                    "request {} is {}; only a request still being worked can take duplicates",
+                    original.id, original.status
+                )));
+            }
+            let note = format!(
+                "Same problem as {}, which the city is already working on",
+                original.id
+            );
+            let change = Change {
+                event_id: decision_id,
+                only_from: WORKING,
+                to: Status::Closed,
+                kind: TimelineKind::Duplicate,
+                note,
+            };
+            let outcome = apply_change(deps, request_id, change, |request| {
+                request.resolution = Some(Resolution::Duplicate);
+                request.duplicate_of = Some(original.id.clone());
+                request.department = original.department.clone();
+                request.agency_responsible = original.agency_responsible.clone();
+            })
+            .await?;
+            if !matches!(outcome, Applied::Refused(_)) {
+                if let Some(contact) = deps.store.reporter(request_id).await? {
+                    deps.store
+                        .add_follower(&original.id, &Follower::new(contact, request_id.clone()))
+                        .await?;
+                }
+                tracing::info!(%request_id, original_id = %original.id, by = by.as_deref().unwrap_or("router"), "linked as a duplicate");
+            }
+            (outcome, NotifyKind::LinkedAsDuplicate, decision_id)
+        }
+        StatusCommand::Unlink {
+            decision_id, by, ..
+        } => {
+            let Some(current) = deps.store.get(request_id).await? else {
+                return Ok(Applied::Refused(format!(
+                    "request {request_id} does not exist"
+                )));
+            };
+            let original = current.duplicate_of.clone();
+            if original.is_none()
+                && !deps
+                    .store
+                    .timeline(request_id)
+                    .await?
+                    .iter()
+                    .any(|e| e.event_id == *decision_id)
+            {
+                return Ok(Applied::Refused(format!(
+                    "request {request_id} is not linked to another request"
+                )));
+            }
+            let note = "Unlinked: this report is worked on its own".to_string();
+            let change = Change {
+                event_id: decision_id,
+                only_from: &[Status::Closed],
+                to: Status::Open,
+                kind: TimelineKind::StatusChanged,
+                note,
+            };
+            let outcome = apply_change(deps, request_id, change, |request| {
+                request.resolution = None;
+                request.duplicate_of = None;
+            })
+            .await?;
+            if let (Some(original), false) = (&original, matches!(outcome, Applied::Refused(_))) {
+                deps.store
+                    .remove_followers_via(original, request_id)
+                    .await?;
+                tracing::info!(%request_id, original_id = %original, by = by.as_deref().unwrap_or("unknown"), "unlinked");
+            }
+            (outcome, NotifyKind::Unlinked, decision_id)
+        }
+    };
+    if !matches!(outcome, Applied::Refused(_)) {
+        let event = NotifyEvent {
+            event_id: format!("{request_id}/{event_id}"),
+            request_id: request_id.clone(),
+            kind,
+        };
+        let body = serde_json::to_string(&event).expect("a notify event always serialises");
+        deps.queue.send(QueueName::Notify, &body).await?;
+    }
+    Ok(outcome)
+}
+
+/// What the public sees of a referral: who takes it and how to reach them.
+fn referral_note(city: &City, agency_id: &str, agency_name: &str) -> String {
+    match city.agency(agency_id) {
+        Some(agency) => format!("This is for {agency_name}, who are responsible here. We sent them the report; you can reach them at {} or {}", agency.phone, agency.website),
+        None => format!("This is for {agency_name}, who are responsible here. We sent them the report"),
+    }
+}
+
+/// The request a duplicate should hang from: the original, or what the original was linked to.
+async fn root_of(
+    deps: &StatusDeps,
+    id: &TrackingNumber,
+) -> Result<Option<ServiceRequest>, AppError> {
+    let mut current = deps.store.get(id).await?;
+    for _ in 0..8 {
+        match current.as_ref().and_then(|r| r.duplicate_of.clone()) {
+            Some(parent) => current = deps.store.get(&parent).await?,
+            None => break,
+        }
+    }
+    Ok(current)
 }
 
 /// Applies a change unless its timeline entry exists already.
-async fn change(
+async fn apply_change(
     deps: &StatusDeps,
-    id: &crate::domain::TrackingNumber,
+    id: &TrackingNumber,
     change: Change<'_>,
     edit: impl Fn(&mut ServiceRequest),
 ) -> Result<Applied, AppError> {
@@ -102,14 +246,11 @@ async fn change(
             return Ok(Applied::AlreadyApplied);
         }
         if !only_from.contains(&current.status) {
+            let allowed: Vec<&str> = only_from.iter().map(|s| s.as_str()).collect();
             return Ok(Applied::Refused(format!(
                 "request {id} is {}; this change applies only to a request that is {}",
                 current.status,
-                only_from
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" or ")
+                allowed.join(" or ")
             )));
         }
         if let Err(why) = current.status.check_transition(to) {
@@ -119,7 +260,7 @@ async fn change(
         let mut changed = current.clone();
         edit(&mut changed);
         changed.status = to;
-        changed.status_notes = Some(note.to_string());
+        changed.status_notes = Some(note.clone());
         changed.updated_at = now;
         changed.version = current.version + 1;
         let entry = TimelineEntry {
@@ -127,7 +268,7 @@ async fn change(
             at: now,
             kind,
             status: Some(to),
-            note: Some(note.to_string()),
+            note: Some(note.clone()),
             public: true,
         };
         match deps.store.update(&changed, current.version, &entry).await {

@@ -1,9 +1,12 @@
-//! The city as cityfix sees it: its shape, neighbourhoods, departments and services, and where a report goes.
+//! The city as cityfix sees it: its places, departments, outside agencies and services, and where a report goes.
+
+use std::collections::BTreeMap;
+use std::fmt;
 
 use chrono_tz::Tz;
-use geo::{Intersects, MultiPolygon};
 use serde::{Deserialize, Serialize};
 
+use super::areas::{AreaIndex, LineIndex, OwnedLine};
 use super::{Location, Service};
 
 /// A department of the city that works requests.
@@ -16,6 +19,17 @@ pub struct Department {
     pub phone: String,
 }
 
+/// Someone outside the city who owns some problems: a state DOT, a neighbouring town.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Agency {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub phone: String,
+    pub website: String,
+}
+
 /// A key an Open311 client presents to post requests.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,23 +38,86 @@ pub struct Open311Key {
     pub name: String,
 }
 
-/// A named area (a neighbourhood).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Area {
-    pub name: String,
-    pub shape: MultiPolygon<f64>,
+/// Who takes a report: one of the city's departments, or an outside agency it is referred to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Assignee {
+    Department { id: String, name: String },
+    Agency { id: String, name: String },
 }
 
-/// Where a report goes, and the areas that decided it.
+impl Assignee {
+    pub fn id(&self) -> &str {
+        match self {
+            Assignee::Department { id, .. } | Assignee::Agency { id, .. } => id,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Assignee::Department { name, .. } | Assignee::Agency { name, .. } => name,
+        }
+    }
+}
+
+/// Where a report goes, the areas it falls in (layer id → area name), and why, in words for staff.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoutingDecision {
-    pub department: String,
-    pub department_name: String,
-    pub neighbourhood: Option<String>,
+    pub assignee: Assignee,
+    pub areas: BTreeMap<String, String>,
+    pub reason: String,
+}
+
+/// One area layer, ready for look-ups.
+pub struct AreaLayer {
+    pub id: String,
+    pub index: AreaIndex,
+}
+
+/// One layer of owned road lines, ready for look-ups.
+pub struct LineLayer {
+    pub id: String,
+    pub lines: Vec<OwnedLine>,
+    pub index: LineIndex,
+}
+
+/// The places the city routes by, prepared once at start.
+pub struct Places {
+    pub boundary: AreaIndex,
+    /// City layers (neighbourhoods first), in configuration order.
+    pub layers: Vec<AreaLayer>,
+    /// The jurisdictions around the city, and the agency id of each.
+    pub neighbours: Option<(AreaIndex, Vec<String>)>,
+    pub lines: Vec<LineLayer>,
+    /// Line owner (as the line layer names it) → department or agency id.
+    pub line_owners: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for Places {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Places")
+            .field(
+                "layers",
+                &self
+                    .layers
+                    .iter()
+                    .map(|l| (&l.id, l.index.len()))
+                    .collect::<Vec<_>>(),
+            )
+            .field(
+                "lines",
+                &self
+                    .lines
+                    .iter()
+                    .map(|l| (&l.id, l.lines.len()))
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
 }
 
 /// Everything the city configures, loaded and checked once at start.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct City {
     pub name: String,
     pub short_name: String,
@@ -52,10 +129,18 @@ pub struct City {
     pub center: Location,
     pub open311_keys: Vec<Open311Key>,
     pub departments: Vec<Department>,
+    pub agencies: Vec<Agency>,
     pub services: Vec<Service>,
-    pub boundary: MultiPolygon<f64>,
-    /// Sorted by name, so a point on a shared edge always lands in the same one.
-    pub neighbourhoods: Vec<Area>,
+    pub places: Places,
+}
+
+/// Why a point cannot be routed at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unroutable {
+    /// Outside the city and outside every neighbouring jurisdiction the city knows.
+    NoKnownPlace,
+    /// The configuration names a department or agency that does not exist (caught at load).
+    UnknownAssignee(String),
 }
 
 impl City {
@@ -67,6 +152,25 @@ impl City {
         self.departments.iter().find(|d| d.id == id)
     }
 
+    pub fn agency(&self, id: &str) -> Option<&Agency> {
+        self.agencies.iter().find(|a| a.id == id)
+    }
+
+    /// The department or agency with this id.
+    pub fn assignee(&self, id: &str) -> Option<Assignee> {
+        self.department(id)
+            .map(|d| Assignee::Department {
+                id: d.id.clone(),
+                name: d.name.clone(),
+            })
+            .or_else(|| {
+                self.agency(id).map(|a| Assignee::Agency {
+                    id: a.id.clone(),
+                    name: a.name.clone(),
+                })
+            })
+    }
+
     /// The Open311 client that holds this key, if any.
     pub fn open311_client(&self, key: &str) -> Option<&Open311Key> {
         self.open311_keys.iter().find(|k| k.key == key)
@@ -74,43 +178,111 @@ impl City {
 
     /// Whether the point is inside the city limits (a point on the boundary line counts as inside).
     pub fn contains(&self, location: Location) -> bool {
-        self.boundary.intersects(&location.to_point())
+        self.places.boundary.first_at(location.to_point()).is_some()
     }
 
-    /// The neighbourhood the point is in; on a shared edge, the first by name.
-    pub fn neighbourhood_of(&self, location: Location) -> Option<&Area> {
+    /// The neighbouring jurisdiction the point is in, with its agency id.
+    pub fn neighbour_at(&self, location: Location) -> Option<(&str, &str)> {
+        let (index, agencies) = self.places.neighbours.as_ref()?;
+        let area = index.first_at(location.to_point())?;
+        Some((index.name(area), agencies[area].as_str()))
+    }
+
+    /// Whether reports may be taken for this point: inside the city, or in a neighbour the city refers to.
+    pub fn takes_reports_at(&self, location: Location) -> bool {
+        self.contains(location) || self.neighbour_at(location).is_some()
+    }
+
+    /// The name of each city layer's area the point is in (layer id → area name).
+    pub fn areas_at(&self, location: Location) -> BTreeMap<String, String> {
         let point = location.to_point();
-        self.neighbourhoods
+        self.places
+            .layers
             .iter()
-            .find(|area| area.shape.intersects(&point))
+            .filter_map(|layer| {
+                layer
+                    .index
+                    .first_at(point)
+                    .map(|area| (layer.id.clone(), layer.index.name(area).to_string()))
+            })
+            .collect()
     }
 
-    /// Decides which department takes a report of this service at this place: the service's
-    /// department, unless the neighbourhood the point is in names another.
-    pub fn route(&self, service: &Service, location: Location) -> Option<RoutingDecision> {
-        let neighbourhood = self
-            .neighbourhood_of(location)
-            .map(|area| area.name.clone());
-        let department_id = neighbourhood
-            .as_ref()
-            .and_then(|name| service.neighbourhood_departments.get(name))
-            .unwrap_or(&service.department);
-        let department = self.department(department_id)?;
-        Some(RoutingDecision {
-            department: department.id.clone(),
-            department_name: department.name.clone(),
-            neighbourhood,
-        })
+    /// The first layer's area (the neighbourhood) the point is in.
+    pub fn neighbourhood_at(&self, location: Location) -> Option<String> {
+        let layer = self.places.layers.first()?;
+        layer
+            .index
+            .first_at(location.to_point())
+            .map(|area| layer.index.name(area).to_string())
+    }
+
+    /// Decides who takes a report of this service at this place:
+    /// 1. outside the city, the neighbouring jurisdiction it is in;
+    /// 2. for services that honour road ownership, the owner of a road line the point is on;
+    /// 3. the service's rule for the area the point is in;
+    /// 4. the service's department.
+    pub fn route(
+        &self,
+        service: &Service,
+        location: Location,
+    ) -> Result<RoutingDecision, Unroutable> {
+        let point = location.to_point();
+        let areas = self.areas_at(location);
+        let decide = |id: &str, reason: String| -> Result<RoutingDecision, Unroutable> {
+            let assignee = self
+                .assignee(id)
+                .ok_or_else(|| Unroutable::UnknownAssignee(id.to_string()))?;
+            Ok(RoutingDecision {
+                assignee,
+                areas: areas.clone(),
+                reason,
+            })
+        };
+        if !self.contains(location) {
+            let (town, agency) = self
+                .neighbour_at(location)
+                .ok_or(Unroutable::NoKnownPlace)?;
+            return decide(agency, format!("outside {}, in {town}", self.name));
+        }
+        if service.routing.road_owners {
+            for layer in &self.places.lines {
+                if let Some(on) = layer.index.nearest_within_buffer(point) {
+                    let line = &layer.lines[on.line];
+                    if let Some(owner) = self.places.line_owners.get(&line.owner) {
+                        return decide(
+                            owner,
+                            format!(
+                                "{:.0} m from {}, which {} owns",
+                                on.distance_m, line.name, line.owner
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        if let Some(layer) = &service.routing.layer {
+            if let Some(target) = areas
+                .get(layer)
+                .and_then(|area| service.routing.areas.get(area))
+            {
+                return decide(target, format!("{} in {}", service.name, areas[layer]));
+            }
+        }
+        decide(
+            &service.department,
+            format!("{} goes to its department", service.name),
+        )
     }
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use std::collections::BTreeMap;
-
-    use geo::{polygon, MultiPolygon};
+    use geo::{polygon, LineString, MultiPolygon};
 
     use super::*;
+    use crate::domain::service::ServiceRouting;
+    use crate::domain::Area;
     use crate::domain::{Attribute, Datatype, ValueOption};
 
     fn square(west: f64, south: f64, east: f64, north: f64) -> MultiPolygon<f64> {
@@ -119,13 +291,34 @@ pub(crate) mod tests {
         ]])
     }
 
-    /// A square city of two halves, West and East, split at longitude -72.5.
+    fn area(name: &str, shape: MultiPolygon<f64>) -> Area {
+        Area {
+            name: name.into(),
+            shape,
+        }
+    }
+
+    /// A square city (41..42 N, 73..72 W) of two halves, East and West, split at -72.5; a state road
+    /// along 41.8 N; a neighbouring town to its north.
     pub(crate) fn test_city() -> City {
         let department = |id: &str, name: &str| Department {
             id: id.into(),
             name: name.into(),
             email: format!("{id}@city.example"),
             phone: "555-0100".into(),
+        };
+        let agency = |id: &str, name: &str| Agency {
+            id: id.into(),
+            name: name.into(),
+            email: format!("{id}@agency.example"),
+            phone: "555-0190".into(),
+            website: format!("https://{id}.example"),
+        };
+        let road = OwnedLine {
+            name: "Route 9".into(),
+            owner: "DOT".into(),
+            buffer_m: 20.0,
+            shape: LineString::from(vec![(-73.0, 41.8), (-72.0, 41.8)]),
         };
         City {
             name: "Test City".into(),
@@ -144,6 +337,10 @@ pub(crate) mod tests {
                 department("public-works", "Public Works"),
                 department("parks", "Parks"),
             ],
+            agencies: vec![
+                agency("dot", "State DOT"),
+                agency("northtown", "Town of Northtown"),
+            ],
             services: vec![Service {
                 code: "pothole".into(),
                 name: "Pothole".into(),
@@ -151,10 +348,12 @@ pub(crate) mod tests {
                 group: "Streets".into(),
                 keywords: vec![],
                 department: "public-works".into(),
-                neighbourhood_departments: BTreeMap::from([(
-                    "East".to_string(),
-                    "parks".to_string(),
-                )]),
+                routing: ServiceRouting {
+                    layer: Some("neighbourhoods".into()),
+                    areas: BTreeMap::from([("East".to_string(), "parks".to_string())]),
+                    road_owners: true,
+                    duplicate_radius_m: 50.0,
+                },
                 attributes: vec![Attribute {
                     code: "size".into(),
                     datatype: Datatype::Singlevaluelist,
@@ -169,51 +368,78 @@ pub(crate) mod tests {
                     }],
                 }],
             }],
-            boundary: square(-73.0, 41.0, -72.0, 42.0),
-            neighbourhoods: vec![
-                Area {
-                    name: "East".into(),
-                    shape: square(-72.5, 41.0, -72.0, 42.0),
-                },
-                Area {
-                    name: "West".into(),
-                    shape: square(-73.0, 41.0, -72.5, 42.0),
-                },
-            ],
+            places: Places {
+                boundary: AreaIndex::build(&[area("Test City", square(-73.0, 41.0, -72.0, 42.0))]),
+                layers: vec![AreaLayer {
+                    id: "neighbourhoods".into(),
+                    index: AreaIndex::build(&[
+                        area("East", square(-72.5, 41.0, -72.0, 42.0)),
+                        area("West", square(-73.0, 41.0, -72.5, 42.0)),
+                    ]),
+                }],
+                neighbours: Some((
+                    AreaIndex::build(&[area("Northtown", square(-73.0, 42.0, -72.0, 43.0))]),
+                    vec!["northtown".into()],
+                )),
+                lines: vec![LineLayer {
+                    id: "state-roads".into(),
+                    index: LineIndex::build(std::slice::from_ref(&road)),
+                    lines: vec![road],
+                }],
+                line_owners: BTreeMap::from([("DOT".to_string(), "dot".to_string())]),
+            },
         }
     }
 
-    #[test]
-    fn routes_by_service_and_neighbourhood() {
+    fn route(lat: f64, long: f64) -> Result<RoutingDecision, Unroutable> {
         let city = test_city();
-        let pothole = city.service("pothole").unwrap();
-        let west = city
-            .route(pothole, Location::new(41.5, -72.8).unwrap())
-            .unwrap();
+        let pothole = city.service("pothole").unwrap().clone();
+        city.route(&pothole, Location::new(lat, long).unwrap())
+    }
+
+    #[test]
+    fn routes_by_service_and_area() {
+        let west = route(41.5, -72.8).unwrap();
+        assert_eq!(west.assignee.id(), "public-works");
+        assert_eq!(west.areas["neighbourhoods"], "West");
+        assert_eq!(route(41.5, -72.2).unwrap().assignee.id(), "parks");
+    }
+
+    #[test]
+    fn a_point_on_an_owned_road_goes_to_its_owner() {
+        let on_road = route(41.8001, -72.8).unwrap();
         assert_eq!(
-            (west.department.as_str(), west.neighbourhood.as_deref()),
-            ("public-works", Some("West"))
+            on_road.assignee,
+            Assignee::Agency {
+                id: "dot".into(),
+                name: "State DOT".into()
+            }
         );
-        let east = city
-            .route(pothole, Location::new(41.5, -72.2).unwrap())
-            .unwrap();
+        assert!(on_road.reason.contains("Route 9"), "{}", on_road.reason);
         assert_eq!(
-            (east.department.as_str(), east.neighbourhood.as_deref()),
-            ("parks", Some("East"))
+            route(41.801, -72.8).unwrap().assignee.id(),
+            "public-works",
+            "110 m away is not on the road"
         );
+    }
+
+    #[test]
+    fn a_point_in_a_neighbouring_town_goes_to_that_town_and_nowhere_is_refused() {
+        let north = route(42.5, -72.5).unwrap();
+        assert_eq!(north.assignee.id(), "northtown");
+        assert!(north.areas.is_empty());
+        assert_eq!(route(40.0, -72.5), Err(Unroutable::NoKnownPlace));
+        let city = test_city();
+        assert!(city.takes_reports_at(Location::new(42.5, -72.5).unwrap()));
+        assert!(!city.takes_reports_at(Location::new(40.0, -72.5).unwrap()));
     }
 
     #[test]
     fn a_point_on_a_shared_edge_or_vertex_routes_the_same_way_every_time() {
-        let city = test_city();
-        let pothole = city.service("pothole").unwrap();
-        for point in [
-            Location::new(41.5, -72.5).unwrap(),
-            Location::new(41.0, -72.5).unwrap(),
-        ] {
-            let first = city.route(pothole, point).unwrap();
-            assert_eq!(first.neighbourhood.as_deref(), Some("East"));
-            assert_eq!(city.route(pothole, point).unwrap(), first);
+        for (lat, long) in [(41.5, -72.5), (41.0, -72.5), (42.0, -72.5)] {
+            let first = route(lat, long).unwrap();
+            assert_eq!(first.areas["neighbourhoods"], "East");
+            assert_eq!(route(lat, long).unwrap(), first);
         }
     }
 

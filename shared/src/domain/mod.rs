@@ -1,5 +1,6 @@
 //! Pure types and rules of a 311 service: requests, their status machine, the service catalogue, places. No I/O.
 
+pub mod areas;
 pub mod city;
 pub mod invalid;
 pub mod location;
@@ -9,11 +10,12 @@ pub mod service;
 pub mod status;
 pub mod tracking;
 
-pub use city::{Area, City, Department, Open311Key, RoutingDecision};
+pub use areas::{Area, OwnedLine};
+pub use city::{Agency, Assignee, City, Department, Open311Key, RoutingDecision, Unroutable};
 pub use invalid::Invalid;
 pub use location::Location;
 pub use report::{Contact, RawAttribute, ReportForm, ValidReport};
 pub use request::{ServiceRequest, TimelineEntry, TimelineKind};
-pub use service::{Attribute, AttributeValue, Datatype, Service, ValueOption};
+pub use service::{Attribute, AttributeValue, Datatype, Service, ServiceRouting, ValueOption};
 pub use status::{Resolution, Status};
 pub use tracking::TrackingNumber;

@@ -113,11 +113,11 @@ impl ReportForm {
                 ))
             }
         };
-        if !city.contains(location) {
+        if !city.takes_reports_at(location) {
             return Err(Invalid::field(
                 "lat",
                 format!(
-                    "the point {:.5}, {:.5} is outside {}; report it to the city or town it is in",
+                    "the point {:.5}, {:.5} is outside {} and every neighbouring town it passes reports to; report it to the city or town it is in",
                     location.lat(),
                     location.long(),
                     city.name

@@ -24,9 +24,20 @@ pub struct ServiceRequest {
     pub media_url: Option<String>,
     /// Department id the request was routed to.
     pub department: Option<String>,
+    /// Outside agency id it was referred to, when it is not the city's to fix.
+    #[serde(default)]
+    pub agency: Option<String>,
     /// Who works it, by name (Open311 `agency_responsible`).
     pub agency_responsible: Option<String>,
-    pub neighbourhood: Option<String>,
+    /// The area of each city layer the point is in (layer id → area name).
+    #[serde(default)]
+    pub areas: BTreeMap<String, String>,
+    /// Why routing decided as it did, for staff.
+    #[serde(default)]
+    pub routing_reason: Option<String>,
+    /// The request this one was linked to as a duplicate.
+    #[serde(default)]
+    pub duplicate_of: Option<TrackingNumber>,
     /// Where it came from: "web", or the name of the Open311 client.
     pub channel: String,
     pub requested_at: DateTime<Utc>,
@@ -41,6 +52,8 @@ pub struct ServiceRequest {
 pub enum TimelineKind {
     Submitted,
     Routed,
+    Referred,
+    Duplicate,
     StatusChanged,
     Note,
 }
@@ -79,8 +92,11 @@ impl ServiceRequest {
             attributes: report.attributes.clone(),
             media_url: report.media_url.clone(),
             department: None,
+            agency: None,
             agency_responsible: None,
-            neighbourhood: None,
+            areas: BTreeMap::new(),
+            routing_reason: None,
+            duplicate_of: None,
             channel: channel.to_string(),
             requested_at: now,
             updated_at: now,

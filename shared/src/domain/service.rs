@@ -17,13 +17,45 @@ pub struct Service {
     pub group: String,
     #[serde(default)]
     pub keywords: Vec<String>,
-    /// The department that takes this service unless a neighbourhood says otherwise.
+    /// The department that takes this service unless its routing rules say otherwise.
     pub department: String,
-    /// Neighbourhood name → department, for the places where another department takes it.
     #[serde(default)]
-    pub neighbourhood_departments: BTreeMap<String, String>,
+    pub routing: ServiceRouting,
     #[serde(default, rename = "attribute")]
     pub attributes: Vec<Attribute>,
+}
+
+/// How a service's reports are routed beyond its department.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceRouting {
+    /// The area layer whose areas decide (e.g. "neighbourhoods").
+    #[serde(default)]
+    pub layer: Option<String>,
+    /// Area name in that layer → department or agency id.
+    #[serde(default)]
+    pub areas: BTreeMap<String, String>,
+    /// Whether a point on an owned road goes to the road's owner (potholes on a state route).
+    #[serde(default)]
+    pub road_owners: bool,
+    /// Reports of this service this close to an open one are linked to it as duplicates.
+    #[serde(default = "default_duplicate_radius_m")]
+    pub duplicate_radius_m: f64,
+}
+
+fn default_duplicate_radius_m() -> f64 {
+    50.0
+}
+
+impl Default for ServiceRouting {
+    fn default() -> Self {
+        ServiceRouting {
+            layer: None,
+            areas: BTreeMap::new(),
+            road_owners: false,
+            duplicate_radius_m: default_duplicate_radius_m(),
+        }
+    }
 }
 
 /// A question a service asks (Open311 "attribute").
@@ -259,7 +291,7 @@ mod tests {
             group: "Streets".into(),
             keywords: vec![],
             department: "public-works".into(),
-            neighbourhood_departments: BTreeMap::new(),
+            routing: ServiceRouting::default(),
             attributes: vec![
                 Attribute {
                     code: "size".into(),

@@ -43,6 +43,13 @@ CREATE TABLE IF NOT EXISTS idempotency (
     fingerprint TEXT NOT NULL,
     expires_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS followers (
+    request_id TEXT NOT NULL REFERENCES requests (id),
+    key TEXT NOT NULL,
+    via TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (request_id, key)
+);
 CREATE TABLE IF NOT EXISTS deliveries (
     key TEXT PRIMARY KEY,
     claimed_at TEXT NOT NULL
@@ -72,6 +79,7 @@ impl Db {
             .map_err(|e| PortError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
         conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")?;
         conn.execute_batch(SCHEMA)?;
+        migrate(&conn)?;
         Ok(Db {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -91,6 +99,24 @@ impl Db {
         .await
         .map_err(|e| PortError::Unavailable(format!("database task failed: {e}")))?
     }
+}
+
+/// Brings a database written by an earlier version up to date.
+fn migrate(conn: &Connection) -> Result<(), PortError> {
+    let has_point: bool = conn.query_row(
+        "SELECT COUNT(*) FROM pragma_table_info('requests') WHERE name = 'lat'",
+        [],
+        |row| row.get::<_, i64>(0),
+    )? > 0;
+    if !has_point {
+        conn.execute_batch(
+            "ALTER TABLE requests ADD COLUMN lat REAL;
+             ALTER TABLE requests ADD COLUMN long REAL;
+             UPDATE requests SET lat = json_extract(doc, '$.location.lat'), long = json_extract(doc, '$.location.long');",
+        )?;
+    }
+    conn.execute_batch("CREATE INDEX IF NOT EXISTS requests_by_point ON requests (lat, long);")?;
+    Ok(())
 }
 
 impl From<rusqlite::Error> for PortError {

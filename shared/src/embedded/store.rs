@@ -7,7 +7,9 @@ use rusqlite::{params, params_from_iter, OptionalExtension};
 
 use super::sqlite::{from_json, is_constraint, timestamp, to_json, Db};
 use crate::domain::{Contact, ServiceRequest, Status, TimelineEntry, TrackingNumber};
-use crate::ports::{Created, NewRequest, PortError, PortResult, RequestQuery, RequestStore};
+use crate::ports::{
+    Created, Follower, NewRequest, PortError, PortResult, RequestQuery, RequestStore,
+};
 
 /// Requests, reporters, timelines, idempotency keys and the delivery ledger in one SQLite file.
 #[derive(Clone)]
@@ -45,8 +47,8 @@ impl RequestStore for SqliteStore {
                 }
                 let request = &new.request;
                 let inserted = tx.execute(
-                    "INSERT INTO requests (id, token, service_code, status, department, cell, requested_at, updated_at, version, doc)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    "INSERT INTO requests (id, token, service_code, status, department, cell, requested_at, updated_at, version, doc, lat, long)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                     params![
                         request.id.as_str(),
                         new.token,
@@ -57,7 +59,9 @@ impl RequestStore for SqliteStore {
                         timestamp(request.requested_at),
                         timestamp(request.updated_at),
                         request.version,
-                        to_json(request)
+                        to_json(request),
+                        request.location.lat(),
+                        request.location.long()
                     ],
                 );
                 match inserted {
@@ -198,12 +202,73 @@ impl RequestStore for SqliteStore {
                     conditions.push("requested_at <= ?".into());
                     values.push(timestamp(to));
                 }
+                if let Some(near) = query.near {
+                    // A box around the circle uses the index; the equirectangular distance then trims it.
+                    let (lat, long) = (near.location.lat(), near.location.long());
+                    let metres_x = 111_320.0 * lat.to_radians().cos().max(0.01);
+                    let (reach_y, reach_x) = (near.radius_m / 111_320.0, near.radius_m / metres_x);
+                    conditions.push(format!(
+                        "lat BETWEEN {} AND {} AND long BETWEEN {} AND {} AND \
+                         ((lat - {lat}) * 111320.0) * ((lat - {lat}) * 111320.0) + ((long - {long}) * {metres_x}) * ((long - {long}) * {metres_x}) <= {}",
+                        lat - reach_y,
+                        lat + reach_y,
+                        long - reach_x,
+                        long + reach_x,
+                        near.radius_m * near.radius_m
+                    ));
+                }
                 let filter = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
                 let page_size = query.page_size.max(1);
                 let offset = (query.page.max(1) - 1) as u64 * page_size as u64;
                 let sql = format!("SELECT doc FROM requests {filter} ORDER BY requested_at DESC, id LIMIT {page_size} OFFSET {offset}");
                 let mut statement = conn.prepare(&sql)?;
                 let docs = statement.query_map(params_from_iter(values.iter()), |row| row.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+                docs.iter().map(|doc| from_json(doc)).collect()
+            })
+            .await
+    }
+
+    async fn add_follower(&self, id: &TrackingNumber, follower: &Follower) -> PortResult<()> {
+        let id = id.clone();
+        let follower = follower.clone();
+        self.db
+            .call(move |conn| {
+                conn.execute(
+                    "INSERT OR IGNORE INTO followers (request_id, key, via, doc) VALUES (?1, ?2, ?3, ?4)",
+                    params![id.as_str(), follower.key, follower.via.as_str(), to_json(&follower)],
+                )?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn remove_followers_via(
+        &self,
+        id: &TrackingNumber,
+        via: &TrackingNumber,
+    ) -> PortResult<()> {
+        let (id, via) = (id.clone(), via.clone());
+        self.db
+            .call(move |conn| {
+                Ok(conn
+                    .execute(
+                        "DELETE FROM followers WHERE request_id = ?1 AND via = ?2",
+                        params![id.as_str(), via.as_str()],
+                    )
+                    .map(|_| ())?)
+            })
+            .await
+    }
+
+    async fn followers(&self, id: &TrackingNumber) -> PortResult<Vec<Follower>> {
+        let id = id.clone();
+        self.db
+            .call(move |conn| {
+                let mut statement =
+                    conn.prepare("SELECT doc FROM followers WHERE request_id = ?1 ORDER BY key")?;
+                let docs = statement
+                    .query_map([id.as_str()], |row| row.get::<_, String>(0))?
+                    .collect::<Result<Vec<_>, _>>()?;
                 docs.iter().map(|doc| from_json(doc)).collect()
             })
             .await

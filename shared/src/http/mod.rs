@@ -20,3 +20,51 @@ pub fn city_time(city: &City, at: DateTime<Utc>) -> String {
 pub fn escape_html(text: &str) -> String {
     quick_xml::escape::escape(text).into_owned()
 }
+
+/// Radius of a nearby search when the client gives none, in metres.
+pub const DEFAULT_NEARBY_RADIUS_M: f64 = 100.0;
+/// The widest nearby search, in metres.
+pub const MAX_NEARBY_RADIUS_M: f64 = 2000.0;
+
+/// Reads the `lat`, `long` and `radius` (metres) of a nearby search; none of them means no circle.
+pub fn parse_near(
+    lat: Option<&str>,
+    long: Option<&str>,
+    radius: Option<&str>,
+) -> Result<Option<crate::ports::Near>, crate::domain::Invalid> {
+    use crate::domain::{Invalid, Location};
+    let number = |field: &str, value: &str| {
+        value
+            .trim()
+            .parse::<f64>()
+            .map_err(|_| Invalid::field(field, format!("{field} must be a number")))
+    };
+    let (lat, long) = match (lat, long) {
+        (None, None) if radius.is_none() => return Ok(None),
+        (Some(lat), Some(long)) => (number("lat", lat)?, number("long", long)?),
+        (_, None) => {
+            return Err(Invalid::missing(
+                "long",
+                "a nearby search needs lat and long",
+            ))
+        }
+        (None, _) => {
+            return Err(Invalid::missing(
+                "lat",
+                "a nearby search needs lat and long",
+            ))
+        }
+    };
+    let location = Location::new(lat, long)?;
+    let radius_m = match radius {
+        None => DEFAULT_NEARBY_RADIUS_M,
+        Some(value) => number("radius", value)?,
+    };
+    if !(radius_m > 0.0 && radius_m <= MAX_NEARBY_RADIUS_M) {
+        return Err(Invalid::field(
+            "radius",
+            format!("radius must be more than 0 and at most {MAX_NEARBY_RADIUS_M} metres"),
+        ));
+    }
+    Ok(Some(crate::ports::Near { location, radius_m }))
+}
