@@ -250,6 +250,17 @@ async fn the_served_openapi_document_matches_the_api() {
     let id = report(&city, "dee@example.org").await;
     let (request, _) = until_open(&city, &id, Duration::from_secs(5)).await;
     check("Request", &request);
+    let nearby: Value = reqwest::get(format!(
+        "{}/api/v1/requests/nearby?lat=41.7677&long=-72.67602&radius=300",
+        city.url
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert!(!nearby["requests"].as_array().unwrap().is_empty());
+    check("NearbyList", &nearby);
     let missing: Value = reqwest::get(format!("{}/api/v1/requests/ZZZZ-ZZZZ", city.url))
         .await
         .unwrap()

@@ -4,15 +4,18 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use cityfix_shared::app::submit::{fingerprint, submit, Submission, SubmitError};
-use cityfix_shared::domain::{Contact, Invalid, RawAttribute, ReportForm, TrackingNumber};
+use cityfix_shared::domain::areas::distance_m;
+use cityfix_shared::domain::{Contact, Invalid, RawAttribute, ReportForm, Status, TrackingNumber};
 use cityfix_shared::http::api::{request_view, service_view, ApiError};
+use cityfix_shared::http::parse_near;
+use cityfix_shared::ports::RequestQuery;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -24,6 +27,7 @@ pub fn routes() -> Router<Arc<Intake>> {
     Router::new()
         .route("/api/v1/services", get(services))
         .route("/api/v1/requests", post(create))
+        .route("/api/v1/requests/nearby", get(nearby))
         .route("/api/v1/requests/{id}", get(read))
         .route("/api/v1/{*rest}", get(unknown_path).post(unknown_path))
 }
@@ -57,6 +61,83 @@ async fn read(State(intake): Shared, Path(id): Path<String>) -> Result<Json<Valu
         .ok_or_else(not_found)?;
     let timeline = store.timeline(&id).await.map_err(log_unavailable)?;
     Ok(Json(request_view(&intake.deps.city, &request, &timeline)))
+}
+
+/// The query of `GET /api/v1/requests/nearby`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NearbyQuery {
+    lat: Option<String>,
+    long: Option<String>,
+    radius: Option<String>,
+    service_code: Option<String>,
+}
+
+/// Most reports a nearby search returns.
+const NEARBY_LIMIT: u32 = 50;
+
+/// Open reports near a point, nearest first, so a resident can ask "is this the same?" before sending.
+async fn nearby(
+    State(intake): Shared,
+    query: Result<Query<NearbyQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(query) = query
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
+    let near = parse_near(
+        query.lat.as_deref(),
+        query.long.as_deref(),
+        query.radius.as_deref(),
+    )?
+    .ok_or_else(|| {
+        ApiError::from(Invalid::missing(
+            "lat",
+            "a nearby search needs lat and long",
+        ))
+    })?;
+    let service_codes = match query.service_code.filter(|c| !c.is_empty()) {
+        Some(code) if intake.deps.city.service(&code).is_none() => {
+            return Err(
+                Invalid::field("service_code", format!("`{code}` is not a service"))
+                    .with_code("unknown_service")
+                    .into(),
+            )
+        }
+        Some(code) => vec![code],
+        None => Vec::new(),
+    };
+    let search = RequestQuery {
+        service_codes,
+        statuses: vec![Status::Submitted, Status::Open, Status::InProgress],
+        near: Some(near),
+        page: 1,
+        page_size: NEARBY_LIMIT,
+        ..RequestQuery::default()
+    };
+    let here = near.location.to_point();
+    let mut found: Vec<(f64, Value)> = intake
+        .deps
+        .store
+        .search(&search)
+        .await
+        .map_err(log_unavailable)?
+        .iter()
+        .map(|request| {
+            let distance_m = distance_m(here, request.location.to_point());
+            let mut view = request_view(&intake.deps.city, request, &[]);
+            if let Some(fields) = view.as_object_mut() {
+                fields.remove("timeline");
+                fields.insert(
+                    "distance_m".into(),
+                    json!((distance_m * 10.0).round() / 10.0),
+                );
+            }
+            (distance_m, view)
+        })
+        .collect();
+    found.sort_by(|a, b| a.0.total_cmp(&b.0));
+    Ok(Json(
+        json!({ "requests": found.into_iter().map(|(_, view)| view).collect::<Vec<_>>() }),
+    ))
 }
 
 fn log_unavailable(cause: impl std::fmt::Display) -> ApiError {

@@ -16,6 +16,7 @@ use cityfix_shared::http::MAX_BODY_BYTES;
 pub const API_ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/services"),
     ("post", "/api/v1/requests"),
+    ("get", "/api/v1/requests/nearby"),
     ("get", "/api/v1/requests/{id}"),
     ("get", "/api/v1/openapi.json"),
 ];
