@@ -5,8 +5,11 @@
 const API = '/api/v1';
 const DESCRIPTION_MAX = 4000;
 const POLL_INTERVAL_MS = 1000;
-const POLL_MAX = 5;
+const POLL_MAX = 8;
 const TIME_ZONE = 'America/New_York';
+const NEARBY_DELAY_MS = 400;
+const NEARBY_RADIUS_M = 50;
+const NEARBY_EXCERPT = 140;
 
 const STATUS_LABELS = {
   submitted: 'Submitted',
@@ -16,11 +19,29 @@ const STATUS_LABELS = {
   archived: 'Archived',
 };
 
+// How a closed report was resolved, in the resident's words.
+const RESOLUTION_LABELS = {
+  fixed: 'Fixed',
+  duplicate: 'Linked to an earlier report of the same problem',
+  referred: 'Referred to another agency',
+  no_action: 'Closed without action',
+  cancelled: 'Cancelled',
+};
+
 const TIMELINE_LABELS = {
   submitted: 'Report received',
   routed: 'Sent to a department',
+  referred: 'Referred to another agency',
+  duplicate: 'Linked to an earlier report of the same problem',
   status_changed: 'Status changed',
   note: 'Update',
+};
+
+// Labels for the area layers a report can be placed in (areas: layer id -> area name).
+const AREA_ROWS = {
+  neighbourhoods: 'r-neighbourhood',
+  neighborhoods: 'r-neighbourhood',
+  districts: 'r-district',
 };
 
 const $ = (id) => document.getElementById(id);
@@ -119,8 +140,54 @@ function statusLabel(status) {
 }
 
 function humanize(value) {
-  const s = String(value).replace(/_/g, ' ');
+  const s = String(value).replace(/[_-]/g, ' ');
   return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+function resolutionLabel(resolution) {
+  return RESOLUTION_LABELS[resolution] || humanize(resolution);
+}
+
+/** Shortens text to about `max` characters, at a word boundary when one is near. */
+function excerpt(text, max) {
+  const s = String(text || '').replace(/\s+/g, ' ').trim();
+  if (s.length <= max) return s;
+  const cut = s.slice(0, max);
+  const space = cut.lastIndexOf(' ');
+  return `${(space > max * 0.6 ? cut.slice(0, space) : cut).replace(/[\s.,;:!?-]+$/, '')}…`;
+}
+
+/**
+ * Text with its web addresses as links, as DOM nodes (never HTML). Only
+ * http(s) addresses become links; trailing punctuation stays text.
+ */
+function linkifiedText(text) {
+  const nodes = [];
+  const s = String(text || '');
+  const re = /https?:\/\/[^\s<>"]+/g;
+  let last = 0;
+  let m;
+  while ((m = re.exec(s))) {
+    let url = m[0];
+    const trail = url.match(/[.,;:!?)\]'’]+$/);
+    if (trail) url = url.slice(0, -trail[0].length);
+    let ok = false;
+    try {
+      ok = ['http:', 'https:'].includes(new URL(url).protocol);
+    } catch {
+      ok = false;
+    }
+    if (!ok) continue;
+    if (m.index > last) nodes.push(document.createTextNode(s.slice(last, m.index)));
+    nodes.push(el('a', { href: url, rel: 'noopener noreferrer', text: url }));
+    last = m.index + url.length;
+  }
+  if (last < s.length) nodes.push(document.createTextNode(s.slice(last)));
+  return nodes;
+}
+
+function trackHref(id) {
+  return `#/requests/${encodeURIComponent(id)}`;
 }
 
 /* ------------------------------------------------------------------ */
@@ -366,13 +433,15 @@ function collectAttributes(service) {
   return { values, errors };
 }
 
-function readNumber(id, label, errors, field) {
+function readNumber(id, label, errors, field, { required = true } = {}) {
   const input = $(id);
   const raw = input.value.trim();
   if (raw === '') {
-    errors.push({ field, message: input.validity && input.validity.badInput
-      ? `${label} must be a number.`
-      : `Enter the ${label.toLowerCase()}, or use your location.` });
+    if (input.validity && input.validity.badInput) {
+      errors.push({ field, message: `${label} must be a number.` });
+    } else if (required) {
+      errors.push({ field, message: `Enter the ${label.toLowerCase()}, use your location, or type a street address.` });
+    }
     return undefined;
   }
   const n = Number(raw);
@@ -391,8 +460,14 @@ function buildRequestBody() {
   if (!service) errors.push({ field: 'service_code', message: 'Choose the type of problem.' });
 
   const body = { service_code: serviceCode };
-  const lat = readNumber('lat', 'Latitude', errors, 'lat');
-  const long = readNumber('long', 'Longitude', errors, 'long');
+  // A point is needed unless an address is given (the server finds the
+  // point from it). Half a point is never enough.
+  const hasAddress = $('address').value.trim() !== '';
+  const pointStarted = $('lat').value.trim() !== '' || $('long').value.trim() !== ''
+    || $('lat').validity.badInput || $('long').validity.badInput;
+  const pointRequired = !hasAddress || pointStarted;
+  const lat = readNumber('lat', 'Latitude', errors, 'lat', { required: pointRequired });
+  const long = readNumber('long', 'Longitude', errors, 'long', { required: pointRequired });
   if (lat !== undefined) body.lat = lat;
   if (long !== undefined) body.long = long;
 
@@ -532,7 +607,15 @@ async function onSubmitReport(event) {
     // and let a retry be recognised as the same report.
     if (err.status >= 400 && err.status < 500) reportState.idempotencyKey = newIdempotencyKey();
     const heading = 'Your report was not sent.';
-    showErrors([{ field: err.field, message: err.message }], { heading });
+    let { field, message } = err;
+    if (err.code === 'unknown_address') {
+      // The message names the addresses the City knows that are close to what was typed.
+      field = 'address_string';
+    } else if (err.code === 'geocoding_unavailable') {
+      field = 'lat';
+      message = 'The City cannot find a place from an address alone right now. Please enter the latitude and longitude, or use your location.';
+    }
+    showErrors([{ field, message }], { heading });
   } finally {
     setSending(false);
   }
@@ -555,6 +638,8 @@ function resetReportForm() {
   $('service-help').textContent = '';
   $('location-status').textContent = '';
   updateCounter();
+  updatePointRequired();
+  clearNearby();
   clearAllErrors();
   reportState.idempotencyKey = newIdempotencyKey();
 }
@@ -565,6 +650,17 @@ function startNewReport() {
   $('report-form').hidden = false;
   resetReportForm();
   $('service').focus();
+}
+
+/** Latitude and longitude are required unless a street address is typed. */
+function updatePointRequired() {
+  const required = $('address').value.trim() === '';
+  for (const id of ['lat', 'long']) {
+    const input = $(id);
+    input.required = required;
+    input.setAttribute('aria-required', String(required));
+  }
+  for (const mark of document.querySelectorAll('.point-req')) mark.hidden = !required;
 }
 
 function updateCounter() {
@@ -588,6 +684,7 @@ function useMyLocation() {
       $('long').value = pos.coords.longitude.toFixed(6);
       clearFieldError('lat');
       clearFieldError('long');
+      scheduleNearby();
       status.textContent = `Location set (accurate to about ${Math.round(pos.coords.accuracy)} m).`;
       button.disabled = false;
     },
@@ -599,6 +696,103 @@ function useMyLocation() {
     },
     { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 },
   );
+}
+
+/* "Is this the same?": open reports of the same kind nearby --------- */
+
+const nearbyState = { timer: null, token: 0, key: '' };
+
+/** The chosen service and point, or null while either is missing or not a valid point. */
+function nearbyQuery() {
+  const serviceCode = $('service').value;
+  if (!serviceCode || !reportState.byCode.has(serviceCode)) return null;
+  const latRaw = $('lat').value.trim();
+  const longRaw = $('long').value.trim();
+  if (latRaw === '' || longRaw === '') return null;
+  const lat = Number(latRaw);
+  const long = Number(longRaw);
+  if (!Number.isFinite(lat) || !Number.isFinite(long)) return null;
+  if (Math.abs(lat) > 90 || Math.abs(long) > 180) return null;
+  return { serviceCode, lat, long };
+}
+
+function clearNearby() {
+  clearTimeout(nearbyState.timer);
+  nearbyState.token++;
+  nearbyState.key = '';
+  $('nearby').hidden = true;
+  $('nearby-list').replaceChildren();
+  $('nearby-status').textContent = '';
+}
+
+/** Checks for nearby reports ~400 ms after the service or point last changed. */
+function scheduleNearby() {
+  const query = nearbyQuery();
+  const key = query ? `${query.serviceCode}|${query.lat}|${query.long}` : '';
+  if (key === nearbyState.key) return; // nothing changed: keep what is shown or on its way
+  clearNearby();
+  if (!query) return;
+  nearbyState.key = key;
+  const token = nearbyState.token;
+  nearbyState.timer = setTimeout(() => checkNearby(query, token), NEARBY_DELAY_MS);
+}
+
+async function checkNearby({ serviceCode, lat, long }, token) {
+  const params = new URLSearchParams({
+    lat: String(lat),
+    long: String(long),
+    service_code: serviceCode,
+    radius: String(NEARBY_RADIUS_M),
+  });
+  let requests;
+  try {
+    const { body } = await api(`/requests/nearby?${params}`);
+    requests = Array.isArray(body && body.requests) ? body.requests : [];
+  } catch {
+    requests = []; // a convenience only: errors are not shown
+  }
+  if (token !== nearbyState.token) return; // the form changed meanwhile
+  renderNearby(requests.filter((r) => r && r.service_request_id));
+}
+
+function distanceText(metres) {
+  const m = Number(metres);
+  if (!Number.isFinite(m)) return '';
+  if (m < 1) return 'less than 1 m away';
+  return `about ${Math.round(m)} m away`;
+}
+
+function renderNearby(requests) {
+  const panel = $('nearby');
+  const list = $('nearby-list');
+  if (!requests.length) {
+    panel.hidden = true;
+    list.replaceChildren();
+    $('nearby-status').textContent = '';
+    return;
+  }
+  list.replaceChildren(...requests.map((r) => {
+    const id = String(r.service_request_id);
+    const name = r.service_name || (reportState.byCode.get(r.service_code) || {}).service_name || r.service_code || 'Report';
+    const distance = distanceText(r.distance_m);
+    const description = excerpt(r.description, NEARBY_EXCERPT);
+    return el('li', { className: 'nearby-item', dataset: { requestId: id } }, [
+      el('p', { className: 'nearby-title' }, [
+        el('strong', { text: name }),
+        distance ? el('span', { className: 'nearby-distance', text: ` — ${distance}` }) : null,
+      ]),
+      description ? el('p', { className: 'nearby-description', text: `“${description}”` }) : null,
+      el('p', { className: 'nearby-meta' }, [
+        r.requested_datetime ? el('span', {}, ['reported ', timeNode(r.requested_datetime), ' · ']) : null,
+        r.status ? el('span', { text: `${statusLabel(r.status)} · ` }) : null,
+        el('a', { href: trackHref(id) }, ['Track report ', el('span', { className: 'nowrap', text: id })]),
+      ]),
+    ]);
+  }));
+  panel.hidden = false;
+  $('nearby-status').textContent = requests.length === 1
+    ? 'This problem may already be reported nearby: 1 report is listed above the Send button.'
+    : `This problem may already be reported nearby: ${requests.length} reports are listed above the Send button.`;
 }
 
 /* ------------------------------------------------------------------ */
@@ -690,14 +884,16 @@ function renderRequest(r) {
   const badge = $('r-status');
   badge.textContent = statusLabel(r.status);
   badge.dataset.status = r.status || '';
-  $('r-resolution').textContent = r.resolution ? `(${humanize(r.resolution)})` : '';
+  $('r-resolution').textContent = r.resolution ? `— ${resolutionLabel(r.resolution)}` : '';
+  renderDuplicateOf(r);
+  renderStatusNotes(r);
 
   setDd('r-agency', r.agency_responsible, 'Not yet assigned');
   const hasPoint = Number.isFinite(r.lat) && Number.isFinite(r.long);
   const point = hasPoint ? `${r.lat.toFixed(5)}, ${r.long.toFixed(5)}` : '';
   const location = r.address ? (point ? `${r.address} (${point})` : r.address) : point;
   setDd('r-location', location);
-  setDd('r-neighbourhood', r.neighbourhood);
+  renderAreas(r);
   const requested = $('r-requested');
   requested.replaceChildren(timeNode(r.requested_datetime));
   requested.parentElement.hidden = !r.requested_datetime;
@@ -709,6 +905,67 @@ function renderRequest(r) {
   renderRequestAttributes(r);
   renderTimeline(Array.isArray(r.timeline) ? r.timeline : []);
   $('track-result').hidden = false;
+}
+
+function renderDuplicateOf(r) {
+  const p = $('r-duplicate');
+  const id = r.duplicate_of ? String(r.duplicate_of) : '';
+  if (!id) {
+    p.hidden = true;
+    p.replaceChildren();
+    return;
+  }
+  p.replaceChildren('Same problem as ', el('a', { href: trackHref(id), text: id }),
+    '. Follow that report for updates: you will hear from the City when it changes.');
+  p.hidden = false;
+}
+
+/** The latest public note; prominent once the report is closed or passed on. */
+function renderStatusNotes(r) {
+  const wrap = $('r-notes-wrap');
+  const notes = typeof r.status_notes === 'string' ? r.status_notes.trim() : '';
+  if (!notes) {
+    wrap.hidden = true;
+    $('r-status-notes').replaceChildren();
+    return;
+  }
+  const closed = r.status === 'closed' || r.status === 'archived';
+  const prominent = closed || r.resolution === 'referred';
+  wrap.classList.toggle('prominent', prominent);
+  $('r-notes-heading').textContent = r.resolution === 'referred'
+    ? 'Who is handling this'
+    : closed ? 'Why this report was closed' : 'Latest update';
+  $('r-status-notes').replaceChildren(...linkifiedText(notes));
+  wrap.hidden = false;
+}
+
+/** Neighbourhood, district and any other area the report lies in. */
+function renderAreas(r) {
+  const areas = r.areas && typeof r.areas === 'object' && !Array.isArray(r.areas) ? r.areas : {};
+  const shown = new Map();
+  const extra = [];
+  for (const [layer, name] of Object.entries(areas)) {
+    if (name === null || name === undefined || name === '') continue;
+    const row = AREA_ROWS[layer];
+    if (row) {
+      if (!shown.has(row)) shown.set(row, String(name));
+    } else {
+      extra.push([layer, String(name)]);
+    }
+  }
+  if (!shown.has('r-neighbourhood') && r.neighbourhood) shown.set('r-neighbourhood', String(r.neighbourhood));
+  setDd('r-neighbourhood', shown.get('r-neighbourhood'));
+  setDd('r-district', shown.get('r-district'));
+
+  const districtRow = $('r-district').parentElement;
+  for (const old of districtRow.parentElement.querySelectorAll('[data-area-layer]')) old.remove();
+  let after = districtRow;
+  for (const [layer, name] of extra) {
+    const label = humanize(layer).replace(/s$/, '');
+    const row = el('div', { dataset: { areaLayer: layer } }, [el('dt', { text: label }), el('dd', { text: name })]);
+    after.after(row);
+    after = row;
+  }
 }
 
 function renderRequestAttributes(r) {
@@ -741,12 +998,11 @@ function renderTimeline(events) {
   const items = events.map((e) => {
     let title = TIMELINE_LABELS[e.kind] || humanize(e.kind || 'update');
     if (e.kind === 'status_changed' && e.status) title = `Status changed to ${statusLabel(e.status)}`;
+    const note = e.note && e.note.trim().toLowerCase() !== title.toLowerCase() ? e.note : null;
     return el('li', { dataset: { kind: e.kind || '' } }, [
       el('p', { className: 'timeline-when' }, [timeNode(e.at)]),
       el('p', { className: 'timeline-title', text: title }),
-      e.note && e.note.trim().toLowerCase() !== title.toLowerCase()
-        ? el('p', { className: 'timeline-note multiline', text: e.note })
-        : null,
+      note ? el('p', { className: 'timeline-note multiline' }, linkifiedText(note)) : null,
     ]);
   });
   if (!items.length) items.push(el('li', { className: 'muted', text: 'No updates yet.' }));
@@ -766,12 +1022,17 @@ function init() {
     if (wrapper) clearFieldError(wrapper);
   });
   $('description').addEventListener('input', updateCounter);
+  $('service').addEventListener('change', scheduleNearby);
+  $('lat').addEventListener('input', scheduleNearby);
+  $('long').addEventListener('input', scheduleNearby);
+  $('address').addEventListener('input', updatePointRequired);
   $('use-location').addEventListener('click', useMyLocation);
   if (!('geolocation' in navigator)) $('use-location').hidden = true;
   $('report-another').addEventListener('click', startNewReport);
   $('track-form').addEventListener('submit', onTrackSubmit);
   window.addEventListener('hashchange', () => route());
   updateCounter();
+  updatePointRequired();
   route({ initial: true });
   loadServices();
 }

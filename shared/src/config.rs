@@ -12,7 +12,9 @@ use serde::Deserialize;
 
 use crate::domain::areas::{AreaIndex, LineIndex};
 use crate::domain::city::{AreaLayer, LineLayer, Places};
-use crate::domain::{Agency, Area, City, Department, Location, Open311Key, OwnedLine, Service};
+use crate::domain::{
+    AddressPoint, Agency, Area, City, Department, Location, Open311Key, OwnedLine, Service,
+};
 
 /// Overlap between two areas of a partition layer, in square metres, above which it is a fault.
 /// Real boundaries traced twice overlap by slivers (88 m² at most in Hartford's neighbourhoods);
@@ -78,6 +80,9 @@ struct RoutingFile {
     line_layers: Vec<LineLayerFile>,
     #[serde(default)]
     line_owners: BTreeMap<String, String>,
+    /// CSV of the city's address points (`number,street,lat,long`), for geocoding.
+    #[serde(default)]
+    addresses: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -330,6 +335,10 @@ pub fn load_city(dir: &Path) -> Result<City, ConfigError> {
     }
 
     check_services(&services_path, &services, &is_assignee, &layer_areas)?;
+    let address_points = match &routing.addresses {
+        Some(file) => read_addresses(&dir.join(file))?,
+        None => Vec::new(),
+    };
 
     Ok(City {
         name: city_file.name,
@@ -344,6 +353,7 @@ pub fn load_city(dir: &Path) -> Result<City, ConfigError> {
         departments,
         agencies,
         services,
+        address_points,
         places: Places {
             boundary: AreaIndex::build(&boundary_areas),
             layers,
@@ -352,6 +362,56 @@ pub fn load_city(dir: &Path) -> Result<City, ConfigError> {
             line_owners: routing.line_owners,
         },
     })
+}
+
+/// Reads the address points: `number,street,lat,long`, each point in the world, no address twice.
+fn read_addresses(path: &Path) -> Result<Vec<AddressPoint>, ConfigError> {
+    let fault = |entry: String, field: Option<&str>, message: String| ConfigError {
+        file: path.into(),
+        entry: Some(entry),
+        field: field.map(str::to_string),
+        message,
+    };
+    let mut reader = csv::Reader::from_path(path).map_err(|e| ConfigError {
+        file: path.into(),
+        entry: None,
+        field: None,
+        message: format!("cannot be read: {e}"),
+    })?;
+    let mut seen = BTreeSet::new();
+    let mut points = Vec::new();
+    for (index, row) in reader.deserialize::<AddressPoint>().enumerate() {
+        let line = format!("line {}", index + 2);
+        let point = row.map_err(|e| {
+            fault(
+                line.clone(),
+                None,
+                format!("is not `number,street,lat,long`: {e}"),
+            )
+        })?;
+        if let Err(invalid) = Location::new(point.lat, point.long) {
+            return Err(fault(line, invalid.field.as_deref(), invalid.message));
+        }
+        if point.number.trim().is_empty() || point.street.trim().is_empty() {
+            return Err(fault(
+                line,
+                Some("street"),
+                "number and street must not be empty".into(),
+            ));
+        }
+        if !seen.insert((
+            point.number.to_uppercase(),
+            crate::domain::addresses::normalise_street(&point.street),
+        )) {
+            return Err(fault(
+                line,
+                Some("number"),
+                format!("{} is listed twice", point.label()),
+            ));
+        }
+        points.push(point);
+    }
+    Ok(points)
 }
 
 fn feature_fault(path: &Path, name: &str, message: &str) -> ConfigError {
@@ -936,5 +996,56 @@ mod tests {
             err.field.as_deref(),
             Some("attribute `pothole_size`.values")
         );
+    }
+
+    #[test]
+    fn a_repeated_address_names_its_line() {
+        let (_dir, loaded) = demo_with("addresses.csv", |t| {
+            format!("{t}550,Main Street,41.765071,-72.673863\n")
+        });
+        let err = loaded.unwrap_err();
+        assert!(
+            err.entry.as_deref().is_some_and(|e| e.starts_with("line ")),
+            "{err}"
+        );
+        assert!(
+            err.message.contains("550 Main Street is listed twice"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn overlapping_areas_of_a_partition_are_refused() {
+        let (_dir, loaded) = demo_with("areas/districts.geojson", |t| {
+            let mut value: serde_json::Value = serde_json::from_str(&t).unwrap();
+            let first = value["features"][0]["geometry"].clone();
+            value["features"][1]["geometry"] = first;
+            value.to_string()
+        });
+        let err = loaded.unwrap_err();
+        assert!(err.message.contains("overlaps"), "{err}");
+        assert!(err.file.ends_with("districts.geojson"));
+    }
+
+    #[test]
+    fn a_self_intersecting_ring_is_refused() {
+        let (_dir, loaded) = demo_with("areas/districts.geojson", |t| {
+            let mut value: serde_json::Value = serde_json::from_str(&t).unwrap();
+            let bow_tie = serde_json::json!({ "type": "Polygon", "coordinates": [[[-72.70, 41.76], [-72.68, 41.78], [-72.68, 41.76], [-72.70, 41.78], [-72.70, 41.76]]] });
+            value["features"][0]["geometry"] = bow_tie;
+            value.to_string()
+        });
+        let err = loaded.unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("geometry"));
+        assert!(err.message.contains("not a valid polygon"), "{err}");
+    }
+
+    #[test]
+    fn a_road_without_an_owner_is_refused() {
+        let (_dir, loaded) = demo_with("lines/state-roads.geojson", |t| {
+            t.replacen("\"owner\": \"CTDOT\"", "\"owner\": \"\"", 1)
+        });
+        let err = loaded.unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("owner"), "{err}");
     }
 }

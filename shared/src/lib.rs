@@ -6,6 +6,7 @@ pub mod config;
 pub mod domain;
 #[cfg(feature = "embedded")]
 pub mod embedded;
+pub mod geocoding;
 pub mod http;
 pub mod ports;
 #[cfg(any(test, feature = "testing"))]

@@ -209,6 +209,15 @@ pub trait QueueConsumer: Send + Sync {
     async fn wait_for_arrival(&self, timeout: std::time::Duration);
 }
 
+/// Turns typed addresses into points and points into the nearest address.
+#[async_trait::async_trait]
+pub trait Geocoder: Send + Sync {
+    async fn locate(&self, typed: &str) -> PortResult<crate::domain::Lookup>;
+
+    /// The nearest known address and how far it is, in metres.
+    async fn nearest_address(&self, location: Location) -> PortResult<Option<(String, f64)>>;
+}
+
 /// An e-mail ready to send, with plain-text and HTML parts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email {

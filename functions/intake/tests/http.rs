@@ -6,6 +6,7 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use cityfix_shared::app::submit::IntakeDeps;
+use cityfix_shared::domain::AddressBook;
 use cityfix_shared::ports::{QueueConsumer, RandomIds, RequestQuery, RequestStore, SystemClock};
 use cityfix_shared::testing::{demo_city, World};
 use http_body_util::BodyExt;
@@ -24,12 +25,14 @@ struct Harness {
 
 fn harness() -> Harness {
     let world = World::new();
+    let city = demo_city();
     let deps = IntakeDeps {
-        city: demo_city(),
+        city: city.clone(),
         store: Arc::new(world.store.clone()),
         queue: Arc::new(world.queue.clone()),
         clock: Arc::new(SystemClock),
         ids: Arc::new(RandomIds),
+        geocoder: Arc::new(AddressBook::new(city.address_points.clone())),
     };
     let app = intake::router(Intake {
         deps,
@@ -528,7 +531,8 @@ async fn bad_posts_get_the_right_status_and_reason_and_store_nothing() {
         (format!("api_key={KEY}&service_code=noise_complaint&lat={lat}&long={long}&attribute[noise_started]=last+night"), StatusCode::BAD_REQUEST, "ISO 8601"),
         (format!("api_key={KEY}&service_code=sidewalk_damage&lat={lat}&long={long}&description={long_text}"), StatusCode::BAD_REQUEST, "4000"),
         (format!("api_key={KEY}&service_code=sidewalk_damage&lat={lat}&long={long}&description=%FF%FE"), StatusCode::BAD_REQUEST, "UTF-8"),
-        (format!("api_key={KEY}&service_code=sidewalk_damage&address_string=550+Main+St"), StatusCode::BAD_REQUEST, "address_string alone"),
+        (format!("api_key={KEY}&service_code=sidewalk_damage&address_string=551+Main+St"), StatusCode::BAD_REQUEST, "did you mean 550 Main Street"),
+        (format!("api_key={KEY}&service_code=sidewalk_damage&address_string=1+Nowhere+Lane"), StatusCode::BAD_REQUEST, "not an address"),
         (format!("api_key={KEY}&service_code=sidewalk_damage&lat={lat}&lat={lat}&long={long}"), StatusCode::BAD_REQUEST, "twice"),
         (format!("api_key={KEY}&service_code=sidewalk_damage&lat={lat}&long={long}&email=not-an-address"), StatusCode::BAD_REQUEST, "email"),
         (format!("service_code=sidewalk_damage&lat={lat}&long={long}"), StatusCode::FORBIDDEN, "api_key is required"),
@@ -698,9 +702,9 @@ async fn bad_api_bodies_name_the_field_and_store_nothing() {
             "outside_city",
         ),
         (
-            json!({ "service_code": "sidewalk_damage", "address_string": "550 Main St" }),
-            "lat",
-            "geocoding_unavailable",
+            json!({ "service_code": "sidewalk_damage", "address_string": "1 Nowhere Lane" }),
+            "address_string",
+            "unknown_address",
         ),
     ];
     for (body, field, code) in cases {
@@ -827,5 +831,39 @@ async fn open311_search_takes_a_circle() {
     assert_eq!(
         h.get("/open311/v2/requests.json?radius=50").await.status,
         StatusCode::BAD_REQUEST
+    );
+}
+
+#[tokio::test]
+async fn a_typed_address_becomes_a_point_and_a_point_gets_the_nearest_address() {
+    let h = harness();
+    let typed = h.post_json(&json!({ "service_code": "sidewalk_damage", "address_string": "550 main st, Hartford CT" }), None).await;
+    assert_eq!(typed.status, StatusCode::CREATED, "{}", typed.body);
+    let body = typed.json();
+    assert_eq!(body["address"], "550 Main Street");
+    assert!(
+        (body["lat"].as_f64().unwrap() - 41.765071).abs() < 1e-6,
+        "{body}"
+    );
+
+    let point = h
+        .post_json(
+            &json!({ "service_code": "sidewalk_damage", "lat": 41.765071, "long": -72.673863 }),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(point["address"], "near 550 Main Street");
+    let nowhere = h
+        .post_json(
+            &json!({ "service_code": "sidewalk_damage", "lat": 41.7405, "long": -72.6512 }),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(
+        nowhere["address"],
+        Value::Null,
+        "no address within 100 m of the South Meadows point: {nowhere}"
     );
 }

@@ -16,6 +16,7 @@ use cityfix_shared::app::route::RouterDeps;
 use cityfix_shared::app::submit::IntakeDeps;
 use cityfix_shared::app::transition::StatusDeps;
 use cityfix_shared::config::load_city;
+use cityfix_shared::domain::AddressBook;
 use cityfix_shared::embedded::sqlite::Db;
 use cityfix_shared::embedded::{EmbeddedQueue, Outbox, QueueSettings, SqliteStore};
 use cityfix_shared::ports::{RandomIds, SystemClock};
@@ -142,6 +143,7 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
         queue: Arc::new(queue.clone()),
         clock: Arc::new(SystemClock),
         ids: Arc::new(RandomIds),
+        geocoder: Arc::new(AddressBook::new(city.address_points.clone())),
     };
     let functions = workers::Functions {
         router: RouterDeps {

@@ -7,9 +7,10 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 use super::messages::RoutingJob;
-use crate::domain::{City, Invalid, ReportForm, ServiceRequest, TimelineEntry};
+use crate::domain::{City, Invalid, Lookup, ReportForm, ServiceRequest, TimelineEntry};
 use crate::ports::{
-    Clock, Created, IdempotencyClaim, Ids, NewRequest, PortError, Queue, QueueName, RequestStore,
+    Clock, Created, Geocoder, IdempotencyClaim, Ids, NewRequest, PortError, Queue, QueueName,
+    RequestStore,
 };
 
 /// How long an Idempotency-Key is remembered.
@@ -26,7 +27,11 @@ pub struct IntakeDeps {
     pub queue: Arc<dyn Queue>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn Ids>,
+    pub geocoder: Arc<dyn Geocoder>,
 }
+
+/// How near the nearest address must be to be shown for a report given only as a point.
+const NEAREST_ADDRESS_WITHIN_M: f64 = 100.0;
 
 /// A report with where it came from and, optionally, the client's idempotency key.
 #[derive(Debug, Clone)]
@@ -75,7 +80,21 @@ pub async fn submit(deps: &IntakeDeps, submission: Submission) -> Result<Submitt
             .into());
         }
     }
-    let report = submission.form.validate(&deps.city)?;
+    let form = place_typed_address(deps, submission.form).await?;
+    let mut report = form.validate(&deps.city)?;
+    if report.address.is_none() {
+        let nearest = deps
+            .geocoder
+            .nearest_address(report.location)
+            .await
+            .map_err(|e| SubmitError::Unavailable(e.to_string()))?;
+        if let Some((address, distance)) =
+            nearest.filter(|(_, distance)| *distance <= NEAREST_ADDRESS_WITHIN_M)
+        {
+            tracing::debug!(distance, "nearest address found");
+            report.address = Some(format!("near {address}"));
+        }
+    }
     let service_name = deps
         .city
         .service(&report.service_code)
@@ -141,6 +160,50 @@ pub async fn submit(deps: &IntakeDeps, submission: Submission) -> Result<Submitt
     Err(SubmitError::Unavailable(
         "no free tracking number was found".into(),
     ))
+}
+
+/// Gives a report sent with only a typed address the point of that address, or refuses it with
+/// the closest addresses the city knows.
+async fn place_typed_address(
+    deps: &IntakeDeps,
+    mut form: ReportForm,
+) -> Result<ReportForm, SubmitError> {
+    let typed = form
+        .address_string
+        .as_deref()
+        .map(str::trim)
+        .filter(|a| !a.is_empty());
+    let (None, None, Some(typed)) = (form.lat, form.long, typed) else {
+        return Ok(form);
+    };
+    match deps
+        .geocoder
+        .locate(typed)
+        .await
+        .map_err(|e| SubmitError::Unavailable(e.to_string()))?
+    {
+        Lookup::Found { location, address } => {
+            form.lat = Some(location.lat());
+            form.long = Some(location.long());
+            form.address_string = Some(address);
+            Ok(form)
+        }
+        Lookup::NotFound { suggestions } => {
+            let short: String = typed.chars().take(80).collect();
+            let message = if suggestions.is_empty() {
+                format!("`{short}` is not an address {} knows; check it, or send the point as lat and long", deps.city.name)
+            } else {
+                format!(
+                    "`{short}` is not an address {} knows; did you mean {}?",
+                    deps.city.name,
+                    suggestions.join(", or ")
+                )
+            };
+            Err(Invalid::field("address_string", message)
+                .with_code("unknown_address")
+                .into())
+        }
+    }
 }
 
 async fn queue_for_routing(deps: &IntakeDeps, request: &ServiceRequest) {

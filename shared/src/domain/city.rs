@@ -131,6 +131,8 @@ pub struct City {
     pub departments: Vec<Department>,
     pub agencies: Vec<Agency>,
     pub services: Vec<Service>,
+    /// The city's address points, for geocoding.
+    pub address_points: Vec<super::AddressPoint>,
     pub places: Places,
 }
 
@@ -368,6 +370,7 @@ pub(crate) mod tests {
                     }],
                 }],
             }],
+            address_points: Vec::new(),
             places: Places {
                 boundary: AreaIndex::build(&[area("Test City", square(-73.0, 41.0, -72.0, 42.0))]),
                 layers: vec![AreaLayer {

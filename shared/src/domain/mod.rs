@@ -1,5 +1,6 @@
 //! Pure types and rules of a 311 service: requests, their status machine, the service catalogue, places. No I/O.
 
+pub mod addresses;
 pub mod areas;
 pub mod city;
 pub mod invalid;
@@ -10,6 +11,7 @@ pub mod service;
 pub mod status;
 pub mod tracking;
 
+pub use addresses::{AddressBook, AddressPoint, Lookup};
 pub use areas::{Area, OwnedLine};
 pub use city::{Agency, Assignee, City, Department, Open311Key, RoutingDecision, Unroutable};
 pub use invalid::Invalid;
