@@ -611,6 +611,7 @@ async function onSubmitReport(event) {
     if (err.code === 'unknown_address') {
       // The message names the addresses the City knows that are close to what was typed.
       field = 'address_string';
+      message = String(message).replace(/`([^`]*)`/g, '“$1”');
     } else if (err.code === 'geocoding_unavailable') {
       field = 'lat';
       message = 'The City cannot find a place from an address alone right now. Please enter the latitude and longitude, or use your location.';
@@ -661,6 +662,10 @@ function updatePointRequired() {
     input.setAttribute('aria-required', String(required));
   }
   for (const mark of document.querySelectorAll('.point-req')) mark.hidden = !required;
+  if (!required) {
+    // "Enter the latitude…" no longer applies once an address is typed.
+    for (const id of ['lat', 'long']) if ($(id).value.trim() === '') clearFieldError(id);
+  }
 }
 
 function updateCounter() {
@@ -781,6 +786,7 @@ function renderNearby(requests) {
         el('strong', { text: name }),
         distance ? el('span', { className: 'nearby-distance', text: ` — ${distance}` }) : null,
       ]),
+      r.address ? el('p', { className: 'nearby-address', text: String(r.address) }) : null,
       description ? el('p', { className: 'nearby-description', text: `“${description}”` }) : null,
       el('p', { className: 'nearby-meta' }, [
         r.requested_datetime ? el('span', {}, ['reported ', timeNode(r.requested_datetime), ' · ']) : null,

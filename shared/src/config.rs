@@ -732,7 +732,28 @@ pub fn read_area_layer(
     Ok(areas)
 }
 
+/// How a line layer's features carry their name, owner and buffer.
+#[derive(Debug, Clone)]
+pub struct LineProperties {
+    pub name: String,
+    pub owner: String,
+    pub buffer: Option<String>,
+    pub default_buffer_m: f64,
+}
+
 /// Reads a layer of road lines (LineString / MultiLineString), each with a name, an owner and a buffer.
+pub fn read_lines(path: &Path, properties: &LineProperties) -> Result<Vec<OwnedLine>, ConfigError> {
+    let layer = LineLayerFile {
+        id: String::new(),
+        file: path.to_path_buf(),
+        name_property: properties.name.clone(),
+        owner_property: properties.owner.clone(),
+        buffer_property: properties.buffer.clone(),
+        default_buffer_m: properties.default_buffer_m,
+    };
+    read_line_layer(path, &layer)
+}
+
 fn read_line_layer(path: &Path, layer: &LineLayerFile) -> Result<Vec<OwnedLine>, ConfigError> {
     let mut lines = Vec::new();
     for (name, feature) in read_features(path, &layer.name_property)? {

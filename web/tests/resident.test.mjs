@@ -4,7 +4,16 @@
 //
 // Drives headless Chromium through the page like a resident would: report a
 // pothole, track it until it is routed, send an invalid location, and check
-// that contact details never show up on the public tracking page.
+// that contact details never show up on the public tracking page. Then: the
+// "Already reported nearby" panel before sending, a report linked to an
+// earlier one, a pothole on a state road referred to the state, and reports
+// given only as a street address.
+//
+// All tests share one server with a fresh data folder. Duplicates are linked
+// within 50 m for the same service while the earlier report is open, so each
+// test uses its own place or service: the Downtown pothole of the first test
+// stays open and is the "earlier report" of the nearby and duplicate tests;
+// the state-road pothole is 2 km away; the address tests use sidewalk_damage.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,6 +28,10 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 // A point in Downtown Hartford.
 const LAT = '41.7658';
 const LONG = '-72.6734';
+// About 20 m north of it.
+const NEAR_LAT = '41.76598';
+// On US-44 Albany Avenue, a state road: potholes there are for the state DOT.
+const STATE_ROAD = { lat: '41.7825', long: '-72.6915' };
 const RUN = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 const EMAIL = `resident.${RUN}@example.org`;
 const DESCRIPTION = `Deep pothole in the right lane near the corner (browser test ${RUN}).`;
@@ -42,13 +55,21 @@ async function newPage() {
 
 const isCreate = (req) => req.method() === 'POST' && new URL(req.url()).pathname === '/api/v1/requests';
 const isCreateResponse = (res) => isCreate(res.request());
+const isNearby = (req) => req.method() === 'GET' && new URL(req.url()).pathname === '/api/v1/requests/nearby';
+const nearbyFor = (serviceCode) => (res) =>
+  isNearby(res.request()) && new URL(res.url()).searchParams.get('service_code') === serviceCode;
 
 /** Opens the report form and chooses "pothole", filling every required attribute it renders. */
 async function startPotholeReport(page) {
+  return startReport(page, 'pothole');
+}
+
+/** Opens the report form and chooses a service, filling every required attribute it renders. */
+async function startReport(page, serviceCode) {
   await page.goto(`${BASE}/`);
   // The service list is filled from GET /api/v1/services.
-  await page.locator('#service option[value="pothole"]').waitFor({ state: 'attached' });
-  await page.getByLabel('Type of problem').selectOption('pothole');
+  await page.locator(`#service option[value="${serviceCode}"]`).waitFor({ state: 'attached' });
+  await page.getByLabel('Type of problem').selectOption(serviceCode);
 
   const required = page.locator('#attributes [data-required="true"]');
   const count = await required.count();
@@ -79,6 +100,28 @@ async function startPotholeReport(page) {
     }
   }
   return count;
+}
+
+/** Clicks "Send report", expects 201 and the tracking number; returns { id, body, created }. */
+async function sendAndGetTrackingNumber(page) {
+  const responsePromise = page.waitForResponse(isCreateResponse);
+  await page.getByRole('button', { name: 'Send report' }).click();
+  const response = await responsePromise;
+  const created = await response.json().catch(() => null);
+  assert.equal(response.status(), 201, `POST /api/v1/requests answered ${response.status()}: ${JSON.stringify(created)}`);
+  const trackingEl = page.locator('#tracking-number');
+  await trackingEl.waitFor({ state: 'visible' });
+  const id = (await trackingEl.innerText()).trim();
+  assert.match(id, TRACKING_RE);
+  assert.equal(id, created.service_request_id);
+  return { id, body: response.request().postDataJSON(), created };
+}
+
+/** Text of a track-view detail row ('' when the row is hidden). */
+async function detail(page, id) {
+  const dd = page.locator(`#${id}`);
+  if (await dd.locator('xpath=..').isHidden()) return '';
+  return (await dd.innerText()).trim();
 }
 
 before(async () => {
@@ -274,6 +317,187 @@ test('an impossible latitude is refused with a message at the latitude field', {
   await page.getByRole('button', { name: 'Send report' }).waitFor({ state: 'visible' });
   assert.ok(await page.getByRole('button', { name: 'Send report' }).isEnabled(), 'the form can be sent again');
 
+  assert.ok(await page.locator('#report-success').isHidden(), 'no success panel');
+  assert.equal((await page.locator('#tracking-number').innerText()).trim(), '');
+  const text = await page.evaluate(() => document.body.innerText);
+  assert.ok(!/tracking number is/i.test(text), 'no tracking number is announced');
+  assert.ok(!/\b[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}\b/.test(text.replace(/7K3M-9QZ2/g, '')), 'no tracking number appears');
+  await page.close();
+});
+
+test('before sending, an open report of the same problem nearby is shown, and only for that service', { timeout: 60_000 }, async () => {
+  const first = shared.trackingNumber;
+  assert.ok(first, 'needs the Downtown pothole of the first test');
+  const page = await newPage();
+  const nearbyRequests = [];
+  page.on('request', (r) => { if (isNearby(r)) nearbyRequests.push(new URL(r.url())); });
+
+  await startPotholeReport(page);
+  const panel = page.locator('#nearby');
+  assert.ok(await panel.isHidden(), 'no panel before a place is given');
+
+  const potholeAnswer = page.waitForResponse(nearbyFor('pothole'));
+  await page.getByLabel('Latitude').fill(NEAR_LAT);
+  await page.getByLabel('Longitude').fill(LONG);
+  const answered = await potholeAnswer;
+  assert.equal(answered.status(), 200);
+  await page.getByRole('heading', { name: 'Already reported nearby' }).waitFor({ state: 'visible' });
+
+  // One debounced look-up with the chosen service, the point and a 50 m circle.
+  assert.equal(nearbyRequests.length, 1, `one nearby look-up, got ${nearbyRequests.map(String)}`);
+  const params = nearbyRequests[0].searchParams;
+  assert.equal(params.get('service_code'), 'pothole');
+  assert.equal(Number(params.get('lat')), Number(NEAR_LAT));
+  assert.equal(Number(params.get('long')), Number(LONG));
+  assert.equal(params.get('radius'), '50');
+
+  // The first report is listed, with a way to track it.
+  const item = panel.locator(`li[data-request-id="${first}"]`);
+  await item.waitFor();
+  const text = await item.innerText();
+  assert.match(text, /Pothole/);
+  assert.match(text, /about (19|20|21) m away/, `the distance is shown in metres: ${text}`);
+  assert.ok(text.includes(DESCRIPTION), `the description is shown: ${text}`);
+  assert.match(text, /reported \w{3} \d{1,2}, \d{4}/, `the report date is shown: ${text}`);
+  const link = panel.getByRole('link', { name: new RegExp(first) });
+  assert.equal(await link.getAttribute('href'), `#/requests/${first}`);
+  assert.match(await panel.innerText(), /Sending your report anyway is fine/);
+  assert.ok(await page.getByRole('button', { name: 'Send report' }).isEnabled(), 'sending stays possible');
+  const panelBeforeButton = await page.evaluate(() =>
+    Boolean(document.getElementById('nearby').compareDocumentPosition(document.getElementById('submit-report'))
+      & Node.DOCUMENT_POSITION_FOLLOWING));
+  assert.ok(panelBeforeButton, 'the panel is above the Send button');
+
+  // A different problem at the same place: nothing is reported nearby.
+  const streetlightAnswer = page.waitForResponse(nearbyFor('streetlight_out'));
+  await page.getByLabel('Type of problem').selectOption('streetlight_out');
+  const none = await streetlightAnswer;
+  assert.deepEqual((await none.json()).requests, [], 'no streetlight is reported there');
+  await page.waitForTimeout(300); // let the page handle the answer
+  assert.ok(await panel.isHidden(), 'the panel disappears for a different service');
+  assert.ok(!(await page.evaluate(() => document.body.innerText)).includes('Already reported nearby'));
+
+  // And back to pothole: the panel comes back.
+  await page.getByLabel('Type of problem').selectOption('pothole');
+  await panel.locator(`li[data-request-id="${first}"]`).waitFor({ state: 'visible' });
+
+  // The link opens the earlier report.
+  await link.click();
+  await page.locator('#r-id').filter({ hasText: first }).waitFor();
+  await page.close();
+});
+
+test('a report sent anyway is linked to the earlier one, which the track view links to', { timeout: 60_000 }, async () => {
+  const first = shared.trackingNumber;
+  assert.ok(first, 'needs the Downtown pothole of the first test');
+  const page = await newPage();
+  await startPotholeReport(page);
+  await page.getByLabel('Latitude').fill(NEAR_LAT);
+  await page.getByLabel('Longitude').fill(LONG);
+  await page.locator(`#nearby li[data-request-id="${first}"]`).waitFor({ state: 'visible' });
+  const { id } = await sendAndGetTrackingNumber(page);
+  assert.notEqual(id, first);
+
+  await page.getByRole('link', { name: 'Track this report' }).click();
+  await page.locator('#r-id').filter({ hasText: id }).waitFor();
+  await page.locator('#r-status').filter({ hasText: /^closed$/i }).waitFor({ timeout: WAIT });
+  assert.match(await page.locator('.status-line').innerText(), /Linked to an earlier report of the same problem/);
+  const sameAs = page.locator('#r-duplicate');
+  await sameAs.waitFor({ state: 'visible' });
+  assert.match(await sameAs.innerText(), new RegExp(`Same problem as ${first}`));
+  const link = sameAs.getByRole('link', { name: first });
+  assert.equal(await link.getAttribute('href'), `#/requests/${first}`);
+  await page.locator('#r-timeline li[data-kind="duplicate"]').waitFor();
+  assert.match(await page.locator('#r-timeline li[data-kind="duplicate"]').innerText(), /Linked to an earlier report/);
+
+  await link.click();
+  await page.locator('#r-id').filter({ hasText: first }).waitFor();
+  await page.locator('#r-status').filter({ hasText: /^open$/i }).waitFor();
+  assert.ok(await page.locator('#r-duplicate').isHidden(), 'the earlier report is not a duplicate');
+  await page.close();
+});
+
+test('a pothole on a state road is referred, and the resident is told whom to call', { timeout: 60_000 }, async () => {
+  const page = await newPage();
+  await startPotholeReport(page);
+  const answer = page.waitForResponse(nearbyFor('pothole'));
+  await page.getByLabel('Latitude').fill(STATE_ROAD.lat);
+  await page.getByLabel('Longitude').fill(STATE_ROAD.long);
+  await page.getByLabel('Describe the problem').fill(`Pothole on Albany Avenue (browser test ${RUN}).`);
+  assert.deepEqual((await (await answer).json()).requests, [], 'nothing is reported there yet');
+  const { id } = await sendAndGetTrackingNumber(page);
+
+  await page.getByRole('link', { name: 'Track this report' }).click();
+  await page.locator('#r-id').filter({ hasText: id }).waitFor();
+  // The page re-checks the new report until it has been routed.
+  await page.locator('#r-status').filter({ hasText: /^closed$/i }).waitFor({ timeout: WAIT });
+  assert.match(await page.locator('.status-line').innerText(), /Referred to another agency/);
+
+  const notes = page.locator('#r-notes-wrap');
+  await notes.waitFor({ state: 'visible' });
+  const notesText = await notes.innerText();
+  assert.ok(notesText.includes('Connecticut Department of Transportation'), `the note names the agency: ${notesText}`);
+  assert.ok(notesText.includes('(860) 555-0190'), `the note gives its phone number: ${notesText}`);
+  assert.ok(await notes.evaluate((n) => n.classList.contains('prominent')), 'the note stands out');
+  const shown = await page.evaluate(() => document.body.innerText);
+  assert.ok(shown.includes('Connecticut Department of Transportation') && shown.includes('(860) 555-0190'));
+
+  assert.equal(await detail(page, 'r-agency'), 'Connecticut Department of Transportation');
+  assert.equal(await detail(page, 'r-neighbourhood'), 'Upper Albany');
+  assert.equal(await detail(page, 'r-district'), 'North District');
+  const referred = page.locator('#r-timeline li[data-kind="referred"]');
+  await referred.waitFor();
+  assert.match(await referred.innerText(), /Referred to another agency/);
+  await page.close();
+});
+
+test('a report given only as a street address is placed by the City', { timeout: 60_000 }, async () => {
+  const page = await newPage();
+  await startReport(page, 'sidewalk_damage');
+
+  // Without an address the form still asks for the point, and sends nothing.
+  let posted = 0;
+  page.on('request', (r) => { if (isCreate(r)) posted++; });
+  await page.getByRole('button', { name: 'Send report' }).click();
+  await page.locator('[data-field="lat"] .field-error').filter({ hasText: /latitude/i }).waitFor();
+  assert.equal(posted, 0, 'the form checks for a place before sending');
+
+  await page.getByLabel('Address or landmark').fill('550 Main Street');
+  await page.getByLabel('Describe the problem').fill(`Heaved slab (browser test ${RUN}).`);
+  const { id, body, created } = await sendAndGetTrackingNumber(page);
+  assert.equal(body.address_string, '550 Main Street');
+  assert.ok(!('lat' in body) && !('long' in body), 'no point is sent');
+  assert.ok(Number.isFinite(created.lat) && Number.isFinite(created.long), 'the server answers with the point it found');
+
+  await page.getByRole('link', { name: 'Track this report' }).click();
+  await page.locator('#r-id').filter({ hasText: id }).waitFor();
+  await page.locator('#r-status').filter({ hasText: /^open$/i }).waitFor({ timeout: WAIT });
+  assert.equal(await detail(page, 'r-neighbourhood'), 'Downtown');
+  const location = await detail(page, 'r-location');
+  assert.ok(location.includes(created.lat.toFixed(5)) && location.includes(created.long.toFixed(5)),
+    `the found point is shown: ${location}`);
+  assert.match(location, /550 Main Street/);
+  await page.close();
+});
+
+test('an address the City does not know is refused at the address field', { timeout: 60_000 }, async () => {
+  const page = await newPage();
+  await startReport(page, 'sidewalk_damage');
+  await page.getByLabel('Address or landmark').fill('1 Nowhere Lane');
+
+  const responsePromise = page.waitForResponse(isCreateResponse);
+  await page.getByRole('button', { name: 'Send report' }).click();
+  const response = await responsePromise;
+  const apiError = (await response.json()).error;
+  assert.equal(response.status(), 400);
+  assert.equal(apiError.code, 'unknown_address', `the server does not know the address: ${JSON.stringify(apiError)}`);
+
+  const fieldError = page.locator('[data-field="address_string"] .field-error');
+  await fieldError.filter({ hasText: /Nowhere Lane/ }).waitFor();
+  assert.ok(await fieldError.isVisible(), 'the message is next to the address field');
+  const plain = (t) => t.replace(/[`“”"]/g, '').trim();
+  assert.equal(plain(await fieldError.innerText()), plain(apiError.message), 'the API message is shown');
+  assert.equal(await page.getByLabel('Address or landmark').getAttribute('aria-invalid'), 'true');
   assert.ok(await page.locator('#report-success').isHidden(), 'no success panel');
   assert.equal((await page.locator('#tracking-number').innerText()).trim(), '');
   const text = await page.evaluate(() => document.body.innerText);

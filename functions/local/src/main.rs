@@ -4,7 +4,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use cityfix_local::check_routing::{check_routing, CheckRouting};
 use cityfix_local::{default_dir, start, LocalOptions};
+use cityfix_shared::config::LineProperties;
 use cityfix_shared::embedded::QueueSettings;
 use clap::{Parser, Subcommand};
 
@@ -37,6 +39,31 @@ enum Command {
         /// Seconds a message taken by a worker stays hidden before it is delivered again.
         #[arg(long, default_value_t = 30)]
         visibility_timeout_secs: u64,
+    },
+    /// Name the area (and owned road) of each test point, as GIS staff check a layer before going live.
+    CheckRouting {
+        /// A GeoJSON FeatureCollection of Polygon / MultiPolygon areas.
+        #[arg(long)]
+        areas: Option<PathBuf>,
+        /// The feature property that names an area.
+        #[arg(long, default_value = "name")]
+        name_property: String,
+        /// A GeoJSON FeatureCollection of road lines.
+        #[arg(long)]
+        lines: Option<PathBuf>,
+        /// The feature property that names a line.
+        #[arg(long, default_value = "name")]
+        line_name_property: String,
+        #[arg(long, default_value = "owner")]
+        owner_property: String,
+        #[arg(long, default_value = "buffer_m")]
+        buffer_property: String,
+        /// Buffer of lines that have none, in metres.
+        #[arg(long, default_value_t = 15.0)]
+        default_buffer_m: f64,
+        /// CSV with the header `id,lat,long`.
+        #[arg(long)]
+        points: PathBuf,
     },
     /// Load and check a city folder, then exit.
     CheckConfig {
@@ -78,6 +105,43 @@ async fn main() -> anyhow::Result<()> {
             let running = start(options).await?;
             println!("cityfix is running at {}/  (Open311: {0}/open311/v2/discovery.json, outbox: {0}/outbox)", running.url);
             running.run_until_signal().await;
+        }
+        Command::CheckRouting {
+            areas,
+            name_property,
+            lines,
+            line_name_property,
+            owner_property,
+            buffer_property,
+            default_buffer_m,
+            points,
+        } => {
+            if areas.is_none() && lines.is_none() {
+                anyhow::bail!("give --areas, --lines or both");
+            }
+            let properties = LineProperties {
+                name: line_name_property,
+                owner: owner_property,
+                buffer: Some(buffer_property),
+                default_buffer_m,
+            };
+            let check = CheckRouting {
+                areas: areas.as_deref().map(|path| (path, name_property.as_str())),
+                lines: lines.as_deref().map(|path| (path, properties)),
+                points: &points,
+            };
+            let summary = check_routing(&check, &mut std::io::stdout().lock())?;
+            eprintln!(
+                "{} points: {} in no area, {} in overlapping areas{}",
+                summary.points,
+                summary.in_no_area,
+                summary.in_overlapping_areas,
+                if check.lines.is_some() {
+                    format!(", {} on a line", summary.on_a_line)
+                } else {
+                    String::new()
+                }
+            );
         }
         Command::CheckConfig { config } => {
             let dir = config.unwrap_or_else(|| default_dir("config/hartford"));

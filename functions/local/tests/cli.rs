@@ -163,3 +163,44 @@ fn a_broken_city_folder_is_refused_with_the_file_entry_and_field() {
     assert!(good.status.success());
     assert!(String::from_utf8_lossy(&good.stdout).contains("17 neighbourhoods"));
 }
+
+#[test]
+fn check_routing_names_the_neighbourhood_of_every_test_point() {
+    let config = demo_config();
+    let output = Command::new(env!("CARGO_BIN_EXE_cityfix"))
+        .arg("check-routing")
+        .arg("--areas")
+        .arg(config.join("areas/neighborhoods.geojson"))
+        .arg("--lines")
+        .arg(config.join("lines/state-roads.geojson"))
+        .arg("--points")
+        .arg(config.join("test-points.csv"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let expected: Vec<String> = std::fs::read_to_string(config.join("test-points.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|row| {
+            let fields: Vec<&str> = row.split(',').collect();
+            format!("{},{},", fields[0], fields[3])
+        })
+        .collect();
+    let printed = String::from_utf8(output.stdout).unwrap();
+    let mut rows = printed.lines();
+    assert_eq!(rows.next(), Some("id,area,line"));
+    assert_eq!(rows.map(str::to_string).collect::<Vec<_>>(), expected);
+    let summary = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        summary.contains(&format!(
+            "{} points: 0 in no area, 0 in overlapping areas, 0 on a line",
+            expected.len()
+        )),
+        "{summary}"
+    );
+}
