@@ -247,6 +247,10 @@ async fn a_second_report_of_the_same_problem_nearby_is_linked_not_worked_twice()
         "{linked}"
     );
     assert_eq!(linked["duplicate_of"], first.as_str());
+    assert_eq!(
+        linked["neighbourhood"], "Downtown",
+        "a duplicate still shows where it is"
+    );
     let followers = city
         .store
         .followers(&TrackingNumber::parse(&first).unwrap())

@@ -5,7 +5,7 @@ mod outbox_page;
 mod workers;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +20,7 @@ use cityfix_shared::config::load_city;
 use cityfix_shared::domain::AddressBook;
 use cityfix_shared::embedded::sqlite::Db;
 use cityfix_shared::embedded::{EmbeddedQueue, Outbox, QueueSettings, SqliteStore};
+use cityfix_shared::http::auth::TokenKeys;
 use cityfix_shared::ports::{RandomIds, SystemClock};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -67,10 +68,26 @@ pub fn default_dir(relative: &str) -> PathBuf {
     }
 }
 
+/// The secret the local runner signs staff tokens with, made on first use and kept in the data folder.
+pub fn staff_token_keys(data_dir: &Path) -> anyhow::Result<TokenKeys> {
+    let path = data_dir.join("staff-token.secret");
+    if !path.exists() {
+        std::fs::create_dir_all(data_dir)?;
+        let secret: String = (0..32)
+            .map(|_| format!("{:02x}", rand::random::<u8>()))
+            .collect();
+        std::fs::write(&path, secret)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let secret = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(TokenKeys::from_secret(&secret))
+}
+
 /// A running local city; tests reach its adapters directly.
 pub struct Running {
     pub addr: SocketAddr,
     pub url: String,
+    pub keys: Arc<TokenKeys>,
     pub store: SqliteStore,
     pub queue: EmbeddedQueue,
     pub outbox: Outbox,
@@ -171,11 +188,17 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
         },
     };
 
+    let keys = Arc::new(staff_token_keys(&options.data_dir)?);
+    let staff = status::Staff {
+        deps: functions.status.clone(),
+        keys: keys.clone(),
+    };
     let app = Router::new()
         .merge(intake::router(intake::Intake {
             deps: intake,
             public_url: url.clone(),
         }))
+        .merge(status::staff_router(staff))
         .merge(outbox_page::router(outbox.clone()))
         .route("/health", get(|| async { "ok" }))
         .fallback_service(ServeDir::new(&options.web_dir))
@@ -208,6 +231,7 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
     Ok(Running {
         addr,
         url,
+        keys,
         store,
         queue,
         outbox,

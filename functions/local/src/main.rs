@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use cityfix_local::check_routing::{check_routing, CheckRouting};
-use cityfix_local::{default_dir, start, LocalOptions};
+use cityfix_local::{default_dir, staff_token_keys, start, LocalOptions};
 use cityfix_shared::config::LineProperties;
 use cityfix_shared::embedded::QueueSettings;
+use cityfix_shared::http::auth::{Role, StaffClaims};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -64,6 +65,21 @@ enum Command {
         /// CSV with the header `id,lat,long`.
         #[arg(long)]
         points: PathBuf,
+    },
+    /// Print a staff sign-in token for the local runner (signed with the data folder's secret).
+    Token {
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+        /// agent, staff, supervisor, admin or ethics.
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        name: String,
+        /// The department of a `staff` member.
+        #[arg(long)]
+        department: Option<String>,
+        #[arg(long, default_value_t = 8)]
+        hours: u64,
     },
     /// Load and check a city folder, then exit.
     CheckConfig {
@@ -141,6 +157,35 @@ async fn main() -> anyhow::Result<()> {
                 } else {
                     String::new()
                 }
+            );
+        }
+        Command::Token {
+            data,
+            role,
+            name,
+            department,
+            hours,
+        } => {
+            let role: Role = serde_json::from_value(serde_json::Value::String(role.clone()))
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "`{role}` is not a role: agent, staff, supervisor, admin or ethics"
+                    )
+                })?;
+            let exp = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_secs()
+                + hours * 3600;
+            let sub = format!("local:{}", name.to_lowercase().replace(' ', "."));
+            println!(
+                "{}",
+                staff_token_keys(&data)?.issue(&StaffClaims {
+                    sub,
+                    name,
+                    role,
+                    department,
+                    exp
+                })
             );
         }
         Command::CheckConfig { config } => {

@@ -1,5 +1,9 @@
 //! The status function: applies every change to a request (routing decisions first) and emits one event per change.
 
+mod staff;
+
+pub use staff::{staff_router, Staff};
+
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use cityfix_shared::app::messages::StatusCommand;
 use cityfix_shared::app::transition::{apply, StatusDeps};

@@ -129,6 +129,7 @@ pub async fn apply(deps: &StatusDeps, command: &StatusCommand) -> Result<Applied
             let outcome = apply_change(deps, request_id, change, |request| {
                 request.resolution = Some(Resolution::Duplicate);
                 request.duplicate_of = Some(original.id.clone());
+                request.areas = deps.city.areas_at(request.location);
                 request.department = original.department.clone();
                 request.agency_responsible = original.agency_responsible.clone();
             })

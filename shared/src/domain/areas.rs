@@ -1,9 +1,6 @@
 //! Fast place look-ups, prepared once: which areas contain a point, and which owned road lines pass near it.
 
-use geo::{
-    BooleanOps, BoundingRect, Coord, CoordsIter, Distance, Euclidean, Intersects, Line, LineString,
-    MultiPolygon, Point, Polygon, Rect,
-};
+use geo::{BoundingRect, Coord, Distance, Euclidean, Line, LineString, MultiPolygon, Point, Rect};
 use rstar::{RTree, RTreeObject, AABB};
 use serde::{Deserialize, Serialize};
 
@@ -23,80 +20,143 @@ pub struct OwnedLine {
     pub shape: LineString<f64>,
 }
 
-/// Pieces larger than this many vertices are split, so a look-up tests few edges.
-pub const MAX_PIECE_VERTICES: usize = 64;
-/// How many times a polygon is halved at most while splitting.
-const MAX_SPLIT_DEPTH: u32 = 16;
+/// Edges per band, on average, that an area is split into: a look-up tests only one band's edges.
+pub const EDGES_PER_BAND: usize = 4;
 
 /// Metres in a degree of latitude (and of longitude at the equator), near enough for buffers of metres.
 const METRES_PER_DEGREE: f64 = 111_320.0;
 
-struct Piece {
+/// An area split into horizontal bands. Each band holds the edges (of every ring) that cross its
+/// latitudes, so whether a point is inside is decided by the few edges of the point's band: a ray
+/// to the east crosses them an odd number of times, or the point lies on one of them.
+struct BandedArea {
     area: usize,
-    polygon: Polygon<f64>,
     envelope: AABB<[f64; 2]>,
+    south: f64,
+    band_height: f64,
+    /// Where each band's edges start in `edges`; one more entry than there are bands.
+    band_starts: Vec<u32>,
+    edges: Vec<[f64; 4]>,
 }
 
-impl RTreeObject for Piece {
+impl RTreeObject for BandedArea {
     type Envelope = AABB<[f64; 2]>;
     fn envelope(&self) -> Self::Envelope {
         self.envelope
     }
 }
 
+impl BandedArea {
+    fn new(area: usize, shape: &MultiPolygon<f64>) -> Option<Self> {
+        let rect = shape.bounding_rect()?;
+        let segments: Vec<[f64; 4]> = shape
+            .iter()
+            .flat_map(|polygon| std::iter::once(polygon.exterior()).chain(polygon.interiors()))
+            .flat_map(|ring| ring.lines())
+            .map(|line| [line.start.x, line.start.y, line.end.x, line.end.y])
+            .collect();
+        let (south, north) = (rect.min().y, rect.max().y);
+        let bands = (segments.len() / EDGES_PER_BAND).max(1);
+        let band_height = ((north - south) / bands as f64).max(f64::MIN_POSITIVE);
+        let band_of = |y: f64| (((y - south) / band_height) as usize).min(bands - 1);
+        let mut per_band: Vec<Vec<[f64; 4]>> = vec![Vec::new(); bands];
+        for segment in &segments {
+            let (low, high) = (segment[1].min(segment[3]), segment[1].max(segment[3]));
+            for band in per_band
+                .iter_mut()
+                .take(band_of(high) + 1)
+                .skip(band_of(low))
+            {
+                band.push(*segment);
+            }
+        }
+        let mut band_starts = Vec::with_capacity(bands + 1);
+        let mut edges = Vec::new();
+        for band in per_band {
+            band_starts.push(edges.len() as u32);
+            edges.extend(band);
+        }
+        band_starts.push(edges.len() as u32);
+        Some(BandedArea {
+            area,
+            envelope: envelope_of(rect),
+            south,
+            band_height,
+            band_starts,
+            edges,
+        })
+    }
+
+    /// Whether the point is inside the area or on its boundary.
+    fn holds(&self, x: f64, y: f64) -> bool {
+        let bands = self.band_starts.len() - 1;
+        let band = (((y - self.south) / self.band_height).max(0.0) as usize).min(bands - 1);
+        let edges =
+            &self.edges[self.band_starts[band] as usize..self.band_starts[band + 1] as usize];
+        let mut inside = false;
+        for &[ax, ay, bx, by] in edges {
+            if on_segment(x, y, ax, ay, bx, by) {
+                return true;
+            }
+            if (ay > y) != (by > y) && x < ax + (y - ay) * (bx - ax) / (by - ay) {
+                inside = !inside;
+            }
+        }
+        inside
+    }
+}
+
+/// Whether (x, y) lies on the segment from (ax, ay) to (bx, by).
+fn on_segment(x: f64, y: f64, ax: f64, ay: f64, bx: f64, by: f64) -> bool {
+    x >= ax.min(bx)
+        && x <= ax.max(bx)
+        && y >= ay.min(by)
+        && y <= ay.max(by)
+        && (bx - ax) * (y - ay) == (by - ay) * (x - ax)
+}
+
 fn envelope_of(rect: Rect<f64>) -> AABB<[f64; 2]> {
     AABB::from_corners([rect.min().x, rect.min().y], [rect.max().x, rect.max().y])
 }
 
-/// An R-tree over the areas of one layer, with large polygons split into small pieces.
+/// An R-tree over the areas of one layer, each split into bands of a few edges.
 pub struct AreaIndex {
     names: Vec<String>,
-    tree: RTree<Piece>,
+    tree: RTree<BandedArea>,
 }
 
 impl AreaIndex {
     /// Prepares the look-up. Areas keep their order: on a shared edge the first one wins.
     pub fn build(areas: &[Area]) -> Self {
-        let mut pieces = Vec::new();
-        for (index, area) in areas.iter().enumerate() {
-            for polygon in &area.shape {
-                split(polygon.clone(), MAX_SPLIT_DEPTH, &mut |piece| {
-                    if let Some(rect) = piece.bounding_rect() {
-                        pieces.push(Piece {
-                            area: index,
-                            envelope: envelope_of(rect),
-                            polygon: piece,
-                        });
-                    }
-                });
-            }
-        }
+        let banded = areas
+            .iter()
+            .enumerate()
+            .filter_map(|(index, area)| BandedArea::new(index, &area.shape))
+            .collect();
         AreaIndex {
             names: areas.iter().map(|a| a.name.clone()).collect(),
-            tree: RTree::bulk_load(pieces),
+            tree: RTree::bulk_load(banded),
         }
     }
 
-    /// Every area whose closure holds the point, in layer order, each once.
+    fn holding(&self, point: Point<f64>) -> impl Iterator<Item = usize> + '_ {
+        let (x, y) = (point.x(), point.y());
+        self.tree
+            .locate_in_envelope_intersecting(&AABB::from_point([x, y]))
+            .filter(move |area| area.holds(x, y))
+            .map(|area| area.area)
+    }
+
+    /// Every area whose closure holds the point, in layer order.
     pub fn areas_at(&self, point: Point<f64>) -> Vec<usize> {
-        let mut found: Vec<usize> = self
-            .tree
-            .locate_in_envelope_intersecting(&AABB::from_point([point.x(), point.y()]))
-            .filter(|piece| piece.polygon.intersects(&point))
-            .map(|piece| piece.area)
-            .collect();
+        let mut found: Vec<usize> = self.holding(point).collect();
         found.sort_unstable();
-        found.dedup();
         found
     }
 
     /// The first area (in layer order) holding the point: the same answer every time, even on an edge or vertex.
     pub fn first_at(&self, point: Point<f64>) -> Option<usize> {
-        self.tree
-            .locate_in_envelope_intersecting(&AABB::from_point([point.x(), point.y()]))
-            .filter(|piece| piece.polygon.intersects(&point))
-            .map(|piece| piece.area)
-            .min()
+        self.holding(point).min()
     }
 
     pub fn name(&self, area: usize) -> &str {
@@ -111,70 +171,12 @@ impl AreaIndex {
         self.names.is_empty()
     }
 
-    /// How many pieces the areas were split into.
+    /// How many bands the areas were split into.
     pub fn pieces(&self) -> usize {
-        self.tree.size()
-    }
-}
-
-/// Halves a polygon along the longer side of its bounding box until each piece is small.
-fn split(polygon: Polygon<f64>, depth: u32, keep: &mut impl FnMut(Polygon<f64>)) {
-    let Some(rect) = polygon.bounding_rect() else {
-        return;
-    };
-    if depth == 0 || polygon.coords_count() <= MAX_PIECE_VERTICES {
-        keep(polygon);
-        return;
-    }
-    let (min, max) = (rect.min(), rect.max());
-    let halves = if rect.width() >= rect.height() {
-        let middle = (min.x + max.x) / 2.0;
-        [
-            Rect::new(
-                min,
-                Coord {
-                    x: middle,
-                    y: max.y,
-                },
-            ),
-            Rect::new(
-                Coord {
-                    x: middle,
-                    y: min.y,
-                },
-                max,
-            ),
-        ]
-    } else {
-        let middle = (min.y + max.y) / 2.0;
-        [
-            Rect::new(
-                min,
-                Coord {
-                    x: max.x,
-                    y: middle,
-                },
-            ),
-            Rect::new(
-                Coord {
-                    x: min.x,
-                    y: middle,
-                },
-                max,
-            ),
-        ]
-    };
-    let pieces: Vec<Polygon<f64>> = halves
-        .iter()
-        .flat_map(|half| polygon.intersection(&half.to_polygon()).0)
-        .collect();
-    if pieces.is_empty() {
-        // The clip lost the polygon (degenerate input): keep it whole rather than lose its area.
-        keep(polygon);
-        return;
-    }
-    for piece in pieces {
-        split(piece, depth - 1, keep);
+        self.tree
+            .iter()
+            .map(|area| area.band_starts.len() - 1)
+            .sum()
     }
 }
 
@@ -276,7 +278,7 @@ pub fn distance_m(a: Point<f64>, b: Point<f64>) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use geo::{polygon, Contains, Coord};
+    use geo::{polygon, Contains, Coord, Polygon};
 
     use super::*;
 
@@ -327,6 +329,38 @@ mod tests {
             assert_eq!(index.first_at(point), Some(0));
         }
         assert_eq!(index.first_at(Point::new(0.0, 0.0)), Some(0));
+    }
+
+    #[test]
+    fn holes_are_outside_and_their_edges_inside() {
+        let ring = |c: &[(f64, f64)]| LineString::from(c.to_vec());
+        let with_hole = Area {
+            name: "Ring".into(),
+            shape: MultiPolygon(vec![Polygon::new(
+                ring(&[(0.0, 0.0), (4.0, 0.0), (4.0, 4.0), (0.0, 4.0), (0.0, 0.0)]),
+                vec![ring(&[
+                    (1.0, 1.0),
+                    (3.0, 1.0),
+                    (3.0, 3.0),
+                    (1.0, 3.0),
+                    (1.0, 1.0),
+                ])],
+            )]),
+        };
+        let index = AreaIndex::build(&[with_hole]);
+        assert!(index.first_at(Point::new(0.5, 2.0)).is_some());
+        assert!(
+            index.first_at(Point::new(2.0, 2.0)).is_none(),
+            "in the hole"
+        );
+        assert!(
+            index.first_at(Point::new(1.0, 2.0)).is_some(),
+            "on the hole's edge"
+        );
+        assert!(
+            index.first_at(Point::new(4.0, 4.0)).is_some(),
+            "on the outer corner"
+        );
     }
 
     #[test]

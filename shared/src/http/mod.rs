@@ -1,6 +1,7 @@
 //! Shared HTTP pieces: the Open311 wire format (JSON and XML), the web API's views and errors, body limits.
 
 pub mod api;
+pub mod auth;
 pub mod open311;
 
 /// Largest request body accepted anywhere (413 beyond it).

@@ -1,0 +1,162 @@
+//! Staff actions on requests over HTTP: merge a report into another of the same problem, and unmerge it.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::{Json, Router};
+use cityfix_shared::app::messages::StatusCommand;
+use cityfix_shared::app::transition::{apply, Applied, StatusDeps};
+use cityfix_shared::app::AppError;
+use cityfix_shared::domain::{ServiceRequest, TrackingNumber};
+use cityfix_shared::http::api::{request_view, ApiError};
+use cityfix_shared::http::auth::{StaffClaims, TokenKeys};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// What the staff handlers share.
+pub struct Staff {
+    pub deps: StatusDeps,
+    pub keys: Arc<TokenKeys>,
+}
+
+type Shared = State<Arc<Staff>>;
+
+/// `/staff/v1/…`: transitions staff make by hand.
+pub fn staff_router(staff: Staff) -> Router {
+    Router::new()
+        .route("/staff/v1/requests/{id}/merge", post(merge))
+        .route("/staff/v1/requests/{id}/unmerge", post(unmerge))
+        .with_state(Arc::new(staff))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MergeBody {
+    /// The request this one duplicates.
+    into: String,
+}
+
+async fn merge(
+    State(staff): Shared,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<MergeBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let claims = staff.keys.verify(&headers)?;
+    let Json(body) =
+        body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed_body", e.body_text()))?;
+    let request = load(&staff, &id).await?;
+    let original = load(&staff, &body.into).await?;
+    for worked in [&request, &original] {
+        permit(&claims, worked)?;
+    }
+    let command = StatusCommand::LinkDuplicate {
+        request_id: request.id.clone(),
+        original_id: original.id,
+        decision_id: decision_id("merge", &headers),
+        by: Some(claims.sub.clone()),
+    };
+    run(&staff, &command, &request.id).await
+}
+
+async fn unmerge(
+    State(staff): Shared,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let claims = staff.keys.verify(&headers)?;
+    let request = load(&staff, &id).await?;
+    permit(&claims, &request)?;
+    let command = StatusCommand::Unlink {
+        request_id: request.id.clone(),
+        decision_id: decision_id("unmerge", &headers),
+        by: Some(claims.sub.clone()),
+    };
+    run(&staff, &command, &request.id).await
+}
+
+/// The timeline entry id of a staff action: from the client's Idempotency-Key, so a retried call
+/// is applied once, or fresh.
+fn decision_id(action: &str, headers: &HeaderMap) -> String {
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .filter(|k| !k.is_empty() && k.len() <= 100);
+    match key {
+        Some(key) => format!("{action}-{key}"),
+        None => format!("{action}-{}", uuid::Uuid::new_v4()),
+    }
+}
+
+async fn load(staff: &Staff, id: &str) -> Result<ServiceRequest, ApiError> {
+    let not_found = || {
+        ApiError::not_found(format!(
+            "there is no request `{}`",
+            id.chars().take(20).collect::<String>()
+        ))
+    };
+    let id = TrackingNumber::parse(id).map_err(|_| not_found())?;
+    staff
+        .deps
+        .store
+        .get(&id)
+        .await
+        .map_err(|e| unavailable(&e))?
+        .ok_or_else(not_found)
+}
+
+fn permit(claims: &StaffClaims, request: &ServiceRequest) -> Result<(), ApiError> {
+    if claims.may_work(request.department.as_deref()) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        format!(
+            "a {:?} of {} may not change request {}",
+            claims.role,
+            claims.department.as_deref().unwrap_or("no department"),
+            request.id
+        ),
+    ))
+}
+
+fn unavailable(cause: &dyn std::fmt::Display) -> ApiError {
+    tracing::error!(error = %cause, "store unavailable");
+    ApiError::unavailable()
+}
+
+async fn run(
+    staff: &Staff,
+    command: &StatusCommand,
+    id: &TrackingNumber,
+) -> Result<Json<Value>, ApiError> {
+    let outcome = apply(&staff.deps, command).await.map_err(|e| match e {
+        AppError::Impossible(why) => ApiError::new(StatusCode::CONFLICT, "conflict", why),
+        AppError::Port(cause) => unavailable(&cause),
+    })?;
+    let outcome = match outcome {
+        Applied::Refused(why) => return Err(ApiError::new(StatusCode::CONFLICT, "conflict", why)),
+        Applied::Changed { .. } => "changed",
+        Applied::AlreadyApplied => "already_applied",
+    };
+    let request = staff
+        .deps
+        .store
+        .get(id)
+        .await
+        .map_err(|e| unavailable(&e))?
+        .ok_or_else(|| ApiError::not_found(format!("there is no request `{id}`")))?;
+    let timeline = staff
+        .deps
+        .store
+        .timeline(id)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    Ok(Json(
+        json!({ "outcome": outcome, "request": request_view(&staff.deps.city, &request, &timeline) }),
+    ))
+}

@@ -1,0 +1,178 @@
+//! End to end over the local runner: staff merge a report into another and unmerge it, behind sign-in.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use cityfix_local::{start, LocalOptions, Running};
+use cityfix_shared::domain::TrackingNumber;
+use cityfix_shared::embedded::QueueSettings;
+use cityfix_shared::http::auth::{Role, StaffClaims};
+use cityfix_shared::ports::RequestStore;
+use serde_json::{json, Value};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+async fn city(data: &Path) -> Running {
+    start(LocalOptions {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        data_dir: data.to_path_buf(),
+        config_dir: repo_root().join("config/hartford"),
+        web_dir: repo_root().join("web"),
+        public_url: None,
+        queues: QueueSettings {
+            visibility_timeout: Duration::from_secs(30),
+            max_receives: 4,
+        },
+        workers: true,
+    })
+    .await
+    .unwrap()
+}
+
+fn token(city: &Running, role: Role, department: Option<&str>) -> String {
+    city.keys.issue(&StaffClaims {
+        sub: "local:test".into(),
+        name: "Test".into(),
+        role,
+        department: department.map(str::to_string),
+        exp: 4_000_000_000,
+    })
+}
+
+/// Reports a pothole and waits until it is open.
+async fn open_pothole(city: &Running, (lat, long): (f64, f64), email: &str) -> String {
+    let body = json!({ "service_code": "pothole", "lat": lat, "long": long, "attributes": { "pothole_size": "small" }, "email": email });
+    let created: Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/requests", city.url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["service_request_id"].as_str().unwrap().to_string();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(5) {
+        let request: Value = reqwest::get(format!("{}/api/v1/requests/{id}", city.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if request["status"] == "open" {
+            return id;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{id} was not opened");
+}
+
+async fn post(city: &Running, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+    let mut request = reqwest::Client::new()
+        .post(format!("{}{path}", city.url))
+        .json(&body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let answer = request.send().await.unwrap();
+    (
+        answer.status().as_u16(),
+        answer.json().await.unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn staff_merge_a_report_into_another_and_unmerge_it() {
+    let data = tempfile::tempdir().unwrap();
+    let city = city(data.path()).await;
+    // two potholes 300 m apart that turn out to be the same one (a resident gave a rough point)
+    let first = open_pothole(&city, (41.7677, -72.67602), "first@example.org").await;
+    let second = open_pothole(
+        &city,
+        (41.7677 + 300.0 / 111_320.0, -72.67602),
+        "second@example.org",
+    )
+    .await;
+    let merge = format!("/staff/v1/requests/{second}/merge");
+    let into = json!({ "into": first });
+
+    let (status, _) = post(&city, &merge, None, into.clone()).await;
+    assert_eq!(status, 401, "signing in is required");
+    let (status, body) = post(
+        &city,
+        &merge,
+        Some(&token(&city, Role::Agent, None)),
+        into.clone(),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, _) = post(
+        &city,
+        &merge,
+        Some(&token(&city, Role::Staff, Some("parks-recreation"))),
+        into.clone(),
+    )
+    .await;
+    assert_eq!(status, 403, "staff of another department may not");
+
+    let public_works = token(&city, Role::Staff, Some("public-works"));
+    let (status, body) = post(&city, &merge, Some(&public_works), into.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["outcome"], "changed");
+    assert_eq!(
+        (
+            body["request"]["status"].as_str(),
+            body["request"]["resolution"].as_str()
+        ),
+        (Some("closed"), Some("duplicate"))
+    );
+    assert_eq!(body["request"]["duplicate_of"], first.as_str());
+    let first_id = TrackingNumber::parse(&first).unwrap();
+    assert_eq!(city.store.followers(&first_id).await.unwrap().len(), 1);
+
+    let (status, body) = post(
+        &city,
+        &format!("/staff/v1/requests/{first}/merge"),
+        Some(&public_works),
+        json!({ "into": first }),
+    )
+    .await;
+    assert_eq!(status, 409, "a request cannot duplicate itself: {body}");
+    let (status, _) = post(
+        &city,
+        "/staff/v1/requests/ZZZZ-ZZZZ/merge",
+        Some(&public_works),
+        into.clone(),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = post(&city, &merge, Some(&public_works), json!({ "onto": first })).await;
+    assert_eq!(status, 400);
+
+    let (status, body) = post(
+        &city,
+        &format!("/staff/v1/requests/{second}/unmerge"),
+        Some(&token(&city, Role::Supervisor, None)),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["request"]["status"], "open");
+    assert_eq!(body["request"]["duplicate_of"], Value::Null);
+    assert!(
+        city.store.followers(&first_id).await.unwrap().is_empty(),
+        "the unmerged reporter no longer follows the first"
+    );
+    let (status, _) = post(
+        &city,
+        &format!("/staff/v1/requests/{second}/unmerge"),
+        Some(&public_works),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 409, "it is not merged any more");
+    city.stop().await;
+}
