@@ -574,6 +574,15 @@ fn check_services(
             }
             _ => {}
         }
+        for (owner, target) in &routing.line_owners {
+            if !is_assignee(target) {
+                return Err(fault(
+                    service,
+                    format!("routing.line_owners.{owner}"),
+                    format!("`{target}` is neither a department nor an agency"),
+                ));
+            }
+        }
         for (area, target) in &routing.areas {
             let field = format!("routing.areas.{area}");
             let layer = routing.layer.as_deref().unwrap_or_default();

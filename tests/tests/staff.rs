@@ -133,6 +133,30 @@ async fn staff_merge_a_report_into_another_and_unmerge_it() {
     let first_id = TrackingNumber::parse(&first).unwrap();
     assert_eq!(city.store.followers(&first_id).await.unwrap().len(), 1);
 
+    // staff see how the first was routed and that it has a follower now
+    let seen: Value = reqwest::Client::new()
+        .get(format!("{}/staff/v1/requests/{first}", city.url))
+        .bearer_auth(token(&city, Role::Agent, None))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen["department"], "public-works");
+    assert_eq!(seen["routing_reason"], "Pothole goes to its department");
+    assert_eq!(seen["areas"]["districts"], "Central District");
+    assert_eq!(seen["followers"], 1);
+    assert_eq!(seen["timeline"][1]["event_id"], "routed");
+    assert!(
+        !seen.to_string().contains("first@example.org"),
+        "no contact details: {seen}"
+    );
+    let anonymous = reqwest::get(format!("{}/staff/v1/requests/{first}", city.url))
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+
     let (status, body) = post(
         &city,
         &format!("/staff/v1/requests/{first}/merge"),

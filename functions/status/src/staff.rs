@@ -5,14 +5,15 @@ use std::sync::Arc;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use cityfix_shared::app::messages::StatusCommand;
 use cityfix_shared::app::transition::{apply, Applied, StatusDeps};
 use cityfix_shared::app::AppError;
 use cityfix_shared::domain::{ServiceRequest, TrackingNumber};
 use cityfix_shared::http::api::{request_view, ApiError};
-use cityfix_shared::http::auth::{StaffClaims, TokenKeys};
+use cityfix_shared::http::auth::{Role, StaffClaims, TokenKeys};
+use cityfix_shared::http::city_time;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -27,9 +28,59 @@ type Shared = State<Arc<Staff>>;
 /// `/staff/v1/…`: transitions staff make by hand.
 pub fn staff_router(staff: Staff) -> Router {
     Router::new()
+        .route("/staff/v1/requests/{id}", get(read))
         .route("/staff/v1/requests/{id}/merge", post(merge))
         .route("/staff/v1/requests/{id}/unmerge", post(unmerge))
         .with_state(Arc::new(staff))
+}
+
+/// A request as staff see it: the public record, plus how it was routed, who follows it, and the
+/// whole timeline. The reporter's contact details stay out.
+async fn read(
+    State(staff): Shared,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let claims = staff.keys.verify(&headers)?;
+    if matches!(claims.role, Role::Ethics) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "ethics staff read ethics reports only",
+        ));
+    }
+    let request = load(&staff, &id).await?;
+    let store = &staff.deps.store;
+    let timeline = store
+        .timeline(&request.id)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    let followers = store
+        .followers(&request.id)
+        .await
+        .map_err(|e| unavailable(&e))?
+        .len();
+    let has_reporter = store
+        .reporter(&request.id)
+        .await
+        .map_err(|e| unavailable(&e))?
+        .is_some();
+    let mut view = request_view(&staff.deps.city, &request, &[]);
+    let entries: Vec<Value> = timeline
+        .iter()
+        .map(|entry| json!({ "at": city_time(&staff.deps.city, entry.at), "event_id": entry.event_id, "kind": entry.kind, "status": entry.status, "note": entry.note, "public": entry.public }))
+        .collect();
+    if let Some(fields) = view.as_object_mut() {
+        fields.insert("timeline".into(), Value::Array(entries));
+        fields.insert("department".into(), json!(request.department));
+        fields.insert("agency".into(), json!(request.agency));
+        fields.insert("routing_reason".into(), json!(request.routing_reason));
+        fields.insert("channel".into(), json!(request.channel));
+        fields.insert("followers".into(), json!(followers));
+        fields.insert("reporter_can_be_reached".into(), json!(has_reporter));
+        fields.insert("version".into(), json!(request.version));
+    }
+    Ok(Json(view))
 }
 
 #[derive(Debug, Deserialize)]

@@ -251,7 +251,12 @@ impl City {
             for layer in &self.places.lines {
                 if let Some(on) = layer.index.nearest_within_buffer(point) {
                     let line = &layer.lines[on.line];
-                    if let Some(owner) = self.places.line_owners.get(&line.owner) {
+                    let owner = service
+                        .routing
+                        .line_owners
+                        .get(&line.owner)
+                        .or_else(|| self.places.line_owners.get(&line.owner));
+                    if let Some(owner) = owner {
                         return decide(
                             owner,
                             format!(
@@ -354,6 +359,7 @@ pub(crate) mod tests {
                     layer: Some("neighbourhoods".into()),
                     areas: BTreeMap::from([("East".to_string(), "parks".to_string())]),
                     road_owners: true,
+                    line_owners: BTreeMap::new(),
                     duplicate_radius_m: 50.0,
                 },
                 attributes: vec![Attribute {
@@ -424,6 +430,20 @@ pub(crate) mod tests {
             "public-works",
             "110 m away is not on the road"
         );
+    }
+
+    #[test]
+    fn a_service_may_send_a_road_owners_reports_elsewhere() {
+        let city = test_city();
+        let mut signals = city.service("pothole").unwrap().clone();
+        signals
+            .routing
+            .line_owners
+            .insert("DOT".into(), "parks".into());
+        let decision = city
+            .route(&signals, Location::new(41.8001, -72.8).unwrap())
+            .unwrap();
+        assert_eq!(decision.assignee.id(), "parks");
     }
 
     #[test]

@@ -38,6 +38,9 @@ pub struct ServiceRouting {
     /// Whether a point on an owned road goes to the road's owner (potholes on a state route).
     #[serde(default)]
     pub road_owners: bool,
+    /// Line owner → department or agency id, where this service differs from routing.toml's `line_owners`.
+    #[serde(default)]
+    pub line_owners: BTreeMap<String, String>,
     /// Reports of this service this close to an open one are linked to it as duplicates.
     #[serde(default = "default_duplicate_radius_m")]
     pub duplicate_radius_m: f64,
@@ -53,6 +56,7 @@ impl Default for ServiceRouting {
             layer: None,
             areas: BTreeMap::new(),
             road_owners: false,
+            line_owners: BTreeMap::new(),
             duplicate_radius_m: default_duplicate_radius_m(),
         }
     }

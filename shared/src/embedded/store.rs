@@ -203,17 +203,20 @@ impl RequestStore for SqliteStore {
                     values.push(timestamp(to));
                 }
                 if let Some(near) = query.near {
-                    // A box around the circle uses the index; the equirectangular distance then trims it.
+                    // The location cells covering the circle use the cell index, as on DynamoDB;
+                    // the equirectangular distance then trims the corners.
+                    let cells = near.location.cells_covering(near.radius_m);
+                    conditions.push(format!("({})", vec!["(cell >= ? AND cell < ?)"; cells.len()].join(" OR ")));
+                    for cell in cells {
+                        // every geohash starting with `cell` sorts from `cell` up to `cell{` ('{' follows 'z')
+                        let upper = format!("{cell}{{");
+                        values.push(cell);
+                        values.push(upper);
+                    }
                     let (lat, long) = (near.location.lat(), near.location.long());
                     let metres_x = 111_320.0 * lat.to_radians().cos().max(0.01);
-                    let (reach_y, reach_x) = (near.radius_m / 111_320.0, near.radius_m / metres_x);
                     conditions.push(format!(
-                        "lat BETWEEN {} AND {} AND long BETWEEN {} AND {} AND \
-                         ((lat - {lat}) * 111320.0) * ((lat - {lat}) * 111320.0) + ((long - {long}) * {metres_x}) * ((long - {long}) * {metres_x}) <= {}",
-                        lat - reach_y,
-                        lat + reach_y,
-                        long - reach_x,
-                        long + reach_x,
+                        "((lat - {lat}) * 111320.0) * ((lat - {lat}) * 111320.0) + ((long - {long}) * {metres_x}) * ((long - {long}) * {metres_x}) <= {}",
                         near.radius_m * near.radius_m
                     ));
                 }

@@ -251,3 +251,70 @@ pub async fn a_delivery_is_claimed_once(store: &dyn RequestStore) {
     store.release_delivery("E1/email/abc").await.unwrap();
     assert!(store.claim_delivery("E1/email/abc", at(3)).await.unwrap());
 }
+
+pub async fn near_finds_requests_within_the_circle_by_cell(store: &dyn RequestStore) {
+    use cityfix_shared::domain::Location;
+    use cityfix_shared::ports::Near;
+    let metres_north = |m: f64| 41.7677 + m / 111_320.0;
+    for (n, distance) in [0.0, 40.0, 90.0, 400.0, 1500.0].into_iter().enumerate() {
+        let mut new = new_request(&format!("DDDD-000{n}"), "pothole", n as u32);
+        new.request.location = Location::new(metres_north(distance), -72.67602).unwrap();
+        store.create(&new).await.unwrap();
+    }
+    let around = |radius_m: f64| RequestQuery {
+        near: Some(Near {
+            location: Location::new(41.7677, -72.67602).unwrap(),
+            radius_m,
+        }),
+        page: 1,
+        page_size: 50,
+        ..RequestQuery::default()
+    };
+    let found = |ids: Vec<cityfix_shared::domain::ServiceRequest>| {
+        let mut ids: Vec<String> = ids.into_iter().map(|r| r.id.to_string()).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(
+        found(store.search(&around(50.0)).await.unwrap()),
+        ["DDDD-0000", "DDDD-0001"]
+    );
+    assert_eq!(
+        found(store.search(&around(100.0)).await.unwrap()),
+        ["DDDD-0000", "DDDD-0001", "DDDD-0002"]
+    );
+    assert_eq!(found(store.search(&around(2000.0)).await.unwrap()).len(), 5);
+}
+
+pub async fn followers_are_added_once_and_removed_by_the_report_they_came_through(
+    store: &dyn RequestStore,
+) {
+    use cityfix_shared::domain::Contact;
+    use cityfix_shared::ports::Follower;
+    let original = new_request("EEEE-0001", "pothole", 1);
+    store.create(&original).await.unwrap();
+    let id = original.request.id.clone();
+    let ana = Follower::new(
+        Contact {
+            email: Some("ana@example.org".into()),
+            ..Contact::default()
+        },
+        crate::sample::id("EEEE-0002"),
+    );
+    let ben = Follower::new(
+        Contact {
+            phone: Some("860-555-0100".into()),
+            ..Contact::default()
+        },
+        crate::sample::id("EEEE-0003"),
+    );
+    store.add_follower(&id, &ana).await.unwrap();
+    store.add_follower(&id, &ana).await.unwrap();
+    store.add_follower(&id, &ben).await.unwrap();
+    assert_eq!(store.followers(&id).await.unwrap().len(), 2);
+    store
+        .remove_followers_via(&id, &crate::sample::id("EEEE-0002"))
+        .await
+        .unwrap();
+    assert_eq!(store.followers(&id).await.unwrap(), vec![ben]);
+}
