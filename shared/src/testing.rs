@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use aws_lambda_events::event::sqs::SqsEvent;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::Utc;
 
 use crate::config::load_city;
@@ -132,4 +132,39 @@ pub fn sqs_event(relative: &str) -> SqsEvent {
     let path = repo_root().join("events").join(relative);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The ids of the messages a handler handed back for redelivery.
+pub fn failed_ids(response: &SqsBatchResponse) -> Vec<&str> {
+    response
+        .batch_item_failures
+        .iter()
+        .map(|failure| failure.item_identifier.as_str())
+        .collect()
+}
+
+/// Stores the pothole of the `events/` samples: `7K3M-9QZ2`, in Downtown, reported by `email`.
+pub async fn seed_sample_pothole(store: &dyn RequestStore, email: Option<&str>) -> ServiceRequest {
+    seed_request(store, "7K3M-9QZ2", "pothole", 41.7677, -72.67602, email).await
+}
+
+/// Moves a stored request straight to `status`, as an earlier change (timeline entry `event_id`) would have.
+pub async fn force_status(
+    store: &dyn RequestStore,
+    mut request: ServiceRequest,
+    status: crate::domain::Status,
+    event_id: &str,
+) -> ServiceRequest {
+    let expected = request.version;
+    request.status = status;
+    request.version += 1;
+    let entry = TimelineEntry {
+        event_id: event_id.into(),
+        ..TimelineEntry::submitted(request.updated_at)
+    };
+    store
+        .update(&request, expected, &entry)
+        .await
+        .expect("the request is updated");
+    request
 }

@@ -1,4 +1,5 @@
 //! Shared test code: the port contract suites every adapter must pass, and sample data.
 
+pub mod city;
 pub mod contract;
 pub mod sample;

@@ -1,105 +1,33 @@
 //! End to end over the local runner: a report goes intake → router → status → notify, survives a restart, and the API matches its OpenAPI document.
 
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use cityfix_local::{start, LocalOptions, Running};
-use cityfix_shared::embedded::QueueSettings;
+use cityfix_local::Running;
 use cityfix_shared::ports::QueueConsumer;
+use cityfix_tests::city::{
+    await_messages, get_json, read, read_until, report as post_report, start_city,
+};
 use serde_json::{json, Value};
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn options(data: &Path, workers: bool, visibility: Duration) -> LocalOptions {
-    LocalOptions {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        data_dir: data.to_path_buf(),
-        config_dir: repo_root().join("config/hartford"),
-        web_dir: repo_root().join("web"),
-        public_url: None,
-        queues: QueueSettings {
-            visibility_timeout: visibility,
-            max_receives: 4,
-        },
-        workers,
-    }
-}
 
 async fn report(city: &Running, email: &str) -> String {
     let body = json!({
         "service_code": "pothole", "lat": 41.7677, "long": -72.67602, "attributes": { "pothole_size": "medium" },
         "description": "Deep hole by the curb", "email": email, "first_name": "Ana"
     });
-    let answer = reqwest::Client::new()
-        .post(format!("{}/api/v1/requests", city.url))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 201);
-    answer.json::<Value>().await.unwrap()["service_request_id"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    post_report(city, &body).await
 }
 
-async fn read(city: &Running, id: &str) -> Value {
-    reqwest::get(format!("{}/api/v1/requests/{id}", city.url))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-/// Polls until the request is open, returning it and how long that took.
-async fn until_open(city: &Running, id: &str, limit: Duration) -> (Value, Duration) {
-    let started = Instant::now();
-    loop {
-        let request = read(city, id).await;
-        if request["status"] == "open" || started.elapsed() > limit {
-            return (request, started.elapsed());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// The outbox files that went to this address.
-fn acknowledgements(city: &Running, email: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in city.outbox.list().unwrap() {
-        let text = String::from_utf8(city.outbox.read(&entry.file).unwrap()).unwrap();
-        if text.contains(&format!("To: {email}")) {
-            found.push(text);
-        }
-    }
-    found
-}
-
-async fn until_acknowledged(city: &Running, email: &str, limit: Duration) -> Vec<String> {
-    let started = Instant::now();
-    loop {
-        let found = acknowledgements(city, email);
-        if !found.is_empty() || started.elapsed() > limit {
-            // a moment more, to see that no second message follows
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            return acknowledgements(city, email);
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+async fn until_open(city: &Running, id: &str) -> (Value, Duration) {
+    read_until(city, id, |request| request["status"] == "open").await
 }
 
 #[tokio::test]
 async fn a_report_is_open_and_acknowledged_within_a_second() {
     let data = tempfile::tempdir().unwrap();
-    let city = start(options(data.path(), true, Duration::from_secs(30)))
-        .await
-        .unwrap();
+    let city = start_city(data.path(), true, Duration::from_secs(30)).await;
 
     let id = report(&city, "ana@example.org").await;
-    let (request, took) = until_open(&city, &id, Duration::from_secs(5)).await;
+    let (request, took) = until_open(&city, &id).await;
 
     assert_eq!(request["status"], "open", "{request}");
     assert!(took < Duration::from_secs(1), "took {took:?}");
@@ -112,18 +40,13 @@ async fn a_report_is_open_and_acknowledged_within_a_second() {
         .map(|e| e["kind"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["submitted", "routed"]);
-    let open311: Value = reqwest::get(format!("{}/open311/v2/requests/{id}.json", city.url))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let open311: Value = get_json(&city, &format!("/open311/v2/requests/{id}.json")).await;
     assert_eq!(
         open311[0]["agency_responsible"],
         "Department of Public Works"
     );
 
-    let sent = until_acknowledged(&city, "ana@example.org", Duration::from_secs(1)).await;
+    let sent = await_messages(&city, "ana@example.org", 1).await;
     assert_eq!(sent.len(), 1, "exactly one acknowledgement");
     assert!(sent[0].contains(&id) && sent[0].contains("Department of Public Works"));
     let outbox_page = reqwest::get(format!("{}/outbox", city.url))
@@ -140,27 +63,18 @@ async fn a_report_is_open_and_acknowledged_within_a_second() {
 async fn a_report_stopped_half_way_completes_after_a_restart() {
     // given a runner whose consumers are not running: the report is stored and queued, no more
     let data = tempfile::tempdir().unwrap();
-    let first = start(options(data.path(), false, Duration::from_millis(500)))
-        .await
-        .unwrap();
+    let first = start_city(data.path(), false, Duration::from_millis(500)).await;
     let id = report(&first, "ben@example.org").await;
     assert_eq!(read(&first, &id).await["status"], "submitted");
     first.stop().await;
 
     // when the city starts again on the same data folder
-    let second = start(options(data.path(), true, Duration::from_millis(500)))
-        .await
-        .unwrap();
+    let second = start_city(data.path(), true, Duration::from_millis(500)).await;
 
     // then the report completes, with one acknowledgement
-    let (request, _) = until_open(&second, &id, Duration::from_secs(5)).await;
+    let (request, _) = until_open(&second, &id).await;
     assert_eq!(request["status"], "open");
-    assert_eq!(
-        until_acknowledged(&second, "ben@example.org", Duration::from_secs(5))
-            .await
-            .len(),
-        1
-    );
+    assert_eq!(await_messages(&second, "ben@example.org", 1).await.len(), 1);
     second.stop().await;
 }
 
@@ -168,9 +82,7 @@ async fn a_report_stopped_half_way_completes_after_a_restart() {
 async fn a_message_taken_by_a_consumer_that_died_is_delivered_again() {
     // given a routing job received by a consumer that then died before deleting it
     let data = tempfile::tempdir().unwrap();
-    let first = start(options(data.path(), false, Duration::from_millis(300)))
-        .await
-        .unwrap();
+    let first = start_city(data.path(), false, Duration::from_millis(300)).await;
     let id = report(&first, "cy@example.org").await;
     let taken = first.queue.receive("routing", 10).await.unwrap();
     assert_eq!(taken.len(), 1);
@@ -178,10 +90,8 @@ async fn a_message_taken_by_a_consumer_that_died_is_delivered_again() {
     first.stop().await;
 
     // when the city restarts, the job is hidden until its visibility timeout passes
-    let second = start(options(data.path(), true, Duration::from_millis(300)))
-        .await
-        .unwrap();
-    let (request, _) = until_open(&second, &id, Duration::from_secs(5)).await;
+    let second = start_city(data.path(), true, Duration::from_millis(300)).await;
+    let (request, _) = until_open(&second, &id).await;
 
     // then it is routed all the same, and acknowledged once
     assert_eq!(request["status"], "open");
@@ -189,27 +99,15 @@ async fn a_message_taken_by_a_consumer_that_died_is_delivered_again() {
         taken_at.elapsed() >= Duration::from_millis(300),
         "it waited for the visibility timeout"
     );
-    assert_eq!(
-        until_acknowledged(&second, "cy@example.org", Duration::from_secs(5))
-            .await
-            .len(),
-        1
-    );
+    assert_eq!(await_messages(&second, "cy@example.org", 1).await.len(), 1);
     second.stop().await;
 }
 
 #[tokio::test]
 async fn the_served_openapi_document_matches_the_api() {
     let data = tempfile::tempdir().unwrap();
-    let city = start(options(data.path(), true, Duration::from_secs(30)))
-        .await
-        .unwrap();
-    let document: Value = reqwest::get(format!("{}/api/v1/openapi.json", city.url))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let city = start_city(data.path(), true, Duration::from_secs(30)).await;
+    let document: Value = get_json(&city, "/api/v1/openapi.json").await;
     assert_eq!(document["openapi"], "3.1.0");
 
     // every route the API serves is documented, and nothing else is
@@ -240,33 +138,19 @@ async fn the_served_openapi_document_matches_the_api() {
             .collect();
         assert!(errors.is_empty(), "{schema}: {errors:?}\n{value}");
     };
-    let services: Value = reqwest::get(format!("{}/api/v1/services", city.url))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let services: Value = get_json(&city, "/api/v1/services").await;
     check("ServiceList", &services);
     let id = report(&city, "dee@example.org").await;
-    let (request, _) = until_open(&city, &id, Duration::from_secs(5)).await;
+    let (request, _) = until_open(&city, &id).await;
     check("Request", &request);
-    let nearby: Value = reqwest::get(format!(
-        "{}/api/v1/requests/nearby?lat=41.7677&long=-72.67602&radius=300",
-        city.url
-    ))
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let nearby: Value = get_json(
+        &city,
+        "/api/v1/requests/nearby?lat=41.7677&long=-72.67602&radius=300",
+    )
+    .await;
     assert!(!nearby["requests"].as_array().unwrap().is_empty());
     check("NearbyList", &nearby);
-    let missing: Value = reqwest::get(format!("{}/api/v1/requests/ZZZZ-ZZZZ", city.url))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let missing: Value = get_json(&city, "/api/v1/requests/ZZZZ-ZZZZ").await;
     check("Error", &missing);
     let refused = reqwest::Client::new()
         .post(format!("{}/api/v1/requests", city.url))
@@ -292,9 +176,7 @@ async fn the_served_openapi_document_matches_the_api() {
 #[tokio::test]
 async fn the_resident_page_is_served_at_the_root() {
     let data = tempfile::tempdir().unwrap();
-    let city = start(options(data.path(), false, Duration::from_secs(30)))
-        .await
-        .unwrap();
+    let city = start_city(data.path(), false, Duration::from_secs(30)).await;
     let page = reqwest::get(format!("{}/", city.url)).await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("311"));

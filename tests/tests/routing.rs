@@ -1,12 +1,13 @@
 //! End to end over the local runner: referrals to outside agencies, neighbouring towns, road lines and duplicates.
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use cityfix_local::{start, LocalOptions, Running};
+use cityfix_local::Running;
 use cityfix_shared::domain::TrackingNumber;
-use cityfix_shared::embedded::QueueSettings;
 use cityfix_shared::ports::RequestStore;
+use cityfix_tests::city::{
+    await_messages, get_json, plain, report as post_report, settled, start_city,
+};
 use serde_json::{json, Value};
 
 /// On US-44 Albany Avenue (a state road, 15 m buffer), in Upper Albany.
@@ -14,25 +15,8 @@ const ON_US44: (f64, f64) = (41.7825, -72.6915);
 const DOWNTOWN: (f64, f64) = (41.7677, -72.67602);
 const WEST_HARTFORD: (f64, f64) = (41.7620, -72.7420);
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-async fn city(data: &Path) -> Running {
-    start(LocalOptions {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        data_dir: data.to_path_buf(),
-        config_dir: repo_root().join("config/hartford"),
-        web_dir: repo_root().join("web"),
-        public_url: None,
-        queues: QueueSettings {
-            visibility_timeout: Duration::from_secs(30),
-            max_receives: 4,
-        },
-        workers: true,
-    })
-    .await
-    .unwrap()
+async fn city(data: &std::path::Path) -> Running {
+    start_city(data, true, Duration::from_secs(30)).await
 }
 
 async fn report(
@@ -43,62 +27,7 @@ async fn report(
     email: &str,
 ) -> String {
     let body = json!({ "service_code": service, "lat": lat, "long": long, "attributes": attributes, "description": "Needs fixing", "email": email, "first_name": "Rosa" });
-    let answer = reqwest::Client::new()
-        .post(format!("{}/api/v1/requests", city.url))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 201, "{}", answer.text().await.unwrap());
-    answer.json::<Value>().await.unwrap()["service_request_id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
-/// Polls until the request has left `submitted`.
-async fn settled(city: &Running, id: &str) -> Value {
-    let started = Instant::now();
-    loop {
-        let request: Value = reqwest::get(format!("{}/api/v1/requests/{id}", city.url))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if request["status"] != "submitted" || started.elapsed() > Duration::from_secs(5) {
-            return request;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Waits for `count` messages to this address and returns them.
-async fn messages_to(city: &Running, address: &str, count: usize) -> Vec<String> {
-    let started = Instant::now();
-    loop {
-        let found: Vec<String> = city
-            .outbox
-            .list()
-            .unwrap()
-            .iter()
-            .map(|entry| String::from_utf8(city.outbox.read(&entry.file).unwrap()).unwrap())
-            .filter(|text| text.contains(&format!("To: {address}")))
-            .collect();
-        if found.len() >= count || started.elapsed() > Duration::from_secs(5) {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            return found;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Undoes quoted-printable soft line breaks and `=C2=B7`-style escapes well enough to search text.
-fn plain(email: &str) -> String {
-    email
-        .replace("=\r\n", "")
-        .replace("=\n", "")
-        .replace("=3D", "=")
+    post_report(city, &body).await
 }
 
 #[tokio::test]
@@ -133,7 +62,7 @@ async fn a_pothole_on_a_state_road_is_referred_to_the_state_and_the_resident_tol
     assert_eq!(request["areas"]["districts"], "North District");
 
     let to_agency = plain(
-        &messages_to(&city, "dot.hartford-district@ctdot.example", 1)
+        &await_messages(&city, "dot.hartford-district@ctdot.example", 1)
             .await
             .concat(),
     );
@@ -151,7 +80,7 @@ async fn a_pothole_on_a_state_road_is_referred_to_the_state_and_the_resident_tol
         !to_agency.contains("rosa@example.org") && !to_agency.contains("Rosa"),
         "no reporter details go to the agency"
     );
-    let to_resident = plain(&messages_to(&city, "rosa@example.org", 1).await.concat());
+    let to_resident = plain(&await_messages(&city, "rosa@example.org", 1).await.concat());
     assert!(
         to_resident.contains("Connecticut Department of Transportation")
             && to_resident.contains("(860) 555-0190"),
@@ -197,7 +126,7 @@ async fn a_report_just_over_the_line_goes_to_the_neighbouring_town() {
     );
     assert_eq!(request["agency_responsible"], "Town of West Hartford");
     assert_eq!(
-        messages_to(&city, "311@westhartford.example", 1)
+        await_messages(&city, "311@westhartford.example", 1)
             .await
             .len(),
         1
@@ -261,7 +190,11 @@ async fn a_second_report_of_the_same_problem_nearby_is_linked_not_worked_twice()
         followers[0].contact.email.as_deref(),
         Some("second@example.org")
     );
-    let told = plain(&messages_to(&city, "second@example.org", 1).await.concat());
+    let told = plain(
+        &await_messages(&city, "second@example.org", 1)
+            .await
+            .concat(),
+    );
     assert!(told.contains(&first) && told.contains("already"), "{told}");
     assert_eq!(
         settled(&city, &far).await["status"],
@@ -269,21 +202,20 @@ async fn a_second_report_of_the_same_problem_nearby_is_linked_not_worked_twice()
         "200 m away is another pothole"
     );
     assert_eq!(
-        messages_to(&city, "first@example.org", 1).await.len(),
+        await_messages(&city, "first@example.org", 1).await.len(),
         1,
         "the first reporter got one acknowledgement"
     );
 
     // and the nearby endpoint shows residents what is already reported
-    let nearby: Value = reqwest::get(format!(
-        "{}/api/v1/requests/nearby?lat={}&long={}&service_code=pothole&radius=50",
-        city.url, DOWNTOWN.0, DOWNTOWN.1
-    ))
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let nearby: Value = get_json(
+        &city,
+        &format!(
+            "/api/v1/requests/nearby?lat={}&long={}&service_code=pothole&radius=50",
+            DOWNTOWN.0, DOWNTOWN.1
+        ),
+    )
+    .await;
     let ids: Vec<&str> = nearby["requests"]
         .as_array()
         .unwrap()

@@ -1,35 +1,13 @@
 //! End to end over the local runner: staff merge a report into another and unmerge it, behind sign-in.
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use cityfix_local::{start, LocalOptions, Running};
+use cityfix_local::Running;
 use cityfix_shared::domain::TrackingNumber;
-use cityfix_shared::embedded::QueueSettings;
 use cityfix_shared::http::auth::{Role, StaffClaims};
 use cityfix_shared::ports::RequestStore;
+use cityfix_tests::city::{read_until, report, start_city};
 use serde_json::{json, Value};
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-async fn city(data: &Path) -> Running {
-    start(LocalOptions {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        data_dir: data.to_path_buf(),
-        config_dir: repo_root().join("config/hartford"),
-        web_dir: repo_root().join("web"),
-        public_url: None,
-        queues: QueueSettings {
-            visibility_timeout: Duration::from_secs(30),
-            max_receives: 4,
-        },
-        workers: true,
-    })
-    .await
-    .unwrap()
-}
 
 fn token(city: &Running, role: Role, department: Option<&str>) -> String {
     city.keys.issue(&StaffClaims {
@@ -44,30 +22,10 @@ fn token(city: &Running, role: Role, department: Option<&str>) -> String {
 /// Reports a pothole and waits until it is open.
 async fn open_pothole(city: &Running, (lat, long): (f64, f64), email: &str) -> String {
     let body = json!({ "service_code": "pothole", "lat": lat, "long": long, "attributes": { "pothole_size": "small" }, "email": email });
-    let created: Value = reqwest::Client::new()
-        .post(format!("{}/api/v1/requests", city.url))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = created["service_request_id"].as_str().unwrap().to_string();
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(5) {
-        let request: Value = reqwest::get(format!("{}/api/v1/requests/{id}", city.url))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if request["status"] == "open" {
-            return id;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("{id} was not opened");
+    let id = report(city, &body).await;
+    let (request, _) = read_until(city, &id, |request| request["status"] == "open").await;
+    assert_eq!(request["status"], "open", "{request}");
+    id
 }
 
 async fn post(city: &Running, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
@@ -87,7 +45,7 @@ async fn post(city: &Running, path: &str, token: Option<&str>, body: Value) -> (
 #[tokio::test]
 async fn staff_merge_a_report_into_another_and_unmerge_it() {
     let data = tempfile::tempdir().unwrap();
-    let city = city(data.path()).await;
+    let city = start_city(data.path(), true, Duration::from_secs(30)).await;
     // two potholes 300 m apart that turn out to be the same one (a resident gave a rough point)
     let first = open_pothole(&city, (41.7677, -72.67602), "first@example.org").await;
     let second = open_pothole(

@@ -7,7 +7,9 @@ use cityfix_shared::app::notify::{NotifyDeps, NotifySettings};
 use cityfix_shared::domain::Contact;
 use cityfix_shared::embedded::Outbox;
 use cityfix_shared::ports::{Email, Mailer, PortError, PortResult, SystemClock};
-use cityfix_shared::testing::{demo_city, seed_request, seed_request_by, sqs_event, World};
+use cityfix_shared::testing::{
+    demo_city, failed_ids, seed_request_by, seed_sample_pothole, sqs_event, World,
+};
 
 const POISON: &str = "c0a5e4b2-1d1e-4e47-a0a4-7f0e6a8b9c02";
 
@@ -32,25 +34,12 @@ fn files(outbox: &Outbox) -> Vec<String> {
 #[tokio::test]
 async fn the_reporter_gets_one_acknowledgement_however_often_the_event_comes() {
     let world = World::new();
-    seed_request(
-        &world.store,
-        "7K3M-9QZ2",
-        "pothole",
-        41.7677,
-        -72.67602,
-        Some("ana@example.org"),
-    )
-    .await;
+    seed_sample_pothole(&world.store, Some("ana@example.org")).await;
     let deps = deps(&world, Arc::new(world.outbox.clone()));
 
     for _ in 0..3 {
         let response = notify::handle(&deps, sqs_event("notify/sqs-batch.json")).await;
-        let failed: Vec<_> = response
-            .batch_item_failures
-            .iter()
-            .map(|f| f.item_identifier.as_str())
-            .collect();
-        assert_eq!(failed, [POISON]);
+        assert_eq!(failed_ids(&response), [POISON]);
     }
 
     let sent = files(&world.outbox);
@@ -99,15 +88,7 @@ async fn a_reporter_with_only_a_phone_gets_a_text() {
 #[tokio::test]
 async fn an_anonymous_report_sends_nothing_and_does_not_fail() {
     let world = World::new();
-    seed_request(
-        &world.store,
-        "7K3M-9QZ2",
-        "pothole",
-        41.7677,
-        -72.67602,
-        None,
-    )
-    .await;
+    seed_sample_pothole(&world.store, None).await;
     let response = notify::handle(
         &deps(&world, Arc::new(world.outbox.clone())),
         sqs_event("notify/sqs-batch.json"),
@@ -140,15 +121,7 @@ impl Mailer for FlakyMailer {
 #[tokio::test]
 async fn a_failed_send_is_retried_on_redelivery_and_then_sent_once() {
     let world = World::new();
-    seed_request(
-        &world.store,
-        "7K3M-9QZ2",
-        "pothole",
-        41.7677,
-        -72.67602,
-        Some("ana@example.org"),
-    )
-    .await;
+    seed_sample_pothole(&world.store, Some("ana@example.org")).await;
     let deps = deps(
         &world,
         Arc::new(FlakyMailer {

@@ -4,9 +4,11 @@ use std::sync::Arc;
 
 use cityfix_shared::app::messages::StatusCommand;
 use cityfix_shared::app::route::RouterDeps;
-use cityfix_shared::domain::{RoutingDecision, Status, TimelineEntry};
-use cityfix_shared::ports::{QueueConsumer, RequestStore};
-use cityfix_shared::testing::{demo_city, seed_request, sqs_event, World};
+use cityfix_shared::domain::{RoutingDecision, Status};
+use cityfix_shared::ports::QueueConsumer;
+use cityfix_shared::testing::{
+    demo_city, failed_ids, force_status, seed_request, seed_sample_pothole, sqs_event, World,
+};
 
 const POISON: &str = "059f36b4-87a3-44ab-83d2-661975830a7d";
 
@@ -41,26 +43,13 @@ async fn decisions(world: &World) -> Vec<StatusCommand> {
 async fn routes_the_job_and_hands_back_only_the_poison_message() {
     // given a submitted pothole in Downtown
     let world = World::new();
-    seed_request(
-        &world.store,
-        "7K3M-9QZ2",
-        "pothole",
-        41.7677,
-        -72.67602,
-        Some("ana@example.org"),
-    )
-    .await;
+    seed_sample_pothole(&world.store, Some("ana@example.org")).await;
 
     // when the batch arrives
     let response = router::handle(&deps(&world), sqs_event("router/sqs-batch.json")).await;
 
     // then only the poison message failed, and status got Public Works with the neighbourhood
-    let failed: Vec<_> = response
-        .batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.as_str())
-        .collect();
-    assert_eq!(failed, [POISON]);
+    assert_eq!(failed_ids(&response), [POISON]);
     let decision = decision(&world).await;
     assert_eq!(decision.assignee.id(), "public-works");
     assert_eq!(decision.areas["neighbourhoods"], "Downtown");
@@ -87,22 +76,13 @@ async fn a_neighbourhood_override_picks_another_department() {
 #[tokio::test]
 async fn a_redelivered_job_for_a_routed_request_sends_nothing() {
     let world = World::new();
-    let mut request = seed_request(
+    force_status(
         &world.store,
-        "7K3M-9QZ2",
-        "pothole",
-        41.7677,
-        -72.67602,
-        None,
+        seed_sample_pothole(&world.store, None).await,
+        Status::Open,
+        "routed",
     )
     .await;
-    request.status = Status::Open;
-    request.version = 2;
-    let entry = TimelineEntry {
-        event_id: "routed".into(),
-        ..TimelineEntry::submitted(request.updated_at)
-    };
-    world.store.update(&request, 1, &entry).await.unwrap();
 
     let response = router::handle(&deps(&world), sqs_event("router/sqs-batch.json")).await;
 

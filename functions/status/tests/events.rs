@@ -3,9 +3,11 @@
 use std::sync::Arc;
 
 use cityfix_shared::app::transition::StatusDeps;
-use cityfix_shared::domain::{Status, TimelineEntry, TrackingNumber};
+use cityfix_shared::domain::{Status, TrackingNumber};
 use cityfix_shared::ports::{QueueConsumer, RequestStore, SystemClock};
-use cityfix_shared::testing::{demo_city, seed_request, sqs_event, World};
+use cityfix_shared::testing::{
+    demo_city, failed_ids, force_status, seed_sample_pothole, sqs_event, World,
+};
 
 const POISON: &str = "7b7c8a0e-33f5-4a4c-9d5b-0c1f5c1f1a02";
 
@@ -22,15 +24,7 @@ fn deps(world: &World) -> StatusDeps {
 async fn a_routing_decision_opens_the_request_once_even_when_redelivered() {
     // given a submitted request
     let world = World::new();
-    seed_request(
-        &world.store,
-        "7K3M-9QZ2",
-        "pothole",
-        41.7677,
-        -72.67602,
-        None,
-    )
-    .await;
+    seed_sample_pothole(&world.store, None).await;
     let id = TrackingNumber::parse("7K3M-9QZ2").unwrap();
 
     // when the batch arrives twice (at-least-once delivery)
@@ -39,12 +33,7 @@ async fn a_routing_decision_opens_the_request_once_even_when_redelivered() {
 
     // then it is open and routed once; each delivery queued the same event for notify, which dedupes
     for response in [first, second] {
-        let failed: Vec<_> = response
-            .batch_item_failures
-            .iter()
-            .map(|f| f.item_identifier.as_str())
-            .collect();
-        assert_eq!(failed, [POISON]);
+        assert_eq!(failed_ids(&response), [POISON]);
     }
     let request = world.store.get(&id).await.unwrap().unwrap();
     assert_eq!(request.status, Status::Open);
@@ -72,22 +61,13 @@ async fn a_routing_decision_opens_the_request_once_even_when_redelivered() {
 #[tokio::test]
 async fn a_decision_for_a_closed_request_is_refused_and_notifies_nobody() {
     let world = World::new();
-    let mut request = seed_request(
+    let request = force_status(
         &world.store,
-        "7K3M-9QZ2",
-        "pothole",
-        41.7677,
-        -72.67602,
-        None,
+        seed_sample_pothole(&world.store, None).await,
+        Status::Closed,
+        "cancelled",
     )
     .await;
-    request.status = Status::Closed;
-    request.version = 2;
-    let entry = TimelineEntry {
-        event_id: "cancelled".into(),
-        ..TimelineEntry::submitted(request.updated_at)
-    };
-    world.store.update(&request, 1, &entry).await.unwrap();
 
     let response = status::handle(&deps(&world), sqs_event("status/sqs-batch.json")).await;
 

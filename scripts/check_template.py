@@ -1,0 +1,531 @@
+#!/usr/bin/env python3
+"""The project's own checks of the SAM template, beyond what `sam validate --lint` and cfn-lint see.
+
+Run by scripts/check-template with the python of its virtualenv (it needs cfn-lint, for a YAML loader
+that understands !Ref/!Sub/!GetAtt, and aws-sam-translator, which comes with aws-sam-cli, to expand
+the template the way CloudFormation's SAM transform does). Nothing here reaches AWS.
+
+    check_template.py [--template template.yaml] [--root REPO]
+
+Prints one line per check, with the reasons under a failed one, and exits 1 if any check failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+try:  # Python 3.11+
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - older Pythons: a minimal reader below
+    tomllib = None
+
+FUNCTION = "AWS::Serverless::Function"
+QUEUE = "AWS::SQS::Queue"
+ALARM = "AWS::CloudWatch::Alarm"
+LOG_GROUP = "AWS::Logs::LogGroup"
+
+# AWS managed policies that SAM attaches by itself: to every function, and to functions with an SQS
+# event source. Their actions (AWS's published policy documents) are all named, none is a wildcard.
+# Any other managed policy cannot be read offline, so it fails check 1: write statements instead.
+KNOWN_MANAGED_POLICIES = {
+    "AWSLambdaBasicExecutionRole": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+    "AWSLambdaSQSQueueExecutionRole": [
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    ],
+}
+
+# Defaults CloudFormation applies when a property is left out.
+DEFAULT_FUNCTION_TIMEOUT = 3
+DEFAULT_VISIBILITY_TIMEOUT = 30
+
+
+class Check:
+    def __init__(self, number: int, title: str) -> None:
+        self.number, self.title = number, title
+        self.problems: list[str] = []
+        self.summary = ""
+
+    def fail(self, problem: str) -> None:
+        self.problems.append(problem)
+
+    def report(self) -> bool:
+        ok = not self.problems
+        line = f"{'ok  ' if ok else 'FAIL'} ({self.number}) {self.title}"
+        if ok and self.summary:
+            line += f": {self.summary}"
+        print(line)
+        for problem in self.problems:
+            print(f"       - {problem}")
+        return ok
+
+
+# ─────────────────────────────────────────── loading ───────────────────────────────────────────
+
+
+def load_template(path: Path) -> dict[str, Any]:
+    from cfnlint.decode import cfn_yaml
+
+    # cfn-lint's loader turns the short tags into their long form ({"Ref": …}, {"Fn::Sub": …});
+    # a JSON round trip leaves plain dicts, lists and strings.
+    return json.loads(json.dumps(cfn_yaml.load(str(path))))
+
+
+def translate(template: dict[str, Any]) -> dict[str, Any]:
+    """The CloudFormation the SAM transform makes of the template (IAM roles included), offline."""
+    from samtranslator.translator.transform import transform
+
+    sam = copy.deepcopy(template)
+    # The translator wants code in S3, as after `sam package`; where the code is does not matter here.
+    for section in (sam.get("Globals", {}).get("Function", {}),):
+        if "CodeUri" in section:
+            section["CodeUri"] = "s3://check-template/code.zip"
+    for resource in sam.get("Resources", {}).values():
+        props = resource.get("Properties")
+        if not isinstance(props, dict):
+            continue
+        if resource.get("Type") == FUNCTION and "CodeUri" in props:
+            props["CodeUri"] = "s3://check-template/code.zip"
+        if resource.get("Type") == "AWS::Serverless::LayerVersion" and "ContentUri" in props:
+            props["ContentUri"] = "s3://check-template/layer.zip"
+
+    class NoManagedPolicyLookups:
+        def load(self) -> dict[str, str]:
+            raise RuntimeError("a managed policy given by name would need IAM; give statements instead")
+
+    return transform(sam, {}, NoManagedPolicyLookups())
+
+
+def resources(template: dict[str, Any], kind: str | None = None) -> dict[str, dict[str, Any]]:
+    found = template.get("Resources") or {}
+    return {name: r for name, r in found.items() if isinstance(r, dict) and (kind is None or r.get("Type") == kind)}
+
+
+def merge(global_value: Any, local_value: Any) -> Any:
+    """SAM's Globals rule: maps merge (local keys win), lists add up, anything else: local wins."""
+    if isinstance(global_value, dict) and isinstance(local_value, dict):
+        if is_intrinsic(global_value) or is_intrinsic(local_value):
+            return local_value
+        merged = dict(global_value)
+        for key, value in local_value.items():
+            merged[key] = merge(merged[key], value) if key in merged else value
+        return merged
+    if isinstance(global_value, list) and isinstance(local_value, list):
+        return global_value + local_value
+    return local_value
+
+
+def is_intrinsic(value: Any) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and next(iter(value)).startswith(("Fn::", "Ref", "Condition"))
+
+
+def functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every AWS::Serverless::Function's Properties with the Globals applied."""
+    globals_ = (template.get("Globals") or {}).get("Function") or {}
+    return {
+        name: merge(copy.deepcopy(globals_), resource.get("Properties") or {})
+        for name, resource in resources(template, FUNCTION).items()
+    }
+
+
+def alternatives(value: Any) -> Iterator[Any]:
+    """Each value `value` can take: both branches of an Fn::If, nothing for AWS::NoValue."""
+    if isinstance(value, dict) and set(value) == {"Fn::If"} and isinstance(value["Fn::If"], list) and len(value["Fn::If"]) == 3:
+        yield from alternatives(value["Fn::If"][1])
+        yield from alternatives(value["Fn::If"][2])
+    elif value == {"Ref": "AWS::NoValue"}:
+        return
+    else:
+        yield value
+
+
+def as_list(value: Any) -> list[Any]:
+    out: list[Any] = []
+    for alt in alternatives(value):
+        if isinstance(alt, list):
+            for item in alt:
+                out.extend(alternatives(item))
+        else:
+            out.append(alt)
+    return out
+
+
+def number(value: Any, template: dict[str, Any]) -> float | None:
+    """A literal number, or a Ref to a parameter's default."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        parameter = (template.get("Parameters") or {}).get(value["Ref"])
+        if isinstance(parameter, dict) and "Default" in parameter:
+            return number(parameter["Default"], template)
+    return None
+
+
+def referenced_resource(value: Any, attribute: str | None) -> str | None:
+    """The logical id in {"Fn::GetAtt": [id, attribute]} (or "id.attribute"), or {"Ref": id} when attribute is None."""
+    if not isinstance(value, dict):
+        return None
+    if attribute is None:
+        return value.get("Ref") if set(value) == {"Ref"} else None
+    getatt = value.get("Fn::GetAtt") if set(value) == {"Fn::GetAtt"} else None
+    if isinstance(getatt, str) and "." in getatt:
+        getatt = getatt.split(".", 1)
+    if isinstance(getatt, list) and len(getatt) == 2 and getatt[1] == attribute:
+        return getatt[0]
+    return None
+
+
+def sub_text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and set(value) == {"Fn::Sub"}:
+        sub = value["Fn::Sub"]
+        return sub if isinstance(sub, str) else sub[0] if isinstance(sub, list) and sub and isinstance(sub[0], str) else None
+    return None
+
+
+# ─────────────────────────────────────── (1) IAM wildcards ───────────────────────────────────────
+
+
+def policy_documents(node: Any, where: str) -> Iterator[tuple[str, Any]]:
+    """Every policy document (a map with a Statement) anywhere under node, with where it is."""
+    if isinstance(node, dict):
+        if "Statement" in node:
+            yield where, node["Statement"]
+        for key, value in node.items():
+            if key != "Statement":
+                yield from policy_documents(value, f"{where}.{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from policy_documents(value, f"{where}[{i}]")
+
+
+def wildcard_problems(statements: Any, where: str, counter: list[int]) -> Iterator[str]:
+    for i, statement in enumerate(as_list(statements)):
+        counter[0] += 1
+        at = f"{where} statement {statement.get('Sid', i) if isinstance(statement, dict) else i}"
+        if not isinstance(statement, dict):
+            yield f"{at}: not a statement: {statement!r}"
+            continue
+        if statement.get("Effect", "Allow") == "Deny":
+            continue  # a Deny only takes away, whatever it names
+        if "NotAction" in statement:
+            yield f"{at}: Allow with NotAction grants everything else"
+        for action in as_list(statement.get("Action", [])):
+            if not isinstance(action, str):
+                yield f"{at}: an action that is not a plain string cannot be checked: {json.dumps(action)}"
+            elif action.strip() == "*" or action.strip().endswith(":*"):
+                yield f"{at}: wildcard action {action!r}"
+
+
+def check_iam(template: dict[str, Any], translated: dict[str, Any] | None, error: str | None) -> Check:
+    check = Check(1, "no IAM statement allows a wildcard action ('*' or 'service:*')")
+    counter = [0]
+    documents = 0
+    # The template as written: inline statements of functions, AWS::IAM::* and resource policies.
+    for name, resource in resources(template).items():
+        for where, statements in policy_documents(resource.get("Properties"), name):
+            documents += 1
+            for problem in wildcard_problems(statements, where, counter):
+                check.fail(problem)
+    # SAM policy templates named in functions' Policies: their statements come from the translator's
+    # own table, and managed policies named there cannot be read offline.
+    from samtranslator.policy_templates_data import policy_templates
+
+    table = json.loads(Path(policy_templates.__file__).with_name("policy_templates.json").read_text())["Templates"]
+    for name, props in functions(template).items():
+        for policy in as_list(props.get("Policies", [])):
+            if isinstance(policy, str):
+                check.fail(f"{name}: managed policy {policy!r} cannot be checked here; write its statements")
+            elif isinstance(policy, dict) and len(policy) == 1 and next(iter(policy)) in table:
+                template_name = next(iter(policy))
+                documents += 1
+                for problem in wildcard_problems(table[template_name]["Definition"]["Statement"], f"{name}.{template_name}", counter):
+                    check.fail(problem)
+            elif isinstance(policy, dict) and "Statement" not in policy:
+                check.fail(f"{name}: unknown policy entry {json.dumps(policy)}")
+    # What CloudFormation will really get: the roles SAM writes.
+    if translated is None:
+        check.fail(f"the SAM transform failed, so its roles could not be checked: {error}")
+    else:
+        for name, resource in resources(translated).items():
+            props = resource.get("Properties") or {}
+            if resource.get("Type", "").startswith("AWS::IAM::"):
+                for arn in as_list(props.get("ManagedPolicyArns", [])):
+                    short = arn.rsplit("/", 1)[-1] if isinstance(arn, str) else None
+                    if short not in KNOWN_MANAGED_POLICIES:
+                        check.fail(f"{name}: managed policy {json.dumps(arn)} cannot be checked here; write its statements")
+            for where, statements in policy_documents(props, f"(transformed) {name}"):
+                documents += 1
+                for problem in wildcard_problems(statements, where, counter):
+                    check.fail(problem)
+    check.summary = f"{counter[0]} statements in {documents} policy documents, before and after the SAM transform"
+    return check
+
+
+# ─────────────────────────────────────── (2) function crates ───────────────────────────────────────
+
+
+def crate_binaries(manifest: Path) -> tuple[str, set[str]]:
+    """The package name and every name a binary of the crate may have."""
+    text = manifest.read_text(encoding="utf-8")
+    if tomllib is not None:
+        data = tomllib.loads(text)
+        package = data.get("package", {}).get("name")
+        bins = {b.get("name") for b in data.get("bin", []) if isinstance(b, dict) and b.get("name")}
+    else:  # pragma: no cover
+        match = re.search(r'^\[package\][^\[]*?^name\s*=\s*"([^"]+)"', text, re.M | re.S)
+        package = match.group(1) if match else None
+        bins = set(re.findall(r'^\[\[bin\]\][^\[]*?^name\s*=\s*"([^"]+)"', text, re.M | re.S))
+    if not package:
+        raise ValueError(f"{manifest}: no [package] name")
+    return package, bins | {package}
+
+
+def check_crates(template: dict[str, Any], root: Path) -> Check:
+    # Every functions/<name>/Cargo.toml but functions/local (the local runner, not a Lambda) is a
+    # Lambda function crate. (Once every crate has its src/main.rs, this could require one too.)
+    check = Check(2, "every function crate has exactly one function resource building its binary")
+    binaries = {}
+    for name, resource in resources(template, FUNCTION).items():
+        metadata = resource.get("Metadata") or {}
+        binary = (metadata.get("BuildProperties") or {}).get("Binary")
+        if not isinstance(binary, str) or not binary:
+            check.fail(f"{name}: no Metadata.BuildProperties.Binary")
+            continue
+        binaries[name] = binary
+    crates = {}
+    for manifest in sorted(root.glob("functions/*/Cargo.toml")):
+        folder = manifest.parent.name
+        if folder == "local":
+            continue
+        try:
+            crates[folder] = crate_binaries(manifest)
+        except (ValueError, OSError) as e:
+            check.fail(str(e))
+    if not crates:
+        check.fail(f"no function crates found under {root / 'functions'}")
+    for folder, (package, names) in crates.items():
+        building = sorted(f for f, b in binaries.items() if b in names)
+        if len(building) != 1:
+            check.fail(
+                f"functions/{folder} (package {package}): {len(building)} function resources build it"
+                + (f" ({', '.join(building)})" if building else f"; expected one with BuildProperties.Binary: {package}")
+            )
+    provided = {n for _, names in crates.values() for n in names}
+    for name, binary in binaries.items():
+        if binary not in provided:
+            check.fail(f"{name}: builds binary {binary!r}, which no crate under functions/ provides")
+    check.summary = ", ".join(f"functions/{folder} → {next(f for f, b in binaries.items() if b in names)}"
+                              for folder, (_, names) in crates.items()
+                              if sum(b in names for b in binaries.values()) == 1)
+    return check
+
+
+# ─────────────────────────────────────── (3) queues ───────────────────────────────────────
+
+
+def check_queues(template: dict[str, Any]) -> Check:
+    check = Check(3, "queues behind event sources: DLQ after 3-5 receives, visibility ≥ 6× timeout, partial batch failures, SSE")
+    queues = resources(template, QUEUE)
+    sources = 0
+    for fname, props in functions(template).items():
+        timeout = number(props.get("Timeout", DEFAULT_FUNCTION_TIMEOUT), template)
+        for ename, event in (props.get("Events") or {}).items():
+            if not isinstance(event, dict) or event.get("Type") != "SQS":
+                continue
+            sources += 1
+            where = f"{fname}.Events.{ename}"
+            eprops = event.get("Properties") or {}
+            if "ReportBatchItemFailures" not in as_list(eprops.get("FunctionResponseTypes", [])):
+                check.fail(f"{where}: FunctionResponseTypes lacks ReportBatchItemFailures")
+            qname = referenced_resource(eprops.get("Queue"), "Arn")
+            if qname not in queues:
+                check.fail(f"{where}: its Queue is not !GetAtt <an AWS::SQS::Queue of this template>.Arn")
+                continue
+            queue = queues[qname].get("Properties") or {}
+            redrive = queue.get("RedrivePolicy")
+            if isinstance(redrive, str):
+                try:
+                    redrive = json.loads(redrive)
+                except ValueError:
+                    redrive = None
+            if not isinstance(redrive, dict):
+                check.fail(f"{qname} (consumed by {fname}): no RedrivePolicy (dead-letter queue)")
+            else:
+                receives = number(redrive.get("maxReceiveCount"), template)
+                if receives is None or not 3 <= receives <= 5:
+                    check.fail(f"{qname}: maxReceiveCount {redrive.get('maxReceiveCount')!r} is not between 3 and 5")
+                dlq = referenced_resource(redrive.get("deadLetterTargetArn"), "Arn")
+                if dlq not in queues:
+                    check.fail(f"{qname}: deadLetterTargetArn is not !GetAtt <an AWS::SQS::Queue of this template>.Arn")
+                elif not encrypted(queues[dlq]):
+                    check.fail(f"{dlq} (dead-letter queue of {qname}): no SqsManagedSseEnabled or KmsMasterKeyId")
+            visibility = number(queue.get("VisibilityTimeout", DEFAULT_VISIBILITY_TIMEOUT), template)
+            if timeout is None or visibility is None:
+                check.fail(f"{qname}/{fname}: VisibilityTimeout or Timeout is not a number this check can read")
+            elif visibility < 6 * timeout:
+                check.fail(f"{qname}: VisibilityTimeout {visibility:g} s < 6 × {fname} Timeout {timeout:g} s = {6 * timeout:g} s")
+            if not encrypted(queues[qname]):
+                check.fail(f"{qname}: no SqsManagedSseEnabled or KmsMasterKeyId")
+    if not sources:
+        check.fail("no SQS event sources found")
+    check.summary = f"{sources} SQS event sources"
+    return check
+
+
+def encrypted(queue: dict[str, Any]) -> bool:
+    props = queue.get("Properties") or {}
+    return props.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in props
+
+
+# ─────────────────────────────────────── (4) function shape ───────────────────────────────────────
+
+
+def check_function_shape(template: dict[str, Any]) -> Check:
+    check = Check(4, "every function: provided.al2023, arm64, JSON logs, bootstrap built by cargo-lambda")
+    fns = functions(template)
+    for name, props in fns.items():
+        metadata = resources(template, FUNCTION)[name].get("Metadata") or {}
+        if props.get("Runtime") != "provided.al2023":
+            check.fail(f"{name}: Runtime is {props.get('Runtime')!r}, not provided.al2023")
+        if props.get("Architectures") != ["arm64"]:
+            check.fail(f"{name}: Architectures is {props.get('Architectures')!r}, not [arm64]")
+        if ((props.get("LoggingConfig") or {}).get("LogFormat")) != "JSON":
+            check.fail(f"{name}: LoggingConfig.LogFormat is not JSON")
+        if props.get("Handler") != "bootstrap":
+            check.fail(f"{name}: Handler is {props.get('Handler')!r}, not bootstrap")
+        if metadata.get("BuildMethod") != "rust-cargolambda":
+            check.fail(f"{name}: Metadata.BuildMethod is {metadata.get('BuildMethod')!r}, not rust-cargolambda")
+    if not fns:
+        check.fail("no AWS::Serverless::Function in the template")
+    check.summary = f"{len(fns)} functions"
+    return check
+
+
+# ─────────────────────────────────────── (5) alarms and logs ───────────────────────────────────────
+
+
+def check_alarms(template: dict[str, Any]) -> Check:
+    check = Check(5, "an alarm on every DLQ's depth and every function's errors; a log group with retention per function")
+    alarms = [a.get("Properties") or {} for a in resources(template, ALARM).values()]
+
+    def alarmed(namespace: str, metric: str, dimension: str, matches) -> bool:
+        for alarm in alarms:
+            if alarm.get("Namespace") != namespace or alarm.get("MetricName") != metric or not alarm.get("AlarmActions"):
+                continue
+            if any(isinstance(d, dict) and d.get("Name") == dimension and matches(d.get("Value")) for d in alarm.get("Dimensions") or []):
+                return True
+        return False
+
+    dlqs = set()
+    for qname, queue in resources(template, QUEUE).items():
+        redrive = (queue.get("Properties") or {}).get("RedrivePolicy")
+        if isinstance(redrive, dict):
+            target = referenced_resource(redrive.get("deadLetterTargetArn"), "Arn")
+            if target:
+                dlqs.add(target)
+    for dlq in sorted(dlqs):
+        if not alarmed("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName",
+                       lambda v, q=dlq: referenced_resource(v, "QueueName") == q):
+            check.fail(f"{dlq}: no alarm (with AlarmActions) on ApproximateNumberOfMessagesVisible")
+    fns = resources(template, FUNCTION)
+    groups = [g.get("Properties") or {} for g in resources(template, LOG_GROUP).values()]
+    for fname in sorted(fns):
+        if not alarmed("AWS/Lambda", "Errors", "FunctionName", lambda v, f=fname: referenced_resource(v, None) == f):
+            check.fail(f"{fname}: no alarm (with AlarmActions) on Errors")
+        if not any(sub_text(g.get("LogGroupName")) == f"/aws/lambda/${{{fname}}}" and g.get("RetentionInDays") for g in groups):
+            check.fail(f"{fname}: no AWS::Logs::LogGroup named !Sub /aws/lambda/${{{fname}}} with RetentionInDays")
+    check.summary = f"{len(dlqs)} dead-letter queues, {len(fns)} functions"
+    return check
+
+
+# ─────────────────────────────────────── (6) staff routes ───────────────────────────────────────
+
+
+def check_routes(template: dict[str, Any]) -> Check:
+    check = Check(6, "staff routes (/staff, /admin) behind the Cognito JWT authorizer")
+    apis = resources(template, "AWS::Serverless::HttpApi")
+    routes = {}
+    staff = 0
+    for fname, props in functions(template).items():
+        for ename, event in (props.get("Events") or {}).items():
+            if not isinstance(event, dict) or event.get("Type") != "HttpApi":
+                continue
+            eprops = event.get("Properties") or {}
+            path, method = eprops.get("Path"), str(eprops.get("Method", "ANY")).upper()
+            api_name = referenced_resource(eprops.get("ApiId"), None)
+            where = f"{fname}.Events.{ename} ({method} {path})"
+            if api_name not in apis:
+                check.fail(f"{where}: ApiId is not !Ref <an AWS::Serverless::HttpApi of this template>")
+                continue
+            key = (api_name, method, path)
+            if key in routes:
+                check.fail(f"{where}: the same route as {routes[key]}")
+            routes[key] = where
+            auth = ((apis[api_name].get("Properties") or {}).get("Auth")) or {}
+            authorizer = (eprops.get("Auth") or {}).get("Authorizer", auth.get("DefaultAuthorizer", "NONE"))
+            if not isinstance(path, str) or not re.match(r"^/(staff|admin)(/|$)", path):
+                continue
+            staff += 1
+            config = (auth.get("Authorizers") or {}).get(authorizer) or {}
+            jwt = config.get("JwtConfiguration") or {}
+            issuer = sub_text(jwt.get("issuer")) or ""
+            if authorizer == "NONE" or not jwt:
+                check.fail(f"{where}: no JWT authorizer")
+            elif not issuer.startswith("https://cognito-idp.") or not jwt.get("audience"):
+                check.fail(f"{where}: authorizer {authorizer} has no Cognito issuer and audience")
+    if not staff:
+        check.fail("no /staff or /admin route found")
+    check.summary = f"{staff} staff routes of {len(routes)}"
+    return check
+
+
+def main() -> int:
+    here = Path(__file__).resolve().parent.parent
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--template", default=str(here / "template.yaml"), help="the SAM template (default: template.yaml)")
+    parser.add_argument("--root", default=str(here), help="the repository, whose functions/ holds the crates")
+    args = parser.parse_args()
+
+    try:
+        template = load_template(Path(args.template))
+    except Exception as e:  # noqa: BLE001 - any load failure is a failed check run
+        print(f"FAIL cannot read {args.template}: {e}")
+        return 1
+    try:
+        translated, error = translate(template), None
+    except Exception as e:  # noqa: BLE001 - reported by check 1
+        translated, error = None, f"{type(e).__name__}: {e}"
+
+    checks = [
+        check_iam(template, translated, error),
+        check_crates(template, Path(args.root)),
+        check_queues(template),
+        check_function_shape(template),
+        check_alarms(template),
+        check_routes(template),
+    ]
+    results = [c.report() for c in checks]
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
