@@ -247,9 +247,9 @@ def check_iam(template: dict[str, Any], translated: dict[str, Any] | None, error
                 check.fail(problem)
     # SAM policy templates named in functions' Policies: their statements come from the translator's
     # own table, and managed policies named there cannot be read offline.
-    from samtranslator.policy_templates_data import policy_templates
+    import samtranslator.policy_templates_data as data
 
-    table = json.loads(Path(policy_templates.__file__).with_name("policy_templates.json").read_text())["Templates"]
+    table = json.loads((Path(data.__file__).parent / "policy_templates.json").read_text(encoding="utf-8"))["Templates"]
     for name, props in functions(template).items():
         for policy in as_list(props.get("Policies", [])):
             if isinstance(policy, str):
@@ -284,7 +284,7 @@ def check_iam(template: dict[str, Any], translated: dict[str, Any] | None, error
 
 
 def crate_binaries(manifest: Path) -> tuple[str, set[str]]:
-    """The package name and every name a binary of the crate may have."""
+    """The package name and the names of the crate's binaries."""
     text = manifest.read_text(encoding="utf-8")
     if tomllib is not None:
         data = tomllib.loads(text)
@@ -296,7 +296,9 @@ def crate_binaries(manifest: Path) -> tuple[str, set[str]]:
         bins = set(re.findall(r'^\[\[bin\]\][^\[]*?^name\s*=\s*"([^"]+)"', text, re.M | re.S))
     if not package:
         raise ValueError(f"{manifest}: no [package] name")
-    return package, bins | {package}
+    # Binaries declared with [[bin]] go by their own names; otherwise src/main.rs builds one named
+    # after the package. cargo-lambda builds the name given in BuildProperties.Binary.
+    return package, bins or {package}
 
 
 def check_crates(template: dict[str, Any], root: Path) -> Check:
@@ -327,7 +329,7 @@ def check_crates(template: dict[str, Any], root: Path) -> Check:
         if len(building) != 1:
             check.fail(
                 f"functions/{folder} (package {package}): {len(building)} function resources build it"
-                + (f" ({', '.join(building)})" if building else f"; expected one with BuildProperties.Binary: {package}")
+                + (f" ({', '.join(building)})" if building else f"; expected one with BuildProperties.Binary: {' or '.join(sorted(names))}")
             )
     provided = {n for _, names in crates.values() for n in names}
     for name, binary in binaries.items():
@@ -513,7 +515,8 @@ def main() -> int:
     try:
         translated, error = translate(template), None
     except Exception as e:  # noqa: BLE001 - reported by check 1
-        translated, error = None, f"{type(e).__name__}: {e}"
+        causes = "; ".join(getattr(c, "message", str(c)) for c in getattr(e, "causes", []) or [])
+        translated, error = None, f"{type(e).__name__}: {e}" + (f" ({causes})" if causes else "")
 
     checks = [
         check_iam(template, translated, error),

@@ -199,7 +199,8 @@ pub trait QueueConsumer: Send + Sync {
     /// received the maximum number of times moves to the dead-letter queue instead.
     async fn receive(&self, queue: &str, max: usize) -> PortResult<Vec<ReceivedMessage>>;
 
-    /// Deletes a handled message. A stale receipt deletes nothing.
+    /// Deletes a handled message. Whether a receipt from before a redelivery still deletes it
+    /// differs between adapters (SQS may, the embedded queue does not); never rely on either.
     async fn delete(&self, queue: &str, receipt_handle: &str) -> PortResult<()>;
 
     /// Messages in the queue, visible or not.

@@ -2,4 +2,5 @@
 
 pub mod city;
 pub mod contract;
+pub mod moto;
 pub mod sample;

@@ -25,9 +25,9 @@ mod store {
 mod queue {
     use super::*;
 
-    cityfix_tests::queue_contract!(|visibility_ms: u64, max_receives: u32| async move {
+    cityfix_tests::queue_contract!(|visibility_s: u32, max_receives: u32| async move {
         let settings = QueueSettings {
-            visibility_timeout: Duration::from_millis(visibility_ms),
+            visibility_timeout: Duration::from_secs(u64::from(visibility_s)),
             max_receives,
         };
         Arc::new(EmbeddedQueue::new(fresh_db(), settings)) as Arc<dyn BothEnds>

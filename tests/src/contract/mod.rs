@@ -32,7 +32,7 @@ macro_rules! queue_contract {
     ($make:expr) => {
         $crate::queue_contract!(@cases $make;
             a_sent_message_is_received_once_and_deleted, an_unacknowledged_message_comes_back_after_the_timeout,
-            a_message_received_too_often_goes_to_the_dead_letter_queue, a_stale_receipt_deletes_nothing, queues_are_separate);
+            a_message_received_too_often_goes_to_the_dead_letter_queue, a_redelivered_message_is_deleted_by_its_latest_receipt, queues_are_separate);
     };
     (@cases $make:expr; $($case:ident),*) => {
         $(

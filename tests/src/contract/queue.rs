@@ -10,22 +10,24 @@ use cityfix_shared::ports::{Queue, QueueConsumer, QueueName};
 pub trait BothEnds: Queue + QueueConsumer {}
 impl<T: Queue + QueueConsumer> BothEnds for T {}
 
-/// Makes a fresh queue with this visibility timeout (ms) and maximum receive count.
-pub trait MakeQueue: Fn(u64, u32) -> Self::Made {
+/// Makes fresh queues with this visibility timeout (whole seconds, as SQS has them) and maximum receive count.
+pub trait MakeQueue: Fn(u32, u32) -> Self::Made {
     type Made: Future<Output = Arc<dyn BothEnds>>;
 }
 impl<F, Fut> MakeQueue for F
 where
-    F: Fn(u64, u32) -> Fut,
+    F: Fn(u32, u32) -> Fut,
     Fut: Future<Output = Arc<dyn BothEnds>>,
 {
     type Made = Fut;
 }
 
 const ROUTING: &str = "routing";
+/// Long enough for a one-second visibility timeout to pass.
+const PAST_TIMEOUT: Duration = Duration::from_millis(1300);
 
 pub async fn a_sent_message_is_received_once_and_deleted(make: &impl MakeQueue) {
-    let queue = make(30_000, 4).await;
+    let queue = make(30, 4).await;
     queue.send(QueueName::Routing, r#"{"n":1}"#).await.unwrap();
     let received = queue.receive(ROUTING, 10).await.unwrap();
     assert_eq!(received.len(), 1);
@@ -43,11 +45,11 @@ pub async fn a_sent_message_is_received_once_and_deleted(make: &impl MakeQueue) 
 }
 
 pub async fn an_unacknowledged_message_comes_back_after_the_timeout(make: &impl MakeQueue) {
-    let queue = make(300, 4).await;
+    let queue = make(1, 4).await;
     queue.send(QueueName::Routing, "again").await.unwrap();
     let first = queue.receive(ROUTING, 10).await.unwrap();
     assert_eq!(first.len(), 1);
-    tokio::time::sleep(Duration::from_millis(450)).await;
+    tokio::time::sleep(PAST_TIMEOUT).await;
     let second = queue.receive(ROUTING, 10).await.unwrap();
     assert_eq!(second.len(), 1);
     assert_eq!(second[0].message_id, first[0].message_id);
@@ -55,11 +57,11 @@ pub async fn an_unacknowledged_message_comes_back_after_the_timeout(make: &impl 
 }
 
 pub async fn a_message_received_too_often_goes_to_the_dead_letter_queue(make: &impl MakeQueue) {
-    let queue = make(100, 2).await;
+    let queue = make(1, 2).await;
     queue.send(QueueName::Routing, "poison").await.unwrap();
     for _ in 0..2 {
         assert_eq!(queue.receive(ROUTING, 10).await.unwrap().len(), 1);
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(PAST_TIMEOUT).await;
     }
     assert!(
         queue.receive(ROUTING, 10).await.unwrap().is_empty(),
@@ -70,31 +72,35 @@ pub async fn a_message_received_too_often_goes_to_the_dead_letter_queue(make: &i
     assert_eq!(dead[0].body, "poison");
 }
 
-pub async fn a_stale_receipt_deletes_nothing(make: &impl MakeQueue) {
-    let queue = make(100, 4).await;
+/// A message that came back is deleted with the receipt of its latest receive, without error even
+/// if an earlier receipt is used first. (Whether a stale receipt deletes it differs: SQS and moto
+/// may, the embedded queue does not, so nothing may rely on either.)
+pub async fn a_redelivered_message_is_deleted_by_its_latest_receipt(make: &impl MakeQueue) {
+    let queue = make(1, 4).await;
     queue.send(QueueName::Routing, "slow").await.unwrap();
     let first = queue.receive(ROUTING, 10).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(PAST_TIMEOUT).await;
     let second = queue.receive(ROUTING, 10).await.unwrap();
     assert_eq!(second.len(), 1);
+    assert_eq!(second[0].message_id, first[0].message_id);
     queue
         .delete(ROUTING, &first[0].receipt_handle)
         .await
         .unwrap();
-    assert_eq!(
-        queue.depth(ROUTING).await.unwrap(),
-        1,
-        "the old receipt must not delete the redelivered message"
-    );
     queue
         .delete(ROUTING, &second[0].receipt_handle)
         .await
         .unwrap();
     assert_eq!(queue.depth(ROUTING).await.unwrap(), 0);
+    tokio::time::sleep(PAST_TIMEOUT).await;
+    assert!(
+        queue.receive(ROUTING, 10).await.unwrap().is_empty(),
+        "a deleted message never comes back"
+    );
 }
 
 pub async fn queues_are_separate(make: &impl MakeQueue) {
-    let queue = make(30_000, 4).await;
+    let queue = make(30, 4).await;
     queue.send(QueueName::Notify, "for notify").await.unwrap();
     assert!(queue.receive(ROUTING, 10).await.unwrap().is_empty());
     assert_eq!(

@@ -1,0 +1,183 @@
+//! A moto server (AWS emulated on 127.0.0.1) for the AWS adapters' tests, and the resources they need.
+//!
+//! `./scripts/test` installs `moto[server]` into `$CARGO_TARGET_DIR/moto-venv`; the first test that
+//! needs it starts one server for the whole test binary, which stops when the binary exits.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+
+/// The names of the queues, each with its dead-letter queue.
+pub const QUEUES: [&str; 3] = ["routing", "status", "notify"];
+
+/// The endpoint of the moto server, started on first use.
+pub fn endpoint() -> String {
+    static ENDPOINT: OnceLock<String> = OnceLock::new();
+    ENDPOINT.get_or_init(start_moto).clone()
+}
+
+fn start_moto() -> String {
+    if let Ok(url) = std::env::var("CITYFIX_MOTO_URL") {
+        return url;
+    }
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .unwrap_or_else(|_| format!("{}/../target", env!("CARGO_MANIFEST_DIR")));
+    let server = std::env::var("CITYFIX_MOTO_SERVER")
+        .unwrap_or_else(|_| format!("{target}/moto-venv/bin/moto_server"));
+    assert!(std::path::Path::new(&server).exists(), "moto is not installed at {server}: run ./scripts/test once, which installs moto[server] there");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    // A shell that stops moto when this test process is gone.
+    let watcher = format!("'{server}' -H 127.0.0.1 -p {port} >/dev/null 2>&1 & moto=$!; while kill -0 {} 2>/dev/null; do sleep 0.5; done; kill $moto", std::process::id());
+    let mut watcher = Command::new("sh")
+        .arg("-c")
+        .arg(watcher)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("moto starts");
+    std::thread::spawn(move || watcher.wait());
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return url;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("moto did not start on port {port}");
+}
+
+/// SDK configuration pointed at moto, with test credentials.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "testing", "testing", None, None, "moto",
+        ))
+        .load()
+        .await
+}
+
+/// Creates the single table with the keys and indexes of template.yaml.
+pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) {
+    let key = |attribute: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(attribute)
+            .key_type(kind)
+            .build()
+            .unwrap()
+    };
+    let text = |attribute: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(attribute)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    let mut table = client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("PK", KeyType::Hash))
+        .key_schema(key("SK", KeyType::Range));
+    for attribute in [
+        "PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK",
+    ] {
+        table = table.attribute_definitions(text(attribute));
+    }
+    for index in ["GSI1", "GSI2", "GSI3"] {
+        table = table.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(index)
+                .key_schema(key(&format!("{index}PK"), KeyType::Hash))
+                .key_schema(key(&format!("{index}SK"), KeyType::Range))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        );
+    }
+    table.send().await.expect("the table is created");
+}
+
+/// Creates the queues (each with a DLQ after `max_receives`) under a prefix; gives name → URL,
+/// dead-letter queues as `<name>-dlq`.
+pub async fn create_queues(
+    client: &aws_sdk_sqs::Client,
+    prefix: &str,
+    visibility_timeout_s: u32,
+    max_receives: u32,
+) -> HashMap<String, String> {
+    let mut urls = HashMap::new();
+    for name in QUEUES {
+        let dlq = client
+            .create_queue()
+            .queue_name(format!("{prefix}-{name}-dlq"))
+            .send()
+            .await
+            .expect("a DLQ")
+            .queue_url
+            .unwrap();
+        let dlq_arn = client
+            .get_queue_attributes()
+            .queue_url(&dlq)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap()
+            .remove(&QueueAttributeName::QueueArn)
+            .unwrap();
+        let queue = client
+            .create_queue()
+            .queue_name(format!("{prefix}-{name}"))
+            .attributes(
+                QueueAttributeName::VisibilityTimeout,
+                visibility_timeout_s.to_string(),
+            )
+            .attributes(
+                QueueAttributeName::RedrivePolicy,
+                format!(
+                    r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{max_receives}"}}"#
+                ),
+            )
+            .send()
+            .await
+            .expect("a queue")
+            .queue_url
+            .unwrap();
+        urls.insert(name.to_string(), queue);
+        urls.insert(format!("{name}-dlq"), dlq);
+    }
+    urls
+}
+
+/// A name no other test uses.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid_like())
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    )
+}
