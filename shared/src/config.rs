@@ -56,6 +56,8 @@ struct CityFile {
     contact_phone: String,
     website: String,
     center: CenterFile,
+    #[serde(default = "north_american")]
+    country_calling_code: u16,
     #[serde(default, rename = "open311_key")]
     open311_keys: Vec<Open311Key>,
 }
@@ -94,6 +96,10 @@ struct AreaLayerFile {
     /// Whether the areas must not overlap (neighbourhoods, districts).
     #[serde(default = "yes")]
     partition: bool,
+}
+
+fn north_american() -> u16 {
+    1
 }
 
 fn yes() -> bool {
@@ -349,6 +355,7 @@ pub fn load_city(dir: &Path) -> Result<City, ConfigError> {
         contact_phone: city_file.contact_phone,
         website: city_file.website,
         center,
+        country_calling_code: city_file.country_calling_code,
         open311_keys: city_file.open311_keys,
         departments,
         agencies,

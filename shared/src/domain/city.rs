@@ -127,6 +127,8 @@ pub struct City {
     pub contact_phone: String,
     pub website: String,
     pub center: Location,
+    /// The country calling code of phone numbers written without one (1 in North America).
+    pub country_calling_code: u16,
     pub open311_keys: Vec<Open311Key>,
     pub departments: Vec<Department>,
     pub agencies: Vec<Agency>,
@@ -336,6 +338,7 @@ pub(crate) mod tests {
             contact_phone: "311".into(),
             website: "https://city.example".into(),
             center: Location::new(41.5, -72.5).unwrap(),
+            country_calling_code: 1,
             open311_keys: vec![Open311Key {
                 key: "k".into(),
                 name: "Test client".into(),

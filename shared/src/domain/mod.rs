@@ -5,6 +5,7 @@ pub mod areas;
 pub mod city;
 pub mod invalid;
 pub mod location;
+pub mod phone;
 pub mod report;
 pub mod request;
 pub mod service;

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use super::phone::to_e164;
 use super::{AttributeValue, City, Invalid, Location};
 
 /// Longest description accepted.
@@ -153,13 +154,13 @@ impl ReportForm {
             address,
             attributes,
             description,
-            contact: check_contact(self.contact)?,
+            contact: check_contact(self.contact, city.country_calling_code)?,
             media_url,
         })
     }
 }
 
-fn check_contact(contact: Contact) -> Result<Contact, Invalid> {
+fn check_contact(contact: Contact, country_calling_code: u16) -> Result<Contact, Invalid> {
     let email = trimmed(contact.email);
     if let Some(email) = &email {
         let well_formed = email.len() <= 254
@@ -179,14 +180,13 @@ fn check_contact(contact: Contact) -> Result<Contact, Invalid> {
     }
     let phone = trimmed(contact.phone);
     if let Some(phone) = &phone {
-        let digits = phone.chars().filter(char::is_ascii_digit).count();
         let allowed = phone
             .chars()
             .all(|c| c.is_ascii_digit() || " +-().".contains(c));
-        if !allowed || !(7..=15).contains(&digits) {
+        if !allowed || to_e164(phone, country_calling_code).is_none() {
             return Err(Invalid::field(
                 "phone",
-                "phone must be a telephone number of 7 to 15 digits",
+                "phone must be a whole telephone number that a text message can reach, with its area code",
             ));
         }
     }
@@ -297,6 +297,10 @@ mod tests {
             (
                 "phone",
                 Box::new(|f| f.contact.phone = Some("call me".into())),
+            ),
+            (
+                "phone",
+                Box::new(|f| f.contact.phone = Some("555-0199".into())),
             ),
             (
                 "media_url",
