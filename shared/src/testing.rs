@@ -8,7 +8,9 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::Utc;
 
 use crate::config::load_city;
-use crate::domain::{City, Contact, Location, ServiceRequest, TimelineEntry, TrackingNumber};
+use crate::domain::{
+    City, Contact, Location, ServiceRequest, TimelineEntry, TrackingNumber, ValidReport,
+};
 use crate::embedded::sqlite::Db;
 use crate::embedded::{EmbeddedQueue, Outbox, QueueSettings, SqliteStore};
 use crate::ports::{NewRequest, RequestStore};
@@ -93,33 +95,21 @@ pub async fn seed_request_by(
     reporter: Option<Contact>,
 ) -> ServiceRequest {
     let now = Utc::now();
-    let request = ServiceRequest {
-        id: TrackingNumber::parse(id).expect("a valid tracking number"),
+    let report = ValidReport {
         service_code: service_code.into(),
-        service_name: service_code.into(),
-        status: crate::domain::Status::Submitted,
-        resolution: None,
-        status_notes: None,
-        description: None,
         location: Location::new(lat, long).expect("a valid point"),
         address: None,
         attributes: BTreeMap::new(),
+        description: None,
+        contact: reporter.clone().unwrap_or_default(),
         media_url: None,
-        department: None,
-        agency: None,
-        agency_responsible: None,
-        areas: BTreeMap::new(),
-        routing_reason: None,
-        duplicate_of: None,
-        channel: "web".into(),
-        requested_at: now,
-        updated_at: now,
-        version: 1,
     };
+    let id = TrackingNumber::parse(id).expect("a valid tracking number");
+    let request = ServiceRequest::submitted(id.clone(), &report, service_code, "web", now);
     let new = NewRequest {
         request: request.clone(),
         reporter,
-        token: format!("token-{id}"),
+        token: format!("token-{}", id),
         first_entry: TimelineEntry::submitted(now),
         idempotency: None,
     };

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeZone, Utc};
 use cityfix_shared::domain::{
-    Contact, Location, ServiceRequest, Status, TimelineEntry, TrackingNumber,
+    Contact, Location, ServiceRequest, TimelineEntry, TrackingNumber, ValidReport,
 };
 use cityfix_shared::ports::{IdempotencyClaim, NewRequest};
 
@@ -19,35 +19,29 @@ pub fn id(text: &str) -> TrackingNumber {
 
 /// A submitted pothole in downtown Hartford, with a reporter.
 pub fn new_request(tracking: &str, service_code: &str, minute: u32) -> NewRequest {
-    let request = ServiceRequest {
-        id: id(tracking),
+    let reporter = Contact {
+        email: Some(format!("{}@example.org", tracking.to_lowercase())),
+        ..Contact::default()
+    };
+    let report = ValidReport {
         service_code: service_code.into(),
-        service_name: service_code.replace('_', " "),
-        status: Status::Submitted,
-        resolution: None,
-        status_notes: None,
-        description: Some("Deep hole by the curb".into()),
         location: Location::new(41.7677, -72.67602).unwrap(),
         address: Some("550 Main St".into()),
         attributes: BTreeMap::new(),
+        description: Some("Deep hole by the curb".into()),
+        contact: reporter.clone(),
         media_url: None,
-        department: None,
-        agency: None,
-        agency_responsible: None,
-        areas: BTreeMap::new(),
-        routing_reason: None,
-        duplicate_of: None,
-        channel: "web".into(),
-        requested_at: at(minute),
-        updated_at: at(minute),
-        version: 1,
     };
+    let request = ServiceRequest::submitted(
+        id(tracking),
+        &report,
+        &service_code.replace('_', " "),
+        "web",
+        at(minute),
+    );
     NewRequest {
         request,
-        reporter: Some(Contact {
-            email: Some(format!("{}@example.org", tracking.to_lowercase())),
-            ..Contact::default()
-        }),
+        reporter: Some(reporter),
         token: format!("token-{tracking}"),
         first_entry: TimelineEntry::submitted(at(minute)),
         idempotency: None,

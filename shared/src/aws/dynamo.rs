@@ -185,6 +185,25 @@ impl DynamoStore {
         }
     }
 
+    /// The bodies of a request's items whose sort key starts with `prefix` (timeline, followers).
+    async fn items_of<T: DeserializeOwned>(
+        &self,
+        id: &TrackingNumber,
+        prefix: &str,
+    ) -> PortResult<Vec<T>> {
+        let values = HashMap::from([
+            (":pk".to_string(), AttributeValue::S(request_key(id))),
+            (":prefix".to_string(), AttributeValue::S(prefix.into())),
+        ]);
+        let items = self
+            .query_all(None, "PK = :pk AND begins_with(SK, :prefix)", values, false)
+            .await?;
+        items
+            .into_iter()
+            .map(|item| from_item::<Item<T>>(item).map(|i| i.body))
+            .collect()
+    }
+
     async fn requests_of(
         &self,
         items: Vec<HashMap<String, AttributeValue>>,
@@ -468,17 +487,7 @@ impl RequestStore for DynamoStore {
     }
 
     async fn timeline(&self, id: &TrackingNumber) -> PortResult<Vec<TimelineEntry>> {
-        let values = HashMap::from([
-            (":pk".to_string(), AttributeValue::S(request_key(id))),
-            (":evt".to_string(), AttributeValue::S("EVT#".into())),
-        ]);
-        let items = self
-            .query_all(None, "PK = :pk AND begins_with(SK, :evt)", values, false)
-            .await?;
-        let mut entries: Vec<TimelineEntry> = items
-            .into_iter()
-            .map(|item| from_item::<Item<TimelineEntry>>(item).map(|i| i.body))
-            .collect::<PortResult<_>>()?;
+        let mut entries: Vec<TimelineEntry> = self.items_of(id, "EVT#").await?;
         entries.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.event_id.cmp(&b.event_id)));
         Ok(entries)
     }
@@ -562,17 +571,7 @@ impl RequestStore for DynamoStore {
     }
 
     async fn followers(&self, id: &TrackingNumber) -> PortResult<Vec<Follower>> {
-        let values = HashMap::from([
-            (":pk".to_string(), AttributeValue::S(request_key(id))),
-            (":f".to_string(), AttributeValue::S("FOLLOWER#".into())),
-        ]);
-        let items = self
-            .query_all(None, "PK = :pk AND begins_with(SK, :f)", values, false)
-            .await?;
-        items
-            .into_iter()
-            .map(|item| from_item::<Item<Follower>>(item).map(|i| i.body))
-            .collect()
+        self.items_of(id, "FOLLOWER#").await
     }
 
     async fn stuck_submitted(
