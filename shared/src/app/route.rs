@@ -46,52 +46,47 @@ pub async fn route(deps: &RouterDeps, job: &RoutingJob) -> Result<Routed, AppErr
             request.id, request.service_code
         ))
     })?;
-    let (command, outcome) = match earlier_report_nearby(
-        deps,
-        &request,
-        service.routing.duplicate_radius_m,
-    )
-    .await?
-    {
-        Some(original) => {
-            let outcome = Routed::Duplicate {
-                of: original.id.to_string(),
-            };
-            let command = StatusCommand::LinkDuplicate {
-                request_id: request.id.clone(),
-                original_id: original.id,
-                decision_id: DUPLICATE_EVENT.into(),
-                by: None,
-            };
-            (command, outcome)
-        }
-        None => {
-            let decision = deps
-                .city
-                .route(service, request.location)
-                .map_err(|why| match why {
-                    Unroutable::NoKnownPlace => AppError::Impossible(format!(
-                        "request {} is in no place the city knows",
-                        request.id
-                    )),
-                    Unroutable::UnknownAssignee(id) => AppError::Impossible(format!(
+    let (command, outcome) =
+        match earlier_report_nearby(deps, &request, service.routing.duplicate_radius_m).await? {
+            Some(original) => {
+                let outcome = Routed::Duplicate {
+                    of: original.id.to_string(),
+                };
+                let command = StatusCommand::LinkDuplicate {
+                    request_id: request.id.clone(),
+                    original_id: original.id,
+                    decision_id: DUPLICATE_EVENT.into(),
+                    by: None,
+                };
+                (command, outcome)
+            }
+            None => {
+                let decision =
+                    deps.city
+                        .route(service, request.location)
+                        .map_err(|why| match why {
+                            Unroutable::NoKnownPlace => AppError::Impossible(format!(
+                                "request {} is in no place the city knows",
+                                request.id
+                            )),
+                            Unroutable::UnknownAssignee(id) => AppError::Impossible(format!(
                         "service `{}` names `{id}`, which is neither a department nor an agency",
                         service.code
                     )),
-                })?;
-            let outcome = Routed::Decided {
-                assignee: decision.assignee.id().to_string(),
-            };
-            (
-                StatusCommand::Route {
-                    request_id: request.id.clone(),
-                    decision_id: ROUTED_EVENT.into(),
-                    decision,
-                },
-                outcome,
-            )
-        }
-    };
+                        })?;
+                let outcome = Routed::Decided {
+                    assignee: decision.assignee.id().to_string(),
+                };
+                (
+                    StatusCommand::Route {
+                        request_id: request.id.clone(),
+                        decision_id: ROUTED_EVENT.into(),
+                        decision,
+                    },
+                    outcome,
+                )
+            }
+        };
     let body = serde_json::to_string(&command).expect("a status command always serialises");
     deps.queue.send(QueueName::Status, &body).await?;
     Ok(outcome)
