@@ -12,6 +12,7 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::types::builders::PutBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Datelike, Duration, Utc};
@@ -132,12 +133,52 @@ impl DynamoStore {
         }
     }
 
-    fn put(&self, item: HashMap<String, AttributeValue>) -> Put {
-        Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .build()
-            .expect("table and item are set")
+    /// A put of `item` into the table, to which a condition may be added.
+    fn put(&self, item: HashMap<String, AttributeValue>) -> PutBuilder {
+        Put::builder().table_name(&self.table).set_item(Some(item))
+    }
+
+    /// Writes all or nothing: true when written, false when a condition refused it.
+    async fn transact(&self, what: &str, puts: Vec<PutBuilder>) -> PortResult<bool> {
+        let writes = puts
+            .into_iter()
+            .map(|put| {
+                TransactWriteItem::builder()
+                    .put(put.build().expect("table and item are set"))
+                    .build()
+            })
+            .collect();
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_transaction_canceled_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(unavailable(what, error.into_service_error())),
+        }
+    }
+
+    /// The request an idempotency key was used for, if it is still remembered at `now`.
+    async fn earlier_claim(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> PortResult<Option<IdempotencyBody>> {
+        let earlier = self
+            .get_item::<Item<IdempotencyBody>>(format!("IDEM#{key}"), "IDEM")
+            .await?;
+        Ok(earlier
+            .map(|item| item.body)
+            .filter(|body| body.expires_at > now))
     }
 
     async fn get_item<T: DeserializeOwned>(&self, pk: String, sk: &str) -> PortResult<Option<T>> {
@@ -283,67 +324,41 @@ impl DynamoStore {
 impl RequestStore for DynamoStore {
     async fn create(&self, new: &NewRequest) -> PortResult<Created> {
         let now = new.request.requested_at;
+        let replay = |earlier: IdempotencyBody| Created::Replayed {
+            id: earlier.request_id,
+            fingerprint: earlier.fingerprint,
+        };
         if let Some(claim) = &new.idempotency {
-            if let Some(earlier) = self
-                .get_item::<Item<IdempotencyBody>>(format!("IDEM#{}", claim.key), "IDEM")
-                .await?
-            {
-                if earlier.body.expires_at > now {
-                    return Ok(Created::Replayed {
-                        id: earlier.body.request_id,
-                        fingerprint: earlier.body.fingerprint,
-                    });
-                }
+            if let Some(earlier) = self.earlier_claim(&claim.key, now).await? {
+                return Ok(replay(earlier));
             }
         }
         let id = &new.request.id;
         let not_there = "attribute_not_exists(PK)";
-        let mut writes = vec![
-            TransactWriteItem::builder()
-                .put(
-                    Put::builder()
-                        .table_name(&self.table)
-                        .set_item(Some(to_item(&RequestItem::new(&new.request))?))
-                        .condition_expression(not_there)
-                        .build()
-                        .expect("set"),
-                )
-                .build(),
-            TransactWriteItem::builder()
-                .put(
-                    Put::builder()
-                        .table_name(&self.table)
-                        .set_item(Some(to_item(&Item {
-                            pk: format!("TOKEN#{}", new.token),
-                            sk: "TOKEN".into(),
-                            body: id.clone(),
-                            ttl: None,
-                        })?))
-                        .condition_expression(not_there)
-                        .build()
-                        .expect("set"),
-                )
-                .build(),
-            TransactWriteItem::builder()
-                .put(self.put(to_item(&Item {
-                    pk: request_key(id),
-                    sk: format!("EVT#{}", new.first_entry.event_id),
-                    body: new.first_entry.clone(),
-                    ttl: None,
-                })?))
-                .build(),
+        let mut puts = vec![
+            self.put(to_item(&RequestItem::new(&new.request))?)
+                .condition_expression(not_there),
+            self.put(to_item(&Item {
+                pk: format!("TOKEN#{}", new.token),
+                sk: "TOKEN".into(),
+                body: id.clone(),
+                ttl: None,
+            })?)
+            .condition_expression(not_there),
+            self.put(to_item(&Item {
+                pk: request_key(id),
+                sk: format!("EVT#{}", new.first_entry.event_id),
+                body: new.first_entry.clone(),
+                ttl: None,
+            })?),
         ];
         if let Some(reporter) = &new.reporter {
-            writes.push(
-                TransactWriteItem::builder()
-                    .put(self.put(to_item(&Item {
-                        pk: request_key(id),
-                        sk: "REPORTER".into(),
-                        body: reporter.clone(),
-                        ttl: None,
-                    })?))
-                    .build(),
-            );
+            puts.push(self.put(to_item(&Item {
+                pk: request_key(id),
+                sk: "REPORTER".into(),
+                body: reporter.clone(),
+                ttl: None,
+            })?));
         }
         if let Some(claim) = &new.idempotency {
             let body = IdempotencyBody {
@@ -351,53 +366,36 @@ impl RequestStore for DynamoStore {
                 fingerprint: claim.fingerprint.clone(),
                 expires_at: claim.expires_at,
             };
-            let item = to_item(&Item {
+            let remembered = Item {
                 pk: format!("IDEM#{}", claim.key),
                 sk: "IDEM".into(),
                 body,
                 ttl: Some(claim.expires_at.timestamp()),
-            })?;
-            let put = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(PK) OR #ttl < :now")
-                .expression_attribute_names("#ttl", "ttl")
-                .expression_attribute_values(":now", AttributeValue::N(now.timestamp().to_string()))
-                .build()
-                .expect("set");
-            writes.push(TransactWriteItem::builder().put(put).build());
+            };
+            puts.push(
+                self.put(to_item(&remembered)?)
+                    .condition_expression("attribute_not_exists(PK) OR #ttl < :now")
+                    .expression_attribute_names("#ttl", "ttl")
+                    .expression_attribute_values(
+                        ":now",
+                        AttributeValue::N(now.timestamp().to_string()),
+                    ),
+            );
         }
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(writes))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(Created::New),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_transaction_canceled_exception()) =>
+        if self.transact("create", puts).await? {
+            return Ok(Created::New);
+        }
+        // A condition failed: an idempotency key taken meanwhile, or the tracking number.
+        if let Some(claim) = &new.idempotency {
+            if let Some(earlier) = self
+                .earlier_claim(&claim.key, now)
+                .await?
+                .filter(|earlier| earlier.request_id != *id)
             {
-                // Which condition failed: an idempotency key taken meanwhile, or the tracking number.
-                if let Some(claim) = &new.idempotency {
-                    if let Some(earlier) = self
-                        .get_item::<Item<IdempotencyBody>>(format!("IDEM#{}", claim.key), "IDEM")
-                        .await?
-                    {
-                        if earlier.body.request_id != *id {
-                            return Ok(Created::Replayed {
-                                id: earlier.body.request_id,
-                                fingerprint: earlier.body.fingerprint,
-                            });
-                        }
-                    }
-                }
-                Err(PortError::AlreadyExists(format!("request {id}")))
+                return Ok(replay(earlier));
             }
-            Err(error) => Err(unavailable("create", error.into_service_error())),
         }
+        Err(PortError::AlreadyExists(format!("request {id}")))
     }
 
     async fn get(&self, id: &TrackingNumber) -> PortResult<Option<ServiceRequest>> {
@@ -428,62 +426,39 @@ impl RequestStore for DynamoStore {
         entry: &TimelineEntry,
     ) -> PortResult<()> {
         let key = request_key(&request.id);
-        let put_request = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(to_item(&RequestItem::new(request))?))
-            .condition_expression("version = :expected")
-            .expression_attribute_values(
-                ":expected",
-                AttributeValue::N(expected_version.to_string()),
-            )
-            .build()
-            .expect("set");
-        let put_entry = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(to_item(&Item {
+        let entry_key = format!("EVT#{}", entry.event_id);
+        let puts = vec![
+            self.put(to_item(&RequestItem::new(request))?)
+                .condition_expression("version = :expected")
+                .expression_attribute_values(
+                    ":expected",
+                    AttributeValue::N(expected_version.to_string()),
+                ),
+            self.put(to_item(&Item {
                 pk: key.clone(),
-                sk: format!("EVT#{}", entry.event_id),
+                sk: entry_key.clone(),
                 body: entry.clone(),
                 ttl: None,
-            })?))
-            .condition_expression("attribute_not_exists(SK)")
-            .build()
-            .expect("set");
-        let writes = vec![
-            TransactWriteItem::builder().put(put_request).build(),
-            TransactWriteItem::builder().put(put_entry).build(),
+            })?)
+            .condition_expression("attribute_not_exists(SK)"),
         ];
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(writes))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_transaction_canceled_exception()) =>
-            {
-                if self
-                    .get_item::<Item<TimelineEntry>>(key, &format!("EVT#{}", entry.event_id))
-                    .await?
-                    .is_some()
-                {
-                    Err(PortError::AlreadyExists(format!(
-                        "timeline entry {} of request {}",
-                        entry.event_id, request.id
-                    )))
-                } else {
-                    Err(PortError::Conflict(format!(
-                        "request {} is not at version {expected_version}",
-                        request.id
-                    )))
-                }
-            }
-            Err(error) => Err(unavailable("update", error.into_service_error())),
+        if self.transact("update", puts).await? {
+            return Ok(());
         }
+        if self
+            .get_item::<Item<TimelineEntry>>(key, &entry_key)
+            .await?
+            .is_some()
+        {
+            return Err(PortError::AlreadyExists(format!(
+                "timeline entry {} of request {}",
+                entry.event_id, request.id
+            )));
+        }
+        Err(PortError::Conflict(format!(
+            "request {} is not at version {expected_version}",
+            request.id
+        )))
     }
 
     async fn timeline(&self, id: &TrackingNumber) -> PortResult<Vec<TimelineEntry>> {
