@@ -39,9 +39,9 @@ where
                     span.in_scope(
                         || tracing::warn!(%error, "message failed; it will be redelivered"),
                     );
-                    Some(BatchItemFailure {
-                        item_identifier: message_id,
-                    })
+                    let mut failure = BatchItemFailure::default();
+                    failure.item_identifier = message_id;
+                    Some(failure)
                 }
             }
         })
@@ -49,9 +49,9 @@ where
         .filter_map(|failure| async move { failure })
         .collect()
         .await;
-    SqsBatchResponse {
-        batch_item_failures: failures,
-    }
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failures;
+    response
 }
 
 #[cfg(test)]
@@ -61,23 +61,21 @@ mod tests {
     use super::*;
 
     fn message(id: Option<&str>, body: &str) -> SqsMessage {
-        SqsMessage {
-            message_id: id.map(str::to_string),
-            body: Some(body.to_string()),
-            ..SqsMessage::default()
-        }
+        let mut message = SqsMessage::default();
+        message.message_id = id.map(str::to_string);
+        message.body = Some(body.to_string());
+        message
     }
 
     #[tokio::test]
     async fn only_failed_messages_are_reported() {
-        let event = SqsEvent {
-            records: vec![
-                message(Some("a"), "ok"),
-                message(Some("b"), "fail"),
-                message(None, "fail"),
-                message(Some("c"), "ok"),
-            ],
-        };
+        let mut event = SqsEvent::default();
+        event.records = vec![
+            message(Some("a"), "ok"),
+            message(Some("b"), "fail"),
+            message(None, "fail"),
+            message(Some("c"), "ok"),
+        ];
         let response = for_each_message(event, |body| async move {
             if body == "ok" {
                 Ok(())

@@ -210,6 +210,50 @@ pub trait QueueConsumer: Send + Sync {
     async fn wait_for_arrival(&self, timeout: std::time::Duration);
 }
 
+/// A form a browser posts one file with, straight to media storage: every field, then the file
+/// as the last field, named `file`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct UploadForm {
+    pub url: String,
+    /// In the order they must be sent.
+    pub fields: Vec<(String, String)>,
+}
+
+/// What media storage knows of a stored file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFile {
+    pub size: u64,
+    pub content_type: Option<String>,
+}
+
+/// Photos and videos: uploaded by browsers with a signed form, read back through signed links.
+#[async_trait::async_trait]
+pub trait MediaStore: Send + Sync {
+    /// A form that lets a browser store one file of exactly `content_type`, of 1 to `max_bytes`
+    /// bytes, at `key`, until `expires_in` has passed. Storage refuses anything else.
+    async fn upload_form(
+        &self,
+        key: &str,
+        content_type: &str,
+        max_bytes: u64,
+        expires_in: std::time::Duration,
+    ) -> PortResult<UploadForm>;
+
+    /// A link that reads `key` until `expires_in` has passed.
+    async fn download_url(&self, key: &str, expires_in: std::time::Duration) -> PortResult<String>;
+
+    /// The size and type of `key`, or `None` when there is no such file.
+    async fn head(&self, key: &str) -> PortResult<Option<StoredFile>>;
+
+    /// The bytes of `key`; `NotFound` when there is no such file.
+    async fn get(&self, key: &str) -> PortResult<Vec<u8>>;
+
+    async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> PortResult<()>;
+
+    /// Deletes `key`; deleting a missing file is not an error.
+    async fn delete(&self, key: &str) -> PortResult<()>;
+}
+
 /// Turns typed addresses into points and points into the nearest address.
 #[async_trait::async_trait]
 pub trait Geocoder: Send + Sync {

@@ -12,7 +12,7 @@ use crate::domain::{
     City, Contact, Location, ServiceRequest, TimelineEntry, TrackingNumber, ValidReport,
 };
 use crate::embedded::sqlite::Db;
-use crate::embedded::{EmbeddedQueue, Outbox, QueueSettings, SqliteStore};
+use crate::embedded::{EmbeddedQueue, FileMedia, Outbox, QueueSettings, SqliteStore};
 use crate::ports::{NewRequest, RequestStore};
 
 /// The repository's root folder.
@@ -48,6 +48,8 @@ pub struct World {
     pub store: SqliteStore,
     pub queue: EmbeddedQueue,
     pub outbox: Outbox,
+    /// Media files, with forms and links under `http://cityfix.test/local-media`.
+    pub media: FileMedia,
 }
 
 impl World {
@@ -58,6 +60,12 @@ impl World {
             store: SqliteStore::new(db.clone()),
             queue: EmbeddedQueue::new(db, QueueSettings::default()),
             outbox: Outbox::open(&dir.path().join("outbox")).expect("the outbox opens"),
+            media: FileMedia::open(
+                &dir.path().join("media"),
+                "http://cityfix.test/local-media",
+                b"test secret",
+            )
+            .expect("the media folder opens"),
             dir,
         }
     }

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use cityfix_local::{start, LocalOptions, Running};
+use cityfix_local::{start, Backend, LocalOptions, Running};
 use cityfix_shared::embedded::QueueSettings;
 use serde_json::Value;
 
@@ -27,6 +27,7 @@ pub async fn start_city(data: &Path, workers: bool, visibility_timeout: Duration
             max_receives: 4,
         },
         workers,
+        backend: Backend::Embedded,
     })
     .await
     .expect("the local city starts")
@@ -86,11 +87,15 @@ pub async fn settled(city: &Running, id: &str) -> Value {
 
 /// The outbox messages to this address.
 pub fn messages_to(city: &Running, address: &str) -> Vec<String> {
-    city.outbox
+    let outbox = city
+        .outbox
+        .as_ref()
+        .expect("the embedded backend has an outbox");
+    outbox
         .list()
         .unwrap()
         .iter()
-        .map(|entry| String::from_utf8(city.outbox.read(&entry.file).unwrap()).unwrap())
+        .map(|entry| String::from_utf8(outbox.read(&entry.file).unwrap()).unwrap())
         .filter(|text| text.contains(&format!("To: {address}")))
         .collect()
 }

@@ -3,7 +3,6 @@
 use std::time::{Duration, Instant};
 
 use cityfix_local::Running;
-use cityfix_shared::ports::QueueConsumer;
 use cityfix_tests::city::{
     await_messages, get_json, read, read_until, report as post_report, start_city,
 };

@@ -1,6 +1,7 @@
 //! The intake function: takes reports from residents and Open311 clients and answers their reads.
 
 mod api;
+mod media;
 mod open311;
 
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use axum::routing::get;
 use axum::Router;
 use cityfix_shared::app::submit::IntakeDeps;
 use cityfix_shared::http::MAX_BODY_BYTES;
+use cityfix_shared::ports::MediaStore;
 
 /// The web API's routes as (method, path), kept beside the router and checked against the
 /// OpenAPI document by a test.
@@ -18,6 +20,8 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/requests"),
     ("get", "/api/v1/requests/nearby"),
     ("get", "/api/v1/requests/{id}"),
+    ("post", "/api/v1/requests/{id}/media"),
+    ("get", "/api/v1/media/{id}/{file}"),
     ("get", "/api/v1/openapi.json"),
 ];
 
@@ -29,6 +33,8 @@ pub struct Intake {
     pub deps: IntakeDeps,
     /// Where this service is reached from outside, for the Open311 discovery document.
     pub public_url: String,
+    /// Where photos and videos are uploaded and read from.
+    pub media: Arc<dyn MediaStore>,
 }
 
 /// Every intake route: Open311 GeoReport v2 under `/open311/v2/` and the web API under `/api/v1/`.
@@ -36,6 +42,7 @@ pub fn router(intake: Intake) -> Router {
     let state = Arc::new(intake);
     open311::routes()
         .merge(api::routes())
+        .merge(media::routes())
         .route("/api/v1/openapi.json", get(api::openapi))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)

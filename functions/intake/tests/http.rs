@@ -37,6 +37,7 @@ fn harness() -> Harness {
     let app = intake::router(Intake {
         deps,
         public_url: "http://cityfix.test".into(),
+        media: Arc::new(world.media.clone()),
     });
     Harness { world, app }
 }

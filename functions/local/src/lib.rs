@@ -10,18 +10,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use aws_lambda_events::event::s3::{S3Entity, S3Event, S3EventRecord, S3Object};
 use axum::routing::get;
 use axum::Router;
+use cityfix_shared::app::media::MediaDeps;
 use cityfix_shared::app::notify::{NotifyDeps, NotifySettings};
 use cityfix_shared::app::route::RouterDeps;
 use cityfix_shared::app::submit::IntakeDeps;
 use cityfix_shared::app::transition::StatusDeps;
+use cityfix_shared::aws::AwsSetup;
 use cityfix_shared::config::load_city;
 use cityfix_shared::domain::AddressBook;
 use cityfix_shared::embedded::sqlite::Db;
-use cityfix_shared::embedded::{EmbeddedQueue, Outbox, QueueSettings, SqliteStore};
-use cityfix_shared::http::auth::TokenKeys;
-use cityfix_shared::ports::{RandomIds, SystemClock};
+use cityfix_shared::embedded::{EmbeddedQueue, FileMedia, Outbox, QueueSettings, SqliteStore};
+use cityfix_shared::http::auth::{StaffSignIn, TokenKeys};
+use cityfix_shared::ports::{
+    Mailer, MediaStore, Queue, QueueConsumer, QueueName, RandomIds, RequestStore, SmsSender,
+    SystemClock,
+};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower_http::services::ServeDir;
@@ -30,7 +36,7 @@ use tower_http::services::ServeDir;
 const SOURCE_ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 
 /// How to run the city locally.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LocalOptions {
     pub addr: SocketAddr,
     pub data_dir: PathBuf,
@@ -41,6 +47,20 @@ pub struct LocalOptions {
     pub queues: QueueSettings,
     /// Whether the queue consumers run (off only in tests that stop a report half-way).
     pub workers: bool,
+    pub backend: Backend,
+}
+
+/// Where requests, queues, media and messages live.
+#[derive(Clone, Default)]
+pub enum Backend {
+    /// SQLite, media files and the outbox in the data folder.
+    #[default]
+    Embedded,
+    /// DynamoDB, SQS, S3, SES and SNS, with the settings the Lambda functions read (`TABLE_NAME`,
+    /// `ROUTING_QUEUE_URL`, …, `MEDIA_BUCKET`, `FROM_ADDRESS`) and endpoints from the AWS
+    /// environment (`AWS_ENDPOINT_URL`). The queues are polled as Lambda's event source mappings
+    /// poll them. S3 does not notify this process, so uploads are checked on Lambda only.
+    Aws(Box<AwsSetup>),
 }
 
 impl LocalOptions {
@@ -54,6 +74,7 @@ impl LocalOptions {
             public_url: None,
             queues: QueueSettings::default(),
             workers: true,
+            backend: Backend::Embedded,
         }
     }
 }
@@ -68,9 +89,9 @@ pub fn default_dir(relative: &str) -> PathBuf {
     }
 }
 
-/// The secret the local runner signs staff tokens with, made on first use and kept in the data folder.
-pub fn staff_token_keys(data_dir: &Path) -> anyhow::Result<TokenKeys> {
-    let path = data_dir.join("staff-token.secret");
+/// A secret kept in the data folder under `name`, made on first use.
+fn local_secret(data_dir: &Path, name: &str) -> anyhow::Result<Vec<u8>> {
+    let path = data_dir.join(name);
     if !path.exists() {
         std::fs::create_dir_all(data_dir)?;
         let secret: String = (0..32)
@@ -79,8 +100,15 @@ pub fn staff_token_keys(data_dir: &Path) -> anyhow::Result<TokenKeys> {
         std::fs::write(&path, secret)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    let secret = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(TokenKeys::from_secret(&secret))
+    std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// The secret the local runner signs staff tokens with, made on first use and kept in the data folder.
+pub fn staff_token_keys(data_dir: &Path) -> anyhow::Result<TokenKeys> {
+    Ok(TokenKeys::from_secret(&local_secret(
+        data_dir,
+        "staff-token.secret",
+    )?))
 }
 
 /// A running local city; tests reach its adapters directly.
@@ -88,9 +116,11 @@ pub struct Running {
     pub addr: SocketAddr,
     pub url: String,
     pub keys: Arc<TokenKeys>,
-    pub store: SqliteStore,
-    pub queue: EmbeddedQueue,
-    pub outbox: Outbox,
+    pub store: Arc<dyn RequestStore>,
+    pub queue: Arc<dyn QueueConsumer>,
+    pub media: Arc<dyn MediaStore>,
+    /// The sent messages, on the embedded backend.
+    pub outbox: Option<Outbox>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -129,6 +159,87 @@ async fn shutdown_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
 }
 
+/// The adapters of one backend, and routes they add.
+struct Adapters {
+    store: Arc<dyn RequestStore>,
+    queue: Arc<dyn Queue>,
+    consumer: Arc<dyn QueueConsumer>,
+    media: Arc<dyn MediaStore>,
+    mailer: Arc<dyn Mailer>,
+    sms: Arc<dyn SmsSender>,
+    outbox: Option<Outbox>,
+    routes: Router,
+}
+
+/// SQLite, files and the outbox in the data folder. Uploads are checked as S3 would have the media
+/// function check them.
+fn embedded_adapters(options: &LocalOptions, url: &str) -> anyhow::Result<Adapters> {
+    let db = Db::open(&options.data_dir.join("cityfix.sqlite"))?;
+    let store = SqliteStore::new(db.clone());
+    let queue = EmbeddedQueue::new(db, options.queues);
+    let outbox = Outbox::open(&options.data_dir.join("outbox"))?;
+    let media = FileMedia::open(
+        &options.data_dir.join("media"),
+        &format!("{url}/local-media"),
+        &local_secret(&options.data_dir, "media.secret")?,
+    )?;
+    let checks = MediaDeps {
+        media: Arc::new(media.clone()),
+        queue: Arc::new(queue.clone()),
+        public_url: url.to_string(),
+    };
+    let uploaded = Arc::new(move |key: String| {
+        let checks = checks.clone();
+        tokio::spawn(async move {
+            if let Err(error) = media::handle(&checks, object_created(&key)).await {
+                tracing::error!(%key, %error, "the upload check failed");
+            }
+        });
+    });
+    Ok(Adapters {
+        store: Arc::new(store),
+        queue: Arc::new(queue.clone()),
+        consumer: Arc::new(queue),
+        routes: media
+            .routes(uploaded)
+            .merge(outbox_page::router(outbox.clone())),
+        media: Arc::new(media),
+        mailer: Arc::new(outbox.clone()),
+        sms: Arc::new(outbox.clone()),
+        outbox: Some(outbox),
+    })
+}
+
+fn aws_adapters(setup: &AwsSetup) -> anyhow::Result<Adapters> {
+    let queues = setup.queues(&QueueName::ALL)?;
+    let notify = setup.notify_deps()?;
+    Ok(Adapters {
+        store: Arc::new(setup.store()?),
+        queue: Arc::new(queues.clone()),
+        consumer: Arc::new(queues),
+        media: Arc::new(setup.media()?),
+        mailer: notify.mailer,
+        sms: notify.sms,
+        outbox: None,
+        routes: Router::new(),
+    })
+}
+
+/// The event S3 sends when a browser has uploaded `key`.
+pub fn object_created(key: &str) -> S3Event {
+    let mut object = S3Object::default();
+    object.key = Some(key.to_string());
+    let mut entity = S3Entity::default();
+    entity.object = object;
+    let mut record = S3EventRecord::default();
+    record.event_source = Some("aws:s3".into());
+    record.event_name = Some("ObjectCreated:Post".into());
+    record.s3 = entity;
+    let mut event = S3Event::default();
+    event.records = vec![record];
+    event
+}
+
 /// Loads the city, opens the data folder, binds the address and starts the functions.
 pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
     let city = Arc::new(
@@ -141,11 +252,6 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
             options.data_dir.display()
         )
     })?;
-    let db = Db::open(&options.data_dir.join("cityfix.sqlite"))?;
-    let store = SqliteStore::new(db.clone());
-    let queue = EmbeddedQueue::new(db, options.queues);
-    let outbox = Outbox::open(&options.data_dir.join("outbox"))?;
-
     let listener = tokio::net::TcpListener::bind(options.addr)
         .await
         .with_context(|| format!("cannot listen on {}", options.addr))?;
@@ -154,11 +260,15 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
+    let adapters = match &options.backend {
+        Backend::Embedded => embedded_adapters(&options, &url)?,
+        Backend::Aws(setup) => aws_adapters(setup)?,
+    };
 
     let intake = IntakeDeps {
         city: city.clone(),
-        store: Arc::new(store.clone()),
-        queue: Arc::new(queue.clone()),
+        store: adapters.store.clone(),
+        queue: adapters.queue.clone(),
         clock: Arc::new(SystemClock),
         ids: Arc::new(RandomIds),
         geocoder: Arc::new(AddressBook::new(city.address_points.clone())),
@@ -166,20 +276,20 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
     let functions = workers::Functions {
         router: RouterDeps {
             city: city.clone(),
-            store: Arc::new(store.clone()),
-            queue: Arc::new(queue.clone()),
+            store: adapters.store.clone(),
+            queue: adapters.queue.clone(),
         },
         status: StatusDeps {
             city: city.clone(),
-            store: Arc::new(store.clone()),
-            queue: Arc::new(queue.clone()),
+            store: adapters.store.clone(),
+            queue: adapters.queue.clone(),
             clock: Arc::new(SystemClock),
         },
         notify: NotifyDeps {
             city: city.clone(),
-            store: Arc::new(store.clone()),
-            mailer: Arc::new(outbox.clone()),
-            sms: Arc::new(outbox.clone()),
+            store: adapters.store.clone(),
+            mailer: adapters.mailer.clone(),
+            sms: adapters.sms.clone(),
             clock: Arc::new(SystemClock),
             settings: NotifySettings {
                 public_url: url.clone(),
@@ -191,15 +301,16 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
     let keys = Arc::new(staff_token_keys(&options.data_dir)?);
     let staff = status::Staff {
         deps: functions.status.clone(),
-        keys: keys.clone(),
+        sign_in: StaffSignIn::Local(keys.clone()),
     };
     let app = Router::new()
         .merge(intake::router(intake::Intake {
             deps: intake,
             public_url: url.clone(),
+            media: adapters.media.clone(),
         }))
         .merge(status::staff_router(staff))
-        .merge(outbox_page::router(outbox.clone()))
+        .merge(adapters.routes)
         .route("/health", get(|| async { "ok" }))
         .fallback_service(ServeDir::new(&options.web_dir))
         .layer(tower_http::trace::TraceLayer::new_for_http());
@@ -221,9 +332,9 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
     if options.workers {
         tasks.extend(workers::spawn(
             Arc::new(functions),
-            Arc::new(queue.clone()),
-            Arc::new(queue.clone()),
-            Arc::new(store.clone()),
+            adapters.consumer.clone(),
+            adapters.queue.clone(),
+            adapters.store.clone(),
             stopped,
             Duration::from_secs(60),
         ));
@@ -232,9 +343,10 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
         addr,
         url,
         keys,
-        store,
-        queue,
-        outbox,
+        store: adapters.store,
+        queue: adapters.consumer,
+        media: adapters.media,
+        outbox: adapters.outbox,
         stop,
         tasks,
     })

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use cityfix_local::check_routing::{check_routing, CheckRouting};
-use cityfix_local::{default_dir, staff_token_keys, start, LocalOptions};
+use cityfix_local::{default_dir, staff_token_keys, start, Backend, LocalOptions};
+use cityfix_shared::aws::AwsSetup;
 use cityfix_shared::config::LineProperties;
 use cityfix_shared::embedded::QueueSettings;
 use cityfix_shared::http::auth::{Role, StaffClaims};
@@ -20,6 +21,12 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum BackendName {
+    Embedded,
+    Aws,
 }
 
 #[derive(Subcommand)]
@@ -40,6 +47,11 @@ enum Command {
         /// Seconds a message taken by a worker stays hidden before it is delivered again.
         #[arg(long, default_value_t = 30)]
         visibility_timeout_secs: u64,
+        /// `embedded` (SQLite and files in --data) or `aws` (DynamoDB, SQS, S3, SES, SNS named by
+        /// TABLE_NAME, ROUTING_QUEUE_URL, STATUS_QUEUE_URL, NOTIFY_QUEUE_URL, MEDIA_BUCKET and
+        /// FROM_ADDRESS; endpoints from the AWS environment, e.g. AWS_ENDPOINT_URL).
+        #[arg(long, value_enum, default_value_t = BackendName::Embedded)]
+        backend: BackendName,
     },
     /// Name the area (and owned road) of each test point, as GIS staff check a layer before going live.
     CheckRouting {
@@ -104,22 +116,46 @@ async fn main() -> anyhow::Result<()> {
             config,
             web,
             visibility_timeout_secs,
+            backend,
         } => {
             let defaults = LocalOptions::demo();
             let queues = QueueSettings {
                 visibility_timeout: Duration::from_secs(visibility_timeout_secs),
                 ..defaults.queues
             };
+            let config_dir = config.unwrap_or(defaults.config_dir);
+            let backend = match backend {
+                BackendName::Embedded => Backend::Embedded,
+                BackendName::Aws => {
+                    let city = cityfix_shared::config::load_city(&config_dir)?;
+                    let sdk =
+                        aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                    Backend::Aws(Box::new(AwsSetup::new(
+                        std::sync::Arc::new(city),
+                        &format!("http://{addr}"),
+                        sdk,
+                    )))
+                }
+            };
             let options = LocalOptions {
                 addr,
                 data_dir: data,
-                config_dir: config.unwrap_or(defaults.config_dir),
+                config_dir,
                 web_dir: web.unwrap_or(defaults.web_dir),
                 queues,
+                backend,
                 ..defaults
             };
             let running = start(options).await?;
-            println!("cityfix is running at {}/  (Open311: {0}/open311/v2/discovery.json, outbox: {0}/outbox)", running.url);
+            let outbox = if running.outbox.is_some() {
+                format!(", outbox: {}/outbox", running.url)
+            } else {
+                String::new()
+            };
+            println!(
+                "cityfix is running at {}/  (Open311: {0}/open311/v2/discovery.json{outbox})",
+                running.url
+            );
             running.run_until_signal().await;
         }
         Command::CheckRouting {

@@ -103,27 +103,30 @@ async fn consume(
 pub fn sqs_event(name: QueueName, messages: &[ReceivedMessage]) -> SqsEvent {
     let records = messages
         .iter()
-        .map(|m| SqsMessage {
-            message_id: Some(m.message_id.clone()),
-            receipt_handle: Some(m.receipt_handle.clone()),
-            body: Some(m.body.clone()),
-            attributes: HashMap::from([
+        .map(|m| {
+            let mut message = SqsMessage::default();
+            message.message_id = Some(m.message_id.clone());
+            message.receipt_handle = Some(m.receipt_handle.clone());
+            message.body = Some(m.body.clone());
+            message.attributes = HashMap::from([
                 (
                     "ApproximateReceiveCount".to_string(),
                     m.receive_count.to_string(),
                 ),
                 ("SentTimestamp".to_string(), m.sent_at_ms.to_string()),
-            ]),
-            event_source: Some("aws:sqs".into()),
-            event_source_arn: Some(format!(
+            ]);
+            message.event_source = Some("aws:sqs".into());
+            message.event_source_arn = Some(format!(
                 "arn:aws:sqs:local:000000000000:cityfix-{}",
                 name.as_str()
-            )),
-            aws_region: Some("local".into()),
-            ..SqsMessage::default()
+            ));
+            message.aws_region = Some("local".into());
+            message
         })
         .collect();
-    SqsEvent { records }
+    let mut event = SqsEvent::default();
+    event.records = records;
+    event
 }
 
 async fn sweep(

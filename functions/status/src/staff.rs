@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -12,18 +13,50 @@ use cityfix_shared::app::transition::{apply, Applied, StatusDeps};
 use cityfix_shared::app::AppError;
 use cityfix_shared::domain::{ServiceRequest, TrackingNumber};
 use cityfix_shared::http::api::{request_view, ApiError};
-use cityfix_shared::http::auth::{Role, StaffClaims, TokenKeys};
+use cityfix_shared::http::auth::{claims_from_authorizer, Role, StaffClaims, StaffSignIn};
 use cityfix_shared::http::city_time;
+use lambda_http::request::RequestContext;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// What the staff handlers share.
 pub struct Staff {
     pub deps: StatusDeps,
-    pub keys: Arc<TokenKeys>,
+    pub sign_in: StaffSignIn,
 }
 
 type Shared = State<Arc<Staff>>;
+
+/// The staff member making a call: 401 without a valid sign-in.
+struct SignedIn(StaffClaims);
+
+impl FromRequestParts<Arc<Staff>> for SignedIn {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, staff: &Arc<Staff>) -> Result<Self, ApiError> {
+        match &staff.sign_in {
+            StaffSignIn::Local(keys) => keys.verify(&parts.headers).map(SignedIn),
+            StaffSignIn::ApiGatewayJwt => {
+                let claims = match parts.extensions.get::<RequestContext>() {
+                    Some(RequestContext::ApiGatewayV2(context)) => context
+                        .authorizer
+                        .as_ref()
+                        .and_then(|a| a.jwt.as_ref())
+                        .map(|jwt| &jwt.claims),
+                    _ => None,
+                };
+                let claims = claims.ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::UNAUTHORIZED,
+                        "unauthorised",
+                        "sign in: the request carries no checked token",
+                    )
+                })?;
+                claims_from_authorizer(claims).map(SignedIn)
+            }
+        }
+    }
+}
 
 /// `/staff/v1/…`: transitions staff make by hand.
 pub fn staff_router(staff: Staff) -> Router {
@@ -39,9 +72,8 @@ pub fn staff_router(staff: Staff) -> Router {
 async fn read(
     State(staff): Shared,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    SignedIn(claims): SignedIn,
 ) -> Result<Json<Value>, ApiError> {
-    let claims = staff.keys.verify(&headers)?;
     if matches!(claims.role, Role::Ethics) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -93,10 +125,10 @@ struct MergeBody {
 async fn merge(
     State(staff): Shared,
     Path(id): Path<String>,
+    SignedIn(claims): SignedIn,
     headers: HeaderMap,
     body: Result<Json<MergeBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let claims = staff.keys.verify(&headers)?;
     let Json(body) =
         body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed_body", e.body_text()))?;
     let request = load(&staff, &id).await?;
@@ -116,9 +148,9 @@ async fn merge(
 async fn unmerge(
     State(staff): Shared,
     Path(id): Path<String>,
+    SignedIn(claims): SignedIn,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let claims = staff.keys.verify(&headers)?;
     let request = load(&staff, &id).await?;
     permit(&claims, &request)?;
     let command = StatusCommand::Unlink {

@@ -31,6 +31,15 @@ pub enum StatusCommand {
         #[serde(default)]
         by: Option<String>,
     },
+    /// A checked photo or video to add to the request (from the media function). `media_id` names
+    /// the timeline entry; `url` is where the public reads it.
+    AttachMedia {
+        request_id: TrackingNumber,
+        media_id: String,
+        key: String,
+        content_type: String,
+        url: String,
+    },
     /// A staff unmerge: the request is its own problem after all; reopen it.
     Unlink {
         request_id: TrackingNumber,
@@ -45,7 +54,8 @@ impl StatusCommand {
         match self {
             StatusCommand::Route { request_id, .. }
             | StatusCommand::LinkDuplicate { request_id, .. }
-            | StatusCommand::Unlink { request_id, .. } => request_id,
+            | StatusCommand::Unlink { request_id, .. }
+            | StatusCommand::AttachMedia { request_id, .. } => request_id,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Use cases over the ports: submit a report, route it, apply a transition, notify, sweep.
 
+pub mod media;
 pub mod messages;
 pub mod notify;
 pub mod route;

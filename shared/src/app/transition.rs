@@ -186,6 +186,14 @@ pub async fn apply(deps: &StatusDeps, command: &StatusCommand) -> Result<Applied
             }
             (outcome, NotifyKind::Unlinked, decision_id)
         }
+        // Adding a photo changes no status and tells nobody.
+        StatusCommand::AttachMedia {
+            media_id,
+            key,
+            content_type,
+            url,
+            ..
+        } => return attach_media(deps, request_id, media_id, key, content_type, url).await,
     };
     if !matches!(outcome, Applied::Refused(_)) {
         let event = NotifyEvent {
@@ -197,6 +205,59 @@ pub async fn apply(deps: &StatusDeps, command: &StatusCommand) -> Result<Applied
         deps.queue.send(QueueName::Notify, &body).await?;
     }
     Ok(outcome)
+}
+
+/// Adds a checked photo or video to a request in any status, with a public timeline entry. The
+/// first one becomes the request's Open311 `media_url` unless the reporter gave a link.
+async fn attach_media(
+    deps: &StatusDeps,
+    id: &TrackingNumber,
+    media_id: &str,
+    key: &str,
+    content_type: &str,
+    url: &str,
+) -> Result<Applied, AppError> {
+    let what = if content_type.starts_with("video/") {
+        "Video added"
+    } else {
+        "Photo added"
+    };
+    for _ in 0..MAX_CONFLICT_RETRIES {
+        let Some(current) = deps.store.get(id).await? else {
+            return Ok(Applied::Refused(format!("request {id} does not exist")));
+        };
+        if current.media.iter().any(|k| k == key) {
+            return Ok(Applied::AlreadyApplied);
+        }
+        let now = deps.clock.now();
+        let mut changed = current.clone();
+        changed.media.push(key.to_string());
+        if changed.media_url.is_none() {
+            changed.media_url = Some(url.to_string());
+        }
+        changed.updated_at = now;
+        changed.version = current.version + 1;
+        let entry = TimelineEntry {
+            event_id: media_id.to_string(),
+            at: now,
+            kind: TimelineKind::Media,
+            status: None,
+            note: Some(what.to_string()),
+            public: true,
+        };
+        match deps.store.update(&changed, current.version, &entry).await {
+            Ok(()) => {
+                return Ok(Applied::Changed {
+                    from: current.status,
+                    to: current.status,
+                })
+            }
+            Err(PortError::AlreadyExists(_)) => return Ok(Applied::AlreadyApplied),
+            Err(PortError::Conflict(_)) => continue,
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Err(PortError::Conflict(format!("request {id} kept changing; will retry")).into())
 }
 
 /// What the public sees of a referral: who takes it and how to reach them.

@@ -1,9 +1,13 @@
-//! Adapters on AWS: the request store on DynamoDB (one table), the queues on SQS, e-mail on SES, SMS on SNS.
+//! Adapters on AWS: the request store on DynamoDB (one table), the queues on SQS, media on S3, e-mail on SES, SMS on SNS; and the setup that builds them from a function's environment.
 
 pub mod dynamo;
 pub mod messages;
+pub mod s3;
+pub mod setup;
 pub mod sqs;
 
 pub use dynamo::DynamoStore;
 pub use messages::{SesMailer, SnsSms};
+pub use s3::S3Media;
+pub use setup::{AwsSetup, SetupError};
 pub use sqs::SqsQueues;

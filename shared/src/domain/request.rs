@@ -22,6 +22,9 @@ pub struct ServiceRequest {
     pub address: Option<String>,
     pub attributes: BTreeMap<String, AttributeValue>,
     pub media_url: Option<String>,
+    /// Checked photos and videos (media storage keys under `originals/`), in the order they came.
+    #[serde(default)]
+    pub media: Vec<String>,
     /// Department id the request was routed to.
     pub department: Option<String>,
     /// Outside agency id it was referred to, when it is not the city's to fix.
@@ -56,6 +59,8 @@ pub enum TimelineKind {
     Duplicate,
     StatusChanged,
     Note,
+    /// A photo or video was added.
+    Media,
 }
 
 /// One line of a request's history. Internal entries are for staff only.
@@ -91,6 +96,7 @@ impl ServiceRequest {
             address: report.address.clone(),
             attributes: report.attributes.clone(),
             media_url: report.media_url.clone(),
+            media: Vec::new(),
             department: None,
             agency: None,
             agency_responsible: None,

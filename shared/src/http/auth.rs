@@ -4,6 +4,9 @@
 //! runner signs tokens of the same shape with its own secret (`cityfix token`), and the functions
 //! read the claims the same way.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use axum::http::{header, HeaderMap, StatusCode};
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -87,6 +90,73 @@ impl TokenKeys {
     }
 }
 
+/// How staff are signed in.
+#[derive(Clone)]
+pub enum StaffSignIn {
+    /// Bearer tokens signed by this process (the local runner; `cityfix token`).
+    Local(Arc<TokenKeys>),
+    /// Cognito ID tokens, already checked by the HTTP API's JWT authorizer, whose claims arrive
+    /// in the request context. Only routes behind the authorizer may use this.
+    ApiGatewayJwt,
+}
+
+/// The roles of Cognito groups, strongest first (the groups' precedence in template.yaml).
+const ROLES_BY_PRECEDENCE: [(&str, Role); 5] = [
+    ("admin", Role::Admin),
+    ("supervisor", Role::Supervisor),
+    ("ethics", Role::Ethics),
+    ("staff", Role::Staff),
+    ("agent", Role::Agent),
+];
+
+/// The staff claims of a Cognito ID token as the HTTP API's JWT authorizer passes them on:
+/// `sub`, `name` (or `email`), `cognito:groups` (`[staff supervisor]`), `custom:department`, `exp`.
+/// Someone in no staff group is refused (403).
+pub fn claims_from_authorizer(claims: &HashMap<String, String>) -> Result<StaffClaims, ApiError> {
+    let sub = claims.get("sub").filter(|s| !s.is_empty()).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorised",
+            "the sign-in token names nobody",
+        )
+    })?;
+    let groups: Vec<&str> = claims
+        .get("cognito:groups")
+        .map(|g| {
+            g.trim_matches(|c| c == '[' || c == ']')
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .map(|g| g.trim_matches('"'))
+                .filter(|g| !g.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let role = ROLES_BY_PRECEDENCE
+        .iter()
+        .find(|(group, _)| groups.contains(group))
+        .map(|(_, role)| *role)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this account is in no staff group (agent, staff, supervisor, admin, ethics)",
+            )
+        })?;
+    Ok(StaffClaims {
+        sub: sub.clone(),
+        name: claims
+            .get("name")
+            .or_else(|| claims.get("email"))
+            .cloned()
+            .unwrap_or_else(|| sub.clone()),
+        role,
+        department: claims
+            .get("custom:department")
+            .filter(|d| !d.is_empty())
+            .cloned(),
+        exp: claims.get("exp").and_then(|e| e.parse().ok()).unwrap_or(0),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use axum::http::HeaderValue;
@@ -129,6 +199,35 @@ mod tests {
         );
         assert_eq!(
             keys.verify(&HeaderMap::new()).unwrap_err().status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+
+    #[test]
+    fn cognito_claims_give_the_strongest_group_and_the_department() {
+        let claims: HashMap<String, String> = [
+            ("sub", "5f2c-11"),
+            ("name", "Dana Reyes"),
+            ("cognito:groups", "[staff supervisor]"),
+            ("custom:department", "public-works"),
+            ("exp", "4000000000"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let staff = claims_from_authorizer(&claims).unwrap();
+        assert_eq!(staff.role, Role::Supervisor);
+        assert_eq!(staff.department.as_deref(), Some("public-works"));
+        assert_eq!(staff.name, "Dana Reyes");
+        let mut nobody = claims.clone();
+        nobody.insert("cognito:groups".into(), "[]".into());
+        assert_eq!(
+            claims_from_authorizer(&nobody).unwrap_err().status,
+            StatusCode::FORBIDDEN
+        );
+        nobody.remove("sub");
+        assert_eq!(
+            claims_from_authorizer(&nobody).unwrap_err().status,
             StatusCode::UNAUTHORIZED
         );
     }

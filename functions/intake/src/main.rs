@@ -1,0 +1,17 @@
+//! The intake function on Lambda: Open311 and the web API behind the HTTP API.
+
+use std::sync::Arc;
+
+use cityfix_shared::aws::AwsSetup;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let setup = AwsSetup::from_env().await?;
+    let intake = intake::Intake {
+        deps: setup.intake_deps()?,
+        public_url: setup.public_url.clone(),
+        media: Arc::new(setup.media()?),
+    };
+    lambda_http::run(intake::router(intake)).await
+}

@@ -1,0 +1,32 @@
+//! The media function: S3 tells it of every upload; it checks each one, keeps it without EXIF under
+//! `originals/`, and asks status to attach it (see `cityfix_shared::app::media`).
+
+use aws_lambda_events::event::s3::S3Event;
+use cityfix_shared::app::media::{check_upload, Checked, MediaDeps};
+use cityfix_shared::app::AppError;
+
+/// Checks every upload of an S3 event. A refused upload is deleted and is not an error; a failure
+/// to reach storage or the queue is, so Lambda invokes again (each step is safe to repeat).
+pub async fn handle(deps: &MediaDeps, event: S3Event) -> Result<Vec<Checked>, AppError> {
+    let mut results = Vec::new();
+    for record in event.records {
+        let Some(key) = record.s3.object.key else {
+            continue;
+        };
+        // S3 sends keys URL-encoded in the form way (spaces as `+`).
+        let key = form_urlencoded::parse(format!("k={key}").as_bytes())
+            .next()
+            .map(|(_, k)| k.into_owned())
+            .unwrap_or(key);
+        let checked = check_upload(deps, &key).await?;
+        match &checked {
+            Checked::Attached { request_id, key } => {
+                tracing::info!(%request_id, %key, "upload checked and kept")
+            }
+            Checked::Refused(why) => tracing::warn!(%key, %why, "upload refused and deleted"),
+            Checked::Ignored => tracing::info!(%key, "nothing to check"),
+        }
+        results.push(checked);
+    }
+    Ok(results)
+}

@@ -1,0 +1,25 @@
+//! The media function on Lambda: started by S3 for every upload.
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::s3::S3Event;
+use cityfix_shared::app::media::MediaDeps;
+use cityfix_shared::aws::AwsSetup;
+use cityfix_shared::ports::QueueName;
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let setup = AwsSetup::from_env().await?;
+    let deps = MediaDeps {
+        media: Arc::new(setup.media()?),
+        queue: Arc::new(setup.queues(&[QueueName::Status])?),
+        public_url: setup.public_url.clone(),
+    };
+    let deps = &deps;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<S3Event>| async move {
+        Ok::<usize, Error>(media::handle(deps, event.payload).await?.len())
+    }))
+    .await
+}

@@ -1,0 +1,46 @@
+//! The scheduler function: work done on a clock, started by an EventBridge schedule. Today that is
+//! the sweep, which queues again every report whose routing job was lost.
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use cityfix_shared::app::sweep::requeue_stuck;
+use cityfix_shared::app::AppError;
+use cityfix_shared::ports::{Clock, Queue, RequestStore};
+
+/// How long a report may stay `submitted` before its routing job counts as lost.
+pub const SWEEP_GRACE: chrono::Duration = chrono::Duration::minutes(1);
+
+/// What the scheduler needs.
+#[derive(Clone)]
+pub struct SchedulerDeps {
+    pub store: Arc<dyn RequestStore>,
+    pub queue: Arc<dyn Queue>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Runs the sweep for one scheduled event; gives how many reports were queued again. A failure is
+/// returned, so Lambda records it and the next tick tries again.
+pub async fn handle(
+    deps: &SchedulerDeps,
+    event: EventBridgeEvent<serde_json::Value>,
+) -> Result<usize, AppError> {
+    let requeued = requeue_stuck(
+        deps.store.as_ref(),
+        deps.queue.as_ref(),
+        deps.clock.as_ref(),
+        SWEEP_GRACE,
+    )
+    .await?;
+    tracing::info!(
+        schedule = event
+            .resources
+            .as_ref()
+            .and_then(|r| r.first())
+            .map(String::as_str)
+            .unwrap_or("unknown"),
+        requeued,
+        "swept"
+    );
+    Ok(requeued)
+}

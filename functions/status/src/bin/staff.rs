@@ -1,0 +1,15 @@
+//! The staff function on Lambda: staff actions on requests over the HTTP API, behind Cognito's JWT
+//! authorizer. Built from the status crate, since status is the only writer of a request's state.
+
+use cityfix_shared::aws::AwsSetup;
+use cityfix_shared::http::auth::StaffSignIn;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let staff = status::Staff {
+        deps: AwsSetup::from_env().await?.status_deps()?,
+        sign_in: StaffSignIn::ApiGatewayJwt,
+    };
+    lambda_http::run(status::staff_router(staff)).await
+}
