@@ -283,28 +283,60 @@ def check_iam(template: dict[str, Any], translated: dict[str, Any] | None, error
 # ─────────────────────────────────────── (2) function crates ───────────────────────────────────────
 
 
-def crate_binaries(manifest: Path) -> tuple[str, set[str]]:
-    """The package name and the names of the crate's binaries."""
+def crate_binaries(manifest: Path) -> tuple[str, dict[str, str]]:
+    """The package name and the crate's binaries, each name → the source file it is built from.
+
+    Cargo's rules: a [[bin]] goes by its own name; unless `autobins = false`, src/main.rs builds a
+    binary named after the package and src/bin/<stem>.rs (or src/bin/<stem>/main.rs) one named <stem>,
+    each unless a [[bin]] already builds that file. cargo-lambda builds the name in BuildProperties.Binary.
+    """
     text = manifest.read_text(encoding="utf-8")
+    crate = manifest.parent
     if tomllib is not None:
         data = tomllib.loads(text)
-        package = data.get("package", {}).get("name")
-        bins = {b.get("name") for b in data.get("bin", []) if isinstance(b, dict) and b.get("name")}
+        package_table = data.get("package", {})
+        package = package_table.get("name")
+        autobins = package_table.get("autobins", True) is not False
+        declared = [b for b in data.get("bin", []) if isinstance(b, dict)]
     else:  # pragma: no cover
         match = re.search(r'^\[package\][^\[]*?^name\s*=\s*"([^"]+)"', text, re.M | re.S)
         package = match.group(1) if match else None
-        bins = set(re.findall(r'^\[\[bin\]\][^\[]*?^name\s*=\s*"([^"]+)"', text, re.M | re.S))
+        autobins = not re.search(r"^autobins\s*=\s*false", text, re.M)
+        declared = [
+            {"name": n, **({"path": pth} if pth else {})}
+            for n, pth in re.findall(r'^\[\[bin\]\]\s*^name\s*=\s*"([^"]+)"(?:\s*^path\s*=\s*"([^"]+)")?', text, re.M)
+        ]
     if not package:
         raise ValueError(f"{manifest}: no [package] name")
-    # Binaries declared with [[bin]] go by their own names; otherwise src/main.rs builds one named
-    # after the package. cargo-lambda builds the name given in BuildProperties.Binary.
-    return package, bins or {package}
+    bins: dict[str, str] = {}
+    for b in declared:
+        name = b.get("name")
+        if not name:
+            raise ValueError(f"{manifest}: a [[bin]] without a name")
+        path = b.get("path") or ("src/main.rs" if name == package else f"src/bin/{name}.rs")
+        bins[name] = path
+    if autobins:
+        taken = set(bins.values())
+        found: list[tuple[str, str]] = []
+        if (crate / "src/main.rs").is_file():
+            found.append((package, "src/main.rs"))
+        for source in sorted((crate / "src/bin").glob("*.rs")):
+            found.append((source.stem, f"src/bin/{source.name}"))
+        for source in sorted((crate / "src/bin").glob("*/main.rs")):
+            found.append((source.parent.name, f"src/bin/{source.parent.name}/main.rs"))
+        for name, path in found:
+            if path not in taken:
+                if name in bins:
+                    raise ValueError(f"{manifest}: two binaries named {name!r} ({bins[name]} and {path})")
+                bins[name] = path
+    return package, bins
 
 
 def check_crates(template: dict[str, Any], root: Path) -> Check:
     # Every functions/<name>/Cargo.toml but functions/local (the local runner, not a Lambda) is a
-    # Lambda function crate. (Once every crate has its src/main.rs, this could require one too.)
-    check = Check(2, "every function crate has exactly one function resource building its binary")
+    # Lambda function crate, and every binary it builds is a Lambda function: a crate may build more
+    # than one (functions/status builds `status` and, from src/bin/staff.rs, `staff`).
+    check = Check(2, "every binary of the function crates has exactly one function resource building it")
     binaries = {}
     for name, resource in resources(template, FUNCTION).items():
         metadata = resource.get("Metadata") or {}
@@ -313,31 +345,43 @@ def check_crates(template: dict[str, Any], root: Path) -> Check:
             check.fail(f"{name}: no Metadata.BuildProperties.Binary")
             continue
         binaries[name] = binary
-    crates = {}
+    # binary name → (crate folder, source file)
+    provided: dict[str, tuple[str, str]] = {}
     for manifest in sorted(root.glob("functions/*/Cargo.toml")):
         folder = manifest.parent.name
         if folder == "local":
             continue
         try:
-            crates[folder] = crate_binaries(manifest)
+            package, bins = crate_binaries(manifest)
         except (ValueError, OSError) as e:
             check.fail(str(e))
-    if not crates:
+            continue
+        if not bins:
+            check.fail(f"functions/{folder} (package {package}): builds no binary (no src/main.rs, src/bin/*.rs or [[bin]])")
+        for binary, source in sorted(bins.items()):
+            if binary in provided:
+                other = provided[binary]
+                check.fail(f"binary {binary!r} is built by functions/{other[0]}/{other[1]} and functions/{folder}/{source}; "
+                           "cargo-lambda needs unique binary names")
+                continue
+            provided[binary] = (folder, source)
+    if not provided:
         check.fail(f"no function crates found under {root / 'functions'}")
-    for folder, (package, names) in crates.items():
-        building = sorted(f for f, b in binaries.items() if b in names)
+    for binary, (folder, source) in sorted(provided.items()):
+        building = sorted(f for f, b in binaries.items() if b == binary)
         if len(building) != 1:
             check.fail(
-                f"functions/{folder} (package {package}): {len(building)} function resources build it"
-                + (f" ({', '.join(building)})" if building else f"; expected one with BuildProperties.Binary: {' or '.join(sorted(names))}")
+                f"binary {binary!r} (functions/{folder}/{source}): {len(building)} function resources build it"
+                + (f" ({', '.join(building)})" if building else f"; expected one with BuildProperties.Binary: {binary}")
             )
-    provided = {n for _, names in crates.values() for n in names}
-    for name, binary in binaries.items():
+    for name, binary in sorted(binaries.items()):
         if binary not in provided:
             check.fail(f"{name}: builds binary {binary!r}, which no crate under functions/ provides")
-    check.summary = ", ".join(f"functions/{folder} → {next(f for f, b in binaries.items() if b in names)}"
-                              for folder, (_, names) in crates.items()
-                              if sum(b in names for b in binaries.values()) == 1)
+    check.summary = ", ".join(
+        f"functions/{folder}/{source} → {next(f for f, b in binaries.items() if b == binary)}"
+        for binary, (folder, source) in sorted(provided.items(), key=lambda item: item[1])
+        if sum(b == binary for b in binaries.values()) == 1
+    )
     return check
 
 
@@ -462,9 +506,22 @@ def check_alarms(template: dict[str, Any]) -> Check:
 # ─────────────────────────────────────── (6) staff routes ───────────────────────────────────────
 
 
+def function_binaries(template: dict[str, Any]) -> dict[str, str]:
+    """Function resource → the binary in its Metadata.BuildProperties.Binary (those that have one)."""
+    out = {}
+    for name, resource in resources(template, FUNCTION).items():
+        binary = ((resource.get("Metadata") or {}).get("BuildProperties") or {}).get("Binary")
+        if isinstance(binary, str) and binary:
+            out[name] = binary
+    return out
+
+
 def check_routes(template: dict[str, Any]) -> Check:
-    check = Check(6, "staff routes (/staff, /admin) behind the Cognito JWT authorizer")
+    # /staff/… is served by the `staff` binary (functions/status/src/bin/staff.rs), /admin/… by an
+    # `admin` binary once there is one: never by a queue worker such as StatusFunction.
+    check = Check(6, "staff routes (/staff, /admin) behind the Cognito JWT authorizer, each served by its own binary")
     apis = resources(template, "AWS::Serverless::HttpApi")
+    binaries = function_binaries(template)
     routes = {}
     staff = 0
     for fname, props in functions(template).items():
@@ -484,9 +541,12 @@ def check_routes(template: dict[str, Any]) -> Check:
             routes[key] = where
             auth = ((apis[api_name].get("Properties") or {}).get("Auth")) or {}
             authorizer = (eprops.get("Auth") or {}).get("Authorizer", auth.get("DefaultAuthorizer", "NONE"))
-            if not isinstance(path, str) or not re.match(r"^/(staff|admin)(/|$)", path):
+            area = re.match(r"^/(staff|admin)(/|$)", path) if isinstance(path, str) else None
+            if not area:
                 continue
             staff += 1
+            if binaries.get(fname) != area.group(1):
+                check.fail(f"{where}: served by binary {binaries.get(fname)!r}, not {area.group(1)!r}")
             config = (auth.get("Authorizers") or {}).get(authorizer) or {}
             jwt = config.get("JwtConfiguration") or {}
             issuer = sub_text(jwt.get("issuer")) or ""
@@ -497,6 +557,141 @@ def check_routes(template: dict[str, Any]) -> Check:
     if not staff:
         check.fail("no /staff or /admin route found")
     check.summary = f"{staff} staff routes of {len(routes)}"
+    return check
+
+
+# ─────────────────────────────────────── (7) S3 and schedule triggers ───────────────────────────────────────
+
+# The binaries started by something other than a queue or the API, and the event they need.
+S3_BINARY = "media"
+SCHEDULE_BINARY = "scheduler"
+UPLOADS_PREFIX = "uploads/"
+
+
+def check_triggers(template: dict[str, Any]) -> Check:
+    # Every S3 event is filtered to uploads/: the media function writes originals/ in the same bucket,
+    # so an unfiltered ObjectCreated trigger would start it again on its own output, without end.
+    check = Check(7, f"S3 events only for ObjectCreated under {UPLOADS_PREFIX}; {S3_BINARY} has one, {SCHEDULE_BINARY} a ScheduleV2 schedule")
+    buckets = resources(template, "AWS::S3::Bucket")
+    binaries = function_binaries(template)
+    s3_events, schedules = [], []
+    for fname, props in functions(template).items():
+        for ename, event in (props.get("Events") or {}).items():
+            if not isinstance(event, dict):
+                continue
+            where = f"{fname}.Events.{ename}"
+            eprops = event.get("Properties") or {}
+            if event.get("Type") == "S3":
+                s3_events.append(fname)
+                if referenced_resource(eprops.get("Bucket"), None) not in buckets:
+                    check.fail(f"{where}: Bucket is not !Ref <an AWS::S3::Bucket of this template>")
+                kinds = as_list(eprops.get("Events", []))
+                if not kinds or not all(isinstance(k, str) and k.startswith("s3:ObjectCreated:") for k in kinds):
+                    check.fail(f"{where}: Events {kinds!r} are not only s3:ObjectCreated:*")
+                rules = (((eprops.get("Filter") or {}).get("S3Key") or {}).get("Rules")) or []
+                prefixes = [r.get("Value") for r in rules if isinstance(r, dict) and str(r.get("Name", "")).lower() == "prefix"]
+                if prefixes != [UPLOADS_PREFIX]:
+                    check.fail(f"{where}: Filter.S3Key.Rules has prefix {prefixes!r}, not [{UPLOADS_PREFIX!r}]")
+            elif event.get("Type") == "ScheduleV2":
+                schedules.append(fname)
+                expression = eprops.get("ScheduleExpression")
+                if not isinstance(expression, str) or not re.match(r"^(rate|cron|at)\(.+\)$", expression):
+                    check.fail(f"{where}: ScheduleExpression {expression!r} is not rate(…), cron(…) or at(…)")
+                if ((eprops.get("FlexibleTimeWindow") or {}).get("Mode")) != "OFF":
+                    check.fail(f"{where}: FlexibleTimeWindow.Mode is not OFF")
+                if eprops.get("State", "ENABLED") != "ENABLED":
+                    check.fail(f"{where}: State is {eprops.get('State')!r}, not ENABLED")
+    for binary, kind, having in ((S3_BINARY, "S3", s3_events), (SCHEDULE_BINARY, "ScheduleV2", schedules)):
+        owners = [f for f, b in binaries.items() if b == binary]
+        if not owners:
+            check.fail(f"no function resource builds binary {binary!r}")
+        for owner in owners:
+            if owner not in having:
+                check.fail(f"{owner} (binary {binary!r}): no {kind} event")
+    check.summary = f"{len(s3_events)} S3 events ({', '.join(sorted(s3_events))}), {len(schedules)} ScheduleV2 ({', '.join(sorted(schedules))})"
+    return check
+
+
+# ─────────────────────────────────────── (8) dependency cycles ───────────────────────────────────────
+
+
+def dependencies(node: Any, names: set[str], out: set[str], local: frozenset[str] = frozenset()) -> None:
+    """The resources node refers to: Ref, Fn::GetAtt and ${…} in Fn::Sub (not its own variables)."""
+    if isinstance(node, list):
+        for item in node:
+            dependencies(item, names, out, local)
+        return
+    if not isinstance(node, dict):
+        return
+    for key, value in node.items():
+        if key == "Ref" and isinstance(value, str):
+            target = value
+        elif key == "Fn::GetAtt":
+            target = value[0] if isinstance(value, list) and value else value.split(".", 1)[0] if isinstance(value, str) else None
+        elif key == "Fn::Sub":
+            text, variables = (value, {}) if isinstance(value, str) else (value + [None, None])[:2]
+            variables = variables if isinstance(variables, dict) else {}
+            dependencies(variables, names, out, local)
+            for name in re.findall(r"\$\{([^}!][^}]*)\}", text if isinstance(text, str) else ""):
+                name = name.split(".", 1)[0].strip()
+                if name not in variables and name in names:
+                    out.add(name)
+            continue
+        elif key == "Fn::If" and isinstance(value, list):
+            dependencies(value[1:], names, out, local)  # the first item names a condition
+            continue
+        else:
+            dependencies(value, names, out, local)
+            continue
+        if isinstance(target, str) and target in names:
+            out.add(target)
+
+
+def check_cycles(translated: dict[str, Any] | None, error: str | None) -> Check:
+    # CloudFormation refuses a stack whose resources depend on each other in a circle; neither
+    # `sam validate` nor cfn-lint notices one that the SAM transform makes (an S3 event's bucket
+    # depends on its function, so that function must not name the bucket with !Ref or !GetAtt).
+    check = Check(8, "no circular dependency between resources, after the SAM transform")
+    if translated is None:
+        check.fail(f"the SAM transform failed, so its dependencies could not be checked: {error}")
+        return check
+    found = resources(translated)
+    names = set(found)
+    graph: dict[str, set[str]] = {}
+    for name, resource in found.items():
+        edges: set[str] = set()
+        dependencies(resource.get("Properties"), names, edges)
+        depends = resource.get("DependsOn", [])
+        edges.update(d for d in ([depends] if isinstance(depends, str) else depends) if d in names)
+        graph[name] = edges
+    state: dict[str, int] = {}
+    cycles: list[list[str]] = []
+
+    def visit(start: str) -> None:
+        # Iterative depth-first search; a grey node met again closes a cycle.
+        stack = [(start, iter(sorted(graph[start])))]
+        path = [start]
+        state[start] = 1
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                path.pop()
+                state[node] = 2
+            elif state.get(child) == 1:
+                cycles.append(path[path.index(child):] + [child])
+            elif child not in state:
+                state[child] = 1
+                path.append(child)
+                stack.append((child, iter(sorted(graph[child]))))
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name)
+    for cycle in cycles:
+        check.fail(" → ".join(cycle))
+    check.summary = f"{len(graph)} resources, {sum(len(e) for e in graph.values())} dependencies"
     return check
 
 
@@ -525,6 +720,8 @@ def main() -> int:
         check_function_shape(template),
         check_alarms(template),
         check_routes(template),
+        check_triggers(template),
+        check_cycles(translated, error),
     ]
     results = [c.report() for c in checks]
     return 0 if all(results) else 1

@@ -127,6 +127,11 @@ pub async fn seed_request_by(
 
 /// Reads an SQS event fixture from `events/`.
 pub fn sqs_event(relative: &str) -> SqsEvent {
+    event(relative)
+}
+
+/// Reads an event fixture of any kind from `events/`.
+pub fn event<T: serde::de::DeserializeOwned>(relative: &str) -> T {
     let path = repo_root().join("events").join(relative);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -165,4 +170,13 @@ pub async fn force_status(
         .await
         .expect("the request is updated");
     request
+}
+
+/// A clock standing at a given time.
+pub struct FixedClock(pub chrono::DateTime<Utc>);
+
+impl crate::ports::Clock for FixedClock {
+    fn now(&self) -> chrono::DateTime<Utc> {
+        self.0
+    }
 }

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use cityfix_shared::app::sweep::requeue_stuck;
 use cityfix_shared::app::AppError;
 use cityfix_shared::ports::{Clock, Queue, RequestStore};
@@ -20,11 +19,10 @@ pub struct SchedulerDeps {
 }
 
 /// Runs the sweep for one scheduled event; gives how many reports were queued again. A failure is
-/// returned, so Lambda records it and the next tick tries again.
-pub async fn handle(
-    deps: &SchedulerDeps,
-    event: EventBridgeEvent<serde_json::Value>,
-) -> Result<usize, AppError> {
+/// returned, so Lambda records it and the next tick tries again. The event is an EventBridge
+/// `Scheduled Event` (a rule) or whatever input an EventBridge Scheduler schedule was given; only
+/// its `resources` (the schedule) are read, for the log.
+pub async fn handle(deps: &SchedulerDeps, event: serde_json::Value) -> Result<usize, AppError> {
     let requeued = requeue_stuck(
         deps.store.as_ref(),
         deps.queue.as_ref(),
@@ -33,12 +31,7 @@ pub async fn handle(
     )
     .await?;
     tracing::info!(
-        schedule = event
-            .resources
-            .as_ref()
-            .and_then(|r| r.first())
-            .map(String::as_str)
-            .unwrap_or("unknown"),
+        schedule = event["resources"][0].as_str().unwrap_or("unknown"),
         requeued,
         "swept"
     );

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use cityfix_shared::aws::AwsSetup;
 use cityfix_shared::ports::{QueueName, SystemClock};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
@@ -19,7 +18,7 @@ async fn main() -> Result<(), Error> {
     };
     let deps = &deps;
     lambda_runtime::run(service_fn(
-        |event: LambdaEvent<EventBridgeEvent<serde_json::Value>>| async move {
+        |event: LambdaEvent<serde_json::Value>| async move {
             Ok::<usize, Error>(scheduler::handle(deps, event.payload).await?)
         },
     ))

@@ -1,0 +1,121 @@
+//! The staff router as deployed (Cognito claims from the JWT authorizer's request context), fed the
+//! sample HTTP API (v2) events from `events/`.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use cityfix_shared::app::transition::StatusDeps;
+use cityfix_shared::domain::{Status, TrackingNumber};
+use cityfix_shared::http::auth::StaffSignIn;
+use cityfix_shared::ports::{RequestStore, SystemClock};
+use cityfix_shared::testing::{
+    demo_city, force_status, repo_root, seed_request, seed_sample_pothole, World,
+};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use status::{staff_router, Staff};
+use tower::ServiceExt;
+
+fn app(world: &World) -> axum::Router {
+    staff_router(Staff {
+        deps: StatusDeps {
+            city: demo_city(),
+            store: Arc::new(world.store.clone()),
+            queue: Arc::new(world.queue.clone()),
+            clock: Arc::new(SystemClock),
+        },
+        sign_in: StaffSignIn::ApiGatewayJwt,
+    })
+}
+
+fn lambda_request(relative: &str) -> Request<Body> {
+    let text = std::fs::read_to_string(repo_root().join("events").join(relative)).unwrap();
+    lambda_http::request::from_str(&text)
+        .unwrap_or_else(|e| panic!("{relative} is not an API Gateway event: {e}"))
+        .map(|body| Body::from(body.to_vec()))
+}
+
+async fn call(world: &World, request: Request<Body>) -> (StatusCode, Value) {
+    let response = app(world).oneshot(request).await.unwrap();
+    let status = response.status();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&body).unwrap())
+}
+
+/// Two open potholes of Public Works, the second a duplicate of the first.
+async fn two_open_potholes(world: &World) {
+    for id in ["7K3M-9QZ2", "7K3M-9QZ3"] {
+        let seeded = if id == "7K3M-9QZ2" {
+            seed_sample_pothole(&world.store, Some("first@example.org")).await
+        } else {
+            seed_request(&world.store, id, "pothole", 41.7678, -72.6760, None).await
+        };
+        let mut open = force_status(&world.store, seeded, Status::Open, "routed").await;
+        let version = open.version;
+        open.department = Some("public-works".into());
+        open.version += 1;
+        let entry = cityfix_shared::domain::TimelineEntry {
+            event_id: "assigned".into(),
+            at: open.updated_at,
+            kind: cityfix_shared::domain::TimelineKind::Note,
+            status: None,
+            note: None,
+            public: false,
+        };
+        world.store.update(&open, version, &entry).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_department_member_signed_in_with_cognito_reads_a_request_without_contact_details() {
+    let world = World::new();
+    two_open_potholes(&world).await;
+    let (status, body) = call(&world, lambda_request("staff/http-get.json")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["service_request_id"], "7K3M-9QZ2");
+    assert_eq!(body["department"], "public-works");
+    assert_eq!(body["reporter_can_be_reached"], true);
+    assert!(!body.to_string().contains("first@example.org"));
+}
+
+#[tokio::test]
+async fn the_sample_merge_links_the_duplicate_once() {
+    let world = World::new();
+    two_open_potholes(&world).await;
+    let (status, body) = call(&world, lambda_request("staff/http-post.json")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["outcome"], "changed");
+    let (again, body) = call(&world, lambda_request("staff/http-post.json")).await;
+    assert_eq!(again, StatusCode::OK);
+    assert_eq!(body["outcome"], "already_applied");
+    let merged = world
+        .store
+        .get(&TrackingNumber::parse("7K3M-9QZ2").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(merged.duplicate_of.unwrap().as_str(), "7K3M-9QZ3");
+}
+
+#[tokio::test]
+async fn without_the_authorizer_context_or_a_staff_group_the_call_is_refused() {
+    let world = World::new();
+    two_open_potholes(&world).await;
+
+    // a request that did not pass the authorizer (no claims in its context)
+    let mut bare = lambda_request("staff/http-get.json");
+    bare.extensions_mut()
+        .remove::<lambda_http::request::RequestContext>();
+    let (status, _) = call(&world, bare).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // a signed-in account in no staff group
+    let text = std::fs::read_to_string(repo_root().join("events/staff/http-get.json")).unwrap();
+    let outsider = text.replace("\"[staff]\"", "\"[]\"");
+    let request = lambda_http::request::from_str(&outsider)
+        .unwrap()
+        .map(|body| Body::from(body.to_vec()));
+    let (status, body) = call(&world, request).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+}
