@@ -167,6 +167,24 @@ pub async fn create_queues(
     urls
 }
 
+/// Creates a bucket and gives the media store on it, with a client that puts the bucket in the
+/// path as S3-compatible endpoints need.
+pub async fn media_bucket(bucket: &str) -> cityfix_shared::aws::S3Media {
+    let config = sdk_config().await;
+    let client = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    client
+        .create_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("the bucket is created");
+    cityfix_shared::aws::S3Media::new(client, bucket, &config)
+}
+
 /// A name no other test uses.
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid_like())

@@ -1,4 +1,4 @@
-//! The port contract suites against the AWS adapters (DynamoDB store, SQS queues) on a local moto server.
+//! The port contract suites against the AWS adapters (DynamoDB store, SQS queues, S3 media) on a local moto server.
 
 use std::sync::Arc;
 
@@ -34,4 +34,19 @@ mod queue {
         .await;
         Arc::new(SqsQueues::new(client, urls)) as Arc<dyn BothEnds>
     });
+}
+
+mod media {
+    use super::*;
+    use cityfix_shared::ports::MediaStore;
+
+    // moto stores whatever a form posts and serves whatever a link names: it checks neither the
+    // POST policy nor a presigned signature, which S3 does. So the three refusal cases
+    // (`a_form_refuses_a_file_over_its_size`, `a_form_refuses_a_changed_field`,
+    // `a_changed_link_is_refused`) run against the file adapter only; the policy S3 checks is
+    // unit-tested in shared/src/aws/s3.rs.
+    cityfix_tests::media_contract!(@cases async {
+        let bucket = moto::unique("media").to_lowercase();
+        Arc::new(moto::media_bucket(&bucket).await) as Arc<dyn MediaStore>
+    }; a_file_is_put_read_and_deleted, a_browser_uploads_with_the_form, a_link_reads_the_file);
 }

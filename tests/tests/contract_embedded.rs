@@ -1,4 +1,4 @@
-//! The port contract suites against the embedded adapters (SQLite store, SQLite queue).
+//! The port contract suites against the embedded adapters (SQLite store, SQLite queue, media files).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,4 +32,24 @@ mod queue {
         };
         Arc::new(EmbeddedQueue::new(fresh_db(), settings)) as Arc<dyn BothEnds>
     });
+}
+
+mod media {
+    use super::*;
+    use cityfix_shared::embedded::FileMedia;
+    use cityfix_shared::ports::MediaStore;
+
+    /// Files in a temporary folder, with their forms and links served on a free local port for
+    /// as long as the test runs.
+    async fn served_files() -> Arc<dyn MediaStore> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/local-media", listener.local_addr().unwrap());
+        let dir = tempfile::tempdir().unwrap().keep();
+        let media = FileMedia::open(&dir, &url, b"contract secret").unwrap();
+        let routes = media.routes(Arc::new(|_key: String| {}));
+        tokio::spawn(async move { axum::serve(listener, routes).await });
+        Arc::new(media)
+    }
+
+    cityfix_tests::media_contract!(served_files());
 }

@@ -61,6 +61,26 @@ fn sigv4_times(at: DateTime<Utc>) -> (String, String) {
     )
 }
 
+/// The POST policy S3 enforces: this bucket, every field exactly as given (key, content type,
+/// credential, date), a size of 1 to `max_bytes`, and the expiry.
+fn post_policy(
+    bucket: &str,
+    fields: &[(String, String)],
+    max_bytes: u64,
+    expiration: &str,
+) -> serde_json::Value {
+    let mut conditions = vec![
+        serde_json::json!({ "bucket": bucket }),
+        serde_json::json!(["content-length-range", 1, max_bytes]),
+    ];
+    conditions.extend(
+        fields
+            .iter()
+            .map(|(name, value)| serde_json::json!({ name: value })),
+    );
+    serde_json::json!({ "expiration": expiration, "conditions": conditions })
+}
+
 #[async_trait::async_trait]
 impl MediaStore for S3Media {
     async fn upload_form(
@@ -220,6 +240,103 @@ impl MediaStore for S3Media {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_post_policy_pins_every_field_the_size_and_the_expiry() {
+        let fields = vec![
+            ("key".to_string(), "uploads/7K3M-9QZ2/a.jpg".to_string()),
+            ("Content-Type".to_string(), "image/jpeg".to_string()),
+        ];
+        let policy = post_policy("media", &fields, 1000, "2026-11-24T10:30:00.000Z");
+        assert_eq!(
+            policy,
+            serde_json::json!({
+                "expiration": "2026-11-24T10:30:00.000Z",
+                "conditions": [
+                    { "bucket": "media" },
+                    ["content-length-range", 1, 1000],
+                    { "key": "uploads/7K3M-9QZ2/a.jpg" },
+                    { "Content-Type": "image/jpeg" },
+                ]
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn a_form_is_signed_over_its_policy_with_the_credentials_of_the_day() {
+        let sdk = SdkConfig::builder()
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new(
+                    "AKIDEXAMPLE",
+                    "secret",
+                    Some("session".into()),
+                    None,
+                    "test",
+                ),
+            ))
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        let media = S3Media::new(Client::new(&sdk), "cityfix-media", &sdk);
+        let form = media
+            .upload_form(
+                "uploads/7K3M-9QZ2/a.jpg",
+                "image/jpeg",
+                1000,
+                Duration::from_secs(900),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            form.url,
+            "https://cityfix-media.s3.us-east-1.amazonaws.com/"
+        );
+        let field = |name: &str| {
+            form.fields
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_else(|| panic!("no field {name}"))
+        };
+        let date = &field("x-amz-date")[..8];
+        assert_eq!(
+            field("x-amz-credential"),
+            format!("AKIDEXAMPLE/{date}/us-east-1/s3/aws4_request")
+        );
+        assert_eq!(field("x-amz-security-token"), "session");
+        let policy: serde_json::Value = serde_json::from_slice(
+            &base64::engine::general_purpose::STANDARD
+                .decode(field("policy"))
+                .unwrap(),
+        )
+        .unwrap();
+        let conditions = policy["conditions"].as_array().unwrap();
+        for pinned in [
+            "key",
+            "Content-Type",
+            "x-amz-credential",
+            "x-amz-date",
+            "x-amz-algorithm",
+            "x-amz-security-token",
+        ] {
+            assert!(
+                conditions
+                    .iter()
+                    .any(|c| c[pinned] == serde_json::json!(field(pinned))),
+                "{pinned} is pinned by the policy"
+            );
+        }
+        // The signature is HMAC-SHA256 of the base64 policy under the day's SigV4 signing key.
+        let at = chrono::NaiveDate::parse_from_str(date, "%Y%m%d").unwrap();
+        let day = at.and_hms_opt(12, 0, 0).unwrap().and_utc();
+        let key =
+            aws_sigv4::sign::v4::generate_signing_key("secret", day.into(), "us-east-1", "s3");
+        assert_eq!(
+            field("x-amz-signature"),
+            aws_sigv4::sign::v4::calculate_signature(key, field("policy").as_bytes())
+        );
+        assert_eq!(form.fields.last().unwrap().0, "x-amz-signature");
+    }
 
     #[test]
     fn sigv4_times_are_the_compact_utc_forms() {

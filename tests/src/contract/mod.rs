@@ -1,5 +1,6 @@
 //! Port contract suites: the same cases run against every adapter of a port.
 
+pub mod media;
 pub mod queue;
 pub mod store;
 
@@ -39,6 +40,26 @@ macro_rules! queue_contract {
             #[tokio::test]
             async fn $case() {
                 $crate::contract::queue::$case(&$make).await;
+            }
+        )*
+    };
+}
+
+/// Declares one test per media contract case; `$make` is an async block that yields a fresh,
+/// empty media store (and, for files, a server that answers its forms and links).
+#[macro_export]
+macro_rules! media_contract {
+    ($make:expr) => {
+        $crate::media_contract!(@cases $make;
+            a_file_is_put_read_and_deleted, a_browser_uploads_with_the_form, a_form_refuses_a_file_over_its_size,
+            a_form_refuses_a_changed_field, a_link_reads_the_file, a_changed_link_is_refused);
+    };
+    (@cases $make:expr; $($case:ident),*) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let media = $make.await;
+                $crate::contract::media::$case(media.as_ref()).await;
             }
         )*
     };

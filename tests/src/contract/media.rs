@@ -1,0 +1,128 @@
+//! The media contract: S3 semantics that intake, the media function and browsers rely on: signed
+//! upload forms a browser posts as multipart (and that refuse what they were not signed for),
+//! signed links that read a file, and head, get, put and delete.
+
+use std::time::Duration;
+
+use cityfix_shared::ports::{MediaStore, PortError, UploadForm};
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+/// Posts `file` with the form, as a browser does: every field, then the file last.
+async fn post_form(form: &UploadForm, file: Vec<u8>, content_type: &str) -> reqwest::StatusCode {
+    let mut multipart = reqwest::multipart::Form::new();
+    for (name, value) in &form.fields {
+        multipart = multipart.text(name.clone(), value.clone());
+    }
+    let part = reqwest::multipart::Part::bytes(file)
+        .file_name("photo")
+        .mime_str(content_type)
+        .unwrap();
+    multipart = multipart.part("file", part);
+    reqwest::Client::new()
+        .post(&form.url)
+        .multipart(multipart)
+        .send()
+        .await
+        .expect("the form's URL answers")
+        .status()
+}
+
+pub async fn a_file_is_put_read_and_deleted(media: &dyn MediaStore) {
+    let key = "originals/7K3M-9QZ2/a.jpg";
+    assert_eq!(media.head(key).await.unwrap(), None);
+    assert!(matches!(media.get(key).await, Err(PortError::NotFound(_))));
+    media
+        .put(key, b"\xFF\xD8\xFFpicture".to_vec(), "image/jpeg")
+        .await
+        .unwrap();
+    let head = media.head(key).await.unwrap().expect("the file is there");
+    assert_eq!(head.size, 10);
+    assert_eq!(head.content_type.as_deref(), Some("image/jpeg"));
+    assert_eq!(media.get(key).await.unwrap(), b"\xFF\xD8\xFFpicture");
+    media.delete(key).await.unwrap();
+    assert_eq!(media.head(key).await.unwrap(), None);
+    media
+        .delete(key)
+        .await
+        .expect("deleting a missing file is no error");
+}
+
+pub async fn a_browser_uploads_with_the_form(media: &dyn MediaStore) {
+    let key = "uploads/7K3M-9QZ2/0f9a-1.jpg";
+    let form = media
+        .upload_form(key, "image/jpeg", 1000, MINUTE)
+        .await
+        .unwrap();
+    let status = post_form(&form, vec![0xFF; 600], "image/jpeg").await;
+    assert!(status.is_success(), "the upload is taken: {status}");
+    let head = media
+        .head(key)
+        .await
+        .unwrap()
+        .expect("the upload is stored");
+    assert_eq!(head.size, 600);
+    assert_eq!(head.content_type.as_deref(), Some("image/jpeg"));
+}
+
+pub async fn a_form_refuses_a_file_over_its_size(media: &dyn MediaStore) {
+    let key = "uploads/7K3M-9QZ2/0f9a-2.jpg";
+    let form = media
+        .upload_form(key, "image/jpeg", 1000, MINUTE)
+        .await
+        .unwrap();
+    let status = post_form(&form, vec![0xFF; 1001], "image/jpeg").await;
+    assert!(status.is_client_error(), "refused: {status}");
+    assert_eq!(media.head(key).await.unwrap(), None);
+}
+
+pub async fn a_form_refuses_a_changed_field(media: &dyn MediaStore) {
+    let key = "uploads/7K3M-9QZ2/0f9a-3.jpg";
+    let mut form = media
+        .upload_form(key, "image/jpeg", 1000, MINUTE)
+        .await
+        .unwrap();
+    for (name, value) in form.fields.iter_mut() {
+        if name == "key" {
+            *value = "originals/7K3M-9QZ2/0f9a-3.jpg".into();
+        }
+    }
+    let status = post_form(&form, vec![0xFF; 10], "image/jpeg").await;
+    assert!(status.is_client_error(), "refused: {status}");
+    assert_eq!(
+        media.head("originals/7K3M-9QZ2/0f9a-3.jpg").await.unwrap(),
+        None
+    );
+}
+
+pub async fn a_link_reads_the_file(media: &dyn MediaStore) {
+    let key = "originals/7K3M-9QZ2/b.png";
+    media
+        .put(key, b"\x89PNG picture".to_vec(), "image/png")
+        .await
+        .unwrap();
+    let link = media.download_url(key, MINUTE).await.unwrap();
+    let answer = reqwest::get(&link).await.unwrap();
+    assert!(answer.status().is_success(), "{}", answer.status());
+    assert_eq!(answer.bytes().await.unwrap().as_ref(), b"\x89PNG picture");
+}
+
+pub async fn a_changed_link_is_refused(media: &dyn MediaStore) {
+    let key = "originals/7K3M-9QZ2/c.png";
+    media
+        .put(key, b"\x89PNG picture".to_vec(), "image/png")
+        .await
+        .unwrap();
+    let link = media.download_url(key, MINUTE).await.unwrap();
+    let other = link.replace("c.png", "d.png");
+    media
+        .put(
+            "originals/7K3M-9QZ2/d.png",
+            b"\x89PNG other".to_vec(),
+            "image/png",
+        )
+        .await
+        .unwrap();
+    let answer = reqwest::get(&other).await.unwrap();
+    assert!(answer.status().is_client_error(), "{}", answer.status());
+}
