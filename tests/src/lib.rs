@@ -4,3 +4,4 @@ pub mod city;
 pub mod contract;
 pub mod moto;
 pub mod sample;
+pub mod template;

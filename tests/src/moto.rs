@@ -16,6 +16,8 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 
+use crate::template;
+
 /// The names of the queues, each with its dead-letter queue.
 pub const QUEUES: [&str; 3] = ["routing", "status", "notify"];
 
@@ -69,8 +71,9 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
         .await
 }
 
-/// Creates the single table with the keys and indexes of template.yaml.
+/// Creates the single table with the keys, attributes and indexes of template.yaml.
 pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) {
+    let spec = template::table(&template::read());
     let key = |attribute: &str, kind: KeyType| {
         KeySchemaElement::builder()
             .attribute_name(attribute)
@@ -78,33 +81,35 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) {
             .build()
             .unwrap()
     };
-    let text = |attribute: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(attribute)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap()
+    let schema = |keys: &template::KeySpec| {
+        let mut schema = vec![key(&keys.hash, KeyType::Hash)];
+        if let Some(range) = &keys.range {
+            schema.push(key(range, KeyType::Range));
+        }
+        schema
     };
     let mut table = client
         .create_table()
         .table_name(name)
         .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key("PK", KeyType::Hash))
-        .key_schema(key("SK", KeyType::Range));
-    for attribute in [
-        "PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK",
-    ] {
-        table = table.attribute_definitions(text(attribute));
+        .set_key_schema(Some(schema(&spec.key)));
+    for (attribute, kind) in &spec.attributes {
+        table = table.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(attribute)
+                .attribute_type(ScalarAttributeType::from(kind.as_str()))
+                .build()
+                .unwrap(),
+        );
     }
-    for index in ["GSI1", "GSI2", "GSI3"] {
+    for (index, (keys, projection)) in &spec.indexes {
         table = table.global_secondary_indexes(
             GlobalSecondaryIndex::builder()
                 .index_name(index)
-                .key_schema(key(&format!("{index}PK"), KeyType::Hash))
-                .key_schema(key(&format!("{index}SK"), KeyType::Range))
+                .set_key_schema(Some(schema(keys)))
                 .projection(
                     Projection::builder()
-                        .projection_type(ProjectionType::All)
+                        .projection_type(ProjectionType::from(projection.as_str()))
                         .build(),
                 )
                 .build()
@@ -112,6 +117,102 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) {
         );
     }
     table.send().await.expect("the table is created");
+    if let Some(attribute) = &spec.ttl_attribute {
+        client
+            .update_time_to_live()
+            .table_name(name)
+            .time_to_live_specification(
+                aws_sdk_dynamodb::types::TimeToLiveSpecification::builder()
+                    .attribute_name(attribute)
+                    .enabled(true)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .expect("time to live is set");
+    }
+}
+
+/// What template.yaml makes for the functions, made on moto under one prefix.
+pub struct Stack {
+    pub table: String,
+    /// `routing`, `status`, `notify` and their `-dlq`s → queue URL.
+    pub queues: HashMap<String, String>,
+    pub bucket: String,
+}
+
+/// Creates the table, the queues with their dead-letter queues, and the media bucket as
+/// template.yaml declares them.
+pub async fn create_stack(prefix: &str) -> Stack {
+    let config = sdk_config().await;
+    let table = format!("{prefix}-table");
+    create_table(&aws_sdk_dynamodb::Client::new(&config), &table).await;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let mut queues = HashMap::new();
+    for spec in template::queues(&template::read()) {
+        let made = create_queue_pair(
+            &sqs,
+            &format!("{prefix}-{}", spec.name),
+            spec.visibility_timeout_s,
+            spec.max_receive_count,
+        )
+        .await;
+        queues.insert(spec.name.clone(), made.0);
+        queues.insert(format!("{}-dlq", spec.name), made.1);
+    }
+    let bucket = format!("{prefix}-media").to_lowercase();
+    media_bucket(&bucket).await;
+    Stack {
+        table,
+        queues,
+        bucket,
+    }
+}
+
+/// A queue and its dead-letter queue; gives their URLs.
+async fn create_queue_pair(
+    client: &aws_sdk_sqs::Client,
+    name: &str,
+    visibility_timeout_s: u32,
+    max_receives: u32,
+) -> (String, String) {
+    let dlq = client
+        .create_queue()
+        .queue_name(format!("{name}-dlq"))
+        .send()
+        .await
+        .expect("a DLQ")
+        .queue_url
+        .unwrap();
+    let dlq_arn = client
+        .get_queue_attributes()
+        .queue_url(&dlq)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()
+        .remove(&QueueAttributeName::QueueArn)
+        .unwrap();
+    let queue = client
+        .create_queue()
+        .queue_name(name)
+        .attributes(
+            QueueAttributeName::VisibilityTimeout,
+            visibility_timeout_s.to_string(),
+        )
+        .attributes(
+            QueueAttributeName::RedrivePolicy,
+            format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{max_receives}"}}"#),
+        )
+        .send()
+        .await
+        .expect("a queue")
+        .queue_url
+        .unwrap();
+    (queue, dlq)
 }
 
 /// Creates the queues (each with a DLQ after `max_receives`) under a prefix; gives name → URL,
@@ -124,43 +225,13 @@ pub async fn create_queues(
 ) -> HashMap<String, String> {
     let mut urls = HashMap::new();
     for name in QUEUES {
-        let dlq = client
-            .create_queue()
-            .queue_name(format!("{prefix}-{name}-dlq"))
-            .send()
-            .await
-            .expect("a DLQ")
-            .queue_url
-            .unwrap();
-        let dlq_arn = client
-            .get_queue_attributes()
-            .queue_url(&dlq)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap()
-            .attributes
-            .unwrap()
-            .remove(&QueueAttributeName::QueueArn)
-            .unwrap();
-        let queue = client
-            .create_queue()
-            .queue_name(format!("{prefix}-{name}"))
-            .attributes(
-                QueueAttributeName::VisibilityTimeout,
-                visibility_timeout_s.to_string(),
-            )
-            .attributes(
-                QueueAttributeName::RedrivePolicy,
-                format!(
-                    r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{max_receives}"}}"#
-                ),
-            )
-            .send()
-            .await
-            .expect("a queue")
-            .queue_url
-            .unwrap();
+        let (queue, dlq) = create_queue_pair(
+            client,
+            &format!("{prefix}-{name}"),
+            visibility_timeout_s,
+            max_receives,
+        )
+        .await;
         urls.insert(name.to_string(), queue);
         urls.insert(format!("{name}-dlq"), dlq);
     }

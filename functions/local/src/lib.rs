@@ -169,6 +169,8 @@ struct Adapters {
     sms: Arc<dyn SmsSender>,
     outbox: Option<Outbox>,
     routes: Router,
+    /// The sender of e-mail, when not the city's contact address.
+    mail_from: Option<String>,
 }
 
 /// SQLite, files and the outbox in the data folder. Uploads are checked as S3 would have the media
@@ -207,6 +209,7 @@ fn embedded_adapters(options: &LocalOptions, url: &str) -> anyhow::Result<Adapte
         mailer: Arc::new(outbox.clone()),
         sms: Arc::new(outbox.clone()),
         outbox: Some(outbox),
+        mail_from: None,
     })
 }
 
@@ -222,6 +225,7 @@ fn aws_adapters(setup: &AwsSetup) -> anyhow::Result<Adapters> {
         sms: notify.sms,
         outbox: None,
         routes: Router::new(),
+        mail_from: Some(notify.settings.mail_from),
     })
 }
 
@@ -293,7 +297,10 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
             clock: Arc::new(SystemClock),
             settings: NotifySettings {
                 public_url: url.clone(),
-                mail_from: format!("{} 311 <{}>", city.short_name, city.contact_email),
+                mail_from: adapters
+                    .mail_from
+                    .clone()
+                    .unwrap_or_else(|| format!("{} 311 <{}>", city.short_name, city.contact_email)),
             },
         },
     };

@@ -124,16 +124,7 @@ impl MediaStore for S3Media {
         if let Some(token) = credentials.session_token() {
             fields.push(("x-amz-security-token".to_string(), token.to_string()));
         }
-        let mut conditions = vec![
-            serde_json::json!({ "bucket": self.bucket }),
-            serde_json::json!(["content-length-range", 1, max_bytes]),
-        ];
-        conditions.extend(
-            fields
-                .iter()
-                .map(|(name, value)| serde_json::json!({ name: value })),
-        );
-        let policy = serde_json::json!({ "expiration": expiration, "conditions": conditions });
+        let policy = post_policy(&self.bucket, &fields, max_bytes, &expiration);
         let policy = base64::engine::general_purpose::STANDARD.encode(policy.to_string());
         let signing_key = aws_sigv4::sign::v4::generate_signing_key(
             credentials.secret_access_key(),
