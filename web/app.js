@@ -10,6 +10,27 @@ const TIME_ZONE = 'America/New_York';
 const NEARBY_DELAY_MS = 400;
 const NEARBY_RADIUS_M = 50;
 const NEARBY_EXCERPT = 140;
+const MB = 1024 * 1024;
+const MEDIA_MAX_FILES = 10;
+
+// The photos and videos the City takes, as the server checks them.
+const MEDIA_KINDS = {
+  'image/jpeg': { video: false, maxBytes: 15 * MB },
+  'image/png': { video: false, maxBytes: 15 * MB },
+  'image/webp': { video: false, maxBytes: 15 * MB },
+  'video/mp4': { video: true, maxBytes: 100 * MB },
+  'video/quicktime': { video: true, maxBytes: 100 * MB },
+};
+// For files the browser gives no type (or a generic one): the type by file name.
+const MEDIA_EXTENSIONS = {
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  png: 'image/png',
+  webp: 'image/webp',
+  mp4: 'video/mp4',
+  mov: 'video/quicktime',
+};
+const MEDIA_ACCEPTED_TEXT = 'The City takes JPEG, PNG or WebP photos and MP4 or MOV videos.';
 
 const STATUS_LABELS = {
   submitted: 'Submitted',
@@ -35,6 +56,7 @@ const TIMELINE_LABELS = {
   duplicate: 'Linked to an earlier report of the same problem',
   status_changed: 'Status changed',
   note: 'Update',
+  media: 'Photo or video added',
 };
 
 // Labels for the area layers a report can be placed in (areas: layer id -> area name).
@@ -492,7 +514,71 @@ function buildRequestBody() {
     errors.push(...attrs.errors);
     if (Object.keys(attrs.values).length) body.attributes = attrs.values;
   }
+  const mediaProblems = checkMedia(chosenMedia());
+  if (mediaProblems.length) errors.push({ field: 'media', message: mediaProblems.join(' ') });
   return { body, errors };
+}
+
+/* Photos and videos ------------------------------------------------- */
+
+/** The type a file is sent as, or null when the City does not take it. */
+function mediaType(file) {
+  const type = String(file.type || '').toLowerCase();
+  if (MEDIA_KINDS[type]) return type;
+  if (type && type !== 'application/octet-stream') return null;
+  const m = String(file.name || '').toLowerCase().match(/\.([a-z0-9]+)$/);
+  return (m && MEDIA_EXTENSIONS[m[1]]) || null;
+}
+
+function formatSize(bytes) {
+  if (bytes < 1024) return bytes === 1 ? '1 byte' : `${bytes} bytes`;
+  if (bytes < MB) return `${Math.round(bytes / 1024)} KB`;
+  return `${(bytes / MB).toFixed(1).replace(/\.0$/, '')} MB`;
+}
+
+function chosenMedia() {
+  return [...($('media').files || [])];
+}
+
+/** What stops the chosen files from being sent, as messages (none when all is well). */
+function checkMedia(files) {
+  const problems = [];
+  if (files.length > MEDIA_MAX_FILES) {
+    problems.push(`You chose ${files.length} files: a report can have at most ${MEDIA_MAX_FILES} photos and videos.`);
+  }
+  let refusedType = false;
+  for (const file of files) {
+    const name = `“${file.name}”`;
+    const type = mediaType(file);
+    if (!type) {
+      problems.push(`${name} is not a photo or video the City can take.`);
+      refusedType = true;
+    } else if (file.size === 0) {
+      problems.push(`${name} is empty. Choose another file.`);
+    } else if (file.size > MEDIA_KINDS[type].maxBytes) {
+      const kind = MEDIA_KINDS[type];
+      problems.push(`${name} is too big: ${kind.video ? 'a video' : 'a photo'} can be at most ${kind.maxBytes / MB} MB, and this one is ${formatSize(file.size)}.`);
+    }
+  }
+  if (refusedType) problems.push(MEDIA_ACCEPTED_TEXT);
+  return problems;
+}
+
+/** Lists the chosen files and says at once what is wrong with them. */
+function onMediaChange() {
+  const files = chosenMedia();
+  renderChosenMedia(files);
+  const wrapper = fieldWrapper('media');
+  const problems = checkMedia(files);
+  if (problems.length) setFieldError(wrapper, problems.join(' '));
+  else clearFieldError(wrapper);
+}
+
+function renderChosenMedia(files) {
+  const list = $('media-chosen');
+  list.replaceChildren(...files.map((file) =>
+    el('li', {}, [el('span', { className: 'media-name', text: file.name }), ` (${formatSize(file.size)})`])));
+  list.hidden = files.length === 0;
 }
 
 /* Field errors ------------------------------------------------------ */
@@ -590,6 +676,8 @@ async function onSubmitReport(event) {
     return;
   }
   clearAllErrors();
+  // The form is emptied once the report is made: keep the chosen files for the uploads.
+  const files = chosenMedia();
   setSending(true);
   try {
     const { body: created } = await api('/requests', {
@@ -600,7 +688,10 @@ async function onSubmitReport(event) {
     if (!created || !created.service_request_id) {
       throw new ApiError(500, null, 'The server did not return a tracking number. Please try again.');
     }
-    showSuccess(created);
+    // The token proves this page made the report. It stays in memory, for the uploads only.
+    const { token, ...request } = created;
+    showSuccess(request);
+    if (files.length) uploadMedia(request.service_request_id, typeof token === 'string' ? token : '', files);
   } catch (err) {
     // A 4xx means nothing was created: the next try is a new submission.
     // On a network failure or 5xx the outcome is unknown, so keep the key
@@ -624,6 +715,7 @@ async function onSubmitReport(event) {
 
 function showSuccess(request) {
   const id = request.service_request_id;
+  clearUploads();
   $('tracking-number').textContent = id;
   $('track-link').href = `#/requests/${encodeURIComponent(id)}`;
   resetReportForm();
@@ -638,6 +730,7 @@ function resetReportForm() {
   renderAttributes(null);
   $('service-help').textContent = '';
   $('location-status').textContent = '';
+  renderChosenMedia([]);
   updateCounter();
   updatePointRequired();
   clearNearby();
@@ -648,9 +741,227 @@ function resetReportForm() {
 function startNewReport() {
   $('report-success').hidden = true;
   $('tracking-number').textContent = '';
+  clearUploads();
   $('report-form').hidden = false;
   resetReportForm();
   $('service').focus();
+}
+
+/* Uploads, once the report is made ---------------------------------- */
+
+const uploadState = {
+  // Which batch of uploads owns the status line ("Report another problem" starts afresh).
+  run: 0,
+  // Files on their way to each report (tracking number -> count), so the track view
+  // re-checks the report until they show.
+  expected: new Map(),
+};
+
+function expectMedia(requestId, change) {
+  uploadState.expected.set(requestId, Math.max(0, (uploadState.expected.get(requestId) || 0) + change));
+}
+
+function clearUploads() {
+  uploadState.run++;
+  $('uploads').hidden = true;
+  $('upload-list').replaceChildren();
+  $('upload-status').textContent = '';
+}
+
+/** "Some text" -> "Some text." with a capital letter, for the server's short reasons. */
+function sentence(text) {
+  const s = String(text || '').trim();
+  if (!s) return '';
+  const capital = s.charAt(0).toUpperCase() + s.slice(1);
+  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
+}
+
+/** One chosen file in the confirmation: its name, progress and outcome. */
+function uploadItem(file) {
+  const type = mediaType(file);
+  const video = Boolean(type && MEDIA_KINDS[type].video);
+  const progress = el('progress', { className: 'upload-progress', 'aria-label': `Uploading ${file.name}`, hidden: true });
+  const outcome = el('p', { className: 'upload-outcome', tabindex: '-1', text: 'Waiting to upload…' });
+  const retry = el('button', {
+    type: 'button',
+    className: 'btn btn-secondary upload-retry',
+    'aria-label': `Try uploading ${file.name} again`,
+    text: 'Try again',
+    hidden: true,
+  });
+  const node = el('li', { className: 'upload', dataset: { state: 'waiting' } }, [
+    el('p', { className: 'upload-name' }, [el('strong', { text: file.name }), ` (${formatSize(file.size)})`]),
+    progress,
+    outcome,
+    retry,
+  ]);
+  return { file, type, video, node, progress, outcome, retry, state: 'waiting' };
+}
+
+function setUploadState(item, state, message, { canRetry = false } = {}) {
+  item.state = state;
+  item.node.dataset.state = state;
+  item.progress.hidden = state !== 'uploading';
+  item.outcome.textContent = message;
+  item.retry.hidden = !canRetry;
+}
+
+/** Uploads the files chosen with a new report, one after the other. */
+function uploadMedia(requestId, token, files) {
+  const run = uploadState.run;
+  const items = files.map(uploadItem);
+  $('upload-list').replaceChildren(...items.map((item) => item.node));
+  $('uploads').hidden = false;
+  if (!token) {
+    // A repeated send of a report the server already had: only the first answer carries the token.
+    for (const item of items) {
+      setUploadState(item, 'failed', `“${item.file.name}” was not uploaded. This report had already been received, so files can no longer be added to it from this page.`);
+    }
+    summarizeUploads(items, run);
+    return;
+  }
+  for (const item of items) {
+    item.retry.addEventListener('click', async () => {
+      if (item.state === 'uploading') return;
+      item.outcome.focus(); // the button hides while the file is sent again
+      await uploadOne(requestId, token, item, items, run);
+      summarizeUploads(items, run);
+    });
+  }
+  (async () => {
+    for (const item of items) await uploadOne(requestId, token, item, items, run);
+    summarizeUploads(items, run);
+  })();
+}
+
+/** Asks for an upload form, then sends the file with it. Never throws. */
+async function uploadOne(requestId, token, item, items, run) {
+  const { file } = item;
+  setUploadState(item, 'uploading', 'Uploading…');
+  if (run === uploadState.run) {
+    const place = items.length > 1 ? ` ${items.indexOf(item) + 1} of ${items.length}` : '';
+    $('upload-status').textContent = `Uploading file${place}: “${file.name}”…`;
+  }
+  expectMedia(requestId, 1);
+  const fail = (reason, canRetry) => {
+    expectMedia(requestId, -1);
+    setUploadState(item, 'failed', `“${file.name}” was not uploaded. ${reason}`, { canRetry });
+  };
+
+  let upload;
+  try {
+    const { body } = await api(`/requests/${encodeURIComponent(requestId)}/media`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ token, content_type: item.type, size: file.size }),
+    });
+    upload = body && body.upload;
+    if (!upload || typeof upload.url !== 'string') {
+      throw new ApiError(500, null, 'The server did not say where to send the file.');
+    }
+  } catch (err) {
+    fail(mediaRefusal(err), err.status === 0 || err.status >= 500);
+    return;
+  }
+
+  const sent = await sendToStorage(upload, file);
+  if (!sent.ok) {
+    fail(sent.reason, sent.canRetry);
+    return;
+  }
+  const what = item.video ? 'Video' : 'Photo';
+  setUploadState(item, 'uploaded', `${what} uploaded — it will show on your report once checked.`);
+}
+
+/** The server's reason for not taking a file, in plain words. */
+function mediaRefusal(err) {
+  switch (err.code) {
+    case 'unsupported_media_type':
+      return MEDIA_ACCEPTED_TEXT;
+    case 'file_too_large':
+      return 'It is too big: photos can be at most 15 MB and videos at most 100 MB.';
+    case 'too_many_files':
+      return `The report already has the most photos and videos it can take (${MEDIA_MAX_FILES}).`;
+    case 'forbidden':
+      return 'Only the page that sent the report can add files to it.';
+    default:
+      return sentence(err.message);
+  }
+}
+
+/**
+ * Posts the file with its upload form: every form field in the order given,
+ * then the file last (as S3 requires). Answers { ok } or { ok: false, reason, canRetry }.
+ */
+async function sendToStorage(upload, file) {
+  let url;
+  try {
+    url = new URL(upload.url, location.href);
+  } catch {
+    url = null;
+  }
+  if (!url || !['http:', 'https:'].includes(url.protocol)) {
+    return { ok: false, canRetry: false, reason: 'The server gave an upload address this page cannot use.' };
+  }
+  const data = new FormData();
+  const fields = upload.fields && typeof upload.fields === 'object' ? upload.fields : {};
+  for (const [name, value] of Array.isArray(fields) ? fields : Object.entries(fields)) {
+    data.append(name, String(value));
+  }
+  const fileField = typeof upload.file_field === 'string' && upload.file_field ? upload.file_field : 'file';
+  data.append(fileField, file, file.name);
+
+  let response;
+  try {
+    response = await fetch(url.href, { method: 'POST', body: data, mode: 'cors', credentials: 'omit' });
+  } catch {
+    return { ok: false, canRetry: true, reason: 'It could not be sent. Check your connection and try again.' };
+  }
+  if (response.ok) return { ok: true };
+  return { ok: false, canRetry: response.status !== 400, reason: await storageRefusal(response) };
+}
+
+/** Why the file storage refused a file: the local runner answers JSON, S3 answers XML. */
+async function storageRefusal(response) {
+  let text = '';
+  try {
+    text = await response.text();
+  } catch {
+    text = '';
+  }
+  let reason = '';
+  try {
+    const body = JSON.parse(text);
+    const error = body && body.error;
+    if (typeof error === 'string') reason = error;
+    else if (error && typeof error.message === 'string') reason = error.message;
+  } catch {
+    const xml = new DOMParser().parseFromString(text, 'application/xml');
+    const message = xml.querySelector('Error > Message');
+    reason = message ? message.textContent : '';
+  }
+  reason = reason.trim();
+  if (!reason) return `The file storage answered with status ${response.status}.`;
+  return `The file storage refused it: ${reason}${/[.!?]$/.test(reason) ? '' : '.'}`;
+}
+
+/** One line for the whole batch; the report itself was received either way. */
+function summarizeUploads(items, run) {
+  if (run !== uploadState.run) return;
+  if (items.some((item) => item.state === 'uploading' || item.state === 'waiting')) return;
+  const total = items.length;
+  const done = items.filter((item) => item.state === 'uploaded').length;
+  let text;
+  if (done === total) {
+    text = total === 1
+      ? 'Your file was uploaded. It will show on your report once checked.'
+      : `All ${total} files were uploaded. They will show on your report once checked.`;
+  } else if (done === 0) {
+    text = `${total === 1 ? 'Your file was' : 'Your files were'} not uploaded, but your report was received. Keep your tracking number.`;
+  } else {
+    text = `${done} of ${total} files were uploaded. Your report was received either way. Keep your tracking number.`;
+  }
+  $('upload-status').textContent = text;
 }
 
 /** Latitude and longitude are required unless a street address is typed. */
@@ -858,11 +1169,15 @@ async function fetchAndShow(id, token, polls, focusResult) {
   }
   if (token !== loadToken) return;
   const previous = polls > 0 && lastRequest ? lastRequest.status : null;
+  const previousMedia = polls > 0 && lastRequest ? mediaCount(lastRequest) : null;
+  const media = mediaCount(request);
   lastRequest = request;
   renderRequest(request);
   status.className = 'track-status';
   if (previous && previous !== request.status) {
     status.textContent = `Status is now ${statusLabel(request.status)}.`;
+  } else if (previousMedia !== null && media > previousMedia) {
+    status.textContent = 'A photo or video was added to the report.';
   } else if (polls === 0) {
     status.textContent = `Report ${request.service_request_id} found. Status: ${statusLabel(request.status)}.`;
   }
@@ -870,8 +1185,10 @@ async function fetchAndShow(id, token, polls, focusResult) {
     $('request-title').setAttribute('tabindex', '-1');
     $('request-title').focus();
   }
-  // A new report is routed within a second or so: re-check a few times.
-  if (request.status === 'submitted' && polls < POLL_MAX) {
+  // A new report is routed within a second or so, and a photo sent from this
+  // page is checked about as fast: re-check a few times.
+  const waitingForMedia = (uploadState.expected.get(request.service_request_id) || 0) > media;
+  if ((request.status === 'submitted' || waitingForMedia) && polls < POLL_MAX) {
     pollTimer = setTimeout(() => fetchAndShow(id, token, polls + 1, false), POLL_INTERVAL_MS);
   }
 }
@@ -909,6 +1226,7 @@ function renderRequest(r) {
   setDd('r-description', r.description, 'No description given');
 
   renderRequestAttributes(r);
+  renderMedia(r);
   renderTimeline(Array.isArray(r.timeline) ? r.timeline : []);
   $('track-result').hidden = false;
 }
@@ -999,11 +1317,75 @@ function renderRequestAttributes(r) {
   $('r-attributes-wrap').hidden = list.children.length === 0;
 }
 
+/** Photos and videos the report shows in its timeline. */
+function mediaCount(r) {
+  return Array.isArray(r && r.timeline) ? r.timeline.filter((e) => e && e.kind === 'media').length : 0;
+}
+
+/**
+ * Where to show a report's media_url from. The City's own media links are
+ * read through this page's API; any other address (a link the reporter gave)
+ * is only offered as a link, so nothing loads from elsewhere unasked.
+ */
+function mediaLink(value) {
+  if (typeof value !== 'string' || !value.trim()) return null;
+  let url;
+  try {
+    url = new URL(value.trim(), location.href);
+  } catch {
+    return null;
+  }
+  if (!['http:', 'https:'].includes(url.protocol)) return null;
+  const ours = url.pathname.startsWith(`${API}/media/`);
+  return {
+    href: ours ? `${url.pathname}${url.search}` : url.href,
+    ours,
+    video: /\.(mp4|mov)$/i.test(url.pathname),
+  };
+}
+
+function renderMedia(r) {
+  const wrap = $('r-media-wrap');
+  const box = $('r-media');
+  const link = mediaLink(r.media_url);
+  if (!link) {
+    wrap.hidden = true;
+    box.replaceChildren();
+    box.dataset.url = '';
+    return;
+  }
+  wrap.hidden = false;
+  if (box.dataset.url === link.href) return; // unchanged: keep the picture already shown
+  box.dataset.url = link.href;
+  if (!link.ours) {
+    box.replaceChildren(el('p', {}, [
+      el('a', { href: link.href, rel: 'noopener noreferrer', text: 'See the photo or video given with this report' }),
+      ' (on another website)',
+    ]));
+    return;
+  }
+  if (link.video) {
+    box.replaceChildren(el('p', {}, [el('a', { href: link.href, text: 'Watch the video of the reported problem' })]));
+    return;
+  }
+  const img = el('img', { src: link.href, alt: 'Photo of the reported problem', className: 'request-photo', decoding: 'async' });
+  img.addEventListener('error', () => {
+    if (box.dataset.url !== link.href) return;
+    box.replaceChildren(el('p', {}, [
+      'The photo cannot be shown here right now. ',
+      el('a', { href: link.href, text: 'Open the photo' }),
+    ]));
+  });
+  box.replaceChildren(img, el('p', { className: 'photo-open' }, [el('a', { href: link.href, text: 'Open the photo full size' })]));
+}
+
 function renderTimeline(events) {
   const list = $('r-timeline');
   const items = events.map((e) => {
     let title = TIMELINE_LABELS[e.kind] || humanize(e.kind || 'update');
     if (e.kind === 'status_changed' && e.status) title = `Status changed to ${statusLabel(e.status)}`;
+    // "Photo added" / "Video added" says more than the general label.
+    if (e.kind === 'media' && e.note && /^(photo|video) added\.?$/i.test(e.note.trim())) title = e.note.trim();
     const note = e.note && e.note.trim().toLowerCase() !== title.toLowerCase() ? e.note : null;
     return el('li', { dataset: { kind: e.kind || '' } }, [
       el('p', { className: 'timeline-when' }, [timeNode(e.at)]),
@@ -1028,6 +1410,7 @@ function init() {
     if (wrapper) clearFieldError(wrapper);
   });
   $('description').addEventListener('input', updateCounter);
+  $('media').addEventListener('change', onMediaChange);
   $('service').addEventListener('change', scheduleNearby);
   $('lat').addEventListener('input', scheduleNearby);
   $('long').addEventListener('input', scheduleNearby);

@@ -96,6 +96,14 @@ pub struct RequestQuery {
     pub page_size: u32,
 }
 
+/// One page of a department's work queue, oldest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuePage {
+    pub requests: Vec<ServiceRequest>,
+    /// Where the next page starts (pass it back as `after`); `None` on the last page. Opaque.
+    pub next: Option<String>,
+}
+
 /// Requests stored, with their private reporter contact, timelines and delivery ledger.
 #[async_trait::async_trait]
 pub trait RequestStore: Send + Sync {
@@ -147,6 +155,15 @@ pub trait RequestStore: Send + Sync {
     ) -> PortResult<Vec<TrackingNumber>>;
 
     /// Claims the right to send one message; false if it was claimed before (already sent).
+    /// A department's requests in one status, oldest first, `limit` at a time from `after`.
+    async fn department_queue(
+        &self,
+        department: &str,
+        status: Status,
+        after: Option<&str>,
+        limit: u32,
+    ) -> PortResult<QueuePage>;
+
     async fn claim_delivery(&self, key: &str, at: DateTime<Utc>) -> PortResult<bool>;
 
     /// Gives a claim back after a send failed, so a retry may send.
@@ -178,6 +195,15 @@ impl QueueName {
 #[async_trait::async_trait]
 pub trait Queue: Send + Sync {
     async fn send(&self, queue: QueueName, body: &str) -> PortResult<()>;
+
+    /// Sends many messages, in as few calls as the queue allows. All are sent, or an error says
+    /// which were not; sending again is safe, since every consumer is idempotent.
+    async fn send_batch(&self, queue: QueueName, bodies: &[String]) -> PortResult<()> {
+        for body in bodies {
+            self.send(queue, body).await?;
+        }
+        Ok(())
+    }
 }
 
 /// A message handed to a consumer, to be deleted by its receipt once handled.
@@ -291,6 +317,30 @@ pub trait Mailer: Send + Sync {
 #[async_trait::async_trait]
 pub trait SmsSender: Send + Sync {
     async fn send_sms(&self, message: &TextMessage) -> PortResult<()>;
+}
+
+/// A message to a resident's phone app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushMessage {
+    pub title: String,
+    pub body: String,
+    /// The request the app opens.
+    pub request_id: String,
+    pub dedupe_key: String,
+}
+
+/// Mobile push (APNs or FCM, through SNS on AWS).
+#[async_trait::async_trait]
+pub trait PushSender: Send + Sync {
+    /// Sends to the device with this push token. A device that can no longer be reached (the app
+    /// was removed) is not an error: retrying would not reach it either.
+    async fn push(&self, device_token: &str, message: &PushMessage) -> PortResult<()>;
+}
+
+/// Publishes to a topic that others subscribe to (operators, the city's other systems).
+#[async_trait::async_trait]
+pub trait TopicPublisher: Send + Sync {
+    async fn publish(&self, topic: &str, subject: &str, body: &str) -> PortResult<()>;
 }
 
 /// The time, injectable so tests can hold it still.

@@ -1,7 +1,9 @@
-//! The messengers on AWS (SES v2 e-mail, SNS SMS) against a local moto server.
+//! The messengers on AWS (SES v2 e-mail; SNS SMS, mobile push and topics) against a local moto server.
 
-use cityfix_shared::aws::{SesMailer, SnsSms};
-use cityfix_shared::ports::{Email, Mailer, PortError, SmsSender, TextMessage};
+use cityfix_shared::aws::{SesMailer, SnsPush, SnsSms, SnsTopics};
+use cityfix_shared::ports::{
+    Email, Mailer, PortError, PushMessage, PushSender, SmsSender, TextMessage, TopicPublisher,
+};
 use cityfix_tests::moto;
 
 fn email(from: &str) -> Email {
@@ -47,4 +49,104 @@ async fn sns_texts_a_number_written_any_way_and_refuses_a_short_one() {
     };
     sms.send_sms(&text("(860) 555-0199")).await.unwrap();
     assert!(sms.send_sms(&text("555-0199")).await.is_err());
+}
+
+#[tokio::test]
+async fn sns_pushes_to_a_device_through_its_platform_application() {
+    let config = moto::sdk_config().await;
+    let client = aws_sdk_sns::Client::new(&config);
+    let application = client
+        .create_platform_application()
+        .name(moto::unique("cityfix-app"))
+        .platform("GCM")
+        .attributes("PlatformCredential", "server-key")
+        .send()
+        .await
+        .unwrap()
+        .platform_application_arn
+        .unwrap();
+    let push = SnsPush::new(client.clone(), &application);
+    let message = PushMessage {
+        title: "Report 7K3M-9QZ2 received".into(),
+        body: "Hartford 311: we received your report".into(),
+        request_id: "7K3M-9QZ2".into(),
+        dedupe_key: "7K3M-9QZ2/routed/push/abc".into(),
+    };
+    push.push("device-token-1", &message).await.unwrap();
+    push.push("device-token-1", &message).await.unwrap();
+    let endpoints = client
+        .list_endpoints_by_platform_application()
+        .platform_application_arn(&application)
+        .send()
+        .await
+        .unwrap()
+        .endpoints
+        .unwrap_or_default();
+    assert_eq!(endpoints.len(), 1, "one endpoint per device token");
+}
+
+#[tokio::test]
+async fn sns_publishes_to_a_topic_its_subscribers_receive_and_refuses_an_unknown_one() {
+    let config = moto::sdk_config().await;
+    let sns = aws_sdk_sns::Client::new(&config);
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let topic = sns
+        .create_topic()
+        .name(moto::unique("events"))
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let queue = sqs
+        .create_queue()
+        .queue_name(moto::unique("subscriber"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()
+        .remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .unwrap();
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint(&queue_arn)
+        .send()
+        .await
+        .unwrap();
+    let topics = SnsTopics::new(sns);
+    topics
+        .publish(
+            &topic,
+            "7K3M-9QZ2 opened",
+            r#"{"request_id":"7K3M-9QZ2","status":"open"}"#,
+        )
+        .await
+        .unwrap();
+    let received = sqs
+        .receive_message()
+        .queue_url(&queue)
+        .wait_time_seconds(2)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert_eq!(received.len(), 1);
+    assert!(received[0].body().unwrap().contains("7K3M-9QZ2"));
+    let unknown = format!("{topic}-gone");
+    assert!(matches!(
+        topics.publish(&unknown, "s", "b").await,
+        Err(PortError::NotFound(_))
+    ));
 }

@@ -157,3 +157,62 @@ async fn staff_merge_a_report_into_another_and_unmerge_it() {
     assert_eq!(status, 409, "it is not merged any more");
     city.stop().await;
 }
+
+async fn get(city: &Running, path: &str, token: &str) -> (u16, Value) {
+    let answer = reqwest::Client::new()
+        .get(format!("{}{path}", city.url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    (
+        answer.status().as_u16(),
+        answer.json().await.unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn staff_page_through_their_department_queue_oldest_first() {
+    let data = tempfile::tempdir().unwrap();
+    let city = start_city(data.path(), true, Duration::from_secs(30)).await;
+    // three potholes far enough apart not to be duplicates, all Public Works'
+    let mut made = Vec::new();
+    for n in 0..3 {
+        let north = 41.7677 + f64::from(n) * 400.0 / 111_320.0;
+        made.push(open_pothole(&city, (north, -72.67602), &format!("q{n}@example.org")).await);
+    }
+    let works = token(&city, Role::Staff, Some("public-works"));
+    let (status, first) = get(&city, "/staff/v1/queue?limit=2", &works).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["department"], "public-works");
+    let next = first["next"].as_str().expect("a second page").to_string();
+    let (status, second) = get(
+        &city,
+        &format!("/staff/v1/queue?limit=2&after={next}"),
+        &works,
+    )
+    .await;
+    assert_eq!(status, 200, "{second}");
+    let ids: Vec<&str> = first["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["requests"].as_array().unwrap())
+        .map(|r| r["service_request_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, made, "oldest first, each once");
+    assert!(second["next"].is_null());
+    assert!(!first.to_string().contains("@example.org"));
+
+    let parks = token(&city, Role::Staff, Some("parks-recreation"));
+    let (status, _) = get(&city, "/staff/v1/queue?department=public-works", &parks).await;
+    assert_eq!(status, 403, "another department's queue is not theirs");
+    let (status, _) = get(&city, "/staff/v1/queue?status=sleeping", &works).await;
+    assert_eq!(status, 400);
+    let (status, _) = get(&city, "/staff/v1/queue?after=zz", &works).await;
+    assert_eq!(status, 400, "a cursor that is not one");
+    let supervisor = token(&city, Role::Supervisor, None);
+    let (status, _) = get(&city, "/staff/v1/queue", &supervisor).await;
+    assert_eq!(status, 400, "a supervisor names the department");
+    city.stop().await;
+}

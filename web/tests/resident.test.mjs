@@ -6,14 +6,17 @@
 // pothole, track it until it is routed, send an invalid location, and check
 // that contact details never show up on the public tracking page. Then: the
 // "Already reported nearby" panel before sending, a report linked to an
-// earlier one, a pothole on a state road referred to the state, and reports
-// given only as a street address.
+// earlier one, a pothole on a state road referred to the state, reports
+// given only as a street address, a photo sent with a report and shown on it
+// once checked, and a file of a kind the City does not take.
 //
 // All tests share one server with a fresh data folder. Duplicates are linked
 // within 50 m for the same service while the earlier report is open, so each
 // test uses its own place or service: the Downtown pothole of the first test
 // stays open and is the "earlier report" of the nearby and duplicate tests;
-// the state-road pothole is 2 km away; the address tests use sidewalk_damage.
+// the state-road pothole is 2 km away; the address tests use sidewalk_damage;
+// the photo test reports graffiti in Asylum Hill, the refused-file test a
+// blocked storm drain in Frog Hollow.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -35,6 +38,18 @@ const STATE_ROAD = { lat: '41.7825', long: '-72.6915' };
 const RUN = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 const EMAIL = `resident.${RUN}@example.org`;
 const DESCRIPTION = `Deep pothole in the right lane near the corner (browser test ${RUN}).`;
+// In Asylum Hill and Frog Hollow, away from every other test's place.
+const PHOTO_PLACE = { lat: '41.77325', long: '-72.69383' };
+const REFUSED_FILE_PLACE = { lat: '41.75929', long: '-72.69141' };
+// A real 2×2 JPEG (SOI, APP0 JFIF, tables, one scan, EOI): the server's
+// checker takes it and the browser can show it.
+const JPEG = Buffer.from(
+  '/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDABALDA4MChAODQ4SERATGCgaGBYWGDEjJR0oOjM9PDkzODdASFxOQERXRTc4UG1RV19iZ2hnPk1xeXBkeFxlZ2P/'
+  + '2wBDARESEhgVGC8aGi9jQjhCY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2P/wAARCAACAAIDASIAAhEBAxEB/8QAFQAB'
+  + 'AQAAAAAAAAAAAAAAAAAAAAX/xAAUEAEAAAAAAAAAAAAAAAAAAAAA/8QAFQEBAQAAAAAAAAAAAAAAAAAABQb/xAAUEQEAAAAAAAAAAAAAAAAAAAAA/9oADAMBAAIR'
+  + 'AxEAPwCcAGUD/9k=',
+  'base64',
+);
 
 let browser;
 const pageErrors = [];
@@ -55,6 +70,7 @@ async function newPage() {
 
 const isCreate = (req) => req.method() === 'POST' && new URL(req.url()).pathname === '/api/v1/requests';
 const isCreateResponse = (res) => isCreate(res.request());
+const isMediaAsk = (req) => req.method() === 'POST' && /^\/api\/v1\/requests\/[^/]+\/media$/.test(new URL(req.url()).pathname);
 const isNearby = (req) => req.method() === 'GET' && new URL(req.url()).pathname === '/api/v1/requests/nearby';
 const nearbyFor = (serviceCode) => (res) =>
   isNearby(res.request()) && new URL(res.url()).searchParams.get('service_code') === serviceCode;
@@ -115,6 +131,21 @@ async function sendAndGetTrackingNumber(page) {
   assert.match(id, TRACKING_RE);
   assert.equal(id, created.service_request_id);
   return { id, body: response.request().postDataJSON(), created };
+}
+
+/** GET /api/v1/requests/{id} from the test itself until `done(view)`; returns the last view. */
+async function pollRequest(id, done, timeout = 2 * WAIT) {
+  const deadline = Date.now() + timeout;
+  let view = null;
+  while (Date.now() < deadline) {
+    const response = await fetch(`${BASE}/api/v1/requests/${encodeURIComponent(id)}`, { headers: { Accept: 'application/json' } });
+    if (response.ok) {
+      view = await response.json();
+      if (done(view)) return view;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return view;
 }
 
 /** Text of a track-view detail row ('' when the row is hidden). */
@@ -503,6 +534,150 @@ test('an address the City does not know is refused at the address field', { time
   const text = await page.evaluate(() => document.body.innerText);
   assert.ok(!/tracking number is/i.test(text), 'no tracking number is announced');
   assert.ok(!/\b[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}\b/.test(text.replace(/7K3M-9QZ2/g, '')), 'no tracking number appears');
+  await page.close();
+});
+
+test('a photo sent with a report is uploaded, checked and shown on the report', { timeout: 60_000 }, async () => {
+  const page = await newPage();
+  // Chromium does not hand file uploads' bodies to the test: note what the page appends instead.
+  await page.addInitScript(() => {
+    const append = FormData.prototype.append;
+    window.formNames = [];
+    FormData.prototype.append = function recordName(name, ...rest) {
+      window.formNames.push(name);
+      return append.call(this, name, ...rest);
+    };
+  });
+  await startReport(page, 'graffiti');
+  await page.getByLabel('Latitude').fill(PHOTO_PLACE.lat);
+  await page.getByLabel('Longitude').fill(PHOTO_PLACE.long);
+  await page.getByLabel('Describe the problem').fill(`Tags on the wall by the bus stop (browser test ${RUN}).`);
+
+  const photo = page.getByLabel('Photo or video');
+  assert.equal(await photo.getAttribute('type'), 'file');
+  assert.equal(await photo.getAttribute('accept'), 'image/jpeg,image/png,image/webp,video/mp4,video/quicktime');
+  assert.equal(await photo.getAttribute('multiple'), '', 'several files can be chosen');
+  await photo.setInputFiles({ name: 'graffiti.jpg', mimeType: 'image/jpeg', buffer: JPEG });
+  await page.locator('#media-chosen li').filter({ hasText: 'graffiti.jpg' }).waitFor();
+  assert.ok(await page.locator('[data-field="media"] .field-error').isHidden(), 'a JPEG is accepted');
+
+  const asks = [];
+  const responses = [];
+  page.on('request', (r) => { if (isMediaAsk(r)) asks.push(r); });
+  page.on('response', (r) => responses.push(r));
+  const { id, created } = await sendAndGetTrackingNumber(page);
+  assert.equal(typeof created.token, 'string', 'the first answer carries the reporter\'s token');
+  assert.ok(created.token.length > 0);
+
+  // The confirmation follows the file, and the report is received either way.
+  const item = page.locator('#upload-list li').filter({ hasText: 'graffiti.jpg' });
+  await item.filter({ hasText: 'Photo uploaded — it will show on your report once checked' }).waitFor();
+  assert.equal(await item.getAttribute('data-state'), 'uploaded');
+  await page.locator('#upload-status').filter({ hasText: 'Your file was uploaded' }).waitFor();
+  assert.match(await page.locator('#report-success').innerText(), new RegExp(`Your tracking number is\\s+${id}`));
+
+  // One form was asked for, with the token, the type and the size of the file ...
+  assert.equal(asks.length, 1, 'one upload form per file');
+  assert.equal(new URL(asks[0].url()).pathname, `/api/v1/requests/${id}/media`);
+  assert.deepEqual(asks[0].postDataJSON(), { token: created.token, content_type: 'image/jpeg', size: JPEG.length });
+  const askResponse = await asks[0].response();
+  assert.equal(askResponse.status(), 201);
+  const { upload } = await askResponse.json();
+  assert.equal(upload.method, 'POST');
+  assert.equal(upload.file_field, 'file');
+
+  // ... and the file was posted with it: the form's fields in order, the file last.
+  const posted = responses.find((r) => r.request().method() === 'POST' && r.url() === upload.url);
+  assert.ok(posted, `the file was posted to ${upload.url}`);
+  assert.ok(posted.status() >= 200 && posted.status() < 300, `the upload answered ${posted.status()}`);
+  assert.match(posted.request().headers()['content-type'] || '', /^multipart\/form-data; boundary=/);
+  assert.deepEqual(await page.evaluate(() => window.formNames), [...Object.keys(upload.fields), 'file'],
+    'the form\'s fields in the order given, then the file');
+
+  // The token is proof for this page only: never shown, never stored.
+  assert.ok(!(await page.content()).includes(created.token), 'the token is not in the page');
+  const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }) + document.cookie);
+  assert.ok(!stored.includes(created.token), 'the token is not stored');
+
+  // The server checks the photo, then the public view shows it.
+  const view = await pollRequest(id, (r) => Boolean(r.media_url) && r.timeline.some((e) => e.kind === 'media'));
+  assert.ok(view && view.media_url, `the report shows a media_url: ${JSON.stringify(view)}`);
+  const added = view.timeline.find((e) => e.kind === 'media');
+  assert.ok(added, `the timeline has a media entry: ${JSON.stringify(view.timeline)}`);
+  assert.equal(added.note, 'Photo added');
+  assert.ok(!('token' in view), 'the public view has no token');
+  assert.match(new URL(view.media_url).pathname, new RegExp(`^/api/v1/media/${id}/[^/]+\\.jpg$`));
+  const file = await fetch(view.media_url); // follows the redirect to the stored file
+  assert.equal(file.status, 200);
+  assert.match(file.headers.get('content-type') || '', /^image\/jpeg/);
+  const bytes = Buffer.from(await file.arrayBuffer());
+  assert.ok(bytes.length > 0, 'the stored photo has bytes');
+  assert.deepEqual([...bytes.subarray(0, 3)], [0xff, 0xd8, 0xff], 'the stored file is a JPEG');
+
+  // The track view shows the photo and the timeline entry.
+  await page.getByRole('link', { name: 'Track this report' }).click();
+  await page.locator('#r-id').filter({ hasText: id }).waitFor();
+  const img = page.getByRole('img', { name: 'Photo of the reported problem' });
+  await img.waitFor({ state: 'visible' });
+  await page.waitForFunction(() => {
+    const i = document.querySelector('#r-media img');
+    return i && i.complete && i.naturalWidth > 0;
+  }, null, { timeout: WAIT });
+  assert.equal(await img.evaluate((i) => i.naturalWidth), 2, 'the photo is shown');
+  assert.equal(new URL(await img.evaluate((i) => i.src)).pathname, new URL(view.media_url).pathname);
+  const entry = page.locator('#r-timeline li[data-kind="media"]');
+  await entry.waitFor();
+  assert.match(await entry.innerText(), /Photo added/);
+  assert.ok(!(await page.content()).includes(created.token), 'the token is not in the track view');
+  await page.close();
+});
+
+test('a file of a kind the City does not take is refused at the field, and nothing is uploaded', { timeout: 60_000 }, async () => {
+  const page = await newPage();
+  await startReport(page, 'blocked_storm_drain');
+  await page.getByLabel('Latitude').fill(REFUSED_FILE_PLACE.lat);
+  await page.getByLabel('Longitude').fill(REFUSED_FILE_PLACE.long);
+  await page.getByLabel('Describe the problem').fill(`Drain full of leaves (browser test ${RUN}).`);
+
+  let creates = 0;
+  let asks = 0;
+  let uploads = 0;
+  page.on('request', (r) => {
+    if (isCreate(r)) creates++;
+    if (isMediaAsk(r)) asks++;
+    if (new URL(r.url()).pathname.includes('/upload')) uploads++;
+  });
+
+  const photo = page.getByLabel('Photo or video');
+  const fieldError = page.locator('[data-field="media"] .field-error');
+  await photo.setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not a photo\n') });
+  await fieldError.filter({ hasText: '“notes.txt” is not a photo or video the City can take' }).waitFor();
+  assert.match(await fieldError.innerText(), /JPEG, PNG or WebP photos and MP4 or MOV videos/);
+  assert.equal(await photo.getAttribute('aria-invalid'), 'true');
+
+  // Sending is stopped with the same message, and nothing leaves the page.
+  await page.getByRole('button', { name: 'Send report' }).click();
+  await page.locator('#report-summary').filter({ hasText: 'notes.txt' }).waitFor();
+  assert.ok(await fieldError.isVisible(), 'the message stays next to the field');
+  assert.ok(await page.locator('#report-success').isHidden(), 'no success panel');
+
+  // More than ten photos are refused too.
+  await photo.setInputFiles(Array.from({ length: 11 }, (_, i) => ({ name: `photo-${i + 1}.jpg`, mimeType: 'image/jpeg', buffer: JPEG })));
+  await fieldError.filter({ hasText: /at most 10 photos and videos/ }).waitFor();
+  await page.getByRole('button', { name: 'Send report' }).click();
+  await page.locator('#report-summary').filter({ hasText: /at most 10/ }).waitFor();
+  assert.equal(creates, 0, 'no report was sent');
+
+  // Without the files the report goes, and there is nothing to upload.
+  await photo.setInputFiles([]);
+  await fieldError.waitFor({ state: 'hidden' });
+  assert.equal(await photo.getAttribute('aria-invalid'), null);
+  const { id } = await sendAndGetTrackingNumber(page);
+  assert.match(id, TRACKING_RE);
+  await page.waitForTimeout(300); // any upload would have started by now
+  assert.ok(await page.locator('#uploads').isHidden(), 'no upload list');
+  assert.equal(asks, 0, 'no upload form was asked for');
+  assert.equal(uploads, 0, 'no file was posted');
   await page.close();
 });
 

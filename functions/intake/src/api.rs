@@ -282,10 +282,10 @@ async fn create(
         StatusCode::CREATED
     };
     let location = format!("/api/v1/requests/{}", request.id);
-    Ok((
-        status,
-        [(header::LOCATION, location)],
-        Json(request_view(&intake.deps.city, request, &timeline)),
-    )
-        .into_response())
+    let mut view = request_view(&intake.deps.city, request, &timeline);
+    // Only the call that made the report learns its token: the reporter's proof for adding photos.
+    if let (Some(token), Some(fields)) = (&submitted.token, view.as_object_mut()) {
+        fields.insert("token".into(), json!(token));
+    }
+    Ok((status, [(header::LOCATION, location)], Json(view)).into_response())
 }

@@ -25,8 +25,8 @@ use cityfix_shared::embedded::sqlite::Db;
 use cityfix_shared::embedded::{EmbeddedQueue, FileMedia, Outbox, QueueSettings, SqliteStore};
 use cityfix_shared::http::auth::{StaffSignIn, TokenKeys};
 use cityfix_shared::ports::{
-    Mailer, MediaStore, Queue, QueueConsumer, QueueName, RandomIds, RequestStore, SmsSender,
-    SystemClock,
+    Mailer, MediaStore, PushSender, Queue, QueueConsumer, QueueName, RandomIds, RequestStore,
+    SmsSender, SystemClock,
 };
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -167,6 +167,7 @@ struct Adapters {
     media: Arc<dyn MediaStore>,
     mailer: Arc<dyn Mailer>,
     sms: Arc<dyn SmsSender>,
+    push: Arc<dyn PushSender>,
     outbox: Option<Outbox>,
     routes: Router,
     /// The sender of e-mail, when not the city's contact address.
@@ -208,6 +209,7 @@ fn embedded_adapters(options: &LocalOptions, url: &str) -> anyhow::Result<Adapte
         media: Arc::new(media),
         mailer: Arc::new(outbox.clone()),
         sms: Arc::new(outbox.clone()),
+        push: Arc::new(outbox.clone()),
         outbox: Some(outbox),
         mail_from: None,
     })
@@ -223,6 +225,7 @@ fn aws_adapters(setup: &AwsSetup) -> anyhow::Result<Adapters> {
         media: Arc::new(setup.media()?),
         mailer: notify.mailer,
         sms: notify.sms,
+        push: notify.push,
         outbox: None,
         routes: Router::new(),
         mail_from: Some(notify.settings.mail_from),
@@ -294,6 +297,7 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
             store: adapters.store.clone(),
             mailer: adapters.mailer.clone(),
             sms: adapters.sms.clone(),
+            push: adapters.push.clone(),
             clock: Arc::new(SystemClock),
             settings: NotifySettings {
                 public_url: url.clone(),

@@ -3,8 +3,10 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use cityfix_shared::app::notify::{NotifyDeps, NotifySettings};
+use cityfix_shared::app::messages::{NotifyEvent, NotifyKind};
+use cityfix_shared::app::notify::{notify, NotifyDeps, NotifySettings};
 use cityfix_shared::domain::Contact;
+use cityfix_shared::domain::TrackingNumber;
 use cityfix_shared::embedded::Outbox;
 use cityfix_shared::ports::{Email, Mailer, PortError, PortResult, SystemClock};
 use cityfix_shared::testing::{
@@ -19,6 +21,7 @@ fn deps(world: &World, mailer: Arc<dyn Mailer>) -> NotifyDeps {
         store: Arc::new(world.store.clone()),
         mailer,
         sms: Arc::new(world.outbox.clone()),
+        push: Arc::new(world.outbox.clone()),
         clock: Arc::new(SystemClock),
         settings: NotifySettings {
             public_url: "http://127.0.0.1:3000".into(),
@@ -141,4 +144,44 @@ async fn a_failed_send_is_retried_on_redelivery_and_then_sent_once() {
     let second = notify::handle(&deps, sqs_event("notify/sqs-batch.json")).await;
     assert_eq!(second.batch_item_failures.len(), 1);
     assert_eq!(files(&world.outbox).len(), 1);
+}
+
+#[tokio::test]
+async fn a_reporter_from_the_app_also_gets_a_push_once() {
+    // given a request reported from a phone app with a push token and an e-mail address
+    let world = World::new();
+    let reporter = Contact {
+        email: Some("app@example.org".into()),
+        device_id: Some("fcm-token-0a1b2c".into()),
+        ..Contact::default()
+    };
+    seed_request_by(
+        &world.store,
+        "7K3M-9QZ2",
+        "pothole",
+        41.7677,
+        -72.67602,
+        Some(reporter),
+    )
+    .await;
+    let deps = deps(&world, Arc::new(world.outbox.clone()));
+    let event = NotifyEvent {
+        event_id: "7K3M-9QZ2/routed".into(),
+        request_id: TrackingNumber::parse("7K3M-9QZ2").unwrap(),
+        kind: NotifyKind::Acknowledged,
+    };
+
+    // when the acknowledgement event comes twice
+    notify(&deps, &event).await.unwrap();
+    notify(&deps, &event).await.unwrap();
+
+    // then one e-mail and one push went out, and the push names no token
+    let entries = world.outbox.list().unwrap();
+    let channels: Vec<&str> = entries.iter().map(|e| e.channel.as_str()).collect();
+    assert_eq!(channels.iter().filter(|c| **c == "email").count(), 1);
+    assert_eq!(channels.iter().filter(|c| **c == "push").count(), 1);
+    let push = entries.iter().find(|e| e.channel == "push").unwrap();
+    let text = String::from_utf8(world.outbox.read(&push.file).unwrap()).unwrap();
+    assert!(text.contains("7K3M-9QZ2"));
+    assert!(!text.contains("fcm-token-0a1b2c"));
 }

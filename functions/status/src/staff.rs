@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
@@ -11,7 +12,7 @@ use axum::{Json, Router};
 use cityfix_shared::app::messages::StatusCommand;
 use cityfix_shared::app::transition::{apply, Applied, StatusDeps};
 use cityfix_shared::app::AppError;
-use cityfix_shared::domain::{ServiceRequest, TrackingNumber};
+use cityfix_shared::domain::{ServiceRequest, Status, TrackingNumber};
 use cityfix_shared::http::api::{request_view, ApiError};
 use cityfix_shared::http::auth::{claims_from_authorizer, Role, StaffClaims, StaffSignIn};
 use cityfix_shared::http::city_time;
@@ -61,6 +62,7 @@ impl FromRequestParts<Arc<Staff>> for SignedIn {
 /// `/staff/v1/…`: transitions staff make by hand.
 pub fn staff_router(staff: Staff) -> Router {
     Router::new()
+        .route("/staff/v1/queue", get(queue))
         .route("/staff/v1/requests/{id}", get(read))
         .route("/staff/v1/requests/{id}/merge", post(merge))
         .route("/staff/v1/requests/{id}/unmerge", post(unmerge))
@@ -113,6 +115,85 @@ async fn read(
         fields.insert("version".into(), json!(request.version));
     }
     Ok(Json(view))
+}
+
+/// The query of `GET /staff/v1/queue`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QueueQuery {
+    /// Default: the signed-in member's department.
+    department: Option<String>,
+    /// Default: `open`.
+    status: Option<String>,
+    /// The `next` of the previous page.
+    after: Option<String>,
+    /// 1 to 100; default 25.
+    limit: Option<u32>,
+}
+
+/// A department's work queue, oldest first, a page at a time.
+async fn queue(
+    State(staff): Shared,
+    SignedIn(claims): SignedIn,
+    query: Result<Query<QueueQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let bad = |message: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", message);
+    let Query(query) = query.map_err(|e| bad(e.body_text()))?;
+    let department = query
+        .department
+        .or_else(|| claims.department.clone())
+        .ok_or_else(|| bad("name a `department`".into()))?;
+    if staff.deps.city.department(&department).is_none() {
+        return Err(ApiError::not_found(format!(
+            "there is no department `{}`",
+            department.chars().take(40).collect::<String>()
+        )));
+    }
+    if !claims.may_work(Some(&department)) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("a {:?} may not work the queue of {department}", claims.role),
+        ));
+    }
+    let status = match query.status.as_deref() {
+        None => Status::Open,
+        Some(text) => {
+            Status::parse(text).ok_or_else(|| bad(format!("`{text}` is not a status")))?
+        }
+    };
+    let limit = query.limit.unwrap_or(25);
+    if !(1..=100).contains(&limit) {
+        return Err(bad("`limit` is 1 to 100".into()));
+    }
+    // `after` is a `next` given out below.
+    let after = match query.after.as_deref() {
+        Some(text) => Some(
+            hex::decode(text)
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .ok_or_else(|| bad("`after` is not a `next` of this queue".into()))?,
+        ),
+        None => None,
+    };
+    let page = staff
+        .deps
+        .store
+        .department_queue(&department, status, after.as_deref(), limit)
+        .await
+        .map_err(|e| match e {
+            cityfix_shared::ports::PortError::NotFound(why) => bad(why),
+            other => unavailable(&other),
+        })?;
+    let requests: Vec<Value> = page
+        .requests
+        .iter()
+        .map(|request| request_view(&staff.deps.city, request, &[]))
+        .collect();
+    // The cursor travels hex-encoded, so it is safe in a URL as it is.
+    Ok(Json(
+        json!({ "department": department, "status": status, "requests": requests, "next": page.next.map(hex::encode) }),
+    ))
 }
 
 #[derive(Debug, Deserialize)]

@@ -8,7 +8,9 @@ use super::messages::{NotifyEvent, NotifyKind};
 use super::AppError;
 use crate::domain::{City, Contact, ServiceRequest};
 use crate::http::escape_html as escape;
-use crate::ports::{Clock, Email, Mailer, PortError, RequestStore, SmsSender, TextMessage};
+use crate::ports::{
+    Clock, Email, Mailer, PortError, PushMessage, PushSender, RequestStore, SmsSender, TextMessage,
+};
 
 /// Where messages come from and where they point residents to.
 #[derive(Debug, Clone)]
@@ -26,6 +28,7 @@ pub struct NotifyDeps {
     pub store: Arc<dyn RequestStore>,
     pub mailer: Arc<dyn Mailer>,
     pub sms: Arc<dyn SmsSender>,
+    pub push: Arc<dyn PushSender>,
     pub clock: Arc<dyn Clock>,
     pub settings: NotifySettings,
 }
@@ -38,9 +41,10 @@ pub struct Notified {
 }
 
 /// One message for one recipient on one channel.
+#[derive(Clone)]
 struct Outgoing {
     to: String,
-    /// "email" or "sms".
+    /// "email", "sms" or "push" (`to` is then the device's push token).
     channel: &'static str,
     subject: String,
     /// Paragraphs of the message; the first is the greeting.
@@ -86,7 +90,7 @@ pub async fn notify(deps: &NotifyDeps, event: &NotifyEvent) -> Result<Notified, 
             notified.already_sent += 1;
             continue;
         }
-        if let Err(error) = send(deps, &message, &dedupe_key).await {
+        if let Err(error) = send(deps, &message, &dedupe_key, request.id.as_str()).await {
             deps.store.release_delivery(&dedupe_key).await?;
             failure = Some(error);
             continue;
@@ -99,7 +103,26 @@ pub async fn notify(deps: &NotifyDeps, event: &NotifyEvent) -> Result<Notified, 
     }
 }
 
-async fn send(deps: &NotifyDeps, message: &Outgoing, dedupe_key: &str) -> Result<(), PortError> {
+async fn send(
+    deps: &NotifyDeps,
+    message: &Outgoing,
+    dedupe_key: &str,
+    request_id: &str,
+) -> Result<(), PortError> {
+    if message.channel == "push" {
+        return deps
+            .push
+            .push(
+                &message.to,
+                &PushMessage {
+                    title: message.subject.clone(),
+                    body: message.sms.clone(),
+                    request_id: request_id.to_string(),
+                    dedupe_key: dedupe_key.to_string(),
+                },
+            )
+            .await;
+    }
     if message.channel == "sms" {
         return deps
             .sms
@@ -171,13 +194,35 @@ impl Compose<'_> {
     }
 
     /// The message for the reporter, by e-mail if they gave one, else by SMS.
-    fn to_reporter(&self, kind: NotifyKind, contact: &Contact) -> Option<Outgoing> {
+    /// The reporter's messages: by e-mail, else by text; and by push too when they reported
+    /// from the app.
+    fn to_reporter(&self, kind: NotifyKind, contact: &Contact) -> Vec<Outgoing> {
+        let mut channels = Vec::new();
+        match (&contact.email, &contact.phone) {
+            (Some(email), _) => channels.push(("email", email.clone())),
+            (None, Some(phone)) => channels.push(("sms", phone.clone())),
+            (None, None) => {}
+        }
+        if let Some(device) = contact.device_id.as_ref().filter(|d| !d.trim().is_empty()) {
+            channels.push(("push", device.clone()));
+        }
+        if channels.is_empty() {
+            return Vec::new();
+        }
+        let message = self.reporter_message(kind, contact);
+        channels
+            .into_iter()
+            .map(|(channel, to)| Outgoing {
+                to,
+                channel,
+                ..message.clone()
+            })
+            .collect()
+    }
+
+    /// What the reporter is told, before it is addressed to a channel.
+    fn reporter_message(&self, kind: NotifyKind, contact: &Contact) -> Outgoing {
         let request = self.request;
-        let (channel, to) = match (&contact.email, &contact.phone) {
-            (Some(email), _) => ("email", email.clone()),
-            (None, Some(phone)) => ("sms", phone.clone()),
-            (None, None) => return None,
-        };
         let greeting = match contact.greeting_name() {
             Some(name) => format!("Hello {name},"),
             None => "Hello,".to_string(),
@@ -231,14 +276,14 @@ impl Compose<'_> {
                 format!("{city} 311: your report {} is open again and worked on its own. Track it: {link}", request.id),
             ),
         };
-        Some(Outgoing {
-            to,
-            channel,
+        Outgoing {
+            to: String::new(),
+            channel: "email",
             subject,
             paragraphs: vec![greeting, body],
             facts,
             sms,
-        })
+        }
     }
 
     /// The report as sent to the agency it was referred to: what, where (with a map), photos, our number. No reporter details.

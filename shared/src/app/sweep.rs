@@ -15,13 +15,16 @@ pub async fn requeue_stuck(
     grace: Duration,
 ) -> Result<usize, AppError> {
     let stuck = store.stuck_submitted(clock.now() - grace, 500).await?;
-    for request_id in &stuck {
-        let body = serde_json::to_string(&RoutingJob {
-            request_id: request_id.clone(),
+    let jobs: Vec<String> = stuck
+        .iter()
+        .map(|request_id| {
+            serde_json::to_string(&RoutingJob {
+                request_id: request_id.clone(),
+            })
+            .expect("a routing job always serialises")
         })
-        .expect("a routing job always serialises");
-        queue.send(QueueName::Routing, &body).await?;
-    }
+        .collect();
+    queue.send_batch(QueueName::Routing, &jobs).await?;
     if !stuck.is_empty() {
         tracing::info!(
             count = stuck.len(),

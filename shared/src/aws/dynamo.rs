@@ -21,7 +21,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use crate::domain::areas::distance_m;
 use crate::domain::{Contact, ServiceRequest, Status, TimelineEntry, TrackingNumber};
 use crate::ports::{
-    Created, Follower, NewRequest, PortError, PortResult, RequestQuery, RequestStore,
+    Created, Follower, NewRequest, PortError, PortResult, QueuePage, RequestQuery, RequestStore,
 };
 
 /// The first month a search without a start date looks back to.
@@ -579,6 +579,54 @@ impl RequestStore for DynamoStore {
             .take(limit as usize)
             .map(|r| r.id)
             .collect())
+    }
+
+    async fn department_queue(
+        &self,
+        department: &str,
+        status: Status,
+        after: Option<&str>,
+        limit: u32,
+    ) -> PortResult<QueuePage> {
+        let limit = limit.max(1);
+        let mut values = HashMap::from([(
+            ":q".to_string(),
+            AttributeValue::S(format!("DEPT#{department}#{status}")),
+        )]);
+        let mut condition = "GSI1PK = :q".to_string();
+        if let Some(after) = after {
+            values.insert(":after".into(), AttributeValue::S(after.to_string()));
+            condition.push_str(" AND GSI1SK > :after");
+        }
+        // One more than a page, to know whether another follows.
+        let answer = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("GSI1")
+            .key_condition_expression(condition)
+            .set_expression_attribute_values(Some(values))
+            .scan_index_forward(true)
+            .limit(limit as i32 + 1)
+            .send()
+            .await
+            .map_err(|e| unavailable("query", e.into_service_error()))?;
+        let items: Vec<RequestItem> = answer
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect::<PortResult<_>>()?;
+        let more = items.len() > limit as usize;
+        let page: Vec<RequestItem> = items.into_iter().take(limit as usize).collect();
+        let next = match (more, page.last()) {
+            (true, Some(last)) => Some(last.queue_order.clone()),
+            _ => None,
+        };
+        Ok(QueuePage {
+            requests: page.into_iter().map(|item| item.request).collect(),
+            next,
+        })
     }
 
     async fn claim_delivery(&self, key: &str, at: DateTime<Utc>) -> PortResult<bool> {

@@ -1,4 +1,4 @@
-//! Adapters on AWS: the request store on DynamoDB (one table), the queues on SQS, media on S3, e-mail on SES, SMS on SNS; and the setup that builds them from a function's environment.
+//! Adapters on AWS: the request store on DynamoDB (one table), the queues on SQS, media on S3, e-mail on SES, SMS, mobile push and topics on SNS; and the setup that builds them from a function's environment.
 
 pub mod dynamo;
 pub mod messages;
@@ -7,7 +7,7 @@ pub mod setup;
 pub mod sqs;
 
 pub use dynamo::DynamoStore;
-pub use messages::{SesMailer, SnsSms};
+pub use messages::{SesMailer, SnsPush, SnsSms, SnsTopics};
 pub use s3::S3Media;
 pub use setup::{AwsSetup, SetupError};
 pub use sqs::SqsQueues;

@@ -17,7 +17,7 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
-use super::{DynamoStore, S3Media, SesMailer, SnsSms, SqsQueues};
+use super::{DynamoStore, S3Media, SesMailer, SnsPush, SnsSms, SqsQueues};
 use crate::app::notify::{NotifyDeps, NotifySettings};
 use crate::app::route::RouterDeps;
 use crate::app::submit::IntakeDeps;
@@ -49,6 +49,21 @@ pub fn queue_url_variable(queue: QueueName) -> &'static str {
         QueueName::Routing => "ROUTING_QUEUE_URL",
         QueueName::Status => "STATUS_QUEUE_URL",
         QueueName::Notify => "NOTIFY_QUEUE_URL",
+    }
+}
+
+/// Push when the city has no mobile app: nothing is sent.
+struct NoPush;
+
+#[async_trait::async_trait]
+impl crate::ports::PushSender for NoPush {
+    async fn push(
+        &self,
+        _device_token: &str,
+        message: &crate::ports::PushMessage,
+    ) -> crate::ports::PortResult<()> {
+        tracing::info!(dedupe_key = %message.dedupe_key, "push is off (no PUSH_PLATFORM_APPLICATION_ARN); not sent");
+        Ok(())
     }
 }
 
@@ -228,7 +243,9 @@ impl AwsSetup {
         })
     }
 
-    /// Notify sends e-mail as `FROM_ADDRESS` in `SES_CONFIGURATION_SET` (optional) and texts by SNS.
+    /// Notify sends e-mail as `FROM_ADDRESS` in `SES_CONFIGURATION_SET` (optional), texts by SNS,
+    /// and push through the SNS platform application `PUSH_PLATFORM_APPLICATION_ARN` (optional:
+    /// without it, push is off).
     pub fn notify_deps(&self) -> Result<NotifyDeps, SetupError> {
         let from = self.required("FROM_ADDRESS")?;
         Ok(NotifyDeps {
@@ -242,6 +259,10 @@ impl AwsSetup {
                 client!(self, aws_sdk_sns),
                 self.city.country_calling_code,
             )),
+            push: match self.optional("PUSH_PLATFORM_APPLICATION_ARN") {
+                Some(arn) => Arc::new(SnsPush::new(client!(self, aws_sdk_sns), arn)),
+                None => Arc::new(NoPush),
+            },
             clock: Arc::new(SystemClock),
             settings: NotifySettings {
                 public_url: self.public_url.clone(),

@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use aws_sdk_sqs::types::{
+    MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
+};
 use aws_sdk_sqs::Client;
 
 use crate::ports::{PortError, PortResult, Queue, QueueConsumer, QueueName, ReceivedMessage};
@@ -42,6 +44,44 @@ impl Queue for SqsQueues {
             .send()
             .await
             .map_err(|e| unavailable("send", e.into_service_error()))?;
+        Ok(())
+    }
+
+    /// SendMessageBatch, ten messages a call (SQS's most).
+    async fn send_batch(&self, queue: QueueName, bodies: &[String]) -> PortResult<()> {
+        let url = self.url(queue.as_str())?;
+        for (chunk_number, chunk) in bodies.chunks(10).enumerate() {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(n, body)| {
+                    SendMessageBatchRequestEntry::builder()
+                        .id(format!("m{}", chunk_number * 10 + n))
+                        .message_body(body)
+                        .build()
+                        .map_err(|e| unavailable("batch entry", e))
+                })
+                .collect::<PortResult<Vec<_>>>()?;
+            let answer = self
+                .client
+                .send_message_batch()
+                .queue_url(url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| unavailable("send batch", e.into_service_error()))?;
+            let failed: Vec<String> = answer
+                .failed
+                .iter()
+                .map(|f| format!("{} ({})", f.id, f.code))
+                .collect();
+            if !failed.is_empty() {
+                return Err(unavailable(
+                    "send batch",
+                    format!("not sent: {}", failed.join(", ")),
+                ));
+            }
+        }
         Ok(())
     }
 }

@@ -1,11 +1,15 @@
-//! The local outbox: every message the system sends is written as one file, in place of SES and SNS.
+//! The local outbox: every message the system sends is written as one file, in place of SES and SNS
+//! (e-mail, texts, mobile push, topic messages).
 
 use std::path::{Path, PathBuf};
 
 use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
 use serde::{Deserialize, Serialize};
 
-use crate::ports::{Email, Mailer, PortError, PortResult, SmsSender, TextMessage};
+use crate::ports::{
+    Email, Mailer, PortError, PortResult, PushMessage, PushSender, SmsSender, TextMessage,
+    TopicPublisher,
+};
 
 /// A folder of sent messages: `.eml` for e-mail, `.json` for SMS.
 #[derive(Debug, Clone)]
@@ -48,10 +52,18 @@ impl Outbox {
         for item in std::fs::read_dir(&self.dir)? {
             let item = item?;
             let name = item.file_name().to_string_lossy().to_string();
-            let channel = match name.rsplit_once('.') {
-                Some((_, "eml")) => "email",
-                Some((_, "json")) => "sms",
-                _ => continue,
+            let channel = if name.starts_with('.') {
+                continue;
+            } else if name.ends_with(".eml") {
+                "email"
+            } else if name.ends_with(".push.json") {
+                "push"
+            } else if name.ends_with(".topic.json") {
+                "topic"
+            } else if name.ends_with(".json") {
+                "sms"
+            } else {
+                continue;
             };
             let metadata = item.metadata()?;
             entries.push((
@@ -146,5 +158,45 @@ impl SmsSender for Outbox {
         };
         let bytes = serde_json::to_vec_pretty(&file).expect("an SMS file always serialises");
         self.write(&message.dedupe_key, "json", &bytes)
+    }
+}
+
+/// A push message as written to the outbox; the device appears only as a hash of its token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushFile {
+    pub channel: String,
+    pub device: String,
+    pub title: String,
+    pub body: String,
+    pub request_id: String,
+    pub dedupe_key: String,
+}
+
+#[async_trait::async_trait]
+impl PushSender for Outbox {
+    async fn push(&self, device_token: &str, message: &PushMessage) -> PortResult<()> {
+        let file = PushFile {
+            channel: "push".into(),
+            device: crate::app::notify::recipient_hash(device_token),
+            title: message.title.clone(),
+            body: message.body.clone(),
+            request_id: message.request_id.clone(),
+            dedupe_key: message.dedupe_key.clone(),
+        };
+        let bytes = serde_json::to_vec_pretty(&file).expect("a push file always serialises");
+        self.write(&message.dedupe_key, "push.json", &bytes)
+    }
+}
+
+#[async_trait::async_trait]
+impl TopicPublisher for Outbox {
+    async fn publish(&self, topic: &str, subject: &str, body: &str) -> PortResult<()> {
+        if topic.trim().is_empty() {
+            return Err(PortError::NotFound("a topic has a name".into()));
+        }
+        let file = serde_json::json!({ "channel": "topic", "topic": topic, "subject": subject, "body": body });
+        let key = format!("topic-{}-{}", topic, uuid::Uuid::new_v4());
+        let bytes = serde_json::to_vec_pretty(&file).expect("a topic file always serialises");
+        self.write(&key, "topic.json", &bytes)
     }
 }

@@ -8,7 +8,7 @@ use rusqlite::{params, params_from_iter, OptionalExtension};
 use super::sqlite::{from_json, is_constraint, timestamp, to_json, Db};
 use crate::domain::{Contact, ServiceRequest, Status, TimelineEntry, TrackingNumber};
 use crate::ports::{
-    Created, Follower, NewRequest, PortError, PortResult, RequestQuery, RequestStore,
+    Created, Follower, NewRequest, PortError, PortResult, QueuePage, RequestQuery, RequestStore,
 };
 
 /// Requests, reporters, timelines, idempotency keys and the delivery ledger in one SQLite file.
@@ -289,6 +289,56 @@ impl RequestStore for SqliteStore {
                     .query_map(params![Status::Submitted.as_str(), timestamp(before), limit], |row| row.get::<_, String>(0))?
                     .collect::<Result<Vec<_>, _>>()?;
                 ids.iter().map(|id| TrackingNumber::parse(id).map_err(PortError::Unavailable)).collect()
+            })
+            .await
+    }
+
+    async fn department_queue(
+        &self,
+        department: &str,
+        status: Status,
+        after: Option<&str>,
+        limit: u32,
+    ) -> PortResult<QueuePage> {
+        let department = department.to_string();
+        let (after_at, after_id) = match after {
+            Some(cursor) => cursor
+                .split_once('#')
+                .map(|(at, id)| (at.to_string(), id.to_string()))
+                .ok_or_else(|| PortError::NotFound(format!("`{cursor}` is not a queue cursor")))?,
+            None => (String::new(), String::new()),
+        };
+        let limit = limit.max(1);
+        self.db
+            .call(move |conn| {
+                let mut statement = conn.prepare(
+                    "SELECT doc, requested_at, id FROM requests
+                     WHERE department = ?1 AND status = ?2 AND (requested_at, id) > (?3, ?4)
+                     ORDER BY requested_at, id LIMIT ?5",
+                )?;
+                let rows = statement
+                    .query_map(
+                        params![department, status.as_str(), after_at, after_id, limit + 1],
+                        |row| {
+                            Ok((
+                                row.get::<_, String>(0)?,
+                                row.get::<_, String>(1)?,
+                                row.get::<_, String>(2)?,
+                            ))
+                        },
+                    )?
+                    .collect::<Result<Vec<_>, _>>()?;
+                let more = rows.len() > limit as usize;
+                let page: Vec<_> = rows.into_iter().take(limit as usize).collect();
+                let next = match (more, page.last()) {
+                    (true, Some((_, at, id))) => Some(format!("{at}#{id}")),
+                    _ => None,
+                };
+                let requests = page
+                    .iter()
+                    .map(|(doc, _, _)| from_json(doc))
+                    .collect::<PortResult<Vec<_>>>()?;
+                Ok(QueuePage { requests, next })
             })
             .await
     }

@@ -12,7 +12,7 @@ macro_rules! store_contract {
         $crate::store_contract!(@cases $make;
             create_then_read_back, a_taken_tracking_number_is_refused_whole, an_idempotency_key_replays,
             an_expired_idempotency_key_is_forgotten, a_stale_version_is_a_conflict, a_change_is_applied_once,
-            search_filters_and_pages_newest_first, stuck_submitted_lists_only_old_submitted, a_delivery_is_claimed_once,
+            search_filters_and_pages_newest_first, stuck_submitted_lists_only_old_submitted, a_department_queue_pages_oldest_first, a_delivery_is_claimed_once,
             near_finds_requests_within_the_circle_by_cell, followers_are_added_once_and_removed_by_the_report_they_came_through);
     };
     (@cases $make:expr; $($case:ident),*) => {
@@ -33,7 +33,8 @@ macro_rules! queue_contract {
     ($make:expr) => {
         $crate::queue_contract!(@cases $make;
             a_sent_message_is_received_once_and_deleted, an_unacknowledged_message_comes_back_after_the_timeout,
-            a_message_received_too_often_goes_to_the_dead_letter_queue, a_redelivered_message_is_deleted_by_its_latest_receipt, queues_are_separate);
+            a_message_received_too_often_goes_to_the_dead_letter_queue, a_redelivered_message_is_deleted_by_its_latest_receipt, queues_are_separate,
+            a_batch_is_sent_whole);
     };
     (@cases $make:expr; $($case:ident),*) => {
         $(

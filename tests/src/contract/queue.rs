@@ -108,3 +108,21 @@ pub async fn queues_are_separate(make: &impl MakeQueue) {
         "for notify"
     );
 }
+
+pub async fn a_batch_is_sent_whole(make: &impl MakeQueue) {
+    let queue = make(30, 4).await;
+    let bodies: Vec<String> = (0..13).map(|n| format!(r#"{{"n":{n}}}"#)).collect();
+    queue.send_batch(QueueName::Routing, &bodies).await.unwrap();
+    let mut received = Vec::new();
+    for _ in 0..10 {
+        let batch = queue.receive(ROUTING, 10).await.unwrap();
+        if batch.is_empty() && received.len() == bodies.len() {
+            break;
+        }
+        received.extend(batch.into_iter().map(|m| m.body));
+    }
+    received.sort();
+    let mut expected = bodies.clone();
+    expected.sort();
+    assert_eq!(received, expected, "all 13 arrive, once each");
+}

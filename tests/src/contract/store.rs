@@ -244,6 +244,56 @@ pub async fn stuck_submitted_lists_only_old_submitted(store: &dyn RequestStore) 
     );
 }
 
+pub async fn a_department_queue_pages_oldest_first(store: &dyn RequestStore) {
+    // five open Public Works requests, one of Parks, one Public Works request closed
+    let mut ids = Vec::new();
+    for n in 0..7u32 {
+        let new = new_request(&format!("EEEE-000{n}"), "pothole", 10 - n);
+        store.create(&new).await.unwrap();
+        let mut routed = new.request.clone();
+        routed.status = if n == 6 { Status::Closed } else { Status::Open };
+        routed.department = Some(if n == 5 { "parks" } else { "public-works" }.into());
+        routed.version = 2;
+        store.update(&routed, 1, &routed_entry(20)).await.unwrap();
+        if n < 5 {
+            ids.push(new.request.id.clone());
+        }
+    }
+    ids.reverse(); // the last made was requested first
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let page = store
+            .department_queue("public-works", Status::Open, after.as_deref(), 2)
+            .await
+            .unwrap();
+        pages += 1;
+        assert!(page.requests.len() <= 2);
+        seen.extend(page.requests.iter().map(|r| r.id.clone()));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen, ids,
+        "every open Public Works request once, oldest first"
+    );
+    assert_eq!(pages, 3);
+    let parks = store
+        .department_queue("parks", Status::Open, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(parks.requests.len(), 1);
+    assert_eq!(parks.next, None);
+    let closed = store
+        .department_queue("public-works", Status::Closed, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(closed.requests.len(), 1);
+}
+
 pub async fn a_delivery_is_claimed_once(store: &dyn RequestStore) {
     assert!(store.claim_delivery("E1/email/abc", at(1)).await.unwrap());
     assert!(!store.claim_delivery("E1/email/abc", at(2)).await.unwrap());
