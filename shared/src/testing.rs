@@ -77,6 +77,19 @@ impl Default for World {
     }
 }
 
+/// Intake's dependencies on the demo city and this world.
+pub fn intake_deps(world: &World) -> crate::app::submit::IntakeDeps {
+    let city = demo_city();
+    crate::app::submit::IntakeDeps {
+        city: city.clone(),
+        store: Arc::new(world.store.clone()),
+        queue: Arc::new(world.queue.clone()),
+        clock: Arc::new(crate::ports::SystemClock),
+        ids: Arc::new(crate::ports::RandomIds),
+        geocoder: Arc::new(crate::domain::AddressBook::new(city.address_points.clone())),
+    }
+}
+
 /// Stores a submitted request of `service_code` at the point, reported by `email`.
 pub async fn seed_request(
     store: &dyn RequestStore,

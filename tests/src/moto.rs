@@ -134,6 +134,20 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) {
     }
 }
 
+/// The ARN of the queue at `url`.
+pub async fn queue_arn(client: &aws_sdk_sqs::Client, url: &str) -> String {
+    client
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("the queue's attributes")
+        .attributes
+        .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+        .expect("a queue ARN")
+}
+
 /// What template.yaml makes for the functions, made on moto under one prefix.
 pub struct Stack {
     pub table: String,
@@ -185,17 +199,7 @@ async fn create_queue_pair(
         .expect("a DLQ")
         .queue_url
         .unwrap();
-    let dlq_arn = client
-        .get_queue_attributes()
-        .queue_url(&dlq)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()
-        .remove(&QueueAttributeName::QueueArn)
-        .unwrap();
+    let dlq_arn = queue_arn(client, &dlq).await;
     let queue = client
         .create_queue()
         .queue_name(name)

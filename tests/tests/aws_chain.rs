@@ -111,17 +111,7 @@ async fn moto_resources_are_the_ones_template_yaml_declares() {
             redrive["maxReceiveCount"].to_string().trim_matches('"'),
             queue.max_receive_count.to_string()
         );
-        let dlq_arn = sqs
-            .get_queue_attributes()
-            .queue_url(&stack.queues[&format!("{}-dlq", queue.name)])
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap()
-            .attributes
-            .unwrap()
-            .remove(&QueueAttributeName::QueueArn)
-            .unwrap();
+        let dlq_arn = moto::queue_arn(&sqs, &stack.queues[&format!("{}-dlq", queue.name)]).await;
         assert_eq!(redrive["deadLetterTargetArn"], dlq_arn.as_str());
         assert!(
             !template["Resources"][&queue.dead_letter_queue].is_null(),

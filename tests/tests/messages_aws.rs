@@ -106,17 +106,7 @@ async fn sns_publishes_to_a_topic_its_subscribers_receive_and_refuses_an_unknown
         .unwrap()
         .queue_url
         .unwrap();
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()
-        .remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .unwrap();
+    let queue_arn = moto::queue_arn(&sqs, &queue).await;
     sns.subscribe()
         .topic_arn(&topic)
         .protocol("sqs")

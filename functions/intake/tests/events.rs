@@ -4,26 +4,16 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use cityfix_shared::app::submit::IntakeDeps;
-use cityfix_shared::domain::AddressBook;
-use cityfix_shared::ports::{QueueConsumer, RandomIds, SystemClock};
-use cityfix_shared::testing::{demo_city, repo_root, seed_sample_pothole, World};
+use cityfix_shared::ports::QueueConsumer;
+use cityfix_shared::testing::{intake_deps, repo_root, seed_sample_pothole, World};
 use http_body_util::BodyExt;
 use intake::Intake;
 use serde_json::Value;
 use tower::ServiceExt;
 
 fn app(world: &World) -> axum::Router {
-    let city = demo_city();
     intake::router(Intake {
-        deps: IntakeDeps {
-            city: city.clone(),
-            store: Arc::new(world.store.clone()),
-            queue: Arc::new(world.queue.clone()),
-            clock: Arc::new(SystemClock),
-            ids: Arc::new(RandomIds),
-            geocoder: Arc::new(AddressBook::new(city.address_points.clone())),
-        },
+        deps: intake_deps(world),
         public_url: "https://hartford.example/311".into(),
         media: Arc::new(world.media.clone()),
     })

@@ -5,10 +5,8 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use cityfix_shared::app::submit::IntakeDeps;
-use cityfix_shared::domain::AddressBook;
-use cityfix_shared::ports::{QueueConsumer, RandomIds, RequestQuery, RequestStore, SystemClock};
-use cityfix_shared::testing::{demo_city, World};
+use cityfix_shared::ports::{QueueConsumer, RequestQuery, RequestStore};
+use cityfix_shared::testing::{intake_deps, World};
 use http_body_util::BodyExt;
 use intake::Intake;
 use quick_xml::events::Event;
@@ -25,17 +23,8 @@ struct Harness {
 
 fn harness() -> Harness {
     let world = World::new();
-    let city = demo_city();
-    let deps = IntakeDeps {
-        city: city.clone(),
-        store: Arc::new(world.store.clone()),
-        queue: Arc::new(world.queue.clone()),
-        clock: Arc::new(SystemClock),
-        ids: Arc::new(RandomIds),
-        geocoder: Arc::new(AddressBook::new(city.address_points.clone())),
-    };
     let app = intake::router(Intake {
-        deps,
+        deps: intake_deps(&world),
         public_url: "http://cityfix.test".into(),
         media: Arc::new(world.media.clone()),
     });
