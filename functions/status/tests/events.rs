@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use cityfix_shared::app::transition::StatusDeps;
+use cityfix_shared::app::transition::{Applied, StatusDeps};
 use cityfix_shared::domain::{Status, TrackingNumber};
 use cityfix_shared::ports::{QueueConsumer, RequestStore, SystemClock};
 use cityfix_shared::testing::{
@@ -81,4 +81,64 @@ async fn a_decision_for_a_closed_request_is_refused_and_notifies_nobody() {
         Status::Closed
     );
     assert!(world.queue.receive("notify", 10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_attached_photo_is_added_once_and_becomes_the_media_url() {
+    // given a submitted request and the media function's command for a checked photo
+    let world = World::new();
+    seed_sample_pothole(&world.store, None).await;
+    let id = TrackingNumber::parse("7K3M-9QZ2").unwrap();
+    let command = cityfix_shared::app::messages::StatusCommand::AttachMedia {
+        request_id: id.clone(),
+        media_id: "media-5b0e".into(),
+        key: "originals/7K3M-9QZ2/5b0e.jpg".into(),
+        content_type: "image/jpeg".into(),
+        url: "http://cityfix.test/api/v1/media/7K3M-9QZ2/5b0e.jpg".into(),
+    };
+
+    // when it arrives twice
+    let apply = cityfix_shared::app::transition::apply;
+    let first = apply(&deps(&world), &command).await.unwrap();
+    let again = apply(&deps(&world), &command).await.unwrap();
+
+    // then the photo is added once, the status is unchanged, and nobody is notified
+    assert!(matches!(
+        first,
+        Applied::Changed {
+            from: Status::Submitted,
+            to: Status::Submitted
+        }
+    ));
+    assert_eq!(again, Applied::AlreadyApplied);
+    let request = world.store.get(&id).await.unwrap().unwrap();
+    assert_eq!(request.media, ["originals/7K3M-9QZ2/5b0e.jpg"]);
+    assert_eq!(
+        request.media_url.as_deref(),
+        Some("http://cityfix.test/api/v1/media/7K3M-9QZ2/5b0e.jpg")
+    );
+    assert_eq!(request.version, 2);
+    let notes: Vec<_> = world
+        .store
+        .timeline(&id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| e.note)
+        .collect();
+    assert!(notes.contains(&"Photo added".to_string()));
+    assert!(world.queue.receive("notify", 10).await.unwrap().is_empty());
+
+    // and a photo for a request that does not exist is refused
+    let stranger = cityfix_shared::app::messages::StatusCommand::AttachMedia {
+        request_id: TrackingNumber::parse("7K3M-9QZ3").unwrap(),
+        media_id: "media-1".into(),
+        key: "originals/7K3M-9QZ3/1.jpg".into(),
+        content_type: "image/jpeg".into(),
+        url: "http://cityfix.test/x".into(),
+    };
+    assert!(matches!(
+        apply(&deps(&world), &stranger).await.unwrap(),
+        Applied::Refused(_)
+    ));
 }

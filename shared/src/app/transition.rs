@@ -222,21 +222,21 @@ async fn attach_media(
     } else {
         "Photo added"
     };
-    for _ in 0..MAX_CONFLICT_RETRIES {
-        let Some(current) = deps.store.get(id).await? else {
-            return Ok(Applied::Refused(format!("request {id} does not exist")));
+    // Applied once by its key: a repeated attach finds the key in the request's media.
+    write_retrying(deps, id, None, |current, now| {
+        let Some(current) = current else {
+            return Ok(Plan::Done(Applied::Refused(format!(
+                "request {id} does not exist"
+            ))));
         };
         if current.media.iter().any(|k| k == key) {
-            return Ok(Applied::AlreadyApplied);
+            return Ok(Plan::Done(Applied::AlreadyApplied));
         }
-        let now = deps.clock.now();
-        let mut changed = current.clone();
+        let mut changed = Box::new(current.clone());
         changed.media.push(key.to_string());
         if changed.media_url.is_none() {
             changed.media_url = Some(url.to_string());
         }
-        changed.updated_at = now;
-        changed.version = current.version + 1;
         let entry = TimelineEntry {
             event_id: media_id.to_string(),
             at: now,
@@ -245,19 +245,16 @@ async fn attach_media(
             note: Some(what.to_string()),
             public: true,
         };
-        match deps.store.update(&changed, current.version, &entry).await {
-            Ok(()) => {
-                return Ok(Applied::Changed {
-                    from: current.status,
-                    to: current.status,
-                })
-            }
-            Err(PortError::AlreadyExists(_)) => return Ok(Applied::AlreadyApplied),
-            Err(PortError::Conflict(_)) => continue,
-            Err(other) => return Err(other.into()),
-        }
-    }
-    Err(PortError::Conflict(format!("request {id} kept changing; will retry")).into())
+        Ok(Plan::Write {
+            changed,
+            entry,
+            applied: Applied::Changed {
+                from: current.status,
+                to: current.status,
+            },
+        })
+    })
+    .await
 }
 
 /// What the public sees of a referral: who takes it and how to reach them.
@@ -283,6 +280,62 @@ async fn root_of(
     Ok(current)
 }
 
+/// What a change makes of the request as it is now.
+enum Plan {
+    /// Nothing to write.
+    Done(Applied),
+    /// Write `changed` (its version and update time are set by the writer) with `entry`.
+    Write {
+        changed: Box<ServiceRequest>,
+        entry: TimelineEntry,
+        applied: Applied,
+    },
+}
+
+/// Reads the request, lets `plan` decide at the time `now`, and writes with optimistic
+/// concurrency; when someone else wrote first, or the entry was written meanwhile, starts again.
+/// With `event_id`, a request whose timeline already has that entry is `AlreadyApplied` unread by
+/// `plan`.
+async fn write_retrying(
+    deps: &StatusDeps,
+    id: &TrackingNumber,
+    event_id: Option<&str>,
+    plan: impl Fn(Option<&ServiceRequest>, chrono::DateTime<chrono::Utc>) -> Result<Plan, AppError>,
+) -> Result<Applied, AppError> {
+    for _ in 0..MAX_CONFLICT_RETRIES {
+        let current = deps.store.get(id).await?;
+        if let (Some(_), Some(event_id)) = (&current, event_id) {
+            let timeline = deps.store.timeline(id).await?;
+            if timeline.iter().any(|entry| entry.event_id == event_id) {
+                return Ok(Applied::AlreadyApplied);
+            }
+        }
+        let now = deps.clock.now();
+        let (current, mut changed, entry, applied) = match (plan(current.as_ref(), now)?, current) {
+            (Plan::Done(applied), _) => return Ok(applied),
+            (Plan::Write { .. }, None) => {
+                return Err(AppError::Impossible(format!("request {id} does not exist")))
+            }
+            (
+                Plan::Write {
+                    changed,
+                    entry,
+                    applied,
+                },
+                Some(current),
+            ) => (current, changed, entry, applied),
+        };
+        changed.updated_at = now;
+        changed.version = current.version + 1;
+        match deps.store.update(&changed, current.version, &entry).await {
+            Ok(()) => return Ok(applied),
+            Err(PortError::Conflict(_)) | Err(PortError::AlreadyExists(_)) => continue,
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Err(PortError::Conflict(format!("request {id} kept changing; will retry")).into())
+}
+
 /// Applies a change unless its timeline entry exists already.
 async fn apply_change(
     deps: &StatusDeps,
@@ -297,52 +350,39 @@ async fn apply_change(
         kind,
         note,
     } = change;
-    for _ in 0..MAX_CONFLICT_RETRIES {
-        let current = deps
-            .store
-            .get(id)
-            .await?
-            .ok_or_else(|| AppError::Impossible(format!("request {id} does not exist")))?;
-        let timeline = deps.store.timeline(id).await?;
-        if timeline.iter().any(|entry| entry.event_id == event_id) {
-            return Ok(Applied::AlreadyApplied);
-        }
+    write_retrying(deps, id, Some(event_id), |current, now| {
+        let current =
+            current.ok_or_else(|| AppError::Impossible(format!("request {id} does not exist")))?;
         if !only_from.contains(&current.status) {
             let allowed: Vec<&str> = only_from.iter().map(|s| s.as_str()).collect();
-            return Ok(Applied::Refused(format!(
+            return Ok(Plan::Done(Applied::Refused(format!(
                 "request {id} is {}; this change applies only to a request that is {}",
                 current.status,
                 allowed.join(" or ")
-            )));
+            ))));
         }
         if let Err(why) = current.status.check_transition(to) {
-            return Ok(Applied::Refused(why));
+            return Ok(Plan::Done(Applied::Refused(why)));
         }
-        let now = deps.clock.now();
-        let mut changed = current.clone();
+        let mut changed = Box::new(current.clone());
         edit(&mut changed);
         changed.status = to;
         changed.status_notes = Some(note.clone());
-        changed.updated_at = now;
-        changed.version = current.version + 1;
-        let entry = TimelineEntry {
-            event_id: event_id.to_string(),
-            at: now,
-            kind,
-            status: Some(to),
-            note: Some(note.clone()),
-            public: true,
-        };
-        match deps.store.update(&changed, current.version, &entry).await {
-            Ok(()) => {
-                return Ok(Applied::Changed {
-                    from: current.status,
-                    to,
-                })
-            }
-            Err(PortError::Conflict(_)) | Err(PortError::AlreadyExists(_)) => continue,
-            Err(other) => return Err(other.into()),
-        }
-    }
-    Err(PortError::Conflict(format!("request {id} kept changing; will retry")).into())
+        Ok(Plan::Write {
+            changed,
+            entry: TimelineEntry {
+                event_id: event_id.to_string(),
+                at: now,
+                kind,
+                status: Some(to),
+                note: Some(note.clone()),
+                public: true,
+            },
+            applied: Applied::Changed {
+                from: current.status,
+                to,
+            },
+        })
+    })
+    .await
 }
