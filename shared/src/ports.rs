@@ -104,6 +104,25 @@ pub struct QueuePage {
     pub next: Option<String>,
 }
 
+impl QueuePage {
+    /// A page of `limit` from up to `limit + 1` rows read in order: the extra row only tells that
+    /// another page follows, which starts after this page's last row (its `cursor`).
+    pub fn from_rows<T>(
+        mut rows: Vec<T>,
+        limit: u32,
+        cursor: impl Fn(&T) -> String,
+        request: impl Fn(T) -> PortResult<ServiceRequest>,
+    ) -> PortResult<Self> {
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let next = rows.last().filter(|_| more).map(cursor);
+        Ok(QueuePage {
+            requests: rows.into_iter().map(request).collect::<PortResult<_>>()?,
+            next,
+        })
+    }
+}
+
 /// Requests stored, with their private reporter contact, timelines and delivery ledger.
 #[async_trait::async_trait]
 pub trait RequestStore: Send + Sync {

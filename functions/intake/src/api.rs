@@ -12,7 +12,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use cityfix_shared::app::submit::{fingerprint, submit, Submission, SubmitError};
 use cityfix_shared::domain::areas::distance_m;
-use cityfix_shared::domain::{Contact, Invalid, RawAttribute, ReportForm, Status, TrackingNumber};
+use cityfix_shared::domain::{
+    Contact, Invalid, RawAttribute, ReportForm, ServiceRequest, Status, TrackingNumber,
+};
 use cityfix_shared::http::api::{request_view, service_view, ApiError};
 use cityfix_shared::http::parse_near;
 use cityfix_shared::ports::RequestQuery;
@@ -46,21 +48,32 @@ async fn services(State(intake): Shared) -> Json<Value> {
 }
 
 async fn read(State(intake): Shared, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let request = stored_request(&intake, &id).await?;
+    let timeline = intake
+        .deps
+        .store
+        .timeline(&request.id)
+        .await
+        .map_err(log_unavailable)?;
+    Ok(Json(request_view(&intake.deps.city, &request, &timeline)))
+}
+
+/// The stored request of a tracking number as typed: 404 if it is not one, or unknown.
+pub(crate) async fn stored_request(intake: &Intake, id: &str) -> Result<ServiceRequest, ApiError> {
     let not_found = || {
         ApiError::not_found(format!(
             "there is no report with tracking number `{}`",
             id.chars().take(20).collect::<String>()
         ))
     };
-    let id = TrackingNumber::parse(&id).map_err(|_| not_found())?;
-    let store = &intake.deps.store;
-    let request = store
+    let id = TrackingNumber::parse(id).map_err(|_| not_found())?;
+    intake
+        .deps
+        .store
         .get(&id)
         .await
         .map_err(log_unavailable)?
-        .ok_or_else(not_found)?;
-    let timeline = store.timeline(&id).await.map_err(log_unavailable)?;
-    Ok(Json(request_view(&intake.deps.city, &request, &timeline)))
+        .ok_or_else(not_found)
 }
 
 /// The query of `GET /api/v1/requests/nearby`.

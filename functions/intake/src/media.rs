@@ -13,11 +13,11 @@ use cityfix_shared::app::media::{
     accepted, original_key, upload_key, DOWNLOAD_LINK_LIFETIME, MAX_FILES_PER_REQUEST,
     UPLOAD_FORM_LIFETIME,
 };
-use cityfix_shared::domain::{ServiceRequest, TrackingNumber};
 use cityfix_shared::http::api::ApiError;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::api::stored_request;
 use crate::Intake;
 
 type Shared = State<Arc<Intake>>;
@@ -44,23 +44,6 @@ fn unavailable(cause: impl std::fmt::Display) -> ApiError {
     ApiError::unavailable()
 }
 
-async fn request_of(intake: &Intake, id: &str) -> Result<ServiceRequest, ApiError> {
-    let not_found = || {
-        ApiError::not_found(format!(
-            "there is no report with tracking number `{}`",
-            id.chars().take(20).collect::<String>()
-        ))
-    };
-    let id = TrackingNumber::parse(id).map_err(|_| not_found())?;
-    intake
-        .deps
-        .store
-        .get(&id)
-        .await
-        .map_err(unavailable)?
-        .ok_or_else(not_found)
-}
-
 /// A form for one file, good for 15 minutes. The media function checks the file once stored.
 async fn upload_form(
     State(intake): Shared,
@@ -74,7 +57,7 @@ async fn upload_form(
         };
         ApiError::new(status, "malformed_body", rejection.body_text())
     })?;
-    let request = request_of(&intake, &id).await?;
+    let request = stored_request(&intake, &id).await?;
     let owner = intake
         .deps
         .store
@@ -145,7 +128,7 @@ async fn read(
     State(intake): Shared,
     Path((id, file)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let request = request_of(&intake, &id).await?;
+    let request = stored_request(&intake, &id).await?;
     let key = original_key(&request.id, &file);
     if !request.media.contains(&key) {
         return Err(ApiError::not_found(format!(

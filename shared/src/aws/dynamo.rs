@@ -611,22 +611,18 @@ impl RequestStore for DynamoStore {
             .send()
             .await
             .map_err(|e| unavailable("query", e.into_service_error()))?;
-        let items: Vec<RequestItem> = answer
+        let items = answer
             .items
             .unwrap_or_default()
             .into_iter()
-            .map(from_item)
-            .collect::<PortResult<_>>()?;
-        let more = items.len() > limit as usize;
-        let page: Vec<RequestItem> = items.into_iter().take(limit as usize).collect();
-        let next = match (more, page.last()) {
-            (true, Some(last)) => Some(last.queue_order.clone()),
-            _ => None,
-        };
-        Ok(QueuePage {
-            requests: page.into_iter().map(|item| item.request).collect(),
-            next,
-        })
+            .map(from_item::<RequestItem>)
+            .collect::<PortResult<Vec<_>>>()?;
+        QueuePage::from_rows(
+            items,
+            limit,
+            |item| item.queue_order.clone(),
+            |item| Ok(item.request),
+        )
     }
 
     async fn claim_delivery(&self, key: &str, at: DateTime<Utc>) -> PortResult<bool> {

@@ -328,17 +328,12 @@ impl RequestStore for SqliteStore {
                         },
                     )?
                     .collect::<Result<Vec<_>, _>>()?;
-                let more = rows.len() > limit as usize;
-                let page: Vec<_> = rows.into_iter().take(limit as usize).collect();
-                let next = match (more, page.last()) {
-                    (true, Some((_, at, id))) => Some(format!("{at}#{id}")),
-                    _ => None,
-                };
-                let requests = page
-                    .iter()
-                    .map(|(doc, _, _)| from_json(doc))
-                    .collect::<PortResult<Vec<_>>>()?;
-                Ok(QueuePage { requests, next })
+                QueuePage::from_rows(
+                    rows,
+                    limit,
+                    |(_, at, id)| format!("{at}#{id}"),
+                    |(doc, _, _)| from_json(&doc),
+                )
             })
             .await
     }
