@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use cityfix_embedded::QueueSettings;
 use cityfix_local::{start, Backend, LocalOptions, Running};
-use cityfix_shared::embedded::QueueSettings;
 use serde_json::Value;
 
 /// How long a test waits for the chain before it gives up.

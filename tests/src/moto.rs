@@ -244,7 +244,7 @@ pub async fn create_queues(
 
 /// Creates a bucket and gives the media store on it, with a client that puts the bucket in the
 /// path as S3-compatible endpoints need.
-pub async fn media_bucket(bucket: &str) -> cityfix_shared::aws::S3Media {
+pub async fn media_bucket(bucket: &str) -> cityfix_aws::S3Media {
     let config = sdk_config().await;
     let client = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&config)
@@ -257,7 +257,7 @@ pub async fn media_bucket(bucket: &str) -> cityfix_shared::aws::S3Media {
         .send()
         .await
         .expect("the bucket is created");
-    cityfix_shared::aws::S3Media::new(client, bucket, &config)
+    cityfix_aws::S3Media::new(client, bucket, &config)
 }
 
 /// A name no other test uses.

@@ -3,10 +3,10 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeZone, Utc};
-use cityfix_shared::domain::{
+use cityfix_app::ports::{IdempotencyClaim, NewRequest};
+use cityfix_domain::{
     Contact, Location, ServiceRequest, TimelineEntry, TrackingNumber, ValidReport,
 };
-use cityfix_shared::ports::{IdempotencyClaim, NewRequest};
 
 /// A fixed instant, so ordering by time is known.
 pub fn at(minute: u32) -> DateTime<Utc> {

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::QueueAttributeName;
+use cityfix_aws::setup::ApiCalls;
+use cityfix_aws::AwsSetup;
+use cityfix_embedded::QueueSettings;
 use cityfix_local::{start, Backend, LocalOptions};
-use cityfix_shared::aws::setup::ApiCalls;
-use cityfix_shared::aws::AwsSetup;
-use cityfix_shared::embedded::QueueSettings;
 use cityfix_tests::city::{repo_root, report, settled};
 use cityfix_tests::{moto, template};
 use serde_json::json;
@@ -149,7 +149,7 @@ async fn a_report_goes_from_submission_to_acknowledgement_on_the_aws_adapters() 
         .send()
         .await;
     let calls = ApiCalls::default();
-    let hartford = cityfix_shared::config::load_city(&repo_root().join("config/hartford")).unwrap();
+    let hartford = cityfix_config::load_city(&repo_root().join("config/hartford")).unwrap();
     let setup = AwsSetup::new(Arc::new(hartford), "http://127.0.0.1", config)
         .set("TABLE_NAME", &stack.table)
         .set("ROUTING_QUEUE_URL", &stack.queues["routing"])

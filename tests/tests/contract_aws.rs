@@ -2,13 +2,13 @@
 
 use std::sync::Arc;
 
-use cityfix_shared::aws::{DynamoStore, SqsQueues};
+use cityfix_aws::{DynamoStore, SqsQueues};
 use cityfix_tests::contract::queue::BothEnds;
 use cityfix_tests::moto;
 
 mod store {
     use super::*;
-    use cityfix_shared::ports::RequestStore;
+    use cityfix_app::ports::RequestStore;
 
     cityfix_tests::store_contract!(async {
         let config = moto::sdk_config().await;
@@ -38,7 +38,7 @@ mod queue {
 
 mod media {
     use super::*;
-    use cityfix_shared::ports::MediaStore;
+    use cityfix_app::ports::MediaStore;
 
     // moto stores whatever a form posts and serves whatever a link names: it checks neither the
     // POST policy nor a presigned signature, which S3 does. So the three refusal cases

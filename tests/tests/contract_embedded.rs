@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cityfix_shared::embedded::sqlite::Db;
-use cityfix_shared::embedded::{EmbeddedQueue, QueueSettings, SqliteStore};
+use cityfix_embedded::sqlite::Db;
+use cityfix_embedded::{EmbeddedQueue, QueueSettings, SqliteStore};
 use cityfix_tests::contract::queue::BothEnds;
 
 /// A database in a temporary folder that lives as long as the test process.
@@ -15,7 +15,7 @@ fn fresh_db() -> Db {
 
 mod store {
     use super::*;
-    use cityfix_shared::ports::RequestStore;
+    use cityfix_app::ports::RequestStore;
 
     cityfix_tests::store_contract!(async {
         Arc::new(SqliteStore::new(fresh_db())) as Arc<dyn RequestStore>
@@ -36,8 +36,8 @@ mod queue {
 
 mod media {
     use super::*;
-    use cityfix_shared::embedded::FileMedia;
-    use cityfix_shared::ports::MediaStore;
+    use cityfix_app::ports::MediaStore;
+    use cityfix_embedded::FileMedia;
 
     /// Files in a temporary folder, with their forms and links served on a free local port for
     /// as long as the test runs.

@@ -1,9 +1,9 @@
 //! The messengers on AWS (SES v2 e-mail; SNS SMS, mobile push and topics) against a local moto server.
 
-use cityfix_shared::aws::{SesMailer, SnsPush, SnsSms, SnsTopics};
-use cityfix_shared::ports::{
+use cityfix_app::ports::{
     Email, Mailer, PortError, PushMessage, PushSender, SmsSender, TextMessage, TopicPublisher,
 };
+use cityfix_aws::{SesMailer, SnsPush, SnsSms, SnsTopics};
 use cityfix_tests::moto;
 
 fn email(from: &str) -> Email {

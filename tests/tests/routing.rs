@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
+use cityfix_domain::TrackingNumber;
 use cityfix_local::Running;
-use cityfix_shared::domain::TrackingNumber;
 use cityfix_tests::city::{
     await_messages, get_json, plain, report as post_report, settled, start_city,
 };

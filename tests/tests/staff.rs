@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
+use cityfix_domain::TrackingNumber;
+use cityfix_http::auth::{Role, StaffClaims};
 use cityfix_local::Running;
-use cityfix_shared::domain::TrackingNumber;
-use cityfix_shared::http::auth::{Role, StaffClaims};
 use cityfix_tests::city::{read_until, report, start_city};
 use serde_json::{json, Value};
 

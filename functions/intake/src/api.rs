@@ -10,14 +10,14 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use cityfix_shared::app::submit::{fingerprint, submit, Submission, SubmitError};
-use cityfix_shared::domain::areas::distance_m;
-use cityfix_shared::domain::{
+use cityfix_app::ports::RequestQuery;
+use cityfix_app::submit::{fingerprint, submit, Submission, SubmitError};
+use cityfix_domain::areas::distance_m;
+use cityfix_domain::{
     Contact, Invalid, RawAttribute, ReportForm, ServiceRequest, Status, TrackingNumber,
 };
-use cityfix_shared::http::api::{request_view, service_view, ApiError};
-use cityfix_shared::http::parse_near;
-use cityfix_shared::ports::RequestQuery;
+use cityfix_http::api::{request_view, service_view, ApiError};
+use cityfix_http::parse_near;
 use serde::Deserialize;
 use serde_json::{json, Value};
 

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::Router;
-use cityfix_shared::app::submit::IntakeDeps;
-use cityfix_shared::http::MAX_BODY_BYTES;
-use cityfix_shared::ports::MediaStore;
+use cityfix_app::ports::MediaStore;
+use cityfix_app::submit::IntakeDeps;
+use cityfix_http::MAX_BODY_BYTES;
 
 /// The web API's routes as (method, path), kept beside the router and checked against the
 /// OpenAPI document by a test.

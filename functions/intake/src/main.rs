@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use cityfix_shared::aws::AwsSetup;
+use cityfix_aws::AwsSetup;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

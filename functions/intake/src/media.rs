@@ -9,11 +9,11 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use cityfix_shared::app::media::{
+use cityfix_app::media::{
     accepted, original_key, upload_key, DOWNLOAD_LINK_LIFETIME, MAX_FILES_PER_REQUEST,
     UPLOAD_FORM_LIFETIME,
 };
-use cityfix_shared::http::api::ApiError;
+use cityfix_http::api::ApiError;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -72,7 +72,7 @@ async fn upload_form(
         ));
     }
     let Some(kind) = accepted(&ask.content_type) else {
-        let kinds: Vec<&str> = cityfix_shared::app::media::ACCEPTED
+        let kinds: Vec<&str> = cityfix_app::media::ACCEPTED
             .iter()
             .map(|k| k.content_type)
             .collect();

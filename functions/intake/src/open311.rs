@@ -10,13 +10,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, Duration, Utc};
-use cityfix_shared::app::submit::{fingerprint, submit, Submission, SubmitError};
-use cityfix_shared::domain::{Status, TrackingNumber};
-use cityfix_shared::http::open311::{
-    self as wire, error, parse_report_form, Format, Open311Response,
-};
-use cityfix_shared::http::parse_near;
-use cityfix_shared::ports::RequestQuery;
+use cityfix_app::ports::RequestQuery;
+use cityfix_app::submit::{fingerprint, submit, Submission, SubmitError};
+use cityfix_domain::{Status, TrackingNumber};
+use cityfix_http::open311::{self as wire, error, parse_report_form, Format, Open311Response};
+use cityfix_http::parse_near;
 use serde_json::{json, Value};
 
 use crate::Intake;

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use cityfix_shared::ports::QueueConsumer;
-use cityfix_shared::testing::{intake_deps, repo_root, seed_sample_pothole, World};
+use cityfix_app::ports::QueueConsumer;
+use cityfix_testing::{intake_deps, repo_root, seed_sample_pothole, World};
 use http_body_util::BodyExt;
 use intake::Intake;
 use serde_json::Value;
@@ -59,10 +59,10 @@ async fn the_sample_post_stores_a_report_queues_it_and_answers_without_personal_
 async fn the_sample_get_lists_open_potholes_in_open311_json() {
     let world = World::new();
     let pothole = seed_sample_pothole(&world.store, Some("resident@example.org")).await;
-    cityfix_shared::testing::force_status(
+    cityfix_testing::force_status(
         &world.store,
         pothole,
-        cityfix_shared::domain::Status::Open,
+        cityfix_domain::Status::Open,
         "routed",
     )
     .await;

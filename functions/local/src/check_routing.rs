@@ -4,9 +4,9 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
-use cityfix_shared::config::{read_area_layer, read_lines, LineProperties};
-use cityfix_shared::domain::areas::{AreaIndex, LineIndex};
-use cityfix_shared::domain::{Area, Location};
+use cityfix_config::{read_area_layer, read_lines, LineProperties};
+use cityfix_domain::areas::{AreaIndex, LineIndex};
+use cityfix_domain::{Area, Location};
 
 /// What to check.
 pub struct CheckRouting<'a> {

@@ -13,21 +13,20 @@ use anyhow::Context;
 use aws_lambda_events::event::s3::{S3Entity, S3Event, S3EventRecord, S3Object};
 use axum::routing::get;
 use axum::Router;
-use cityfix_shared::app::media::MediaDeps;
-use cityfix_shared::app::notify::{NotifyDeps, NotifySettings};
-use cityfix_shared::app::route::RouterDeps;
-use cityfix_shared::app::submit::IntakeDeps;
-use cityfix_shared::app::transition::StatusDeps;
-use cityfix_shared::aws::AwsSetup;
-use cityfix_shared::config::load_city;
-use cityfix_shared::domain::AddressBook;
-use cityfix_shared::embedded::sqlite::Db;
-use cityfix_shared::embedded::{EmbeddedQueue, FileMedia, Outbox, QueueSettings, SqliteStore};
-use cityfix_shared::http::auth::{StaffSignIn, TokenKeys};
-use cityfix_shared::ports::{
+use cityfix_app::media::MediaDeps;
+use cityfix_app::notify::{NotifyDeps, NotifySettings};
+use cityfix_app::ports::{
     Mailer, MediaStore, PushSender, Queue, QueueConsumer, QueueName, RandomIds, RequestStore,
     SmsSender, SystemClock,
 };
+use cityfix_app::route::RouterDeps;
+use cityfix_app::submit::IntakeDeps;
+use cityfix_app::transition::StatusDeps;
+use cityfix_aws::AwsSetup;
+use cityfix_config::load_city;
+use cityfix_domain::AddressBook;
+use cityfix_embedded::{EmbeddedSetup, Outbox, QueueSettings};
+use cityfix_http::auth::{StaffSignIn, TokenKeys};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower_http::services::ServeDir;
@@ -89,23 +88,9 @@ pub fn default_dir(relative: &str) -> PathBuf {
     }
 }
 
-/// A secret kept in the data folder under `name`, made on first use.
-fn local_secret(data_dir: &Path, name: &str) -> anyhow::Result<Vec<u8>> {
-    let path = data_dir.join(name);
-    if !path.exists() {
-        std::fs::create_dir_all(data_dir)?;
-        let secret: String = (0..32)
-            .map(|_| format!("{:02x}", rand::random::<u8>()))
-            .collect();
-        std::fs::write(&path, secret)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))
-}
-
 /// The secret the local runner signs staff tokens with, made on first use and kept in the data folder.
 pub fn staff_token_keys(data_dir: &Path) -> anyhow::Result<TokenKeys> {
-    Ok(TokenKeys::from_secret(&local_secret(
+    Ok(TokenKeys::from_secret(&cityfix_embedded::setup::secret(
         data_dir,
         "staff-token.secret",
     )?))
@@ -177,15 +162,13 @@ struct Adapters {
 /// SQLite, files and the outbox in the data folder. Uploads are checked as S3 would have the media
 /// function check them.
 fn embedded_adapters(options: &LocalOptions, url: &str) -> anyhow::Result<Adapters> {
-    let db = Db::open(&options.data_dir.join("cityfix.sqlite"))?;
-    let store = SqliteStore::new(db.clone());
-    let queue = EmbeddedQueue::new(db, options.queues);
-    let outbox = Outbox::open(&options.data_dir.join("outbox"))?;
-    let media = FileMedia::open(
-        &options.data_dir.join("media"),
-        &format!("{url}/local-media"),
-        &local_secret(&options.data_dir, "media.secret")?,
-    )?;
+    let EmbeddedSetup {
+        store,
+        queue,
+        outbox,
+        media,
+        ..
+    } = EmbeddedSetup::open(&options.data_dir, url, options.queues)?;
     let checks = MediaDeps {
         media: Arc::new(media.clone()),
         queue: Arc::new(queue.clone()),

@@ -4,12 +4,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use cityfix_aws::AwsSetup;
+use cityfix_config::LineProperties;
+use cityfix_embedded::QueueSettings;
+use cityfix_http::auth::{Role, StaffClaims};
 use cityfix_local::check_routing::{check_routing, CheckRouting};
 use cityfix_local::{default_dir, staff_token_keys, start, Backend, LocalOptions};
-use cityfix_shared::aws::AwsSetup;
-use cityfix_shared::config::LineProperties;
-use cityfix_shared::embedded::QueueSettings;
-use cityfix_shared::http::auth::{Role, StaffClaims};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -127,7 +127,7 @@ async fn main() -> anyhow::Result<()> {
             let backend = match backend {
                 BackendName::Embedded => Backend::Embedded,
                 BackendName::Aws => {
-                    let city = cityfix_shared::config::load_city(&config_dir)?;
+                    let city = cityfix_config::load_city(&config_dir)?;
                     let sdk =
                         aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
                     Backend::Aws(Box::new(AwsSetup::new(
@@ -226,7 +226,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::CheckConfig { config } => {
             let dir = config.unwrap_or_else(|| default_dir("config/hartford"));
-            let city = cityfix_shared::config::load_city(&dir)?;
+            let city = cityfix_config::load_city(&dir)?;
             println!(
                 "{}: {} services, {} departments, {} neighbourhoods",
                 city.name,

@@ -5,8 +5,8 @@ use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use cityfix_shared::embedded::Outbox;
-use cityfix_shared::http::escape_html;
+use cityfix_domain::escape_html;
+use cityfix_embedded::Outbox;
 
 pub fn router(outbox: Outbox) -> Router {
     Router::new()

@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use cityfix_shared::app::notify::NotifyDeps;
-use cityfix_shared::app::route::RouterDeps;
-use cityfix_shared::app::sweep::requeue_stuck;
-use cityfix_shared::app::transition::StatusDeps;
-use cityfix_shared::ports::{
+use cityfix_app::notify::NotifyDeps;
+use cityfix_app::ports::{
     Queue, QueueConsumer, QueueName, ReceivedMessage, RequestStore, SystemClock,
 };
+use cityfix_app::route::RouterDeps;
+use cityfix_app::sweep::requeue_stuck;
+use cityfix_app::transition::StatusDeps;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 

@@ -133,7 +133,7 @@ async fn a_report_survives_the_runner_being_killed() {
 #[test]
 fn a_broken_city_folder_is_refused_with_the_file_entry_and_field() {
     let broken = tempfile::tempdir().unwrap();
-    cityfix_shared::testing::copy_demo_city(broken.path());
+    cityfix_testing::copy_demo_city(broken.path());
     let services = std::fs::read_to_string(broken.path().join("services.toml")).unwrap();
     std::fs::write(
         broken.path().join("services.toml"),

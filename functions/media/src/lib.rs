@@ -1,9 +1,9 @@
 //! The media function: S3 tells it of every upload; it checks each one, keeps it without EXIF under
-//! `originals/`, and asks status to attach it (see `cityfix_shared::app::media`).
+//! `originals/`, and asks status to attach it (see `cityfix_app::media`).
 
 use aws_lambda_events::event::s3::S3Event;
-use cityfix_shared::app::media::{check_upload, Checked, MediaDeps};
-use cityfix_shared::app::AppError;
+use cityfix_app::media::{check_upload, Checked, MediaDeps};
+use cityfix_app::AppError;
 
 /// Checks every upload of an S3 event. A refused upload is deleted and is not an error; a failure
 /// to reach storage or the queue is, so Lambda invokes again (each step is safe to repeat).

@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use aws_lambda_events::event::s3::S3Event;
-use cityfix_shared::app::media::MediaDeps;
-use cityfix_shared::aws::AwsSetup;
-use cityfix_shared::ports::QueueName;
+use cityfix_app::media::MediaDeps;
+use cityfix_app::ports::QueueName;
+use cityfix_aws::AwsSetup;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[tokio::main]

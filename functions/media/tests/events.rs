@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use aws_lambda_events::event::s3::S3Event;
-use cityfix_shared::app::media::{Checked, MediaDeps};
-use cityfix_shared::app::messages::StatusCommand;
-use cityfix_shared::ports::{MediaStore, QueueConsumer};
-use cityfix_shared::testing::{event, seed_sample_pothole, World};
+use cityfix_app::media::{Checked, MediaDeps};
+use cityfix_app::messages::StatusCommand;
+use cityfix_app::ports::{MediaStore, QueueConsumer};
+use cityfix_testing::{event, seed_sample_pothole, World};
 
 const UPLOAD: &str = "uploads/7K3M-9QZ2/5b0e6f4c-8a2d-4d1e-9f3b-7c6a5e4d3c2b.jpg";
 const ORIGINAL: &str = "originals/7K3M-9QZ2/5b0e6f4c-8a2d-4d1e-9f3b-7c6a5e4d3c2b.jpg";

@@ -1,9 +1,9 @@
 //! The notify function: turns status events into messages for the people who follow a request.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use cityfix_shared::app::messages::NotifyEvent;
-use cityfix_shared::app::notify::{notify, NotifyDeps};
-use cityfix_shared::batch::for_each_message;
+use cityfix_app::messages::NotifyEvent;
+use cityfix_app::notify::{notify, NotifyDeps};
+use cityfix_http::batch::for_each_message;
 
 /// Notifies for every event of a batch; only the failed ones are handed back for redelivery.
 pub async fn handle(deps: &NotifyDeps, event: SqsEvent) -> SqsBatchResponse {

@@ -1,7 +1,7 @@
 //! The notify function on Lambda: batches of notification events from SQS.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use cityfix_shared::aws::AwsSetup;
+use cityfix_aws::AwsSetup;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[tokio::main]

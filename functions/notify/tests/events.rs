@@ -3,13 +3,13 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use cityfix_shared::app::messages::{NotifyEvent, NotifyKind};
-use cityfix_shared::app::notify::{notify, NotifyDeps, NotifySettings};
-use cityfix_shared::domain::Contact;
-use cityfix_shared::domain::TrackingNumber;
-use cityfix_shared::embedded::Outbox;
-use cityfix_shared::ports::{Email, Mailer, PortError, PortResult, SystemClock};
-use cityfix_shared::testing::{
+use cityfix_app::messages::{NotifyEvent, NotifyKind};
+use cityfix_app::notify::{notify, NotifyDeps, NotifySettings};
+use cityfix_app::ports::{Email, Mailer, PortError, PortResult, SystemClock};
+use cityfix_domain::Contact;
+use cityfix_domain::TrackingNumber;
+use cityfix_embedded::Outbox;
+use cityfix_testing::{
     demo_city, failed_ids, seed_request_by, seed_sample_pothole, sqs_event, World,
 };
 

@@ -1,9 +1,9 @@
 //! The router function: takes routing jobs off the routing queue and sends each decision to status.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use cityfix_shared::app::messages::RoutingJob;
-use cityfix_shared::app::route::{route, RouterDeps};
-use cityfix_shared::batch::for_each_message;
+use cityfix_app::messages::RoutingJob;
+use cityfix_app::route::{route, RouterDeps};
+use cityfix_http::batch::for_each_message;
 
 /// Routes every job of a batch; only the failed ones are handed back for redelivery.
 pub async fn handle(deps: &RouterDeps, event: SqsEvent) -> SqsBatchResponse {

@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use cityfix_shared::app::messages::StatusCommand;
-use cityfix_shared::app::route::RouterDeps;
-use cityfix_shared::domain::{RoutingDecision, Status};
-use cityfix_shared::ports::QueueConsumer;
-use cityfix_shared::testing::{
+use cityfix_app::messages::StatusCommand;
+use cityfix_app::ports::QueueConsumer;
+use cityfix_app::route::RouterDeps;
+use cityfix_domain::{RoutingDecision, Status};
+use cityfix_testing::{
     demo_city, failed_ids, force_status, seed_request, seed_sample_pothole, sqs_event, World,
 };
 

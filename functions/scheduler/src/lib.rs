@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use cityfix_shared::app::sweep::requeue_stuck;
-use cityfix_shared::app::AppError;
-use cityfix_shared::ports::{Clock, Queue, RequestStore};
+use cityfix_app::ports::{Clock, Queue, RequestStore};
+use cityfix_app::sweep::requeue_stuck;
+use cityfix_app::AppError;
 
 /// How long a report may stay `submitted` before its routing job counts as lost.
 pub const SWEEP_GRACE: chrono::Duration = chrono::Duration::minutes(1);

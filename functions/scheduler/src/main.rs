@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use cityfix_shared::aws::AwsSetup;
-use cityfix_shared::ports::{QueueName, SystemClock};
+use cityfix_app::ports::{QueueName, SystemClock};
+use cityfix_aws::AwsSetup;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use scheduler::SchedulerDeps;
 

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use cityfix_shared::ports::QueueConsumer;
-use cityfix_shared::testing::{event, seed_sample_pothole, FixedClock, World};
+use cityfix_app::ports::QueueConsumer;
+use cityfix_testing::{event, seed_sample_pothole, FixedClock, World};
 use scheduler::SchedulerDeps;
 
 #[tokio::test]

@@ -5,9 +5,9 @@ mod staff;
 pub use staff::{staff_router, Staff};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use cityfix_shared::app::messages::StatusCommand;
-use cityfix_shared::app::transition::{apply, StatusDeps};
-use cityfix_shared::batch::for_each_message;
+use cityfix_app::messages::StatusCommand;
+use cityfix_app::transition::{apply, StatusDeps};
+use cityfix_http::batch::for_each_message;
 
 /// Applies every command of a batch; only the failed ones are handed back for redelivery.
 pub async fn handle(deps: &StatusDeps, event: SqsEvent) -> SqsBatchResponse {

@@ -9,13 +9,13 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use cityfix_shared::app::messages::StatusCommand;
-use cityfix_shared::app::transition::{apply, Applied, StatusDeps};
-use cityfix_shared::app::AppError;
-use cityfix_shared::domain::{ServiceRequest, Status, TrackingNumber};
-use cityfix_shared::http::api::{request_view, ApiError};
-use cityfix_shared::http::auth::{claims_from_authorizer, Role, StaffClaims, StaffSignIn};
-use cityfix_shared::http::city_time;
+use cityfix_app::messages::StatusCommand;
+use cityfix_app::transition::{apply, Applied, StatusDeps};
+use cityfix_app::AppError;
+use cityfix_domain::{ServiceRequest, Status, TrackingNumber};
+use cityfix_http::api::{request_view, ApiError};
+use cityfix_http::auth::{claims_from_authorizer, Role, StaffClaims, StaffSignIn};
+use cityfix_http::city_time;
 use lambda_http::request::RequestContext;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -182,7 +182,7 @@ async fn queue(
         .department_queue(&department, status, after.as_deref(), limit)
         .await
         .map_err(|e| match e {
-            cityfix_shared::ports::PortError::NotFound(why) => bad(why),
+            cityfix_app::ports::PortError::NotFound(why) => bad(why),
             other => unavailable(&other),
         })?;
     let requests: Vec<Value> = page

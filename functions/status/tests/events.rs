@@ -2,12 +2,10 @@
 
 use std::sync::Arc;
 
-use cityfix_shared::app::transition::{Applied, StatusDeps};
-use cityfix_shared::domain::{Status, TrackingNumber};
-use cityfix_shared::ports::{QueueConsumer, RequestStore, SystemClock};
-use cityfix_shared::testing::{
-    demo_city, failed_ids, force_status, seed_sample_pothole, sqs_event, World,
-};
+use cityfix_app::ports::{QueueConsumer, RequestStore, SystemClock};
+use cityfix_app::transition::{Applied, StatusDeps};
+use cityfix_domain::{Status, TrackingNumber};
+use cityfix_testing::{demo_city, failed_ids, force_status, seed_sample_pothole, sqs_event, World};
 
 const POISON: &str = "7b7c8a0e-33f5-4a4c-9d5b-0c1f5c1f1a02";
 
@@ -89,7 +87,7 @@ async fn an_attached_photo_is_added_once_and_becomes_the_media_url() {
     let world = World::new();
     seed_sample_pothole(&world.store, None).await;
     let id = TrackingNumber::parse("7K3M-9QZ2").unwrap();
-    let command = cityfix_shared::app::messages::StatusCommand::AttachMedia {
+    let command = cityfix_app::messages::StatusCommand::AttachMedia {
         request_id: id.clone(),
         media_id: "media-5b0e".into(),
         key: "originals/7K3M-9QZ2/5b0e.jpg".into(),
@@ -98,7 +96,7 @@ async fn an_attached_photo_is_added_once_and_becomes_the_media_url() {
     };
 
     // when it arrives twice
-    let apply = cityfix_shared::app::transition::apply;
+    let apply = cityfix_app::transition::apply;
     let first = apply(&deps(&world), &command).await.unwrap();
     let again = apply(&deps(&world), &command).await.unwrap();
 
@@ -130,7 +128,7 @@ async fn an_attached_photo_is_added_once_and_becomes_the_media_url() {
     assert!(world.queue.receive("notify", 10).await.unwrap().is_empty());
 
     // and a photo for a request that does not exist is refused
-    let stranger = cityfix_shared::app::messages::StatusCommand::AttachMedia {
+    let stranger = cityfix_app::messages::StatusCommand::AttachMedia {
         request_id: TrackingNumber::parse("7K3M-9QZ3").unwrap(),
         media_id: "media-1".into(),
         key: "originals/7K3M-9QZ3/1.jpg".into(),

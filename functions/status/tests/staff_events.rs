@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use cityfix_shared::app::transition::StatusDeps;
-use cityfix_shared::domain::{Status, TrackingNumber};
-use cityfix_shared::http::auth::StaffSignIn;
-use cityfix_shared::ports::{RequestStore, SystemClock};
-use cityfix_shared::testing::{
+use cityfix_app::ports::{RequestStore, SystemClock};
+use cityfix_app::transition::StatusDeps;
+use cityfix_domain::{Status, TrackingNumber};
+use cityfix_http::auth::StaffSignIn;
+use cityfix_testing::{
     demo_city, force_status, repo_root, seed_request, seed_sample_pothole, World,
 };
 use http_body_util::BodyExt;
@@ -55,10 +55,10 @@ async fn two_open_potholes(world: &World) {
         let version = open.version;
         open.department = Some("public-works".into());
         open.version += 1;
-        let entry = cityfix_shared::domain::TimelineEntry {
+        let entry = cityfix_domain::TimelineEntry {
             event_id: "assigned".into(),
             at: open.updated_at,
-            kind: cityfix_shared::domain::TimelineKind::Note,
+            kind: cityfix_domain::TimelineKind::Note,
             status: None,
             note: None,
             public: false,

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use cityfix_shared::ports::{MediaStore, PortError, UploadForm};
+use cityfix_app::ports::{MediaStore, PortError, UploadForm};
 
 const MINUTE: Duration = Duration::from_secs(60);
 

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cityfix_shared::ports::{Queue, QueueConsumer, QueueName};
+use cityfix_app::ports::{Queue, QueueConsumer, QueueName};
 
 /// A queue adapter seen from both ends.
 pub trait BothEnds: Queue + QueueConsumer {}

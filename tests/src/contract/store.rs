@@ -1,8 +1,8 @@
 //! The request store contract.
 
 use chrono::Duration;
-use cityfix_shared::domain::{Status, TimelineEntry, TimelineKind};
-use cityfix_shared::ports::{Created, PortError, RequestQuery, RequestStore};
+use cityfix_app::ports::{Created, PortError, RequestQuery, RequestStore};
+use cityfix_domain::{Status, TimelineEntry, TimelineKind};
 
 use crate::sample::{at, id, new_request, with_key};
 
@@ -178,7 +178,7 @@ pub async fn search_filters_and_pages_newest_first(store: &dyn RequestStore) {
             .await
             .unwrap();
     }
-    let ids = |found: Vec<cityfix_shared::domain::ServiceRequest>| {
+    let ids = |found: Vec<cityfix_domain::ServiceRequest>| {
         found
             .into_iter()
             .map(|r| r.id.to_string())
@@ -303,8 +303,8 @@ pub async fn a_delivery_is_claimed_once(store: &dyn RequestStore) {
 }
 
 pub async fn near_finds_requests_within_the_circle_by_cell(store: &dyn RequestStore) {
-    use cityfix_shared::domain::Location;
-    use cityfix_shared::ports::Near;
+    use cityfix_app::ports::Near;
+    use cityfix_domain::Location;
     let metres_north = |m: f64| 41.7677 + m / 111_320.0;
     for (n, distance) in [0.0, 40.0, 90.0, 400.0, 1500.0].into_iter().enumerate() {
         let mut new = new_request(&format!("DDDD-000{n}"), "pothole", n as u32);
@@ -320,7 +320,7 @@ pub async fn near_finds_requests_within_the_circle_by_cell(store: &dyn RequestSt
         page_size: 50,
         ..RequestQuery::default()
     };
-    let found = |ids: Vec<cityfix_shared::domain::ServiceRequest>| {
+    let found = |ids: Vec<cityfix_domain::ServiceRequest>| {
         let mut ids: Vec<String> = ids.into_iter().map(|r| r.id.to_string()).collect();
         ids.sort();
         ids
@@ -339,8 +339,8 @@ pub async fn near_finds_requests_within_the_circle_by_cell(store: &dyn RequestSt
 pub async fn followers_are_added_once_and_removed_by_the_report_they_came_through(
     store: &dyn RequestStore,
 ) {
-    use cityfix_shared::domain::Contact;
-    use cityfix_shared::ports::Follower;
+    use cityfix_app::ports::Follower;
+    use cityfix_domain::Contact;
     let original = new_request("EEEE-0001", "pothole", 1);
     store.create(&original).await.unwrap();
     let id = original.request.id.clone();

@@ -1,8 +1,8 @@
 //! The staff function on Lambda: staff actions on requests over the HTTP API, behind Cognito's JWT
 //! authorizer. Built from the status crate, since status is the only writer of a request's state.
 
-use cityfix_shared::aws::AwsSetup;
-use cityfix_shared::http::auth::StaffSignIn;
+use cityfix_aws::AwsSetup;
+use cityfix_http::auth::StaffSignIn;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,0 +1,25 @@
+//! Use cases over the ports: submit a report, route it, apply a transition, notify, attach media, sweep; and the ports themselves.
+
+pub mod geocoding;
+pub mod media;
+pub mod messages;
+pub mod notify;
+pub mod ports;
+pub mod route;
+pub mod submit;
+pub mod sweep;
+pub mod transition;
+
+use thiserror::Error;
+
+use crate::ports::PortError;
+
+/// Why a use case could not finish. Carries ids and reasons, never personal data.
+#[derive(Debug, Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Port(#[from] PortError),
+    /// The message or command can never succeed as sent (unknown request, unknown service).
+    #[error("cannot be done: {0}")]
+    Impossible(String),
+}

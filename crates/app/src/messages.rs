@@ -1,0 +1,85 @@
+//! The messages that travel on the queues between functions (JSON bodies of SQS messages).
+
+use serde::{Deserialize, Serialize};
+
+use cityfix_domain::{RoutingDecision, TrackingNumber};
+
+/// On the routing queue: a stored report waiting to be routed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingJob {
+    pub request_id: TrackingNumber,
+}
+
+/// On the status queue: a change to apply. Status is the only writer of a request's state.
+/// `decision_id` names the timeline entry the change writes, so a redelivery is recognised.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum StatusCommand {
+    /// The router's decision: a department opens the request, an agency closes it as referred.
+    Route {
+        request_id: TrackingNumber,
+        decision_id: String,
+        decision: RoutingDecision,
+    },
+    /// This request reports the same problem as `original`: close it as a duplicate and make its
+    /// reporter a follower of the original. From the router, or a staff merge (`by` the staff member).
+    LinkDuplicate {
+        request_id: TrackingNumber,
+        original_id: TrackingNumber,
+        decision_id: String,
+        #[serde(default)]
+        by: Option<String>,
+    },
+    /// A checked photo or video to add to the request (from the media function). `media_id` names
+    /// the timeline entry; `url` is where the public reads it.
+    AttachMedia {
+        request_id: TrackingNumber,
+        media_id: String,
+        key: String,
+        content_type: String,
+        url: String,
+    },
+    /// A staff unmerge: the request is its own problem after all; reopen it.
+    Unlink {
+        request_id: TrackingNumber,
+        decision_id: String,
+        #[serde(default)]
+        by: Option<String>,
+    },
+}
+
+impl StatusCommand {
+    pub fn request_id(&self) -> &TrackingNumber {
+        match self {
+            StatusCommand::Route { request_id, .. }
+            | StatusCommand::LinkDuplicate { request_id, .. }
+            | StatusCommand::Unlink { request_id, .. }
+            | StatusCommand::AttachMedia { request_id, .. } => request_id,
+        }
+    }
+}
+
+/// What a notification tells people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyKind {
+    /// The report was received and routed to a department.
+    Acknowledged,
+    /// The report is another agency's: the agency gets the report, the reporter gets its contact.
+    Referred,
+    /// The report was linked to an earlier one of the same problem.
+    LinkedAsDuplicate,
+    /// Staff unlinked the report: it is worked on its own again.
+    Unlinked,
+}
+
+/// On the notify queue: one event per change, to be turned into messages for the people concerned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyEvent {
+    /// Unique across the city: `<request id>/<timeline event id>`.
+    pub event_id: String,
+    pub request_id: TrackingNumber,
+    pub kind: NotifyKind,
+}

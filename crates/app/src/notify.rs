@@ -1,0 +1,338 @@
+//! Notifying people: turn an event into messages, each sent once per event × recipient × channel.
+
+use std::sync::Arc;
+
+use crate::messages::{NotifyEvent, NotifyKind};
+use crate::ports::{
+    Clock, Email, Mailer, PortError, PushMessage, PushSender, RequestStore, SmsSender, TextMessage,
+};
+use crate::AppError;
+use cityfix_domain::escape_html as escape;
+use cityfix_domain::{recipient_hash, City, Contact, ServiceRequest};
+
+/// Where messages come from and where they point residents to.
+#[derive(Debug, Clone)]
+pub struct NotifySettings {
+    /// The resident site's address, for tracking links (no trailing slash).
+    pub public_url: String,
+    /// The sender of e-mail, e.g. `Hartford 311 <311@hartford.example>`.
+    pub mail_from: String,
+}
+
+/// What the notify function needs.
+#[derive(Clone)]
+pub struct NotifyDeps {
+    pub city: Arc<City>,
+    pub store: Arc<dyn RequestStore>,
+    pub mailer: Arc<dyn Mailer>,
+    pub sms: Arc<dyn SmsSender>,
+    pub push: Arc<dyn PushSender>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: NotifySettings,
+}
+
+/// What notifying did: how many messages went out now, and how many had gone out before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Notified {
+    pub sent: usize,
+    pub already_sent: usize,
+}
+
+/// One message for one recipient on one channel.
+#[derive(Clone)]
+struct Outgoing {
+    to: String,
+    /// "email", "sms" or "push" (`to` is then the device's push token).
+    channel: &'static str,
+    subject: String,
+    /// Paragraphs of the message; the first is the greeting.
+    paragraphs: Vec<String>,
+    facts: Vec<(&'static str, String)>,
+    sms: String,
+}
+
+/// Sends the messages this event calls for. Every message is claimed before it is sent, so a
+/// redelivered event sends nothing twice; a failed send gives its claim back and fails the event,
+/// so the redelivery tries it again.
+pub async fn notify(deps: &NotifyDeps, event: &NotifyEvent) -> Result<Notified, AppError> {
+    let request = deps.store.get(&event.request_id).await?.ok_or_else(|| {
+        AppError::Impossible(format!("request {} does not exist", event.request_id))
+    })?;
+    let reporter = deps.store.reporter(&request.id).await?;
+    let mut outgoing = Vec::new();
+    let compose = Compose {
+        city: &deps.city,
+        settings: &deps.settings,
+        request: &request,
+    };
+    if let Some(contact) = &reporter {
+        outgoing.extend(compose.to_reporter(event.kind, contact));
+    }
+    if event.kind == NotifyKind::Referred {
+        outgoing.extend(compose.to_agency());
+    }
+    let mut notified = Notified::default();
+    let mut failure: Option<PortError> = None;
+    for message in outgoing {
+        let dedupe_key = format!(
+            "{}/{}/{}",
+            event.event_id,
+            message.channel,
+            recipient_hash(&message.to)
+        );
+        if !deps
+            .store
+            .claim_delivery(&dedupe_key, deps.clock.now())
+            .await?
+        {
+            notified.already_sent += 1;
+            continue;
+        }
+        if let Err(error) = send(deps, &message, &dedupe_key, request.id.as_str()).await {
+            deps.store.release_delivery(&dedupe_key).await?;
+            failure = Some(error);
+            continue;
+        }
+        notified.sent += 1;
+    }
+    match failure {
+        Some(error) => Err(error.into()),
+        None => Ok(notified),
+    }
+}
+
+async fn send(
+    deps: &NotifyDeps,
+    message: &Outgoing,
+    dedupe_key: &str,
+    request_id: &str,
+) -> Result<(), PortError> {
+    if message.channel == "push" {
+        return deps
+            .push
+            .push(
+                &message.to,
+                &PushMessage {
+                    title: message.subject.clone(),
+                    body: message.sms.clone(),
+                    request_id: request_id.to_string(),
+                    dedupe_key: dedupe_key.to_string(),
+                },
+            )
+            .await;
+    }
+    if message.channel == "sms" {
+        return deps
+            .sms
+            .send_sms(&TextMessage {
+                to: message.to.clone(),
+                body: message.sms.clone(),
+                dedupe_key: dedupe_key.to_string(),
+            })
+            .await;
+    }
+    let signature = format!(
+        "{} 311 · {} · {}",
+        deps.city.short_name, deps.city.contact_phone, deps.city.contact_email
+    );
+    let mut text = String::new();
+    let mut html = String::from("<!doctype html><html><body style=\"font-family:sans-serif\">");
+    for paragraph in &message.paragraphs {
+        text.push_str(paragraph);
+        text.push_str("\n\n");
+        html.push_str(&format!("<p>{}</p>", escape(paragraph)));
+    }
+    html.push_str("<table>");
+    for (label, value) in &message.facts {
+        text.push_str(&format!("  {label}: {value}\n"));
+        html.push_str(&format!(
+            "<tr><th align=\"left\">{}</th><td>{}</td></tr>",
+            escape(label),
+            escape(value)
+        ));
+    }
+    text.push_str(&format!("\n{signature}\n"));
+    html.push_str(&format!(
+        "</table><p>{}</p></body></html>",
+        escape(&signature)
+    ));
+    let email = Email {
+        to: message.to.clone(),
+        from: deps.settings.mail_from.clone(),
+        subject: message.subject.clone(),
+        text,
+        html,
+        dedupe_key: dedupe_key.to_string(),
+    };
+    deps.mailer.send_email(&email).await
+}
+
+/// Writes the messages of one request's event.
+struct Compose<'a> {
+    city: &'a City,
+    settings: &'a NotifySettings,
+    request: &'a ServiceRequest,
+}
+
+impl Compose<'_> {
+    fn link(&self, id: &str) -> String {
+        format!("{}/#/requests/{id}", self.settings.public_url)
+    }
+
+    fn map_link(&self) -> String {
+        let (lat, long) = (self.request.location.lat(), self.request.location.long());
+        format!(
+            "https://www.openstreetmap.org/?mlat={lat:.6}&mlon={long:.6}#map=18/{lat:.6}/{long:.6}"
+        )
+    }
+
+    /// The message for the reporter, by e-mail if they gave one, else by SMS.
+    /// The reporter's messages: by e-mail, else by text; and by push too when they reported
+    /// from the app.
+    fn to_reporter(&self, kind: NotifyKind, contact: &Contact) -> Vec<Outgoing> {
+        let mut channels = Vec::new();
+        match (&contact.email, &contact.phone) {
+            (Some(email), _) => channels.push(("email", email.clone())),
+            (None, Some(phone)) => channels.push(("sms", phone.clone())),
+            (None, None) => {}
+        }
+        if let Some(device) = contact.device_id.as_ref().filter(|d| !d.trim().is_empty()) {
+            channels.push(("push", device.clone()));
+        }
+        if channels.is_empty() {
+            return Vec::new();
+        }
+        let message = self.reporter_message(kind, contact);
+        channels
+            .into_iter()
+            .map(|(channel, to)| Outgoing {
+                to,
+                channel,
+                ..message.clone()
+            })
+            .collect()
+    }
+
+    /// What the reporter is told, before it is addressed to a channel.
+    fn reporter_message(&self, kind: NotifyKind, contact: &Contact) -> Outgoing {
+        let request = self.request;
+        let greeting = match contact.greeting_name() {
+            Some(name) => format!("Hello {name},"),
+            None => "Hello,".to_string(),
+        };
+        let who = request
+            .agency_responsible
+            .clone()
+            .unwrap_or_else(|| "the right department".into());
+        let city = &self.city.short_name;
+        let link = self.link(request.id.as_str());
+        let mut facts = vec![
+            ("Tracking number", request.id.to_string()),
+            ("What", request.service_name.clone()),
+            ("Where", request.place()),
+        ];
+        let (subject, body, sms) = match kind {
+            NotifyKind::Acknowledged => {
+                facts.push(("Sent to", who.clone()));
+                (
+                    format!("We received your report {} ({})", request.id, request.service_name),
+                    format!("Thank you for reporting a problem to {} 311. We have it, and it is with {who}. We will write again when there is news; you can follow it at any time: {link}", self.city.name),
+                    format!("{city} 311: we received your report {} ({}) and sent it to {who}. Track it: {link}", request.id, request.service_name),
+                )
+            }
+            NotifyKind::Referred => {
+                let agency = request.agency.as_deref().and_then(|id| self.city.agency(id));
+                let contact_line = agency.map(|a| format!("You can reach them at {} or {}, quoting our number {}.", a.phone, a.website, request.id)).unwrap_or_default();
+                if let Some(agency) = agency {
+                    facts.push(("Responsible", agency.name.clone()));
+                    facts.push(("Their phone", agency.phone.clone()));
+                    facts.push(("Their website", agency.website.clone()));
+                }
+                (
+                    format!("Your report {} is for {who}", request.id),
+                    format!("Thank you for your report. This problem is not the city's to fix: {who} is responsible for it there. We have sent them your report, so you need not report it again. {contact_line}"),
+                    format!("{city} 311: your report {} is for {who}, who are responsible there. We sent it to them. {contact_line}", request.id),
+                )
+            }
+            NotifyKind::LinkedAsDuplicate => {
+                let original = request.duplicate_of.as_ref().map(|id| id.to_string()).unwrap_or_default();
+                facts.push(("Same as", original.clone()));
+                (
+                    format!("Your report {} is already being worked on", request.id),
+                    format!("Thank you for your report. Someone nearby reported the same problem already, as {original}, and {who} is working on it. We linked your report to it rather than work it twice, and you will get its updates: {}", self.link(&original)),
+                    format!("{city} 311: your report {} is the same problem as {original}, already with {who}. You'll get its updates: {}", request.id, self.link(&original)),
+                )
+            }
+            NotifyKind::Unlinked => (
+                format!("Your report {} is being worked on its own", request.id),
+                format!("We looked again: your report is a problem of its own, not the same as the one we linked it to. It is open again and we will keep you posted: {link}"),
+                format!("{city} 311: your report {} is open again and worked on its own. Track it: {link}", request.id),
+            ),
+        };
+        Outgoing {
+            to: String::new(),
+            channel: "email",
+            subject,
+            paragraphs: vec![greeting, body],
+            facts,
+            sms,
+        }
+    }
+
+    /// The report as sent to the agency it was referred to: what, where (with a map), photos, our number. No reporter details.
+    fn to_agency(&self) -> Option<Outgoing> {
+        let request = self.request;
+        let agency = self.city.agency(request.agency.as_deref()?)?;
+        let mut facts = vec![
+            ("Our tracking number", request.id.to_string()),
+            ("Problem", request.service_name.clone()),
+            (
+                "Description",
+                request
+                    .description
+                    .clone()
+                    .unwrap_or_else(|| "(none given)".into()),
+            ),
+            (
+                "Location",
+                format!(
+                    "{:.6}, {:.6}",
+                    request.location.lat(),
+                    request.location.long()
+                ),
+            ),
+            ("Map", self.map_link()),
+            (
+                "Reported",
+                request
+                    .requested_at
+                    .with_timezone(&self.city.timezone)
+                    .format("%Y-%m-%d %H:%M %Z")
+                    .to_string(),
+            ),
+        ];
+        if let Some(address) = &request.address {
+            facts.insert(4, ("Address", address.clone()));
+        }
+        if let Some(photo) = &request.media_url {
+            facts.push(("Photo", photo.clone()));
+        }
+        if let Some(reason) = &request.routing_reason {
+            facts.push(("Why it is yours", reason.clone()));
+        }
+        Some(Outgoing {
+            to: agency.email.clone(),
+            channel: "email",
+            subject: format!("Referred by {} 311: {} ({})", self.city.short_name, request.service_name, request.id),
+            paragraphs: vec![
+                format!("Dear {},", agency.name),
+                format!(
+                    "A resident reported this to {} 311 at a place that is yours to look after, so we are passing it to you. The resident has been told to contact you for progress. Questions about the report: {} or {}.",
+                    self.city.name, self.city.contact_phone, self.city.contact_email
+                ),
+            ],
+            facts,
+            sms: String::new(),
+        })
+    }
+}

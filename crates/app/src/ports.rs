@@ -1,0 +1,396 @@
+//! The ports: what the use cases need from the world, one coarse trait per kind of thing.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use cityfix_domain::{Contact, Location, ServiceRequest, Status, TimelineEntry, TrackingNumber};
+
+/// Failures of a store, queue or messenger.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum PortError {
+    /// The item already exists (a tracking number drawn twice, an idempotency key in use).
+    #[error("already exists: {0}")]
+    AlreadyExists(String),
+    /// The item changed since it was read; read again and retry.
+    #[error("changed since it was read: {0}")]
+    Conflict(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The backing service failed; the operation may be retried.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+}
+
+pub type PortResult<T> = Result<T, PortError>;
+
+/// An Idempotency-Key and the fingerprint of the body first sent with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyClaim {
+    pub key: String,
+    pub fingerprint: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Everything written when a report is accepted, in one all-or-nothing write.
+#[derive(Debug, Clone)]
+pub struct NewRequest {
+    pub request: ServiceRequest,
+    pub reporter: Option<Contact>,
+    pub token: String,
+    pub first_entry: TimelineEntry,
+    pub idempotency: Option<IdempotencyClaim>,
+}
+
+/// What creating a request did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Created {
+    New,
+    /// The idempotency key was already used: the request it made, and that body's fingerprint.
+    Replayed {
+        id: TrackingNumber,
+        fingerprint: String,
+    },
+}
+
+/// Someone who gets a request's updates because they reported the same problem (`via` their own report).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Follower {
+    /// Stands for the person and the report they came through; never the address itself.
+    pub key: String,
+    pub contact: Contact,
+    pub via: TrackingNumber,
+}
+
+impl Follower {
+    pub fn new(contact: Contact, via: TrackingNumber) -> Self {
+        let who = contact
+            .email
+            .clone()
+            .or_else(|| contact.phone.clone())
+            .unwrap_or_default();
+        let key = cityfix_domain::recipient_hash(&format!("{who}/{via}"));
+        Follower { key, contact, via }
+    }
+}
+
+/// A circle to search in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Near {
+    pub location: Location,
+    pub radius_m: f64,
+}
+
+/// The filters of a request search (Open311 GET requests, and staff lists later).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RequestQuery {
+    pub ids: Vec<TrackingNumber>,
+    pub service_codes: Vec<String>,
+    pub statuses: Vec<Status>,
+    pub requested_from: Option<DateTime<Utc>>,
+    pub requested_to: Option<DateTime<Utc>>,
+    /// Only requests within this circle.
+    pub near: Option<Near>,
+    /// 1-based.
+    pub page: u32,
+    pub page_size: u32,
+}
+
+/// One page of a department's work queue, oldest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuePage {
+    pub requests: Vec<ServiceRequest>,
+    /// Where the next page starts (pass it back as `after`); `None` on the last page. Opaque.
+    pub next: Option<String>,
+}
+
+impl QueuePage {
+    /// A page of `limit` from up to `limit + 1` rows read in order: the extra row only tells that
+    /// another page follows, which starts after this page's last row (its `cursor`).
+    pub fn from_rows<T>(
+        mut rows: Vec<T>,
+        limit: u32,
+        cursor: impl Fn(&T) -> String,
+        request: impl Fn(T) -> PortResult<ServiceRequest>,
+    ) -> PortResult<Self> {
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let next = rows.last().filter(|_| more).map(cursor);
+        Ok(QueuePage {
+            requests: rows.into_iter().map(request).collect::<PortResult<_>>()?,
+            next,
+        })
+    }
+}
+
+/// Requests stored, with their private reporter contact, timelines and delivery ledger.
+#[async_trait::async_trait]
+pub trait RequestStore: Send + Sync {
+    /// Writes a new request, its reporter, token, first timeline entry and idempotency key
+    /// together. `AlreadyExists` if the tracking number is taken; `Replayed` if the key was used.
+    async fn create(&self, new: &NewRequest) -> PortResult<Created>;
+
+    async fn get(&self, id: &TrackingNumber) -> PortResult<Option<ServiceRequest>>;
+
+    /// The reporter's contact. Only notification paths may call this.
+    async fn reporter(&self, id: &TrackingNumber) -> PortResult<Option<Contact>>;
+
+    /// The request an Open311 token stands for.
+    async fn find_token(&self, token: &str) -> PortResult<Option<TrackingNumber>>;
+
+    /// Saves a changed request if it is still at `expected_version` and appends its timeline
+    /// entry, both or neither. `Conflict` if someone else changed it first.
+    async fn update(
+        &self,
+        request: &ServiceRequest,
+        expected_version: u64,
+        entry: &TimelineEntry,
+    ) -> PortResult<()>;
+
+    /// The timeline, oldest first, internal entries included.
+    async fn timeline(&self, id: &TrackingNumber) -> PortResult<Vec<TimelineEntry>>;
+
+    /// Requests matching the query, newest first; with `near`, only those within the circle.
+    async fn search(&self, query: &RequestQuery) -> PortResult<Vec<ServiceRequest>>;
+
+    /// Adds a follower to a request; adding the same one again changes nothing.
+    async fn add_follower(&self, id: &TrackingNumber, follower: &Follower) -> PortResult<()>;
+
+    /// Removes the followers who came through request `via`.
+    async fn remove_followers_via(
+        &self,
+        id: &TrackingNumber,
+        via: &TrackingNumber,
+    ) -> PortResult<()>;
+
+    /// The followers of a request. Only notification paths may call this.
+    async fn followers(&self, id: &TrackingNumber) -> PortResult<Vec<Follower>>;
+
+    /// Requests still `submitted` since before `before`: reports whose routing job was lost.
+    async fn stuck_submitted(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> PortResult<Vec<TrackingNumber>>;
+
+    /// Claims the right to send one message; false if it was claimed before (already sent).
+    /// A department's requests in one status, oldest first, `limit` at a time from `after`.
+    async fn department_queue(
+        &self,
+        department: &str,
+        status: Status,
+        after: Option<&str>,
+        limit: u32,
+    ) -> PortResult<QueuePage>;
+
+    async fn claim_delivery(&self, key: &str, at: DateTime<Utc>) -> PortResult<bool>;
+
+    /// Gives a claim back after a send failed, so a retry may send.
+    async fn release_delivery(&self, key: &str) -> PortResult<()>;
+}
+
+/// The queues that chain the functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueName {
+    Routing,
+    Status,
+    Notify,
+}
+
+impl QueueName {
+    pub const ALL: [QueueName; 3] = [QueueName::Routing, QueueName::Status, QueueName::Notify];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueName::Routing => "routing",
+            QueueName::Status => "status",
+            QueueName::Notify => "notify",
+        }
+    }
+}
+
+/// Sends messages to the next function.
+#[async_trait::async_trait]
+pub trait Queue: Send + Sync {
+    async fn send(&self, queue: QueueName, body: &str) -> PortResult<()>;
+
+    /// Sends many messages, in as few calls as the queue allows. All are sent, or an error says
+    /// which were not; sending again is safe, since every consumer is idempotent.
+    async fn send_batch(&self, queue: QueueName, bodies: &[String]) -> PortResult<()> {
+        for body in bodies {
+            self.send(queue, body).await?;
+        }
+        Ok(())
+    }
+}
+
+/// A message handed to a consumer, to be deleted by its receipt once handled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedMessage {
+    pub message_id: String,
+    pub receipt_handle: String,
+    pub body: String,
+    /// How many times it has been received, this time included.
+    pub receive_count: u32,
+    pub sent_at_ms: i64,
+}
+
+/// Takes messages off a queue the way Lambda's event source mapping does; used by the local
+/// runner, which plays that part. Queue names may also be dead-letter queues (`<name>-dlq`).
+#[async_trait::async_trait]
+pub trait QueueConsumer: Send + Sync {
+    /// Up to `max` visible messages, each then hidden for the visibility timeout. A message
+    /// received the maximum number of times moves to the dead-letter queue instead.
+    async fn receive(&self, queue: &str, max: usize) -> PortResult<Vec<ReceivedMessage>>;
+
+    /// Deletes a handled message. Whether a receipt from before a redelivery still deletes it
+    /// differs between adapters (SQS may, the embedded queue does not); never rely on either.
+    async fn delete(&self, queue: &str, receipt_handle: &str) -> PortResult<()>;
+
+    /// Messages in the queue, visible or not.
+    async fn depth(&self, queue: &str) -> PortResult<u64>;
+
+    /// Waits until a message may have arrived or `timeout` passed.
+    async fn wait_for_arrival(&self, timeout: std::time::Duration);
+}
+
+/// A form a browser posts one file with, straight to media storage: every field, then the file
+/// as the last field, named `file`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct UploadForm {
+    pub url: String,
+    /// In the order they must be sent.
+    pub fields: Vec<(String, String)>,
+}
+
+/// What media storage knows of a stored file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFile {
+    pub size: u64,
+    pub content_type: Option<String>,
+}
+
+/// Photos and videos: uploaded by browsers with a signed form, read back through signed links.
+#[async_trait::async_trait]
+pub trait MediaStore: Send + Sync {
+    /// A form that lets a browser store one file of exactly `content_type`, of 1 to `max_bytes`
+    /// bytes, at `key`, until `expires_in` has passed. Storage refuses anything else.
+    async fn upload_form(
+        &self,
+        key: &str,
+        content_type: &str,
+        max_bytes: u64,
+        expires_in: std::time::Duration,
+    ) -> PortResult<UploadForm>;
+
+    /// A link that reads `key` until `expires_in` has passed.
+    async fn download_url(&self, key: &str, expires_in: std::time::Duration) -> PortResult<String>;
+
+    /// The size and type of `key`, or `None` when there is no such file.
+    async fn head(&self, key: &str) -> PortResult<Option<StoredFile>>;
+
+    /// The bytes of `key`; `NotFound` when there is no such file.
+    async fn get(&self, key: &str) -> PortResult<Vec<u8>>;
+
+    async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> PortResult<()>;
+
+    /// Deletes `key`; deleting a missing file is not an error.
+    async fn delete(&self, key: &str) -> PortResult<()>;
+}
+
+/// Turns typed addresses into points and points into the nearest address.
+#[async_trait::async_trait]
+pub trait Geocoder: Send + Sync {
+    async fn locate(&self, typed: &str) -> PortResult<cityfix_domain::Lookup>;
+
+    /// The nearest known address and how far it is, in metres.
+    async fn nearest_address(&self, location: Location) -> PortResult<Option<(String, f64)>>;
+}
+
+/// An e-mail ready to send, with plain-text and HTML parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email {
+    pub to: String,
+    pub from: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    /// Stable per event × recipient × channel, so a resend can be recognised.
+    pub dedupe_key: String,
+}
+
+/// A text message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextMessage {
+    pub to: String,
+    pub body: String,
+    pub dedupe_key: String,
+}
+
+#[async_trait::async_trait]
+pub trait Mailer: Send + Sync {
+    async fn send_email(&self, email: &Email) -> PortResult<()>;
+}
+
+#[async_trait::async_trait]
+pub trait SmsSender: Send + Sync {
+    async fn send_sms(&self, message: &TextMessage) -> PortResult<()>;
+}
+
+/// A message to a resident's phone app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushMessage {
+    pub title: String,
+    pub body: String,
+    /// The request the app opens.
+    pub request_id: String,
+    pub dedupe_key: String,
+}
+
+/// Mobile push (APNs or FCM, through SNS on AWS).
+#[async_trait::async_trait]
+pub trait PushSender: Send + Sync {
+    /// Sends to the device with this push token. A device that can no longer be reached (the app
+    /// was removed) is not an error: retrying would not reach it either.
+    async fn push(&self, device_token: &str, message: &PushMessage) -> PortResult<()>;
+}
+
+/// Publishes to a topic that others subscribe to (operators, the city's other systems).
+#[async_trait::async_trait]
+pub trait TopicPublisher: Send + Sync {
+    async fn publish(&self, topic: &str, subject: &str, body: &str) -> PortResult<()>;
+}
+
+/// The time, injectable so tests can hold it still.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The wall clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// Fresh identifiers: tracking numbers, tokens, event ids.
+pub trait Ids: Send + Sync {
+    fn tracking_number(&self) -> TrackingNumber;
+    fn token(&self) -> String;
+}
+
+/// Identifiers from the operating system's random source.
+pub struct RandomIds;
+
+impl Ids for RandomIds {
+    fn tracking_number(&self) -> TrackingNumber {
+        TrackingNumber::random(&mut rand::thread_rng())
+    }
+
+    fn token(&self) -> String {
+        uuid::Uuid::new_v4().to_string()
+    }
+}

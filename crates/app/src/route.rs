@@ -1,0 +1,133 @@
+//! Routing: link a stored report to an open one of the same problem nearby, or decide who takes it, and tell status.
+
+use std::sync::Arc;
+
+use crate::messages::{RoutingJob, StatusCommand};
+use crate::ports::{Near, Queue, QueueName, RequestQuery, RequestStore};
+use crate::AppError;
+use cityfix_domain::areas::distance_m;
+use cityfix_domain::{City, ServiceRequest, Status, Unroutable};
+
+/// The id of the timeline entry a routing decision writes.
+pub const ROUTED_EVENT: &str = "routed";
+/// The id of the timeline entry a duplicate link by the router writes.
+pub const DUPLICATE_EVENT: &str = "duplicate";
+
+/// What the router needs.
+#[derive(Clone)]
+pub struct RouterDeps {
+    pub city: Arc<City>,
+    pub store: Arc<dyn RequestStore>,
+    pub queue: Arc<dyn Queue>,
+}
+
+/// What routing did with a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Routed {
+    /// A decision was sent to status.
+    Decided { assignee: String },
+    /// The report repeats an open one nearby; status was asked to link them.
+    Duplicate { of: String },
+    /// The request had already left `submitted`; a redelivered job, nothing to do.
+    AlreadyRouted,
+}
+
+/// Routes one stored report. Safe to run twice: the outcome is the same and status applies it once.
+pub async fn route(deps: &RouterDeps, job: &RoutingJob) -> Result<Routed, AppError> {
+    let request = deps.store.get(&job.request_id).await?.ok_or_else(|| {
+        AppError::Impossible(format!("request {} does not exist", job.request_id))
+    })?;
+    if request.status != Status::Submitted {
+        return Ok(Routed::AlreadyRouted);
+    }
+    let service = deps.city.service(&request.service_code).ok_or_else(|| {
+        AppError::Impossible(format!(
+            "request {} has service `{}`, which the city no longer offers",
+            request.id, request.service_code
+        ))
+    })?;
+    let (command, outcome) =
+        match earlier_report_nearby(deps, &request, service.routing.duplicate_radius_m).await? {
+            Some(original) => {
+                let outcome = Routed::Duplicate {
+                    of: original.id.to_string(),
+                };
+                let command = StatusCommand::LinkDuplicate {
+                    request_id: request.id.clone(),
+                    original_id: original.id,
+                    decision_id: DUPLICATE_EVENT.into(),
+                    by: None,
+                };
+                (command, outcome)
+            }
+            None => {
+                let decision =
+                    deps.city
+                        .route(service, request.location)
+                        .map_err(|why| match why {
+                            Unroutable::NoKnownPlace => AppError::Impossible(format!(
+                                "request {} is in no place the city knows",
+                                request.id
+                            )),
+                            Unroutable::UnknownAssignee(id) => AppError::Impossible(format!(
+                        "service `{}` names `{id}`, which is neither a department nor an agency",
+                        service.code
+                    )),
+                        })?;
+                let outcome = Routed::Decided {
+                    assignee: decision.assignee.id().to_string(),
+                };
+                (
+                    StatusCommand::Route {
+                        request_id: request.id.clone(),
+                        decision_id: ROUTED_EVENT.into(),
+                        decision,
+                    },
+                    outcome,
+                )
+            }
+        };
+    let body = serde_json::to_string(&command).expect("a status command always serialises");
+    deps.queue.send(QueueName::Status, &body).await?;
+    Ok(outcome)
+}
+
+/// The nearest report of the same service within `radius_m` that came in earlier and is still
+/// being worked (and is not itself a duplicate), if any. Only inside the city: referrals are not linked.
+async fn earlier_report_nearby(
+    deps: &RouterDeps,
+    request: &ServiceRequest,
+    radius_m: f64,
+) -> Result<Option<ServiceRequest>, AppError> {
+    if radius_m <= 0.0 || !deps.city.contains(request.location) {
+        return Ok(None);
+    }
+    let query = RequestQuery {
+        service_codes: vec![request.service_code.clone()],
+        statuses: vec![Status::Submitted, Status::Open, Status::InProgress],
+        near: Some(Near {
+            location: request.location,
+            radius_m,
+        }),
+        page: 1,
+        page_size: 50,
+        ..RequestQuery::default()
+    };
+    let here = request.location.to_point();
+    let earlier = |other: &ServiceRequest| {
+        (other.requested_at, &other.id) < (request.requested_at, &request.id)
+    };
+    Ok(deps
+        .store
+        .search(&query)
+        .await?
+        .into_iter()
+        .filter(|other| other.id != request.id && other.duplicate_of.is_none() && earlier(other))
+        .min_by(|a, b| {
+            let (da, db) = (
+                distance_m(here, a.location.to_point()),
+                distance_m(here, b.location.to_point()),
+            );
+            da.total_cmp(&db).then(a.requested_at.cmp(&b.requested_at))
+        }))
+}

@@ -1,0 +1,217 @@
+//! Accepting a report: check it, store it with a fresh tracking number, and queue it for routing.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use crate::messages::RoutingJob;
+use crate::ports::{
+    Clock, Created, Geocoder, IdempotencyClaim, Ids, NewRequest, PortError, Queue, QueueName,
+    RequestStore,
+};
+use cityfix_domain::{City, Invalid, Lookup, ReportForm, ServiceRequest, TimelineEntry};
+
+/// How long an Idempotency-Key is remembered.
+pub const IDEMPOTENCY_WINDOW_HOURS: i64 = 24;
+
+/// Tracking numbers drawn before giving up on finding a free one.
+const MAX_NUMBER_DRAWS: usize = 5;
+
+/// What intake needs.
+#[derive(Clone)]
+pub struct IntakeDeps {
+    pub city: Arc<City>,
+    pub store: Arc<dyn RequestStore>,
+    pub queue: Arc<dyn Queue>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn Ids>,
+    pub geocoder: Arc<dyn Geocoder>,
+}
+
+/// How near the nearest address must be to be shown for a report given only as a point.
+const NEAREST_ADDRESS_WITHIN_M: f64 = 100.0;
+
+/// A report with where it came from and, optionally, the client's idempotency key.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub form: ReportForm,
+    /// "web", or the Open311 client's name.
+    pub channel: String,
+    pub idempotency_key: Option<String>,
+    /// A digest of the body as sent, to spot a key reused for a different report.
+    pub fingerprint: String,
+}
+
+/// The stored request, and whether this call made it or found the one an earlier call made.
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    pub request: ServiceRequest,
+    pub token: Option<String>,
+    pub replayed: bool,
+}
+
+#[derive(Debug, Error)]
+pub enum SubmitError {
+    #[error("{0}")]
+    Invalid(#[from] Invalid),
+    #[error("this Idempotency-Key was already used for a different report")]
+    KeyReused,
+    #[error("the report could not be stored: {0}")]
+    Unavailable(String),
+}
+
+/// A digest of a request body, for idempotency checks.
+pub fn fingerprint(body: &[u8]) -> String {
+    hex::encode(Sha256::digest(body))
+}
+
+/// Checks and stores a report, then queues it for routing. The report is stored before this
+/// returns, so the tracking number is good at once. If queueing fails the report stays
+/// `submitted` and the sweep queues it again.
+pub async fn submit(deps: &IntakeDeps, submission: Submission) -> Result<Submitted, SubmitError> {
+    if let Some(key) = &submission.idempotency_key {
+        if key.is_empty() || key.len() > 255 || !key.chars().all(|c| c.is_ascii_graphic()) {
+            return Err(Invalid::field(
+                "Idempotency-Key",
+                "Idempotency-Key must be 1 to 255 visible ASCII characters",
+            )
+            .into());
+        }
+    }
+    let form = place_typed_address(deps, submission.form).await?;
+    let mut report = form.validate(&deps.city)?;
+    if report.address.is_none() {
+        let nearest = deps
+            .geocoder
+            .nearest_address(report.location)
+            .await
+            .map_err(|e| SubmitError::Unavailable(e.to_string()))?;
+        if let Some((address, distance)) =
+            nearest.filter(|(_, distance)| *distance <= NEAREST_ADDRESS_WITHIN_M)
+        {
+            tracing::debug!(distance, "nearest address found");
+            report.address = Some(format!("near {address}"));
+        }
+    }
+    let service_name = deps
+        .city
+        .service(&report.service_code)
+        .map(|s| s.name.clone())
+        .unwrap_or_default();
+    let now = deps.clock.now();
+    let idempotency = submission
+        .idempotency_key
+        .as_ref()
+        .map(|key| IdempotencyClaim {
+            key: key.clone(),
+            fingerprint: submission.fingerprint.clone(),
+            expires_at: now + Duration::hours(IDEMPOTENCY_WINDOW_HOURS),
+        });
+    let reporter = (!report.contact.is_empty()).then(|| report.contact.clone());
+    for _ in 0..MAX_NUMBER_DRAWS {
+        let new = NewRequest {
+            request: ServiceRequest::submitted(
+                deps.ids.tracking_number(),
+                &report,
+                &service_name,
+                &submission.channel,
+                now,
+            ),
+            reporter: reporter.clone(),
+            token: deps.ids.token(),
+            first_entry: TimelineEntry::submitted(now),
+            idempotency: idempotency.clone(),
+        };
+        match deps.store.create(&new).await {
+            Ok(Created::New) => {
+                queue_for_routing(deps, &new.request).await;
+                return Ok(Submitted {
+                    request: new.request,
+                    token: Some(new.token),
+                    replayed: false,
+                });
+            }
+            Ok(Created::Replayed { id, fingerprint }) => {
+                if fingerprint != submission.fingerprint {
+                    return Err(SubmitError::KeyReused);
+                }
+                let request = deps
+                    .store
+                    .get(&id)
+                    .await
+                    .map_err(|e| SubmitError::Unavailable(e.to_string()))?
+                    .ok_or_else(|| {
+                        SubmitError::Unavailable(format!(
+                            "request {id} of an idempotency key is missing"
+                        ))
+                    })?;
+                return Ok(Submitted {
+                    request,
+                    token: None,
+                    replayed: true,
+                });
+            }
+            Err(PortError::AlreadyExists(_)) => continue,
+            Err(e) => return Err(SubmitError::Unavailable(e.to_string())),
+        }
+    }
+    Err(SubmitError::Unavailable(
+        "no free tracking number was found".into(),
+    ))
+}
+
+/// Gives a report sent with only a typed address the point of that address, or refuses it with
+/// the closest addresses the city knows.
+async fn place_typed_address(
+    deps: &IntakeDeps,
+    mut form: ReportForm,
+) -> Result<ReportForm, SubmitError> {
+    let typed = form
+        .address_string
+        .as_deref()
+        .map(str::trim)
+        .filter(|a| !a.is_empty());
+    let (None, None, Some(typed)) = (form.lat, form.long, typed) else {
+        return Ok(form);
+    };
+    match deps
+        .geocoder
+        .locate(typed)
+        .await
+        .map_err(|e| SubmitError::Unavailable(e.to_string()))?
+    {
+        Lookup::Found { location, address } => {
+            form.lat = Some(location.lat());
+            form.long = Some(location.long());
+            form.address_string = Some(address);
+            Ok(form)
+        }
+        Lookup::NotFound { suggestions } => {
+            let short: String = typed.chars().take(80).collect();
+            let message = if suggestions.is_empty() {
+                format!("`{short}` is not an address {} knows; check it, or send the point as lat and long", deps.city.name)
+            } else {
+                format!(
+                    "`{short}` is not an address {} knows; did you mean {}?",
+                    deps.city.name,
+                    suggestions.join(", or ")
+                )
+            };
+            Err(Invalid::field("address_string", message)
+                .with_code("unknown_address")
+                .into())
+        }
+    }
+}
+
+async fn queue_for_routing(deps: &IntakeDeps, request: &ServiceRequest) {
+    let job = RoutingJob {
+        request_id: request.id.clone(),
+    };
+    let body = serde_json::to_string(&job).expect("a routing job always serialises");
+    if let Err(error) = deps.queue.send(QueueName::Routing, &body).await {
+        tracing::warn!(request_id = %request.id, %error, "routing job not queued; the sweep will queue it again");
+    }
+}

@@ -1,0 +1,388 @@
+//! Applying changes to a request: the only place its status is written, once per change.
+
+use std::sync::Arc;
+
+use crate::messages::{NotifyEvent, NotifyKind, StatusCommand};
+use crate::ports::Clock;
+use crate::ports::{Follower, PortError, Queue, QueueName, RequestStore};
+use crate::AppError;
+use cityfix_domain::{
+    Assignee, City, Resolution, ServiceRequest, Status, TimelineEntry, TimelineKind, TrackingNumber,
+};
+
+/// How many times a change is re-read and retried when someone else wrote first.
+const MAX_CONFLICT_RETRIES: usize = 5;
+
+/// What the status function needs.
+#[derive(Clone)]
+pub struct StatusDeps {
+    pub city: Arc<City>,
+    pub store: Arc<dyn RequestStore>,
+    pub queue: Arc<dyn Queue>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// What applying a command did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    Changed {
+        from: Status,
+        to: Status,
+    },
+    /// The same change was applied before (a redelivery); its follow-ups were done again, idempotently.
+    AlreadyApplied,
+    /// The change does not apply now (the request moved on); nothing written, nobody told.
+    Refused(String),
+}
+
+/// One move of a request, recorded as the public timeline entry `event_id`.
+struct Change<'a> {
+    event_id: &'a str,
+    /// The statuses this change applies to; from any other it is refused.
+    only_from: &'a [Status],
+    to: Status,
+    kind: TimelineKind,
+    note: String,
+}
+
+const WORKING: &[Status] = &[Status::Submitted, Status::Open, Status::InProgress];
+
+/// Applies one command with optimistic concurrency, then does its follow-ups (followers, one
+/// notification event). Follow-ups are repeated on a redelivery; each is idempotent.
+pub async fn apply(deps: &StatusDeps, command: &StatusCommand) -> Result<Applied, AppError> {
+    let request_id = command.request_id();
+    let (outcome, kind, event_id) = match command {
+        StatusCommand::Route {
+            decision_id,
+            decision,
+            ..
+        } => {
+            let (to, kind, note, notify) = match &decision.assignee {
+                Assignee::Department { name, .. } => (
+                    Status::Open,
+                    TimelineKind::Routed,
+                    format!("Routed to {name}"),
+                    NotifyKind::Acknowledged,
+                ),
+                Assignee::Agency { id, name } => (
+                    Status::Closed,
+                    TimelineKind::Referred,
+                    referral_note(&deps.city, id, name),
+                    NotifyKind::Referred,
+                ),
+            };
+            let change = Change {
+                event_id: decision_id,
+                only_from: &[Status::Submitted],
+                to,
+                kind,
+                note,
+            };
+            let outcome = apply_change(deps, request_id, change, |request| {
+                match &decision.assignee {
+                    Assignee::Department { id, .. } => request.department = Some(id.clone()),
+                    Assignee::Agency { id, .. } => {
+                        request.agency = Some(id.clone());
+                        request.resolution = Some(Resolution::Referred);
+                    }
+                }
+                request.agency_responsible = Some(decision.assignee.name().to_string());
+                request.areas = decision.areas.clone();
+                request.routing_reason = Some(decision.reason.clone());
+            })
+            .await?;
+            (outcome, notify, decision_id)
+        }
+        StatusCommand::LinkDuplicate {
+            original_id,
+            decision_id,
+            by,
+            ..
+        } => {
+            let Some(original) = root_of(deps, original_id).await? else {
+                return Ok(Applied::Refused(format!(
+                    "request {original_id} does not exist"
+                )));
+            };
+            if &original.id == request_id {
+                return Ok(Applied::Refused(format!(
+                    "request {request_id} cannot be a duplicate of itself"
+                )));
+            }
+            if !WORKING.contains(&original.status) {
+                return Ok(Applied::Refused(format!(
+                    "request {} is {}; only a request still being worked can take duplicates",
+                    original.id, original.status
+                )));
+            }
+            let note = format!(
+                "Same problem as {}, which the city is already working on",
+                original.id
+            );
+            let change = Change {
+                event_id: decision_id,
+                only_from: WORKING,
+                to: Status::Closed,
+                kind: TimelineKind::Duplicate,
+                note,
+            };
+            let outcome = apply_change(deps, request_id, change, |request| {
+                request.resolution = Some(Resolution::Duplicate);
+                request.duplicate_of = Some(original.id.clone());
+                request.areas = deps.city.areas_at(request.location);
+                request.department = original.department.clone();
+                request.agency_responsible = original.agency_responsible.clone();
+            })
+            .await?;
+            if !matches!(outcome, Applied::Refused(_)) {
+                if let Some(contact) = deps.store.reporter(request_id).await? {
+                    deps.store
+                        .add_follower(&original.id, &Follower::new(contact, request_id.clone()))
+                        .await?;
+                }
+                tracing::info!(%request_id, original_id = %original.id, by = by.as_deref().unwrap_or("router"), "linked as a duplicate");
+            }
+            (outcome, NotifyKind::LinkedAsDuplicate, decision_id)
+        }
+        StatusCommand::Unlink {
+            decision_id, by, ..
+        } => {
+            let Some(current) = deps.store.get(request_id).await? else {
+                return Ok(Applied::Refused(format!(
+                    "request {request_id} does not exist"
+                )));
+            };
+            let original = current.duplicate_of.clone();
+            if original.is_none()
+                && !deps
+                    .store
+                    .timeline(request_id)
+                    .await?
+                    .iter()
+                    .any(|e| e.event_id == *decision_id)
+            {
+                return Ok(Applied::Refused(format!(
+                    "request {request_id} is not linked to another request"
+                )));
+            }
+            let note = "Unlinked: this report is worked on its own".to_string();
+            let change = Change {
+                event_id: decision_id,
+                only_from: &[Status::Closed],
+                to: Status::Open,
+                kind: TimelineKind::StatusChanged,
+                note,
+            };
+            let outcome = apply_change(deps, request_id, change, |request| {
+                request.resolution = None;
+                request.duplicate_of = None;
+            })
+            .await?;
+            if let (Some(original), false) = (&original, matches!(outcome, Applied::Refused(_))) {
+                deps.store
+                    .remove_followers_via(original, request_id)
+                    .await?;
+                tracing::info!(%request_id, original_id = %original, by = by.as_deref().unwrap_or("unknown"), "unlinked");
+            }
+            (outcome, NotifyKind::Unlinked, decision_id)
+        }
+        // Adding a photo changes no status and tells nobody.
+        StatusCommand::AttachMedia {
+            media_id,
+            key,
+            content_type,
+            url,
+            ..
+        } => return attach_media(deps, request_id, media_id, key, content_type, url).await,
+    };
+    if !matches!(outcome, Applied::Refused(_)) {
+        let event = NotifyEvent {
+            event_id: format!("{request_id}/{event_id}"),
+            request_id: request_id.clone(),
+            kind,
+        };
+        let body = serde_json::to_string(&event).expect("a notify event always serialises");
+        deps.queue.send(QueueName::Notify, &body).await?;
+    }
+    Ok(outcome)
+}
+
+/// Adds a checked photo or video to a request in any status, with a public timeline entry. The
+/// first one becomes the request's Open311 `media_url` unless the reporter gave a link.
+async fn attach_media(
+    deps: &StatusDeps,
+    id: &TrackingNumber,
+    media_id: &str,
+    key: &str,
+    content_type: &str,
+    url: &str,
+) -> Result<Applied, AppError> {
+    let what = if content_type.starts_with("video/") {
+        "Video added"
+    } else {
+        "Photo added"
+    };
+    // Applied once by its key: a repeated attach finds the key in the request's media.
+    write_retrying(deps, id, None, |current, now| {
+        let Some(current) = current else {
+            return Ok(Plan::Done(Applied::Refused(format!(
+                "request {id} does not exist"
+            ))));
+        };
+        if current.media.iter().any(|k| k == key) {
+            return Ok(Plan::Done(Applied::AlreadyApplied));
+        }
+        let mut changed = Box::new(current.clone());
+        changed.media.push(key.to_string());
+        if changed.media_url.is_none() {
+            changed.media_url = Some(url.to_string());
+        }
+        let entry = TimelineEntry {
+            event_id: media_id.to_string(),
+            at: now,
+            kind: TimelineKind::Media,
+            status: None,
+            note: Some(what.to_string()),
+            public: true,
+        };
+        Ok(Plan::Write {
+            changed,
+            entry,
+            applied: Applied::Changed {
+                from: current.status,
+                to: current.status,
+            },
+        })
+    })
+    .await
+}
+
+/// What the public sees of a referral: who takes it and how to reach them.
+fn referral_note(city: &City, agency_id: &str, agency_name: &str) -> String {
+    match city.agency(agency_id) {
+        Some(agency) => format!("This is for {agency_name}, who are responsible here. We sent them the report; you can reach them at {} or {}", agency.phone, agency.website),
+        None => format!("This is for {agency_name}, who are responsible here. We sent them the report"),
+    }
+}
+
+/// The request a duplicate should hang from: the original, or what the original was linked to.
+async fn root_of(
+    deps: &StatusDeps,
+    id: &TrackingNumber,
+) -> Result<Option<ServiceRequest>, AppError> {
+    let mut current = deps.store.get(id).await?;
+    for _ in 0..8 {
+        match current.as_ref().and_then(|r| r.duplicate_of.clone()) {
+            Some(parent) => current = deps.store.get(&parent).await?,
+            None => break,
+        }
+    }
+    Ok(current)
+}
+
+/// What a change makes of the request as it is now.
+enum Plan {
+    /// Nothing to write.
+    Done(Applied),
+    /// Write `changed` (its version and update time are set by the writer) with `entry`.
+    Write {
+        changed: Box<ServiceRequest>,
+        entry: TimelineEntry,
+        applied: Applied,
+    },
+}
+
+/// Reads the request, lets `plan` decide at the time `now`, and writes with optimistic
+/// concurrency; when someone else wrote first, or the entry was written meanwhile, starts again.
+/// With `event_id`, a request whose timeline already has that entry is `AlreadyApplied` unread by
+/// `plan`.
+async fn write_retrying(
+    deps: &StatusDeps,
+    id: &TrackingNumber,
+    event_id: Option<&str>,
+    plan: impl Fn(Option<&ServiceRequest>, chrono::DateTime<chrono::Utc>) -> Result<Plan, AppError>,
+) -> Result<Applied, AppError> {
+    for _ in 0..MAX_CONFLICT_RETRIES {
+        let current = deps.store.get(id).await?;
+        if let (Some(_), Some(event_id)) = (&current, event_id) {
+            let timeline = deps.store.timeline(id).await?;
+            if timeline.iter().any(|entry| entry.event_id == event_id) {
+                return Ok(Applied::AlreadyApplied);
+            }
+        }
+        let now = deps.clock.now();
+        let (current, mut changed, entry, applied) = match (plan(current.as_ref(), now)?, current) {
+            (Plan::Done(applied), _) => return Ok(applied),
+            (Plan::Write { .. }, None) => {
+                return Err(AppError::Impossible(format!("request {id} does not exist")))
+            }
+            (
+                Plan::Write {
+                    changed,
+                    entry,
+                    applied,
+                },
+                Some(current),
+            ) => (current, changed, entry, applied),
+        };
+        changed.updated_at = now;
+        changed.version = current.version + 1;
+        match deps.store.update(&changed, current.version, &entry).await {
+            Ok(()) => return Ok(applied),
+            Err(PortError::Conflict(_)) | Err(PortError::AlreadyExists(_)) => continue,
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Err(PortError::Conflict(format!("request {id} kept changing; will retry")).into())
+}
+
+/// Applies a change unless its timeline entry exists already.
+async fn apply_change(
+    deps: &StatusDeps,
+    id: &TrackingNumber,
+    change: Change<'_>,
+    edit: impl Fn(&mut ServiceRequest),
+) -> Result<Applied, AppError> {
+    let Change {
+        event_id,
+        only_from,
+        to,
+        kind,
+        note,
+    } = change;
+    write_retrying(deps, id, Some(event_id), |current, now| {
+        let current =
+            current.ok_or_else(|| AppError::Impossible(format!("request {id} does not exist")))?;
+        if !only_from.contains(&current.status) {
+            let allowed: Vec<&str> = only_from.iter().map(|s| s.as_str()).collect();
+            return Ok(Plan::Done(Applied::Refused(format!(
+                "request {id} is {}; this change applies only to a request that is {}",
+                current.status,
+                allowed.join(" or ")
+            ))));
+        }
+        if let Err(why) = current.status.check_transition(to) {
+            return Ok(Plan::Done(Applied::Refused(why)));
+        }
+        let mut changed = Box::new(current.clone());
+        edit(&mut changed);
+        changed.status = to;
+        changed.status_notes = Some(note.clone());
+        Ok(Plan::Write {
+            changed,
+            entry: TimelineEntry {
+                event_id: event_id.to_string(),
+                at: now,
+                kind,
+                status: Some(to),
+                note: Some(note.clone()),
+                public: true,
+            },
+            applied: Applied::Changed {
+                from: current.status,
+                to,
+            },
+        })
+    })
+    .await
+}

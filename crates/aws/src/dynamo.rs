@@ -1,0 +1,667 @@
+//! The request store on DynamoDB: one table, items mapped with serde_dynamo, conditional writes.
+//!
+//! | item | PK | SK |
+//! |---|---|---|
+//! | request | `REQ#<id>` | `META` (GSI1 department queue, GSI2 location cell, GSI3 requested month) |
+//! | reporter contact | `REQ#<id>` | `REPORTER` |
+//! | timeline entry | `REQ#<id>` | `EVT#<event id>` (unique per event, so a redelivered change is refused) |
+//! | follower | `REQ#<id>` | `FOLLOWER#<key>` |
+//! | Open311 token | `TOKEN#<token>` | `TOKEN` |
+//! | idempotency key | `IDEM#<key>` | `IDEM` (`ttl`) |
+//! | delivery claim | `DELIVERY#<key>` | `DELIVERY` (`ttl`) |
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::builders::PutBuilder;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::Client;
+use chrono::{DateTime, Datelike, Duration, Utc};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+use cityfix_app::ports::{
+    Created, Follower, NewRequest, PortError, PortResult, QueuePage, RequestQuery, RequestStore,
+};
+use cityfix_domain::areas::distance_m;
+use cityfix_domain::{Contact, ServiceRequest, Status, TimelineEntry, TrackingNumber};
+
+/// The first month a search without a start date looks back to.
+const FIRST_MONTH: (i32, u32) = (2020, 1);
+/// How long delivery claims are kept.
+const DELIVERY_DAYS: i64 = 30;
+/// Length of the location cell prefix that partitions the cell index.
+const CELL_PARTITION: usize = 5;
+
+/// Requests and everything about them in one DynamoDB table.
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RequestItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    /// `DEPT#<department or "unrouted">#<status>`: a department's queue.
+    #[serde(rename = "GSI1PK")]
+    queue: String,
+    #[serde(rename = "GSI1SK")]
+    queue_order: String,
+    #[serde(rename = "GSI2PK")]
+    cell_partition: String,
+    #[serde(rename = "GSI2SK")]
+    cell_order: String,
+    #[serde(rename = "GSI3PK")]
+    month: String,
+    #[serde(rename = "GSI3SK")]
+    requested_order: String,
+    version: u64,
+    request: ServiceRequest,
+}
+
+/// Any other item: its keys, a body, and an expiry.
+#[derive(Serialize, Deserialize)]
+struct Item<T> {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    body: T,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ttl: Option<i64>,
+}
+
+#[derive(Serialize, Deserialize, Clone)]
+struct IdempotencyBody {
+    request_id: TrackingNumber,
+    fingerprint: String,
+    expires_at: DateTime<Utc>,
+}
+
+fn request_key(id: &TrackingNumber) -> String {
+    format!("REQ#{id}")
+}
+
+fn month_key(at: DateTime<Utc>) -> String {
+    format!("REQ#{:04}-{:02}", at.year(), at.month())
+}
+
+fn unavailable(what: &str, error: impl std::fmt::Display) -> PortError {
+    PortError::Unavailable(format!("dynamodb {what}: {error}"))
+}
+
+fn to_item<T: Serialize>(value: &T) -> PortResult<HashMap<String, AttributeValue>> {
+    serde_dynamo::to_item(value).map_err(|e| unavailable("encode", e))
+}
+
+fn from_item<T: DeserializeOwned>(item: HashMap<String, AttributeValue>) -> PortResult<T> {
+    serde_dynamo::from_item(item).map_err(|e| unavailable("decode", e))
+}
+
+impl RequestItem {
+    fn new(request: &ServiceRequest) -> Self {
+        let cell = request.location.cell();
+        let stamp = request
+            .requested_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        RequestItem {
+            pk: request_key(&request.id),
+            sk: "META".into(),
+            queue: format!(
+                "DEPT#{}#{}",
+                request.department.as_deref().unwrap_or("unrouted"),
+                request.status
+            ),
+            queue_order: format!("{stamp}#{}", request.id),
+            cell_partition: cell[..CELL_PARTITION].to_string(),
+            cell_order: format!("{cell}#{}", request.id),
+            month: month_key(request.requested_at),
+            requested_order: format!("{stamp}#{}", request.id),
+            version: request.version,
+            request: request.clone(),
+        }
+    }
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoStore {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// A put of `item` into the table, to which a condition may be added.
+    fn put(&self, item: HashMap<String, AttributeValue>) -> PutBuilder {
+        Put::builder().table_name(&self.table).set_item(Some(item))
+    }
+
+    /// Writes all or nothing: true when written, false when a condition refused it.
+    async fn transact(&self, what: &str, puts: Vec<PutBuilder>) -> PortResult<bool> {
+        let writes = puts
+            .into_iter()
+            .map(|put| {
+                TransactWriteItem::builder()
+                    .put(put.build().expect("table and item are set"))
+                    .build()
+            })
+            .collect();
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_transaction_canceled_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(unavailable(what, error.into_service_error())),
+        }
+    }
+
+    /// The request an idempotency key was used for, if it is still remembered at `now`.
+    async fn earlier_claim(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> PortResult<Option<IdempotencyBody>> {
+        let earlier = self
+            .get_item::<Item<IdempotencyBody>>(format!("IDEM#{key}"), "IDEM")
+            .await?;
+        Ok(earlier
+            .map(|item| item.body)
+            .filter(|body| body.expires_at > now))
+    }
+
+    async fn get_item<T: DeserializeOwned>(&self, pk: String, sk: &str) -> PortResult<Option<T>> {
+        let answer = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", AttributeValue::S(pk))
+            .key("SK", AttributeValue::S(sk.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("get", e.into_service_error()))?;
+        answer.item.map(from_item).transpose()
+    }
+
+    /// Every item of a key condition, following pages.
+    async fn query_all(
+        &self,
+        index: Option<&str>,
+        condition: &str,
+        values: HashMap<String, AttributeValue>,
+        newest_first: bool,
+    ) -> PortResult<Vec<HashMap<String, AttributeValue>>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let answer = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .set_index_name(index.map(str::to_string))
+                .key_condition_expression(condition)
+                .set_expression_attribute_values(Some(values.clone()))
+                .scan_index_forward(!newest_first)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| unavailable("query", e.into_service_error()))?;
+            items.extend(answer.items.unwrap_or_default());
+            start = answer.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
+    /// The bodies of a request's items whose sort key starts with `prefix` (timeline, followers).
+    async fn items_of<T: DeserializeOwned>(
+        &self,
+        id: &TrackingNumber,
+        prefix: &str,
+    ) -> PortResult<Vec<T>> {
+        let values = HashMap::from([
+            (":pk".to_string(), AttributeValue::S(request_key(id))),
+            (":prefix".to_string(), AttributeValue::S(prefix.into())),
+        ]);
+        let items = self
+            .query_all(None, "PK = :pk AND begins_with(SK, :prefix)", values, false)
+            .await?;
+        items
+            .into_iter()
+            .map(|item| from_item::<Item<T>>(item).map(|i| i.body))
+            .collect()
+    }
+
+    async fn requests_of(
+        &self,
+        items: Vec<HashMap<String, AttributeValue>>,
+    ) -> PortResult<Vec<ServiceRequest>> {
+        items
+            .into_iter()
+            .map(|item| from_item::<RequestItem>(item).map(|i| i.request))
+            .collect()
+    }
+
+    /// The candidates of a search before its filters: by id, by location cell, or by requested month.
+    async fn candidates(&self, query: &RequestQuery) -> PortResult<Vec<ServiceRequest>> {
+        let s = |v: String| AttributeValue::S(v);
+        if !query.ids.is_empty() {
+            let mut found = Vec::new();
+            for id in &query.ids {
+                if let Some(item) = self
+                    .get_item::<RequestItem>(request_key(id), "META")
+                    .await?
+                {
+                    found.push(item.request);
+                }
+            }
+            return Ok(found);
+        }
+        if let Some(near) = query.near {
+            let mut found = Vec::new();
+            for cell in near.location.cells_covering(near.radius_m) {
+                let partition = cell.chars().take(CELL_PARTITION).collect::<String>();
+                let values = HashMap::from([
+                    (":p".to_string(), s(partition)),
+                    (":c".to_string(), s(cell)),
+                ]);
+                let items = self
+                    .query_all(
+                        Some("GSI2"),
+                        "GSI2PK = :p AND begins_with(GSI2SK, :c)",
+                        values,
+                        false,
+                    )
+                    .await?;
+                found.extend(self.requests_of(items).await?);
+            }
+            return Ok(found);
+        }
+        let to = query
+            .requested_to
+            .unwrap_or_else(|| Utc::now() + Duration::days(1));
+        let from = query.requested_from.unwrap_or_else(|| {
+            DateTime::from_naive_utc_and_offset(
+                chrono::NaiveDate::from_ymd_opt(FIRST_MONTH.0, FIRST_MONTH.1, 1)
+                    .unwrap_or_default()
+                    .into(),
+                Utc,
+            )
+        });
+        let mut found = Vec::new();
+        let (mut year, mut month) = (to.year(), to.month());
+        while (year, month) >= (from.year(), from.month()) {
+            let values =
+                HashMap::from([(":m".to_string(), s(format!("REQ#{year:04}-{month:02}")))]);
+            let items = self
+                .query_all(Some("GSI3"), "GSI3PK = :m", values, true)
+                .await?;
+            found.extend(self.requests_of(items).await?);
+            (year, month) = if month == 1 {
+                (year - 1, 12)
+            } else {
+                (year, month - 1)
+            };
+        }
+        Ok(found)
+    }
+}
+
+#[async_trait::async_trait]
+impl RequestStore for DynamoStore {
+    async fn create(&self, new: &NewRequest) -> PortResult<Created> {
+        let now = new.request.requested_at;
+        let replay = |earlier: IdempotencyBody| Created::Replayed {
+            id: earlier.request_id,
+            fingerprint: earlier.fingerprint,
+        };
+        if let Some(claim) = &new.idempotency {
+            if let Some(earlier) = self.earlier_claim(&claim.key, now).await? {
+                return Ok(replay(earlier));
+            }
+        }
+        let id = &new.request.id;
+        let not_there = "attribute_not_exists(PK)";
+        let mut puts = vec![
+            self.put(to_item(&RequestItem::new(&new.request))?)
+                .condition_expression(not_there),
+            self.put(to_item(&Item {
+                pk: format!("TOKEN#{}", new.token),
+                sk: "TOKEN".into(),
+                body: id.clone(),
+                ttl: None,
+            })?)
+            .condition_expression(not_there),
+            self.put(to_item(&Item {
+                pk: request_key(id),
+                sk: format!("EVT#{}", new.first_entry.event_id),
+                body: new.first_entry.clone(),
+                ttl: None,
+            })?),
+        ];
+        if let Some(reporter) = &new.reporter {
+            puts.push(self.put(to_item(&Item {
+                pk: request_key(id),
+                sk: "REPORTER".into(),
+                body: reporter.clone(),
+                ttl: None,
+            })?));
+        }
+        if let Some(claim) = &new.idempotency {
+            let body = IdempotencyBody {
+                request_id: id.clone(),
+                fingerprint: claim.fingerprint.clone(),
+                expires_at: claim.expires_at,
+            };
+            let remembered = Item {
+                pk: format!("IDEM#{}", claim.key),
+                sk: "IDEM".into(),
+                body,
+                ttl: Some(claim.expires_at.timestamp()),
+            };
+            puts.push(
+                self.put(to_item(&remembered)?)
+                    .condition_expression("attribute_not_exists(PK) OR #ttl < :now")
+                    .expression_attribute_names("#ttl", "ttl")
+                    .expression_attribute_values(
+                        ":now",
+                        AttributeValue::N(now.timestamp().to_string()),
+                    ),
+            );
+        }
+        if self.transact("create", puts).await? {
+            return Ok(Created::New);
+        }
+        // A condition failed: an idempotency key taken meanwhile, or the tracking number.
+        if let Some(claim) = &new.idempotency {
+            if let Some(earlier) = self
+                .earlier_claim(&claim.key, now)
+                .await?
+                .filter(|earlier| earlier.request_id != *id)
+            {
+                return Ok(replay(earlier));
+            }
+        }
+        Err(PortError::AlreadyExists(format!("request {id}")))
+    }
+
+    async fn get(&self, id: &TrackingNumber) -> PortResult<Option<ServiceRequest>> {
+        Ok(self
+            .get_item::<RequestItem>(request_key(id), "META")
+            .await?
+            .map(|item| item.request))
+    }
+
+    async fn reporter(&self, id: &TrackingNumber) -> PortResult<Option<Contact>> {
+        Ok(self
+            .get_item::<Item<Contact>>(request_key(id), "REPORTER")
+            .await?
+            .map(|item| item.body))
+    }
+
+    async fn find_token(&self, token: &str) -> PortResult<Option<TrackingNumber>> {
+        Ok(self
+            .get_item::<Item<TrackingNumber>>(format!("TOKEN#{token}"), "TOKEN")
+            .await?
+            .map(|item| item.body))
+    }
+
+    async fn update(
+        &self,
+        request: &ServiceRequest,
+        expected_version: u64,
+        entry: &TimelineEntry,
+    ) -> PortResult<()> {
+        let key = request_key(&request.id);
+        let entry_key = format!("EVT#{}", entry.event_id);
+        let puts = vec![
+            self.put(to_item(&RequestItem::new(request))?)
+                .condition_expression("version = :expected")
+                .expression_attribute_values(
+                    ":expected",
+                    AttributeValue::N(expected_version.to_string()),
+                ),
+            self.put(to_item(&Item {
+                pk: key.clone(),
+                sk: entry_key.clone(),
+                body: entry.clone(),
+                ttl: None,
+            })?)
+            .condition_expression("attribute_not_exists(SK)"),
+        ];
+        if self.transact("update", puts).await? {
+            return Ok(());
+        }
+        if self
+            .get_item::<Item<TimelineEntry>>(key, &entry_key)
+            .await?
+            .is_some()
+        {
+            return Err(PortError::AlreadyExists(format!(
+                "timeline entry {} of request {}",
+                entry.event_id, request.id
+            )));
+        }
+        Err(PortError::Conflict(format!(
+            "request {} is not at version {expected_version}",
+            request.id
+        )))
+    }
+
+    async fn timeline(&self, id: &TrackingNumber) -> PortResult<Vec<TimelineEntry>> {
+        let mut entries: Vec<TimelineEntry> = self.items_of(id, "EVT#").await?;
+        entries.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.event_id.cmp(&b.event_id)));
+        Ok(entries)
+    }
+
+    async fn search(&self, query: &RequestQuery) -> PortResult<Vec<ServiceRequest>> {
+        let mut found: Vec<ServiceRequest> = self
+            .candidates(query)
+            .await?
+            .into_iter()
+            .filter(|r| {
+                query.service_codes.is_empty() || query.service_codes.contains(&r.service_code)
+            })
+            .filter(|r| query.statuses.is_empty() || query.statuses.contains(&r.status))
+            .filter(|r| {
+                query
+                    .requested_from
+                    .is_none_or(|from| r.requested_at >= from)
+            })
+            .filter(|r| query.requested_to.is_none_or(|to| r.requested_at <= to))
+            .filter(|r| {
+                query.near.is_none_or(|near| {
+                    distance_m(near.location.to_point(), r.location.to_point()) <= near.radius_m
+                })
+            })
+            .collect();
+        found.sort_by(|a, b| {
+            b.requested_at
+                .cmp(&a.requested_at)
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        found.dedup_by(|a, b| a.id == b.id);
+        let page_size = query.page_size.max(1) as usize;
+        Ok(found
+            .into_iter()
+            .skip((query.page.max(1) as usize - 1) * page_size)
+            .take(page_size)
+            .collect())
+    }
+
+    async fn add_follower(&self, id: &TrackingNumber, follower: &Follower) -> PortResult<()> {
+        let item = to_item(&Item {
+            pk: request_key(id),
+            sk: format!("FOLLOWER#{}", follower.key),
+            body: follower.clone(),
+            ttl: None,
+        })?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| unavailable("put", e.into_service_error()))?;
+        Ok(())
+    }
+
+    async fn remove_followers_via(
+        &self,
+        id: &TrackingNumber,
+        via: &TrackingNumber,
+    ) -> PortResult<()> {
+        for follower in self
+            .followers(id)
+            .await?
+            .into_iter()
+            .filter(|f| &f.via == via)
+        {
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .key("PK", AttributeValue::S(request_key(id)))
+                .key(
+                    "SK",
+                    AttributeValue::S(format!("FOLLOWER#{}", follower.key)),
+                )
+                .send()
+                .await
+                .map_err(|e| unavailable("delete", e.into_service_error()))?;
+        }
+        Ok(())
+    }
+
+    async fn followers(&self, id: &TrackingNumber) -> PortResult<Vec<Follower>> {
+        self.items_of(id, "FOLLOWER#").await
+    }
+
+    async fn stuck_submitted(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> PortResult<Vec<TrackingNumber>> {
+        let values = HashMap::from([
+            (
+                ":q".to_string(),
+                AttributeValue::S(format!("DEPT#unrouted#{}", Status::Submitted)),
+            ),
+            (
+                ":before".to_string(),
+                AttributeValue::S(before.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+            ),
+        ]);
+        let items = self
+            .query_all(
+                Some("GSI1"),
+                "GSI1PK = :q AND GSI1SK < :before",
+                values,
+                false,
+            )
+            .await?;
+        Ok(self
+            .requests_of(items)
+            .await?
+            .into_iter()
+            .take(limit as usize)
+            .map(|r| r.id)
+            .collect())
+    }
+
+    async fn department_queue(
+        &self,
+        department: &str,
+        status: Status,
+        after: Option<&str>,
+        limit: u32,
+    ) -> PortResult<QueuePage> {
+        let limit = limit.max(1);
+        let mut values = HashMap::from([(
+            ":q".to_string(),
+            AttributeValue::S(format!("DEPT#{department}#{status}")),
+        )]);
+        let mut condition = "GSI1PK = :q".to_string();
+        if let Some(after) = after {
+            values.insert(":after".into(), AttributeValue::S(after.to_string()));
+            condition.push_str(" AND GSI1SK > :after");
+        }
+        // One more than a page, to know whether another follows.
+        let answer = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("GSI1")
+            .key_condition_expression(condition)
+            .set_expression_attribute_values(Some(values))
+            .scan_index_forward(true)
+            .limit(limit as i32 + 1)
+            .send()
+            .await
+            .map_err(|e| unavailable("query", e.into_service_error()))?;
+        let items = answer
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item::<RequestItem>)
+            .collect::<PortResult<Vec<_>>>()?;
+        QueuePage::from_rows(
+            items,
+            limit,
+            |item| item.queue_order.clone(),
+            |item| Ok(item.request),
+        )
+    }
+
+    async fn claim_delivery(&self, key: &str, at: DateTime<Utc>) -> PortResult<bool> {
+        let item = to_item(&Item {
+            pk: format!("DELIVERY#{key}"),
+            sk: "DELIVERY".into(),
+            body: at,
+            ttl: Some((at + Duration::days(DELIVERY_DAYS)).timestamp()),
+        })?;
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(true),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(unavailable("claim", error.into_service_error())),
+        }
+    }
+
+    async fn release_delivery(&self, key: &str) -> PortResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("PK", AttributeValue::S(format!("DELIVERY#{key}")))
+            .key("SK", AttributeValue::S("DELIVERY".into()))
+            .send()
+            .await
+            .map_err(|e| unavailable("release", e.into_service_error()))?;
+        Ok(())
+    }
+}

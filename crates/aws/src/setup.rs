@@ -1,0 +1,273 @@
+//! What a function on AWS reads from its environment at start, and the adapters it builds from it.
+//!
+//! Lambda mains and `cityfix serve --backend aws` share this: the city folder (`CITY_CONFIG`), the
+//! public address (`PUBLIC_URL`), the table (`TABLE_NAME`), queue URLs (`ROUTING_QUEUE_URL`, …), the
+//! media bucket (`MEDIA_BUCKET`) and the sender (`FROM_ADDRESS`, `SES_CONFIGURATION_SET`). Endpoints,
+//! region and credentials come from the standard AWS environment (`AWS_ENDPOINT_URL`, …). Building
+//! a setup reads files and makes clients; it calls no AWS API.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+
+use crate::{DynamoStore, S3Media, SesMailer, SnsPush, SnsSms, SqsQueues};
+use cityfix_app::notify::{NotifyDeps, NotifySettings};
+use cityfix_app::ports::{QueueName, RandomIds, SystemClock};
+use cityfix_app::route::RouterDeps;
+use cityfix_app::submit::IntakeDeps;
+use cityfix_app::transition::StatusDeps;
+use cityfix_config::load_city;
+use cityfix_domain::{AddressBook, City};
+
+/// Why a function cannot start: a missing or unusable setting, named.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("the environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("the city configuration in {dir} is not valid: {reason}")]
+    City { dir: String, reason: String },
+}
+
+/// The value of a required environment variable.
+pub fn required(name: &'static str) -> Result<String, SetupError> {
+    std::env::var(name)
+        .ok()
+        .filter(|value| !value.trim().is_empty())
+        .ok_or(SetupError::Missing(name))
+}
+
+/// The environment variable of a queue's URL.
+pub fn queue_url_variable(queue: QueueName) -> &'static str {
+    match queue {
+        QueueName::Routing => "ROUTING_QUEUE_URL",
+        QueueName::Status => "STATUS_QUEUE_URL",
+        QueueName::Notify => "NOTIFY_QUEUE_URL",
+    }
+}
+
+/// Push when the city has no mobile app: nothing is sent.
+struct NoPush;
+
+#[async_trait::async_trait]
+impl cityfix_app::ports::PushSender for NoPush {
+    async fn push(
+        &self,
+        _device_token: &str,
+        message: &cityfix_app::ports::PushMessage,
+    ) -> cityfix_app::ports::PortResult<()> {
+        tracing::info!(dedupe_key = %message.dedupe_key, "push is off (no PUSH_PLATFORM_APPLICATION_ARN); not sent");
+        Ok(())
+    }
+}
+
+/// AWS API calls made through the clients of a setup, by service and operation.
+#[derive(Debug, Clone, Default)]
+pub struct ApiCalls {
+    counts: Arc<Mutex<BTreeMap<(String, String), u64>>>,
+}
+
+impl ApiCalls {
+    /// `(service, operation) → calls` so far.
+    pub fn snapshot(&self) -> BTreeMap<(String, String), u64> {
+        self.counts.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    pub fn reset(&self) {
+        if let Ok(mut counts) = self.counts.lock() {
+            counts.clear();
+        }
+    }
+}
+
+impl Intercept for ApiCalls {
+    fn name(&self) -> &'static str {
+        "ApiCalls"
+    }
+
+    // Once per attempt, so retries count as calls, as AWS bills them.
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        if let Some(metadata) = cfg.load::<Metadata>() {
+            let key = (metadata.service().to_string(), metadata.name().to_string());
+            if let Ok(mut counts) = self.counts.lock() {
+                *counts.entry(key).or_default() += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The city, the AWS SDK configuration and the settings every function shares.
+#[derive(Clone)]
+pub struct AwsSetup {
+    pub city: Arc<City>,
+    pub public_url: String,
+    pub sdk: SdkConfig,
+    calls: Option<ApiCalls>,
+    /// Settings given in code, read before the environment (tests, the local runner).
+    vars: HashMap<&'static str, String>,
+}
+
+macro_rules! client {
+    ($setup:expr, $sdk:ident) => {{
+        let mut config = $sdk::config::Builder::from(&$setup.sdk);
+        if let Some(calls) = &$setup.calls {
+            config = config.interceptor(calls.clone());
+        }
+        $sdk::Client::from_conf(config.build())
+    }};
+}
+
+impl AwsSetup {
+    /// Reads `CITY_CONFIG` and `PUBLIC_URL`, and the AWS configuration from the environment.
+    pub async fn from_env() -> Result<Self, SetupError> {
+        let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        Self::with_sdk(sdk)
+    }
+
+    /// As [`AwsSetup::from_env`], with a given SDK configuration.
+    pub fn with_sdk(sdk: SdkConfig) -> Result<Self, SetupError> {
+        let dir = PathBuf::from(required("CITY_CONFIG")?);
+        let city = load_city(&dir).map_err(|e| SetupError::City {
+            dir: dir.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(Self::new(Arc::new(city), &required("PUBLIC_URL")?, sdk))
+    }
+
+    /// A setup for a city already loaded; other settings still come from the environment.
+    pub fn new(city: Arc<City>, public_url: &str, sdk: SdkConfig) -> Self {
+        AwsSetup {
+            city,
+            public_url: public_url.trim_end_matches('/').to_string(),
+            sdk,
+            calls: None,
+            vars: HashMap::new(),
+        }
+    }
+
+    /// Sets `name` for this setup, ahead of the environment.
+    pub fn set(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.vars.insert(name, value.into());
+        self
+    }
+
+    fn required(&self, name: &'static str) -> Result<String, SetupError> {
+        match self.vars.get(name) {
+            Some(value) => Ok(value.clone()),
+            None => required(name),
+        }
+    }
+
+    fn optional(&self, name: &'static str) -> Option<String> {
+        self.required(name).ok()
+    }
+
+    /// Counts every AWS API call of the clients made from now on.
+    pub fn count_calls(mut self, calls: ApiCalls) -> Self {
+        self.calls = Some(calls);
+        self
+    }
+
+    /// The request store on the table named by `TABLE_NAME`.
+    pub fn store(&self) -> Result<DynamoStore, SetupError> {
+        Ok(DynamoStore::new(
+            client!(self, aws_sdk_dynamodb),
+            self.required("TABLE_NAME")?,
+        ))
+    }
+
+    /// SQS with the URLs of `queues`, each from its `<NAME>_QUEUE_URL`.
+    pub fn queues(&self, queues: &[QueueName]) -> Result<SqsQueues, SetupError> {
+        let mut urls = HashMap::new();
+        for queue in queues {
+            urls.insert(
+                queue.as_str().to_string(),
+                self.required(queue_url_variable(*queue))?,
+            );
+        }
+        Ok(SqsQueues::new(client!(self, aws_sdk_sqs), urls))
+    }
+
+    /// Photos and videos in the bucket named by `MEDIA_BUCKET`.
+    pub fn media(&self) -> Result<S3Media, SetupError> {
+        let mut config = aws_sdk_s3::config::Builder::from(&self.sdk)
+            // S3-compatible endpoints (moto) take the bucket in the path, not the host name.
+            .force_path_style(self.sdk.endpoint_url().is_some());
+        if let Some(calls) = &self.calls {
+            config = config.interceptor(calls.clone());
+        }
+        Ok(S3Media::new(
+            aws_sdk_s3::Client::from_conf(config.build()),
+            self.required("MEDIA_BUCKET")?,
+            &self.sdk,
+        ))
+    }
+
+    pub fn intake_deps(&self) -> Result<IntakeDeps, SetupError> {
+        Ok(IntakeDeps {
+            city: self.city.clone(),
+            store: Arc::new(self.store()?),
+            queue: Arc::new(self.queues(&[QueueName::Routing])?),
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(RandomIds),
+            geocoder: Arc::new(AddressBook::new(self.city.address_points.clone())),
+        })
+    }
+
+    pub fn router_deps(&self) -> Result<RouterDeps, SetupError> {
+        Ok(RouterDeps {
+            city: self.city.clone(),
+            store: Arc::new(self.store()?),
+            queue: Arc::new(self.queues(&[QueueName::Status])?),
+        })
+    }
+
+    pub fn status_deps(&self) -> Result<StatusDeps, SetupError> {
+        Ok(StatusDeps {
+            city: self.city.clone(),
+            store: Arc::new(self.store()?),
+            queue: Arc::new(self.queues(&[QueueName::Notify])?),
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    /// Notify sends e-mail as `FROM_ADDRESS` in `SES_CONFIGURATION_SET` (optional), texts by SNS,
+    /// and push through the SNS platform application `PUSH_PLATFORM_APPLICATION_ARN` (optional:
+    /// without it, push is off).
+    pub fn notify_deps(&self) -> Result<NotifyDeps, SetupError> {
+        let from = self.required("FROM_ADDRESS")?;
+        Ok(NotifyDeps {
+            city: self.city.clone(),
+            store: Arc::new(self.store()?),
+            mailer: Arc::new(SesMailer::new(
+                client!(self, aws_sdk_sesv2),
+                self.optional("SES_CONFIGURATION_SET"),
+            )),
+            sms: Arc::new(SnsSms::new(
+                client!(self, aws_sdk_sns),
+                self.city.country_calling_code,
+            )),
+            push: match self.optional("PUSH_PLATFORM_APPLICATION_ARN") {
+                Some(arn) => Arc::new(SnsPush::new(client!(self, aws_sdk_sns), arn)),
+                None => Arc::new(NoPush),
+            },
+            clock: Arc::new(SystemClock),
+            settings: NotifySettings {
+                public_url: self.public_url.clone(),
+                mail_from: format!("{} 311 <{from}>", self.city.short_name),
+            },
+        })
+    }
+}

@@ -1,0 +1,1105 @@
+//! Loading the city folder (city.toml, departments.toml, services.toml, area layers) and checking it whole.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use geo::{
+    Area as _, BooleanOps, BoundingRect, Coord, Intersects, LineString, MultiPolygon, Polygon,
+    Validation,
+};
+use serde::Deserialize;
+
+use cityfix_domain::areas::{AreaIndex, LineIndex};
+use cityfix_domain::city::{AreaLayer, LineLayer, Places};
+use cityfix_domain::{
+    AddressPoint, Agency, Area, City, Department, Location, Open311Key, OwnedLine, Service,
+};
+
+/// Overlap between two areas of a partition layer, in square metres, above which it is a fault.
+/// Real boundaries traced twice overlap by slivers (88 m² at most in Hartford's neighbourhoods);
+/// an area drawn over another overlaps by far more.
+const OVERLAP_TOLERANCE_M2: f64 = 1000.0;
+
+/// A fault in the city folder, naming the file, the entry and the field so it can be fixed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub entry: Option<String>,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(entry) = &self.entry {
+            write!(f, ": {entry}")?;
+        }
+        if let Some(field) = &self.field {
+            write!(f, ", field `{field}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CityFile {
+    name: String,
+    short_name: String,
+    jurisdiction_id: String,
+    timezone: String,
+    contact_email: String,
+    contact_phone: String,
+    website: String,
+    center: CenterFile,
+    #[serde(default = "north_american")]
+    country_calling_code: u16,
+    #[serde(default, rename = "open311_key")]
+    open311_keys: Vec<Open311Key>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CenterFile {
+    lat: f64,
+    long: f64,
+}
+
+/// routing.toml: the layers reports are routed by.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoutingFile {
+    boundary: PathBuf,
+    #[serde(rename = "area_layer")]
+    area_layers: Vec<AreaLayerFile>,
+    #[serde(default)]
+    neighbours: Option<NeighboursFile>,
+    #[serde(default, rename = "line_layer")]
+    line_layers: Vec<LineLayerFile>,
+    #[serde(default)]
+    line_owners: BTreeMap<String, String>,
+    /// CSV of the city's address points (`number,street,lat,long`), for geocoding.
+    #[serde(default)]
+    addresses: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AreaLayerFile {
+    id: String,
+    file: PathBuf,
+    name_property: String,
+    /// Whether the areas must not overlap (neighbourhoods, districts).
+    #[serde(default = "yes")]
+    partition: bool,
+}
+
+fn north_american() -> u16 {
+    1
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NeighboursFile {
+    file: PathBuf,
+    name_property: String,
+    agency_property: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LineLayerFile {
+    id: String,
+    file: PathBuf,
+    name_property: String,
+    owner_property: String,
+    #[serde(default)]
+    buffer_property: Option<String>,
+    default_buffer_m: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AgenciesFile {
+    #[serde(default)]
+    agency: Vec<Agency>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DepartmentsFile {
+    #[serde(default)]
+    department: Vec<Department>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServicesFile {
+    #[serde(default)]
+    service: Vec<Service>,
+}
+
+/// Reads and checks the whole city folder. The first fault found is returned.
+pub fn load_city(dir: &Path) -> Result<City, ConfigError> {
+    let city_path = dir.join("city.toml");
+    let city_file: CityFile = read_toml(&city_path)?;
+    let departments_path = dir.join("departments.toml");
+    let departments = read_toml::<DepartmentsFile>(&departments_path)?.department;
+    let agencies_path = dir.join("agencies.toml");
+    let agencies = if agencies_path.exists() {
+        read_toml::<AgenciesFile>(&agencies_path)?.agency
+    } else {
+        Vec::new()
+    };
+    let services_path = dir.join("services.toml");
+    let services = read_toml::<ServicesFile>(&services_path)?.service;
+    let routing_path = dir.join("routing.toml");
+    let routing: RoutingFile = read_toml(&routing_path)?;
+
+    let fault = |file: &Path, entry: Option<String>, field: &str, message: String| ConfigError {
+        file: file.to_path_buf(),
+        entry,
+        field: Some(field.to_string()),
+        message,
+    };
+    let timezone = city_file.timezone.parse().map_err(|_| {
+        fault(
+            &city_path,
+            None,
+            "timezone",
+            format!(
+                "`{}` is not an IANA time zone such as America/New_York",
+                city_file.timezone
+            ),
+        )
+    })?;
+    let center = Location::new(city_file.center.lat, city_file.center.long)
+        .map_err(|e| fault(&city_path, None, "center", e.message))?;
+    let mut keys = BTreeSet::new();
+    for key in &city_file.open311_keys {
+        if key.key.trim().is_empty() || !keys.insert(key.key.as_str()) {
+            return Err(fault(
+                &city_path,
+                Some(format!("open311_key `{}`", key.name)),
+                "key",
+                "keys must be non-empty and unique".into(),
+            ));
+        }
+    }
+    check_departments(&departments_path, &departments)?;
+    check_agencies(&agencies_path, &agencies, &departments)?;
+    let is_assignee =
+        |id: &str| departments.iter().any(|d| d.id == id) || agencies.iter().any(|a| a.id == id);
+
+    let boundary_path = dir.join(&routing.boundary);
+    let boundary_areas: Vec<Area> = read_area_layer(&boundary_path, "name")?
+        .into_iter()
+        .map(|(area, _)| area)
+        .collect();
+    let boundary = MultiPolygon(
+        boundary_areas
+            .iter()
+            .flat_map(|area| area.shape.0.clone())
+            .collect(),
+    );
+    if !boundary.intersects(&center.to_point()) {
+        return Err(fault(
+            &city_path,
+            None,
+            "center",
+            "the centre is outside the city boundary (routing.toml `boundary`)".into(),
+        ));
+    }
+
+    if routing.area_layers.is_empty() {
+        return Err(fault(
+            &routing_path,
+            None,
+            "area_layer",
+            "at least one area layer (the neighbourhoods) is needed".into(),
+        ));
+    }
+    let mut layers = Vec::new();
+    let mut layer_areas: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for layer in &routing.area_layers {
+        if !is_slug(&layer.id, '-') || layer_areas.contains_key(&layer.id) {
+            return Err(fault(
+                &routing_path,
+                Some(format!("area_layer `{}`", layer.id)),
+                "id",
+                "layer ids must be unique and made of a-z, 0-9 and -".into(),
+            ));
+        }
+        let path = dir.join(&layer.file);
+        let mut areas: Vec<Area> = read_area_layer(&path, &layer.name_property)?
+            .into_iter()
+            .map(|(area, _)| area)
+            .collect();
+        for area in &areas {
+            if !area.shape.intersects(&boundary) {
+                return Err(feature_fault(
+                    &path,
+                    &area.name,
+                    "lies wholly outside the city boundary; are longitude and latitude swapped?",
+                ));
+            }
+        }
+        if layer.partition {
+            check_partition(&path, &areas)?;
+        }
+        areas.sort_by(|a, b| a.name.cmp(&b.name));
+        layer_areas.insert(
+            layer.id.clone(),
+            areas.iter().map(|a| a.name.clone()).collect(),
+        );
+        layers.push(AreaLayer {
+            id: layer.id.clone(),
+            index: AreaIndex::build(&areas),
+        });
+    }
+
+    let neighbours = match &routing.neighbours {
+        None => None,
+        Some(file) => {
+            let path = dir.join(&file.file);
+            let mut towns = Vec::new();
+            for (area, properties) in read_area_layer(&path, &file.name_property)? {
+                let agency = properties
+                    .get(&file.agency_property)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_string();
+                if !agencies.iter().any(|a| a.id == agency) {
+                    return Err(ConfigError {
+                        file: path,
+                        entry: Some(format!("feature `{}`", area.name)),
+                        field: Some(file.agency_property.clone()),
+                        message: format!("`{agency}` is not an agency in agencies.toml"),
+                    });
+                }
+                let inside: f64 = area.shape.intersection(&boundary).unsigned_area();
+                if inside > 0.01 * area.shape.unsigned_area() {
+                    return Err(feature_fault(&path, &area.name, "a neighbouring jurisdiction must lie outside the city boundary, but this one overlaps it"));
+                }
+                towns.push((area, agency));
+            }
+            let areas: Vec<Area> = towns.iter().map(|(area, _)| area.clone()).collect();
+            check_partition(&path, &areas)?;
+            Some((
+                AreaIndex::build(&areas),
+                towns.into_iter().map(|(_, agency)| agency).collect(),
+            ))
+        }
+    };
+
+    let mut lines = Vec::new();
+    let mut owners = BTreeSet::new();
+    for layer in &routing.line_layers {
+        let path = dir.join(&layer.file);
+        if !(0.0..=500.0).contains(&layer.default_buffer_m) {
+            return Err(fault(
+                &routing_path,
+                Some(format!("line_layer `{}`", layer.id)),
+                "default_buffer_m",
+                "must be between 0 and 500 metres".into(),
+            ));
+        }
+        let owned = read_line_layer(&path, layer)?;
+        for line in &owned {
+            if !line.shape.intersects(&boundary) {
+                return Err(feature_fault(
+                    &path,
+                    &line.name,
+                    "does not cross the city boundary; are longitude and latitude swapped?",
+                ));
+            }
+            owners.insert(line.owner.clone());
+        }
+        lines.push(LineLayer {
+            id: layer.id.clone(),
+            index: LineIndex::build(&owned),
+            lines: owned,
+        });
+    }
+    for (owner, target) in &routing.line_owners {
+        if !is_assignee(target) {
+            return Err(fault(
+                &routing_path,
+                Some("line_owners".into()),
+                owner,
+                format!("`{target}` is neither a department nor an agency"),
+            ));
+        }
+    }
+
+    check_services(&services_path, &services, &is_assignee, &layer_areas)?;
+    let address_points = match &routing.addresses {
+        Some(file) => read_addresses(&dir.join(file))?,
+        None => Vec::new(),
+    };
+
+    Ok(City {
+        name: city_file.name,
+        short_name: city_file.short_name,
+        jurisdiction_id: city_file.jurisdiction_id,
+        timezone,
+        contact_email: city_file.contact_email,
+        contact_phone: city_file.contact_phone,
+        website: city_file.website,
+        center,
+        country_calling_code: city_file.country_calling_code,
+        open311_keys: city_file.open311_keys,
+        departments,
+        agencies,
+        services,
+        address_points,
+        places: Places {
+            boundary: AreaIndex::build(&boundary_areas),
+            layers,
+            neighbours,
+            lines,
+            line_owners: routing.line_owners,
+        },
+    })
+}
+
+/// Reads the address points: `number,street,lat,long`, each point in the world, no address twice.
+fn read_addresses(path: &Path) -> Result<Vec<AddressPoint>, ConfigError> {
+    let fault = |entry: String, field: Option<&str>, message: String| ConfigError {
+        file: path.into(),
+        entry: Some(entry),
+        field: field.map(str::to_string),
+        message,
+    };
+    let mut reader = csv::Reader::from_path(path).map_err(|e| ConfigError {
+        file: path.into(),
+        entry: None,
+        field: None,
+        message: format!("cannot be read: {e}"),
+    })?;
+    let mut seen = BTreeSet::new();
+    let mut points = Vec::new();
+    for (index, row) in reader.deserialize::<AddressPoint>().enumerate() {
+        let line = format!("line {}", index + 2);
+        let point = row.map_err(|e| {
+            fault(
+                line.clone(),
+                None,
+                format!("is not `number,street,lat,long`: {e}"),
+            )
+        })?;
+        if let Err(invalid) = Location::new(point.lat, point.long) {
+            return Err(fault(line, invalid.field.as_deref(), invalid.message));
+        }
+        if point.number.trim().is_empty() || point.street.trim().is_empty() {
+            return Err(fault(
+                line,
+                Some("street"),
+                "number and street must not be empty".into(),
+            ));
+        }
+        if !seen.insert((
+            point.number.to_uppercase(),
+            cityfix_domain::addresses::normalise_street(&point.street),
+        )) {
+            return Err(fault(
+                line,
+                Some("number"),
+                format!("{} is listed twice", point.label()),
+            ));
+        }
+        points.push(point);
+    }
+    Ok(points)
+}
+
+fn feature_fault(path: &Path, name: &str, message: &str) -> ConfigError {
+    ConfigError {
+        file: path.to_path_buf(),
+        entry: Some(format!("feature `{name}`")),
+        field: Some("geometry".into()),
+        message: message.into(),
+    }
+}
+
+fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
+    let text = read_text(path)?;
+    toml::from_str(&text).map_err(|e| ConfigError {
+        file: path.to_path_buf(),
+        entry: None,
+        field: None,
+        message: e.to_string().trim().replace('\n', " "),
+    })
+}
+
+fn read_text(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|e| ConfigError {
+        file: path.to_path_buf(),
+        entry: None,
+        field: None,
+        message: format!("cannot be read: {e}"),
+    })
+}
+
+fn check_departments(path: &Path, departments: &[Department]) -> Result<(), ConfigError> {
+    if departments.is_empty() {
+        return Err(ConfigError {
+            file: path.into(),
+            entry: None,
+            field: Some("department".into()),
+            message: "at least one department is needed".into(),
+        });
+    }
+    let mut seen = BTreeSet::new();
+    for department in departments {
+        let entry = Some(format!("department `{}`", department.id));
+        if !is_slug(&department.id, '-') || !seen.insert(department.id.as_str()) {
+            return Err(ConfigError {
+                file: path.into(),
+                entry,
+                field: Some("id".into()),
+                message: "ids must be unique and made of a-z, 0-9 and -".into(),
+            });
+        }
+        if department.name.trim().is_empty() {
+            return Err(ConfigError {
+                file: path.into(),
+                entry,
+                field: Some("name".into()),
+                message: "must not be empty".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn check_agencies(
+    path: &Path,
+    agencies: &[Agency],
+    departments: &[Department],
+) -> Result<(), ConfigError> {
+    let mut seen = BTreeSet::new();
+    for agency in agencies {
+        let fault = |field: &str, message: &str| ConfigError {
+            file: path.into(),
+            entry: Some(format!("agency `{}`", agency.id)),
+            field: Some(field.into()),
+            message: message.into(),
+        };
+        if !is_slug(&agency.id, '-')
+            || !seen.insert(agency.id.as_str())
+            || departments.iter().any(|d| d.id == agency.id)
+        {
+            return Err(fault(
+                "id",
+                "ids must be unique (also among departments) and made of a-z, 0-9 and -",
+            ));
+        }
+        if agency.name.trim().is_empty() {
+            return Err(fault("name", "must not be empty"));
+        }
+        if !agency.email.contains('@') {
+            return Err(fault(
+                "email",
+                "referrals are e-mailed: an e-mail address is needed",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_services(
+    path: &Path,
+    services: &[Service],
+    is_assignee: &dyn Fn(&str) -> bool,
+    layers: &BTreeMap<String, Vec<String>>,
+) -> Result<(), ConfigError> {
+    let fault = |service: &Service, field: String, message: String| ConfigError {
+        file: path.into(),
+        entry: Some(format!("service `{}`", service.code)),
+        field: Some(field),
+        message,
+    };
+    let mut codes = BTreeSet::new();
+    for service in services {
+        if !is_slug(&service.code, '_') || !codes.insert(service.code.as_str()) {
+            return Err(fault(
+                service,
+                "code".into(),
+                "codes must be unique and made of a-z, 0-9 and _".into(),
+            ));
+        }
+        for (field, value) in [
+            ("name", &service.name),
+            ("description", &service.description),
+            ("group", &service.group),
+        ] {
+            if value.trim().is_empty() {
+                return Err(fault(service, field.into(), "must not be empty".into()));
+            }
+        }
+        if !is_assignee(&service.department) {
+            return Err(fault(
+                service,
+                "department".into(),
+                format!(
+                    "`{}` is not a department in departments.toml",
+                    service.department
+                ),
+            ));
+        }
+        let routing = &service.routing;
+        if !(0.0..=1000.0).contains(&routing.duplicate_radius_m) {
+            return Err(fault(
+                service,
+                "routing.duplicate_radius_m".into(),
+                "must be between 0 and 1000 metres".into(),
+            ));
+        }
+        match (&routing.layer, routing.areas.is_empty()) {
+            (None, false) => {
+                return Err(fault(
+                    service,
+                    "routing.layer".into(),
+                    "`areas` needs the `layer` whose areas they name".into(),
+                ))
+            }
+            (Some(layer), _) if !layers.contains_key(layer) => {
+                return Err(fault(
+                    service,
+                    "routing.layer".into(),
+                    format!("`{layer}` is not an area layer in routing.toml"),
+                ))
+            }
+            _ => {}
+        }
+        for (owner, target) in &routing.line_owners {
+            if !is_assignee(target) {
+                return Err(fault(
+                    service,
+                    format!("routing.line_owners.{owner}"),
+                    format!("`{target}` is neither a department nor an agency"),
+                ));
+            }
+        }
+        for (area, target) in &routing.areas {
+            let field = format!("routing.areas.{area}");
+            let layer = routing.layer.as_deref().unwrap_or_default();
+            if !layers[layer].contains(area) {
+                return Err(fault(
+                    service,
+                    field,
+                    format!("`{area}` is not an area of layer `{layer}`"),
+                ));
+            }
+            if !is_assignee(target) {
+                return Err(fault(
+                    service,
+                    field,
+                    format!("`{target}` is neither a department nor an agency"),
+                ));
+            }
+        }
+        let mut attribute_codes = BTreeSet::new();
+        let mut orders = BTreeSet::new();
+        for attribute in &service.attributes {
+            let field = |name: &str| format!("attribute `{}`.{name}", attribute.code);
+            if !is_slug(&attribute.code, '_') || !attribute_codes.insert(attribute.code.as_str()) {
+                return Err(fault(
+                    service,
+                    field("code"),
+                    "attribute codes must be unique and made of a-z, 0-9 and _".into(),
+                ));
+            }
+            if !orders.insert(attribute.order) {
+                return Err(fault(
+                    service,
+                    field("order"),
+                    format!("order {} is used twice", attribute.order),
+                ));
+            }
+            if attribute.description.trim().is_empty() {
+                return Err(fault(
+                    service,
+                    field("description"),
+                    "must not be empty".into(),
+                ));
+            }
+            if !attribute.variable && attribute.required {
+                return Err(fault(
+                    service,
+                    field("required"),
+                    "an informational attribute (variable = false) cannot be required".into(),
+                ));
+            }
+            match (attribute.datatype.is_list(), attribute.values.is_empty()) {
+                (true, true) => {
+                    return Err(fault(
+                        service,
+                        field("values"),
+                        format!("a {} needs values", attribute.datatype.as_str()),
+                    ))
+                }
+                (false, false) => {
+                    return Err(fault(
+                        service,
+                        field("values"),
+                        format!("a {} takes no values", attribute.datatype.as_str()),
+                    ))
+                }
+                _ => {}
+            }
+            let mut keys = BTreeSet::new();
+            if let Some(repeated) = attribute
+                .values
+                .iter()
+                .find(|v| !keys.insert(v.key.as_str()))
+            {
+                return Err(fault(
+                    service,
+                    field("values"),
+                    format!("key `{}` is used twice", repeated.key),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn is_slug(value: &str, separator: char) -> bool {
+    !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == separator)
+}
+
+/// Faults of a partition layer: two areas that overlap by more than a sliver.
+pub fn check_partition(path: &Path, areas: &[Area]) -> Result<(), ConfigError> {
+    let boxes: Vec<_> = areas.iter().map(|a| a.shape.bounding_rect()).collect();
+    for (i, a) in areas.iter().enumerate() {
+        for (j, b) in areas.iter().enumerate().skip(i + 1) {
+            let (Some(box_a), Some(box_b)) = (boxes[i], boxes[j]) else {
+                continue;
+            };
+            if !box_a.intersects(&box_b) {
+                continue;
+            }
+            let latitude = (box_a.min().y + box_a.max().y) / 2.0;
+            let overlap_m2 = a.shape.intersection(&b.shape).unsigned_area()
+                * 111_320.0
+                * 111_320.0
+                * latitude.to_radians().cos();
+            if overlap_m2 > OVERLAP_TOLERANCE_M2 {
+                return Err(feature_fault(path, &a.name, &format!("overlaps `{}` by {overlap_m2:.0} m²; the areas of this layer must not overlap", b.name)));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The properties of a GeoJSON feature.
+pub type Properties = serde_json::Map<String, serde_json::Value>;
+
+/// Reads a GeoJSON FeatureCollection of Polygon / MultiPolygon features, each named by
+/// `name_property`, with every feature's other properties. Rings must be closed, valid
+/// (no self-intersections) and inside the world's coordinate ranges.
+pub fn read_area_layer(
+    path: &Path,
+    name_property: &str,
+) -> Result<Vec<(Area, Properties)>, ConfigError> {
+    let mut areas = Vec::new();
+    for (name, feature) in read_features(path, name_property)? {
+        let geometry = feature
+            .geometry
+            .as_ref()
+            .ok_or_else(|| feature_fault(path, &name, "the feature has no geometry"))?;
+        let polygons = match &geometry.value {
+            geojson::Value::Polygon(rings) => vec![rings.clone()],
+            geojson::Value::MultiPolygon(polygons) => polygons.clone(),
+            other => {
+                return Err(feature_fault(
+                    path,
+                    &name,
+                    &format!("is a {}, not a Polygon or MultiPolygon", other.type_name()),
+                ))
+            }
+        };
+        let shape =
+            to_multipolygon(&polygons).map_err(|message| feature_fault(path, &name, &message))?;
+        for polygon in &shape {
+            if let Err(invalid) = polygon.check_validation() {
+                return Err(feature_fault(
+                    path,
+                    &name,
+                    &format!("is not a valid polygon: {invalid}"),
+                ));
+            }
+        }
+        areas.push((Area { name, shape }, feature.properties.unwrap_or_default()));
+    }
+    Ok(areas)
+}
+
+/// How a line layer's features carry their name, owner and buffer.
+#[derive(Debug, Clone)]
+pub struct LineProperties {
+    pub name: String,
+    pub owner: String,
+    pub buffer: Option<String>,
+    pub default_buffer_m: f64,
+}
+
+/// Reads a layer of road lines (LineString / MultiLineString), each with a name, an owner and a buffer.
+pub fn read_lines(path: &Path, properties: &LineProperties) -> Result<Vec<OwnedLine>, ConfigError> {
+    let layer = LineLayerFile {
+        id: String::new(),
+        file: path.to_path_buf(),
+        name_property: properties.name.clone(),
+        owner_property: properties.owner.clone(),
+        buffer_property: properties.buffer.clone(),
+        default_buffer_m: properties.default_buffer_m,
+    };
+    read_line_layer(path, &layer)
+}
+
+fn read_line_layer(path: &Path, layer: &LineLayerFile) -> Result<Vec<OwnedLine>, ConfigError> {
+    let mut lines = Vec::new();
+    for (name, feature) in read_features(path, &layer.name_property)? {
+        let property = |key: &str| feature.properties.as_ref().and_then(|p| p.get(key));
+        let owner = property(&layer.owner_property)
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| ConfigError {
+                file: path.into(),
+                entry: Some(format!("feature `{name}`")),
+                field: Some(layer.owner_property.clone()),
+                message: "every line needs an owner".into(),
+            })?
+            .to_string();
+        let buffer_m = match layer
+            .buffer_property
+            .as_deref()
+            .and_then(|key| property(key).map(|v| (key, v)))
+        {
+            None => layer.default_buffer_m,
+            Some((key, value)) => value
+                .as_f64()
+                .filter(|b| (0.0..=500.0).contains(b))
+                .ok_or_else(|| ConfigError {
+                    file: path.into(),
+                    entry: Some(format!("feature `{name}`")),
+                    field: Some(key.into()),
+                    message: "the buffer must be a number of metres between 0 and 500".into(),
+                })?,
+        };
+        let geometry = feature
+            .geometry
+            .as_ref()
+            .ok_or_else(|| feature_fault(path, &name, "the feature has no geometry"))?;
+        let parts = match &geometry.value {
+            geojson::Value::LineString(positions) => vec![positions.clone()],
+            geojson::Value::MultiLineString(parts) => parts.clone(),
+            other => {
+                return Err(feature_fault(
+                    path,
+                    &name,
+                    &format!(
+                        "is a {}, not a LineString or MultiLineString",
+                        other.type_name()
+                    ),
+                ))
+            }
+        };
+        for positions in parts {
+            if positions.len() < 2 {
+                return Err(feature_fault(
+                    path,
+                    &name,
+                    "a line needs at least two positions",
+                ));
+            }
+            let coords = positions
+                .iter()
+                .map(|p| to_coord(p))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|m| feature_fault(path, &name, &m))?;
+            lines.push(OwnedLine {
+                name: name.clone(),
+                owner: owner.clone(),
+                buffer_m,
+                shape: LineString(coords),
+            });
+        }
+    }
+    Ok(lines)
+}
+
+/// The features of a FeatureCollection, each with its name; names must be present and unique.
+fn read_features(
+    path: &Path,
+    name_property: &str,
+) -> Result<Vec<(String, geojson::Feature)>, ConfigError> {
+    let text = read_text(path)?;
+    let layer_fault = |entry: Option<String>, field: Option<&str>, message: String| ConfigError {
+        file: path.into(),
+        entry,
+        field: field.map(str::to_string),
+        message,
+    };
+    let collection: geojson::FeatureCollection = text
+        .parse::<geojson::GeoJson>()
+        .map_err(|e| layer_fault(None, None, format!("is not GeoJSON: {e}")))
+        .and_then(|g| {
+            geojson::FeatureCollection::try_from(g)
+                .map_err(|e| layer_fault(None, None, format!("is not a FeatureCollection: {e}")))
+        })?;
+    if collection.features.is_empty() {
+        return Err(layer_fault(
+            None,
+            Some("features"),
+            "the layer has no features".into(),
+        ));
+    }
+    let mut names = BTreeSet::new();
+    let mut features = Vec::with_capacity(collection.features.len());
+    for (index, feature) in collection.features.into_iter().enumerate() {
+        let name = feature
+            .property(name_property)
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| {
+                layer_fault(
+                    Some(format!("feature {index}")),
+                    Some(name_property),
+                    "every feature needs a name in this property".into(),
+                )
+            })?
+            .to_string();
+        if !names.insert(name.clone()) {
+            return Err(layer_fault(
+                Some(format!("feature `{name}`")),
+                Some(name_property),
+                "the name is used by another feature".into(),
+            ));
+        }
+        features.push((name, feature));
+    }
+    Ok(features)
+}
+
+fn to_coord(position: &[f64]) -> Result<Coord<f64>, String> {
+    let (long, lat) = match position {
+        [long, lat, ..] => (*long, *lat),
+        _ => return Err("a position has fewer than two numbers".into()),
+    };
+    if !(-180.0..=180.0).contains(&long) || !(-90.0..=90.0).contains(&lat) {
+        return Err(format!(
+            "position [{long}, {lat}] is outside the world; GeoJSON is [longitude, latitude]"
+        ));
+    }
+    Ok(Coord { x: long, y: lat })
+}
+
+fn to_multipolygon(polygons: &[Vec<Vec<Vec<f64>>>]) -> Result<MultiPolygon<f64>, String> {
+    let ring = |positions: &Vec<Vec<f64>>| -> Result<LineString<f64>, String> {
+        if positions.len() < 4 {
+            return Err(format!(
+                "a ring has {} positions; a closed ring needs at least 4",
+                positions.len()
+            ));
+        }
+        let coords = positions
+            .iter()
+            .map(|p| to_coord(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        if coords.first() != coords.last() {
+            return Err("a ring is not closed: its last position differs from its first".into());
+        }
+        Ok(LineString(coords))
+    };
+    let mut result = Vec::with_capacity(polygons.len());
+    for rings in polygons {
+        let (exterior, interiors) = rings.split_first().ok_or("a polygon has no rings")?;
+        let interiors = interiors.iter().map(ring).collect::<Result<Vec<_>, _>>()?;
+        result.push(Polygon::new(ring(exterior)?, interiors));
+    }
+    Ok(MultiPolygon(result))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn demo_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/hartford")
+    }
+
+    /// Copies the demo city folder into `dest`, so a test can spoil one file of it.
+    fn copy_demo_city(dest: &Path) {
+        fn copy(from: &Path, to: &Path) {
+            std::fs::create_dir_all(to).unwrap();
+            for entry in std::fs::read_dir(from).unwrap() {
+                let entry = entry.unwrap();
+                let target = to.join(entry.file_name());
+                if entry.path().is_dir() {
+                    copy(&entry.path(), &target);
+                } else {
+                    std::fs::copy(entry.path(), target).unwrap();
+                }
+            }
+        }
+        copy(&demo_dir(), dest);
+    }
+
+    /// A copy of the demo city with one file replaced, for fault tests.
+    fn demo_with(
+        file: &str,
+        edit: impl Fn(String) -> String,
+    ) -> (tempfile::TempDir, Result<City, ConfigError>) {
+        let dir = tempfile::tempdir().unwrap();
+        copy_demo_city(dir.path());
+        let path = dir.path().join(file);
+        std::fs::write(&path, edit(std::fs::read_to_string(&path).unwrap())).unwrap();
+        let loaded = load_city(dir.path());
+        (dir, loaded)
+    }
+
+    #[test]
+    fn the_demo_city_loads() {
+        let city = load_city(&demo_dir()).unwrap();
+        assert_eq!(city.places.layers[0].index.len(), 17);
+        assert!(city.departments.len() >= 5);
+        assert!(city.services.len() >= 10);
+        assert!(city.contains(city.center));
+        assert!(city.open311_client("demo-open311-key").is_some());
+    }
+
+    #[test]
+    fn an_unknown_department_names_file_entry_and_field() {
+        let (_dir, loaded) = demo_with("services.toml", |t| {
+            t.replacen("department = \"public-works\"", "department = \"dpw\"", 1)
+        });
+        let err = loaded.unwrap_err();
+        assert!(err.file.ends_with("services.toml"));
+        assert_eq!(err.entry.as_deref(), Some("service `pothole`"));
+        assert_eq!(err.field.as_deref(), Some("department"));
+        assert!(
+            err.to_string().contains("`dpw` is not a department"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_misspelt_field_is_refused_with_its_name() {
+        let (_dir, loaded) = demo_with("city.toml", |t| t.replace("short_name", "shortname"));
+        let err = loaded.unwrap_err().to_string();
+        assert!(
+            err.contains("city.toml") && err.contains("shortname"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn swapped_coordinates_are_caught() {
+        let (_dir, loaded) = demo_with("areas/neighborhoods.geojson", |t| {
+            let mut value: serde_json::Value = serde_json::from_str(&t).unwrap();
+            let ring = &mut value["features"][0]["geometry"]["coordinates"][0][0];
+            for position in ring.as_array_mut().unwrap() {
+                let pair = position.as_array_mut().unwrap();
+                pair.swap(0, 1);
+            }
+            value.to_string()
+        });
+        let err = loaded.unwrap_err();
+        assert_eq!(err.entry.as_deref(), Some("feature `Downtown`"));
+        assert_eq!(err.field.as_deref(), Some("geometry"));
+    }
+
+    #[test]
+    fn an_unclosed_ring_and_an_empty_layer_are_caught() {
+        let (_dir, loaded) = demo_with("areas/neighborhoods.geojson", |t| {
+            let mut value: serde_json::Value = serde_json::from_str(&t).unwrap();
+            value["features"][1]["geometry"]["coordinates"][0][0]
+                .as_array_mut()
+                .unwrap()
+                .pop();
+            value.to_string()
+        });
+        assert!(loaded.unwrap_err().message.contains("not closed"));
+        let (_dir, loaded) = demo_with("areas/neighborhoods.geojson", |_| {
+            r#"{"type":"FeatureCollection","features":[]}"#.into()
+        });
+        assert!(loaded.unwrap_err().message.contains("no features"));
+    }
+
+    #[test]
+    fn list_attributes_need_values_and_others_take_none() {
+        let (_dir, loaded) = demo_with("services.toml", |t| {
+            t.replacen("datatype = \"singlevaluelist\"", "datatype = \"string\"", 1)
+        });
+        let err = loaded.unwrap_err();
+        assert_eq!(
+            err.field.as_deref(),
+            Some("attribute `pothole_size`.values")
+        );
+    }
+
+    #[test]
+    fn a_repeated_address_names_its_line() {
+        let (_dir, loaded) = demo_with("addresses.csv", |t| {
+            format!("{t}550,Main Street,41.765071,-72.673863\n")
+        });
+        let err = loaded.unwrap_err();
+        assert!(
+            err.entry.as_deref().is_some_and(|e| e.starts_with("line ")),
+            "{err}"
+        );
+        assert!(
+            err.message.contains("550 Main Street is listed twice"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn overlapping_areas_of_a_partition_are_refused() {
+        let (_dir, loaded) = demo_with("areas/districts.geojson", |t| {
+            let mut value: serde_json::Value = serde_json::from_str(&t).unwrap();
+            let first = value["features"][0]["geometry"].clone();
+            value["features"][1]["geometry"] = first;
+            value.to_string()
+        });
+        let err = loaded.unwrap_err();
+        assert!(err.message.contains("overlaps"), "{err}");
+        assert!(err.file.ends_with("districts.geojson"));
+    }
+
+    #[test]
+    fn a_self_intersecting_ring_is_refused() {
+        let (_dir, loaded) = demo_with("areas/districts.geojson", |t| {
+            let mut value: serde_json::Value = serde_json::from_str(&t).unwrap();
+            let bow_tie = serde_json::json!({ "type": "Polygon", "coordinates": [[[-72.70, 41.76], [-72.68, 41.78], [-72.68, 41.76], [-72.70, 41.78], [-72.70, 41.76]]] });
+            value["features"][0]["geometry"] = bow_tie;
+            value.to_string()
+        });
+        let err = loaded.unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("geometry"));
+        assert!(err.message.contains("not a valid polygon"), "{err}");
+    }
+
+    #[test]
+    fn a_road_without_an_owner_is_refused() {
+        let (_dir, loaded) = demo_with("lines/state-roads.geojson", |t| {
+            t.replacen("\"owner\": \"CTDOT\"", "\"owner\": \"\"", 1)
+        });
+        let err = loaded.unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("owner"), "{err}");
+    }
+}

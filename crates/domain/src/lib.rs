@@ -1,0 +1,26 @@
+//! Pure types and rules of a 311 service: requests, their status machine, the service catalogue, places. No I/O.
+
+pub mod addresses;
+pub mod areas;
+pub mod city;
+pub mod invalid;
+pub mod location;
+pub mod phone;
+pub mod report;
+pub mod request;
+pub mod service;
+pub mod status;
+pub mod text;
+pub mod tracking;
+
+pub use addresses::{AddressBook, AddressPoint, Lookup};
+pub use areas::{Area, OwnedLine};
+pub use city::{Agency, Assignee, City, Department, Open311Key, RoutingDecision, Unroutable};
+pub use invalid::Invalid;
+pub use location::Location;
+pub use report::{Contact, RawAttribute, ReportForm, ValidReport};
+pub use request::{ServiceRequest, TimelineEntry, TimelineKind};
+pub use service::{Attribute, AttributeValue, Datatype, Service, ServiceRouting, ValueOption};
+pub use status::{Resolution, Status};
+pub use text::{escape_html, recipient_hash};
+pub use tracking::TrackingNumber;

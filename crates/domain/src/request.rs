@@ -1,0 +1,133 @@
+//! A service request as the city works it, and the public timeline of what happened to it.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{AttributeValue, Location, Resolution, Status, TrackingNumber, ValidReport};
+
+/// The public record of a report. Holds no personal data: the reporter's contact lives apart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceRequest {
+    pub id: TrackingNumber,
+    pub service_code: String,
+    pub service_name: String,
+    pub status: Status,
+    pub resolution: Option<Resolution>,
+    /// The latest public note about progress (Open311 `status_notes`).
+    pub status_notes: Option<String>,
+    pub description: Option<String>,
+    pub location: Location,
+    pub address: Option<String>,
+    pub attributes: BTreeMap<String, AttributeValue>,
+    pub media_url: Option<String>,
+    /// Checked photos and videos (media storage keys under `originals/`), in the order they came.
+    #[serde(default)]
+    pub media: Vec<String>,
+    /// Department id the request was routed to.
+    pub department: Option<String>,
+    /// Outside agency id it was referred to, when it is not the city's to fix.
+    #[serde(default)]
+    pub agency: Option<String>,
+    /// Who works it, by name (Open311 `agency_responsible`).
+    pub agency_responsible: Option<String>,
+    /// The area of each city layer the point is in (layer id → area name).
+    #[serde(default)]
+    pub areas: BTreeMap<String, String>,
+    /// Why routing decided as it did, for staff.
+    #[serde(default)]
+    pub routing_reason: Option<String>,
+    /// The request this one was linked to as a duplicate.
+    #[serde(default)]
+    pub duplicate_of: Option<TrackingNumber>,
+    /// Where it came from: "web", or the name of the Open311 client.
+    pub channel: String,
+    pub requested_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Bumped on every change; writes carry the version they read (optimistic concurrency).
+    pub version: u64,
+}
+
+/// What kind of thing a timeline entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimelineKind {
+    Submitted,
+    Routed,
+    Referred,
+    Duplicate,
+    StatusChanged,
+    Note,
+    /// A photo or video was added.
+    Media,
+}
+
+/// One line of a request's history. Internal entries are for staff only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    /// Unique per request; a redelivered change carries the same id, which is how it is recognised.
+    pub event_id: String,
+    pub at: DateTime<Utc>,
+    pub kind: TimelineKind,
+    pub status: Option<Status>,
+    pub note: Option<String>,
+    pub public: bool,
+}
+
+impl ServiceRequest {
+    /// A freshly submitted request, before any routing.
+    pub fn submitted(
+        id: TrackingNumber,
+        report: &ValidReport,
+        service_name: &str,
+        channel: &str,
+        now: DateTime<Utc>,
+    ) -> Self {
+        ServiceRequest {
+            id,
+            service_code: report.service_code.clone(),
+            service_name: service_name.to_string(),
+            status: Status::Submitted,
+            resolution: None,
+            status_notes: None,
+            description: report.description.clone(),
+            location: report.location,
+            address: report.address.clone(),
+            attributes: report.attributes.clone(),
+            media_url: report.media_url.clone(),
+            media: Vec::new(),
+            department: None,
+            agency: None,
+            agency_responsible: None,
+            areas: BTreeMap::new(),
+            routing_reason: None,
+            duplicate_of: None,
+            channel: channel.to_string(),
+            requested_at: now,
+            updated_at: now,
+            version: 1,
+        }
+    }
+
+    /// Where the report is, in words if the reporter gave an address.
+    pub fn place(&self) -> String {
+        match &self.address {
+            Some(address) => address.clone(),
+            None => format!("{:.5}, {:.5}", self.location.lat(), self.location.long()),
+        }
+    }
+}
+
+impl TimelineEntry {
+    pub fn submitted(at: DateTime<Utc>) -> Self {
+        TimelineEntry {
+            event_id: "submitted".into(),
+            at,
+            kind: TimelineKind::Submitted,
+            status: Some(Status::Submitted),
+            note: Some("Report received".into()),
+            public: true,
+        }
+    }
+}

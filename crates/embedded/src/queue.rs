@@ -1,0 +1,163 @@
+//! A durable queue on SQLite with SQS's semantics: visibility timeout, receive count, dead-letter queue.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::params;
+use tokio::sync::Notify;
+
+use crate::sqlite::sqlite_error;
+use crate::sqlite::Db;
+use cityfix_app::ports::{PortResult, Queue, QueueConsumer, QueueName, ReceivedMessage};
+
+/// How the queues behave; the defaults mirror template.yaml.
+#[derive(Debug, Clone, Copy)]
+pub struct QueueSettings {
+    /// How long a received message stays hidden before it is delivered again.
+    pub visibility_timeout: Duration,
+    /// Receives after which a message moves to the dead-letter queue instead.
+    pub max_receives: u32,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        QueueSettings {
+            visibility_timeout: Duration::from_secs(30),
+            max_receives: 4,
+        }
+    }
+}
+
+/// Queues kept in the same SQLite file as the store.
+#[derive(Clone)]
+pub struct EmbeddedQueue {
+    db: Db,
+    settings: QueueSettings,
+    arrivals: Arc<Notify>,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+/// The name of the dead-letter queue of `queue`.
+pub fn dead_letter_name(queue: &str) -> String {
+    format!("{queue}-dlq")
+}
+
+impl EmbeddedQueue {
+    pub fn new(db: Db, settings: QueueSettings) -> Self {
+        EmbeddedQueue {
+            db,
+            settings,
+            arrivals: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Sends to a queue by name (including dead-letter queues, for redrive).
+    pub async fn send_to(&self, queue: &str, body: &str) -> PortResult<()> {
+        let queue = queue.to_string();
+        let body = body.to_string();
+        self.db
+            .call(move |conn| {
+                let now = now_ms();
+                conn.execute(
+                    "INSERT INTO queue_messages (id, queue, body, sent_at_ms, visible_at_ms) VALUES (?1, ?2, ?3, ?4, ?4)",
+                    params![uuid::Uuid::new_v4().to_string(), queue, body, now],
+                ).map_err(sqlite_error)?;
+                Ok(())
+            })
+            .await?;
+        self.arrivals.notify_waiters();
+        Ok(())
+    }
+
+    pub fn settings(&self) -> QueueSettings {
+        self.settings
+    }
+}
+
+#[async_trait::async_trait]
+impl QueueConsumer for EmbeddedQueue {
+    /// Receives up to `max` visible messages, hiding them for the visibility timeout. Messages
+    /// received `max_receives` times already go to the dead-letter queue instead.
+    async fn receive(&self, queue: &str, max: usize) -> PortResult<Vec<ReceivedMessage>> {
+        let queue = queue.to_string();
+        let settings = self.settings;
+        self.db
+            .call(move |conn| {
+                let now = now_ms();
+                let tx = conn.transaction().map_err(sqlite_error)?;
+                tx.execute(
+                    "UPDATE queue_messages SET queue = ?1, receive_count = 0, receipt = NULL, visible_at_ms = ?2
+                     WHERE queue = ?3 AND visible_at_ms <= ?2 AND receive_count >= ?4",
+                    params![dead_letter_name(&queue), now, queue, settings.max_receives],
+                ).map_err(sqlite_error)?;
+                let ready: Vec<(String, String, u32, i64)> = {
+                    let mut statement = tx.prepare(
+                        "SELECT id, body, receive_count, sent_at_ms FROM queue_messages
+                         WHERE queue = ?1 AND visible_at_ms <= ?2 ORDER BY sent_at_ms, id LIMIT ?3",
+                    ).map_err(sqlite_error)?;
+                    let rows = statement.query_map(params![queue, now, max as i64], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))).map_err(sqlite_error)?;
+                    rows.collect::<Result<_, _>>().map_err(sqlite_error)?
+                };
+                let hidden_until = now + settings.visibility_timeout.as_millis() as i64;
+                let mut received = Vec::with_capacity(ready.len());
+                for (id, body, count, sent_at_ms) in ready {
+                    let receipt = uuid::Uuid::new_v4().to_string();
+                    tx.execute(
+                        "UPDATE queue_messages SET receive_count = receive_count + 1, visible_at_ms = ?1, receipt = ?2 WHERE id = ?3",
+                        params![hidden_until, receipt, id],
+                    ).map_err(sqlite_error)?;
+                    received.push(ReceivedMessage { message_id: id, receipt_handle: receipt, body, receive_count: count + 1, sent_at_ms });
+                }
+                tx.commit().map_err(sqlite_error)?;
+                Ok(received)
+            })
+            .await
+    }
+
+    /// Deletes a handled message. A stale receipt (the message was redelivered since) deletes nothing.
+    async fn delete(&self, _queue: &str, receipt_handle: &str) -> PortResult<()> {
+        let receipt = receipt_handle.to_string();
+        self.db
+            .call(move |conn| {
+                Ok(conn
+                    .execute("DELETE FROM queue_messages WHERE receipt = ?1", [receipt])
+                    .map(|_| ())
+                    .map_err(sqlite_error)?)
+            })
+            .await
+    }
+
+    /// Messages in a queue, visible or not.
+    async fn depth(&self, queue: &str) -> PortResult<u64> {
+        let queue = queue.to_string();
+        self.db
+            .call(move |conn| {
+                Ok(conn
+                    .query_row(
+                        "SELECT COUNT(*) FROM queue_messages WHERE queue = ?1",
+                        [queue],
+                        |row| row.get::<_, i64>(0),
+                    )
+                    .map_err(sqlite_error)? as u64)
+            })
+            .await
+    }
+
+    /// Waits until a message is sent or `timeout` passes, whichever is first.
+    async fn wait_for_arrival(&self, timeout: Duration) {
+        let _ = tokio::time::timeout(timeout, self.arrivals.notified()).await;
+    }
+}
+
+#[async_trait::async_trait]
+impl Queue for EmbeddedQueue {
+    async fn send(&self, queue: QueueName, body: &str) -> PortResult<()> {
+        self.send_to(queue.as_str(), body).await
+    }
+}

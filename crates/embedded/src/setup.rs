@@ -1,0 +1,92 @@
+//! What the local runner opens in its data folder, and the embedded adapters it builds from it.
+//!
+//! The counterpart of `cityfix_aws::AwsSetup`: the SQLite database (`cityfix.sqlite`, requests and
+//! queues), the outbox (`outbox/`), media files (`media/`, signed with `media.secret`) and the
+//! secrets kept beside them, each made on first use.
+
+use std::path::{Path, PathBuf};
+
+use crate::sqlite::Db;
+use crate::{EmbeddedQueue, FileMedia, Outbox, QueueSettings, SqliteStore};
+
+/// Why the data folder cannot be used, with the path concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("cannot use the data folder {path}: {reason}")]
+    DataFolder { path: String, reason: String },
+}
+
+fn data_error(path: &Path, reason: impl std::fmt::Display) -> SetupError {
+    SetupError::DataFolder {
+        path: path.display().to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+/// The embedded adapters over one data folder.
+#[derive(Clone)]
+pub struct EmbeddedSetup {
+    pub data_dir: PathBuf,
+    pub store: SqliteStore,
+    pub queue: EmbeddedQueue,
+    pub outbox: Outbox,
+    /// Media files, with forms and links under `<public_url>/local-media`.
+    pub media: FileMedia,
+}
+
+impl EmbeddedSetup {
+    /// Opens (or makes) the database, the outbox and the media folder under `data_dir`.
+    pub fn open(
+        data_dir: &Path,
+        public_url: &str,
+        queues: QueueSettings,
+    ) -> Result<Self, SetupError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| data_error(data_dir, e))?;
+        let database = data_dir.join("cityfix.sqlite");
+        let db = Db::open(&database).map_err(|e| data_error(&database, e))?;
+        let outbox_dir = data_dir.join("outbox");
+        let media_dir = data_dir.join("media");
+        Ok(EmbeddedSetup {
+            store: SqliteStore::new(db.clone()),
+            queue: EmbeddedQueue::new(db, queues),
+            outbox: Outbox::open(&outbox_dir).map_err(|e| data_error(&outbox_dir, e))?,
+            media: FileMedia::open(
+                &media_dir,
+                &format!("{}/local-media", public_url.trim_end_matches('/')),
+                &secret(data_dir, "media.secret")?,
+            )
+            .map_err(|e| data_error(&media_dir, e))?,
+            data_dir: data_dir.to_path_buf(),
+        })
+    }
+
+    /// A secret kept in the data folder under `name`, made on first use.
+    pub fn secret(&self, name: &str) -> Result<Vec<u8>, SetupError> {
+        secret(&self.data_dir, name)
+    }
+}
+
+/// A secret kept in `data_dir` under `name`: 32 random bytes as hex, made on first use.
+pub fn secret(data_dir: &Path, name: &str) -> Result<Vec<u8>, SetupError> {
+    let path = data_dir.join(name);
+    if !path.exists() {
+        std::fs::create_dir_all(data_dir).map_err(|e| data_error(data_dir, e))?;
+        let secret = hex::encode(rand::random::<[u8; 32]>());
+        std::fs::write(&path, secret).map_err(|e| data_error(&path, e))?;
+    }
+    std::fs::read(&path).map_err(|e| data_error(&path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_is_made_once_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = secret(dir.path(), "test.secret").unwrap();
+        assert_eq!(first.len(), 64);
+        assert_eq!(secret(dir.path(), "test.secret").unwrap(), first);
+        assert_ne!(secret(dir.path(), "other.secret").unwrap(), first);
+    }
+}

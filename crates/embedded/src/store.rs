@@ -1,0 +1,404 @@
+//! The request store on SQLite, keeping the same access patterns as the DynamoDB table.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, params_from_iter, OptionalExtension};
+
+use crate::sqlite::sqlite_error;
+use crate::sqlite::{from_json, is_constraint, timestamp, to_json, Db};
+use cityfix_app::ports::{
+    Created, Follower, NewRequest, PortError, PortResult, QueuePage, RequestQuery, RequestStore,
+};
+use cityfix_domain::{Contact, ServiceRequest, Status, TimelineEntry, TrackingNumber};
+
+/// Requests, reporters, timelines, idempotency keys and the delivery ledger in one SQLite file.
+#[derive(Clone)]
+pub struct SqliteStore {
+    db: Db,
+}
+
+impl SqliteStore {
+    pub fn new(db: Db) -> Self {
+        SqliteStore { db }
+    }
+
+    pub fn open(path: &Path) -> PortResult<Self> {
+        Ok(SqliteStore::new(Db::open(path)?))
+    }
+}
+
+#[async_trait::async_trait]
+impl RequestStore for SqliteStore {
+    async fn create(&self, new: &NewRequest) -> PortResult<Created> {
+        let new = new.clone();
+        self.db
+            .call(move |conn| {
+                let tx = conn.transaction().map_err(sqlite_error)?;
+                let now = timestamp(new.request.requested_at);
+                if let Some(claim) = &new.idempotency {
+                    tx.execute("DELETE FROM idempotency WHERE key = ?1 AND expires_at <= ?2", params![claim.key, now]).map_err(sqlite_error)?;
+                    let earlier: Option<(String, String)> = tx
+                        .query_row("SELECT request_id, fingerprint FROM idempotency WHERE key = ?1", [&claim.key], |row| Ok((row.get(0)?, row.get(1)?)))
+                        .optional().map_err(sqlite_error)?;
+                    if let Some((id, fingerprint)) = earlier {
+                        let id = TrackingNumber::parse(&id).map_err(PortError::Unavailable)?;
+                        return Ok(Created::Replayed { id, fingerprint });
+                    }
+                }
+                let request = &new.request;
+                let inserted = tx.execute(
+                    "INSERT INTO requests (id, token, service_code, status, department, cell, requested_at, updated_at, version, doc, lat, long)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                    params![
+                        request.id.as_str(),
+                        new.token,
+                        request.service_code,
+                        request.status.as_str(),
+                        request.department,
+                        request.location.cell(),
+                        timestamp(request.requested_at),
+                        timestamp(request.updated_at),
+                        request.version,
+                        to_json(request),
+                        request.location.lat(),
+                        request.location.long()
+                    ],
+                );
+                match inserted {
+                    Err(e) if is_constraint(&e) => return Err(PortError::AlreadyExists(format!("request {}", request.id))),
+                    other => other.map_err(sqlite_error)?,
+                };
+                if let Some(reporter) = &new.reporter {
+                    tx.execute("INSERT INTO reporters (request_id, doc) VALUES (?1, ?2)", params![request.id.as_str(), to_json(reporter)]).map_err(sqlite_error)?;
+                }
+                insert_entry(&tx, &request.id, &new.first_entry)?;
+                if let Some(claim) = &new.idempotency {
+                    tx.execute(
+                        "INSERT INTO idempotency (key, request_id, fingerprint, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                        params![claim.key, request.id.as_str(), claim.fingerprint, timestamp(claim.expires_at)],
+                    ).map_err(sqlite_error)?;
+                }
+                tx.commit().map_err(sqlite_error)?;
+                Ok(Created::New)
+            })
+            .await
+    }
+
+    async fn get(&self, id: &TrackingNumber) -> PortResult<Option<ServiceRequest>> {
+        let id = id.clone();
+        self.db
+            .call(move |conn| {
+                let doc: Option<String> = conn
+                    .query_row(
+                        "SELECT doc FROM requests WHERE id = ?1",
+                        [id.as_str()],
+                        |row| row.get(0),
+                    )
+                    .optional()
+                    .map_err(sqlite_error)?;
+                doc.as_deref().map(from_json).transpose()
+            })
+            .await
+    }
+
+    async fn reporter(&self, id: &TrackingNumber) -> PortResult<Option<Contact>> {
+        let id = id.clone();
+        self.db
+            .call(move |conn| {
+                let doc: Option<String> = conn
+                    .query_row(
+                        "SELECT doc FROM reporters WHERE request_id = ?1",
+                        [id.as_str()],
+                        |row| row.get(0),
+                    )
+                    .optional()
+                    .map_err(sqlite_error)?;
+                doc.as_deref().map(from_json).transpose()
+            })
+            .await
+    }
+
+    async fn find_token(&self, token: &str) -> PortResult<Option<TrackingNumber>> {
+        let token = token.to_string();
+        self.db
+            .call(move |conn| {
+                let id: Option<String> = conn
+                    .query_row("SELECT id FROM requests WHERE token = ?1", [token], |row| {
+                        row.get(0)
+                    })
+                    .optional()
+                    .map_err(sqlite_error)?;
+                id.map(|id| TrackingNumber::parse(&id).map_err(PortError::Unavailable))
+                    .transpose()
+            })
+            .await
+    }
+
+    async fn update(
+        &self,
+        request: &ServiceRequest,
+        expected_version: u64,
+        entry: &TimelineEntry,
+    ) -> PortResult<()> {
+        let request = request.clone();
+        let entry = entry.clone();
+        self.db
+            .call(move |conn| {
+                let tx = conn.transaction().map_err(sqlite_error)?;
+                let changed = tx.execute(
+                    "UPDATE requests SET status = ?1, department = ?2, updated_at = ?3, version = ?4, doc = ?5 WHERE id = ?6 AND version = ?7",
+                    params![
+                        request.status.as_str(),
+                        request.department,
+                        timestamp(request.updated_at),
+                        request.version,
+                        to_json(&request),
+                        request.id.as_str(),
+                        expected_version
+                    ],
+                ).map_err(sqlite_error)?;
+                if changed == 0 {
+                    return Err(PortError::Conflict(format!("request {} is not at version {expected_version}", request.id)));
+                }
+                insert_entry(&tx, &request.id, &entry)?;
+                tx.commit().map_err(sqlite_error)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn timeline(&self, id: &TrackingNumber) -> PortResult<Vec<TimelineEntry>> {
+        let id = id.clone();
+        self.db
+            .call(move |conn| {
+                let mut statement = conn
+                    .prepare("SELECT doc FROM timeline WHERE request_id = ?1 ORDER BY at, event_id")
+                    .map_err(sqlite_error)?;
+                let docs = statement
+                    .query_map([id.as_str()], |row| row.get::<_, String>(0))
+                    .map_err(sqlite_error)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(sqlite_error)?;
+                docs.iter().map(|doc| from_json(doc)).collect()
+            })
+            .await
+    }
+
+    async fn search(&self, query: &RequestQuery) -> PortResult<Vec<ServiceRequest>> {
+        let query = query.clone();
+        self.db
+            .call(move |conn| {
+                let mut conditions = Vec::new();
+                let mut values: Vec<String> = Vec::new();
+                let mut any_of = |column: &str, items: Vec<String>, conditions: &mut Vec<String>| {
+                    if !items.is_empty() {
+                        conditions.push(format!("{column} IN ({})", vec!["?"; items.len()].join(", ")));
+                        values.extend(items);
+                    }
+                };
+                any_of("id", query.ids.iter().map(|id| id.to_string()).collect(), &mut conditions);
+                any_of("service_code", query.service_codes.clone(), &mut conditions);
+                any_of("status", query.statuses.iter().map(|s| s.as_str().to_string()).collect(), &mut conditions);
+                if let Some(from) = query.requested_from {
+                    conditions.push("requested_at >= ?".into());
+                    values.push(timestamp(from));
+                }
+                if let Some(to) = query.requested_to {
+                    conditions.push("requested_at <= ?".into());
+                    values.push(timestamp(to));
+                }
+                if let Some(near) = query.near {
+                    // The location cells covering the circle use the cell index, as on DynamoDB;
+                    // the equirectangular distance then trims the corners.
+                    let cells = near.location.cells_covering(near.radius_m);
+                    conditions.push(format!("({})", vec!["(cell >= ? AND cell < ?)"; cells.len()].join(" OR ")));
+                    for cell in cells {
+                        // every geohash starting with `cell` sorts from `cell` up to `cell{` ('{' follows 'z')
+                        let upper = format!("{cell}{{");
+                        values.push(cell);
+                        values.push(upper);
+                    }
+                    let (lat, long) = (near.location.lat(), near.location.long());
+                    let metres_x = 111_320.0 * lat.to_radians().cos().max(0.01);
+                    conditions.push(format!(
+                        "((lat - {lat}) * 111320.0) * ((lat - {lat}) * 111320.0) + ((long - {long}) * {metres_x}) * ((long - {long}) * {metres_x}) <= {}",
+                        near.radius_m * near.radius_m
+                    ));
+                }
+                let filter = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+                let page_size = query.page_size.max(1);
+                let offset = (query.page.max(1) - 1) as u64 * page_size as u64;
+                let sql = format!("SELECT doc FROM requests {filter} ORDER BY requested_at DESC, id LIMIT {page_size} OFFSET {offset}");
+                let mut statement = conn.prepare(&sql).map_err(sqlite_error)?;
+                let docs = statement.query_map(params_from_iter(values.iter()), |row| row.get::<_, String>(0)).map_err(sqlite_error)?.collect::<Result<Vec<_>, _>>().map_err(sqlite_error)?;
+                docs.iter().map(|doc| from_json(doc)).collect()
+            })
+            .await
+    }
+
+    async fn add_follower(&self, id: &TrackingNumber, follower: &Follower) -> PortResult<()> {
+        let id = id.clone();
+        let follower = follower.clone();
+        self.db
+            .call(move |conn| {
+                conn.execute(
+                    "INSERT OR IGNORE INTO followers (request_id, key, via, doc) VALUES (?1, ?2, ?3, ?4)",
+                    params![id.as_str(), follower.key, follower.via.as_str(), to_json(&follower)],
+                ).map_err(sqlite_error)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn remove_followers_via(
+        &self,
+        id: &TrackingNumber,
+        via: &TrackingNumber,
+    ) -> PortResult<()> {
+        let (id, via) = (id.clone(), via.clone());
+        self.db
+            .call(move |conn| {
+                Ok(conn
+                    .execute(
+                        "DELETE FROM followers WHERE request_id = ?1 AND via = ?2",
+                        params![id.as_str(), via.as_str()],
+                    )
+                    .map(|_| ())
+                    .map_err(sqlite_error)?)
+            })
+            .await
+    }
+
+    async fn followers(&self, id: &TrackingNumber) -> PortResult<Vec<Follower>> {
+        let id = id.clone();
+        self.db
+            .call(move |conn| {
+                let mut statement = conn
+                    .prepare("SELECT doc FROM followers WHERE request_id = ?1 ORDER BY key")
+                    .map_err(sqlite_error)?;
+                let docs = statement
+                    .query_map([id.as_str()], |row| row.get::<_, String>(0))
+                    .map_err(sqlite_error)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(sqlite_error)?;
+                docs.iter().map(|doc| from_json(doc)).collect()
+            })
+            .await
+    }
+
+    async fn stuck_submitted(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> PortResult<Vec<TrackingNumber>> {
+        self.db
+            .call(move |conn| {
+                let mut statement = conn.prepare("SELECT id FROM requests WHERE status = ?1 AND requested_at < ?2 ORDER BY requested_at LIMIT ?3").map_err(sqlite_error)?;
+                let ids = statement
+                    .query_map(params![Status::Submitted.as_str(), timestamp(before), limit], |row| row.get::<_, String>(0)).map_err(sqlite_error)?
+                    .collect::<Result<Vec<_>, _>>().map_err(sqlite_error)?;
+                ids.iter().map(|id| TrackingNumber::parse(id).map_err(PortError::Unavailable)).collect()
+            })
+            .await
+    }
+
+    async fn department_queue(
+        &self,
+        department: &str,
+        status: Status,
+        after: Option<&str>,
+        limit: u32,
+    ) -> PortResult<QueuePage> {
+        let department = department.to_string();
+        let (after_at, after_id) = match after {
+            Some(cursor) => cursor
+                .split_once('#')
+                .map(|(at, id)| (at.to_string(), id.to_string()))
+                .ok_or_else(|| PortError::NotFound(format!("`{cursor}` is not a queue cursor")))?,
+            None => (String::new(), String::new()),
+        };
+        let limit = limit.max(1);
+        self.db
+            .call(move |conn| {
+                let mut statement = conn
+                    .prepare(
+                        "SELECT doc, requested_at, id FROM requests
+                     WHERE department = ?1 AND status = ?2 AND (requested_at, id) > (?3, ?4)
+                     ORDER BY requested_at, id LIMIT ?5",
+                    )
+                    .map_err(sqlite_error)?;
+                let rows = statement
+                    .query_map(
+                        params![department, status.as_str(), after_at, after_id, limit + 1],
+                        |row| {
+                            Ok((
+                                row.get::<_, String>(0)?,
+                                row.get::<_, String>(1)?,
+                                row.get::<_, String>(2)?,
+                            ))
+                        },
+                    )
+                    .map_err(sqlite_error)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(sqlite_error)?;
+                QueuePage::from_rows(
+                    rows,
+                    limit,
+                    |(_, at, id)| format!("{at}#{id}"),
+                    |(doc, _, _)| from_json(&doc),
+                )
+            })
+            .await
+    }
+
+    async fn claim_delivery(&self, key: &str, at: DateTime<Utc>) -> PortResult<bool> {
+        let key = key.to_string();
+        self.db
+            .call(move |conn| {
+                Ok(conn
+                    .execute(
+                        "INSERT OR IGNORE INTO deliveries (key, claimed_at) VALUES (?1, ?2)",
+                        params![key, timestamp(at)],
+                    )
+                    .map_err(sqlite_error)?
+                    == 1)
+            })
+            .await
+    }
+
+    async fn release_delivery(&self, key: &str) -> PortResult<()> {
+        let key = key.to_string();
+        self.db
+            .call(move |conn| {
+                Ok(conn
+                    .execute("DELETE FROM deliveries WHERE key = ?1", [key])
+                    .map(|_| ())
+                    .map_err(sqlite_error)?)
+            })
+            .await
+    }
+}
+
+fn insert_entry(
+    tx: &rusqlite::Transaction<'_>,
+    id: &TrackingNumber,
+    entry: &TimelineEntry,
+) -> PortResult<()> {
+    let inserted = tx.execute(
+        "INSERT INTO timeline (request_id, event_id, at, doc) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            id.as_str(),
+            entry.event_id,
+            timestamp(entry.at),
+            to_json(entry)
+        ],
+    );
+    match inserted {
+        Err(e) if is_constraint(&e) => Err(PortError::AlreadyExists(format!(
+            "timeline entry {} of request {id}",
+            entry.event_id
+        ))),
+        other => other.map(|_| ()).map_err(sqlite_error),
+    }
+}

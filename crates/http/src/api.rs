@@ -1,0 +1,128 @@
+//! The web client's JSON API on the wire: views of services and requests, and its error shape.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use crate::city_time;
+use cityfix_domain::{City, Invalid, Service, ServiceRequest, TimelineEntry};
+
+/// An API error: `{"error": {"status", "code", "message", "field"?}}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub fn unavailable() -> Self {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the service is briefly unavailable; please try again",
+        )
+    }
+}
+
+impl From<Invalid> for ApiError {
+    fn from(invalid: Invalid) -> Self {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            code: invalid.code,
+            message: invalid.message,
+            field: invalid.field,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut error =
+            json!({ "status": self.status.as_u16(), "code": self.code, "message": self.message });
+        if let Some(field) = self.field {
+            error["field"] = Value::String(field);
+        }
+        (self.status, Json(json!({ "error": error }))).into_response()
+    }
+}
+
+/// A service with its questions, as the report form needs it.
+pub fn service_view(service: &Service) -> Value {
+    let attributes: Vec<Value> = service
+        .attributes_in_order()
+        .into_iter()
+        .map(|a| {
+            json!({
+                "code": a.code,
+                "datatype": a.datatype.as_str(),
+                "required": a.required,
+                "variable": a.variable,
+                "description": a.description,
+                "datatype_description": a.datatype_description,
+                "order": a.order,
+                "values": a.values.iter().map(|v| json!({ "key": v.key, "name": v.name })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!({
+        "service_code": service.code,
+        "service_name": service.name,
+        "description": service.description,
+        "group": service.group,
+        "keywords": service.keywords,
+        "attributes": attributes,
+    })
+}
+
+/// A request with its public timeline. Internal notes and the reporter never appear.
+pub fn request_view(city: &City, request: &ServiceRequest, timeline: &[TimelineEntry]) -> Value {
+    let timeline: Vec<Value> = timeline
+        .iter()
+        .filter(|entry| entry.public)
+        .map(|entry| {
+            json!({
+                "at": city_time(city, entry.at),
+                "kind": entry.kind,
+                "status": entry.status,
+                "note": entry.note,
+            })
+        })
+        .collect();
+    json!({
+        "service_request_id": request.id.as_str(),
+        "status": request.status,
+        "resolution": request.resolution,
+        "status_notes": request.status_notes,
+        "service_code": request.service_code,
+        "service_name": request.service_name,
+        "description": request.description,
+        "lat": request.location.lat(),
+        "long": request.location.long(),
+        "address": request.address,
+        "attributes": request.attributes,
+        "media_url": request.media_url,
+        "agency_responsible": request.agency_responsible,
+        "neighbourhood": city.places.layers.first().and_then(|layer| request.areas.get(&layer.id)),
+        "areas": request.areas,
+        "duplicate_of": request.duplicate_of.as_ref().map(|id| id.as_str()),
+        "requested_datetime": city_time(city, request.requested_at),
+        "updated_datetime": city_time(city, request.updated_at),
+        "timeline": timeline,
+    })
+}
