@@ -16,19 +16,19 @@ import argparse
 import copy
 import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Iterator
-
-try:  # Python 3.11+
-    import tomllib
-except ModuleNotFoundError:  # pragma: no cover - older Pythons: a minimal reader below
-    tomllib = None
 
 FUNCTION = "AWS::Serverless::Function"
 QUEUE = "AWS::SQS::Queue"
 ALARM = "AWS::CloudWatch::Alarm"
 LOG_GROUP = "AWS::Logs::LogGroup"
+
+# The Lambda function crates are the workspace packages in folders of FUNCTIONS_DIR, all but the local runner.
+FUNCTIONS_DIR = "functions"
+LOCAL_RUNNER = "local"
 
 # AWS managed policies that SAM attaches by itself: to every function, and to functions with an SQS
 # event source. Their actions (AWS's published policy documents) are all named, none is a wildcard.
@@ -283,103 +283,88 @@ def check_iam(template: dict[str, Any], translated: dict[str, Any] | None, error
 # ─────────────────────────────────────── (2) function crates ───────────────────────────────────────
 
 
-def crate_binaries(manifest: Path) -> tuple[str, dict[str, str]]:
-    """The package name and the crate's binaries, each name → the source file it is built from.
+def cargo_metadata(root: Path) -> dict[str, Any]:
+    """`cargo metadata --no-deps` of the workspace at root: its packages and their targets, as Cargo sees them."""
+    out = subprocess.run(
+        ["cargo", "metadata", "--no-deps", "--format-version", "1", "--manifest-path", str(root / "Cargo.toml")],
+        check=True, capture_output=True, text=True,
+    )
+    return json.loads(out.stdout)
 
-    Cargo's rules: a [[bin]] goes by its own name; unless `autobins = false`, src/main.rs builds a
-    binary named after the package and src/bin/<stem>.rs (or src/bin/<stem>/main.rs) one named <stem>,
-    each unless a [[bin]] already builds that file. cargo-lambda builds the name in BuildProperties.Binary.
+
+def function_crates(metadata: dict[str, Any], root: Path) -> list[tuple[str, str, dict[str, str]]]:
+    """Each Lambda function crate: package name, folder and binaries (name → source file), paths under root.
+
+    Every workspace package whose manifest is functions/<name>/Cargo.toml but functions/local (the local
+    runner, not a Lambda) is a Lambda function crate, and every target of kind bin it has is a Lambda
+    function: cargo-lambda builds the name in BuildProperties.Binary.
     """
-    text = manifest.read_text(encoding="utf-8")
-    crate = manifest.parent
-    if tomllib is not None:
-        data = tomllib.loads(text)
-        package_table = data.get("package", {})
-        package = package_table.get("name")
-        autobins = package_table.get("autobins", True) is not False
-        declared = [b for b in data.get("bin", []) if isinstance(b, dict)]
-    else:  # pragma: no cover
-        match = re.search(r'^\[package\][^\[]*?^name\s*=\s*"([^"]+)"', text, re.M | re.S)
-        package = match.group(1) if match else None
-        autobins = not re.search(r"^autobins\s*=\s*false", text, re.M)
-        declared = [
-            {"name": n, **({"path": pth} if pth else {})}
-            for n, pth in re.findall(r'^\[\[bin\]\]\s*^name\s*=\s*"([^"]+)"(?:\s*^path\s*=\s*"([^"]+)")?', text, re.M)
-        ]
-    if not package:
-        raise ValueError(f"{manifest}: no [package] name")
-    bins: dict[str, str] = {}
-    for b in declared:
-        name = b.get("name")
-        if not name:
-            raise ValueError(f"{manifest}: a [[bin]] without a name")
-        path = b.get("path") or ("src/main.rs" if name == package else f"src/bin/{name}.rs")
-        bins[name] = path
-    if autobins:
-        taken = set(bins.values())
-        found: list[tuple[str, str]] = []
-        if (crate / "src/main.rs").is_file():
-            found.append((package, "src/main.rs"))
-        for source in sorted((crate / "src/bin").glob("*.rs")):
-            found.append((source.stem, f"src/bin/{source.name}"))
-        for source in sorted((crate / "src/bin").glob("*/main.rs")):
-            found.append((source.parent.name, f"src/bin/{source.parent.name}/main.rs"))
-        for name, path in found:
-            if path not in taken:
-                if name in bins:
-                    raise ValueError(f"{manifest}: two binaries named {name!r} ({bins[name]} and {path})")
-                bins[name] = path
-    return package, bins
+    functions_dir = (root / FUNCTIONS_DIR).resolve()
+    crates = []
+    for package in sorted(metadata.get("packages", []), key=lambda p: p["manifest_path"]):
+        folder = Path(package["manifest_path"]).resolve().parent
+        if folder.parent != functions_dir or folder.name == LOCAL_RUNNER:
+            continue
+        bins = {
+            target["name"]: display_path(Path(target["src_path"]), root)
+            for target in package.get("targets", [])
+            if "bin" in target.get("kind", [])
+        }
+        crates.append((package["name"], display_path(folder, root), bins))
+    return crates
 
 
-def check_crates(template: dict[str, Any], root: Path) -> Check:
-    # Every functions/<name>/Cargo.toml but functions/local (the local runner, not a Lambda) is a
-    # Lambda function crate, and every binary it builds is a Lambda function: a crate may build more
-    # than one (functions/status builds `status` and, from src/bin/staff.rs, `staff`).
+def display_path(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def check_crates(template: dict[str, Any], root: Path, metadata: dict[str, Any] | None = None) -> Check:
+    # A crate may build more than one Lambda binary: functions/status builds `status` and, from
+    # src/bin/staff.rs, `staff`.
     check = Check(2, "every binary of the function crates has exactly one function resource building it")
     binaries = {}
     for name, resource in resources(template, FUNCTION).items():
-        metadata = resource.get("Metadata") or {}
-        binary = (metadata.get("BuildProperties") or {}).get("Binary")
+        build = (resource.get("Metadata") or {}).get("BuildProperties") or {}
+        binary = build.get("Binary")
         if not isinstance(binary, str) or not binary:
             check.fail(f"{name}: no Metadata.BuildProperties.Binary")
             continue
         binaries[name] = binary
-    # binary name → (crate folder, source file)
-    provided: dict[str, tuple[str, str]] = {}
-    for manifest in sorted(root.glob("functions/*/Cargo.toml")):
-        folder = manifest.parent.name
-        if folder == "local":
-            continue
+    if metadata is None:
         try:
-            package, bins = crate_binaries(manifest)
-        except (ValueError, OSError) as e:
-            check.fail(str(e))
-            continue
+            metadata = cargo_metadata(root)
+        except (OSError, ValueError, subprocess.CalledProcessError) as e:
+            stderr = getattr(e, "stderr", None)
+            check.fail(f"cargo metadata failed, so the crates' binaries are unknown: {(stderr or str(e)).strip()}")
+            return check
+    # binary name → its source file
+    provided: dict[str, str] = {}
+    for package, folder, bins in function_crates(metadata, root):
         if not bins:
-            check.fail(f"functions/{folder} (package {package}): builds no binary (no src/main.rs, src/bin/*.rs or [[bin]])")
+            check.fail(f"{folder} (package {package}): builds no binary (no target of kind bin in cargo metadata)")
         for binary, source in sorted(bins.items()):
             if binary in provided:
-                other = provided[binary]
-                check.fail(f"binary {binary!r} is built by functions/{other[0]}/{other[1]} and functions/{folder}/{source}; "
-                           "cargo-lambda needs unique binary names")
+                check.fail(f"binary {binary!r} is built by {provided[binary]} and {source}; cargo-lambda needs unique binary names")
                 continue
-            provided[binary] = (folder, source)
+            provided[binary] = source
     if not provided:
-        check.fail(f"no function crates found under {root / 'functions'}")
-    for binary, (folder, source) in sorted(provided.items()):
+        check.fail(f"no function crates found under {root / FUNCTIONS_DIR}")
+    for binary, source in sorted(provided.items()):
         building = sorted(f for f, b in binaries.items() if b == binary)
         if len(building) != 1:
             check.fail(
-                f"binary {binary!r} (functions/{folder}/{source}): {len(building)} function resources build it"
+                f"binary {binary!r} ({source}): {len(building)} function resources build it"
                 + (f" ({', '.join(building)})" if building else f"; expected one with BuildProperties.Binary: {binary}")
             )
     for name, binary in sorted(binaries.items()):
         if binary not in provided:
-            check.fail(f"{name}: builds binary {binary!r}, which no crate under functions/ provides")
+            check.fail(f"{name}: builds binary {binary!r}, which no crate under {FUNCTIONS_DIR}/ provides")
     check.summary = ", ".join(
-        f"functions/{folder}/{source} → {next(f for f, b in binaries.items() if b == binary)}"
-        for binary, (folder, source) in sorted(provided.items(), key=lambda item: item[1])
+        f"{source} → {next(f for f, b in binaries.items() if b == binary)}"
+        for binary, source in sorted(provided.items(), key=lambda item: item[1])
         if sum(b == binary for b in binaries.values()) == 1
     )
     return check
@@ -707,15 +692,20 @@ def main() -> int:
     except Exception as e:  # noqa: BLE001 - any load failure is a failed check run
         print(f"FAIL cannot read {args.template}: {e}")
         return 1
+    results = [c.report() for c in run_checks(template, Path(args.root))]
+    return 0 if all(results) else 1
+
+
+def run_checks(template: dict[str, Any], root: Path, metadata: dict[str, Any] | None = None) -> list[Check]:
+    """Every check of the loaded template; metadata is `cargo metadata` of root, run here if not given."""
     try:
         translated, error = translate(template), None
-    except Exception as e:  # noqa: BLE001 - reported by check 1
+    except Exception as e:  # noqa: BLE001 - reported by checks 1 and 8
         causes = "; ".join(getattr(c, "message", str(c)) for c in getattr(e, "causes", []) or [])
         translated, error = None, f"{type(e).__name__}: {e}" + (f" ({causes})" if causes else "")
-
-    checks = [
+    return [
         check_iam(template, translated, error),
-        check_crates(template, Path(args.root)),
+        check_crates(template, root, metadata),
         check_queues(template),
         check_function_shape(template),
         check_alarms(template),
@@ -723,8 +713,6 @@ def main() -> int:
         check_triggers(template),
         check_cycles(translated, error),
     ]
-    results = [c.report() for c in checks]
-    return 0 if all(results) else 1
 
 
 if __name__ == "__main__":
