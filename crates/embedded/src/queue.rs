@@ -125,10 +125,9 @@ impl QueueConsumer for EmbeddedQueue {
         let receipt = receipt_handle.to_string();
         self.db
             .call(move |conn| {
-                Ok(conn
-                    .execute("DELETE FROM queue_messages WHERE receipt = ?1", [receipt])
+                conn.execute("DELETE FROM queue_messages WHERE receipt = ?1", [receipt])
                     .map(|_| ())
-                    .map_err(sqlite_error)?)
+                    .map_err(sqlite_error)
             })
             .await
     }

@@ -259,13 +259,12 @@ impl RequestStore for SqliteStore {
         let (id, via) = (id.clone(), via.clone());
         self.db
             .call(move |conn| {
-                Ok(conn
-                    .execute(
-                        "DELETE FROM followers WHERE request_id = ?1 AND via = ?2",
-                        params![id.as_str(), via.as_str()],
-                    )
-                    .map(|_| ())
-                    .map_err(sqlite_error)?)
+                conn.execute(
+                    "DELETE FROM followers WHERE request_id = ?1 AND via = ?2",
+                    params![id.as_str(), via.as_str()],
+                )
+                .map(|_| ())
+                .map_err(sqlite_error)
             })
             .await
     }
@@ -371,10 +370,9 @@ impl RequestStore for SqliteStore {
         let key = key.to_string();
         self.db
             .call(move |conn| {
-                Ok(conn
-                    .execute("DELETE FROM deliveries WHERE key = ?1", [key])
+                conn.execute("DELETE FROM deliveries WHERE key = ?1", [key])
                     .map(|_| ())
-                    .map_err(sqlite_error)?)
+                    .map_err(sqlite_error)
             })
             .await
     }
