@@ -1,6 +1,6 @@
 //! The local runner: every function in one process on embedded storage, fed the way Lambda feeds them.
 
-pub mod check_routing;
+pub mod commands;
 mod outbox_page;
 mod workers;
 

@@ -148,12 +148,18 @@ fn a_broken_city_folder_is_refused_with_the_file_entry_and_field() {
     let output = Command::new(env!("CARGO_BIN_EXE_cityfix"))
         .args(["check-config", "--config"])
         .arg(broken.path())
+        .env("RUST_BACKTRACE", "1")
         .output()
         .unwrap();
 
     assert!(!output.status.success());
     let message = String::from_utf8_lossy(&output.stderr);
     assert!(message.contains("services.toml: service `streetlight_out`, field `department`: `traffic` is not a department"), "{message}");
+    assert_eq!(
+        message.trim_end().lines().count(),
+        1,
+        "one clear line, no backtrace: {message}"
+    );
 
     let good = Command::new(env!("CARGO_BIN_EXE_cityfix"))
         .args(["check-config", "--config"])

@@ -1,0 +1,42 @@
+//! The `cityfix` command line: one module per sub-command, each with its arguments and its run.
+
+pub mod check_config;
+pub mod check_routing;
+pub mod serve;
+pub mod token;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "cityfix",
+    version,
+    about = "A 311 service for a city: run it locally, check its configuration"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run every function in one process on embedded storage.
+    Serve(serve::ServeArgs),
+    /// Name the area (and owned road) of each test point, as GIS staff check a layer before going live.
+    CheckRouting(check_routing::CheckRoutingArgs),
+    /// Print a staff sign-in token for the local runner (signed with the data folder's secret).
+    Token(token::TokenArgs),
+    /// Load and check a city folder, then exit.
+    CheckConfig(check_config::CheckConfigArgs),
+}
+
+impl Command {
+    pub async fn run(self) -> anyhow::Result<()> {
+        match self {
+            Command::Serve(args) => serve::run(args).await,
+            Command::CheckRouting(args) => check_routing::run(args),
+            Command::Token(args) => token::run(args),
+            Command::CheckConfig(args) => check_config::run(args),
+        }
+    }
+}
