@@ -4,6 +4,7 @@ pub mod api;
 pub mod auth;
 pub mod batch;
 pub mod open311;
+pub mod open311_search;
 
 /// Largest request body accepted anywhere (413 beyond it).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
