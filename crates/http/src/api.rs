@@ -6,7 +6,8 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use crate::city_time;
-use cityfix_domain::{City, Invalid, Service, ServiceRequest, TimelineEntry};
+use cityfix_app::ports::{PortError, RequestStore};
+use cityfix_domain::{City, Invalid, Service, ServiceRequest, TimelineEntry, TrackingNumber};
 
 /// An API error: `{"error": {"status", "code", "message", "field"?}}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +50,30 @@ impl From<Invalid> for ApiError {
             field: invalid.field,
         }
     }
+}
+
+/// A store, queue or media failure the caller did not expect, logged once here: the resident sees
+/// a 503 to retry, never the cause. Callers that expect `NotFound` or `Conflict` match them first.
+impl From<PortError> for ApiError {
+    fn from(cause: PortError) -> Self {
+        tracing::error!(error = %cause, "a port failed; answered 503");
+        ApiError::unavailable()
+    }
+}
+
+/// The stored request of a tracking number as typed: 404 if it is not one, or unknown.
+pub async fn stored_request(
+    store: &dyn RequestStore,
+    typed: &str,
+) -> Result<ServiceRequest, ApiError> {
+    let not_found = || {
+        ApiError::not_found(format!(
+            "there is no report with tracking number `{}`",
+            typed.chars().take(20).collect::<String>()
+        ))
+    };
+    let id = TrackingNumber::parse(typed).map_err(|_| not_found())?;
+    store.get(&id).await?.ok_or_else(not_found)
 }
 
 impl IntoResponse for ApiError {

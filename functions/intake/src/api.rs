@@ -10,13 +10,12 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use cityfix_app::ports::PortError;
 use cityfix_app::ports::RequestQuery;
 use cityfix_app::submit::{fingerprint, submit, Submission, SubmitError};
 use cityfix_domain::areas::distance_m;
-use cityfix_domain::{
-    Contact, Invalid, RawAttribute, ReportForm, ServiceRequest, Status, TrackingNumber,
-};
-use cityfix_http::api::{request_view, service_view, ApiError};
+use cityfix_domain::{Contact, Invalid, RawAttribute, ReportForm, Status};
+use cityfix_http::api::{request_view, service_view, stored_request, ApiError};
 use cityfix_http::parse_near;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -48,32 +47,9 @@ async fn services(State(intake): Shared) -> Json<Value> {
 }
 
 async fn read(State(intake): Shared, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let request = stored_request(&intake, &id).await?;
-    let timeline = intake
-        .deps
-        .store
-        .timeline(&request.id)
-        .await
-        .map_err(log_unavailable)?;
+    let request = stored_request(intake.deps.store.as_ref(), &id).await?;
+    let timeline = intake.deps.store.timeline(&request.id).await?;
     Ok(Json(request_view(&intake.deps.city, &request, &timeline)))
-}
-
-/// The stored request of a tracking number as typed: 404 if it is not one, or unknown.
-pub(crate) async fn stored_request(intake: &Intake, id: &str) -> Result<ServiceRequest, ApiError> {
-    let not_found = || {
-        ApiError::not_found(format!(
-            "there is no report with tracking number `{}`",
-            id.chars().take(20).collect::<String>()
-        ))
-    };
-    let id = TrackingNumber::parse(id).map_err(|_| not_found())?;
-    intake
-        .deps
-        .store
-        .get(&id)
-        .await
-        .map_err(log_unavailable)?
-        .ok_or_else(not_found)
 }
 
 /// The query of `GET /api/v1/requests/nearby`.
@@ -131,8 +107,7 @@ async fn nearby(
         .deps
         .store
         .search(&search)
-        .await
-        .map_err(log_unavailable)?
+        .await?
         .iter()
         .map(|request| {
             let distance_m = distance_m(here, request.location.to_point());
@@ -151,11 +126,6 @@ async fn nearby(
     Ok(Json(
         json!({ "requests": found.into_iter().map(|(_, view)| view).collect::<Vec<_>>() }),
     ))
-}
-
-fn log_unavailable(cause: impl std::fmt::Display) -> ApiError {
-    tracing::error!(error = %cause, "store unavailable");
-    ApiError::unavailable()
 }
 
 /// The body of `POST /api/v1/requests`; field names follow Open311.
@@ -279,16 +249,11 @@ async fn create(
                 "idempotency_key_reused",
                 e.to_string(),
             ),
-            SubmitError::Unavailable(cause) => log_unavailable(cause),
+            SubmitError::Unavailable(cause) => ApiError::from(PortError::Unavailable(cause)),
         })?;
     let request = &submitted.request;
     tracing::info!(request_id = %request.id, replayed = submitted.replayed, "report accepted");
-    let timeline = intake
-        .deps
-        .store
-        .timeline(&request.id)
-        .await
-        .map_err(log_unavailable)?;
+    let timeline = intake.deps.store.timeline(&request.id).await?;
     let status = if submitted.replayed {
         StatusCode::OK
     } else {

@@ -17,8 +17,8 @@ use cityfix_http::api::ApiError;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::api::stored_request;
 use crate::Intake;
+use cityfix_http::api::stored_request;
 
 type Shared = State<Arc<Intake>>;
 
@@ -39,11 +39,6 @@ struct UploadAsk {
     size: u64,
 }
 
-fn unavailable(cause: impl std::fmt::Display) -> ApiError {
-    tracing::error!(error = %cause, "media or store unavailable");
-    ApiError::unavailable()
-}
-
 /// A form for one file, good for 15 minutes. The media function checks the file once stored.
 async fn upload_form(
     State(intake): Shared,
@@ -57,13 +52,8 @@ async fn upload_form(
         };
         ApiError::new(status, "malformed_body", rejection.body_text())
     })?;
-    let request = stored_request(&intake, &id).await?;
-    let owner = intake
-        .deps
-        .store
-        .find_token(ask.token.trim())
-        .await
-        .map_err(unavailable)?;
+    let request = stored_request(intake.deps.store.as_ref(), &id).await?;
+    let owner = intake.deps.store.find_token(ask.token.trim()).await?;
     if owner.as_ref() != Some(&request.id) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -104,8 +94,7 @@ async fn upload_form(
     let form = intake
         .media
         .upload_form(&key, kind.content_type, ask.size, UPLOAD_FORM_LIFETIME)
-        .await
-        .map_err(unavailable)?;
+        .await?;
     let fields: serde_json::Map<String, serde_json::Value> = form
         .fields
         .into_iter()
@@ -128,7 +117,7 @@ async fn read(
     State(intake): Shared,
     Path((id, file)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let request = stored_request(&intake, &id).await?;
+    let request = stored_request(intake.deps.store.as_ref(), &id).await?;
     let key = original_key(&request.id, &file);
     if !request.media.contains(&key) {
         return Err(ApiError::not_found(format!(
@@ -140,8 +129,7 @@ async fn read(
     let link = intake
         .media
         .download_url(&key, DOWNLOAD_LINK_LIFETIME)
-        .await
-        .map_err(unavailable)?;
+        .await?;
     Ok((
         StatusCode::FOUND,
         [

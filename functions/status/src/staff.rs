@@ -13,7 +13,7 @@ use cityfix_app::messages::StatusCommand;
 use cityfix_app::transition::{apply, Applied, StatusDeps};
 use cityfix_app::AppError;
 use cityfix_domain::{ServiceRequest, Status, TrackingNumber};
-use cityfix_http::api::{request_view, ApiError};
+use cityfix_http::api::{request_view, stored_request, ApiError};
 use cityfix_http::auth::{claims_from_authorizer, Role, StaffClaims, StaffSignIn};
 use cityfix_http::city_time;
 use lambda_http::request::RequestContext;
@@ -83,22 +83,11 @@ async fn read(
             "ethics staff read ethics reports only",
         ));
     }
-    let request = load(&staff, &id).await?;
+    let request = stored_request(staff.deps.store.as_ref(), &id).await?;
     let store = &staff.deps.store;
-    let timeline = store
-        .timeline(&request.id)
-        .await
-        .map_err(|e| unavailable(&e))?;
-    let followers = store
-        .followers(&request.id)
-        .await
-        .map_err(|e| unavailable(&e))?
-        .len();
-    let has_reporter = store
-        .reporter(&request.id)
-        .await
-        .map_err(|e| unavailable(&e))?
-        .is_some();
+    let timeline = store.timeline(&request.id).await?;
+    let followers = store.followers(&request.id).await?.len();
+    let has_reporter = store.reporter(&request.id).await?.is_some();
     let mut view = request_view(&staff.deps.city, &request, &[]);
     let entries: Vec<Value> = timeline
         .iter()
@@ -183,7 +172,7 @@ async fn queue(
         .await
         .map_err(|e| match e {
             cityfix_app::ports::PortError::NotFound(why) => bad(why),
-            other => unavailable(&other),
+            other => ApiError::from(other),
         })?;
     let requests: Vec<Value> = page
         .requests
@@ -212,8 +201,8 @@ async fn merge(
 ) -> Result<Json<Value>, ApiError> {
     let Json(body) =
         body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed_body", e.body_text()))?;
-    let request = load(&staff, &id).await?;
-    let original = load(&staff, &body.into).await?;
+    let request = stored_request(staff.deps.store.as_ref(), &id).await?;
+    let original = stored_request(staff.deps.store.as_ref(), &body.into).await?;
     for worked in [&request, &original] {
         permit(&claims, worked)?;
     }
@@ -232,7 +221,7 @@ async fn unmerge(
     SignedIn(claims): SignedIn,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let request = load(&staff, &id).await?;
+    let request = stored_request(staff.deps.store.as_ref(), &id).await?;
     permit(&claims, &request)?;
     let command = StatusCommand::Unlink {
         request_id: request.id.clone(),
@@ -255,23 +244,6 @@ fn decision_id(action: &str, headers: &HeaderMap) -> String {
     }
 }
 
-async fn load(staff: &Staff, id: &str) -> Result<ServiceRequest, ApiError> {
-    let not_found = || {
-        ApiError::not_found(format!(
-            "there is no request `{}`",
-            id.chars().take(20).collect::<String>()
-        ))
-    };
-    let id = TrackingNumber::parse(id).map_err(|_| not_found())?;
-    staff
-        .deps
-        .store
-        .get(&id)
-        .await
-        .map_err(|e| unavailable(&e))?
-        .ok_or_else(not_found)
-}
-
 fn permit(claims: &StaffClaims, request: &ServiceRequest) -> Result<(), ApiError> {
     if claims.may_work(request.department.as_deref()) {
         return Ok(());
@@ -288,11 +260,6 @@ fn permit(claims: &StaffClaims, request: &ServiceRequest) -> Result<(), ApiError
     ))
 }
 
-fn unavailable(cause: &dyn std::fmt::Display) -> ApiError {
-    tracing::error!(error = %cause, "store unavailable");
-    ApiError::unavailable()
-}
-
 async fn run(
     staff: &Staff,
     command: &StatusCommand,
@@ -300,7 +267,7 @@ async fn run(
 ) -> Result<Json<Value>, ApiError> {
     let outcome = apply(&staff.deps, command).await.map_err(|e| match e {
         AppError::Impossible(why) => ApiError::new(StatusCode::CONFLICT, "conflict", why),
-        AppError::Port(cause) => unavailable(&cause),
+        AppError::Port(cause) => ApiError::from(cause),
     })?;
     let outcome = match outcome {
         Applied::Refused(why) => return Err(ApiError::new(StatusCode::CONFLICT, "conflict", why)),
@@ -311,15 +278,9 @@ async fn run(
         .deps
         .store
         .get(id)
-        .await
-        .map_err(|e| unavailable(&e))?
+        .await?
         .ok_or_else(|| ApiError::not_found(format!("there is no request `{id}`")))?;
-    let timeline = staff
-        .deps
-        .store
-        .timeline(id)
-        .await
-        .map_err(|e| unavailable(&e))?;
+    let timeline = staff.deps.store.timeline(id).await?;
     Ok(Json(
         json!({ "outcome": outcome, "request": request_view(&staff.deps.city, &request, &timeline) }),
     ))
