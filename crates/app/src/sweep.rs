@@ -1,10 +1,20 @@
 //! The sweep: finds reports whose routing job was lost and queues them again.
 
+use std::sync::Arc;
+
 use chrono::Duration;
 
 use crate::messages::RoutingJob;
 use crate::ports::{Clock, Queue, QueueName, RequestStore};
 use crate::AppError;
+
+/// What the scheduler's work on the clock needs.
+#[derive(Clone)]
+pub struct SchedulerDeps {
+    pub store: Arc<dyn RequestStore>,
+    pub queue: Arc<dyn Queue>,
+    pub clock: Arc<dyn Clock>,
+}
 
 /// Queues again every request still `submitted` after `grace`. Routing is idempotent, so a
 /// request whose job is merely slow is routed once all the same.

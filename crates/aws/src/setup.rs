@@ -18,10 +18,12 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
 use crate::{DynamoStore, S3Media, SesMailer, SnsPush, SnsSms, SqsQueues};
+use cityfix_app::media::MediaDeps;
 use cityfix_app::notify::{NotifyDeps, NotifySettings};
 use cityfix_app::ports::{QueueName, RandomIds, SystemClock};
 use cityfix_app::route::RouterDeps;
 use cityfix_app::submit::IntakeDeps;
+use cityfix_app::sweep::SchedulerDeps;
 use cityfix_app::transition::StatusDeps;
 use cityfix_config::load_city;
 use cityfix_domain::{AddressBook, City};
@@ -239,6 +241,24 @@ impl AwsSetup {
             city: self.city.clone(),
             store: Arc::new(self.store()?),
             queue: Arc::new(self.queues(&[QueueName::Notify])?),
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    /// The media function: media in `MEDIA_BUCKET`, checked files sent on to status.
+    pub fn media_deps(&self) -> Result<MediaDeps, SetupError> {
+        Ok(MediaDeps {
+            media: Arc::new(self.media()?),
+            queue: Arc::new(self.queues(&[QueueName::Status])?),
+            public_url: self.public_url.clone(),
+        })
+    }
+
+    /// The scheduler: the store, and the routing queue the sweep sends lost jobs to again.
+    pub fn scheduler_deps(&self) -> Result<SchedulerDeps, SetupError> {
+        Ok(SchedulerDeps {
+            store: Arc::new(self.store()?),
+            queue: Arc::new(self.queues(&[QueueName::Routing])?),
             clock: Arc::new(SystemClock),
         })
     }

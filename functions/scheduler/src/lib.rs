@@ -1,22 +1,12 @@
 //! The scheduler function: work done on a clock, started by an EventBridge schedule. Today that is
 //! the sweep, which queues again every report whose routing job was lost.
 
-use std::sync::Arc;
-
-use cityfix_app::ports::{Clock, Queue, RequestStore};
 use cityfix_app::sweep::requeue_stuck;
+pub use cityfix_app::sweep::SchedulerDeps;
 use cityfix_app::AppError;
 
 /// How long a report may stay `submitted` before its routing job counts as lost.
 pub const SWEEP_GRACE: chrono::Duration = chrono::Duration::minutes(1);
-
-/// What the scheduler needs.
-#[derive(Clone)]
-pub struct SchedulerDeps {
-    pub store: Arc<dyn RequestStore>,
-    pub queue: Arc<dyn Queue>,
-    pub clock: Arc<dyn Clock>,
-}
 
 /// Runs the sweep for one scheduled event; gives how many reports were queued again. A failure is
 /// returned, so Lambda records it and the next tick tries again. The event is an EventBridge
