@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use cityfix_app::ports::{QueueConsumer, QueueName};
 use cityfix_embedded::QueueSettings;
 use cityfix_local::{start, Backend, LocalOptions, Running};
 use serde_json::Value;
@@ -100,13 +101,35 @@ pub fn messages_to(city: &Running, address: &str) -> Vec<String> {
         .collect()
 }
 
-/// Waits for `count` messages to this address, then a moment more to see that no other follows.
+/// Waits until the routing, status and notify queues hold no message, visible or in flight. A
+/// worker deletes its message only after its work (and the message it sends on) is done, so an
+/// empty chain means every worker is idle and nothing more will be sent.
+pub async fn drained(queue: &dyn QueueConsumer) {
+    let started = Instant::now();
+    loop {
+        let mut waiting = 0;
+        for name in QueueName::ALL {
+            waiting += queue.depth(name.as_str()).await.expect("the queue answers");
+        }
+        if waiting == 0 {
+            return;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the chain did not drain: {waiting} messages left"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits for `count` messages to this address, then until the chain is drained, so a late extra
+/// message is seen before they are counted.
 pub async fn await_messages(city: &Running, address: &str, count: usize) -> Vec<String> {
     let started = Instant::now();
     while messages_to(city, address).len() < count && started.elapsed() < PATIENCE {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    drained(city.queue.as_ref()).await;
     messages_to(city, address)
 }
 

@@ -4,6 +4,7 @@
 //! needs it starts one server for the whole test binary, which stops when the binary exits.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -35,7 +36,15 @@ fn start_moto() -> String {
         .unwrap_or_else(|_| format!("{}/../target", env!("CARGO_MANIFEST_DIR")));
     let server = std::env::var("CITYFIX_MOTO_SERVER")
         .unwrap_or_else(|_| format!("{target}/moto-venv/bin/moto_server"));
-    assert!(std::path::Path::new(&server).exists(), "moto is not installed at {server}: run ./scripts/test once, which installs moto[server] there");
+    if !std::path::Path::new(&server).exists() {
+        // One line, then out: a panic here would repeat in every AWS test with a backtrace.
+        // Written past the test harness's capture, which would swallow it at exit.
+        let _ = writeln!(
+            std::io::stderr(),
+            "cityfix tests: moto is not installed at {server}; run ./scripts/test (it installs moto), or set CITYFIX_MOTO_SERVER to a moto_server"
+        );
+        std::process::exit(2);
+    }
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use cityfix_app::ports::{NewRequest, RequestStore};
 use cityfix_config::load_city;
@@ -115,7 +115,29 @@ pub async fn seed_request_by(
     long: f64,
     reporter: Option<Contact>,
 ) -> ServiceRequest {
-    let now = Utc::now();
+    seed_request_reported(store, id, service_code, (lat, long), reporter, Utc::now()).await
+}
+
+/// Stores a submitted request of `service_code` at the point, reported at `at` (nobody to notify),
+/// so tests order reports by their times rather than by sleeping.
+pub async fn seed_request_at(
+    store: &dyn RequestStore,
+    id: &str,
+    service_code: &str,
+    (lat, long): (f64, f64),
+    at: DateTime<Utc>,
+) -> ServiceRequest {
+    seed_request_reported(store, id, service_code, (lat, long), None, at).await
+}
+
+async fn seed_request_reported(
+    store: &dyn RequestStore,
+    id: &str,
+    service_code: &str,
+    (lat, long): (f64, f64),
+    reporter: Option<Contact>,
+    now: DateTime<Utc>,
+) -> ServiceRequest {
     let report = ValidReport {
         service_code: service_code.into(),
         location: Location::new(lat, long).expect("a valid point"),

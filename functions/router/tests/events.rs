@@ -7,8 +7,14 @@ use cityfix_app::ports::QueueConsumer;
 use cityfix_app::route::RouterDeps;
 use cityfix_domain::{RoutingDecision, Status};
 use cityfix_testing::{
-    demo_city, failed_ids, force_status, seed_request, seed_sample_pothole, sqs_event, World,
+    demo_city, failed_ids, force_status, seed_request, seed_request_at, seed_sample_pothole,
+    sqs_event, World,
 };
+
+/// Earlier reports are stored an hour back, so which came first never depends on timing.
+fn an_hour_ago() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now() - chrono::Duration::hours(1)
+}
 
 const POISON: &str = "059f36b4-87a3-44ab-83d2-661975830a7d";
 
@@ -101,34 +107,30 @@ async fn a_job_for_an_unknown_request_fails_so_it_reaches_the_dead_letter_queue(
 async fn a_report_near_an_open_one_of_the_same_service_is_linked_to_it() {
     // given an open pothole report, a streetlight report at the same place, and a far pothole
     let world = World::new();
-    let original = seed_request(
+    let original = seed_request_at(
         &world.store,
         "AAAA-0001",
         "pothole",
-        41.76770,
-        -72.67602,
-        None,
+        (41.76770, -72.67602),
+        an_hour_ago(),
     )
     .await;
-    seed_request(
+    seed_request_at(
         &world.store,
         "AAAA-0002",
         "streetlight_out",
-        41.76771,
-        -72.67602,
-        None,
+        (41.76771, -72.67602),
+        an_hour_ago(),
     )
     .await;
-    seed_request(
+    seed_request_at(
         &world.store,
         "AAAA-0003",
         "pothole",
-        41.77325,
-        -72.69383,
-        None,
+        (41.77325, -72.69383),
+        an_hour_ago(),
     )
     .await;
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     // when a second pothole comes in 30 m away
     seed_request(
         &world.store,
@@ -158,16 +160,14 @@ async fn a_report_near_an_open_one_of_the_same_service_is_linked_to_it() {
 #[tokio::test]
 async fn a_report_beyond_the_radius_or_older_than_the_other_is_routed_normally() {
     let world = World::new();
-    seed_request(
+    seed_request_at(
         &world.store,
         "7K3M-9QZ2",
         "pothole",
-        41.76770,
-        -72.67602,
-        None,
+        (41.76770, -72.67602),
+        an_hour_ago(),
     )
     .await;
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     // a later report 30 m away does not make the earlier one a duplicate of it
     seed_request(
         &world.store,
