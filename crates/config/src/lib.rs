@@ -301,7 +301,6 @@ pub fn load_city(dir: &Path) -> Result<City, ConfigError> {
     };
 
     let mut lines = Vec::new();
-    let mut owners = BTreeSet::new();
     for layer in &routing.line_layers {
         let path = dir.join(&layer.file);
         if !(0.0..=500.0).contains(&layer.default_buffer_m) {
@@ -321,7 +320,6 @@ pub fn load_city(dir: &Path) -> Result<City, ConfigError> {
                     "does not cross the city boundary; are longitude and latitude swapped?",
                 ));
             }
-            owners.insert(line.owner.clone());
         }
         lines.push(LineLayer {
             id: layer.id.clone(),
