@@ -4,16 +4,20 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use geo::{
-    Area as _, BooleanOps, BoundingRect, Coord, Intersects, LineString, MultiPolygon, Polygon,
-    Validation,
-};
-use serde::Deserialize;
+use geo::{Area as _, BooleanOps, BoundingRect, Intersects, LineString, MultiPolygon, Validation};
 
 use cityfix_domain::areas::{AreaIndex, LineIndex};
 use cityfix_domain::city::{AreaLayer, LineLayer, Places};
-use cityfix_domain::{
-    AddressPoint, Agency, Area, City, Department, Location, Open311Key, OwnedLine, Service,
+use cityfix_domain::{AddressPoint, Agency, Area, City, Department, Location, OwnedLine, Service};
+
+mod features;
+mod files;
+
+pub use features::Properties;
+
+use features::{feature_fault, read_features, to_coord, to_multipolygon};
+use files::{
+    read_toml, AgenciesFile, CityFile, DepartmentsFile, LineLayerFile, RoutingFile, ServicesFile,
 };
 
 /// Overlap between two areas of a partition layer, in square metres, above which it is a fault.
@@ -44,108 +48,6 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CityFile {
-    name: String,
-    short_name: String,
-    jurisdiction_id: String,
-    timezone: String,
-    contact_email: String,
-    contact_phone: String,
-    website: String,
-    center: CenterFile,
-    #[serde(default = "north_american")]
-    country_calling_code: u16,
-    #[serde(default, rename = "open311_key")]
-    open311_keys: Vec<Open311Key>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CenterFile {
-    lat: f64,
-    long: f64,
-}
-
-/// routing.toml: the layers reports are routed by.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RoutingFile {
-    boundary: PathBuf,
-    #[serde(rename = "area_layer")]
-    area_layers: Vec<AreaLayerFile>,
-    #[serde(default)]
-    neighbours: Option<NeighboursFile>,
-    #[serde(default, rename = "line_layer")]
-    line_layers: Vec<LineLayerFile>,
-    #[serde(default)]
-    line_owners: BTreeMap<String, String>,
-    /// CSV of the city's address points (`number,street,lat,long`), for geocoding.
-    #[serde(default)]
-    addresses: Option<PathBuf>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AreaLayerFile {
-    id: String,
-    file: PathBuf,
-    name_property: String,
-    /// Whether the areas must not overlap (neighbourhoods, districts).
-    #[serde(default = "yes")]
-    partition: bool,
-}
-
-fn north_american() -> u16 {
-    1
-}
-
-fn yes() -> bool {
-    true
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NeighboursFile {
-    file: PathBuf,
-    name_property: String,
-    agency_property: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LineLayerFile {
-    id: String,
-    file: PathBuf,
-    name_property: String,
-    owner_property: String,
-    #[serde(default)]
-    buffer_property: Option<String>,
-    default_buffer_m: f64,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AgenciesFile {
-    #[serde(default)]
-    agency: Vec<Agency>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DepartmentsFile {
-    #[serde(default)]
-    department: Vec<Department>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ServicesFile {
-    #[serde(default)]
-    service: Vec<Service>,
-}
 
 /// Reads and checks the whole city folder. The first fault found is returned.
 pub fn load_city(dir: &Path) -> Result<City, ConfigError> {
@@ -419,34 +321,6 @@ fn read_addresses(path: &Path) -> Result<Vec<AddressPoint>, ConfigError> {
     Ok(points)
 }
 
-fn feature_fault(path: &Path, name: &str, message: &str) -> ConfigError {
-    ConfigError {
-        file: path.to_path_buf(),
-        entry: Some(format!("feature `{name}`")),
-        field: Some("geometry".into()),
-        message: message.into(),
-    }
-}
-
-fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
-    let text = read_text(path)?;
-    toml::from_str(&text).map_err(|e| ConfigError {
-        file: path.to_path_buf(),
-        entry: None,
-        field: None,
-        message: e.to_string().trim().replace('\n', " "),
-    })
-}
-
-fn read_text(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|e| ConfigError {
-        file: path.to_path_buf(),
-        entry: None,
-        field: None,
-        message: format!("cannot be read: {e}"),
-    })
-}
-
 fn check_departments(path: &Path, departments: &[Department]) -> Result<(), ConfigError> {
     if departments.is_empty() {
         return Err(ConfigError {
@@ -703,9 +577,6 @@ pub fn check_partition(path: &Path, areas: &[Area]) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// The properties of a GeoJSON feature.
-pub type Properties = serde_json::Map<String, serde_json::Value>;
-
 /// Reads a GeoJSON FeatureCollection of Polygon / MultiPolygon features, each named by
 /// `name_property`, with every feature's other properties. Rings must be closed, valid
 /// (no self-intersections) and inside the world's coordinate ranges.
@@ -838,98 +709,6 @@ fn read_line_layer(path: &Path, layer: &LineLayerFile) -> Result<Vec<OwnedLine>,
         }
     }
     Ok(lines)
-}
-
-/// The features of a FeatureCollection, each with its name; names must be present and unique.
-fn read_features(
-    path: &Path,
-    name_property: &str,
-) -> Result<Vec<(String, geojson::Feature)>, ConfigError> {
-    let text = read_text(path)?;
-    let layer_fault = |entry: Option<String>, field: Option<&str>, message: String| ConfigError {
-        file: path.into(),
-        entry,
-        field: field.map(str::to_string),
-        message,
-    };
-    let collection: geojson::FeatureCollection = text
-        .parse::<geojson::GeoJson>()
-        .map_err(|e| layer_fault(None, None, format!("is not GeoJSON: {e}")))
-        .and_then(|g| {
-            geojson::FeatureCollection::try_from(g)
-                .map_err(|e| layer_fault(None, None, format!("is not a FeatureCollection: {e}")))
-        })?;
-    if collection.features.is_empty() {
-        return Err(layer_fault(
-            None,
-            Some("features"),
-            "the layer has no features".into(),
-        ));
-    }
-    let mut names = BTreeSet::new();
-    let mut features = Vec::with_capacity(collection.features.len());
-    for (index, feature) in collection.features.into_iter().enumerate() {
-        let name = feature
-            .property(name_property)
-            .and_then(|v| v.as_str())
-            .filter(|s| !s.trim().is_empty())
-            .ok_or_else(|| {
-                layer_fault(
-                    Some(format!("feature {index}")),
-                    Some(name_property),
-                    "every feature needs a name in this property".into(),
-                )
-            })?
-            .to_string();
-        if !names.insert(name.clone()) {
-            return Err(layer_fault(
-                Some(format!("feature `{name}`")),
-                Some(name_property),
-                "the name is used by another feature".into(),
-            ));
-        }
-        features.push((name, feature));
-    }
-    Ok(features)
-}
-
-fn to_coord(position: &[f64]) -> Result<Coord<f64>, String> {
-    let (long, lat) = match position {
-        [long, lat, ..] => (*long, *lat),
-        _ => return Err("a position has fewer than two numbers".into()),
-    };
-    if !(-180.0..=180.0).contains(&long) || !(-90.0..=90.0).contains(&lat) {
-        return Err(format!(
-            "position [{long}, {lat}] is outside the world; GeoJSON is [longitude, latitude]"
-        ));
-    }
-    Ok(Coord { x: long, y: lat })
-}
-
-fn to_multipolygon(polygons: &[Vec<Vec<Vec<f64>>>]) -> Result<MultiPolygon<f64>, String> {
-    let ring = |positions: &Vec<Vec<f64>>| -> Result<LineString<f64>, String> {
-        if positions.len() < 4 {
-            return Err(format!(
-                "a ring has {} positions; a closed ring needs at least 4",
-                positions.len()
-            ));
-        }
-        let coords = positions
-            .iter()
-            .map(|p| to_coord(p))
-            .collect::<Result<Vec<_>, _>>()?;
-        if coords.first() != coords.last() {
-            return Err("a ring is not closed: its last position differs from its first".into());
-        }
-        Ok(LineString(coords))
-    };
-    let mut result = Vec::with_capacity(polygons.len());
-    for rings in polygons {
-        let (exterior, interiors) = rings.split_first().ok_or("a polygon has no rings")?;
-        let interiors = interiors.iter().map(ring).collect::<Result<Vec<_>, _>>()?;
-        result.push(Polygon::new(ring(exterior)?, interiors));
-    }
-    Ok(MultiPolygon(result))
 }
 
 #[cfg(test)]
