@@ -1,29 +1,27 @@
 //! Loading the city folder (city.toml, departments.toml, services.toml, area layers) and checking it whole.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use geo::{Area as _, BooleanOps, BoundingRect, Intersects, LineString, MultiPolygon, Validation};
+use geo::{Area as _, BooleanOps, Intersects, LineString, MultiPolygon, Validation};
 
 use cityfix_domain::areas::{AreaIndex, LineIndex};
 use cityfix_domain::city::{AreaLayer, LineLayer, Places};
-use cityfix_domain::{AddressPoint, Agency, Area, City, Department, Location, OwnedLine, Service};
+use cityfix_domain::{AddressPoint, Area, City, Location, OwnedLine};
 
+mod checks;
 mod features;
 mod files;
 
+pub use checks::check_partition;
 pub use features::Properties;
 
+use checks::{check_agencies, check_departments, is_slug, AreaNames, Assignees};
 use features::{feature_fault, read_features, to_coord, to_multipolygon};
 use files::{
     read_toml, AgenciesFile, CityFile, DepartmentsFile, LineLayerFile, RoutingFile, ServicesFile,
 };
-
-/// Overlap between two areas of a partition layer, in square metres, above which it is a fault.
-/// Real boundaries traced twice overlap by slivers (88 m² at most in Hartford's neighbourhoods);
-/// an area drawn over another overlaps by far more.
-const OVERLAP_TOLERANCE_M2: f64 = 1000.0;
 
 /// A fault in the city folder, naming the file, the entry and the field so it can be fixed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,40 +64,22 @@ pub fn load_city(dir: &Path) -> Result<City, ConfigError> {
     let routing_path = dir.join("routing.toml");
     let routing: RoutingFile = read_toml(&routing_path)?;
 
+    let timezone = checks::check_timezone(&city_path, &city_file)?;
+    let center = checks::check_center(&city_path, &city_file)?;
+    checks::check_open311_keys(&city_path, &city_file.open311_keys)?;
+    check_departments(&departments_path, &departments)?;
+    check_agencies(&agencies_path, &agencies, &departments)?;
+    let assignees = Assignees {
+        departments: &departments,
+        agencies: &agencies,
+    };
+
     let fault = |file: &Path, entry: Option<String>, field: &str, message: String| ConfigError {
         file: file.to_path_buf(),
         entry,
         field: Some(field.to_string()),
         message,
     };
-    let timezone = city_file.timezone.parse().map_err(|_| {
-        fault(
-            &city_path,
-            None,
-            "timezone",
-            format!(
-                "`{}` is not an IANA time zone such as America/New_York",
-                city_file.timezone
-            ),
-        )
-    })?;
-    let center = Location::new(city_file.center.lat, city_file.center.long)
-        .map_err(|e| fault(&city_path, None, "center", e.message))?;
-    let mut keys = BTreeSet::new();
-    for key in &city_file.open311_keys {
-        if key.key.trim().is_empty() || !keys.insert(key.key.as_str()) {
-            return Err(fault(
-                &city_path,
-                Some(format!("open311_key `{}`", key.name)),
-                "key",
-                "keys must be non-empty and unique".into(),
-            ));
-        }
-    }
-    check_departments(&departments_path, &departments)?;
-    check_agencies(&agencies_path, &agencies, &departments)?;
-    let is_assignee =
-        |id: &str| departments.iter().any(|d| d.id == id) || agencies.iter().any(|a| a.id == id);
 
     let boundary_path = dir.join(&routing.boundary);
     let boundary_areas: Vec<Area> = read_area_layer(&boundary_path, "name")?
@@ -112,14 +92,7 @@ pub fn load_city(dir: &Path) -> Result<City, ConfigError> {
             .flat_map(|area| area.shape.0.clone())
             .collect(),
     );
-    if !boundary.intersects(&center.to_point()) {
-        return Err(fault(
-            &city_path,
-            None,
-            "center",
-            "the centre is outside the city boundary (routing.toml `boundary`)".into(),
-        ));
-    }
+    checks::check_center_within(&city_path, center, &boundary)?;
 
     if routing.area_layers.is_empty() {
         return Err(fault(
@@ -130,7 +103,7 @@ pub fn load_city(dir: &Path) -> Result<City, ConfigError> {
         ));
     }
     let mut layers = Vec::new();
-    let mut layer_areas: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut layer_areas = AreaNames::new();
     for layer in &routing.area_layers {
         if !is_slug(&layer.id, '-') || layer_areas.contains_key(&layer.id) {
             return Err(fault(
@@ -229,18 +202,8 @@ pub fn load_city(dir: &Path) -> Result<City, ConfigError> {
             lines: owned,
         });
     }
-    for (owner, target) in &routing.line_owners {
-        if !is_assignee(target) {
-            return Err(fault(
-                &routing_path,
-                Some("line_owners".into()),
-                owner,
-                format!("`{target}` is neither a department nor an agency"),
-            ));
-        }
-    }
-
-    check_services(&services_path, &services, &is_assignee, &layer_areas)?;
+    checks::check_line_owners(&routing_path, &routing.line_owners, &assignees)?;
+    checks::check_services(&services_path, &services, &assignees, &layer_areas)?;
     let address_points = match &routing.addresses {
         Some(file) => read_addresses(&dir.join(file))?,
         None => Vec::new(),
@@ -319,262 +282,6 @@ fn read_addresses(path: &Path) -> Result<Vec<AddressPoint>, ConfigError> {
         points.push(point);
     }
     Ok(points)
-}
-
-fn check_departments(path: &Path, departments: &[Department]) -> Result<(), ConfigError> {
-    if departments.is_empty() {
-        return Err(ConfigError {
-            file: path.into(),
-            entry: None,
-            field: Some("department".into()),
-            message: "at least one department is needed".into(),
-        });
-    }
-    let mut seen = BTreeSet::new();
-    for department in departments {
-        let entry = Some(format!("department `{}`", department.id));
-        if !is_slug(&department.id, '-') || !seen.insert(department.id.as_str()) {
-            return Err(ConfigError {
-                file: path.into(),
-                entry,
-                field: Some("id".into()),
-                message: "ids must be unique and made of a-z, 0-9 and -".into(),
-            });
-        }
-        if department.name.trim().is_empty() {
-            return Err(ConfigError {
-                file: path.into(),
-                entry,
-                field: Some("name".into()),
-                message: "must not be empty".into(),
-            });
-        }
-    }
-    Ok(())
-}
-
-fn check_agencies(
-    path: &Path,
-    agencies: &[Agency],
-    departments: &[Department],
-) -> Result<(), ConfigError> {
-    let mut seen = BTreeSet::new();
-    for agency in agencies {
-        let fault = |field: &str, message: &str| ConfigError {
-            file: path.into(),
-            entry: Some(format!("agency `{}`", agency.id)),
-            field: Some(field.into()),
-            message: message.into(),
-        };
-        if !is_slug(&agency.id, '-')
-            || !seen.insert(agency.id.as_str())
-            || departments.iter().any(|d| d.id == agency.id)
-        {
-            return Err(fault(
-                "id",
-                "ids must be unique (also among departments) and made of a-z, 0-9 and -",
-            ));
-        }
-        if agency.name.trim().is_empty() {
-            return Err(fault("name", "must not be empty"));
-        }
-        if !agency.email.contains('@') {
-            return Err(fault(
-                "email",
-                "referrals are e-mailed: an e-mail address is needed",
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn check_services(
-    path: &Path,
-    services: &[Service],
-    is_assignee: &dyn Fn(&str) -> bool,
-    layers: &BTreeMap<String, Vec<String>>,
-) -> Result<(), ConfigError> {
-    let fault = |service: &Service, field: String, message: String| ConfigError {
-        file: path.into(),
-        entry: Some(format!("service `{}`", service.code)),
-        field: Some(field),
-        message,
-    };
-    let mut codes = BTreeSet::new();
-    for service in services {
-        if !is_slug(&service.code, '_') || !codes.insert(service.code.as_str()) {
-            return Err(fault(
-                service,
-                "code".into(),
-                "codes must be unique and made of a-z, 0-9 and _".into(),
-            ));
-        }
-        for (field, value) in [
-            ("name", &service.name),
-            ("description", &service.description),
-            ("group", &service.group),
-        ] {
-            if value.trim().is_empty() {
-                return Err(fault(service, field.into(), "must not be empty".into()));
-            }
-        }
-        if !is_assignee(&service.department) {
-            return Err(fault(
-                service,
-                "department".into(),
-                format!(
-                    "`{}` is not a department in departments.toml",
-                    service.department
-                ),
-            ));
-        }
-        let routing = &service.routing;
-        if !(0.0..=1000.0).contains(&routing.duplicate_radius_m) {
-            return Err(fault(
-                service,
-                "routing.duplicate_radius_m".into(),
-                "must be between 0 and 1000 metres".into(),
-            ));
-        }
-        match (&routing.layer, routing.areas.is_empty()) {
-            (None, false) => {
-                return Err(fault(
-                    service,
-                    "routing.layer".into(),
-                    "`areas` needs the `layer` whose areas they name".into(),
-                ))
-            }
-            (Some(layer), _) if !layers.contains_key(layer) => {
-                return Err(fault(
-                    service,
-                    "routing.layer".into(),
-                    format!("`{layer}` is not an area layer in routing.toml"),
-                ))
-            }
-            _ => {}
-        }
-        for (owner, target) in &routing.line_owners {
-            if !is_assignee(target) {
-                return Err(fault(
-                    service,
-                    format!("routing.line_owners.{owner}"),
-                    format!("`{target}` is neither a department nor an agency"),
-                ));
-            }
-        }
-        for (area, target) in &routing.areas {
-            let field = format!("routing.areas.{area}");
-            let layer = routing.layer.as_deref().unwrap_or_default();
-            if !layers[layer].contains(area) {
-                return Err(fault(
-                    service,
-                    field,
-                    format!("`{area}` is not an area of layer `{layer}`"),
-                ));
-            }
-            if !is_assignee(target) {
-                return Err(fault(
-                    service,
-                    field,
-                    format!("`{target}` is neither a department nor an agency"),
-                ));
-            }
-        }
-        let mut attribute_codes = BTreeSet::new();
-        let mut orders = BTreeSet::new();
-        for attribute in &service.attributes {
-            let field = |name: &str| format!("attribute `{}`.{name}", attribute.code);
-            if !is_slug(&attribute.code, '_') || !attribute_codes.insert(attribute.code.as_str()) {
-                return Err(fault(
-                    service,
-                    field("code"),
-                    "attribute codes must be unique and made of a-z, 0-9 and _".into(),
-                ));
-            }
-            if !orders.insert(attribute.order) {
-                return Err(fault(
-                    service,
-                    field("order"),
-                    format!("order {} is used twice", attribute.order),
-                ));
-            }
-            if attribute.description.trim().is_empty() {
-                return Err(fault(
-                    service,
-                    field("description"),
-                    "must not be empty".into(),
-                ));
-            }
-            if !attribute.variable && attribute.required {
-                return Err(fault(
-                    service,
-                    field("required"),
-                    "an informational attribute (variable = false) cannot be required".into(),
-                ));
-            }
-            match (attribute.datatype.is_list(), attribute.values.is_empty()) {
-                (true, true) => {
-                    return Err(fault(
-                        service,
-                        field("values"),
-                        format!("a {} needs values", attribute.datatype.as_str()),
-                    ))
-                }
-                (false, false) => {
-                    return Err(fault(
-                        service,
-                        field("values"),
-                        format!("a {} takes no values", attribute.datatype.as_str()),
-                    ))
-                }
-                _ => {}
-            }
-            let mut keys = BTreeSet::new();
-            if let Some(repeated) = attribute
-                .values
-                .iter()
-                .find(|v| !keys.insert(v.key.as_str()))
-            {
-                return Err(fault(
-                    service,
-                    field("values"),
-                    format!("key `{}` is used twice", repeated.key),
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
-fn is_slug(value: &str, separator: char) -> bool {
-    !value.is_empty()
-        && value
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == separator)
-}
-
-/// Faults of a partition layer: two areas that overlap by more than a sliver.
-pub fn check_partition(path: &Path, areas: &[Area]) -> Result<(), ConfigError> {
-    let boxes: Vec<_> = areas.iter().map(|a| a.shape.bounding_rect()).collect();
-    for (i, a) in areas.iter().enumerate() {
-        for (j, b) in areas.iter().enumerate().skip(i + 1) {
-            let (Some(box_a), Some(box_b)) = (boxes[i], boxes[j]) else {
-                continue;
-            };
-            if !box_a.intersects(&box_b) {
-                continue;
-            }
-            let latitude = (box_a.min().y + box_a.max().y) / 2.0;
-            let overlap_m2 = a.shape.intersection(&b.shape).unsigned_area()
-                * 111_320.0
-                * 111_320.0
-                * latitude.to_radians().cos();
-            if overlap_m2 > OVERLAP_TOLERANCE_M2 {
-                return Err(feature_fault(path, &a.name, &format!("overlaps `{}` by {overlap_m2:.0} m²; the areas of this layer must not overlap", b.name)));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Reads a GeoJSON FeatureCollection of Polygon / MultiPolygon features, each named by
