@@ -139,3 +139,56 @@ pub(crate) fn read_text(path: &Path) -> Result<String, ConfigError> {
         message: format!("cannot be read: {e}"),
     })
 }
+
+/// One TOML file of the folder, with the path its faults name.
+pub(crate) struct Toml<T> {
+    pub(crate) path: PathBuf,
+    pub(crate) content: T,
+}
+
+/// The city folder's TOML files, read in the order a fault in them is reported.
+pub(crate) struct CityFolder {
+    pub(crate) city: Toml<CityFile>,
+    pub(crate) departments: Toml<Vec<Department>>,
+    pub(crate) agencies: Toml<Vec<Agency>>,
+    pub(crate) services: Toml<Vec<Service>>,
+    pub(crate) routing: Toml<RoutingFile>,
+}
+
+impl CityFolder {
+    /// Reads city.toml, departments.toml, agencies.toml (if the city refers to any), services.toml and routing.toml.
+    pub(crate) fn read(dir: &Path) -> Result<Self, ConfigError> {
+        Ok(CityFolder {
+            city: read_in(dir, "city.toml", |file: CityFile| file)?,
+            departments: read_in(dir, "departments.toml", |file: DepartmentsFile| {
+                file.department
+            })?,
+            agencies: read_agencies(dir)?,
+            services: read_in(dir, "services.toml", |file: ServicesFile| file.service)?,
+            routing: read_in(dir, "routing.toml", |file: RoutingFile| file)?,
+        })
+    }
+}
+
+fn read_in<F: serde::de::DeserializeOwned, T>(
+    dir: &Path,
+    name: &str,
+    content: impl FnOnce(F) -> T,
+) -> Result<Toml<T>, ConfigError> {
+    let path = dir.join(name);
+    let file = read_toml(&path)?;
+    Ok(Toml {
+        path,
+        content: content(file),
+    })
+}
+
+fn read_agencies(dir: &Path) -> Result<Toml<Vec<Agency>>, ConfigError> {
+    if dir.join("agencies.toml").exists() {
+        return read_in(dir, "agencies.toml", |file: AgenciesFile| file.agency);
+    }
+    Ok(Toml {
+        path: dir.join("agencies.toml"),
+        content: Vec::new(),
+    })
+}
