@@ -44,7 +44,7 @@ mod media {
     // POST policy nor a presigned signature, which S3 does. So the three refusal cases
     // (`a_form_refuses_a_file_over_its_size`, `a_form_refuses_a_changed_field`,
     // `a_changed_link_is_refused`) run against the file adapter only; the policy S3 checks is
-    // unit-tested in shared/src/aws/s3.rs.
+    // unit-tested in crates/aws/src/s3.rs.
     cityfix_tests::media_contract!(@cases async {
         let bucket = moto::unique("media").to_lowercase();
         Arc::new(moto::media_bucket(&bucket).await) as Arc<dyn MediaStore>
