@@ -248,6 +248,15 @@ pub trait QueueConsumer: Send + Sync {
     /// differs between adapters (SQS may, the embedded queue does not); never rely on either.
     async fn delete(&self, queue: &str, receipt_handle: &str) -> PortResult<()>;
 
+    /// Deletes the handled messages of one batch, in as few calls as the backend allows. A failure
+    /// leaves the rest to be redelivered, which idempotent handlers take in their stride.
+    async fn delete_handled(&self, queue: &str, receipt_handles: &[String]) -> PortResult<()> {
+        for receipt in receipt_handles {
+            self.delete(queue, receipt).await?;
+        }
+        Ok(())
+    }
+
     /// Messages in the queue, visible or not.
     async fn depth(&self, queue: &str) -> PortResult<u64>;
 

@@ -91,15 +91,12 @@ impl QueueConsumer for EmbeddedQueue {
             .call(move |conn| {
                 let now = now_ms();
                 let tx = conn.transaction().map_err(sqlite_error)?;
-                tx.execute(
-                    "UPDATE queue_messages SET queue = ?1, receive_count = 0, receipt = NULL, visible_at_ms = ?2
-                     WHERE queue = ?3 AND visible_at_ms <= ?2 AND receive_count >= ?4",
-                    params![dead_letter_name(&queue), now, queue, settings.max_receives],
-                ).map_err(sqlite_error)?;
+                // In the order they became visible, which the ready index holds: the first `max`
+                // are read whatever the backlog, never sorted from all of it.
                 let ready: Vec<(String, String, u32, i64)> = {
-                    let mut statement = tx.prepare(
+                    let mut statement = tx.prepare_cached(
                         "SELECT id, body, receive_count, sent_at_ms FROM queue_messages
-                         WHERE queue = ?1 AND visible_at_ms <= ?2 ORDER BY sent_at_ms, id LIMIT ?3",
+                         WHERE queue = ?1 AND visible_at_ms <= ?2 ORDER BY visible_at_ms LIMIT ?3",
                     ).map_err(sqlite_error)?;
                     let rows = statement.query_map(params![queue, now, max as i64], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))).map_err(sqlite_error)?;
                     rows.collect::<Result<_, _>>().map_err(sqlite_error)?
@@ -107,11 +104,16 @@ impl QueueConsumer for EmbeddedQueue {
                 let hidden_until = now + settings.visibility_timeout.as_millis() as i64;
                 let mut received = Vec::with_capacity(ready.len());
                 for (id, body, count, sent_at_ms) in ready {
+                    if count >= settings.max_receives {
+                        tx.prepare_cached(
+                            "UPDATE queue_messages SET queue = ?1, receive_count = 0, receipt = NULL, visible_at_ms = ?2 WHERE id = ?3",
+                        ).and_then(|mut s| s.execute(params![dead_letter_name(&queue), now, id])).map_err(sqlite_error)?;
+                        continue;
+                    }
                     let receipt = uuid::Uuid::new_v4().to_string();
-                    tx.execute(
+                    tx.prepare_cached(
                         "UPDATE queue_messages SET receive_count = receive_count + 1, visible_at_ms = ?1, receipt = ?2 WHERE id = ?3",
-                        params![hidden_until, receipt, id],
-                    ).map_err(sqlite_error)?;
+                    ).and_then(|mut s| s.execute(params![hidden_until, receipt, id])).map_err(sqlite_error)?;
                     received.push(ReceivedMessage { message_id: id, receipt_handle: receipt, body, receive_count: count + 1, sent_at_ms });
                 }
                 tx.commit().map_err(sqlite_error)?;
@@ -128,6 +130,28 @@ impl QueueConsumer for EmbeddedQueue {
                 conn.execute("DELETE FROM queue_messages WHERE receipt = ?1", [receipt])
                     .map(|_| ())
                     .map_err(sqlite_error)
+            })
+            .await
+    }
+
+    /// Deletes a batch's handled messages in one transaction.
+    async fn delete_handled(&self, _queue: &str, receipt_handles: &[String]) -> PortResult<()> {
+        if receipt_handles.is_empty() {
+            return Ok(());
+        }
+        let receipts = receipt_handles.to_vec();
+        self.db
+            .call(move |conn| {
+                let tx = conn.transaction().map_err(sqlite_error)?;
+                {
+                    let mut delete = tx
+                        .prepare_cached("DELETE FROM queue_messages WHERE receipt = ?1")
+                        .map_err(sqlite_error)?;
+                    for receipt in &receipts {
+                        delete.execute([receipt]).map_err(sqlite_error)?;
+                    }
+                }
+                tx.commit().map_err(sqlite_error)
             })
             .await
     }

@@ -26,6 +26,21 @@ impl SqliteStore {
     pub fn open(path: &Path) -> PortResult<Self> {
         Ok(SqliteStore::new(Db::open(path)?))
     }
+
+    /// Stores many requests in one transaction, as a city moving from another system brings its
+    /// history: all or none. Requests already stored make the whole import fail, naming the first.
+    pub async fn import(&self, requests: Vec<NewRequest>) -> PortResult<usize> {
+        self.db
+            .call(move |conn| {
+                let tx = conn.transaction().map_err(sqlite_error)?;
+                for new in &requests {
+                    insert_new(&tx, new)?;
+                }
+                tx.commit().map_err(sqlite_error)?;
+                Ok(requests.len())
+            })
+            .await
+    }
 }
 
 #[async_trait::async_trait]
@@ -46,37 +61,11 @@ impl RequestStore for SqliteStore {
                         return Ok(Created::Replayed { id, fingerprint });
                     }
                 }
-                let request = &new.request;
-                let inserted = tx.execute(
-                    "INSERT INTO requests (id, token, service_code, status, department, cell, requested_at, updated_at, version, doc, lat, long)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                    params![
-                        request.id.as_str(),
-                        new.token,
-                        request.service_code,
-                        request.status.as_str(),
-                        request.department,
-                        request.location.cell(),
-                        timestamp(request.requested_at),
-                        timestamp(request.updated_at),
-                        request.version,
-                        to_json(request),
-                        request.location.lat(),
-                        request.location.long()
-                    ],
-                );
-                match inserted {
-                    Err(e) if is_constraint(&e) => return Err(PortError::AlreadyExists(format!("request {}", request.id))),
-                    other => other.map_err(sqlite_error)?,
-                };
-                if let Some(reporter) = &new.reporter {
-                    tx.execute("INSERT INTO reporters (request_id, doc) VALUES (?1, ?2)", params![request.id.as_str(), to_json(reporter)]).map_err(sqlite_error)?;
-                }
-                insert_entry(&tx, &request.id, &new.first_entry)?;
+                insert_new(&tx, &new)?;
                 if let Some(claim) = &new.idempotency {
                     tx.execute(
                         "INSERT INTO idempotency (key, request_id, fingerprint, expires_at) VALUES (?1, ?2, ?3, ?4)",
-                        params![claim.key, request.id.as_str(), claim.fingerprint, timestamp(claim.expires_at)],
+                        params![claim.key, new.request.id.as_str(), claim.fingerprint, timestamp(claim.expires_at)],
                     ).map_err(sqlite_error)?;
                 }
                 tx.commit().map_err(sqlite_error)?;
@@ -186,52 +175,17 @@ impl RequestStore for SqliteStore {
     }
 
     async fn search(&self, query: &RequestQuery) -> PortResult<Vec<ServiceRequest>> {
-        let query = query.clone();
+        let (sql, values) = search_sql(query);
         self.db
             .call(move |conn| {
-                let mut conditions = Vec::new();
-                let mut values: Vec<String> = Vec::new();
-                let mut any_of = |column: &str, items: Vec<String>, conditions: &mut Vec<String>| {
-                    if !items.is_empty() {
-                        conditions.push(format!("{column} IN ({})", vec!["?"; items.len()].join(", ")));
-                        values.extend(items);
-                    }
-                };
-                any_of("id", query.ids.iter().map(|id| id.to_string()).collect(), &mut conditions);
-                any_of("service_code", query.service_codes.clone(), &mut conditions);
-                any_of("status", query.statuses.iter().map(|s| s.as_str().to_string()).collect(), &mut conditions);
-                if let Some(from) = query.requested_from {
-                    conditions.push("requested_at >= ?".into());
-                    values.push(timestamp(from));
-                }
-                if let Some(to) = query.requested_to {
-                    conditions.push("requested_at <= ?".into());
-                    values.push(timestamp(to));
-                }
-                if let Some(near) = query.near {
-                    // The location cells covering the circle use the cell index, as on DynamoDB;
-                    // the equirectangular distance then trims the corners.
-                    let cells = near.location.cells_covering(near.radius_m);
-                    conditions.push(format!("({})", vec!["(cell >= ? AND cell < ?)"; cells.len()].join(" OR ")));
-                    for cell in cells {
-                        // every geohash starting with `cell` sorts from `cell` up to `cell{` ('{' follows 'z')
-                        let upper = format!("{cell}{{");
-                        values.push(cell);
-                        values.push(upper);
-                    }
-                    let (lat, long) = (near.location.lat(), near.location.long());
-                    let metres_x = 111_320.0 * lat.to_radians().cos().max(0.01);
-                    conditions.push(format!(
-                        "((lat - {lat}) * 111320.0) * ((lat - {lat}) * 111320.0) + ((long - {long}) * {metres_x}) * ((long - {long}) * {metres_x}) <= {}",
-                        near.radius_m * near.radius_m
-                    ));
-                }
-                let filter = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
-                let page_size = query.page_size.max(1);
-                let offset = (query.page.max(1) - 1) as u64 * page_size as u64;
-                let sql = format!("SELECT doc FROM requests {filter} ORDER BY requested_at DESC, id LIMIT {page_size} OFFSET {offset}");
                 let mut statement = conn.prepare(&sql).map_err(sqlite_error)?;
-                let docs = statement.query_map(params_from_iter(values.iter()), |row| row.get::<_, String>(0)).map_err(sqlite_error)?.collect::<Result<Vec<_>, _>>().map_err(sqlite_error)?;
+                let docs = statement
+                    .query_map(params_from_iter(values.iter()), |row| {
+                        row.get::<_, String>(0)
+                    })
+                    .map_err(sqlite_error)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(sqlite_error)?;
                 docs.iter().map(|doc| from_json(doc)).collect()
             })
             .await
@@ -293,9 +247,9 @@ impl RequestStore for SqliteStore {
     ) -> PortResult<Vec<TrackingNumber>> {
         self.db
             .call(move |conn| {
-                let mut statement = conn.prepare("SELECT id FROM requests WHERE status = ?1 AND requested_at < ?2 ORDER BY requested_at LIMIT ?3").map_err(sqlite_error)?;
+                let mut statement = conn.prepare("SELECT id FROM requests WHERE status = 'submitted' AND requested_at < ?1 ORDER BY requested_at LIMIT ?2").map_err(sqlite_error)?;
                 let ids = statement
-                    .query_map(params![Status::Submitted.as_str(), timestamp(before), limit], |row| row.get::<_, String>(0)).map_err(sqlite_error)?
+                    .query_map(params![timestamp(before), limit], |row| row.get::<_, String>(0)).map_err(sqlite_error)?
                     .collect::<Result<Vec<_>, _>>().map_err(sqlite_error)?;
                 ids.iter().map(|id| TrackingNumber::parse(id).map_err(PortError::Unavailable)).collect()
             })
@@ -398,5 +352,178 @@ fn insert_entry(
             entry.event_id
         ))),
         other => other.map(|_| ()).map_err(sqlite_error),
+    }
+}
+
+/// Writes a new request, its reporter and its first timeline entry (not its idempotency key).
+fn insert_new(tx: &rusqlite::Transaction<'_>, new: &NewRequest) -> PortResult<()> {
+    let request = &new.request;
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO requests (id, token, service_code, status, department, cell, requested_at, updated_at, version, doc, lat, long)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        )
+        .and_then(|mut insert| {
+            insert.execute(params![
+                request.id.as_str(),
+                new.token,
+                request.service_code,
+                request.status.as_str(),
+                request.department,
+                request.location.cell(),
+                timestamp(request.requested_at),
+                timestamp(request.updated_at),
+                request.version,
+                to_json(request),
+                request.location.lat(),
+                request.location.long()
+            ])
+        });
+    match inserted {
+        Err(e) if is_constraint(&e) => {
+            return Err(PortError::AlreadyExists(format!("request {}", request.id)))
+        }
+        other => other.map_err(sqlite_error)?,
+    };
+    if let Some(reporter) = &new.reporter {
+        tx.prepare_cached("INSERT INTO reporters (request_id, doc) VALUES (?1, ?2)")
+            .and_then(|mut insert| insert.execute(params![request.id.as_str(), to_json(reporter)]))
+            .map_err(sqlite_error)?;
+    }
+    insert_entry(tx, &request.id, &new.first_entry)
+}
+
+/// The statement and values of a search. Searches by place read the location cells covering the
+/// circle (as DynamoDB's cell index is read), then trim the corners by distance.
+fn search_sql(query: &RequestQuery) -> (String, Vec<String>) {
+    let mut conditions = Vec::new();
+    let mut values: Vec<String> = Vec::new();
+    let mut any_of = |column: &str, items: Vec<String>, conditions: &mut Vec<String>| {
+        if !items.is_empty() {
+            conditions.push(format!(
+                "{column} IN ({})",
+                vec!["?"; items.len()].join(", ")
+            ));
+            values.extend(items);
+        }
+    };
+    any_of(
+        "id",
+        query.ids.iter().map(|id| id.to_string()).collect(),
+        &mut conditions,
+    );
+    any_of("service_code", query.service_codes.clone(), &mut conditions);
+    if !query.statuses.is_empty() {
+        conditions.push(status_condition(&query.statuses));
+    }
+    if let Some(from) = query.requested_from {
+        conditions.push("requested_at >= ?".into());
+        values.push(timestamp(from));
+    }
+    if let Some(to) = query.requested_to {
+        conditions.push("requested_at <= ?".into());
+        values.push(timestamp(to));
+    }
+    if let Some(near) = query.near {
+        // The location cells covering the circle use the cell index, as on DynamoDB;
+        // the equirectangular distance then trims the corners.
+        let cells = near.location.cells_covering(near.radius_m);
+        conditions.push(format!(
+            "({})",
+            vec!["(cell >= ? AND cell < ?)"; cells.len()].join(" OR ")
+        ));
+        for cell in cells {
+            // every geohash starting with `cell` sorts from `cell` up to `cell{` ('{' follows 'z')
+            let upper = format!("{cell}{{");
+            values.push(cell);
+            values.push(upper);
+        }
+        let (lat, long) = (near.location.lat(), near.location.long());
+        let metres_x = 111_320.0 * lat.to_radians().cos().max(0.01);
+        conditions.push(format!(
+            "((lat - {lat}) * 111320.0) * ((lat - {lat}) * 111320.0) + ((long - {long}) * {metres_x}) * ((long - {long}) * {metres_x}) <= {}",
+            near.radius_m * near.radius_m
+        ));
+    }
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    let page_size = query.page_size.max(1);
+    let offset = (query.page.max(1) - 1) as u64 * page_size as u64;
+    let sql = format!("SELECT doc FROM requests {filter} ORDER BY requested_at DESC, id LIMIT {page_size} OFFSET {offset}");
+    (sql, values)
+}
+
+/// `status IN (…)` with the statuses written out in their fixed order: they are the enum's own
+/// names, never a client's text, and written this way a search for requests still being worked
+/// matches the partial index `requests_worked_by_cell` (SQLite uses a partial index only for a
+/// query whose terms repeat the index's own condition).
+fn status_condition(statuses: &[Status]) -> String {
+    let listed: Vec<String> = Status::ALL
+        .iter()
+        .filter(|status| statuses.contains(status))
+        .map(|status| format!("'{}'", status.as_str()))
+        .collect();
+    format!("status IN ({})", listed.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cityfix_app::ports::Near;
+    use cityfix_domain::Location;
+
+    /// The steps SQLite plans for a search, as `EXPLAIN QUERY PLAN` names them.
+    fn plan(query: &RequestQuery) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("plan.sqlite")).unwrap();
+        let (sql, values) = search_sql(query);
+        let conn = db.connection_for_tests();
+        let mut statement = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        statement
+            .query_map(params_from_iter(values.iter()), |row| {
+                row.get::<_, String>(3)
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_duplicate_search_reads_only_worked_requests_in_the_covering_cells() {
+        // the router's search: the same service, still being worked, within 50 m
+        let query = RequestQuery {
+            service_codes: vec!["pothole".into()],
+            statuses: vec![Status::Submitted, Status::Open, Status::InProgress],
+            near: Some(Near {
+                location: Location::new(41.7677, -72.67602).unwrap(),
+                radius_m: 50.0,
+            }),
+            page_size: 50,
+            ..RequestQuery::default()
+        };
+        let steps = plan(&query);
+        assert!(
+            steps
+                .iter()
+                .any(|s| s.contains("USING INDEX requests_worked_by_cell (cell>? AND cell<?)")),
+            "{steps:?}"
+        );
+        assert!(
+            !steps
+                .iter()
+                .any(|s| s.starts_with("SCAN") || s.contains("requests_by_status")),
+            "no step reads beyond the cells: {steps:?}"
+        );
+    }
+
+    #[test]
+    fn statuses_are_written_in_one_order_whatever_order_they_are_asked_in() {
+        assert_eq!(
+            status_condition(&[Status::InProgress, Status::Submitted, Status::Open]),
+            "status IN ('submitted', 'open', 'in_progress')"
+        );
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod commands;
 mod outbox_page;
+pub mod stages;
 mod workers;
 
 use std::net::SocketAddr;
@@ -27,6 +28,7 @@ use cityfix_config::load_city;
 use cityfix_domain::AddressBook;
 use cityfix_embedded::{EmbeddedSetup, Outbox, QueueSettings};
 use cityfix_http::auth::{StaffSignIn, TokenKeys};
+use stages::StageTimes;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower_http::services::ServeDir;
@@ -106,6 +108,8 @@ pub struct Running {
     pub media: Arc<dyn MediaStore>,
     /// The sent messages, on the embedded backend.
     pub outbox: Option<Outbox>,
+    /// How long messages took from sent to handled, per queue.
+    pub stages: Arc<StageTimes>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -323,10 +327,15 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
             tracing::error!(%error, "the HTTP server stopped");
         }
     }));
+    let stages = Arc::new(StageTimes::default());
     if options.workers {
+        let consumers = workers::Consumers {
+            functions: Arc::new(functions),
+            queue: adapters.consumer.clone(),
+            stages: stages.clone(),
+        };
         tasks.extend(workers::spawn(
-            Arc::new(functions),
-            adapters.consumer.clone(),
+            consumers,
             adapters.queue.clone(),
             adapters.store.clone(),
             stopped,
@@ -341,6 +350,7 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
         queue: adapters.consumer,
         media: adapters.media,
         outbox: adapters.outbox,
+        stages,
         stop,
         tasks,
     })

@@ -13,10 +13,14 @@ use cityfix_app::route::RouterDeps;
 use cityfix_app::sweep::requeue_stuck;
 use cityfix_app::transition::StatusDeps;
 use tokio::sync::watch;
+
+use crate::stages::StageTimes;
 use tokio::task::JoinHandle;
 
 /// Messages per batch, as Lambda's SQS event source mapping is configured.
 const BATCH_SIZE: usize = 10;
+/// Batches of one queue worked at once, as Lambda runs several instances of a busy function.
+pub const CONSUMERS_PER_QUEUE: usize = 2;
 /// How long a consumer waits for new messages before looking again.
 const IDLE_POLL: Duration = Duration::from_millis(250);
 /// How often the sweep looks for reports whose routing job was lost.
@@ -29,10 +33,17 @@ pub struct Functions {
     pub notify: NotifyDeps,
 }
 
-/// Starts one consumer per queue, and the sweep.
+/// Where the consumers take their messages from and report how long each took.
+#[derive(Clone)]
+pub struct Consumers {
+    pub functions: Arc<Functions>,
+    pub queue: Arc<dyn QueueConsumer>,
+    pub stages: Arc<StageTimes>,
+}
+
+/// Starts [`CONSUMERS_PER_QUEUE`] consumers on each queue, and the sweep.
 pub fn spawn(
-    functions: Arc<Functions>,
-    consumer: Arc<dyn QueueConsumer>,
+    consumers: Consumers,
     queue: Arc<dyn Queue>,
     store: Arc<dyn RequestStore>,
     stopped: watch::Receiver<bool>,
@@ -40,25 +51,19 @@ pub fn spawn(
 ) -> Vec<JoinHandle<()>> {
     let mut tasks: Vec<JoinHandle<()>> = QueueName::ALL
         .into_iter()
-        .map(|name| {
-            tokio::spawn(consume(
-                functions.clone(),
-                consumer.clone(),
-                name,
-                stopped.clone(),
-            ))
-        })
+        .flat_map(|name| std::iter::repeat_n(name, CONSUMERS_PER_QUEUE))
+        .map(|name| tokio::spawn(consume(consumers.clone(), name, stopped.clone())))
         .collect();
     tasks.push(tokio::spawn(sweep(queue, store, stopped, grace)));
     tasks
 }
 
-async fn consume(
-    functions: Arc<Functions>,
-    queue: Arc<dyn QueueConsumer>,
-    name: QueueName,
-    mut stopped: watch::Receiver<bool>,
-) {
+async fn consume(consumers: Consumers, name: QueueName, mut stopped: watch::Receiver<bool>) {
+    let Consumers {
+        functions,
+        queue,
+        stages,
+    } = consumers;
     while !*stopped.borrow() {
         let received = match queue.receive(name.as_str(), BATCH_SIZE).await {
             Ok(received) => received,
@@ -74,9 +79,14 @@ async fn consume(
             }
             continue;
         }
-        let receipts: HashMap<String, String> = received
+        let receipts: HashMap<String, (String, i64)> = received
             .iter()
-            .map(|m| (m.message_id.clone(), m.receipt_handle.clone()))
+            .map(|m| {
+                (
+                    m.message_id.clone(),
+                    (m.receipt_handle.clone(), m.sent_at_ms),
+                )
+            })
             .collect();
         let event = sqs_event(name, &received);
         let response: SqsBatchResponse = match name {
@@ -84,7 +94,9 @@ async fn consume(
             QueueName::Status => status::handle(&functions.status, event).await,
             QueueName::Notify => notify::handle(&functions.notify, event).await,
         };
-        for (message_id, receipt) in receipts {
+        let mut handled = Vec::with_capacity(receipts.len());
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        for (message_id, (receipt, sent_at_ms)) in receipts {
             if response
                 .batch_item_failures
                 .iter()
@@ -92,9 +104,11 @@ async fn consume(
             {
                 continue;
             }
-            if let Err(error) = queue.delete(name.as_str(), &receipt).await {
-                tracing::error!(queue = name.as_str(), %message_id, %error, "cannot delete a handled message");
-            }
+            stages.record(name, (now_ms - sent_at_ms).max(0) as u64);
+            handled.push(receipt);
+        }
+        if let Err(error) = queue.delete_handled(name.as_str(), &handled).await {
+            tracing::error!(queue = name.as_str(), %error, "cannot delete handled messages");
         }
     }
 }
