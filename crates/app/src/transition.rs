@@ -7,7 +7,8 @@ use crate::ports::Clock;
 use crate::ports::{Follower, PortError, Queue, QueueName, RequestStore};
 use crate::AppError;
 use cityfix_domain::{
-    Assignee, City, Resolution, ServiceRequest, Status, TimelineEntry, TimelineKind, TrackingNumber,
+    Assignee, City, Resolution, RoutingDecision, ServiceRequest, Status, TimelineEntry,
+    TimelineKind, TrackingNumber,
 };
 
 /// How many times a change is re-read and retried when someone else wrote first.
@@ -35,6 +36,12 @@ pub enum Applied {
     Refused(String),
 }
 
+impl Applied {
+    fn is_refused(&self) -> bool {
+        matches!(self, Applied::Refused(_))
+    }
+}
+
 /// One move of a request, recorded as the public timeline entry `event_id`.
 struct Change<'a> {
     event_id: &'a str,
@@ -56,43 +63,7 @@ pub async fn apply(deps: &StatusDeps, command: &StatusCommand) -> Result<Applied
             decision_id,
             decision,
             ..
-        } => {
-            let (to, kind, note, notify) = match &decision.assignee {
-                Assignee::Department { name, .. } => (
-                    Status::Open,
-                    TimelineKind::Routed,
-                    format!("Routed to {name}"),
-                    NotifyKind::Acknowledged,
-                ),
-                Assignee::Agency { id, name } => (
-                    Status::Closed,
-                    TimelineKind::Referred,
-                    referral_note(&deps.city, id, name),
-                    NotifyKind::Referred,
-                ),
-            };
-            let change = Change {
-                event_id: decision_id,
-                only_from: &[Status::Submitted],
-                to,
-                kind,
-                note,
-            };
-            let outcome = apply_change(deps, request_id, change, |request| {
-                match &decision.assignee {
-                    Assignee::Department { id, .. } => request.department = Some(id.clone()),
-                    Assignee::Agency { id, .. } => {
-                        request.agency = Some(id.clone());
-                        request.resolution = Some(Resolution::Referred);
-                    }
-                }
-                request.agency_responsible = Some(decision.assignee.name().to_string());
-                request.areas = decision.areas.clone();
-                request.routing_reason = Some(decision.reason.clone());
-            })
-            .await?;
-            (outcome, notify, decision_id)
-        }
+        } => return apply_routing(deps, request_id, decision_id, decision).await,
         StatusCommand::LinkDuplicate {
             original_id,
             decision_id,
@@ -195,16 +166,77 @@ pub async fn apply(deps: &StatusDeps, command: &StatusCommand) -> Result<Applied
             ..
         } => return attach_media(deps, request_id, media_id, key, content_type, url).await,
     };
-    if !matches!(outcome, Applied::Refused(_)) {
-        let event = NotifyEvent {
-            event_id: format!("{request_id}/{event_id}"),
-            request_id: request_id.clone(),
-            kind,
-        };
-        let body = serde_json::to_string(&event).expect("a notify event always serialises");
-        deps.queue.send(QueueName::Notify, &body).await?;
+    if !outcome.is_refused() {
+        announce(deps, request_id, event_id, kind).await?;
     }
     Ok(outcome)
+}
+
+/// The router's decision on a submitted request: a department opens it and the reporter hears it
+/// was received; an agency closes it as referred and the reporter hears whom to reach.
+async fn apply_routing(
+    deps: &StatusDeps,
+    request_id: &TrackingNumber,
+    decision_id: &str,
+    decision: &RoutingDecision,
+) -> Result<Applied, AppError> {
+    let (to, kind, note, notify) = match &decision.assignee {
+        Assignee::Department { name, .. } => (
+            Status::Open,
+            TimelineKind::Routed,
+            format!("Routed to {name}"),
+            NotifyKind::Acknowledged,
+        ),
+        Assignee::Agency { id, name } => (
+            Status::Closed,
+            TimelineKind::Referred,
+            referral_note(&deps.city, id, name),
+            NotifyKind::Referred,
+        ),
+    };
+    let change = Change {
+        event_id: decision_id,
+        only_from: &[Status::Submitted],
+        to,
+        kind,
+        note,
+    };
+    let outcome = apply_change(deps, request_id, change, |request| {
+        match &decision.assignee {
+            Assignee::Department { id, .. } => request.department = Some(id.clone()),
+            Assignee::Agency { id, .. } => {
+                request.agency = Some(id.clone());
+                request.resolution = Some(Resolution::Referred);
+            }
+        }
+        request.agency_responsible = Some(decision.assignee.name().to_string());
+        request.areas = decision.areas.clone();
+        request.routing_reason = Some(decision.reason.clone());
+    })
+    .await?;
+    if outcome.is_refused() {
+        return Ok(outcome);
+    }
+    announce(deps, request_id, decision_id, notify).await?;
+    Ok(outcome)
+}
+
+/// Tells the notify function of one change, named by the request and its timeline entry so a
+/// redelivered event is recognised there.
+async fn announce(
+    deps: &StatusDeps,
+    request_id: &TrackingNumber,
+    event_id: &str,
+    kind: NotifyKind,
+) -> Result<(), AppError> {
+    let event = NotifyEvent {
+        event_id: format!("{request_id}/{event_id}"),
+        request_id: request_id.clone(),
+        kind,
+    };
+    let body = serde_json::to_string(&event).expect("a notify event always serialises");
+    deps.queue.send(QueueName::Notify, &body).await?;
+    Ok(())
 }
 
 /// Adds a checked photo or video to a request in any status, with a public timeline entry. The
