@@ -70,50 +70,7 @@ pub async fn apply(deps: &StatusDeps, command: &StatusCommand) -> Result<Applied
             by,
             ..
         } => {
-            let Some(original) = root_of(deps, original_id).await? else {
-                return Ok(Applied::Refused(format!(
-                    "request {original_id} does not exist"
-                )));
-            };
-            if &original.id == request_id {
-                return Ok(Applied::Refused(format!(
-                    "request {request_id} cannot be a duplicate of itself"
-                )));
-            }
-            if !WORKING.contains(&original.status) {
-                return Ok(Applied::Refused(format!(
-                    "request {} is {}; only a request still being worked can take duplicates",
-                    original.id, original.status
-                )));
-            }
-            let note = format!(
-                "Same problem as {}, which the city is already working on",
-                original.id
-            );
-            let change = Change {
-                event_id: decision_id,
-                only_from: WORKING,
-                to: Status::Closed,
-                kind: TimelineKind::Duplicate,
-                note,
-            };
-            let outcome = apply_change(deps, request_id, change, |request| {
-                request.resolution = Some(Resolution::Duplicate);
-                request.duplicate_of = Some(original.id.clone());
-                request.areas = deps.city.areas_at(request.location);
-                request.department = original.department.clone();
-                request.agency_responsible = original.agency_responsible.clone();
-            })
-            .await?;
-            if !matches!(outcome, Applied::Refused(_)) {
-                if let Some(contact) = deps.store.reporter(request_id).await? {
-                    deps.store
-                        .add_follower(&original.id, &Follower::new(contact, request_id.clone()))
-                        .await?;
-                }
-                tracing::info!(%request_id, original_id = %original.id, by = by.as_deref().unwrap_or("router"), "linked as a duplicate");
-            }
-            (outcome, NotifyKind::LinkedAsDuplicate, decision_id)
+            return merge_duplicate(deps, request_id, original_id, decision_id, by.as_deref()).await
         }
         StatusCommand::Unlink {
             decision_id, by, ..
@@ -218,6 +175,64 @@ async fn apply_routing(
         return Ok(outcome);
     }
     announce(deps, request_id, decision_id, notify).await?;
+    Ok(outcome)
+}
+
+/// Closes a request as a duplicate of the one its original hangs from, and makes its reporter a
+/// follower there, so the one fix reaches everyone who reported the problem. `by` is the staff
+/// member of a merge; the router otherwise.
+async fn merge_duplicate(
+    deps: &StatusDeps,
+    request_id: &TrackingNumber,
+    original_id: &TrackingNumber,
+    decision_id: &str,
+    by: Option<&str>,
+) -> Result<Applied, AppError> {
+    let Some(original) = root_of(deps, original_id).await? else {
+        return Ok(Applied::Refused(format!(
+            "request {original_id} does not exist"
+        )));
+    };
+    if &original.id == request_id {
+        return Ok(Applied::Refused(format!(
+            "request {request_id} cannot be a duplicate of itself"
+        )));
+    }
+    if !WORKING.contains(&original.status) {
+        return Ok(Applied::Refused(format!(
+            "request {} is {}; only a request still being worked can take duplicates",
+            original.id, original.status
+        )));
+    }
+    let note = format!(
+        "Same problem as {}, which the city is already working on",
+        original.id
+    );
+    let change = Change {
+        event_id: decision_id,
+        only_from: WORKING,
+        to: Status::Closed,
+        kind: TimelineKind::Duplicate,
+        note,
+    };
+    let outcome = apply_change(deps, request_id, change, |request| {
+        request.resolution = Some(Resolution::Duplicate);
+        request.duplicate_of = Some(original.id.clone());
+        request.areas = deps.city.areas_at(request.location);
+        request.department = original.department.clone();
+        request.agency_responsible = original.agency_responsible.clone();
+    })
+    .await?;
+    if outcome.is_refused() {
+        return Ok(outcome);
+    }
+    if let Some(contact) = deps.store.reporter(request_id).await? {
+        deps.store
+            .add_follower(&original.id, &Follower::new(contact, request_id.clone()))
+            .await?;
+    }
+    tracing::info!(%request_id, original_id = %original.id, by = by.unwrap_or("router"), "linked as a duplicate");
+    announce(deps, request_id, decision_id, NotifyKind::LinkedAsDuplicate).await?;
     Ok(outcome)
 }
 
