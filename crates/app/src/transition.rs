@@ -57,76 +57,31 @@ const WORKING: &[Status] = &[Status::Submitted, Status::Open, Status::InProgress
 /// Applies one command with optimistic concurrency, then does its follow-ups (followers, one
 /// notification event). Follow-ups are repeated on a redelivery; each is idempotent.
 pub async fn apply(deps: &StatusDeps, command: &StatusCommand) -> Result<Applied, AppError> {
-    let request_id = command.request_id();
-    let (outcome, kind, event_id) = match command {
+    match command {
         StatusCommand::Route {
+            request_id,
             decision_id,
             decision,
-            ..
-        } => return apply_routing(deps, request_id, decision_id, decision).await,
+        } => apply_routing(deps, request_id, decision_id, decision).await,
         StatusCommand::LinkDuplicate {
+            request_id,
             original_id,
             decision_id,
             by,
-            ..
-        } => {
-            return merge_duplicate(deps, request_id, original_id, decision_id, by.as_deref()).await
-        }
+        } => merge_duplicate(deps, request_id, original_id, decision_id, by.as_deref()).await,
         StatusCommand::Unlink {
-            decision_id, by, ..
-        } => {
-            let Some(current) = deps.store.get(request_id).await? else {
-                return Ok(Applied::Refused(format!(
-                    "request {request_id} does not exist"
-                )));
-            };
-            let original = current.duplicate_of.clone();
-            if original.is_none()
-                && !deps
-                    .store
-                    .timeline(request_id)
-                    .await?
-                    .iter()
-                    .any(|e| e.event_id == *decision_id)
-            {
-                return Ok(Applied::Refused(format!(
-                    "request {request_id} is not linked to another request"
-                )));
-            }
-            let note = "Unlinked: this report is worked on its own".to_string();
-            let change = Change {
-                event_id: decision_id,
-                only_from: &[Status::Closed],
-                to: Status::Open,
-                kind: TimelineKind::StatusChanged,
-                note,
-            };
-            let outcome = apply_change(deps, request_id, change, |request| {
-                request.resolution = None;
-                request.duplicate_of = None;
-            })
-            .await?;
-            if let (Some(original), false) = (&original, matches!(outcome, Applied::Refused(_))) {
-                deps.store
-                    .remove_followers_via(original, request_id)
-                    .await?;
-                tracing::info!(%request_id, original_id = %original, by = by.as_deref().unwrap_or("unknown"), "unlinked");
-            }
-            (outcome, NotifyKind::Unlinked, decision_id)
-        }
-        // Adding a photo changes no status and tells nobody.
+            request_id,
+            decision_id,
+            by,
+        } => unmerge(deps, request_id, decision_id, by.as_deref()).await,
         StatusCommand::AttachMedia {
+            request_id,
             media_id,
             key,
             content_type,
             url,
-            ..
-        } => return attach_media(deps, request_id, media_id, key, content_type, url).await,
-    };
-    if !outcome.is_refused() {
-        announce(deps, request_id, event_id, kind).await?;
+        } => attach_media(deps, request_id, media_id, key, content_type, url).await,
     }
-    Ok(outcome)
 }
 
 /// The router's decision on a submitted request: a department opens it and the reporter hears it
@@ -236,26 +191,60 @@ async fn merge_duplicate(
     Ok(outcome)
 }
 
-/// Tells the notify function of one change, named by the request and its timeline entry so a
-/// redelivered event is recognised there.
-async fn announce(
+/// A staff unmerge: the request is its own problem after all, so it reopens and its reporter no
+/// longer follows the original.
+async fn unmerge(
     deps: &StatusDeps,
     request_id: &TrackingNumber,
-    event_id: &str,
-    kind: NotifyKind,
-) -> Result<(), AppError> {
-    let event = NotifyEvent {
-        event_id: format!("{request_id}/{event_id}"),
-        request_id: request_id.clone(),
-        kind,
+    decision_id: &str,
+    by: Option<&str>,
+) -> Result<Applied, AppError> {
+    let Some(current) = deps.store.get(request_id).await? else {
+        return Ok(Applied::Refused(format!(
+            "request {request_id} does not exist"
+        )));
     };
-    let body = serde_json::to_string(&event).expect("a notify event always serialises");
-    deps.queue.send(QueueName::Notify, &body).await?;
-    Ok(())
+    let original = current.duplicate_of;
+    if original.is_none()
+        && !deps
+            .store
+            .timeline(request_id)
+            .await?
+            .iter()
+            .any(|e| e.event_id == decision_id)
+    {
+        return Ok(Applied::Refused(format!(
+            "request {request_id} is not linked to another request"
+        )));
+    }
+    let change = Change {
+        event_id: decision_id,
+        only_from: &[Status::Closed],
+        to: Status::Open,
+        kind: TimelineKind::StatusChanged,
+        note: "Unlinked: this report is worked on its own".to_string(),
+    };
+    let outcome = apply_change(deps, request_id, change, |request| {
+        request.resolution = None;
+        request.duplicate_of = None;
+    })
+    .await?;
+    if outcome.is_refused() {
+        return Ok(outcome);
+    }
+    if let Some(original) = &original {
+        deps.store
+            .remove_followers_via(original, request_id)
+            .await?;
+        tracing::info!(%request_id, original_id = %original, by = by.unwrap_or("unknown"), "unlinked");
+    }
+    announce(deps, request_id, decision_id, NotifyKind::Unlinked).await?;
+    Ok(outcome)
 }
 
 /// Adds a checked photo or video to a request in any status, with a public timeline entry. The
-/// first one becomes the request's Open311 `media_url` unless the reporter gave a link.
+/// first one becomes the request's Open311 `media_url` unless the reporter gave a link. It
+/// changes no status and tells nobody.
 async fn attach_media(
     deps: &StatusDeps,
     id: &TrackingNumber,
@@ -302,6 +291,24 @@ async fn attach_media(
         })
     })
     .await
+}
+
+/// Tells the notify function of one change, named by the request and its timeline entry so a
+/// redelivered event is recognised there.
+async fn announce(
+    deps: &StatusDeps,
+    request_id: &TrackingNumber,
+    event_id: &str,
+    kind: NotifyKind,
+) -> Result<(), AppError> {
+    let event = NotifyEvent {
+        event_id: format!("{request_id}/{event_id}"),
+        request_id: request_id.clone(),
+        kind,
+    };
+    let body = serde_json::to_string(&event).expect("a notify event always serialises");
+    deps.queue.send(QueueName::Notify, &body).await?;
+    Ok(())
 }
 
 /// What the public sees of a referral: who takes it and how to reach them.
