@@ -144,9 +144,7 @@ async fn merge_duplicate(
     by: Option<&str>,
 ) -> Result<Applied, AppError> {
     let Some(original) = root_of(deps, original_id).await? else {
-        return Ok(Applied::Refused(format!(
-            "request {original_id} does not exist"
-        )));
+        return Ok(missing(original_id));
     };
     if &original.id == request_id {
         return Ok(Applied::Refused(format!(
@@ -200,9 +198,7 @@ async fn unmerge(
     by: Option<&str>,
 ) -> Result<Applied, AppError> {
     let Some(current) = deps.store.get(request_id).await? else {
-        return Ok(Applied::Refused(format!(
-            "request {request_id} does not exist"
-        )));
+        return Ok(missing(request_id));
     };
     let original = current.duplicate_of;
     if original.is_none()
@@ -261,9 +257,7 @@ async fn attach_media(
     // Applied once by its key: a repeated attach finds the key in the request's media.
     write_retrying(deps, id, None, |current, now| {
         let Some(current) = current else {
-            return Ok(Plan::Done(Applied::Refused(format!(
-                "request {id} does not exist"
-            ))));
+            return Ok(Plan::Done(missing(id)));
         };
         if current.media.iter().any(|k| k == key) {
             return Ok(Plan::Done(Applied::AlreadyApplied));
@@ -309,6 +303,11 @@ async fn announce(
     let body = serde_json::to_string(&event).expect("a notify event always serialises");
     deps.queue.send(QueueName::Notify, &body).await?;
     Ok(())
+}
+
+/// The refusal of a change to a request that is not there.
+fn missing(id: &TrackingNumber) -> Applied {
+    Applied::Refused(format!("request {id} does not exist"))
 }
 
 /// What the public sees of a referral: who takes it and how to reach them.
