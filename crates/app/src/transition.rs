@@ -201,14 +201,7 @@ async fn unmerge(
         return Ok(missing(request_id));
     };
     let original = current.duplicate_of;
-    if original.is_none()
-        && !deps
-            .store
-            .timeline(request_id)
-            .await?
-            .iter()
-            .any(|e| e.event_id == decision_id)
-    {
+    if original.is_none() && !has_entry(deps, request_id, decision_id).await? {
         return Ok(Applied::Refused(format!(
             "request {request_id} is not linked to another request"
         )));
@@ -310,6 +303,17 @@ fn missing(id: &TrackingNumber) -> Applied {
     Applied::Refused(format!("request {id} does not exist"))
 }
 
+/// Whether the request's timeline has the entry `event_id`, that is, whether the change it
+/// records was applied.
+async fn has_entry(
+    deps: &StatusDeps,
+    id: &TrackingNumber,
+    event_id: &str,
+) -> Result<bool, AppError> {
+    let timeline = deps.store.timeline(id).await?;
+    Ok(timeline.iter().any(|entry| entry.event_id == event_id))
+}
+
 /// What the public sees of a referral: who takes it and how to reach them.
 fn referral_note(city: &City, agency_id: &str, agency_name: &str) -> String {
     match city.agency(agency_id) {
@@ -358,8 +362,7 @@ async fn write_retrying(
     for _ in 0..MAX_CONFLICT_RETRIES {
         let current = deps.store.get(id).await?;
         if let (Some(_), Some(event_id)) = (&current, event_id) {
-            let timeline = deps.store.timeline(id).await?;
-            if timeline.iter().any(|entry| entry.event_id == event_id) {
+            if has_entry(deps, id, event_id).await? {
                 return Ok(Applied::AlreadyApplied);
             }
         }
