@@ -7,7 +7,8 @@ use crate::ports::Clock;
 use crate::ports::{Follower, PortError, Queue, QueueName, RequestStore};
 use crate::AppError;
 use cityfix_domain::{
-    Assignee, City, Resolution, ServiceRequest, Status, TimelineEntry, TimelineKind, TrackingNumber,
+    Assignee, City, Resolution, RoutingDecision, ServiceRequest, Status, TimelineEntry,
+    TimelineKind, TrackingNumber,
 };
 
 /// How many times a change is re-read and retried when someone else wrote first.
@@ -35,6 +36,12 @@ pub enum Applied {
     Refused(String),
 }
 
+impl Applied {
+    fn is_refused(&self) -> bool {
+        matches!(self, Applied::Refused(_))
+    }
+}
+
 /// One move of a request, recorded as the public timeline entry `event_id`.
 struct Change<'a> {
     event_id: &'a str,
@@ -50,165 +57,183 @@ const WORKING: &[Status] = &[Status::Submitted, Status::Open, Status::InProgress
 /// Applies one command with optimistic concurrency, then does its follow-ups (followers, one
 /// notification event). Follow-ups are repeated on a redelivery; each is idempotent.
 pub async fn apply(deps: &StatusDeps, command: &StatusCommand) -> Result<Applied, AppError> {
-    let request_id = command.request_id();
-    let (outcome, kind, event_id) = match command {
+    match command {
         StatusCommand::Route {
+            request_id,
             decision_id,
             decision,
-            ..
-        } => {
-            let (to, kind, note, notify) = match &decision.assignee {
-                Assignee::Department { name, .. } => (
-                    Status::Open,
-                    TimelineKind::Routed,
-                    format!("Routed to {name}"),
-                    NotifyKind::Acknowledged,
-                ),
-                Assignee::Agency { id, name } => (
-                    Status::Closed,
-                    TimelineKind::Referred,
-                    referral_note(&deps.city, id, name),
-                    NotifyKind::Referred,
-                ),
-            };
-            let change = Change {
-                event_id: decision_id,
-                only_from: &[Status::Submitted],
-                to,
-                kind,
-                note,
-            };
-            let outcome = apply_change(deps, request_id, change, |request| {
-                match &decision.assignee {
-                    Assignee::Department { id, .. } => request.department = Some(id.clone()),
-                    Assignee::Agency { id, .. } => {
-                        request.agency = Some(id.clone());
-                        request.resolution = Some(Resolution::Referred);
-                    }
-                }
-                request.agency_responsible = Some(decision.assignee.name().to_string());
-                request.areas = decision.areas.clone();
-                request.routing_reason = Some(decision.reason.clone());
-            })
-            .await?;
-            (outcome, notify, decision_id)
-        }
+        } => apply_routing(deps, request_id, decision_id, decision).await,
         StatusCommand::LinkDuplicate {
+            request_id,
             original_id,
             decision_id,
             by,
-            ..
-        } => {
-            let Some(original) = root_of(deps, original_id).await? else {
-                return Ok(Applied::Refused(format!(
-                    "request {original_id} does not exist"
-                )));
-            };
-            if &original.id == request_id {
-                return Ok(Applied::Refused(format!(
-                    "request {request_id} cannot be a duplicate of itself"
-                )));
-            }
-            if !WORKING.contains(&original.status) {
-                return Ok(Applied::Refused(format!(
-                    "request {} is {}; only a request still being worked can take duplicates",
-                    original.id, original.status
-                )));
-            }
-            let note = format!(
-                "Same problem as {}, which the city is already working on",
-                original.id
-            );
-            let change = Change {
-                event_id: decision_id,
-                only_from: WORKING,
-                to: Status::Closed,
-                kind: TimelineKind::Duplicate,
-                note,
-            };
-            let outcome = apply_change(deps, request_id, change, |request| {
-                request.resolution = Some(Resolution::Duplicate);
-                request.duplicate_of = Some(original.id.clone());
-                request.areas = deps.city.areas_at(request.location);
-                request.department = original.department.clone();
-                request.agency_responsible = original.agency_responsible.clone();
-            })
-            .await?;
-            if !matches!(outcome, Applied::Refused(_)) {
-                if let Some(contact) = deps.store.reporter(request_id).await? {
-                    deps.store
-                        .add_follower(&original.id, &Follower::new(contact, request_id.clone()))
-                        .await?;
-                }
-                tracing::info!(%request_id, original_id = %original.id, by = by.as_deref().unwrap_or("router"), "linked as a duplicate");
-            }
-            (outcome, NotifyKind::LinkedAsDuplicate, decision_id)
-        }
+        } => merge_duplicate(deps, request_id, original_id, decision_id, by.as_deref()).await,
         StatusCommand::Unlink {
-            decision_id, by, ..
-        } => {
-            let Some(current) = deps.store.get(request_id).await? else {
-                return Ok(Applied::Refused(format!(
-                    "request {request_id} does not exist"
-                )));
-            };
-            let original = current.duplicate_of.clone();
-            if original.is_none()
-                && !deps
-                    .store
-                    .timeline(request_id)
-                    .await?
-                    .iter()
-                    .any(|e| e.event_id == *decision_id)
-            {
-                return Ok(Applied::Refused(format!(
-                    "request {request_id} is not linked to another request"
-                )));
-            }
-            let note = "Unlinked: this report is worked on its own".to_string();
-            let change = Change {
-                event_id: decision_id,
-                only_from: &[Status::Closed],
-                to: Status::Open,
-                kind: TimelineKind::StatusChanged,
-                note,
-            };
-            let outcome = apply_change(deps, request_id, change, |request| {
-                request.resolution = None;
-                request.duplicate_of = None;
-            })
-            .await?;
-            if let (Some(original), false) = (&original, matches!(outcome, Applied::Refused(_))) {
-                deps.store
-                    .remove_followers_via(original, request_id)
-                    .await?;
-                tracing::info!(%request_id, original_id = %original, by = by.as_deref().unwrap_or("unknown"), "unlinked");
-            }
-            (outcome, NotifyKind::Unlinked, decision_id)
-        }
-        // Adding a photo changes no status and tells nobody.
+            request_id,
+            decision_id,
+            by,
+        } => unmerge(deps, request_id, decision_id, by.as_deref()).await,
         StatusCommand::AttachMedia {
+            request_id,
             media_id,
             key,
             content_type,
             url,
-            ..
-        } => return attach_media(deps, request_id, media_id, key, content_type, url).await,
-    };
-    if !matches!(outcome, Applied::Refused(_)) {
-        let event = NotifyEvent {
-            event_id: format!("{request_id}/{event_id}"),
-            request_id: request_id.clone(),
-            kind,
-        };
-        let body = serde_json::to_string(&event).expect("a notify event always serialises");
-        deps.queue.send(QueueName::Notify, &body).await?;
+        } => attach_media(deps, request_id, media_id, key, content_type, url).await,
     }
+}
+
+/// The router's decision on a submitted request: a department opens it and the reporter hears it
+/// was received; an agency closes it as referred and the reporter hears whom to reach.
+async fn apply_routing(
+    deps: &StatusDeps,
+    request_id: &TrackingNumber,
+    decision_id: &str,
+    decision: &RoutingDecision,
+) -> Result<Applied, AppError> {
+    let (to, kind, note, notify) = match &decision.assignee {
+        Assignee::Department { name, .. } => (
+            Status::Open,
+            TimelineKind::Routed,
+            format!("Routed to {name}"),
+            NotifyKind::Acknowledged,
+        ),
+        Assignee::Agency { id, name } => (
+            Status::Closed,
+            TimelineKind::Referred,
+            referral_note(&deps.city, id, name),
+            NotifyKind::Referred,
+        ),
+    };
+    let change = Change {
+        event_id: decision_id,
+        only_from: &[Status::Submitted],
+        to,
+        kind,
+        note,
+    };
+    let outcome = apply_change(deps, request_id, change, |request| {
+        match &decision.assignee {
+            Assignee::Department { id, .. } => request.department = Some(id.clone()),
+            Assignee::Agency { id, .. } => {
+                request.agency = Some(id.clone());
+                request.resolution = Some(Resolution::Referred);
+            }
+        }
+        request.agency_responsible = Some(decision.assignee.name().to_string());
+        request.areas = decision.areas.clone();
+        request.routing_reason = Some(decision.reason.clone());
+    })
+    .await?;
+    if outcome.is_refused() {
+        return Ok(outcome);
+    }
+    announce(deps, request_id, decision_id, notify).await?;
+    Ok(outcome)
+}
+
+/// Closes a request as a duplicate of the one its original hangs from, and makes its reporter a
+/// follower there, so the one fix reaches everyone who reported the problem. `by` is the staff
+/// member of a merge; the router otherwise.
+async fn merge_duplicate(
+    deps: &StatusDeps,
+    request_id: &TrackingNumber,
+    original_id: &TrackingNumber,
+    decision_id: &str,
+    by: Option<&str>,
+) -> Result<Applied, AppError> {
+    let Some(original) = root_of(deps, original_id).await? else {
+        return Ok(missing(original_id));
+    };
+    if &original.id == request_id {
+        return Ok(Applied::Refused(format!(
+            "request {request_id} cannot be a duplicate of itself"
+        )));
+    }
+    if !WORKING.contains(&original.status) {
+        return Ok(Applied::Refused(format!(
+            "request {} is {}; only a request still being worked can take duplicates",
+            original.id, original.status
+        )));
+    }
+    let note = format!(
+        "Same problem as {}, which the city is already working on",
+        original.id
+    );
+    let change = Change {
+        event_id: decision_id,
+        only_from: WORKING,
+        to: Status::Closed,
+        kind: TimelineKind::Duplicate,
+        note,
+    };
+    let outcome = apply_change(deps, request_id, change, |request| {
+        request.resolution = Some(Resolution::Duplicate);
+        request.duplicate_of = Some(original.id.clone());
+        request.areas = deps.city.areas_at(request.location);
+        request.department = original.department.clone();
+        request.agency_responsible = original.agency_responsible.clone();
+    })
+    .await?;
+    if outcome.is_refused() {
+        return Ok(outcome);
+    }
+    if let Some(contact) = deps.store.reporter(request_id).await? {
+        deps.store
+            .add_follower(&original.id, &Follower::new(contact, request_id.clone()))
+            .await?;
+    }
+    tracing::info!(%request_id, original_id = %original.id, by = by.unwrap_or("router"), "linked as a duplicate");
+    announce(deps, request_id, decision_id, NotifyKind::LinkedAsDuplicate).await?;
+    Ok(outcome)
+}
+
+/// A staff unmerge: the request is its own problem after all, so it reopens and its reporter no
+/// longer follows the original.
+async fn unmerge(
+    deps: &StatusDeps,
+    request_id: &TrackingNumber,
+    decision_id: &str,
+    by: Option<&str>,
+) -> Result<Applied, AppError> {
+    let Some(current) = deps.store.get(request_id).await? else {
+        return Ok(missing(request_id));
+    };
+    let original = current.duplicate_of;
+    if original.is_none() && !has_entry(deps, request_id, decision_id).await? {
+        return Ok(Applied::Refused(format!(
+            "request {request_id} is not linked to another request"
+        )));
+    }
+    let change = Change {
+        event_id: decision_id,
+        only_from: &[Status::Closed],
+        to: Status::Open,
+        kind: TimelineKind::StatusChanged,
+        note: "Unlinked: this report is worked on its own".to_string(),
+    };
+    let outcome = apply_change(deps, request_id, change, |request| {
+        request.resolution = None;
+        request.duplicate_of = None;
+    })
+    .await?;
+    if outcome.is_refused() {
+        return Ok(outcome);
+    }
+    if let Some(original) = &original {
+        deps.store
+            .remove_followers_via(original, request_id)
+            .await?;
+        tracing::info!(%request_id, original_id = %original, by = by.unwrap_or("unknown"), "unlinked");
+    }
+    announce(deps, request_id, decision_id, NotifyKind::Unlinked).await?;
     Ok(outcome)
 }
 
 /// Adds a checked photo or video to a request in any status, with a public timeline entry. The
-/// first one becomes the request's Open311 `media_url` unless the reporter gave a link.
+/// first one becomes the request's Open311 `media_url` unless the reporter gave a link. It
+/// changes no status and tells nobody.
 async fn attach_media(
     deps: &StatusDeps,
     id: &TrackingNumber,
@@ -225,9 +250,7 @@ async fn attach_media(
     // Applied once by its key: a repeated attach finds the key in the request's media.
     write_retrying(deps, id, None, |current, now| {
         let Some(current) = current else {
-            return Ok(Plan::Done(Applied::Refused(format!(
-                "request {id} does not exist"
-            ))));
+            return Ok(Plan::Done(missing(id)));
         };
         if current.media.iter().any(|k| k == key) {
             return Ok(Plan::Done(Applied::AlreadyApplied));
@@ -255,6 +278,40 @@ async fn attach_media(
         })
     })
     .await
+}
+
+/// Tells the notify function of one change, named by the request and its timeline entry so a
+/// redelivered event is recognised there.
+async fn announce(
+    deps: &StatusDeps,
+    request_id: &TrackingNumber,
+    event_id: &str,
+    kind: NotifyKind,
+) -> Result<(), AppError> {
+    let event = NotifyEvent {
+        event_id: format!("{request_id}/{event_id}"),
+        request_id: request_id.clone(),
+        kind,
+    };
+    let body = serde_json::to_string(&event).expect("a notify event always serialises");
+    deps.queue.send(QueueName::Notify, &body).await?;
+    Ok(())
+}
+
+/// The refusal of a change to a request that is not there.
+fn missing(id: &TrackingNumber) -> Applied {
+    Applied::Refused(format!("request {id} does not exist"))
+}
+
+/// Whether the request's timeline has the entry `event_id`, that is, whether the change it
+/// records was applied.
+async fn has_entry(
+    deps: &StatusDeps,
+    id: &TrackingNumber,
+    event_id: &str,
+) -> Result<bool, AppError> {
+    let timeline = deps.store.timeline(id).await?;
+    Ok(timeline.iter().any(|entry| entry.event_id == event_id))
 }
 
 /// What the public sees of a referral: who takes it and how to reach them.
@@ -305,8 +362,7 @@ async fn write_retrying(
     for _ in 0..MAX_CONFLICT_RETRIES {
         let current = deps.store.get(id).await?;
         if let (Some(_), Some(event_id)) = (&current, event_id) {
-            let timeline = deps.store.timeline(id).await?;
-            if timeline.iter().any(|entry| entry.event_id == event_id) {
+            if has_entry(deps, id, event_id).await? {
                 return Ok(Applied::AlreadyApplied);
             }
         }
