@@ -6,7 +6,7 @@ use crate::messages::{RoutingJob, StatusCommand};
 use crate::ports::{Near, Queue, QueueName, RequestQuery, RequestStore};
 use crate::AppError;
 use cityfix_domain::areas::distance_m;
-use cityfix_domain::{City, ServiceRequest, Status, Unroutable};
+use cityfix_domain::{City, RoutingDecision, ServiceRequest, Status, Unroutable};
 
 /// The id of the timeline entry a routing decision writes.
 pub const ROUTED_EVENT: &str = "routed";
@@ -61,19 +61,7 @@ pub async fn route(deps: &RouterDeps, job: &RoutingJob) -> Result<Routed, AppErr
                 (command, outcome)
             }
             None => {
-                let decision =
-                    deps.city
-                        .route(service, request.location)
-                        .map_err(|why| match why {
-                            Unroutable::NoKnownPlace => AppError::Impossible(format!(
-                                "request {} is in no place the city knows",
-                                request.id
-                            )),
-                            Unroutable::UnknownAssignee(id) => AppError::Impossible(format!(
-                        "service `{}` names `{id}`, which is neither a department nor an agency",
-                        service.code
-                    )),
-                        })?;
+                let decision = decide(&deps.city, &request)?;
                 let outcome = Routed::Decided {
                     assignee: decision.assignee.id().to_string(),
                 };
@@ -90,6 +78,28 @@ pub async fn route(deps: &RouterDeps, job: &RoutingJob) -> Result<Routed, AppErr
     let body = serde_json::to_string(&command).expect("a status command always serialises");
     deps.queue.send(QueueName::Status, &body).await?;
     Ok(outcome)
+}
+
+/// Who takes a request, by its place and service. Status calls it too, when the report a
+/// duplicate was to be linked to was closed meanwhile.
+pub fn decide(city: &City, request: &ServiceRequest) -> Result<RoutingDecision, AppError> {
+    let service = city.service(&request.service_code).ok_or_else(|| {
+        AppError::Impossible(format!(
+            "request {} has service `{}`, which the city no longer offers",
+            request.id, request.service_code
+        ))
+    })?;
+    city.route(service, request.location)
+        .map_err(|why| match why {
+            Unroutable::NoKnownPlace => AppError::Impossible(format!(
+                "request {} is in no place the city knows",
+                request.id
+            )),
+            Unroutable::UnknownAssignee(id) => AppError::Impossible(format!(
+                "service `{}` names `{id}`, which is neither a department nor an agency",
+                service.code
+            )),
+        })
 }
 
 /// The nearest report of the same service within `radius_m` that came in earlier and is still

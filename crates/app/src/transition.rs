@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::messages::{NotifyEvent, NotifyKind, StatusCommand};
 use crate::ports::Clock;
 use crate::ports::{Follower, PortError, Queue, QueueName, RequestStore};
+use crate::route::{decide, ROUTED_EVENT};
 use crate::AppError;
 use cityfix_domain::{
     Assignee, City, Resolution, RoutingDecision, ServiceRequest, Status, TimelineEntry,
@@ -151,11 +152,8 @@ async fn merge_duplicate(
             "request {request_id} cannot be a duplicate of itself"
         )));
     }
-    if !WORKING.contains(&original.status) {
-        return Ok(Applied::Refused(format!(
-            "request {} is {}; only a request still being worked can take duplicates",
-            original.id, original.status
-        )));
+    if !WORKING.contains(&original.status) || original.duplicate_of.is_some() {
+        return original_closed_meanwhile(deps, request_id, &original, decision_id, by).await;
     }
     let note = format!(
         "Same problem as {}, which the city is already working on",
@@ -179,14 +177,56 @@ async fn merge_duplicate(
     if outcome.is_refused() {
         return Ok(outcome);
     }
+    tracing::info!(%request_id, original_id = %original.id, by = by.unwrap_or("router"), "linked as a duplicate");
+    follow_original(deps, request_id, &original.id, decision_id).await?;
+    Ok(outcome)
+}
+
+/// The follow-ups of a duplicate link, each idempotent: the reporter follows the original, and
+/// hears that the report was linked.
+async fn follow_original(
+    deps: &StatusDeps,
+    request_id: &TrackingNumber,
+    original_id: &TrackingNumber,
+    decision_id: &str,
+) -> Result<(), AppError> {
     if let Some(contact) = deps.store.reporter(request_id).await? {
         deps.store
-            .add_follower(&original.id, &Follower::new(contact, request_id.clone()))
+            .add_follower(original_id, &Follower::new(contact, request_id.clone()))
             .await?;
     }
-    tracing::info!(%request_id, original_id = %original.id, by = by.unwrap_or("router"), "linked as a duplicate");
-    announce(deps, request_id, decision_id, NotifyKind::LinkedAsDuplicate).await?;
-    Ok(outcome)
+    announce(deps, request_id, decision_id, NotifyKind::LinkedAsDuplicate).await
+}
+
+/// The original a duplicate was to hang from was closed after the router chose it. A link already
+/// written (this is a redelivery) has its follow-ups done again; a staff merge is refused, so staff
+/// see why; the router's link becomes a routing decision in the same step, so the report never
+/// waits without an outcome.
+async fn original_closed_meanwhile(
+    deps: &StatusDeps,
+    request_id: &TrackingNumber,
+    original: &ServiceRequest,
+    decision_id: &str,
+    by: Option<&str>,
+) -> Result<Applied, AppError> {
+    let Some(request) = deps.store.get(request_id).await? else {
+        return Ok(missing(request_id));
+    };
+    if has_entry(deps, request_id, decision_id).await? {
+        if let Some(linked_to) = &request.duplicate_of {
+            follow_original(deps, request_id, linked_to, decision_id).await?;
+        }
+        return Ok(Applied::AlreadyApplied);
+    }
+    if by.is_some() {
+        return Ok(Applied::Refused(format!(
+            "request {} is {}; only a request still being worked can take duplicates",
+            original.id, original.status
+        )));
+    }
+    tracing::info!(%request_id, original_id = %original.id, "the original was closed meanwhile; routed afresh");
+    let decision = decide(&deps.city, &request)?;
+    apply_routing(deps, request_id, ROUTED_EVENT, &decision).await
 }
 
 /// A staff unmerge: the request is its own problem after all, so it reopens and its reporter no
@@ -361,13 +401,18 @@ async fn write_retrying(
 ) -> Result<Applied, AppError> {
     for _ in 0..MAX_CONFLICT_RETRIES {
         let current = deps.store.get(id).await?;
-        if let (Some(_), Some(event_id)) = (&current, event_id) {
-            if has_entry(deps, id, event_id).await? {
-                return Ok(Applied::AlreadyApplied);
-            }
-        }
         let now = deps.clock.now();
         let (current, mut changed, entry, applied) = match (plan(current.as_ref(), now)?, current) {
+            // A change refused because the request moved on may be this very change, applied
+            // before a redelivery: only then is the timeline read.
+            (Plan::Done(Applied::Refused(why)), Some(_)) => {
+                return match event_id {
+                    Some(event_id) if has_entry(deps, id, event_id).await? => {
+                        Ok(Applied::AlreadyApplied)
+                    }
+                    _ => Ok(Applied::Refused(why)),
+                }
+            }
             (Plan::Done(applied), _) => return Ok(applied),
             (Plan::Write { .. }, None) => {
                 return Err(AppError::Impossible(format!("request {id} does not exist")))
@@ -385,6 +430,10 @@ async fn write_retrying(
         changed.version = current.version + 1;
         match deps.store.update(&changed, current.version, &entry).await {
             Ok(()) => return Ok(applied),
+            // The store refuses a timeline entry it holds: this change was applied before.
+            Err(PortError::AlreadyExists(_)) if event_id.is_some() => {
+                return Ok(Applied::AlreadyApplied)
+            }
             Err(PortError::Conflict(_)) | Err(PortError::AlreadyExists(_)) => continue,
             Err(other) => return Err(other.into()),
         }

@@ -140,3 +140,162 @@ async fn an_attached_photo_is_added_once_and_becomes_the_media_url() {
         Applied::Refused(_)
     ));
 }
+
+/// The race the router cannot see: it links a report to an open one nearby, and that one is
+/// closed before status applies the link.
+mod original_closed_before_the_link {
+    use super::*;
+    use cityfix_app::messages::{RoutingJob, StatusCommand};
+    use cityfix_app::route::{route, RouterDeps};
+    use cityfix_app::transition::apply;
+    use cityfix_domain::Resolution;
+    use cityfix_testing::{seed_request, seed_request_at};
+
+    const HERE: (f64, f64) = (41.76770, -72.67602);
+    const THIRTY_M_NORTH: (f64, f64) = (41.76770 + 30.0 / 111_320.0, -72.67602);
+
+    fn an_hour_ago() -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now() - chrono::Duration::hours(1)
+    }
+
+    /// Routes the submitted `id` and gives back the command the router sent to status.
+    async fn routed(world: &World, id: &TrackingNumber) -> StatusCommand {
+        let deps = RouterDeps {
+            city: demo_city(),
+            store: Arc::new(world.store.clone()),
+            queue: Arc::new(world.queue.clone()),
+        };
+        let job = RoutingJob {
+            request_id: id.clone(),
+        };
+        route(&deps, &job).await.unwrap();
+        let sent = world.queue.receive("status", 10).await.unwrap();
+        assert_eq!(sent.len(), 1);
+        serde_json::from_str(&sent[0].body).unwrap()
+    }
+
+    async fn notify_bodies(world: &World) -> Vec<String> {
+        let events = world.queue.receive("notify", 10).await.unwrap();
+        events.into_iter().map(|e| e.body).collect()
+    }
+
+    #[tokio::test]
+    async fn a_closed_original_means_the_report_is_routed_afresh_in_the_same_step() {
+        // given an open pothole, and a second one 30 m away the router links to it
+        let world = World::new();
+        let first =
+            seed_request_at(&world.store, "AAAA-0001", "pothole", HERE, an_hour_ago()).await;
+        force_status(&world.store, first.clone(), Status::Open, "routed").await;
+        let second = seed_request(
+            &world.store,
+            "BBBB-0002",
+            "pothole",
+            THIRTY_M_NORTH.0,
+            THIRTY_M_NORTH.1,
+            Some("bo@example.org"),
+        )
+        .await;
+        let command = routed(&world, &second.id).await;
+        assert!(
+            matches!(&command, StatusCommand::LinkDuplicate { original_id, .. } if original_id == &first.id),
+            "{command:?}"
+        );
+
+        // when the first is fixed and closed before status applies the link
+        let mut fixed = world.store.get(&first.id).await.unwrap().unwrap();
+        fixed.resolution = Some(Resolution::Fixed);
+        force_status(&world.store, fixed, Status::Closed, "closed").await;
+        let outcome = apply(&deps(&world), &command).await.unwrap();
+
+        // then the second is routed in its own right and its reporter is acknowledged
+        assert_eq!(
+            outcome,
+            Applied::Changed {
+                from: Status::Submitted,
+                to: Status::Open
+            }
+        );
+        let stored = world.store.get(&second.id).await.unwrap().unwrap();
+        assert_eq!(stored.status, Status::Open);
+        assert_eq!(stored.duplicate_of, None);
+        assert_eq!(stored.department.as_deref(), Some("public-works"));
+        let events = notify_bodies(&world).await;
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert!(
+            events[0].contains("\"event_id\":\"BBBB-0002/routed\""),
+            "{events:?}"
+        );
+
+        // and a redelivery of the same link changes nothing
+        assert_eq!(
+            apply(&deps(&world), &command).await.unwrap(),
+            Applied::AlreadyApplied
+        );
+        assert_eq!(
+            world.store.get(&second.id).await.unwrap().unwrap().version,
+            stored.version
+        );
+    }
+
+    #[tokio::test]
+    async fn an_original_linked_meanwhile_hands_the_report_to_the_root_of_its_chain() {
+        // given two open potholes close together (the second not yet linked) and a third the
+        // router links to the second
+        let world = World::new();
+        let root = seed_request_at(
+            &world.store,
+            "AAAA-0001",
+            "pothole",
+            HERE,
+            an_hour_ago() - chrono::Duration::hours(1),
+        )
+        .await;
+        force_status(&world.store, root.clone(), Status::Open, "routed").await;
+        let middle = seed_request_at(
+            &world.store,
+            "AAAA-0002",
+            "pothole",
+            (HERE.0 + 60.0 / 111_320.0, HERE.1),
+            an_hour_ago(),
+        )
+        .await;
+        force_status(&world.store, middle.clone(), Status::Open, "routed").await;
+        let late = seed_request(
+            &world.store,
+            "CCCC-0003",
+            "pothole",
+            HERE.0 + 90.0 / 111_320.0,
+            HERE.1,
+            Some("cy@example.org"),
+        )
+        .await;
+        let command = routed(&world, &late.id).await;
+        assert!(
+            matches!(&command, StatusCommand::LinkDuplicate { original_id, .. } if original_id == &middle.id),
+            "{command:?}"
+        );
+
+        // when staff merge the second into the first before status applies the link
+        let merge = StatusCommand::LinkDuplicate {
+            request_id: middle.id.clone(),
+            original_id: root.id.clone(),
+            decision_id: "merge-1".into(),
+            by: Some("staff:ana".into()),
+        };
+        apply(&deps(&world), &merge).await.unwrap();
+        let outcome = apply(&deps(&world), &command).await.unwrap();
+
+        // then the third hangs from the first, and its reporter follows the first
+        assert_eq!(
+            outcome,
+            Applied::Changed {
+                from: Status::Submitted,
+                to: Status::Closed
+            }
+        );
+        let stored = world.store.get(&late.id).await.unwrap().unwrap();
+        assert_eq!(stored.duplicate_of.as_ref(), Some(&root.id));
+        let followers = world.store.followers(&root.id).await.unwrap();
+        assert!(followers.iter().any(|f| f.via == late.id), "{followers:?}");
+    }
+}
