@@ -31,6 +31,30 @@ const DELIVERY_DAYS: i64 = 30;
 /// Length of the location cell prefix that partitions the cell index.
 const CELL_PARTITION: usize = 5;
 
+/// The covering cells as runs that sort next to each other in the cell index: `(partition,
+/// first cell, last cell)`. Sort keys are `<cell>#<id>`, so one `BETWEEN first AND last~` reads a
+/// whole run and nothing else.
+fn cell_runs(cells: &[String]) -> Vec<(String, String, String)> {
+    const BASE32: &str = "0123456789bcdefghjkmnpqrstuvwxyz";
+    let follows = |before: &str, after: &str| {
+        let (head_a, last_a) = before.split_at(before.len() - 1);
+        let (head_b, last_b) = after.split_at(after.len() - 1);
+        head_a == head_b
+            && matches!((BASE32.find(last_a), BASE32.find(last_b)), (Some(a), Some(b)) if b == a + 1)
+    };
+    let mut sorted: Vec<&String> = cells.iter().filter(|c| c.len() >= CELL_PARTITION).collect();
+    sorted.sort();
+    let mut runs: Vec<(String, String, String)> = Vec::new();
+    for cell in sorted {
+        let partition = &cell[..CELL_PARTITION];
+        match runs.last_mut() {
+            Some((p, _, last)) if p == partition && follows(last, cell) => *last = cell.clone(),
+            _ => runs.push((partition.to_string(), cell.clone(), cell.clone())),
+        }
+    }
+    runs
+}
+
 /// Requests and everything about them in one DynamoDB table.
 #[derive(Clone)]
 pub struct DynamoStore {
@@ -271,21 +295,23 @@ impl DynamoStore {
             return Ok(found);
         }
         if let Some(near) = query.near {
-            let mut found = Vec::new();
-            for cell in near.location.cells_covering(near.radius_m) {
-                let partition = cell.chars().take(CELL_PARTITION).collect::<String>();
+            // One Query per run of neighbouring cells, all at once.
+            let runs = cell_runs(&near.location.cells_covering(near.radius_m));
+            let queries = runs.into_iter().map(|(partition, first, last)| {
                 let values = HashMap::from([
                     (":p".to_string(), s(partition)),
-                    (":c".to_string(), s(cell)),
+                    (":first".to_string(), s(first)),
+                    (":last".to_string(), s(format!("{last}~"))),
                 ]);
-                let items = self
-                    .query_all(
-                        Some("GSI2"),
-                        "GSI2PK = :p AND begins_with(GSI2SK, :c)",
-                        values,
-                        false,
-                    )
-                    .await?;
+                self.query_all(
+                    Some("GSI2"),
+                    "GSI2PK = :p AND GSI2SK BETWEEN :first AND :last",
+                    values,
+                    false,
+                )
+            });
+            let mut found = Vec::new();
+            for items in futures_util::future::try_join_all(queries).await? {
                 found.extend(self.requests_of(items).await?);
             }
             return Ok(found);
@@ -663,5 +689,31 @@ impl RequestStore for DynamoStore {
             .await
             .map_err(|e| unavailable("release", e.into_service_error()))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn neighbouring_cells_are_read_as_one_run() {
+        let cells: Vec<String> = ["drkmq3b", "drkmq3c", "drkmq3d", "drkmq3f", "drkmq90"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(
+            cell_runs(&cells),
+            [
+                ("drkmq".into(), "drkmq3b".into(), "drkmq3d".into()),
+                ("drkmq".into(), "drkmq3f".into(), "drkmq3f".into()),
+                ("drkmq".into(), "drkmq90".into(), "drkmq90".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_run_never_crosses_a_partition() {
+        let cells: Vec<String> = ["drkmzzz", "drkn000"].map(String::from).to_vec();
+        assert_eq!(cell_runs(&cells).len(), 2);
     }
 }
