@@ -105,6 +105,11 @@ pub fn messages_to(city: &Running, address: &str) -> Vec<String> {
 /// worker deletes its message only after its work (and the message it sends on) is done, so an
 /// empty chain means every worker is idle and nothing more will be sent.
 pub async fn drained(queue: &dyn QueueConsumer) {
+    drained_within(queue, PATIENCE).await
+}
+
+/// As [`drained`], for a burst that needs longer than [`PATIENCE`].
+pub async fn drained_within(queue: &dyn QueueConsumer, patience: Duration) {
     let started = Instant::now();
     loop {
         let mut waiting = 0;
@@ -115,7 +120,7 @@ pub async fn drained(queue: &dyn QueueConsumer) {
             return;
         }
         assert!(
-            started.elapsed() < PATIENCE,
+            started.elapsed() < patience,
             "the chain did not drain: {waiting} messages left"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -7,7 +7,7 @@ use thiserror::Error;
 use cityfix_domain::{Contact, Location, ServiceRequest, Status, TimelineEntry, TrackingNumber};
 
 /// Failures of a store, queue or messenger.
-#[derive(Debug, Error, PartialEq, Eq)]
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum PortError {
     /// The item already exists (a tracking number drawn twice, an idempotency key in use).
     #[error("already exists: {0}")]

@@ -89,8 +89,9 @@ impl Outbox {
     }
 
     /// Writes a file whole or not at all; the same dedupe key always names the same file, so a
-    /// resend replaces rather than adds.
-    fn write(&self, dedupe_key: &str, extension: &str, bytes: &[u8]) -> PortResult<()> {
+    /// resend replaces rather than adds. The file system is worked on the blocking pool, never on
+    /// the threads that serve requests.
+    async fn write(&self, dedupe_key: &str, extension: &str, bytes: Vec<u8>) -> PortResult<()> {
         let stem: String = dedupe_key
             .chars()
             .map(|c| {
@@ -103,9 +104,13 @@ impl Outbox {
             .collect();
         let path = self.dir.join(format!("{stem}.{extension}"));
         let temporary = self.dir.join(format!(".{stem}.{extension}.tmp"));
-        std::fs::write(&temporary, bytes).map_err(file_error)?;
-        std::fs::rename(&temporary, &path).map_err(file_error)?;
-        Ok(())
+        tokio::task::spawn_blocking(move || {
+            std::fs::write(&temporary, bytes)?;
+            std::fs::rename(&temporary, &path)
+        })
+        .await
+        .map_err(|e| PortError::Unavailable(format!("the outbox writer failed: {e}")))?
+        .map_err(file_error)
     }
 }
 
@@ -144,7 +149,8 @@ impl Mailer for Outbox {
             .map_err(|e| {
                 PortError::Unavailable(format!("message {} cannot be built: {e}", email.dedupe_key))
             })?;
-        self.write(&email.dedupe_key, "eml", &message.formatted())
+        self.write(&email.dedupe_key, "eml", message.formatted())
+            .await
     }
 }
 
@@ -158,7 +164,7 @@ impl SmsSender for Outbox {
             dedupe_key: message.dedupe_key.clone(),
         };
         let bytes = serde_json::to_vec_pretty(&file).expect("an SMS file always serialises");
-        self.write(&message.dedupe_key, "json", &bytes)
+        self.write(&message.dedupe_key, "json", bytes).await
     }
 }
 
@@ -185,7 +191,7 @@ impl PushSender for Outbox {
             dedupe_key: message.dedupe_key.clone(),
         };
         let bytes = serde_json::to_vec_pretty(&file).expect("a push file always serialises");
-        self.write(&message.dedupe_key, "push.json", &bytes)
+        self.write(&message.dedupe_key, "push.json", bytes).await
     }
 }
 
@@ -198,6 +204,6 @@ impl TopicPublisher for Outbox {
         let file = serde_json::json!({ "channel": "topic", "topic": topic, "subject": subject, "body": body });
         let key = format!("topic-{}-{}", topic, uuid::Uuid::new_v4());
         let bytes = serde_json::to_vec_pretty(&file).expect("a topic file always serialises");
-        self.write(&key, "topic.json", &bytes)
+        self.write(&key, "topic.json", bytes).await
     }
 }

@@ -90,7 +90,7 @@ impl QueueConsumer for EmbeddedQueue {
         self.db
             .call(move |conn| {
                 let now = now_ms();
-                let tx = conn.transaction().map_err(sqlite_error)?;
+                let tx = conn.savepoint().map_err(sqlite_error)?;
                 // In the order they became visible, which the ready index holds: the first `max`
                 // are read whatever the backlog, never sorted from all of it.
                 let ready: Vec<(String, String, u32, i64)> = {
@@ -142,7 +142,7 @@ impl QueueConsumer for EmbeddedQueue {
         let receipts = receipt_handles.to_vec();
         self.db
             .call(move |conn| {
-                let tx = conn.transaction().map_err(sqlite_error)?;
+                let tx = conn.savepoint().map_err(sqlite_error)?;
                 {
                     let mut delete = tx
                         .prepare_cached("DELETE FROM queue_messages WHERE receipt = ?1")
@@ -160,7 +160,7 @@ impl QueueConsumer for EmbeddedQueue {
     async fn depth(&self, queue: &str) -> PortResult<u64> {
         let queue = queue.to_string();
         self.db
-            .call(move |conn| {
+            .read(move |conn| {
                 Ok(conn
                     .query_row(
                         "SELECT COUNT(*) FROM queue_messages WHERE queue = ?1",

@@ -32,7 +32,7 @@ impl SqliteStore {
     pub async fn import(&self, requests: Vec<NewRequest>) -> PortResult<usize> {
         self.db
             .call(move |conn| {
-                let tx = conn.transaction().map_err(sqlite_error)?;
+                let tx = conn.savepoint().map_err(sqlite_error)?;
                 for new in &requests {
                     insert_new(&tx, new)?;
                 }
@@ -49,7 +49,7 @@ impl RequestStore for SqliteStore {
         let new = new.clone();
         self.db
             .call(move |conn| {
-                let tx = conn.transaction().map_err(sqlite_error)?;
+                let tx = conn.savepoint().map_err(sqlite_error)?;
                 let now = timestamp(new.request.requested_at);
                 if let Some(claim) = &new.idempotency {
                     tx.execute("DELETE FROM idempotency WHERE key = ?1 AND expires_at <= ?2", params![claim.key, now]).map_err(sqlite_error)?;
@@ -77,7 +77,7 @@ impl RequestStore for SqliteStore {
     async fn get(&self, id: &TrackingNumber) -> PortResult<Option<ServiceRequest>> {
         let id = id.clone();
         self.db
-            .call(move |conn| {
+            .read(move |conn| {
                 let doc: Option<String> = conn
                     .query_row(
                         "SELECT doc FROM requests WHERE id = ?1",
@@ -94,7 +94,7 @@ impl RequestStore for SqliteStore {
     async fn reporter(&self, id: &TrackingNumber) -> PortResult<Option<Contact>> {
         let id = id.clone();
         self.db
-            .call(move |conn| {
+            .read(move |conn| {
                 let doc: Option<String> = conn
                     .query_row(
                         "SELECT doc FROM reporters WHERE request_id = ?1",
@@ -111,7 +111,7 @@ impl RequestStore for SqliteStore {
     async fn find_token(&self, token: &str) -> PortResult<Option<TrackingNumber>> {
         let token = token.to_string();
         self.db
-            .call(move |conn| {
+            .read(move |conn| {
                 let id: Option<String> = conn
                     .query_row("SELECT id FROM requests WHERE token = ?1", [token], |row| {
                         row.get(0)
@@ -134,7 +134,7 @@ impl RequestStore for SqliteStore {
         let entry = entry.clone();
         self.db
             .call(move |conn| {
-                let tx = conn.transaction().map_err(sqlite_error)?;
+                let tx = conn.savepoint().map_err(sqlite_error)?;
                 let changed = tx.execute(
                     "UPDATE requests SET status = ?1, department = ?2, updated_at = ?3, version = ?4, doc = ?5 WHERE id = ?6 AND version = ?7",
                     params![
@@ -160,7 +160,7 @@ impl RequestStore for SqliteStore {
     async fn timeline(&self, id: &TrackingNumber) -> PortResult<Vec<TimelineEntry>> {
         let id = id.clone();
         self.db
-            .call(move |conn| {
+            .read(move |conn| {
                 let mut statement = conn
                     .prepare("SELECT doc FROM timeline WHERE request_id = ?1 ORDER BY at, event_id")
                     .map_err(sqlite_error)?;
@@ -177,7 +177,7 @@ impl RequestStore for SqliteStore {
     async fn search(&self, query: &RequestQuery) -> PortResult<Vec<ServiceRequest>> {
         let (sql, values) = search_sql(query);
         self.db
-            .call(move |conn| {
+            .read(move |conn| {
                 let mut statement = conn.prepare(&sql).map_err(sqlite_error)?;
                 let docs = statement
                     .query_map(params_from_iter(values.iter()), |row| {
@@ -226,7 +226,7 @@ impl RequestStore for SqliteStore {
     async fn followers(&self, id: &TrackingNumber) -> PortResult<Vec<Follower>> {
         let id = id.clone();
         self.db
-            .call(move |conn| {
+            .read(move |conn| {
                 let mut statement = conn
                     .prepare("SELECT doc FROM followers WHERE request_id = ?1 ORDER BY key")
                     .map_err(sqlite_error)?;
@@ -246,7 +246,7 @@ impl RequestStore for SqliteStore {
         limit: u32,
     ) -> PortResult<Vec<TrackingNumber>> {
         self.db
-            .call(move |conn| {
+            .read(move |conn| {
                 let mut statement = conn.prepare("SELECT id FROM requests WHERE status = 'submitted' AND requested_at < ?1 ORDER BY requested_at LIMIT ?2").map_err(sqlite_error)?;
                 let ids = statement
                     .query_map(params![timestamp(before), limit], |row| row.get::<_, String>(0)).map_err(sqlite_error)?
@@ -273,7 +273,7 @@ impl RequestStore for SqliteStore {
         };
         let limit = limit.max(1);
         self.db
-            .call(move |conn| {
+            .read(move |conn| {
                 let mut statement = conn
                     .prepare(
                         "SELECT doc, requested_at, id FROM requests
@@ -333,7 +333,7 @@ impl RequestStore for SqliteStore {
 }
 
 fn insert_entry(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Connection,
     id: &TrackingNumber,
     entry: &TimelineEntry,
 ) -> PortResult<()> {
@@ -356,7 +356,7 @@ fn insert_entry(
 }
 
 /// Writes a new request, its reporter and its first timeline entry (not its idempotency key).
-fn insert_new(tx: &rusqlite::Transaction<'_>, new: &NewRequest) -> PortResult<()> {
+fn insert_new(tx: &rusqlite::Connection, new: &NewRequest) -> PortResult<()> {
     let request = &new.request;
     let inserted = tx
         .prepare_cached(
@@ -476,23 +476,26 @@ mod tests {
     use cityfix_domain::Location;
 
     /// The steps SQLite plans for a search, as `EXPLAIN QUERY PLAN` names them.
-    fn plan(query: &RequestQuery) -> Vec<String> {
+    async fn plan(query: &RequestQuery) -> Vec<String> {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(&dir.path().join("plan.sqlite")).unwrap();
         let (sql, values) = search_sql(query);
-        let conn = db.connection_for_tests();
-        let mut statement = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-        statement
-            .query_map(params_from_iter(values.iter()), |row| {
-                row.get::<_, String>(3)
-            })
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap()
+        db.read(move |conn| {
+            let mut statement = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            Ok(statement
+                .query_map(params_from_iter(values.iter()), |row| {
+                    row.get::<_, String>(3)
+                })
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap())
+        })
+        .await
+        .unwrap()
     }
 
-    #[test]
-    fn the_duplicate_search_reads_only_worked_requests_in_the_covering_cells() {
+    #[tokio::test]
+    async fn the_duplicate_search_reads_only_worked_requests_in_the_covering_cells() {
         // the router's search: the same service, still being worked, within 50 m
         let query = RequestQuery {
             service_codes: vec!["pothole".into()],
@@ -504,7 +507,7 @@ mod tests {
             page_size: 50,
             ..RequestQuery::default()
         };
-        let steps = plan(&query);
+        let steps = plan(&query).await;
         assert!(
             steps
                 .iter()

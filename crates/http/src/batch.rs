@@ -7,7 +7,7 @@ use futures_util::stream::{self, StreamExt};
 use tracing::Instrument;
 
 /// Messages of one batch worked at the same time.
-pub const BATCH_CONCURRENCY: usize = 4;
+pub const BATCH_CONCURRENCY: usize = 10;
 
 /// Runs `work` on each message's body, at most [`BATCH_CONCURRENCY`] at once, and returns the ids
 /// of the ones that failed so only those are redelivered. A record without an id cannot be

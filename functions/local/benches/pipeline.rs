@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use cityfix_app::ports::{NewRequest, QueueConsumer, QueueName};
 use cityfix_domain::{
-    City, Contact, Location, Resolution, ServiceRequest, Status, TimelineEntry, TrackingNumber,
-    ValidReport,
+    recipient_hash, City, Contact, Location, Resolution, ServiceRequest, Status, TimelineEntry,
+    TrackingNumber, ValidReport,
 };
 use cityfix_embedded::{EmbeddedSetup, QueueSettings};
 use cityfix_local::{default_dir, start, Backend, LocalOptions, Running};
@@ -151,9 +151,12 @@ async fn seed(data: &Path, city: &City, count: usize) -> Duration {
 struct Posted {
     id: String,
     intake: Duration,
+    /// Stands for the reporter in delivery keys.
+    reporter: String,
 }
 
 async fn post(client: &reqwest::Client, url: &str, body: serde_json::Value) -> Posted {
+    let reporter = recipient_hash(body["email"].as_str().expect("an e-mail address"));
     let started = Instant::now();
     let answer = client
         .post(format!("{url}/api/v1/requests"))
@@ -174,6 +177,7 @@ async fn post(client: &reqwest::Client, url: &str, body: serde_json::Value) -> P
             .expect("a tracking number")
             .to_string(),
         intake,
+        reporter,
     }
 }
 
@@ -270,6 +274,8 @@ struct Outcome {
     still_submitted: usize,
     unacknowledged: usize,
     doubled: usize,
+    /// The delivery keys of the first report acknowledged more than once.
+    doubled_example: Vec<String>,
 }
 
 fn parse_time(text: &str) -> DateTime<Utc> {
@@ -285,7 +291,7 @@ fn outcome(data: &Path, posted: &[Posted]) -> Outcome {
         .unwrap();
     let mut deliveries = db
         .prepare(
-            "SELECT claimed_at FROM deliveries WHERE key >= ?1 AND key < ?2 ORDER BY claimed_at",
+            "SELECT claimed_at, key FROM deliveries WHERE key >= ?1 AND key < ?2 ORDER BY claimed_at",
         )
         .unwrap();
     let mut result = Outcome {
@@ -295,6 +301,7 @@ fn outcome(data: &Path, posted: &[Posted]) -> Outcome {
         still_submitted: 0,
         unacknowledged: 0,
         doubled: 0,
+        doubled_example: Vec::new(),
     };
     for report in posted {
         let (at, status): (String, String) = requested
@@ -305,17 +312,20 @@ fn outcome(data: &Path, posted: &[Posted]) -> Outcome {
         if status == "submitted" {
             result.still_submitted += 1;
         }
-        let claims: Vec<String> = deliveries
+        let claims: Vec<(String, String)> = deliveries
             .query_map(
                 [format!("{}/", report.id), format!("{}0", report.id)],
-                |row| row.get(0),
+                |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)),
             )
             .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap()
+            .into_iter()
+            .filter(|(_, key)| key.ends_with(&format!("/{}", report.reporter)))
+            .collect();
         match claims.first() {
             None => result.unacknowledged += 1,
-            Some(first) => {
+            Some((first, _)) => {
                 let acknowledged = parse_time(first);
                 result.last_acknowledged = result.last_acknowledged.max(acknowledged);
                 result
@@ -325,6 +335,9 @@ fn outcome(data: &Path, posted: &[Posted]) -> Outcome {
         }
         if claims.len() > 1 {
             result.doubled += 1;
+            if result.doubled_example.is_empty() {
+                result.doubled_example = claims.into_iter().map(|(_, key)| key).collect();
+            }
         }
     }
     result.latencies.sort();
@@ -366,8 +379,11 @@ fn stage_line(running: &Running, posted: &[Posted]) -> String {
 fn check_nothing_lost(label: &str, outcome: &Outcome, failures: &mut Vec<String>) {
     if outcome.still_submitted + outcome.unacknowledged + outcome.doubled > 0 {
         failures.push(format!(
-            "{label}: {} left submitted, {} not acknowledged, {} acknowledged twice",
-            outcome.still_submitted, outcome.unacknowledged, outcome.doubled
+            "{label}: {} left submitted, {} not acknowledged, {} acknowledged twice (e.g. {:?})",
+            outcome.still_submitted,
+            outcome.unacknowledged,
+            outcome.doubled,
+            outcome.doubled_example
         ));
     }
 }

@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 /// Messages per batch, as Lambda's SQS event source mapping is configured.
 const BATCH_SIZE: usize = 10;
 /// Batches of one queue worked at once, as Lambda runs several instances of a busy function.
-pub const CONSUMERS_PER_QUEUE: usize = 2;
+pub const CONSUMERS_PER_QUEUE: usize = 4;
 /// How long a consumer waits for new messages before looking again.
 const IDLE_POLL: Duration = Duration::from_millis(250);
 /// How often the sweep looks for reports whose routing job was lost.
