@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use cityfix_app::ports::RequestStore;
 use cityfix_domain::{Status, TrackingNumber};
 use cityfix_tests::city::{drained_within, start_city};
 use serde_json::json;
