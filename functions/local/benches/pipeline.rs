@@ -108,6 +108,7 @@ async fn seed(data: &Path, city: &City, count: usize) -> Duration {
     let mut rng = StdRng::seed_from_u64(count as u64);
     let now = Utc::now();
     let mut done = 0;
+    let mut used = std::collections::HashSet::new();
     while done < count {
         let chunk = (count - done).min(20_000);
         let batch: Vec<NewRequest> = (0..chunk)
@@ -123,7 +124,13 @@ async fn seed(data: &Path, city: &City, count: usize) -> Duration {
                     contact: Contact::default(),
                     media_url: None,
                 };
-                let id = TrackingNumber::random(&mut rng);
+                // 40-bit numbers meet at a million; intake draws again, and so does the seed.
+                let id = loop {
+                    let id = TrackingNumber::random(&mut rng);
+                    if used.insert(id.clone()) {
+                        break id;
+                    }
+                };
                 let mut request = ServiceRequest::submitted(id.clone(), &report, code, "web", at);
                 if rng.gen_bool(0.9) {
                     request.status = Status::Closed;
