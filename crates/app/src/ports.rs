@@ -173,7 +173,6 @@ pub trait RequestStore: Send + Sync {
         limit: u32,
     ) -> PortResult<Vec<TrackingNumber>>;
 
-    /// Claims the right to send one message; false if it was claimed before (already sent).
     /// A department's requests in one status, oldest first, `limit` at a time from `after`.
     async fn department_queue(
         &self,
@@ -183,6 +182,7 @@ pub trait RequestStore: Send + Sync {
         limit: u32,
     ) -> PortResult<QueuePage>;
 
+    /// Claims the right to send one message; false if it was claimed before (already sent).
     async fn claim_delivery(&self, key: &str, at: DateTime<Utc>) -> PortResult<bool>;
 
     /// Gives a claim back after a send failed, so a retry may send.

@@ -27,6 +27,24 @@ impl SqliteStore {
         Ok(SqliteStore::new(Db::open(path)?))
     }
 
+    /// The one JSON document `select` finds for a request, if any.
+    async fn document<T: serde::de::DeserializeOwned + Send + 'static>(
+        &self,
+        select: &'static str,
+        id: &TrackingNumber,
+    ) -> PortResult<Option<T>> {
+        let id = id.clone();
+        self.db
+            .read(move |conn| {
+                let doc: Option<String> = conn
+                    .query_row(select, [id.as_str()], |row| row.get(0))
+                    .optional()
+                    .map_err(sqlite_error)?;
+                doc.as_deref().map(from_json).transpose()
+            })
+            .await
+    }
+
     /// Stores many requests in one transaction, as a city moving from another system brings its
     /// history: all or none. Requests already stored make the whole import fail, naming the first.
     pub async fn import(&self, requests: Vec<NewRequest>) -> PortResult<usize> {
@@ -75,36 +93,12 @@ impl RequestStore for SqliteStore {
     }
 
     async fn get(&self, id: &TrackingNumber) -> PortResult<Option<ServiceRequest>> {
-        let id = id.clone();
-        self.db
-            .read(move |conn| {
-                let doc: Option<String> = conn
-                    .query_row(
-                        "SELECT doc FROM requests WHERE id = ?1",
-                        [id.as_str()],
-                        |row| row.get(0),
-                    )
-                    .optional()
-                    .map_err(sqlite_error)?;
-                doc.as_deref().map(from_json).transpose()
-            })
+        self.document("SELECT doc FROM requests WHERE id = ?1", id)
             .await
     }
 
     async fn reporter(&self, id: &TrackingNumber) -> PortResult<Option<Contact>> {
-        let id = id.clone();
-        self.db
-            .read(move |conn| {
-                let doc: Option<String> = conn
-                    .query_row(
-                        "SELECT doc FROM reporters WHERE request_id = ?1",
-                        [id.as_str()],
-                        |row| row.get(0),
-                    )
-                    .optional()
-                    .map_err(sqlite_error)?;
-                doc.as_deref().map(from_json).transpose()
-            })
+        self.document("SELECT doc FROM reporters WHERE request_id = ?1", id)
             .await
     }
 
