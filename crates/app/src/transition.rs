@@ -182,18 +182,30 @@ async fn merge_duplicate(
     Ok(outcome)
 }
 
-/// The follow-ups of a duplicate link, each idempotent: the reporter follows the original, and
-/// hears that the report was linked.
+/// The follow-ups of a duplicate link, each idempotent: the reporter follows the original, and so
+/// does everyone who followed this report (reports linked to it before it was itself linked), so
+/// the one fix reaches them all; then the reporter hears that the report was linked.
 async fn follow_original(
     deps: &StatusDeps,
     request_id: &TrackingNumber,
     original_id: &TrackingNumber,
     decision_id: &str,
 ) -> Result<(), AppError> {
+    let mut followers = deps.store.followers(request_id).await?;
     if let Some(contact) = deps.store.reporter(request_id).await? {
-        deps.store
-            .add_follower(original_id, &Follower::new(contact, request_id.clone()))
-            .await?;
+        followers.push(Follower::new(contact, request_id.clone()));
+    }
+    for follower in &followers {
+        deps.store.add_follower(original_id, follower).await?;
+    }
+    // The original may have been linked itself while this link was written; its own link copies
+    // the followers it had, so whoever was added after that must reach its root here.
+    if let Some(root) = root_of(deps, original_id).await? {
+        if &root.id != original_id {
+            for follower in &followers {
+                deps.store.add_follower(&root.id, follower).await?;
+            }
+        }
     }
     announce(deps, request_id, decision_id, NotifyKind::LinkedAsDuplicate).await
 }
