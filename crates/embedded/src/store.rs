@@ -45,6 +45,26 @@ impl SqliteStore {
             .await
     }
 
+    /// Every JSON document `select` finds for a request, in its order.
+    async fn documents<T: serde::de::DeserializeOwned + Send + 'static>(
+        &self,
+        select: &'static str,
+        id: &TrackingNumber,
+    ) -> PortResult<Vec<T>> {
+        let id = id.clone();
+        self.db
+            .read(move |conn| {
+                let mut statement = conn.prepare_cached(select).map_err(sqlite_error)?;
+                let docs = statement
+                    .query_map([id.as_str()], |row| row.get::<_, String>(0))
+                    .map_err(sqlite_error)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(sqlite_error)?;
+                docs.iter().map(|doc| from_json(doc)).collect()
+            })
+            .await
+    }
+
     /// Stores many requests in one transaction, as a city moving from another system brings its
     /// history: all or none. Requests already stored make the whole import fail, naming the first.
     pub async fn import(&self, requests: Vec<NewRequest>) -> PortResult<usize> {
@@ -152,20 +172,11 @@ impl RequestStore for SqliteStore {
     }
 
     async fn timeline(&self, id: &TrackingNumber) -> PortResult<Vec<TimelineEntry>> {
-        let id = id.clone();
-        self.db
-            .read(move |conn| {
-                let mut statement = conn
-                    .prepare("SELECT doc FROM timeline WHERE request_id = ?1 ORDER BY at, event_id")
-                    .map_err(sqlite_error)?;
-                let docs = statement
-                    .query_map([id.as_str()], |row| row.get::<_, String>(0))
-                    .map_err(sqlite_error)?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(sqlite_error)?;
-                docs.iter().map(|doc| from_json(doc)).collect()
-            })
-            .await
+        self.documents(
+            "SELECT doc FROM timeline WHERE request_id = ?1 ORDER BY at, event_id",
+            id,
+        )
+        .await
     }
 
     async fn search(&self, query: &RequestQuery) -> PortResult<Vec<ServiceRequest>> {
@@ -218,20 +229,11 @@ impl RequestStore for SqliteStore {
     }
 
     async fn followers(&self, id: &TrackingNumber) -> PortResult<Vec<Follower>> {
-        let id = id.clone();
-        self.db
-            .read(move |conn| {
-                let mut statement = conn
-                    .prepare("SELECT doc FROM followers WHERE request_id = ?1 ORDER BY key")
-                    .map_err(sqlite_error)?;
-                let docs = statement
-                    .query_map([id.as_str()], |row| row.get::<_, String>(0))
-                    .map_err(sqlite_error)?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(sqlite_error)?;
-                docs.iter().map(|doc| from_json(doc)).collect()
-            })
-            .await
+        self.documents(
+            "SELECT doc FROM followers WHERE request_id = ?1 ORDER BY key",
+            id,
+        )
+        .await
     }
 
     async fn stuck_submitted(
