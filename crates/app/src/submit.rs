@@ -37,7 +37,7 @@ const NEAREST_ADDRESS_WITHIN_M: f64 = 100.0;
 #[derive(Debug, Clone)]
 pub struct Submission {
     pub form: ReportForm,
-    /// "web", or the Open311 client's name.
+    /// "web", or the Open311 client's name (unique per client); it scopes the idempotency key.
     pub channel: String,
     pub idempotency_key: Option<String>,
     /// A digest of the body as sent, to spot a key reused for a different report.
@@ -62,6 +62,12 @@ pub enum SubmitError {
     Unavailable(String),
 }
 
+/// An Idempotency-Key as stored: scoped by the channel (the web client, or one Open311 client), so
+/// one client's key never collides with another's.
+fn scoped_key(channel: &str, key: &str) -> String {
+    format!("{channel}\u{1f}{key}")
+}
+
 /// A digest of a request body, for idempotency checks.
 pub fn fingerprint(body: &[u8]) -> String {
     hex::encode(Sha256::digest(body))
@@ -80,6 +86,7 @@ pub async fn submit(deps: &IntakeDeps, submission: Submission) -> Result<Submitt
             .into());
         }
     }
+    submission.form.check_characters()?;
     let form = place_typed_address(deps, submission.form).await?;
     let mut report = form.validate(&deps.city)?;
     if report.address.is_none() {
@@ -105,7 +112,7 @@ pub async fn submit(deps: &IntakeDeps, submission: Submission) -> Result<Submitt
         .idempotency_key
         .as_ref()
         .map(|key| IdempotencyClaim {
-            key: key.clone(),
+            key: scoped_key(&submission.channel, key),
             fingerprint: submission.fingerprint.clone(),
             expires_at: now + Duration::hours(IDEMPOTENCY_WINDOW_HOURS),
         });

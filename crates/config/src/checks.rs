@@ -6,6 +6,7 @@ use std::str::FromStr;
 
 use geo::{Area as _, BooleanOps, BoundingRect, Intersects, MultiPolygon};
 
+use cityfix_domain::request::WEB_CHANNEL;
 use cityfix_domain::{Agency, Area, Attribute, Department, Location, Open311Key, Service};
 
 use crate::features::feature_fault;
@@ -66,6 +67,7 @@ pub(crate) fn check_center(path: &Path, city: &CityFile) -> Result<Location, Con
 /// Open311 keys must be unique and non-empty, or a client could not be told apart.
 pub(crate) fn check_open311_keys(path: &Path, keys: &[Open311Key]) -> Result<(), ConfigError> {
     let mut seen = BTreeSet::new();
+    let mut names = BTreeSet::new();
     for key in keys {
         if key.key.trim().is_empty() || !seen.insert(key.key.as_str()) {
             return Err(city_fault(
@@ -73,6 +75,17 @@ pub(crate) fn check_open311_keys(path: &Path, keys: &[Open311Key]) -> Result<(),
                 Some(format!("open311_key `{}`", key.name)),
                 "key",
                 "keys must be non-empty and unique".into(),
+            ));
+        }
+        // The name is the client's channel, which scopes its Idempotency-Keys: two clients
+        // must never share one, nor share the web client's.
+        let name = key.name.trim();
+        if name.is_empty() || name == WEB_CHANNEL || !names.insert(name) {
+            return Err(city_fault(
+                path,
+                Some(format!("open311_key `{}`", key.name)),
+                "name",
+                format!("client names must be non-empty, unique and not `{WEB_CHANNEL}`"),
             ));
         }
     }

@@ -167,6 +167,17 @@ mod tests {
     }
 
     #[test]
+    fn two_open311_clients_may_not_share_a_name_that_scopes_their_keys() {
+        for extra in ["Demo Open311 client", "web"] {
+            let (_dir, loaded) = demo_with("city.toml", |t| {
+                format!("{t}\n[[open311_key]]\nkey = \"another-key\"\nname = \"{extra}\"\n")
+            });
+            let err = loaded.unwrap_err();
+            assert_eq!(err.field.as_deref(), Some("name"), "{extra}: {err}");
+        }
+    }
+
+    #[test]
     fn a_misspelt_field_is_refused_with_its_name() {
         let (_dir, loaded) = demo_with("city.toml", |t| t.replace("short_name", "shortname"));
         let err = loaded.unwrap_err().to_string();

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::phone::to_e164;
+use crate::text::{echo, forbidden_char};
 use crate::{AttributeValue, City, Invalid, Location};
 
 /// Longest description accepted.
@@ -76,9 +77,44 @@ pub struct ValidReport {
 }
 
 impl ReportForm {
+    /// Refuses a report whose any text field holds a character no field may hold (a C0 control
+    /// other than tab and line breaks, DEL, U+FFFE or U+FFFF), naming the field and the character.
+    pub fn check_characters(&self) -> Result<(), Invalid> {
+        let contact = &self.contact;
+        let fields = [
+            ("service_code", &self.service_code),
+            ("address_string", &self.address_string),
+            ("description", &self.description),
+            ("media_url", &self.media_url),
+            ("email", &contact.email),
+            ("phone", &contact.phone),
+            ("first_name", &contact.first_name),
+            ("last_name", &contact.last_name),
+            ("device_id", &contact.device_id),
+        ];
+        for (field, value) in fields {
+            if let Some(value) = value {
+                no_forbidden_char(field, value)?;
+            }
+        }
+        for (code, answer) in &self.attributes {
+            let field = format!("attribute[{}]", echo(code));
+            no_forbidden_char(&field, code)?;
+            let values = match answer {
+                RawAttribute::One(value) => std::slice::from_ref(value),
+                RawAttribute::Many(values) => values.as_slice(),
+            };
+            for value in values {
+                no_forbidden_char(&field, value)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Checks the report against the city: a known service, a point inside the city, answers of
     /// the right types, sane text and contact fields.
     pub fn validate(self, city: &City) -> Result<ValidReport, Invalid> {
+        self.check_characters()?;
         let code = trimmed(self.service_code)
             .ok_or_else(|| Invalid::missing("service_code", "service_code is required"))?;
         let service = city.service(&code).ok_or_else(|| {
@@ -163,20 +199,7 @@ impl ReportForm {
 fn check_contact(contact: Contact, country_calling_code: u16) -> Result<Contact, Invalid> {
     let email = trimmed(contact.email);
     if let Some(email) = &email {
-        let well_formed = email.len() <= 254
-            && !email.contains(char::is_whitespace)
-            && email.split_once('@').is_some_and(|(local, domain)| {
-                !local.is_empty()
-                    && domain.contains('.')
-                    && !domain.starts_with('.')
-                    && !domain.ends_with('.')
-            });
-        if !well_formed {
-            return Err(Invalid::field(
-                "email",
-                "email is not a valid e-mail address",
-            ));
-        }
+        check_mailbox(email)?;
     }
     let phone = trimmed(contact.phone);
     if let Some(phone) = &phone {
@@ -209,6 +232,54 @@ fn check_contact(contact: Contact, country_calling_code: u16) -> Result<Contact,
         last_name,
         device_id,
     })
+}
+
+/// Refuses an e-mail address no mail can reach or that names more than one mailbox: it must parse
+/// as one address (`user@domain`, the `email_address` parser lettre uses too), with no display name, quotes, comments or
+/// IP-literal domain, and a domain of at least two labels.
+fn check_mailbox(email: &str) -> Result<(), Invalid> {
+    let refuse = |why: &str| {
+        Invalid::field(
+            "email",
+            format!("email is not one e-mail address that mail can reach: {why}"),
+        )
+        .with_code("invalid_email")
+    };
+    if email.len() > 254 {
+        return Err(refuse("it is longer than 254 characters"));
+    }
+    if email
+        .chars()
+        .any(|c| c.is_whitespace() || "<>\"(),;[]\\".contains(c))
+    {
+        return Err(refuse("send only the address, like name@example.org"));
+    }
+    let options = email_address::Options::default()
+        .with_required_tld()
+        .without_domain_literal()
+        .without_display_text();
+    let address = email_address::EmailAddress::parse_with_options(email, options)
+        .map_err(|_| refuse("it is not of the form name@example.org"))?;
+    let top = address.domain().rsplit('.').next().unwrap_or_default();
+    if top.chars().count() < 2 || top.chars().all(|c| c.is_ascii_digit()) {
+        return Err(refuse("the part after @ must be a domain like example.org"));
+    }
+    Ok(())
+}
+
+fn no_forbidden_char(field: &str, value: &str) -> Result<(), Invalid> {
+    match forbidden_char(value) {
+        Some((at, c)) => Err(Invalid::field(
+            field,
+            format!(
+                "{field} holds the control character U+{:04X} at position {}; send text without it",
+                c as u32,
+                at + 1
+            ),
+        )
+        .with_code("forbidden_character")),
+        None => Ok(()),
+    }
 }
 
 fn limit(field: &str, value: &str, max_chars: usize) -> Result<(), Invalid> {
@@ -312,6 +383,92 @@ mod tests {
             spoil(&mut form);
             let err = form.validate(&city).unwrap_err();
             assert_eq!(err.field.as_deref(), Some(field), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn a_control_character_in_any_text_field_is_refused_with_its_field() {
+        let city = test_city();
+        let cases: Vec<(&str, Spoil)> = vec![
+            (
+                "description",
+                Box::new(|f| f.description = Some("a\u{0}b".into())),
+            ),
+            (
+                "address_string",
+                Box::new(|f| f.address_string = Some("1 Main\u{1b}".into())),
+            ),
+            (
+                "first_name",
+                Box::new(|f| f.contact.first_name = Some("A\u{7f}".into())),
+            ),
+            (
+                "device_id",
+                Box::new(|f| f.contact.device_id = Some("\u{ffff}".into())),
+            ),
+            (
+                "email",
+                Box::new(|f| f.contact.email = Some("a\u{0}@b.org".into())),
+            ),
+            (
+                "service_code",
+                Box::new(|f| f.service_code = Some("pot\u{8}hole".into())),
+            ),
+            (
+                "attribute[size]",
+                Box::new(|f| {
+                    f.attributes.insert(
+                        "size".into(),
+                        RawAttribute::Many(vec!["ok".into(), "b\u{c}".into()]),
+                    );
+                }),
+            ),
+        ];
+        for (field, spoil) in cases {
+            let mut form = pothole_form();
+            spoil(&mut form);
+            let err = form.validate(&city).unwrap_err();
+            assert_eq!(err.field.as_deref(), Some(field), "{}", err.message);
+            assert_eq!(err.code, "forbidden_character", "{}", err.message);
+        }
+        let mut form = pothole_form();
+        form.description = Some("two lines\r\nand\ta tab".into());
+        assert!(form.validate(&city).is_ok());
+    }
+
+    #[test]
+    fn an_email_must_be_one_reachable_mailbox() {
+        let city = test_city();
+        for bad in [
+            "a@b.org,victim@evil.example",
+            "a@b.org;c@d.org",
+            "Ana <ana@example.org>",
+            "\"a b\"@example.org",
+            "ana@[127.0.0.1]",
+            "ana@localhost",
+            "ana@example.",
+            "ana@.example.org",
+            "ana@example..org",
+            "ana@1.2.3.4",
+            "a@@example.org",
+            "@example.org",
+            "ana(comment)@example.org",
+            "not-an-address",
+        ] {
+            let mut form = pothole_form();
+            form.contact.email = Some(bad.into());
+            let err = form.validate(&city).unwrap_err();
+            assert_eq!(err.field.as_deref(), Some("email"), "{bad}");
+        }
+        for good in [
+            "ana@example.org",
+            "ana.m+311@mail.example.co.uk",
+            "josé@correo.example.es",
+            "o'neil@example.org",
+        ] {
+            let mut form = pothole_form();
+            form.contact.email = Some(good.into());
+            assert!(form.validate(&city).is_ok(), "{good}");
         }
     }
 

@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::{AttributeValue, Location, Resolution, Status, TrackingNumber, ValidReport};
 
+/// The channel of reports sent from the city's own web client.
+pub const WEB_CHANNEL: &str = "web";
+
 /// The public record of a report. Holds no personal data: the reporter's contact lives apart.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServiceRequest {

@@ -153,6 +153,7 @@ impl Service {
                 .iter()
                 .any(|a| a.variable && &a.code == *code)
         }) {
+            let unknown = crate::text::echo(unknown);
             return Err(Invalid::field(
                 format!("attribute[{unknown}]"),
                 format!("service `{}` has no attribute `{unknown}`", self.code),

@@ -6,7 +6,9 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use crate::city_time;
+use crate::open311::MAX_ERROR_CHARS;
 use cityfix_app::ports::{PortError, RequestStore};
+use cityfix_domain::text::{cap, ECHO_CHARS};
 use cityfix_domain::{City, Invalid, Service, ServiceRequest, TimelineEntry, TrackingNumber};
 
 /// An API error: `{"error": {"status", "code", "message", "field"?}}`.
@@ -78,10 +80,11 @@ pub async fn stored_request(
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let message = cap(&self.message, MAX_ERROR_CHARS);
         let mut error =
-            json!({ "status": self.status.as_u16(), "code": self.code, "message": self.message });
+            json!({ "status": self.status.as_u16(), "code": self.code, "message": message });
         if let Some(field) = self.field {
-            error["field"] = Value::String(field);
+            error["field"] = Value::String(cap(&field, ECHO_CHARS * 2));
         }
         (self.status, Json(json!({ "error": error }))).into_response()
     }

@@ -9,6 +9,7 @@ use quick_xml::Writer;
 use serde_json::{json, Value};
 
 use crate::city_time;
+use cityfix_domain::text::{cap, echo, xml_safe};
 use cityfix_domain::{City, Contact, Invalid, RawAttribute, ReportForm, Service, ServiceRequest};
 
 /// The two formats Open311 speaks, chosen by the path's extension.
@@ -69,9 +70,13 @@ impl IntoResponse for Open311Response {
     }
 }
 
+/// Most characters an error's description holds, whatever it repeats of the input.
+pub const MAX_ERROR_CHARS: usize = 500;
+
 /// An Open311 error: `[{"code": 400, "description": "..."}]`, or `<errors><error>…` in XML.
 pub fn error(format: Format, status: StatusCode, description: impl Into<String>) -> Response {
-    let body = json!([{ "code": status.as_u16(), "description": description.into() }]);
+    let description = cap(&description.into(), MAX_ERROR_CHARS);
+    let body = json!([{ "code": status.as_u16(), "description": description }]);
     Open311Response {
         format,
         status,
@@ -133,7 +138,7 @@ fn write_element(writer: &mut Writer<Vec<u8>>, name: &str, value: &Value) {
                 other => other.to_string(),
             };
             write(writer, Event::Start(BytesStart::new(name)));
-            write(writer, Event::Text(BytesText::new(&text)));
+            write(writer, Event::Text(BytesText::new(&xml_safe(&text))));
             write(writer, Event::End(BytesEnd::new(name)));
         }
     }
@@ -251,7 +256,7 @@ pub fn parse_report_form(body: &[u8]) -> Result<(ReportForm, PostEnvelope), Inva
                     inner.strip_suffix(']').ok_or_else(|| {
                         Invalid::field(
                             key.to_string(),
-                            format!("`{key}` is not of the form attribute[code]"),
+                            format!("`{}` is not of the form attribute[code]", echo(&key)),
                         )
                     })?,
                     false,
@@ -293,7 +298,7 @@ pub fn parse_report_form(body: &[u8]) -> Result<(ReportForm, PostEnvelope), Inva
         {
             return Err(Invalid::field(
                 key.to_string(),
-                format!("`{key}` is given twice"),
+                format!("`{}` is given twice", echo(&key)),
             ));
         }
     }
@@ -345,6 +350,27 @@ mod tests {
         assert_eq!(Format::split("pothole.xml"), Some(("pothole", Format::Xml)));
         assert_eq!(Format::split("pothole.html"), None);
         assert_eq!(Format::split("pothole"), None);
+    }
+
+    #[test]
+    fn xml_never_writes_a_character_xml_forbids() {
+        // Stored before intake refused them, or arriving by another path: still well formed.
+        let xml = to_xml(
+            "service_requests",
+            &json!([{ "description": "a\u{0}b\u{1b}c\u{ffff}\td" }]),
+        );
+        assert!(
+            xml.contains("<description>a\u{fffd}b\u{fffd}c\u{fffd}\td</description>"),
+            "{xml}"
+        );
+        let mut reader = quick_xml::Reader::from_str(&xml);
+        loop {
+            match reader.read_event() {
+                Ok(quick_xml::events::Event::Eof) => break,
+                Ok(_) => {}
+                Err(e) => panic!("not well formed: {e}"),
+            }
+        }
     }
 
     #[test]

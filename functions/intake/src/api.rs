@@ -14,8 +14,11 @@ use cityfix_app::ports::PortError;
 use cityfix_app::ports::RequestQuery;
 use cityfix_app::submit::{fingerprint, submit, Submission, SubmitError};
 use cityfix_domain::areas::distance_m;
+use cityfix_domain::request::WEB_CHANNEL;
+use cityfix_domain::text::echo;
 use cityfix_domain::{Contact, Invalid, RawAttribute, ReportForm, Status};
 use cityfix_http::api::{request_view, service_view, stored_request, ApiError};
+use cityfix_http::json::{read_json, unique_keys};
 use cityfix_http::parse_near;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -38,7 +41,7 @@ pub async fn openapi() -> Response {
 }
 
 async fn unknown_path(Path(rest): Path<String>) -> ApiError {
-    ApiError::not_found(format!("there is no API resource `{rest}`"))
+    ApiError::not_found(format!("there is no API resource `{}`", echo(&rest)))
 }
 
 async fn services(State(intake): Shared) -> Json<Value> {
@@ -85,11 +88,12 @@ async fn nearby(
     })?;
     let service_codes = match query.service_code.filter(|c| !c.is_empty()) {
         Some(code) if intake.deps.city.service(&code).is_none() => {
-            return Err(
-                Invalid::field("service_code", format!("`{code}` is not a service"))
-                    .with_code("unknown_service")
-                    .into(),
+            return Err(Invalid::field(
+                "service_code",
+                format!("`{}` is not a service", echo(&code)),
             )
+            .with_code("unknown_service")
+            .into())
         }
         Some(code) => vec![code],
         None => Vec::new(),
@@ -136,7 +140,7 @@ struct NewReport {
     lat: Option<f64>,
     long: Option<f64>,
     address_string: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
     attributes: BTreeMap<String, Value>,
     description: Option<String>,
     email: Option<String>,
@@ -206,37 +210,13 @@ async fn create(
             format!("the request body cannot be read: {rejection}"),
         ),
     })?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !content_type.starts_with("application/json") {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send the report as application/json",
-        ));
-    }
-    let report: NewReport =
-        serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(&body))
-            .map_err(|e| {
-                let path = e.path().to_string();
-                let mut error = ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "malformed_body",
-                    format!("the body is not a valid report: {}", e.inner()),
-                );
-                if path != "." {
-                    error.field = Some(path);
-                }
-                error
-            })?;
+    let report: NewReport = read_json(&headers, &body)?;
     let idempotency_key = headers
         .get("idempotency-key")
         .map(|v| v.to_str().unwrap_or("\u{0}").to_string());
     let submission = Submission {
         form: report.into_form()?,
-        channel: "web".into(),
+        channel: WEB_CHANNEL.into(),
         idempotency_key,
         fingerprint: fingerprint(&body),
     };

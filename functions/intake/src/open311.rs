@@ -11,6 +11,7 @@ use axum::routing::get;
 use axum::Router;
 
 use cityfix_app::submit::{fingerprint, submit, Submission, SubmitError};
+use cityfix_domain::text::echo;
 use cityfix_domain::TrackingNumber;
 use cityfix_http::open311::{self as wire, error, parse_report_form, Format, Open311Response};
 use cityfix_http::open311_search::{param, query_pairs, search_query};
@@ -113,7 +114,7 @@ async fn service_definition(
         None => error(
             format,
             StatusCode::NOT_FOUND,
-            format!("there is no service `{code}`"),
+            format!("there is no service `{}`", echo(code)),
         ),
     }
 }
@@ -130,7 +131,7 @@ async fn request(State(intake): Shared, Path(file): Path<String>) -> Response {
         error(
             format,
             StatusCode::NOT_FOUND,
-            format!("there is no request `{id}`"),
+            format!("there is no request `{}`", echo(id)),
         )
     };
     let Ok(id) = TrackingNumber::parse(id) else {
@@ -166,7 +167,7 @@ async fn token(State(intake): Shared, Path(file): Path<String>) -> Response {
         Ok(None) => error(
             format,
             StatusCode::NOT_FOUND,
-            format!("there is no token `{token}`"),
+            format!("there is no token `{}`", echo(token)),
         ),
         Err(e) => unavailable(format, e),
     }
@@ -181,7 +182,7 @@ async fn unknown_path(Path(rest): Path<String>) -> Response {
     error(
         format,
         StatusCode::NOT_FOUND,
-        format!("there is no Open311 resource `{rest}`"),
+        format!("there is no Open311 resource `{}`", echo(&rest)),
     )
 }
 

@@ -857,3 +857,183 @@ async fn a_typed_address_becomes_a_point_and_a_point_gets_the_nearest_address() 
         "no address within 100 m of the South Meadows point: {nowhere}"
     );
 }
+
+// ---------------------------------------------------------------- a hostile tester's findings
+
+impl Harness {
+    async fn post_raw(&self, content_type: &str, body: &str) -> Answer {
+        let request = Request::post("/api/v1/requests")
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        self.call(request).await
+    }
+}
+
+#[tokio::test]
+async fn a_control_character_is_refused_at_intake_and_the_xml_list_stays_well_formed() {
+    let h = harness();
+    let form = pothole_form().replace("description=Deep+hole", "description=a%00b");
+    let answer = h.post_form("/open311/v2/requests.xml", &form).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
+    assert!(
+        xml_texts(&answer.body, "description")[0].contains("U+0000"),
+        "{}",
+        answer.body
+    );
+    let mut body = pothole_json();
+    body["first_name"] = json!("An\u{1b}[31ma");
+    let api = h.post_json(&body, None).await;
+    assert_eq!(api.status, StatusCode::BAD_REQUEST, "{}", api.body);
+    assert_eq!(api.json()["error"]["field"], "first_name");
+    assert_eq!(api.json()["error"]["code"], "forbidden_character");
+    let mut body = pothole_json();
+    body["attributes"]["pothole_size"] = json!("large\u{ffff}");
+    assert_eq!(
+        h.post_json(&body, None).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(h.stored().await, 0);
+
+    // Tabs and line breaks are text; the XML list of many reports parses.
+    let form = pothole_form().replace(
+        "description=Deep+hole",
+        "description=line+one%0D%0Aline%09two",
+    );
+    assert!(h
+        .post_form("/open311/v2/requests.json", &form)
+        .await
+        .status
+        .is_success());
+    let list = h.get("/open311/v2/requests.xml?page_size=1000").await;
+    assert_eq!(
+        xml_texts(&list.body, "description"),
+        ["line one\r\nline\ttwo"]
+    );
+}
+
+#[tokio::test]
+async fn an_address_list_or_an_odd_form_is_not_an_email() {
+    let h = harness();
+    for bad in [
+        "a@b.org,victim@evil.example",
+        "a\u{0}@b.org",
+        "Ana <ana@example.org>",
+        "ana@[10.0.0.1]",
+        "ana@localhost",
+    ] {
+        let mut body = pothole_json();
+        body["email"] = json!(bad);
+        let answer = h.post_json(&body, None).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::BAD_REQUEST,
+            "{bad}: {}",
+            answer.body
+        );
+        assert_eq!(answer.json()["error"]["field"], "email", "{bad}");
+        let form = pothole_form().replace(
+            "ana%40example.org",
+            &form_urlencoded::byte_serialize(bad.as_bytes()).collect::<String>(),
+        );
+        let answer = h.post_form("/open311/v2/requests.json", &form).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::BAD_REQUEST,
+            "{bad}: {}",
+            answer.body
+        );
+    }
+    assert_eq!(h.stored().await, 0);
+}
+
+#[tokio::test]
+async fn the_api_takes_exactly_one_json_document_of_application_json() {
+    let h = harness();
+    let one = pothole_json().to_string();
+    for (body, why) in [
+        (format!("{one} trailing"), "trailing data"),
+        (format!("{one}{one}"), "two documents"),
+        (format!("{one}\n{{}}"), "a second document"),
+    ] {
+        let answer = h.post_raw("application/json", &body).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::BAD_REQUEST,
+            "{why}: {}",
+            answer.body
+        );
+        assert_eq!(answer.json()["error"]["code"], "malformed_body", "{why}");
+    }
+    for content_type in [
+        "application/jsonfoo",
+        "application/json; charset=latin1",
+        "text/plain",
+    ] {
+        let answer = h.post_raw(content_type, &one).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{content_type}"
+        );
+    }
+    let twice = one.replace(
+        r#""attributes":{"pothole_size":"large"}"#,
+        r#""attributes":{"pothole_size":"large","pothole_size":"small"}"#,
+    );
+    assert_ne!(twice, one, "the test body has the attributes it edits");
+    let answer = h.post_raw("application/json", &twice).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
+    assert!(answer.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("`pothole_size` is given twice"));
+    assert_eq!(h.stored().await, 0);
+    let ok = h.post_raw("application/json; charset=utf-8", &one).await;
+    assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.body);
+}
+
+#[tokio::test]
+async fn an_error_repeats_only_a_little_of_a_long_input() {
+    let h = harness();
+    let long = "A".repeat(8192);
+    for path in [
+        format!("/open311/v2/requests/{long}.json"),
+        format!("/api/v1/requests/{long}"),
+        format!("/api/v1/{long}"),
+        format!("/open311/v2/{long}.json"),
+        format!("/open311/v2/tokens/{long}.json"),
+    ] {
+        let answer = h.get(&path).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{}", &path[..30]);
+        assert!(
+            answer.body.len() < 400,
+            "{} bytes for {}",
+            answer.body.len(),
+            &path[..30]
+        );
+    }
+    let form = format!("{}&attribute%5B{long}%5D=1", pothole_form());
+    let answer = h.post_form("/open311/v2/requests.json", &form).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert!(answer.body.len() < 700, "{} bytes", answer.body.len());
+}
+
+#[tokio::test]
+async fn an_idempotency_key_is_scoped_to_the_client_that_sent_it() {
+    let h = harness();
+    let web = h.post_json(&pothole_json(), Some("shared-key-1")).await;
+    assert_eq!(web.status, StatusCode::CREATED);
+    let request = Request::post("/open311/v2/requests.json")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header("Idempotency-Key", "shared-key-1")
+        .body(Body::from(pothole_form()))
+        .unwrap();
+    let open311 = h.call(request).await;
+    assert!(open311.status.is_success(), "{}", open311.body);
+    assert_ne!(
+        web.json()["service_request_id"],
+        open311.json()[0]["service_request_id"]
+    );
+    assert_eq!(h.stored().await, 2);
+}
