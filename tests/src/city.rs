@@ -29,6 +29,7 @@ pub async fn start_city(data: &Path, workers: bool, visibility_timeout: Duration
         },
         workers,
         backend: Backend::Embedded,
+        ..LocalOptions::without_limits()
     })
     .await
     .expect("the local city starts")

@@ -168,6 +168,7 @@ async fn a_report_goes_from_submission_to_acknowledgement_on_the_aws_adapters() 
         queues: QueueSettings::default(),
         workers: true,
         backend: Backend::Aws(Box::new(setup)),
+        ..LocalOptions::without_limits()
     })
     .await
     .expect("the city starts on the AWS adapters");

@@ -7,7 +7,9 @@ use std::str::FromStr;
 use geo::{Area as _, BooleanOps, BoundingRect, Intersects, MultiPolygon};
 
 use cityfix_domain::request::WEB_CHANNEL;
-use cityfix_domain::{Agency, Area, Attribute, Department, Location, Open311Key, Service};
+use cityfix_domain::{
+    Agency, Area, Attribute, Department, Location, Open311Key, RateLimits, Service,
+};
 
 use crate::features::feature_fault;
 use crate::files::CityFile;
@@ -86,6 +88,26 @@ pub(crate) fn check_open311_keys(path: &Path, keys: &[Open311Key]) -> Result<(),
                 Some(format!("open311_key `{}`", key.name)),
                 "name",
                 format!("client names must be non-empty, unique and not `{WEB_CHANNEL}`"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Every rate and burst is at least one: a limit of nothing would refuse every resident.
+pub(crate) fn check_rate_limits(path: &Path, limits: &RateLimits) -> Result<(), ConfigError> {
+    for (field, value) in [
+        ("writes_per_minute", limits.writes_per_minute),
+        ("writes_burst", limits.writes_burst),
+        ("failed_auth_per_minute", limits.failed_auth_per_minute),
+        ("failed_auth_burst", limits.failed_auth_burst),
+    ] {
+        if value == 0 {
+            return Err(city_fault(
+                path,
+                Some("rate_limits".into()),
+                field,
+                "must be at least 1 (turn limits off for a load test with `cityfix serve --rate-limit off`)".into(),
             ));
         }
     }

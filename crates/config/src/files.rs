@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use cityfix_domain::{Agency, Department, Open311Key, Service};
+use cityfix_domain::{Agency, Department, Open311Key, RateLimits, Service};
 
 use crate::ConfigError;
 
@@ -25,6 +25,8 @@ pub(crate) struct CityFile {
     pub(crate) country_calling_code: u16,
     #[serde(default, rename = "open311_key")]
     pub(crate) open311_keys: Vec<Open311Key>,
+    #[serde(default)]
+    pub(crate) rate_limits: RateLimits,
 }
 
 /// city.toml `center`: where the city's map opens.

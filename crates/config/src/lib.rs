@@ -55,6 +55,7 @@ pub fn load_city(dir: &Path) -> Result<City, ConfigError> {
     let timezone = checks::check_timezone(&city.path, &city.content)?;
     let center = checks::check_center(&city.path, &city.content)?;
     checks::check_open311_keys(&city.path, &city.content.open311_keys)?;
+    checks::check_rate_limits(&city.path, &city.content.rate_limits)?;
     checks::check_departments(&departments.path, &departments.content)?;
     checks::check_agencies(&agencies.path, &agencies.content, &departments.content)?;
     let assignees = Assignees {
@@ -89,6 +90,7 @@ pub fn load_city(dir: &Path) -> Result<City, ConfigError> {
         center,
         country_calling_code: city.country_calling_code,
         open311_keys: city.open311_keys,
+        rate_limits: city.rate_limits,
         departments: departments.content,
         agencies: agencies.content,
         services: services.content,

@@ -38,6 +38,35 @@ pub struct Open311Key {
     pub name: String,
 }
 
+/// Per-client limits (city.toml `[rate_limits]`): reports and uploads sent without signing in,
+/// and failed sign-ins (a wrong API key, staff token or media token). Beyond them a client gets
+/// 429 with `Retry-After`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimits {
+    /// Anonymous writes one client may make in a minute, steadily.
+    pub writes_per_minute: u32,
+    /// How many of them may come at once.
+    pub writes_burst: u32,
+    /// Failed sign-ins one client may make in a minute, steadily.
+    pub failed_auth_per_minute: u32,
+    /// How many of them may come at once.
+    pub failed_auth_burst: u32,
+}
+
+impl Default for RateLimits {
+    /// Generous for a household or an office behind one address; a script flooding reports or
+    /// guessing keys is slowed to a trickle.
+    fn default() -> Self {
+        RateLimits {
+            writes_per_minute: 30,
+            writes_burst: 20,
+            failed_auth_per_minute: 10,
+            failed_auth_burst: 10,
+        }
+    }
+}
+
 /// Who takes a report: one of the city's departments, or an outside agency it is referred to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -130,6 +159,8 @@ pub struct City {
     /// The country calling code of phone numbers written without one (1 in North America).
     pub country_calling_code: u16,
     pub open311_keys: Vec<Open311Key>,
+    /// How fast one client may write without signing in, and fail to sign in.
+    pub rate_limits: RateLimits,
     pub departments: Vec<Department>,
     pub agencies: Vec<Agency>,
     pub services: Vec<Service>,
@@ -343,6 +374,7 @@ pub(crate) mod tests {
                 key: "k".into(),
                 name: "Test client".into(),
             }],
+            rate_limits: RateLimits::default(),
             departments: vec![
                 department("public-works", "Public Works"),
                 department("parks", "Parks"),

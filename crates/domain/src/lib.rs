@@ -15,7 +15,9 @@ pub mod tracking;
 
 pub use addresses::{AddressBook, AddressPoint, Lookup};
 pub use areas::{Area, OwnedLine};
-pub use city::{Agency, Assignee, City, Department, Open311Key, RoutingDecision, Unroutable};
+pub use city::{
+    Agency, Assignee, City, Department, Open311Key, RateLimits, RoutingDecision, Unroutable,
+};
 pub use invalid::Invalid;
 pub use location::Location;
 pub use report::{Contact, RawAttribute, ReportForm, ValidReport};

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod auth;
 pub mod batch;
+pub mod guard;
 pub mod json;
 pub mod open311;
 pub mod open311_search;

@@ -3,15 +3,17 @@
 use std::sync::Arc;
 
 use cityfix_aws::AwsSetup;
+use cityfix_http::guard::lambda_front;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
     let setup = AwsSetup::from_env().await?;
+    let limits = setup.city.rate_limits;
     let intake = intake::Intake {
         deps: setup.intake_deps()?,
         public_url: setup.public_url.clone(),
         media: Arc::new(setup.media()?),
     };
-    lambda_http::run(intake::router(intake)).await
+    lambda_http::run(lambda_front(intake::router(intake), &limits)).await
 }

@@ -416,7 +416,7 @@ async fn main() {
             queues: QueueSettings::default(),
             workers: true,
             backend: Backend::Embedded,
-            ..LocalOptions::demo()
+            ..LocalOptions::without_limits()
         })
         .await
         .expect("the runner starts");

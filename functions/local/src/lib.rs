@@ -28,6 +28,7 @@ use cityfix_config::load_city;
 use cityfix_domain::AddressBook;
 use cityfix_embedded::{EmbeddedSetup, Outbox, QueueSettings};
 use cityfix_http::auth::{StaffSignIn, TokenKeys};
+use cityfix_http::guard;
 use stages::StageTimes;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -49,7 +50,15 @@ pub struct LocalOptions {
     /// Whether the queue consumers run (off only in tests that stop a report half-way).
     pub workers: bool,
     pub backend: Backend,
+    /// Whether the city's per-client rate limits apply (off for load tests and benchmarks).
+    pub rate_limits: bool,
+    /// Who may read the outbox page of sent messages.
+    pub outbox: OutboxAccess,
+    /// Browser origins besides this one allowed by CORS (the city's site, if served elsewhere).
+    pub site_origins: Vec<String>,
 }
+
+pub use outbox_page::OutboxAccess;
 
 /// Where requests, queues, media and messages live.
 #[derive(Clone, Default)]
@@ -76,6 +85,20 @@ impl LocalOptions {
             queues: QueueSettings::default(),
             workers: true,
             backend: Backend::Embedded,
+            rate_limits: true,
+            outbox: OutboxAccess::Loopback,
+            site_origins: Vec::new(),
+        }
+    }
+}
+
+impl LocalOptions {
+    /// The demo city with rate limits off, for tests and benchmarks that post many reports
+    /// from one address.
+    pub fn without_limits() -> Self {
+        LocalOptions {
+            rate_limits: false,
+            ..LocalOptions::demo()
         }
     }
 }
@@ -165,7 +188,11 @@ struct Adapters {
 
 /// SQLite, files and the outbox in the data folder. Uploads are checked as S3 would have the media
 /// function check them.
-fn embedded_adapters(options: &LocalOptions, url: &str) -> anyhow::Result<Adapters> {
+fn embedded_adapters(
+    options: &LocalOptions,
+    url: &str,
+    keys: Arc<TokenKeys>,
+) -> anyhow::Result<Adapters> {
     let EmbeddedSetup {
         store,
         queue,
@@ -190,9 +217,11 @@ fn embedded_adapters(options: &LocalOptions, url: &str) -> anyhow::Result<Adapte
         store: Arc::new(store),
         queue: Arc::new(queue.clone()),
         consumer: Arc::new(queue),
-        routes: media
-            .routes(uploaded)
-            .merge(outbox_page::router(outbox.clone())),
+        routes: media.routes(uploaded).merge(outbox_page::router(
+            outbox.clone(),
+            options.outbox,
+            keys,
+        )),
         media: Arc::new(media),
         mailer: Arc::new(outbox.clone()),
         sms: Arc::new(outbox.clone()),
@@ -246,6 +275,14 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
             options.data_dir.display()
         )
     })?;
+    let has_outbox = matches!(options.backend, Backend::Embedded);
+    if has_outbox && options.outbox == OutboxAccess::Loopback && !options.addr.ip().is_loopback() {
+        anyhow::bail!(
+            "the outbox page shows residents' messages, so it is served on a loopback address only; \
+             to listen on {} pass --outbox staff (the page then asks for a supervisor's staff token)",
+            options.addr
+        );
+    }
     let listener = tokio::net::TcpListener::bind(options.addr)
         .await
         .with_context(|| format!("cannot listen on {}", options.addr))?;
@@ -254,8 +291,9 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
+    let keys = Arc::new(staff_token_keys(&options.data_dir)?);
     let adapters = match &options.backend {
-        Backend::Embedded => embedded_adapters(&options, &url)?,
+        Backend::Embedded => embedded_adapters(&options, &url, keys.clone())?,
         Backend::Aws(setup) => aws_adapters(setup)?,
     };
 
@@ -296,7 +334,6 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
         },
     };
 
-    let keys = Arc::new(staff_token_keys(&options.data_dir)?);
     let staff = status::Staff {
         deps: functions.status.clone(),
         sign_in: StaffSignIn::Local(keys.clone()),
@@ -310,7 +347,15 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
         .merge(status::staff_router(staff))
         .merge(adapters.routes)
         .route("/health", get(|| async { "ok" }))
-        .fallback_service(ServeDir::new(&options.web_dir))
+        .fallback_service(ServeDir::new(&options.web_dir));
+    let app = if options.rate_limits {
+        guard::with_rate_limits(app, Arc::new(guard::Limiter::new(&city.rate_limits)))
+    } else {
+        app
+    };
+    let mut origins = vec![url.clone()];
+    origins.extend(options.site_origins.iter().cloned());
+    let app = guard::with_cors(guard::with_security_headers(app), &origins)
         .layer(tower_http::trace::TraceLayer::new_for_http());
 
     let (stop, stopped) = watch::channel(false);
@@ -320,6 +365,7 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
         let shutdown = async move {
             let _ = server_stopped.wait_for(|stop| *stop).await;
         };
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         if let Err(error) = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await

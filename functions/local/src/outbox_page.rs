@@ -1,18 +1,91 @@
-//! The local outbox page: lists every message the system "sent" and shows each one.
+//! The local outbox page: lists every message the system "sent" and shows each one. It holds
+//! residents' names and addresses, so it answers only the machine it runs on, or staff.
 
-use axum::extract::{Path, State};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use cityfix_domain::escape_html;
 use cityfix_embedded::Outbox;
+use cityfix_http::auth::{Role, TokenKeys};
 
-pub fn router(outbox: Outbox) -> Router {
+/// Who may read the outbox page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum OutboxAccess {
+    /// Only a peer on this machine that names this machine in `Host` (so a page elsewhere that
+    /// rebinds its DNS name to 127.0.0.1 is still refused). The runner refuses to listen on
+    /// another address with this.
+    #[default]
+    Loopback,
+    /// Anyone with a supervisor's or admin's staff token (`Authorization: Bearer …`).
+    Staff,
+}
+
+struct Guard {
+    access: OutboxAccess,
+    keys: Arc<TokenKeys>,
+}
+
+pub fn router(outbox: Outbox, access: OutboxAccess, keys: Arc<TokenKeys>) -> Router {
+    let guard = Arc::new(Guard { access, keys });
     Router::new()
         .route("/outbox", get(list))
         .route("/outbox/{file}", get(show))
         .with_state(outbox)
+        .layer(middleware::from_fn_with_state(guard, admit))
+}
+
+/// Whether `host` (a `Host` header) names this machine: localhost, 127.x, or ::1, with any port.
+fn is_loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, port)| {
+            if port.chars().all(|c| c.is_ascii_digit()) {
+                name
+            } else {
+                host
+            }
+        }),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+async fn admit(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
+    let admitted = match guard.access {
+        OutboxAccess::Loopback => {
+            let peer = request
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .is_some_and(|ConnectInfo(peer)| peer.ip().is_loopback());
+            let host = request
+                .headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .is_some_and(is_loopback_host);
+            peer && host
+        }
+        OutboxAccess::Staff => guard
+            .keys
+            .verify(request.headers())
+            .is_ok_and(|claims| matches!(claims.role, Role::Supervisor | Role::Admin)),
+    };
+    if admitted {
+        next.run(request).await
+    } else {
+        (
+            StatusCode::FORBIDDEN,
+            "the outbox holds residents' messages: it is shown on this machine only (open it as http://localhost:<port>/outbox), or to supervisors signed in when the runner was started with --outbox staff",
+        )
+            .into_response()
+    }
 }
 
 async fn list(State(outbox): State<Outbox>) -> Response {
@@ -31,7 +104,7 @@ async fn list(State(outbox): State<Outbox>) -> Response {
     }
     Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Outbox · cityfix</title>\
-         <style>body{{font-family:sans-serif;margin:2rem}}td,th{{padding:.25rem .75rem;text-align:left}}</style></head>\
+         </head>\
          <body><h1>Outbox</h1><p>Every e-mail and text message this local city sent, newest first ({count} in all). \
          On AWS these go through SES and SNS instead.</p>\
          <table><thead><tr><th>Channel</th><th>File</th><th>Bytes</th></tr></thead><tbody>{rows}</tbody></table></body></html>",
@@ -44,5 +117,35 @@ async fn show(State(outbox): State<Outbox>, Path(file): Path<String>) -> Respons
     match outbox.read(&file) {
         Ok(bytes) => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], bytes).into_response(),
         Err(_) => (StatusCode::NOT_FOUND, "no such message").into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_host;
+
+    #[test]
+    fn only_names_of_this_machine_are_loopback_hosts() {
+        for host in [
+            "localhost",
+            "LOCALHOST:3000",
+            "127.0.0.1",
+            "127.0.0.1:8080",
+            "[::1]:3000",
+            "[::1]",
+        ] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in [
+            "evil.example",
+            "evil.example:3000",
+            "127.0.0.1.evil.example",
+            "10.0.0.1:3000",
+            "localhost.evil",
+            "[::2]:80",
+            "",
+        ] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
     }
 }

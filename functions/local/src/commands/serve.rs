@@ -8,7 +8,7 @@ use std::time::Duration;
 use cityfix_aws::AwsSetup;
 use cityfix_embedded::QueueSettings;
 
-use crate::{start, Backend, LocalOptions};
+use crate::{start, Backend, LocalOptions, OutboxAccess};
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum BackendName {
@@ -37,6 +37,23 @@ pub struct ServeArgs {
     /// FROM_ADDRESS; endpoints from the AWS environment, e.g. AWS_ENDPOINT_URL).
     #[arg(long, value_enum, default_value_t = BackendName::Embedded)]
     backend: BackendName,
+    /// `on` applies the city's per-client limits (city.toml `[rate_limits]`); `off` is for load
+    /// tests and benchmarks only.
+    #[arg(long, value_enum, default_value_t = Switch::On)]
+    rate_limit: Switch,
+    /// Who may read the outbox page: `loopback` (this machine only; then --addr must be a
+    /// loopback address) or `staff` (supervisors' staff tokens, on any address).
+    #[arg(long, value_enum, default_value_t = OutboxAccess::Loopback)]
+    outbox: OutboxAccess,
+    /// A browser origin besides this one that may call the API (CORS), e.g. the city's site.
+    #[arg(long = "site-origin")]
+    site_origins: Vec<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -65,6 +82,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         web_dir: args.web.unwrap_or(defaults.web_dir),
         queues,
         backend,
+        rate_limits: args.rate_limit == Switch::On,
+        outbox: args.outbox,
+        site_origins: args.site_origins,
         ..defaults
     };
     let running = start(options).await?;

@@ -3,13 +3,16 @@
 
 use cityfix_aws::AwsSetup;
 use cityfix_http::auth::StaffSignIn;
+use cityfix_http::guard::lambda_front;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
+    let setup = AwsSetup::from_env().await?;
+    let limits = setup.city.rate_limits;
     let staff = status::Staff {
-        deps: AwsSetup::from_env().await?.status_deps()?,
+        deps: setup.status_deps()?,
         sign_in: StaffSignIn::ApiGatewayJwt,
     };
-    lambda_http::run(status::staff_router(staff)).await
+    lambda_http::run(lambda_front(status::staff_router(staff), &limits)).await
 }
