@@ -302,6 +302,8 @@ pub trait MediaStore: Send + Sync {
     /// The bytes of `key`; `NotFound` when there is no such file.
     async fn get(&self, key: &str) -> PortResult<Vec<u8>>;
 
+    /// Stores a new file at `key`. A stored file is never replaced: `AlreadyExists` if `key`
+    /// holds one, so a checked photo already shown cannot be swapped by a second upload.
     async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> PortResult<()>;
 
     /// Deletes `key`; deleting a missing file is not an error.

@@ -299,8 +299,9 @@ async fn attach_media(
     } else {
         "Photo added"
     };
-    // Applied once by its key: a repeated attach finds the key in the request's media.
-    write_retrying(deps, id, None, |current, now| {
+    // Applied once per media id: its timeline entry is named by it, and a repeated attach finds
+    // the key in the request's media. A media id attached is never replaced.
+    write_retrying(deps, id, Some(media_id), |current, now| {
         let Some(current) = current else {
             return Ok(Plan::Done(missing(id)));
         };

@@ -99,6 +99,39 @@ impl FileMedia {
         PathBuf::from(name)
     }
 
+    /// A fresh name beside `path` to write a file under before it is kept (its folder made).
+    async fn partial_beside(&self, path: &Path) -> PortResult<PathBuf> {
+        let parent = path.parent().unwrap_or(&self.root);
+        tokio::fs::create_dir_all(parent)
+            .await
+            .map_err(file_error)?;
+        Ok(parent.join(format!(".{}.partial", uuid::Uuid::new_v4())))
+    }
+
+    /// Puts the written `partial` in place at `path` unless a file is there: a hard link is made
+    /// only where no file exists, so a reader never sees half a file and a kept file is never
+    /// replaced. The partial is gone either way.
+    async fn keep_new(
+        &self,
+        key: &str,
+        partial: &Path,
+        path: &Path,
+        content_type: &str,
+    ) -> PortResult<()> {
+        let linked = tokio::fs::hard_link(partial, path).await;
+        let _ = tokio::fs::remove_file(partial).await;
+        match linked {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(PortError::AlreadyExists(format!("media {key}")))
+            }
+            Err(e) => return Err(file_error(e)),
+        }
+        tokio::fs::write(Self::type_path(path), content_type)
+            .await
+            .map_err(file_error)
+    }
+
     /// Stores a file posted with an upload form, if the form is intact and current and the file
     /// fits it; gives the key.
     pub async fn accept_upload(
@@ -318,23 +351,11 @@ impl MediaStore for FileMedia {
 
     async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> PortResult<()> {
         let path = self.path(key)?;
-        if let Some(parent) = path.parent() {
-            tokio::fs::create_dir_all(parent)
-                .await
-                .map_err(file_error)?;
-        }
-        // Written aside and renamed, so a reader never sees half a file.
-        let partial = path.with_extension("partial");
+        let partial = self.partial_beside(&path).await?;
         tokio::fs::write(&partial, &bytes)
             .await
             .map_err(file_error)?;
-        tokio::fs::write(Self::type_path(&path), content_type)
-            .await
-            .map_err(file_error)?;
-        tokio::fs::rename(&partial, &path)
-            .await
-            .map_err(file_error)?;
-        Ok(())
+        self.keep_new(key, &partial, &path, content_type).await
     }
 
     async fn delete(&self, key: &str) -> PortResult<()> {
