@@ -54,8 +54,8 @@ pub const ACCEPTED: &[MediaKind] = &[
     },
 ];
 
-/// Most files one request takes.
-pub const MAX_FILES_PER_REQUEST: usize = 10;
+/// Most files one request takes; counted when a file is attached, by the store's write.
+pub const MAX_FILES_PER_REQUEST: usize = cityfix_domain::ServiceRequest::MAX_MEDIA;
 
 /// How long an upload form stays good.
 pub const UPLOAD_FORM_LIFETIME: Duration = Duration::from_secs(15 * 60);

@@ -139,7 +139,9 @@ pub trait RequestStore: Send + Sync {
     async fn find_token(&self, token: &str) -> PortResult<Option<TrackingNumber>>;
 
     /// Saves a changed request if it is still at `expected_version` and appends its timeline
-    /// entry, both or neither. `Conflict` if someone else changed it first.
+    /// entry, both or neither. `Conflict` if someone else changed it first, or if the write would
+    /// add a file to a stored request that holds `ServiceRequest::MAX_MEDIA` (the count is part of
+    /// the write's condition).
     async fn update(
         &self,
         request: &ServiceRequest,
