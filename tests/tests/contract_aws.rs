@@ -48,5 +48,5 @@ mod media {
     cityfix_tests::media_contract!(@cases async {
         let bucket = moto::unique("media").to_lowercase();
         Arc::new(moto::media_bucket(&bucket).await) as Arc<dyn MediaStore>
-    }; a_file_is_put_read_and_deleted, a_browser_uploads_with_the_form, a_link_reads_the_file);
+    }; a_file_is_put_read_and_deleted, a_stored_file_is_never_replaced, a_browser_uploads_with_the_form, a_link_reads_the_file);
 }

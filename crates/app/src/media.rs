@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::messages::StatusCommand;
-use crate::ports::{MediaStore, Queue, QueueName};
+use crate::ports::{MediaStore, PortError, Queue, QueueName};
 use crate::AppError;
 use cityfix_domain::TrackingNumber;
 
@@ -54,8 +54,8 @@ pub const ACCEPTED: &[MediaKind] = &[
     },
 ];
 
-/// Most files one request takes.
-pub const MAX_FILES_PER_REQUEST: usize = 10;
+/// Most files one request takes; counted when a file is attached, by the store's write.
+pub const MAX_FILES_PER_REQUEST: usize = cityfix_domain::ServiceRequest::MAX_MEDIA;
 
 /// How long an upload form stays good.
 pub const UPLOAD_FORM_LIFETIME: Duration = Duration::from_secs(15 * 60);
@@ -117,7 +117,7 @@ pub enum Checked {
         request_id: TrackingNumber,
         key: String,
     },
-    /// Not what it claimed to be, or too big: deleted.
+    /// Not what it claimed to be, too big, or a second upload of a media id kept before: deleted.
     Refused(String),
     /// Already handled (the upload is gone), or not an upload at all.
     Ignored,
@@ -162,7 +162,14 @@ pub async fn check_upload(deps: &MediaDeps, key: &str) -> Result<Checked, AppErr
     };
     let file = format!("{media_id}.{}", kind.extension);
     let original = original_key(&request_id, &file);
-    deps.media.put(&original, bytes, kind.content_type).await?;
+    // A media id is kept once: a second upload with the same form never replaces a file that may
+    // be public. Status is still asked to attach the first (it attaches a media id once), in case
+    // an earlier run kept it and stopped before asking.
+    let kept_before = match deps.media.put(&original, bytes, kind.content_type).await {
+        Ok(()) => false,
+        Err(PortError::AlreadyExists(_)) => true,
+        Err(other) => return Err(other.into()),
+    };
     let command = StatusCommand::AttachMedia {
         request_id: request_id.clone(),
         media_id: format!("media-{media_id}"),
@@ -173,6 +180,12 @@ pub async fn check_upload(deps: &MediaDeps, key: &str) -> Result<Checked, AppErr
     let body = serde_json::to_string(&command).expect("a status command always serialises");
     deps.queue.send(QueueName::Status, &body).await?;
     deps.media.delete(key).await?;
+    if kept_before {
+        return Ok(Checked::Refused(format!(
+            "media {media_id} of request {request_id} was kept before; an upload form stores one \
+             file once, so this upload is deleted and the first file stands"
+        )));
+    }
     Ok(Checked::Attached {
         request_id,
         key: original,

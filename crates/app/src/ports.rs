@@ -139,7 +139,9 @@ pub trait RequestStore: Send + Sync {
     async fn find_token(&self, token: &str) -> PortResult<Option<TrackingNumber>>;
 
     /// Saves a changed request if it is still at `expected_version` and appends its timeline
-    /// entry, both or neither. `Conflict` if someone else changed it first.
+    /// entry, both or neither. `Conflict` if someone else changed it first, or if the write would
+    /// add a file to a stored request that holds `ServiceRequest::MAX_MEDIA` (the count is part of
+    /// the write's condition).
     async fn update(
         &self,
         request: &ServiceRequest,
@@ -302,6 +304,8 @@ pub trait MediaStore: Send + Sync {
     /// The bytes of `key`; `NotFound` when there is no such file.
     async fn get(&self, key: &str) -> PortResult<Vec<u8>>;
 
+    /// Stores a new file at `key`. A stored file is never replaced: `AlreadyExists` if `key`
+    /// holds one, so a checked photo already shown cannot be swapped by a second upload.
     async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> PortResult<()>;
 
     /// Deletes `key`; deleting a missing file is not an error.

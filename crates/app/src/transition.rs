@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
+use crate::media::MAX_FILES_PER_REQUEST;
 use crate::messages::{NotifyEvent, NotifyKind, StatusCommand};
 use crate::ports::Clock;
-use crate::ports::{Follower, PortError, Queue, QueueName, RequestStore};
+use crate::ports::{Follower, MediaStore, PortError, Queue, QueueName, RequestStore};
 use crate::route::{decide, ROUTED_EVENT};
 use crate::AppError;
 use cityfix_domain::{
@@ -22,6 +23,8 @@ pub struct StatusDeps {
     pub store: Arc<dyn RequestStore>,
     pub queue: Arc<dyn Queue>,
     pub clock: Arc<dyn Clock>,
+    /// Where checked files are kept: a file refused when attached is deleted.
+    pub media: Arc<dyn MediaStore>,
 }
 
 /// What applying a command did.
@@ -33,12 +36,13 @@ pub enum Applied {
     },
     /// The same change was applied before (a redelivery); its follow-ups were done again, idempotently.
     AlreadyApplied,
-    /// The change does not apply now (the request moved on); nothing written, nobody told.
+    /// The change does not apply now (the request moved on, or it holds the most files); the
+    /// request is as it was (a refused file leaves a public note saying why), nobody told.
     Refused(String),
 }
 
 impl Applied {
-    fn is_refused(&self) -> bool {
+    pub fn is_refused(&self) -> bool {
         matches!(self, Applied::Refused(_))
     }
 }
@@ -286,6 +290,11 @@ async fn unmerge(
 /// Adds a checked photo or video to a request in any status, with a public timeline entry. The
 /// first one becomes the request's Open311 `media_url` unless the reporter gave a link. It
 /// changes no status and tells nobody.
+///
+/// The files are counted here, against the request as it is when the file is attached (the store
+/// counts them again in the write), not when the form was issued: forms issued together cannot
+/// pass the limit. A file refused leaves the request's media as they were, a public note saying
+/// why (the reporter sees it on the timeline), and is deleted.
 async fn attach_media(
     deps: &StatusDeps,
     id: &TrackingNumber,
@@ -295,12 +304,16 @@ async fn attach_media(
     url: &str,
 ) -> Result<Applied, AppError> {
     let what = if content_type.starts_with("video/") {
-        "Video added"
+        "Video"
     } else {
-        "Photo added"
+        "Photo"
     };
-    // Applied once by its key: a repeated attach finds the key in the request's media.
-    write_retrying(deps, id, None, |current, now| {
+    let full = format!(
+        "request {id} holds {MAX_FILES_PER_REQUEST} photos and videos, the most a report takes"
+    );
+    // Applied once per media id: its timeline entry is named by it, and a repeated attach finds
+    // the key in the request's media. A media id attached is never replaced.
+    let outcome = write_retrying(deps, id, Some(media_id), |current, now| {
         let Some(current) = current else {
             return Ok(Plan::Done(missing(id)));
         };
@@ -308,28 +321,56 @@ async fn attach_media(
             return Ok(Plan::Done(Applied::AlreadyApplied));
         }
         let mut changed = Box::new(current.clone());
-        changed.media.push(key.to_string());
-        if changed.media_url.is_none() {
-            changed.media_url = Some(url.to_string());
-        }
+        let (note, applied) = if current.media.len() >= MAX_FILES_PER_REQUEST {
+            (
+                format!(
+                    "{what} not added: a report takes at most {MAX_FILES_PER_REQUEST} photos and videos"
+                ),
+                Applied::Refused(full.clone()),
+            )
+        } else {
+            changed.media.push(key.to_string());
+            if changed.media_url.is_none() {
+                changed.media_url = Some(url.to_string());
+            }
+            (
+                format!("{what} added"),
+                Applied::Changed {
+                    from: current.status,
+                    to: current.status,
+                },
+            )
+        };
         let entry = TimelineEntry {
             event_id: media_id.to_string(),
             at: now,
             kind: TimelineKind::Media,
             status: None,
-            note: Some(what.to_string()),
+            note: Some(note),
             public: true,
         };
         Ok(Plan::Write {
             changed,
             entry,
-            applied: Applied::Changed {
-                from: current.status,
-                to: current.status,
-            },
+            applied,
         })
     })
-    .await
+    .await?;
+    let attached = match &outcome {
+        Applied::Changed { .. } => true,
+        Applied::Refused(_) => false,
+        // Attached before, or refused before (a redelivery): the request's media tell which.
+        Applied::AlreadyApplied => deps
+            .store
+            .get(id)
+            .await?
+            .is_some_and(|request| request.media.iter().any(|k| k == key)),
+    };
+    if !attached {
+        deps.media.delete(key).await?;
+        tracing::warn!(request_id = %id, %media_id, outcome = ?outcome, "file not attached; deleted");
+    }
+    Ok(outcome)
 }
 
 /// Tells the notify function of one change, named by the request and its timeline entry so a

@@ -451,15 +451,26 @@ impl RequestStore for DynamoStore {
         expected_version: u64,
         entry: &TimelineEntry,
     ) -> PortResult<()> {
+        let files = request.media.len();
         let key = request_key(&request.id);
         let entry_key = format!("EVT#{}", entry.event_id);
+        let number = |n: usize| AttributeValue::N(n.to_string());
         let puts = vec![
+            // The stored request's files are counted in the condition: no file is added to a request
+            // that holds the most, whatever the caller read.
             self.put(to_item(&RequestItem::new(request))?)
-                .condition_expression("version = :expected")
+                .condition_expression(
+                    "version = :expected AND (attribute_not_exists(#request.#media) \
+                     OR size(#request.#media) < :most OR size(#request.#media) >= :files)",
+                )
+                .expression_attribute_names("#request", "request")
+                .expression_attribute_names("#media", "media")
                 .expression_attribute_values(
                     ":expected",
                     AttributeValue::N(expected_version.to_string()),
-                ),
+                )
+                .expression_attribute_values(":most", number(ServiceRequest::MAX_MEDIA))
+                .expression_attribute_values(":files", number(files)),
             self.put(to_item(&Item {
                 pk: key.clone(),
                 sk: entry_key.clone(),
@@ -482,7 +493,7 @@ impl RequestStore for DynamoStore {
             )));
         }
         Err(PortError::Conflict(format!(
-            "request {} is not at version {expected_version}",
+            "request {} is not at version {expected_version}, or holds the most files",
             request.id
         )))
     }

@@ -1,4 +1,5 @@
-//! Media on S3: presigned POST forms for browser uploads, presigned GET links, and head, get, put, delete.
+//! Media on S3: presigned POST forms for browser uploads, presigned GET links, and head, get,
+//! create-once put (`If-None-Match: *`), delete.
 //!
 //! The SDK presigns GETs but not POST forms, so the form's policy is signed here with the SDK's own
 //! SigV4 primitives (`aws_sigv4::sign::v4`); S3 then enforces the policy's key, exact content type,
@@ -209,10 +210,19 @@ impl MediaStore for S3Media {
             .bucket(&self.bucket)
             .key(key)
             .content_type(content_type)
+            .if_none_match("*")
             .body(ByteStream::from(bytes))
             .send()
             .await
-            .map_err(|e| unavailable("put", e.into_service_error()))?;
+            .map_err(|error| {
+                // 412: the key holds an object. 409 would be another conditional put of the same key
+                // in flight, which a retry settles.
+                if error.raw_response().map(|r| r.status().as_u16()) == Some(412) {
+                    PortError::AlreadyExists(format!("media {key}"))
+                } else {
+                    unavailable("put", error.into_service_error())
+                }
+            })?;
         Ok(())
     }
 

@@ -242,6 +242,7 @@ impl AwsSetup {
             store: Arc::new(self.store()?),
             queue: Arc::new(self.queues(&[QueueName::Notify])?),
             clock: Arc::new(SystemClock),
+            media: Arc::new(self.media()?),
         })
     }
 

@@ -79,6 +79,10 @@ pub struct TimelineEntry {
 }
 
 impl ServiceRequest {
+    /// Most photos and videos one request holds. Stores refuse a write that adds one to a request
+    /// holding this many, so uploads checked together cannot pass it.
+    pub const MAX_MEDIA: usize = 10;
+
     /// A freshly submitted request, before any routing.
     pub fn submitted(
         id: TrackingNumber,

@@ -144,13 +144,18 @@ impl RequestStore for SqliteStore {
         expected_version: u64,
         entry: &TimelineEntry,
     ) -> PortResult<()> {
+        let files = request.media.len();
         let request = request.clone();
         let entry = entry.clone();
         self.db
             .call(move |conn| {
                 let tx = conn.savepoint().map_err(sqlite_error)?;
+                // The stored request's files are counted in the same statement: no file is added to a
+                // request that holds the most, whatever the caller read.
                 let changed = tx.execute(
-                    "UPDATE requests SET status = ?1, department = ?2, updated_at = ?3, version = ?4, doc = ?5 WHERE id = ?6 AND version = ?7",
+                    "UPDATE requests SET status = ?1, department = ?2, updated_at = ?3, version = ?4, doc = ?5 \
+                     WHERE id = ?6 AND version = ?7 \
+                     AND (COALESCE(json_array_length(doc, '$.media'), 0) < ?8 OR COALESCE(json_array_length(doc, '$.media'), 0) >= ?9)",
                     params![
                         request.status.as_str(),
                         request.department,
@@ -158,11 +163,13 @@ impl RequestStore for SqliteStore {
                         request.version,
                         to_json(&request),
                         request.id.as_str(),
-                        expected_version
+                        expected_version,
+                        ServiceRequest::MAX_MEDIA,
+                        files
                     ],
                 ).map_err(sqlite_error)?;
                 if changed == 0 {
-                    return Err(PortError::Conflict(format!("request {} is not at version {expected_version}", request.id)));
+                    return Err(PortError::Conflict(format!("request {} is not at version {expected_version}, or holds the most files", request.id)));
                 }
                 insert_entry(&tx, &request.id, &entry)?;
                 tx.commit().map_err(sqlite_error)?;

@@ -39,7 +39,9 @@ struct UploadAsk {
     size: u64,
 }
 
-/// A form for one file, good for 15 minutes. The media function checks the file once stored.
+/// A form for one file, used once, good for 15 minutes: its fields go first and the file last, as
+/// S3 requires, so storage checks the signed fields before it reads the file. The media function
+/// checks the file once stored; the report's files are counted when it is attached.
 async fn upload_form(
     State(intake): Shared,
     Path(id): Path<String>,

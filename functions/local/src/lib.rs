@@ -316,6 +316,7 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
             store: adapters.store.clone(),
             queue: adapters.queue.clone(),
             clock: Arc::new(SystemClock),
+            media: adapters.media.clone(),
         },
         notify: NotifyDeps {
             city: city.clone(),

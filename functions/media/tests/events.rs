@@ -87,3 +87,37 @@ async fn a_file_that_is_not_what_it_claims_is_deleted_and_nothing_attached() {
     assert_eq!(world.media.head(ORIGINAL).await.unwrap(), None);
     assert!(world.queue.receive("status", 10).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_form_used_again_never_replaces_the_photo_it_kept() {
+    // given a photo kept and sent to status from one upload form
+    let world = World::new();
+    seed_sample_pothole(&world.store, None).await;
+    world
+        .media
+        .put(UPLOAD, photo_with_gps(), "image/jpeg")
+        .await
+        .unwrap();
+    let s3: S3Event = event("media/s3-object-created.json");
+    media::handle(&deps(&world), s3.clone()).await.unwrap();
+    let kept = world.media.get(ORIGINAL).await.unwrap();
+
+    // when the same form posts another picture within its lifetime and S3 reports it
+    let mut other = photo_with_gps();
+    other.splice(2..2, [0xFF, 0xE0, 0, 7, b'O', b'T', b'H', b'E', b'R']);
+    world.media.put(UPLOAD, other, "image/jpeg").await.unwrap();
+    let second = media::handle(&deps(&world), s3).await.unwrap();
+
+    // then the second upload is refused and deleted, and the kept photo is the first one still
+    assert!(
+        matches!(&second[..], [Checked::Refused(why)] if why.contains("kept before")),
+        "{second:?}"
+    );
+    assert_eq!(world.media.get(ORIGINAL).await.unwrap(), kept);
+    assert_eq!(world.media.head(UPLOAD).await.unwrap(), None);
+    // status may hear of the media id again; it attaches a media id once
+    for sent in world.queue.receive("status", 10).await.unwrap() {
+        let command: StatusCommand = serde_json::from_str(&sent.body).unwrap();
+        assert!(matches!(command, StatusCommand::AttachMedia { key, .. } if key == ORIGINAL));
+    }
+}

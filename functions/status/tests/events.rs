@@ -15,6 +15,7 @@ fn deps(world: &World) -> StatusDeps {
         store: Arc::new(world.store.clone()),
         queue: Arc::new(world.queue.clone()),
         clock: Arc::new(SystemClock),
+        media: Arc::new(world.media.clone()),
     }
 }
 
@@ -297,5 +298,99 @@ mod original_closed_before_the_link {
         assert_eq!(stored.duplicate_of.as_ref(), Some(&root.id));
         let followers = world.store.followers(&root.id).await.unwrap();
         assert!(followers.iter().any(|f| f.via == late.id), "{followers:?}");
+    }
+}
+
+/// Issue 18: forms are issued while the report has room, so more uploads may be checked than it
+/// takes; the files are counted when they are attached.
+mod more_files_than_a_report_takes {
+    use super::*;
+    use cityfix_app::media::MAX_FILES_PER_REQUEST;
+    use cityfix_app::messages::StatusCommand;
+    use cityfix_app::ports::MediaStore;
+    use cityfix_app::transition::apply;
+
+    fn attach(n: usize) -> StatusCommand {
+        StatusCommand::AttachMedia {
+            request_id: TrackingNumber::parse("7K3M-9QZ2").unwrap(),
+            media_id: format!("media-{n}"),
+            key: format!("originals/7K3M-9QZ2/{n}.jpg"),
+            content_type: "image/jpeg".into(),
+            url: format!("http://cityfix.test/api/v1/media/7K3M-9QZ2/{n}.jpg"),
+        }
+    }
+
+    /// Applies `command` as the queue would: again after a failure (here, too many conflicts).
+    async fn delivered(deps: &StatusDeps, command: &StatusCommand) -> Applied {
+        for _ in 0..20 {
+            if let Ok(applied) = apply(deps, command).await {
+                return applied;
+            }
+        }
+        panic!("{command:?} never applied");
+    }
+
+    #[tokio::test]
+    async fn thirteen_photos_checked_together_attach_ten_and_the_rest_are_refused_and_deleted() {
+        // given a report and 13 checked photos kept for it, from 13 forms issued while it had none
+        let world = World::new();
+        seed_sample_pothole(&world.store, None).await;
+        let id = TrackingNumber::parse("7K3M-9QZ2").unwrap();
+        for n in 0..13 {
+            world
+                .media
+                .put(
+                    &format!("originals/7K3M-9QZ2/{n}.jpg"),
+                    vec![0xFF, 0xD8, 0xFF],
+                    "image/jpeg",
+                )
+                .await
+                .unwrap();
+        }
+
+        // when status is asked to attach all 13 at once
+        let deps = deps(&world);
+        let mut together = tokio::task::JoinSet::new();
+        for n in 0..13 {
+            let deps = deps.clone();
+            together.spawn(async move { (n, delivered(&deps, &attach(n)).await) });
+        }
+        let mut outcomes = together.join_all().await;
+        outcomes.sort_by_key(|(n, _)| *n);
+        let outcomes: Vec<Applied> = outcomes.into_iter().map(|(_, o)| o).collect();
+
+        // then ten are attached and three refused, the request holds ten files
+        let refused = outcomes.iter().filter(|o| o.is_refused()).count();
+        assert_eq!(refused, 13 - MAX_FILES_PER_REQUEST, "{outcomes:?}");
+        let request = world.store.get(&id).await.unwrap().unwrap();
+        assert_eq!(request.media.len(), MAX_FILES_PER_REQUEST);
+        // and each refused file is deleted, with a public note the reporter sees
+        let timeline = world.store.timeline(&id).await.unwrap();
+        for (n, outcome) in outcomes.iter().enumerate() {
+            let key = format!("originals/7K3M-9QZ2/{n}.jpg");
+            let kept = world.media.head(&key).await.unwrap().is_some();
+            assert_eq!(kept, !outcome.is_refused(), "{key}: {outcome:?}");
+            assert_eq!(request.media.contains(&key), kept, "{key}");
+            let entry = timeline
+                .iter()
+                .find(|e| e.event_id == format!("media-{n}"))
+                .expect("every file has its timeline entry");
+            assert!(entry.public);
+            if !kept {
+                assert_eq!(
+                    entry.note.as_deref(),
+                    Some("Photo not added: a report takes at most 10 photos and videos")
+                );
+            }
+        }
+
+        // and a refused file delivered again changes nothing
+        let refused_one = outcomes.iter().position(|o| o.is_refused()).unwrap();
+        let before = world.store.get(&id).await.unwrap().unwrap();
+        assert_eq!(
+            apply(&deps, &attach(refused_one)).await.unwrap(),
+            Applied::AlreadyApplied
+        );
+        assert_eq!(world.store.get(&id).await.unwrap().unwrap(), before);
     }
 }

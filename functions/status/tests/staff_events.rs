@@ -24,6 +24,7 @@ fn app(world: &World) -> axum::Router {
             store: Arc::new(world.store.clone()),
             queue: Arc::new(world.queue.clone()),
             clock: Arc::new(SystemClock),
+            media: Arc::new(world.media.clone()),
         },
         sign_in: StaffSignIn::ApiGatewayJwt,
     })

@@ -48,6 +48,29 @@ pub async fn a_file_is_put_read_and_deleted(media: &dyn MediaStore) {
         .expect("deleting a missing file is no error");
 }
 
+pub async fn a_stored_file_is_never_replaced(media: &dyn MediaStore) {
+    // given a checked photo kept under its media id
+    let key = "originals/7K3M-9QZ2/e.jpg";
+    media
+        .put(key, b"\xFF\xD8\xFFfirst".to_vec(), "image/jpeg")
+        .await
+        .unwrap();
+
+    // when another file is put at the same key
+    let again = media
+        .put(key, b"\xFF\xD8\xFFsecond, larger".to_vec(), "image/png")
+        .await;
+
+    // then it is refused and the first file stands, type and all
+    assert!(
+        matches!(again, Err(PortError::AlreadyExists(_))),
+        "{again:?}"
+    );
+    assert_eq!(media.get(key).await.unwrap(), b"\xFF\xD8\xFFfirst");
+    let head = media.head(key).await.unwrap().expect("the file is there");
+    assert_eq!(head.content_type.as_deref(), Some("image/jpeg"));
+}
+
 pub async fn a_browser_uploads_with_the_form(media: &dyn MediaStore) {
     let key = "uploads/7K3M-9QZ2/0f9a-1.jpg";
     let form = media

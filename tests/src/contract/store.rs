@@ -2,7 +2,7 @@
 
 use chrono::Duration;
 use cityfix_app::ports::{Created, PortError, RequestQuery, RequestStore};
-use cityfix_domain::{Status, TimelineEntry, TimelineKind};
+use cityfix_domain::{ServiceRequest, Status, TimelineEntry, TimelineKind};
 
 use crate::sample::{at, id, new_request, with_key};
 
@@ -140,6 +140,47 @@ pub async fn a_stale_version_is_a_conflict(store: &dyn RequestStore) {
         2,
         "a refused update adds no timeline entry"
     );
+}
+
+pub async fn a_request_holding_the_most_files_takes_no_more(store: &dyn RequestStore) {
+    // given a request that holds the most files a request takes
+    let most = ServiceRequest::MAX_MEDIA;
+    let mut new = new_request("AAAA-0013", "pothole", 1);
+    new.request.media = (0..most)
+        .map(|n| format!("originals/AAAA-0013/{n}.jpg"))
+        .collect();
+    store.create(&new).await.unwrap();
+
+    // when a writer that read it adds one more, at the version it read
+    let mut more = new.request.clone();
+    more.media.push("originals/AAAA-0013/late.jpg".into());
+    more.version = 2;
+    let mut entry = routed_entry(2);
+    entry.event_id = "media-late".into();
+    let refused = store.update(&more, 1, &entry).await;
+
+    // then the write is refused whole, and a change that adds no file still goes through
+    assert!(
+        matches!(refused, Err(PortError::Conflict(_))),
+        "{refused:?}"
+    );
+    let stored = store.get(&new.request.id).await.unwrap().unwrap();
+    assert_eq!(stored.media.len(), most);
+    assert_eq!(stored.version, 1);
+    assert_eq!(store.timeline(&new.request.id).await.unwrap().len(), 1);
+    let mut opened = new.request.clone();
+    opened.status = Status::Open;
+    opened.version = 2;
+    store.update(&opened, 1, &routed_entry(2)).await.unwrap();
+
+    // and a request with room takes a file
+    let mut fewer = new_request("AAAA-0014", "pothole", 1);
+    fewer.request.media = vec!["originals/AAAA-0014/0.jpg".into()];
+    store.create(&fewer).await.unwrap();
+    let mut added = fewer.request.clone();
+    added.media.push("originals/AAAA-0014/1.jpg".into());
+    added.version = 2;
+    store.update(&added, 1, &entry).await.unwrap();
 }
 
 pub async fn a_change_is_applied_once(store: &dyn RequestStore) {
