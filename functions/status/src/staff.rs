@@ -35,9 +35,10 @@ impl FromRequestParts<Arc<Staff>> for SignedIn {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, staff: &Arc<Staff>) -> Result<Self, ApiError> {
+        let now = u64::try_from(staff.deps.clock.now().timestamp()).unwrap_or(0);
         match &staff.sign_in {
-            StaffSignIn::Local(keys) => keys.verify(&parts.headers).map(SignedIn),
-            StaffSignIn::ApiGatewayJwt => {
+            StaffSignIn::Local(keys) => keys.verify(&parts.headers, now).map(SignedIn),
+            StaffSignIn::ApiGatewayJwt(expected) => {
                 let claims = match parts.extensions.get::<RequestContext>() {
                     Some(RequestContext::ApiGatewayV2(context)) => context
                         .authorizer
@@ -50,10 +51,10 @@ impl FromRequestParts<Arc<Staff>> for SignedIn {
                     ApiError::new(
                         StatusCode::UNAUTHORIZED,
                         "unauthorised",
-                        "sign in: the request carries no checked token",
+                        "sign in: send `Authorization: Bearer <token>`",
                     )
                 })?;
-                claims_from_authorizer(claims).map(SignedIn)
+                claims_from_authorizer(claims, expected, now).map(SignedIn)
             }
         }
     }

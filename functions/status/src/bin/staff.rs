@@ -1,15 +1,19 @@
 //! The staff function on Lambda: staff actions on requests over the HTTP API, behind Cognito's JWT
 //! authorizer. Built from the status crate, since status is the only writer of a request's state.
 
+use cityfix_aws::setup::required;
 use cityfix_aws::AwsSetup;
-use cityfix_http::auth::StaffSignIn;
+use cityfix_http::auth::{CognitoTokens, StaffSignIn};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
     let staff = status::Staff {
         deps: AwsSetup::from_env().await?.status_deps()?,
-        sign_in: StaffSignIn::ApiGatewayJwt,
+        sign_in: StaffSignIn::ApiGatewayJwt(CognitoTokens {
+            issuer: required("STAFF_TOKEN_ISSUER")?,
+            audience: required("STAFF_TOKEN_AUDIENCE")?,
+        }),
     };
     lambda_http::run(status::staff_router(staff)).await
 }
