@@ -96,16 +96,9 @@ async fn staff_merge_a_report_into_another_and_unmerge_it() {
     let first_id = TrackingNumber::parse(&first).unwrap();
     assert_eq!(city.store.followers(&first_id).await.unwrap().len(), 1);
 
-    // staff see how the first was routed and that it has a follower now
-    let seen: Value = reqwest::Client::new()
-        .get(format!("{}/staff/v1/requests/{first}", city.url))
-        .bearer_auth(token(&city, Role::Agent, None))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    // its department's staff see how the first was routed and that it has a follower now
+    let (status, seen) = get(&city, &format!("/staff/v1/requests/{first}"), &public_works).await;
+    assert_eq!(status, 200, "{seen}");
     assert_eq!(seen["department"], "public-works");
     assert_eq!(seen["routing_reason"], "Pothole goes to its department");
     assert_eq!(seen["areas"]["districts"], "Central District");
@@ -114,6 +107,19 @@ async fn staff_merge_a_report_into_another_and_unmerge_it() {
     assert!(
         !seen.to_string().contains("first@example.org"),
         "no contact details: {seen}"
+    );
+    // an agent answering the reporter's call sees where it is, not why or who else follows
+    let (status, heard) = get(
+        &city,
+        &format!("/staff/v1/requests/{first}"),
+        &token(&city, Role::Agent, None),
+    )
+    .await;
+    assert_eq!(status, 200, "{heard}");
+    assert_eq!(heard["department"], "public-works");
+    assert!(
+        heard.get("routing_reason").is_none() && heard.get("followers").is_none(),
+        "{heard}"
     );
     let anonymous = reqwest::get(format!("{}/staff/v1/requests/{first}", city.url))
         .await

@@ -378,6 +378,7 @@ pub(crate) mod tests {
                         name: "Small".into(),
                     }],
                 }],
+                confidential: false,
             }],
             address_points: Vec::new(),
             places: Places {

@@ -65,6 +65,44 @@ impl StaffClaims {
             Role::Agent | Role::Ethics => false,
         }
     }
+
+    /// How much of a request of `department` this person may read, confidential (an ethics
+    /// report) or not: the read policy of docs/staff-access.md.
+    pub fn may_read(&self, department: Option<&str>, confidential: bool) -> Reading {
+        match (self.role, confidential) {
+            (Role::Ethics, true) => Reading::Case,
+            (Role::Ethics, false) => Reading::Refused,
+            (_, true) => Reading::Hidden,
+            (Role::Supervisor | Role::Admin, false) => Reading::Case,
+            (Role::Staff, false) if self.may_work(department) => Reading::Case,
+            (Role::Staff | Role::Agent, false) => Reading::Caller,
+        }
+    }
+
+    /// Whether this person may read the work queue of `department` (what it lists is what
+    /// [`StaffClaims::may_read`] gives [`Reading::Case`] of).
+    pub fn may_list(&self, department: &str) -> bool {
+        match self.role {
+            Role::Ethics => true,
+            Role::Agent => false,
+            Role::Staff | Role::Supervisor | Role::Admin => self.may_work(Some(department)),
+        }
+    }
+}
+
+/// What someone sees of one request (docs/staff-access.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    /// The case as its workers see it: the public record, who has it and why it was routed
+    /// there, the internal timeline, followers and whether the reporter can be reached.
+    Case,
+    /// What a caller may be told: the public record with its public timeline, and who has it.
+    Caller,
+    /// Not this person's to read (403): an ethics officer and an ordinary request.
+    Refused,
+    /// As if it did not exist (404): a confidential report to anyone but ethics, so that a
+    /// tracking number does not tell that one was made.
+    Hidden,
 }
 
 /// Signs and checks staff tokens with one secret (HS256), issued by [`LOCAL_ISSUER`] for
@@ -564,6 +602,21 @@ mod tests {
                 "{case}"
             );
         }
+    }
+
+    #[test]
+    fn only_ethics_read_confidential_reports_and_ethics_read_nothing_else() {
+        for role in [Role::Agent, Role::Staff, Role::Supervisor, Role::Admin] {
+            let someone = claims(role, Some("parks"), 0);
+            assert_eq!(
+                someone.may_read(Some("parks"), true),
+                Reading::Hidden,
+                "{role:?}"
+            );
+        }
+        let ethics = claims(Role::Ethics, None, 0);
+        assert_eq!(ethics.may_read(Some("parks"), true), Reading::Case);
+        assert_eq!(ethics.may_read(Some("parks"), false), Reading::Refused);
     }
 
     #[test]
