@@ -24,13 +24,15 @@ fn options(data: &std::path::Path) -> LocalOptions {
 }
 
 fn token(city: &Running, role: Role) -> String {
-    city.keys.issue(&StaffClaims {
+    let now = chrono::Utc::now().timestamp() as u64;
+    let claims = StaffClaims {
         sub: "local:test".into(),
         name: "Test".into(),
         role,
         department: Some("public-works".into()),
-        exp: (chrono::Utc::now().timestamp() + 600) as u64,
-    })
+        exp: now + 600,
+    };
+    city.keys.issue(&claims, now).unwrap()
 }
 
 fn pothole() -> serde_json::Value {

@@ -9,13 +9,19 @@ use cityfix_tests::city::{read_until, report, start_city};
 use serde_json::{json, Value};
 
 fn token(city: &Running, role: Role, department: Option<&str>) -> String {
-    city.keys.issue(&StaffClaims {
-        sub: "local:test".into(),
-        name: "Test".into(),
-        role,
-        department: department.map(str::to_string),
-        exp: 4_000_000_000,
-    })
+    let now = chrono::Utc::now().timestamp() as u64;
+    city.keys
+        .issue(
+            &StaffClaims {
+                sub: "local:test".into(),
+                name: "Test".into(),
+                role,
+                department: department.map(str::to_string),
+                exp: now + 3600,
+            },
+            now,
+        )
+        .unwrap()
 }
 
 /// Reports a pothole and waits until it is open.
@@ -90,16 +96,9 @@ async fn staff_merge_a_report_into_another_and_unmerge_it() {
     let first_id = TrackingNumber::parse(&first).unwrap();
     assert_eq!(city.store.followers(&first_id).await.unwrap().len(), 1);
 
-    // staff see how the first was routed and that it has a follower now
-    let seen: Value = reqwest::Client::new()
-        .get(format!("{}/staff/v1/requests/{first}", city.url))
-        .bearer_auth(token(&city, Role::Agent, None))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    // its department's staff see how the first was routed and that it has a follower now
+    let (status, seen) = get(&city, &format!("/staff/v1/requests/{first}"), &public_works).await;
+    assert_eq!(status, 200, "{seen}");
     assert_eq!(seen["department"], "public-works");
     assert_eq!(seen["routing_reason"], "Pothole goes to its department");
     assert_eq!(seen["areas"]["districts"], "Central District");
@@ -108,6 +107,19 @@ async fn staff_merge_a_report_into_another_and_unmerge_it() {
     assert!(
         !seen.to_string().contains("first@example.org"),
         "no contact details: {seen}"
+    );
+    // an agent answering the reporter's call sees where it is, not why or who else follows
+    let (status, heard) = get(
+        &city,
+        &format!("/staff/v1/requests/{first}"),
+        &token(&city, Role::Agent, None),
+    )
+    .await;
+    assert_eq!(status, 200, "{heard}");
+    assert_eq!(heard["department"], "public-works");
+    assert!(
+        heard.get("routing_reason").is_none() && heard.get("followers").is_none(),
+        "{heard}"
     );
     let anonymous = reqwest::get(format!("{}/staff/v1/requests/{first}", city.url))
         .await
@@ -215,4 +227,32 @@ async fn staff_page_through_their_department_queue_oldest_first() {
     let (status, _) = get(&city, "/staff/v1/queue", &supervisor).await;
     assert_eq!(status, 400, "a supervisor names the department");
     city.stop().await;
+}
+
+#[test]
+fn the_staff_function_expects_the_issuer_and_audience_the_authorizer_checks() {
+    let template = cityfix_tests::template::read();
+    let authorizer =
+        &template["Resources"]["HttpApi"]["Properties"]["Auth"]["Authorizers"]["CognitoJwt"];
+    let jwt = &authorizer["JwtConfiguration"];
+    let staff = &template["Resources"]["StaffFunction"]["Properties"]["Environment"]["Variables"];
+    let issuer = serde_yaml::to_string(&jwt["issuer"]).unwrap();
+    assert!(
+        issuer.contains("!Sub")
+            && issuer.contains("cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}"),
+        "the authorizer takes only the user pool's tokens: {issuer}"
+    );
+    assert_eq!(
+        serde_yaml::to_string(&jwt["audience"][0]).unwrap().trim(),
+        "!Ref UserPoolClient"
+    );
+    assert_eq!(staff["STAFF_TOKEN_ISSUER"], jwt["issuer"]);
+    assert_eq!(staff["STAFF_TOKEN_AUDIENCE"], jwt["audience"][0]);
+    let client = &template["Resources"]["UserPoolClient"]["Properties"];
+    assert_eq!(
+        client["TokenValidityUnits"]["IdToken"].as_str(),
+        Some("minutes")
+    );
+    let minutes = client["IdTokenValidity"].as_u64().unwrap();
+    assert!(minutes * 60 <= cityfix_http::auth::MAX_TOKEN_LIFETIME_SECS);
 }

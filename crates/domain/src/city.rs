@@ -410,6 +410,7 @@ pub(crate) mod tests {
                         name: "Small".into(),
                     }],
                 }],
+                confidential: false,
             }],
             address_points: Vec::new(),
             places: Places {

@@ -23,6 +23,10 @@ pub struct Service {
     pub routing: ServiceRouting,
     #[serde(default, rename = "attribute")]
     pub attributes: Vec<Attribute>,
+    /// Reports of this service (an ethics complaint) are read by ethics staff only; to everyone
+    /// else they are not there (docs/staff-access.md).
+    #[serde(default)]
+    pub confidential: bool,
 }
 
 /// How a service's reports are routed beyond its department.
@@ -357,6 +361,7 @@ mod tests {
                     values: vec![],
                 },
             ],
+            confidential: false,
         }
     }
 

@@ -210,3 +210,40 @@ fn check_routing_names_the_neighbourhood_of_every_test_point() {
         "{summary}"
     );
 }
+
+#[test]
+fn a_staff_token_lives_at_most_twelve_hours() {
+    let data = tempfile::tempdir().unwrap();
+    let token = |hours: &str| {
+        Command::new(env!("CARGO_BIN_EXE_cityfix"))
+            .args([
+                "token", "--role", "staff", "--name", "Ana Ruiz", "--hours", hours,
+            ])
+            .args(["--department", "public-works", "--data"])
+            .arg(data.path())
+            .output()
+            .unwrap()
+    };
+    for refused in ["13", "876000", "0"] {
+        let output = token(refused);
+        assert!(!output.status.success(), "--hours {refused}");
+        let message = String::from_utf8_lossy(&output.stderr);
+        assert!(message.contains("1 to 12 hours"), "{message}");
+    }
+    let output = token("12");
+    assert!(output.status.success());
+    let keys = cityfix_local::staff_token_keys(data.path()).unwrap();
+    let mut headers = axum::http::HeaderMap::new();
+    let bearer = format!(
+        "Bearer {}",
+        String::from_utf8(output.stdout).unwrap().trim()
+    );
+    headers.insert("authorization", bearer.parse().unwrap());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = keys.verify(&headers, now).unwrap();
+    assert_eq!(claims.department.as_deref(), Some("public-works"));
+    assert!(claims.exp <= now + 12 * 3600);
+}

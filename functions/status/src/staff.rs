@@ -1,4 +1,5 @@
-//! Staff actions on requests over HTTP: merge a report into another of the same problem, and unmerge it.
+//! Staff over HTTP: read a request and a department's queue as the read policy allows
+//! (docs/staff-access.md), merge a report into another of the same problem, and unmerge it.
 
 use std::sync::Arc;
 
@@ -14,7 +15,7 @@ use cityfix_app::transition::{apply, Applied, StatusDeps};
 use cityfix_app::AppError;
 use cityfix_domain::{ServiceRequest, Status, TrackingNumber};
 use cityfix_http::api::{request_view, stored_request, ApiError};
-use cityfix_http::auth::{claims_from_authorizer, Role, StaffClaims, StaffSignIn};
+use cityfix_http::auth::{claims_from_authorizer, Reading, StaffClaims, StaffSignIn};
 use cityfix_http::city_time;
 use lambda_http::request::RequestContext;
 use serde::Deserialize;
@@ -35,9 +36,10 @@ impl FromRequestParts<Arc<Staff>> for SignedIn {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, staff: &Arc<Staff>) -> Result<Self, ApiError> {
+        let now = u64::try_from(staff.deps.clock.now().timestamp()).unwrap_or(0);
         match &staff.sign_in {
-            StaffSignIn::Local(keys) => keys.verify(&parts.headers).map(SignedIn),
-            StaffSignIn::ApiGatewayJwt => {
+            StaffSignIn::Local(keys) => keys.verify(&parts.headers, now).map(SignedIn),
+            StaffSignIn::ApiGatewayJwt(expected) => {
                 let claims = match parts.extensions.get::<RequestContext>() {
                     Some(RequestContext::ApiGatewayV2(context)) => context
                         .authorizer
@@ -50,10 +52,10 @@ impl FromRequestParts<Arc<Staff>> for SignedIn {
                     ApiError::new(
                         StatusCode::UNAUTHORIZED,
                         "unauthorised",
-                        "sign in: the request carries no checked token",
+                        "sign in: send `Authorization: Bearer <token>`",
                     )
                 })?;
-                claims_from_authorizer(claims).map(SignedIn)
+                claims_from_authorizer(claims, expected, now).map(SignedIn)
             }
         }
     }
@@ -69,23 +71,26 @@ pub fn staff_router(staff: Staff) -> Router {
         .with_state(Arc::new(staff))
 }
 
-/// A request as staff see it: the public record, plus how it was routed, who follows it, and the
-/// whole timeline. The reporter's contact details stay out.
+/// A request as the signed-in person may read it (docs/staff-access.md): the case view (the
+/// public record, how it was routed, who follows it, the whole timeline) or the caller view (the
+/// public record and who has it). The reporter's contact details stay out of both.
 async fn read(
     State(staff): Shared,
     Path(id): Path<String>,
     SignedIn(claims): SignedIn,
 ) -> Result<Json<Value>, ApiError> {
-    if matches!(claims.role, Role::Ethics) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "ethics staff read ethics reports only",
-        ));
-    }
     let request = stored_request(staff.deps.store.as_ref(), &id).await?;
+    let reading = readable(&staff, &claims, &request)?;
     let store = &staff.deps.store;
     let timeline = store.timeline(&request.id).await?;
+    if reading == Reading::Caller {
+        let mut view = request_view(&staff.deps.city, &request, &timeline);
+        if let Some(fields) = view.as_object_mut() {
+            fields.insert("department".into(), json!(request.department));
+            fields.insert("agency".into(), json!(request.agency));
+        }
+        return Ok(Json(view));
+    }
     let followers = store.followers(&request.id).await?.len();
     let has_reporter = store.reporter(&request.id).await?.is_some();
     let mut view = request_view(&staff.deps.city, &request, &[]);
@@ -104,6 +109,36 @@ async fn read(
         fields.insert("version".into(), json!(request.version));
     }
     Ok(Json(view))
+}
+
+/// Whether a request of a confidential service (an ethics report).
+fn confidential(staff: &Staff, request: &ServiceRequest) -> bool {
+    staff
+        .deps
+        .city
+        .service(&request.service_code)
+        .is_some_and(|service| service.confidential)
+}
+
+/// How much of `request` this person may read: 404 as for a missing request if it is hidden from
+/// them, 403 if it is not theirs to read.
+fn readable(
+    staff: &Staff,
+    claims: &StaffClaims,
+    request: &ServiceRequest,
+) -> Result<Reading, ApiError> {
+    match claims.may_read(request.department.as_deref(), confidential(staff, request)) {
+        Reading::Hidden => Err(ApiError::not_found(format!(
+            "there is no request `{}`",
+            request.id
+        ))),
+        Reading::Refused => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "ethics staff read ethics reports only",
+        )),
+        reading => Ok(reading),
+    }
 }
 
 /// The query of `GET /staff/v1/queue`.
@@ -138,7 +173,7 @@ async fn queue(
             department.chars().take(40).collect::<String>()
         )));
     }
-    if !claims.may_work(Some(&department)) {
+    if !claims.may_list(&department) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
@@ -174,9 +209,15 @@ async fn queue(
             cityfix_app::ports::PortError::NotFound(why) => bad(why),
             other => ApiError::from(other),
         })?;
+    // Only what this person reads as a case: ethics reports for ethics, the others for the rest.
+    // A page may so hold fewer than `limit`; `next` still says whether more follow.
     let requests: Vec<Value> = page
         .requests
         .iter()
+        .filter(|request| {
+            claims.may_read(request.department.as_deref(), confidential(&staff, request))
+                == Reading::Case
+        })
         .map(|request| request_view(&staff.deps.city, request, &[]))
         .collect();
     // The cursor travels hex-encoded, so it is safe in a URL as it is.
@@ -204,6 +245,7 @@ async fn merge(
     let request = stored_request(staff.deps.store.as_ref(), &id).await?;
     let original = stored_request(staff.deps.store.as_ref(), &body.into).await?;
     for worked in [&request, &original] {
+        readable(&staff, &claims, worked)?;
         permit(&claims, worked)?;
     }
     let command = StatusCommand::LinkDuplicate {
@@ -222,6 +264,7 @@ async fn unmerge(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let request = stored_request(staff.deps.store.as_ref(), &id).await?;
+    readable(&staff, &claims, &request)?;
     permit(&claims, &request)?;
     let command = StatusCommand::Unlink {
         request_id: request.id.clone(),

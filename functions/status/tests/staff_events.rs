@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use cityfix_app::ports::{RequestStore, SystemClock};
+use cityfix_app::ports::RequestStore;
 use cityfix_app::transition::StatusDeps;
 use cityfix_domain::{Status, TrackingNumber};
-use cityfix_http::auth::StaffSignIn;
+use cityfix_http::auth::{CognitoTokens, StaffSignIn};
 use cityfix_testing::{
-    demo_city, force_status, repo_root, seed_request, seed_sample_pothole, World,
+    demo_city, force_status, repo_root, seed_request, seed_sample_pothole, FixedClock, World,
 };
 use http_body_util::BodyExt;
 use serde_json::Value;
@@ -18,16 +18,28 @@ use status::{staff_router, Staff};
 use tower::ServiceExt;
 
 fn app(world: &World) -> axum::Router {
+    app_at(world, sample_time())
+}
+
+fn app_at(world: &World, now: chrono::DateTime<chrono::Utc>) -> axum::Router {
     staff_router(Staff {
         deps: StatusDeps {
             city: demo_city(),
             store: Arc::new(world.store.clone()),
             queue: Arc::new(world.queue.clone()),
-            clock: Arc::new(SystemClock),
+            clock: Arc::new(FixedClock(now)),
             media: Arc::new(world.media.clone()),
         },
-        sign_in: StaffSignIn::ApiGatewayJwt,
+        sign_in: StaffSignIn::ApiGatewayJwt(CognitoTokens {
+            issuer: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEfGhI".into(),
+            audience: "4l7k2m9n3p5q8r1s6t0u2v4w6x".into(),
+        }),
     })
+}
+
+/// When the sample events were sent (their `timeEpoch`), within their tokens' hour.
+fn sample_time() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(1_795_515_300, 0).unwrap()
 }
 
 fn lambda_request(relative: &str) -> Request<Body> {
@@ -119,4 +131,20 @@ async fn without_the_authorizer_context_or_a_staff_group_the_call_is_refused() {
         .map(|body| Body::from(body.to_vec()));
     let (status, body) = call(&world, request).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+}
+
+#[tokio::test]
+async fn the_sample_token_is_refused_once_it_has_expired() {
+    let world = World::new();
+    two_open_potholes(&world).await;
+    // the sample's token expires at 1795518000; a minute later
+    let later = chrono::DateTime::from_timestamp(1_795_518_060, 0).unwrap();
+    let response = app_at(&world, later)
+        .oneshot(lambda_request("staff/http-get.json"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["error"]["message"], "invalid token", "{body}");
 }

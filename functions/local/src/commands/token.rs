@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use cityfix_http::auth::{Role, StaffClaims};
+use cityfix_http::auth::{Role, StaffClaims, MAX_TOKEN_LIFETIME_SECS};
 
 use crate::staff_token_keys;
 
@@ -19,6 +19,7 @@ pub struct TokenArgs {
     /// The department of a `staff` member.
     #[arg(long)]
     department: Option<String>,
+    /// How long the token is good for: 1 to 12 hours.
     #[arg(long, default_value_t = 8)]
     hours: u64,
 }
@@ -31,7 +32,15 @@ pub fn run(args: TokenArgs) -> anyhow::Result<()> {
                 args.role
             )
         })?;
-    let exp = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() + args.hours * 3600;
+    let most = MAX_TOKEN_LIFETIME_SECS / 3600;
+    if !(1..=most).contains(&args.hours) {
+        anyhow::bail!(
+            "`--hours {}`: a staff token lives 1 to {most} hours",
+            args.hours
+        );
+    }
+    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    let exp = now + args.hours * 3600;
     let sub = format!("local:{}", args.name.to_lowercase().replace(' ', "."));
     let claims = StaffClaims {
         sub,
@@ -40,6 +49,6 @@ pub fn run(args: TokenArgs) -> anyhow::Result<()> {
         department: args.department,
         exp,
     };
-    println!("{}", staff_token_keys(&args.data)?.issue(&claims));
+    println!("{}", staff_token_keys(&args.data)?.issue(&claims, now)?);
     Ok(())
 }

@@ -1,8 +1,9 @@
 //! The staff function on Lambda: staff actions on requests over the HTTP API, behind Cognito's JWT
 //! authorizer. Built from the status crate, since status is the only writer of a request's state.
 
+use cityfix_aws::setup::required;
 use cityfix_aws::AwsSetup;
-use cityfix_http::auth::StaffSignIn;
+use cityfix_http::auth::{CognitoTokens, StaffSignIn};
 use cityfix_http::guard::lambda_front;
 
 #[tokio::main]
@@ -12,7 +13,10 @@ async fn main() -> Result<(), lambda_http::Error> {
     let limits = setup.city.rate_limits;
     let staff = status::Staff {
         deps: setup.status_deps()?,
-        sign_in: StaffSignIn::ApiGatewayJwt,
+        sign_in: StaffSignIn::ApiGatewayJwt(CognitoTokens {
+            issuer: required("STAFF_TOKEN_ISSUER")?,
+            audience: required("STAFF_TOKEN_AUDIENCE")?,
+        }),
     };
     lambda_http::run(lambda_front(status::staff_router(staff), &limits)).await
 }
