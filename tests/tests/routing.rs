@@ -5,7 +5,7 @@ use std::time::Duration;
 use cityfix_domain::TrackingNumber;
 use cityfix_local::Running;
 use cityfix_tests::city::{
-    await_messages, get_json, plain, report as post_report, settled, start_city,
+    await_messages, get_json, plain, report as post_report, settled, start_city, PATIENCE,
 };
 use serde_json::{json, Value};
 
@@ -179,11 +179,16 @@ async fn a_second_report_of_the_same_problem_nearby_is_linked_not_worked_twice()
         linked["neighbourhood"], "Downtown",
         "a duplicate still shows where it is"
     );
-    let followers = city
-        .store
-        .followers(&TrackingNumber::parse(&first).unwrap())
-        .await
-        .unwrap();
+    // The follower is carried over in the same status step, just after the link is written.
+    let original = TrackingNumber::parse(&first).unwrap();
+    let started = std::time::Instant::now();
+    let followers = loop {
+        let followers = city.store.followers(&original).await.unwrap();
+        if !followers.is_empty() || started.elapsed() > PATIENCE {
+            break followers;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
     assert_eq!(followers.len(), 1);
     assert_eq!(
         followers[0].contact.email.as_deref(),
