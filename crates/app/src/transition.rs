@@ -348,6 +348,8 @@ async fn attach_media(
             status: None,
             note: Some(note),
             public: true,
+            actor: None,
+            media: Vec::new(),
         };
         Ok(Plan::Write {
             changed,
@@ -535,6 +537,8 @@ async fn apply_change(
                 status: Some(to),
                 note: Some(note.clone()),
                 public: true,
+                actor: None,
+                media: Vec::new(),
             },
             applied: Applied::Changed {
                 from: current.status,

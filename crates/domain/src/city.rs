@@ -411,6 +411,8 @@ pub(crate) mod tests {
                     }],
                 }],
                 confidential: false,
+                priority: crate::Priority::Normal,
+                target_hours: None,
             }],
             address_points: Vec::new(),
             places: Places {

@@ -12,6 +12,7 @@ pub mod service;
 pub mod status;
 pub mod text;
 pub mod tracking;
+pub mod work;
 
 pub use addresses::{AddressBook, AddressPoint, Lookup};
 pub use areas::{Area, OwnedLine};
@@ -26,3 +27,4 @@ pub use service::{Attribute, AttributeValue, Datatype, Service, ServiceRouting, 
 pub use status::{Resolution, Status};
 pub use text::{escape_html, recipient_hash};
 pub use tracking::TrackingNumber;
+pub use work::{AuditRecord, AuditState, Move, MoveRefused, Priority};

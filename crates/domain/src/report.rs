@@ -267,7 +267,7 @@ fn check_mailbox(email: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
-fn no_forbidden_char(field: &str, value: &str) -> Result<(), Invalid> {
+pub(crate) fn no_forbidden_char(field: &str, value: &str) -> Result<(), Invalid> {
     match forbidden_char(value) {
         Some((at, c)) => Err(Invalid::field(
             field,

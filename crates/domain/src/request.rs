@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{AttributeValue, Location, Resolution, Status, TrackingNumber, ValidReport};
+use crate::{AttributeValue, Location, Priority, Resolution, Status, TrackingNumber, ValidReport};
 
 /// The channel of reports sent from the city's own web client.
 pub const WEB_CHANNEL: &str = "web";
@@ -44,6 +44,17 @@ pub struct ServiceRequest {
     /// The request this one was linked to as a duplicate.
     #[serde(default)]
     pub duplicate_of: Option<TrackingNumber>,
+    /// The person in the department who works it (a member id of departments.toml).
+    #[serde(default)]
+    pub assignee: Option<String>,
+    #[serde(default)]
+    pub priority: Priority,
+    /// When the city expects to have it done (Open311 `expected_datetime`).
+    #[serde(default)]
+    pub expected_at: Option<DateTime<Utc>>,
+    /// When it was last closed; `None` while it is being worked.
+    #[serde(default)]
+    pub closed_at: Option<DateTime<Utc>>,
     /// Where it came from: "web", or the name of the Open311 client.
     pub channel: String,
     pub requested_at: DateTime<Utc>,
@@ -64,6 +75,11 @@ pub enum TimelineKind {
     Note,
     /// A photo or video was added.
     Media,
+    /// Moved to another department or person.
+    Assigned,
+    Prioritised,
+    /// The expected date changed.
+    Rescheduled,
 }
 
 /// One line of a request's history. Internal entries are for staff only.
@@ -76,6 +92,12 @@ pub struct TimelineEntry {
     pub status: Option<Status>,
     pub note: Option<String>,
     pub public: bool,
+    /// The staff member who made the change (their stable id); never shown publicly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// Checked photos and videos shown with the entry (media storage keys of the request's media).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub media: Vec<String>,
 }
 
 impl ServiceRequest {
@@ -110,6 +132,10 @@ impl ServiceRequest {
             areas: BTreeMap::new(),
             routing_reason: None,
             duplicate_of: None,
+            assignee: None,
+            priority: Priority::Normal,
+            expected_at: None,
+            closed_at: None,
             channel: channel.to_string(),
             requested_at: now,
             updated_at: now,
@@ -135,6 +161,8 @@ impl TimelineEntry {
             status: Some(Status::Submitted),
             note: Some("Report received".into()),
             public: true,
+            actor: None,
+            media: Vec::new(),
         }
     }
 }

@@ -27,6 +27,13 @@ pub struct Service {
     /// else they are not there (docs/staff-access.md).
     #[serde(default)]
     pub confidential: bool,
+    /// The priority its requests start with.
+    #[serde(default)]
+    pub priority: crate::Priority,
+    /// The service level target: how many hours the city means to take to close a request
+    /// (counted from when it was made). Sets the expected date until history knows better.
+    #[serde(default)]
+    pub target_hours: Option<u32>,
 }
 
 /// How a service's reports are routed beyond its department.
@@ -362,6 +369,8 @@ mod tests {
                 },
             ],
             confidential: false,
+            priority: crate::Priority::Normal,
+            target_hours: None,
         }
     }
 

@@ -72,6 +72,8 @@ impl Fixture {
                 status: None,
                 note: Some(INTERNAL_NOTE.into()),
                 public: false,
+                actor: None,
+                media: Vec::new(),
             };
             world.store.update(&open, version, &note).await.unwrap();
         }

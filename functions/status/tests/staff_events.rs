@@ -75,6 +75,8 @@ async fn two_open_potholes(world: &World) {
             status: None,
             note: None,
             public: false,
+            actor: None,
+            media: Vec::new(),
         };
         world.store.update(&open, version, &entry).await.unwrap();
     }

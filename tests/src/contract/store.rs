@@ -112,6 +112,8 @@ fn routed_entry(minute: u32) -> TimelineEntry {
         status: Some(Status::Open),
         note: Some("Routed".into()),
         public: true,
+        actor: None,
+        media: Vec::new(),
     }
 }
 
