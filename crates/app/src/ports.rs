@@ -4,7 +4,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use cityfix_domain::{Contact, Location, ServiceRequest, Status, TimelineEntry, TrackingNumber};
+use cityfix_domain::{
+    AuditRecord, Contact, Location, ServiceRequest, Status, TimelineEntry, TrackingNumber,
+};
 
 /// Failures of a store, queue or messenger.
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
@@ -30,6 +32,17 @@ pub struct IdempotencyClaim {
     pub key: String,
     pub fingerprint: String,
     pub expires_at: DateTime<Utc>,
+}
+
+/// The filters of the audit log: entries from `from` up to `to`, of one request or one actor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditQuery {
+    pub request: Option<TrackingNumber>,
+    pub actor: Option<String>,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// At most this many, oldest first.
+    pub limit: u32,
 }
 
 /// Everything written when a report is accepted, in one all-or-nothing write.
@@ -147,7 +160,32 @@ pub trait RequestStore: Send + Sync {
         request: &ServiceRequest,
         expected_version: u64,
         entry: &TimelineEntry,
+    ) -> PortResult<()> {
+        self.update_audited(request, expected_version, entry, None)
+            .await
+    }
+
+    /// [`RequestStore::update`], writing also the audit record of the staff action that made the
+    /// change: the request, its entry and its audit record, all or nothing.
+    async fn update_audited(
+        &self,
+        request: &ServiceRequest,
+        expected_version: u64,
+        entry: &TimelineEntry,
+        audit: Option<&AuditRecord>,
     ) -> PortResult<()>;
+
+    /// The audit log, oldest first: at most `limit` records from `from` to `to` (inclusive).
+    async fn audit(&self, query: &AuditQuery) -> PortResult<Vec<AuditRecord>>;
+
+    /// Claims an idempotency key for an action on `request_id`: `None` when it is claimed now
+    /// (never used, or its earlier use expired), else the fingerprint it was first claimed with.
+    async fn claim_key(
+        &self,
+        claim: &IdempotencyClaim,
+        request_id: &TrackingNumber,
+        now: DateTime<Utc>,
+    ) -> PortResult<Option<String>>;
 
     /// The timeline, oldest first, internal entries included.
     async fn timeline(&self, id: &TrackingNumber) -> PortResult<Vec<TimelineEntry>>;

@@ -9,6 +9,12 @@
 //! | Open311 token | `TOKEN#<token>` | `TOKEN` |
 //! | idempotency key | `IDEM#<key>` | `IDEM` (`ttl`) |
 //! | delivery claim | `DELIVERY#<key>` | `DELIVERY` (`ttl`) |
+//! | audit record, by request | `REQ#<id>` | `AUDIT#<time>#<record id>` |
+//! | audit record, by month | `AUDIT#<yyyy-mm>` | `<time>#<record id>` |
+//!
+//! An audit record is written twice in the transaction of the change it records: under its
+//! request, for a request's history, and under its month, for the log over time (a month of staff
+//! actions is a small partition; a query by actor reads the months and keeps that actor's).
 
 use std::collections::HashMap;
 
@@ -19,13 +25,16 @@ use chrono::{DateTime, Datelike, Duration, Utc};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use cityfix_app::ports::{
-    Created, Follower, NewRequest, PortError, PortResult, QueuePage, RequestQuery, RequestStore,
+    AuditQuery, Created, Follower, IdempotencyClaim, NewRequest, PortError, PortResult, QueuePage,
+    RequestQuery, RequestStore,
 };
 use cityfix_domain::areas::distance_m;
-use cityfix_domain::{Contact, ServiceRequest, Status, TimelineEntry, TrackingNumber};
+use cityfix_domain::{AuditRecord, Contact, ServiceRequest, Status, TimelineEntry, TrackingNumber};
 
 /// The first month a search without a start date looks back to.
 const FIRST_MONTH: (i32, u32) = (2020, 1);
+/// The most months one audit query reads.
+const MAX_AUDIT_MONTHS: usize = 37;
 /// How long delivery claims are kept.
 const DELIVERY_DAYS: i64 = 30;
 /// Length of the location cell prefix that partitions the cell index.
@@ -110,6 +119,36 @@ fn request_key(id: &TrackingNumber) -> String {
 
 fn month_key(at: DateTime<Utc>) -> String {
     format!("REQ#{:04}-{:02}", at.year(), at.month())
+}
+
+/// An audit record's time in the fixed-width form whose text order is time order.
+fn audit_time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// The sort key of an audit record within its partition: time, then its id.
+fn audit_stamp(audit: &AuditRecord) -> String {
+    format!("{}#{}", audit_time(audit.at), audit.id)
+}
+
+fn audit_month_key(at: DateTime<Utc>) -> String {
+    format!("AUDIT#{:04}-{:02}", at.year(), at.month())
+}
+
+/// The month partitions of the audit log from `from` to `to`, oldest first, at most
+/// [`MAX_AUDIT_MONTHS`].
+fn audit_months(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<String> {
+    let mut months = Vec::new();
+    let (mut year, mut month) = (from.year(), from.month());
+    while (year, month) <= (to.year(), to.month()) && months.len() < MAX_AUDIT_MONTHS {
+        months.push(format!("AUDIT#{year:04}-{month:02}"));
+        (year, month) = if month == 12 {
+            (year + 1, 1)
+        } else {
+            (year, month + 1)
+        };
+    }
+    months
 }
 
 fn unavailable(what: &str, error: impl std::fmt::Display) -> PortError {
@@ -445,17 +484,18 @@ impl RequestStore for DynamoStore {
             .map(|item| item.body))
     }
 
-    async fn update(
+    async fn update_audited(
         &self,
         request: &ServiceRequest,
         expected_version: u64,
         entry: &TimelineEntry,
+        audit: Option<&AuditRecord>,
     ) -> PortResult<()> {
         let files = request.media.len();
         let key = request_key(&request.id);
         let entry_key = format!("EVT#{}", entry.event_id);
         let number = |n: usize| AttributeValue::N(n.to_string());
-        let puts = vec![
+        let mut puts = vec![
             // The stored request's files are counted in the condition: no file is added to a request
             // that holds the most, whatever the caller read.
             self.put(to_item(&RequestItem::new(request))?)
@@ -479,6 +519,23 @@ impl RequestStore for DynamoStore {
             })?)
             .condition_expression("attribute_not_exists(SK)"),
         ];
+        if let Some(audit) = audit {
+            let stamp = audit_stamp(audit);
+            for (pk, sk) in [
+                (key.clone(), format!("AUDIT#{stamp}")),
+                (audit_month_key(audit.at), stamp.clone()),
+            ] {
+                puts.push(
+                    self.put(to_item(&Item {
+                        pk,
+                        sk,
+                        body: audit.clone(),
+                        ttl: None,
+                    })?)
+                    .condition_expression("attribute_not_exists(SK)"),
+                );
+            }
+        }
         if self.transact("update", puts).await? {
             return Ok(());
         }
@@ -660,6 +717,104 @@ impl RequestStore for DynamoStore {
             |item| item.queue_order.clone(),
             |item| Ok(item.request),
         )
+    }
+
+    async fn audit(&self, query: &AuditQuery) -> PortResult<Vec<AuditRecord>> {
+        let s = |v: String| AttributeValue::S(v);
+        let (from, to) = (audit_time(query.from), format!("{}~", audit_time(query.to)));
+        let limit = query.limit as usize;
+        let keep = |record: &AuditRecord| {
+            query
+                .actor
+                .as_ref()
+                .is_none_or(|actor| &record.actor == actor)
+                && record.at >= query.from
+                && record.at <= query.to
+        };
+        let partitions: Vec<(String, String, String)> = match &query.request {
+            Some(id) => vec![(
+                request_key(id),
+                format!("AUDIT#{from}"),
+                format!("AUDIT#{to}"),
+            )],
+            None => audit_months(query.from, query.to)
+                .into_iter()
+                .map(|month| (month, from.clone(), to.clone()))
+                .collect(),
+        };
+        let mut found = Vec::new();
+        for (pk, first, last) in partitions {
+            let values = HashMap::from([
+                (":pk".to_string(), s(pk)),
+                (":first".to_string(), s(first)),
+                (":last".to_string(), s(last)),
+            ]);
+            let items = self
+                .query_all(
+                    None,
+                    "PK = :pk AND SK BETWEEN :first AND :last",
+                    values,
+                    false,
+                )
+                .await?;
+            for item in items {
+                let record = from_item::<Item<AuditRecord>>(item)?.body;
+                if keep(&record) {
+                    found.push(record);
+                }
+            }
+            if found.len() >= limit {
+                break;
+            }
+        }
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    async fn claim_key(
+        &self,
+        claim: &IdempotencyClaim,
+        request_id: &TrackingNumber,
+        now: DateTime<Utc>,
+    ) -> PortResult<Option<String>> {
+        // Twice: an earlier claim that expires between the refused put and the read is gone.
+        for _ in 0..2 {
+            let item = to_item(&Item {
+                pk: format!("IDEM#{}", claim.key),
+                sk: "IDEM".into(),
+                body: IdempotencyBody {
+                    request_id: request_id.clone(),
+                    fingerprint: claim.fingerprint.clone(),
+                    expires_at: claim.expires_at,
+                },
+                ttl: Some(claim.expires_at.timestamp()),
+            })?;
+            let put = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(PK) OR #ttl < :now")
+                .expression_attribute_names("#ttl", "ttl")
+                .expression_attribute_values(":now", AttributeValue::N(now.timestamp().to_string()))
+                .send()
+                .await;
+            match put {
+                Ok(_) => return Ok(None),
+                Err(error)
+                    if error
+                        .as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+                Err(error) => return Err(unavailable("claim key", error.into_service_error())),
+            }
+            if let Some(earlier) = self.earlier_claim(&claim.key, now).await? {
+                return Ok(Some(earlier.fingerprint));
+            }
+        }
+        Err(PortError::Unavailable(format!(
+            "idempotency key {} could be neither claimed nor read",
+            claim.key
+        )))
     }
 
     async fn claim_delivery(&self, key: &str, at: DateTime<Utc>) -> PortResult<bool> {

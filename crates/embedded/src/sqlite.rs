@@ -52,6 +52,16 @@ CREATE TABLE IF NOT EXISTS idempotency (
     fingerprint TEXT NOT NULL,
     expires_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS audit (
+    id TEXT PRIMARY KEY,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_by_time ON audit (at);
+CREATE INDEX IF NOT EXISTS audit_by_request ON audit (request_id, at);
+CREATE INDEX IF NOT EXISTS audit_by_actor ON audit (actor, at);
 CREATE TABLE IF NOT EXISTS followers (
     request_id TEXT NOT NULL REFERENCES requests (id),
     key TEXT NOT NULL,

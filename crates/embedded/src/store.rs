@@ -8,9 +8,10 @@ use rusqlite::{params, params_from_iter, OptionalExtension};
 use crate::sqlite::sqlite_error;
 use crate::sqlite::{from_json, is_constraint, timestamp, to_json, Db};
 use cityfix_app::ports::{
-    Created, Follower, NewRequest, PortError, PortResult, QueuePage, RequestQuery, RequestStore,
+    AuditQuery, Created, Follower, IdempotencyClaim, NewRequest, PortError, PortResult, QueuePage,
+    RequestQuery, RequestStore,
 };
-use cityfix_domain::{Contact, ServiceRequest, Status, TimelineEntry, TrackingNumber};
+use cityfix_domain::{AuditRecord, Contact, ServiceRequest, Status, TimelineEntry, TrackingNumber};
 
 /// Requests, reporters, timelines, idempotency keys and the delivery ledger in one SQLite file.
 #[derive(Clone)]
@@ -138,15 +139,17 @@ impl RequestStore for SqliteStore {
             .await
     }
 
-    async fn update(
+    async fn update_audited(
         &self,
         request: &ServiceRequest,
         expected_version: u64,
         entry: &TimelineEntry,
+        audit: Option<&AuditRecord>,
     ) -> PortResult<()> {
         let files = request.media.len();
         let request = request.clone();
         let entry = entry.clone();
+        let audit = audit.cloned();
         self.db
             .call(move |conn| {
                 let tx = conn.savepoint().map_err(sqlite_error)?;
@@ -172,8 +175,81 @@ impl RequestStore for SqliteStore {
                     return Err(PortError::Conflict(format!("request {} is not at version {expected_version}, or holds the most files", request.id)));
                 }
                 insert_entry(&tx, &request.id, &entry)?;
+                if let Some(audit) = &audit {
+                    tx.execute(
+                        "INSERT INTO audit (id, at, actor, request_id, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![audit.id, timestamp(audit.at), audit.actor, audit.request_id.as_str(), to_json(audit)],
+                    )
+                    .map_err(|e| if is_constraint(&e) { PortError::AlreadyExists(format!("audit record {}", audit.id)) } else { sqlite_error(e) })?;
+                }
                 tx.commit().map_err(sqlite_error)?;
                 Ok(())
+            })
+            .await
+    }
+
+    async fn audit(&self, query: &AuditQuery) -> PortResult<Vec<AuditRecord>> {
+        let query = query.clone();
+        self.db
+            .read(move |conn| {
+                let mut statement = conn
+                    .prepare_cached(
+                        "SELECT doc FROM audit WHERE at >= ?1 AND at <= ?2 \
+                         AND (?3 IS NULL OR request_id = ?3) AND (?4 IS NULL OR actor = ?4) \
+                         ORDER BY at, id LIMIT ?5",
+                    )
+                    .map_err(sqlite_error)?;
+                let docs = statement
+                    .query_map(
+                        params![
+                            timestamp(query.from),
+                            timestamp(query.to),
+                            query.request.as_ref().map(|id| id.as_str().to_string()),
+                            query.actor,
+                            query.limit
+                        ],
+                        |row| row.get::<_, String>(0),
+                    )
+                    .map_err(sqlite_error)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(sqlite_error)?;
+                docs.iter().map(|doc| from_json(doc)).collect()
+            })
+            .await
+    }
+
+    async fn claim_key(
+        &self,
+        claim: &IdempotencyClaim,
+        request_id: &TrackingNumber,
+        now: DateTime<Utc>,
+    ) -> PortResult<Option<String>> {
+        let (claim, request_id) = (claim.clone(), request_id.clone());
+        self.db
+            .call(move |conn| {
+                let tx = conn.savepoint().map_err(sqlite_error)?;
+                tx.execute(
+                    "DELETE FROM idempotency WHERE key = ?1 AND expires_at <= ?2",
+                    params![claim.key, timestamp(now)],
+                )
+                .map_err(sqlite_error)?;
+                let earlier: Option<String> = tx
+                    .query_row(
+                        "SELECT fingerprint FROM idempotency WHERE key = ?1",
+                        [&claim.key],
+                        |row| row.get(0),
+                    )
+                    .optional()
+                    .map_err(sqlite_error)?;
+                if earlier.is_none() {
+                    tx.execute(
+                        "INSERT INTO idempotency (key, request_id, fingerprint, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                        params![claim.key, request_id.as_str(), claim.fingerprint, timestamp(claim.expires_at)],
+                    )
+                    .map_err(sqlite_error)?;
+                }
+                tx.commit().map_err(sqlite_error)?;
+                Ok(earlier)
             })
             .await
     }

@@ -13,7 +13,8 @@ macro_rules! store_contract {
             create_then_read_back, a_taken_tracking_number_is_refused_whole, an_idempotency_key_replays,
             an_expired_idempotency_key_is_forgotten, a_stale_version_is_a_conflict, a_request_holding_the_most_files_takes_no_more, a_change_is_applied_once,
             search_filters_and_pages_newest_first, stuck_submitted_lists_only_old_submitted, a_department_queue_pages_oldest_first, a_delivery_is_claimed_once,
-            near_finds_requests_within_the_circle_by_cell, followers_are_added_once_and_removed_by_the_report_they_came_through);
+            near_finds_requests_within_the_circle_by_cell, followers_are_added_once_and_removed_by_the_report_they_came_through,
+            an_audit_record_is_written_with_its_change_and_read_by_request_actor_and_time, a_staff_key_is_claimed_once_and_tells_its_first_fingerprint);
     };
     (@cases $make:expr; $($case:ident),*) => {
         $(

@@ -1,8 +1,12 @@
 //! The request store contract.
 
 use chrono::Duration;
-use cityfix_app::ports::{Created, PortError, RequestQuery, RequestStore};
-use cityfix_domain::{ServiceRequest, Status, TimelineEntry, TimelineKind};
+use cityfix_app::ports::{
+    AuditQuery, Created, IdempotencyClaim, PortError, RequestQuery, RequestStore,
+};
+use cityfix_domain::{
+    AuditRecord, AuditState, ServiceRequest, Status, TimelineEntry, TimelineKind,
+};
 
 use crate::sample::{at, id, new_request, with_key};
 
@@ -410,4 +414,132 @@ pub async fn followers_are_added_once_and_removed_by_the_report_they_came_throug
         .await
         .unwrap();
     assert_eq!(store.followers(&id).await.unwrap(), vec![ben]);
+}
+
+fn audit_of(request: &ServiceRequest, event: &str, actor: &str, minute: u32) -> AuditRecord {
+    let mut after = AuditState::of(request);
+    after.status = Status::Open;
+    after.version += 1;
+    AuditRecord {
+        id: format!("{}/{event}", request.id),
+        at: at(minute),
+        actor: actor.into(),
+        actor_name: "Pat Lee".into(),
+        role: "staff".into(),
+        action: "transition".into(),
+        request_id: request.id.clone(),
+        before: AuditState::of(request),
+        after,
+        note: Some("internal".into()),
+    }
+}
+
+pub async fn an_audit_record_is_written_with_its_change_and_read_by_request_actor_and_time(
+    store: &dyn RequestStore,
+) {
+    // given two requests, each changed by a staff action that leaves an audit record
+    let mut records = Vec::new();
+    for (n, (number, actor, minute)) in [("AAAA-0031", "u-1", 5), ("AAAA-0032", "u-2", 6)]
+        .into_iter()
+        .enumerate()
+    {
+        let new = new_request(number, "pothole", 1);
+        store.create(&new).await.unwrap();
+        let audit = audit_of(&new.request, "routed", actor, minute);
+        let mut opened = new.request.clone();
+        opened.status = Status::Open;
+        opened.version = 2;
+        store
+            .update_audited(&opened, 1, &routed_entry(minute), Some(&audit))
+            .await
+            .unwrap();
+        records.push(audit);
+        assert_eq!(
+            store.timeline(&new.request.id).await.unwrap().len(),
+            2,
+            "{n}"
+        );
+    }
+    let all = AuditQuery {
+        request: None,
+        actor: None,
+        from: at(0),
+        to: at(59),
+        limit: 100,
+    };
+
+    // then the log reads them oldest first, by request, by actor and by time
+    assert_eq!(store.audit(&all).await.unwrap(), records);
+    let by_request = AuditQuery {
+        request: Some(records[1].request_id.clone()),
+        ..all.clone()
+    };
+    assert_eq!(store.audit(&by_request).await.unwrap(), records[1..]);
+    let by_actor = AuditQuery {
+        actor: Some("u-1".into()),
+        ..all.clone()
+    };
+    assert_eq!(store.audit(&by_actor).await.unwrap(), records[..1]);
+    let later = AuditQuery {
+        from: at(6),
+        ..all.clone()
+    };
+    assert_eq!(store.audit(&later).await.unwrap(), records[1..]);
+    let one = AuditQuery {
+        limit: 1,
+        ..all.clone()
+    };
+    assert_eq!(store.audit(&one).await.unwrap(), records[..1]);
+
+    // and a change refused (a stale version) leaves no audit record
+    let stale = store.get(&records[0].request_id).await.unwrap().unwrap();
+    let mut entry = routed_entry(7);
+    entry.event_id = "late".into();
+    let refused = store
+        .update_audited(&stale, 1, &entry, Some(&audit_of(&stale, "late", "u-1", 7)))
+        .await;
+    assert!(
+        matches!(refused, Err(PortError::Conflict(_))),
+        "{refused:?}"
+    );
+    assert_eq!(store.audit(&all).await.unwrap().len(), 2);
+}
+
+pub async fn a_staff_key_is_claimed_once_and_tells_its_first_fingerprint(store: &dyn RequestStore) {
+    let claim = |fingerprint: &str, expires_minute: u32| IdempotencyClaim {
+        key: "staff/u-1/key-1".into(),
+        fingerprint: fingerprint.into(),
+        expires_at: at(expires_minute),
+    };
+    let request = id("AAAA-0033");
+    assert_eq!(
+        store
+            .claim_key(&claim("fp-a", 30), &request, at(1))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .claim_key(&claim("fp-a", 30), &request, at(2))
+            .await
+            .unwrap(),
+        Some("fp-a".into())
+    );
+    assert_eq!(
+        store
+            .claim_key(&claim("fp-b", 30), &request, at(3))
+            .await
+            .unwrap(),
+        Some("fp-a".into()),
+        "a reused key tells the body it was first used with"
+    );
+    assert_eq!(
+        store
+            .claim_key(&claim("fp-b", 50), &request, at(31))
+            .await
+            .unwrap(),
+        None,
+        "an expired claim is forgotten"
+    );
 }
