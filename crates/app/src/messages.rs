@@ -40,6 +40,8 @@ pub enum StatusCommand {
         content_type: String,
         url: String,
     },
+    /// A staff action (or an outside system's, through Open311): see [`crate::work`].
+    Work(crate::work::WorkCommand),
     /// A staff unmerge: the request is its own problem after all; reopen it.
     Unlink {
         request_id: TrackingNumber,
@@ -56,6 +58,7 @@ impl StatusCommand {
             | StatusCommand::LinkDuplicate { request_id, .. }
             | StatusCommand::Unlink { request_id, .. }
             | StatusCommand::AttachMedia { request_id, .. } => request_id,
+            StatusCommand::Work(command) => &command.request_id,
         }
     }
 }
@@ -72,6 +75,8 @@ pub enum NotifyKind {
     LinkedAsDuplicate,
     /// Staff unlinked the report: it is worked on its own again.
     Unlinked,
+    /// A staff action: what people hear, if anything, follows from its timeline entry.
+    Updated,
 }
 
 /// On the notify queue: one event per change, to be turned into messages for the people concerned.

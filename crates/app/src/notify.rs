@@ -8,7 +8,10 @@ use crate::ports::{
 };
 use crate::AppError;
 use cityfix_domain::escape_html as escape;
-use cityfix_domain::{recipient_hash, City, Contact, ServiceRequest};
+use cityfix_domain::{
+    recipient_hash, City, Contact, Resolution, ServiceRequest, Status, TimelineEntry, TimelineKind,
+    TrackingNumber,
+};
 
 /// Where messages come from and where they point residents to.
 #[derive(Debug, Clone)]
@@ -65,7 +68,9 @@ pub async fn notify(deps: &NotifyDeps, event: &NotifyEvent) -> Result<Notified, 
         settings: &deps.settings,
         request: &request,
     };
-    if let Some(contact) = &reporter {
+    if event.kind == NotifyKind::Updated {
+        outgoing.extend(updates(deps, &compose, event, reporter.as_ref()).await?);
+    } else if let Some(contact) = &reporter {
         outgoing.extend(compose.to_reporter(event.kind, contact));
     }
     if event.kind == NotifyKind::Referred {
@@ -99,6 +104,53 @@ pub async fn notify(deps: &NotifyDeps, event: &NotifyEvent) -> Result<Notified, 
         Some(error) => Err(error.into()),
         None => Ok(notified),
     }
+}
+
+/// The messages of a staff action: its public timeline entry, told to the reporter and to
+/// everyone who follows the request, each address once. An internal entry, or one nobody needs to
+/// hear of, sends nothing.
+async fn updates(
+    deps: &NotifyDeps,
+    compose: &Compose<'_>,
+    event: &NotifyEvent,
+    reporter: Option<&Contact>,
+) -> Result<Vec<Outgoing>, AppError> {
+    let entry_id = event
+        .event_id
+        .strip_prefix(&format!("{}/", event.request_id))
+        .unwrap_or(&event.event_id);
+    let timeline = deps.store.timeline(&event.request_id).await?;
+    let Some(entry) = timeline.iter().find(|entry| entry.event_id == entry_id) else {
+        return Err(AppError::Impossible(format!(
+            "request {} has no timeline entry {entry_id}",
+            event.request_id
+        )));
+    };
+    if !entry.public {
+        return Ok(Vec::new());
+    }
+    let mut people: Vec<(Contact, Option<TrackingNumber>)> = Vec::new();
+    if let Some(contact) = reporter {
+        people.push((contact.clone(), None));
+    }
+    for follower in deps.store.followers(&event.request_id).await? {
+        people.push((follower.contact, Some(follower.via)));
+    }
+    let mut outgoing: Vec<Outgoing> = Vec::new();
+    for (contact, via) in people {
+        let Some(message) = compose.update_message(entry, &contact, via.as_ref()) else {
+            return Ok(Vec::new());
+        };
+        for addressed in compose.addressed(&contact, message) {
+            if !outgoing
+                .iter()
+                .any(|o| o.channel == addressed.channel && o.to == addressed.to)
+            {
+                outgoing.push(addressed);
+            }
+        }
+    }
+    Ok(outgoing)
 }
 
 async fn send(
@@ -190,6 +242,11 @@ impl Compose<'_> {
     /// The reporter's messages: by e-mail, else by text; and by push too when they reported
     /// from the app.
     fn to_reporter(&self, kind: NotifyKind, contact: &Contact) -> Vec<Outgoing> {
+        self.addressed(contact, self.reporter_message(kind, contact))
+    }
+
+    /// `message` on each channel `contact` is reached by.
+    fn addressed(&self, contact: &Contact, message: Outgoing) -> Vec<Outgoing> {
         let mut channels = Vec::new();
         match (&contact.email, &contact.phone) {
             (Some(email), _) => channels.push(("email", email.clone())),
@@ -199,10 +256,6 @@ impl Compose<'_> {
         if let Some(device) = contact.device_id.as_ref().filter(|d| !d.trim().is_empty()) {
             channels.push(("push", device.clone()));
         }
-        if channels.is_empty() {
-            return Vec::new();
-        }
-        let message = self.reporter_message(kind, contact);
         channels
             .into_iter()
             .map(|(channel, to)| Outgoing {
@@ -263,6 +316,15 @@ impl Compose<'_> {
                     format!("{city} 311: your report {} is the same problem as {original}, already with {who}. You'll get its updates: {}", request.id, self.link(&original)),
                 )
             }
+            // Told from the action's timeline entry (`updates`), never from here.
+            NotifyKind::Updated => return Outgoing {
+                to: String::new(),
+                channel: "email",
+                subject: String::new(),
+                paragraphs: Vec::new(),
+                facts,
+                sms: String::new(),
+            },
             NotifyKind::Unlinked => (
                 format!("Your report {} is being worked on its own", request.id),
                 format!("We looked again: your report is a problem of its own, not the same as the one we linked it to. It is open again and we will keep you posted: {link}"),
@@ -277,6 +339,101 @@ impl Compose<'_> {
             facts,
             sms,
         }
+    }
+
+    /// What a person hears of a public timeline entry a staff member wrote; `via` is the report a
+    /// follower made of the same problem. `None` for an entry nobody is told of.
+    fn update_message(
+        &self,
+        entry: &TimelineEntry,
+        contact: &Contact,
+        via: Option<&TrackingNumber>,
+    ) -> Option<Outgoing> {
+        let request = self.request;
+        let city = &self.city.short_name;
+        let link = self.link(request.id.as_str());
+        let greeting = match contact.greeting_name() {
+            Some(name) => format!("Hello {name},"),
+            None => "Hello,".to_string(),
+        };
+        let yours = match via {
+            Some(own) => format!(
+                "the problem you reported as {own}, which the city is working as {}",
+                request.id
+            ),
+            None => format!("your report {}", request.id),
+        };
+        let note = entry.note.clone().unwrap_or_default();
+        let (subject, lead) = match (entry.kind, entry.status, request.resolution) {
+            (TimelineKind::StatusChanged, Some(Status::Closed), Some(Resolution::Fixed)) => (
+                format!("Fixed: {} ({})", request.id, request.service_name),
+                format!("Good news about {yours}: the city has fixed it."),
+            ),
+            (TimelineKind::StatusChanged, Some(Status::Closed), _) => (
+                format!("Closed: {} ({})", request.id, request.service_name),
+                format!("The city has closed {yours}."),
+            ),
+            (TimelineKind::StatusChanged, Some(Status::InProgress), _) => (
+                format!("Work has started on {}", request.id),
+                format!("The city has started work on {yours}."),
+            ),
+            (TimelineKind::StatusChanged, Some(Status::Open), _) => (
+                format!("{} is open again", request.id),
+                format!("The city is looking at {yours} again."),
+            ),
+            (TimelineKind::Note, _, _) => (
+                format!("News on {} ({})", request.id, request.service_name),
+                format!("The city wrote about {yours}."),
+            ),
+            (TimelineKind::Rescheduled, _, _) => (
+                format!("New expected date for {}", request.id),
+                format!("The city has a new date for {yours}."),
+            ),
+            (TimelineKind::Assigned, _, _) => (
+                format!("{} is with another department", request.id),
+                format!("The city has passed {yours} to the department that can fix it."),
+            ),
+            _ => return None,
+        };
+        let mut facts = vec![
+            ("Tracking number", request.id.to_string()),
+            ("What", request.service_name.clone()),
+            ("Where", request.place()),
+        ];
+        let photos: Vec<String> = entry
+            .media
+            .iter()
+            .filter_map(|key| key.rsplit('/').next())
+            .map(|file| {
+                format!(
+                    "{}/api/v1/media/{}/{file}",
+                    self.settings.public_url, request.id
+                )
+            })
+            .collect();
+        for photo in &photos {
+            facts.push(("Photo", photo.clone()));
+        }
+        let mut paragraphs = vec![greeting, lead];
+        if !note.is_empty() {
+            paragraphs.push(note.clone());
+        }
+        if !photos.is_empty() {
+            paragraphs.push(format!("A photo from the city: {}", photos.join(" ")));
+        }
+        paragraphs.push(format!("Follow it at any time: {link}"));
+        let photo_line = photos
+            .first()
+            .map(|p| format!(" Photo: {p}"))
+            .unwrap_or_default();
+        Some(Outgoing {
+            to: String::new(),
+            channel: "email",
+            sms: format!("{city} 311: {subject}. {note}{photo_line} {link}"),
+            subject,
+            paragraphs,
+            facts,
+        })
     }
 
     /// The report as sent to the agency it was referred to: what, where (with a map), photos, our number. No reporter details.

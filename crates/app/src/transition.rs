@@ -9,8 +9,8 @@ use crate::ports::{Follower, MediaStore, PortError, Queue, QueueName, RequestSto
 use crate::route::{decide, ROUTED_EVENT};
 use crate::AppError;
 use cityfix_domain::{
-    Assignee, City, Resolution, RoutingDecision, ServiceRequest, Status, TimelineEntry,
-    TimelineKind, TrackingNumber,
+    Assignee, AuditRecord, AuditState, City, Resolution, RoutingDecision, ServiceRequest, Status,
+    TimelineEntry, TimelineKind, TrackingNumber,
 };
 
 /// How many times a change is re-read and retried when someone else wrote first.
@@ -39,11 +39,24 @@ pub enum Applied {
     /// The change does not apply now (the request moved on, or it holds the most files); the
     /// request is as it was (a refused file leaves a public note saying why), nobody told.
     Refused(String),
+    /// A staff action refused before anything was written, for a reason the caller can act on.
+    Rejected(Rejection),
+}
+
+/// Why a staff action was refused as asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    /// The action was based on an older version of the request than the one stored.
+    Stale { current_version: u64 },
+    /// Not a move of the status table from where the request is.
+    Illegal { from: Status, legal: Vec<Status> },
+    /// The body names something that is not there or leaves out what the action needs.
+    Invalid(cityfix_domain::Invalid),
 }
 
 impl Applied {
     pub fn is_refused(&self) -> bool {
-        matches!(self, Applied::Refused(_))
+        matches!(self, Applied::Refused(_) | Applied::Rejected(_))
     }
 }
 
@@ -86,6 +99,7 @@ pub async fn apply(deps: &StatusDeps, command: &StatusCommand) -> Result<Applied
             content_type,
             url,
         } => attach_media(deps, request_id, media_id, key, content_type, url).await,
+        StatusCommand::Work(command) => crate::work::apply_work(deps, command).await,
     }
 }
 
@@ -120,7 +134,15 @@ async fn apply_routing(
     };
     let outcome = apply_change(deps, request_id, change, |request| {
         match &decision.assignee {
-            Assignee::Department { id, .. } => request.department = Some(id.clone()),
+            Assignee::Department { id, .. } => {
+                request.department = Some(id.clone());
+                if let Some(service) = deps.city.service(&request.service_code) {
+                    request.priority = service.priority;
+                    request.expected_at = service
+                        .target_hours
+                        .map(|hours| request.requested_at + chrono::Duration::hours(hours.into()));
+                }
+            }
             Assignee::Agency { id, .. } => {
                 request.agency = Some(id.clone());
                 request.resolution = Some(Resolution::Referred);
@@ -349,18 +371,20 @@ async fn attach_media(
             note: Some(note),
             public: true,
             actor: None,
+            internal_note: None,
             media: Vec::new(),
         };
         Ok(Plan::Write {
             changed,
             entry,
             applied,
+            audit: None,
         })
     })
     .await?;
     let attached = match &outcome {
         Applied::Changed { .. } => true,
-        Applied::Refused(_) => false,
+        Applied::Refused(_) | Applied::Rejected(_) => false,
         // Attached before, or refused before (a redelivery): the request's media tell which.
         Applied::AlreadyApplied => deps
             .store
@@ -377,7 +401,7 @@ async fn attach_media(
 
 /// Tells the notify function of one change, named by the request and its timeline entry so a
 /// redelivered event is recognised there.
-async fn announce(
+pub(crate) async fn announce(
     deps: &StatusDeps,
     request_id: &TrackingNumber,
     event_id: &str,
@@ -394,13 +418,13 @@ async fn announce(
 }
 
 /// The refusal of a change to a request that is not there.
-fn missing(id: &TrackingNumber) -> Applied {
+pub(crate) fn missing(id: &TrackingNumber) -> Applied {
     Applied::Refused(format!("request {id} does not exist"))
 }
 
 /// Whether the request's timeline has the entry `event_id`, that is, whether the change it
 /// records was applied.
-async fn has_entry(
+pub(crate) async fn has_entry(
     deps: &StatusDeps,
     id: &TrackingNumber,
     event_id: &str,
@@ -410,7 +434,7 @@ async fn has_entry(
 }
 
 /// What the public sees of a referral: who takes it and how to reach them.
-fn referral_note(city: &City, agency_id: &str, agency_name: &str) -> String {
+pub(crate) fn referral_note(city: &City, agency_id: &str, agency_name: &str) -> String {
     match city.agency(agency_id) {
         Some(agency) => format!("This is for {agency_name}, who are responsible here. We sent them the report; you can reach them at {} or {}", agency.phone, agency.website),
         None => format!("This is for {agency_name}, who are responsible here. We sent them the report"),
@@ -432,8 +456,15 @@ async fn root_of(
     Ok(current)
 }
 
+/// Who made a staff change and what it was, for its audit record.
+pub(crate) struct AuditDraft {
+    pub actor: crate::work::Actor,
+    pub action: &'static str,
+    pub note: Option<String>,
+}
+
 /// What a change makes of the request as it is now.
-enum Plan {
+pub(crate) enum Plan {
     /// Nothing to write.
     Done(Applied),
     /// Write `changed` (its version and update time are set by the writer) with `entry`.
@@ -441,6 +472,8 @@ enum Plan {
         changed: Box<ServiceRequest>,
         entry: TimelineEntry,
         applied: Applied,
+        /// Set for a staff action: its audit record is written with the change.
+        audit: Option<Box<AuditDraft>>,
     },
 }
 
@@ -448,7 +481,7 @@ enum Plan {
 /// concurrency; when someone else wrote first, or the entry was written meanwhile, starts again.
 /// With `event_id`, a request whose timeline already has that entry is `AlreadyApplied` unread by
 /// `plan`.
-async fn write_retrying(
+pub(crate) async fn write_retrying(
     deps: &StatusDeps,
     id: &TrackingNumber,
     event_id: Option<&str>,
@@ -457,33 +490,51 @@ async fn write_retrying(
     for _ in 0..MAX_CONFLICT_RETRIES {
         let current = deps.store.get(id).await?;
         let now = deps.clock.now();
-        let (current, mut changed, entry, applied) = match (plan(current.as_ref(), now)?, current) {
-            // A change refused because the request moved on may be this very change, applied
-            // before a redelivery: only then is the timeline read.
-            (Plan::Done(Applied::Refused(why)), Some(_)) => {
-                return match event_id {
-                    Some(event_id) if has_entry(deps, id, event_id).await? => {
-                        Ok(Applied::AlreadyApplied)
+        let (current, mut changed, entry, applied, audit) =
+            match (plan(current.as_ref(), now)?, current) {
+                // A change refused because the request moved on may be this very change, applied
+                // before a redelivery: only then is the timeline read.
+                (Plan::Done(refused @ (Applied::Refused(_) | Applied::Rejected(_))), Some(_)) => {
+                    return match event_id {
+                        Some(event_id) if has_entry(deps, id, event_id).await? => {
+                            Ok(Applied::AlreadyApplied)
+                        }
+                        _ => Ok(refused),
                     }
-                    _ => Ok(Applied::Refused(why)),
                 }
-            }
-            (Plan::Done(applied), _) => return Ok(applied),
-            (Plan::Write { .. }, None) => {
-                return Err(AppError::Impossible(format!("request {id} does not exist")))
-            }
-            (
-                Plan::Write {
-                    changed,
-                    entry,
-                    applied,
-                },
-                Some(current),
-            ) => (current, changed, entry, applied),
-        };
+                (Plan::Done(applied), _) => return Ok(applied),
+                (Plan::Write { .. }, None) => {
+                    return Err(AppError::Impossible(format!("request {id} does not exist")))
+                }
+                (
+                    Plan::Write {
+                        changed,
+                        entry,
+                        applied,
+                        audit,
+                    },
+                    Some(current),
+                ) => (current, changed, entry, applied, audit),
+            };
         changed.updated_at = now;
         changed.version = current.version + 1;
-        match deps.store.update(&changed, current.version, &entry).await {
+        let audit = audit.map(|draft| *draft).map(|draft| AuditRecord {
+            id: format!("{id}/{}", entry.event_id),
+            at: now,
+            actor: draft.actor.id,
+            actor_name: draft.actor.name,
+            role: draft.actor.role,
+            action: draft.action.to_string(),
+            request_id: id.clone(),
+            before: AuditState::of(&current),
+            after: AuditState::of(&changed),
+            note: draft.note,
+        });
+        let written = deps
+            .store
+            .update_audited(&changed, current.version, &entry, audit.as_ref())
+            .await;
+        match written {
             Ok(()) => return Ok(applied),
             // The store refuses a timeline entry it holds: this change was applied before.
             Err(PortError::AlreadyExists(_)) if event_id.is_some() => {
@@ -528,6 +579,11 @@ async fn apply_change(
         edit(&mut changed);
         changed.status = to;
         changed.status_notes = Some(note.clone());
+        changed.closed_at = match to {
+            Status::Closed => Some(now),
+            Status::Archived => current.closed_at,
+            _ => None,
+        };
         Ok(Plan::Write {
             changed,
             entry: TimelineEntry {
@@ -538,12 +594,14 @@ async fn apply_change(
                 note: Some(note.clone()),
                 public: true,
                 actor: None,
+                internal_note: None,
                 media: Vec::new(),
             },
             applied: Applied::Changed {
                 from: current.status,
                 to,
             },
+            audit: None,
         })
     })
     .await

@@ -163,6 +163,36 @@ pub(crate) fn check_departments(
                 message: "must not be empty".into(),
             });
         }
+        let mut members = BTreeSet::new();
+        for member in &department.members {
+            let fault = |field: &str, message: &str| ConfigError {
+                file: path.into(),
+                entry: Some(format!(
+                    "department `{}` member `{}`",
+                    department.id, member.id
+                )),
+                field: Some(field.into()),
+                message: message.into(),
+            };
+            let id_ok = !member.id.trim().is_empty()
+                && member.id.len() <= 128
+                && member.id.chars().all(|c| c.is_ascii_graphic());
+            if !id_ok || !members.insert(member.id.as_str()) {
+                return Err(fault(
+                    "id",
+                    "member ids must be unique in the department, up to 128 visible ASCII characters",
+                ));
+            }
+            if member.name.trim().is_empty() {
+                return Err(fault("name", "must not be empty"));
+            }
+            if member.supervisor && member.email.is_none() {
+                return Err(fault(
+                    "email",
+                    "a supervisor needs an e-mail for service level notices",
+                ));
+            }
+        }
     }
     Ok(())
 }
@@ -254,6 +284,14 @@ pub(crate) fn check_services(
         }
         check_service_texts(&fault)?;
         check_service_department(&fault, assignees)?;
+        if let Some(hours) = service.target_hours {
+            if !(1..=24 * 366).contains(&hours) {
+                return Err(fault.at(
+                    "target_hours",
+                    "must be between 1 hour and a year (8784 hours)",
+                ));
+            }
+        }
         check_service_routing(&fault, assignees, layers)?;
         check_attributes(&fault)?;
     }

@@ -17,6 +17,30 @@ pub struct Department {
     pub name: String,
     pub email: String,
     pub phone: String,
+    /// The people requests can be assigned to (their sign-in `sub`), and its supervisors.
+    #[serde(default, rename = "member")]
+    pub members: Vec<Member>,
+}
+
+/// Someone in a department whom requests can be assigned to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Member {
+    /// Their stable sign-in id (Cognito's `sub`; `cityfix token --sub` locally).
+    pub id: String,
+    pub name: String,
+    /// Told when a request of the department passes its service level target.
+    #[serde(default)]
+    pub supervisor: bool,
+    /// Where breach notices reach a supervisor.
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+impl Department {
+    pub fn member(&self, id: &str) -> Option<&Member> {
+        self.members.iter().find(|m| m.id == id)
+    }
 }
 
 /// Someone outside the city who owns some problems: a state DOT, a neighbouring town.
@@ -346,6 +370,7 @@ pub(crate) mod tests {
             name: name.into(),
             email: format!("{id}@city.example"),
             phone: "555-0100".into(),
+            members: Vec::new(),
         };
         let agency = |id: &str, name: &str| Agency {
             id: id.into(),

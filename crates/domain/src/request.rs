@@ -95,6 +95,9 @@ pub struct TimelineEntry {
     /// The staff member who made the change (their stable id); never shown publicly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,
+    /// A note for staff only, written with a public change (why it was moved, the crew's remark).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub internal_note: Option<String>,
     /// Checked photos and videos shown with the entry (media storage keys of the request's media).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub media: Vec<String>,
@@ -162,6 +165,7 @@ impl TimelineEntry {
             note: Some("Report received".into()),
             public: true,
             actor: None,
+            internal_note: None,
             media: Vec::new(),
         }
     }

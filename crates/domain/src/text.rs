@@ -64,6 +64,11 @@ pub fn escape_html(text: &str) -> String {
     quick_xml::escape::escape(text).into_owned()
 }
 
+/// The SHA-256 of `text` in hex: what an idempotency key remembers of the body first sent with it.
+pub fn fingerprint(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
 /// A hash that stands for a recipient in keys and logs, so no address is ever written there.
 pub fn recipient_hash(address: &str) -> String {
     hex::encode(&Sha256::digest(address.trim().to_lowercase().as_bytes())[..8])

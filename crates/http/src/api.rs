@@ -18,6 +18,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub field: Option<String>,
+    /// More the caller can act on (the current version, the legal moves), merged into the error.
+    pub details: Option<Box<serde_json::Map<String, Value>>>,
 }
 
 impl ApiError {
@@ -27,7 +29,16 @@ impl ApiError {
             code,
             message: message.into(),
             field: None,
+            details: None,
         }
+    }
+
+    /// This error with more fields for the caller (each a JSON value).
+    pub fn with_details(mut self, details: Value) -> Self {
+        if let Value::Object(map) = details {
+            self.details = Some(Box::new(map));
+        }
+        self
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
@@ -50,6 +61,7 @@ impl From<Invalid> for ApiError {
             code: invalid.code,
             message: invalid.message,
             field: invalid.field,
+            details: None,
         }
     }
 }
@@ -85,6 +97,9 @@ impl IntoResponse for ApiError {
             json!({ "status": self.status.as_u16(), "code": self.code, "message": message });
         if let Some(field) = self.field {
             error["field"] = Value::String(cap(&field, ECHO_CHARS * 2));
+        }
+        for (name, value) in self.details.into_iter().flat_map(|details| *details) {
+            error[name] = value;
         }
         (self.status, Json(json!({ "error": error }))).into_response()
     }

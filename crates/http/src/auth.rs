@@ -90,6 +90,32 @@ impl StaffClaims {
     }
 }
 
+/// What a staff action asks of whoever takes it (docs/staff-access.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Act {
+    /// Add a note.
+    Annotate,
+    /// Move, assign, prioritise, reschedule, refer, merge, add a photo.
+    Work,
+    /// Archive a closed request by hand.
+    Archive,
+}
+
+impl StaffClaims {
+    /// Whether this person may take `act` on a request of `department`: staff in their own
+    /// department, supervisors and admins anywhere, agents notes only, ethics officers on
+    /// confidential reports only (and nobody else on those).
+    pub fn may_act(&self, act: Act, department: Option<&str>, confidential: bool) -> bool {
+        match (self.role, confidential) {
+            (Role::Ethics, true) => true,
+            (Role::Ethics, false) | (_, true) => false,
+            (Role::Agent, false) => act == Act::Annotate,
+            (Role::Staff, false) => act != Act::Archive && self.may_work(department),
+            (Role::Supervisor | Role::Admin, false) => true,
+        }
+    }
+}
+
 /// What someone sees of one request (docs/staff-access.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reading {

@@ -1,8 +1,12 @@
 //! Staff over HTTP: read a request and a department's queue as the read policy allows
-//! (docs/staff-access.md), merge a report into another of the same problem, and unmerge it.
+//! (docs/staff-access.md); work a request (transitions, assignment, notes, priority, expected
+//! date, referral), merge a report into another of the same problem and unmerge it; read the
+//! audit log. Every change is checked for role and department here and applied once per
+//! Idempotency-Key.
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequestParts, Path, Query, State};
@@ -11,12 +15,17 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use cityfix_app::messages::StatusCommand;
-use cityfix_app::transition::{apply, Applied, StatusDeps};
+use cityfix_app::ports::{AuditQuery, IdempotencyClaim};
+use cityfix_app::transition::{apply, Applied, Rejection, StatusDeps};
+use cityfix_app::work::{Actor, WorkAction, WorkCommand};
 use cityfix_app::AppError;
+use cityfix_domain::text::echo;
+use cityfix_domain::text::fingerprint;
 use cityfix_domain::{ServiceRequest, Status, TrackingNumber};
 use cityfix_http::api::{request_view, stored_request, ApiError};
-use cityfix_http::auth::{claims_from_authorizer, Reading, StaffClaims, StaffSignIn};
+use cityfix_http::auth::{claims_from_authorizer, Act, Reading, Role, StaffClaims, StaffSignIn};
 use cityfix_http::city_time;
+use cityfix_http::json::read_json;
 use lambda_http::request::RequestContext;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -68,6 +77,13 @@ pub fn staff_router(staff: Staff) -> Router {
         .route("/staff/v1/requests/{id}", get(read))
         .route("/staff/v1/requests/{id}/merge", post(merge))
         .route("/staff/v1/requests/{id}/unmerge", post(unmerge))
+        .route("/staff/v1/requests/{id}/transitions", post(transition))
+        .route("/staff/v1/requests/{id}/assignment", post(assignment))
+        .route("/staff/v1/requests/{id}/notes", post(note))
+        .route("/staff/v1/requests/{id}/priority", post(priority))
+        .route("/staff/v1/requests/{id}/expected", post(expected))
+        .route("/staff/v1/requests/{id}/referral", post(referral))
+        .route("/staff/v1/audit", get(audit))
         .with_state(Arc::new(staff))
 }
 
@@ -91,24 +107,43 @@ async fn read(
         }
         return Ok(Json(view));
     }
+    Ok(Json(case_view(&staff, &request, &timeline).await?))
+}
+
+/// The case view of a request: the public record, how it was routed, who has it, who follows it,
+/// the whole timeline with internal entries and who wrote them, and the version to act on.
+async fn case_view(
+    staff: &Staff,
+    request: &ServiceRequest,
+    timeline: &[cityfix_domain::TimelineEntry],
+) -> Result<Value, ApiError> {
+    let store = &staff.deps.store;
     let followers = store.followers(&request.id).await?.len();
     let has_reporter = store.reporter(&request.id).await?.is_some();
-    let mut view = request_view(&staff.deps.city, &request, &[]);
+    let mut view = request_view(&staff.deps.city, request, &[]);
     let entries: Vec<Value> = timeline
         .iter()
-        .map(|entry| json!({ "at": city_time(&staff.deps.city, entry.at), "event_id": entry.event_id, "kind": entry.kind, "status": entry.status, "note": entry.note, "public": entry.public }))
+        .map(|entry| json!({ "at": city_time(&staff.deps.city, entry.at), "event_id": entry.event_id, "kind": entry.kind, "status": entry.status, "note": entry.note, "internal_note": entry.internal_note, "public": entry.public, "actor": entry.actor, "media": entry.media }))
         .collect();
     if let Some(fields) = view.as_object_mut() {
         fields.insert("timeline".into(), Value::Array(entries));
         fields.insert("department".into(), json!(request.department));
+        fields.insert("assignee".into(), json!(request.assignee));
         fields.insert("agency".into(), json!(request.agency));
+        fields.insert("priority".into(), json!(request.priority));
+        fields.insert(
+            "expected_datetime".into(),
+            json!(request
+                .expected_at
+                .map(|at| city_time(&staff.deps.city, at))),
+        );
         fields.insert("routing_reason".into(), json!(request.routing_reason));
         fields.insert("channel".into(), json!(request.channel));
         fields.insert("followers".into(), json!(followers));
         fields.insert("reporter_can_be_reached".into(), json!(has_reporter));
         fields.insert("version".into(), json!(request.version));
     }
-    Ok(Json(view))
+    Ok(view)
 }
 
 /// Whether a request of a confidential service (an ethics report).
@@ -248,10 +283,20 @@ async fn merge(
         readable(&staff, &claims, worked)?;
         permit(&claims, worked)?;
     }
+    let fingerprint = format!("merge\u{1f}{}\u{1f}{}", request.id, original.id);
+    let decision_id = claim_decision(
+        &staff,
+        &claims,
+        &headers,
+        "merge",
+        &request.id,
+        &fingerprint,
+    )
+    .await?;
     let command = StatusCommand::LinkDuplicate {
         request_id: request.id.clone(),
         original_id: original.id,
-        decision_id: decision_id("merge", &headers),
+        decision_id,
         by: Some(claims.sub.clone()),
     };
     run(&staff, &command, &request.id).await
@@ -266,25 +311,74 @@ async fn unmerge(
     let request = stored_request(staff.deps.store.as_ref(), &id).await?;
     readable(&staff, &claims, &request)?;
     permit(&claims, &request)?;
+    let fingerprint = format!("unmerge\u{1f}{}", request.id);
+    let decision_id = claim_decision(
+        &staff,
+        &claims,
+        &headers,
+        "unmerge",
+        &request.id,
+        &fingerprint,
+    )
+    .await?;
     let command = StatusCommand::Unlink {
         request_id: request.id.clone(),
-        decision_id: decision_id("unmerge", &headers),
+        decision_id,
         by: Some(claims.sub.clone()),
     };
     run(&staff, &command, &request.id).await
 }
 
-/// The timeline entry id of a staff action: from the client's Idempotency-Key, so a retried call
-/// is applied once, or fresh.
-fn decision_id(action: &str, headers: &HeaderMap) -> String {
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .filter(|k| !k.is_empty() && k.len() <= 100);
-    match key {
-        Some(key) => format!("{action}-{key}"),
-        None => format!("{action}-{}", uuid::Uuid::new_v4()),
+/// How long a staff Idempotency-Key is remembered.
+const KEY_HOURS: i64 = 24;
+
+/// The timeline entry id of a staff action. With an Idempotency-Key, the key is claimed for this
+/// person with the fingerprint of what they asked: a retry of the same call is applied once, and
+/// the key sent again with another action or body is refused (422) before anything is done.
+/// Without one, the action is fresh.
+async fn claim_decision(
+    staff: &Staff,
+    claims: &StaffClaims,
+    headers: &HeaderMap,
+    action: &str,
+    request_id: &TrackingNumber,
+    asked: &str,
+) -> Result<String, ApiError> {
+    let Some(key) = headers.get("idempotency-key") else {
+        return Ok(format!("{action}-{}", uuid::Uuid::new_v4()));
+    };
+    let key = key
+        .to_str()
+        .ok()
+        .filter(|k| !k.is_empty() && k.len() <= 100 && k.chars().all(|c| c.is_ascii_graphic()))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_idempotency_key",
+                "Idempotency-Key is 1 to 100 visible ASCII characters",
+            )
+        })?;
+    let scoped = format!("\u{1e}staff\u{1f}{}\u{1f}{key}", claims.sub);
+    let fingerprint = fingerprint(&format!("{request_id}\u{1f}{asked}"));
+    let now = staff.deps.clock.now();
+    let claim = IdempotencyClaim {
+        key: scoped.clone(),
+        fingerprint: fingerprint.clone(),
+        expires_at: now + chrono::Duration::hours(KEY_HOURS),
+    };
+    match staff.deps.store.claim_key(&claim, request_id, now).await? {
+        Some(earlier) if earlier != fingerprint => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            "this Idempotency-Key was used for a different action or body; send a new key for a new action",
+        )),
+        _ => Ok(format!("{action}-{}", &fingerprint_of_key(&scoped))),
     }
+}
+
+/// A short stand-in for a scoped key in an event id: the person and key, never the key itself.
+fn fingerprint_of_key(scoped: &str) -> String {
+    fingerprint(scoped)[..24].to_string()
 }
 
 fn permit(claims: &StaffClaims, request: &ServiceRequest) -> Result<(), ApiError> {
@@ -314,6 +408,7 @@ async fn run(
     })?;
     let outcome = match outcome {
         Applied::Refused(why) => return Err(ApiError::new(StatusCode::CONFLICT, "conflict", why)),
+        Applied::Rejected(rejection) => return Err(rejected(id, rejection)),
         Applied::Changed { .. } => "changed",
         Applied::AlreadyApplied => "already_applied",
     };
@@ -325,6 +420,458 @@ async fn run(
         .ok_or_else(|| ApiError::not_found(format!("there is no request `{id}`")))?;
     let timeline = staff.deps.store.timeline(id).await?;
     Ok(Json(
-        json!({ "outcome": outcome, "request": request_view(&staff.deps.city, &request, &timeline) }),
+        json!({ "outcome": outcome, "request": case_view(staff, &request, &timeline).await? }),
     ))
+}
+
+/// The answer to a staff action refused as asked: 409 for a stale version or an illegal move
+/// (with the current version or the legal moves), 422 for a body naming what is not there.
+fn rejected(id: &TrackingNumber, rejection: Rejection) -> ApiError {
+    match rejection {
+        Rejection::Stale { current_version } => ApiError::new(
+            StatusCode::CONFLICT,
+            "stale_version",
+            format!("request {id} changed since you read it; it is at version {current_version}: read it again"),
+        )
+        .with_details(json!({ "current_version": current_version })),
+        Rejection::Illegal { from, legal } => {
+            let moves: Vec<&str> = legal.iter().map(|s| s.as_str()).collect();
+            let may = if moves.is_empty() {
+                "it can change no more".to_string()
+            } else {
+                format!("it may become {}", moves.join(" or "))
+            };
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "illegal_transition",
+                format!("request {id} is {from}; {may}"),
+            )
+            .with_details(json!({ "current_status": from, "legal_moves": moves }))
+        }
+        Rejection::Invalid(invalid) => ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            ..ApiError::from(invalid)
+        },
+    }
+}
+
+/// The body of `POST …/transitions`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransitionBody {
+    to: String,
+    #[serde(default)]
+    resolution: Option<String>,
+    #[serde(default)]
+    note: Option<String>,
+    /// Whether the note is for the resident; default true.
+    #[serde(default)]
+    public: Option<bool>,
+    #[serde(default)]
+    expected_version: Option<u64>,
+    #[serde(default)]
+    media: Vec<String>,
+}
+
+/// `{to, resolution?, note?, public?, expected_version?, media?}`: a move of the status table.
+async fn transition(
+    State(staff): Shared,
+    Path(id): Path<String>,
+    SignedIn(claims): SignedIn,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let body: TransitionBody = read_json(&headers, &body)?;
+    let to = Status::parse(&body.to).ok_or_else(|| {
+        unprocessable(
+            "to",
+            format!(
+                "`{}` is not a status: submitted, open, in_progress, closed or archived",
+                echo(&body.to)
+            ),
+        )
+    })?;
+    let resolution = match body.resolution.as_deref() {
+        None => None,
+        Some(text) => Some(parse_resolution(text).ok_or_else(|| {
+            unprocessable(
+                "resolution",
+                format!(
+                    "`{}` is not a resolution: fixed, no_action or cancelled",
+                    echo(text)
+                ),
+            )
+        })?),
+    };
+    let act = if to == Status::Archived {
+        Act::Archive
+    } else {
+        Act::Work
+    };
+    let action = WorkAction::Transition {
+        to,
+        resolution,
+        note: body.note,
+        public: body.public.unwrap_or(true),
+        media: body.media,
+    };
+    work(
+        &staff,
+        &claims,
+        &id,
+        &headers,
+        act,
+        action,
+        body.expected_version,
+    )
+    .await
+}
+
+/// The body of `POST …/assignment`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AssignmentBody {
+    /// Default: the department that has it.
+    #[serde(default)]
+    department: Option<String>,
+    #[serde(default)]
+    assignee: Option<String>,
+    #[serde(default)]
+    note: Option<String>,
+    #[serde(default)]
+    expected_version: Option<u64>,
+}
+
+/// `{department?, assignee?, note?}`: to another department, to a person in it, or both.
+async fn assignment(
+    State(staff): Shared,
+    Path(id): Path<String>,
+    SignedIn(claims): SignedIn,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let body: AssignmentBody = read_json(&headers, &body)?;
+    let request = stored_request(staff.deps.store.as_ref(), &id).await?;
+    let department = body
+        .department
+        .or_else(|| request.department.clone())
+        .ok_or_else(|| {
+            unprocessable(
+                "department",
+                "the request has no department yet: name one".into(),
+            )
+        })?;
+    let action = WorkAction::Assign {
+        department,
+        assignee: body.assignee,
+        note: body.note,
+    };
+    work(
+        &staff,
+        &claims,
+        &id,
+        &headers,
+        Act::Work,
+        action,
+        body.expected_version,
+    )
+    .await
+}
+
+/// The body of `POST …/notes`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoteBody {
+    text: String,
+    /// Whether residents read it (and followers are told); an internal note stays with staff.
+    public: bool,
+    #[serde(default)]
+    media: Vec<String>,
+}
+
+async fn note(
+    State(staff): Shared,
+    Path(id): Path<String>,
+    SignedIn(claims): SignedIn,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let body: NoteBody = read_json(&headers, &body)?;
+    let action = WorkAction::Note {
+        text: body.text,
+        public: body.public,
+        media: body.media,
+    };
+    work(&staff, &claims, &id, &headers, Act::Annotate, action, None).await
+}
+
+/// The body of `POST …/priority`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PriorityBody {
+    priority: cityfix_domain::Priority,
+    reason: String,
+    #[serde(default)]
+    expected_version: Option<u64>,
+}
+
+async fn priority(
+    State(staff): Shared,
+    Path(id): Path<String>,
+    SignedIn(claims): SignedIn,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let body: PriorityBody = read_json(&headers, &body)?;
+    let action = WorkAction::Prioritise {
+        priority: body.priority,
+        reason: body.reason,
+    };
+    work(
+        &staff,
+        &claims,
+        &id,
+        &headers,
+        Act::Work,
+        action,
+        body.expected_version,
+    )
+    .await
+}
+
+/// The body of `POST …/expected`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExpectedBody {
+    /// An RFC 3339 date and time with its offset.
+    expected_datetime: String,
+    reason: String,
+    #[serde(default)]
+    expected_version: Option<u64>,
+}
+
+async fn expected(
+    State(staff): Shared,
+    Path(id): Path<String>,
+    SignedIn(claims): SignedIn,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let body: ExpectedBody = read_json(&headers, &body)?;
+    let expected_at = chrono::DateTime::parse_from_rfc3339(body.expected_datetime.trim())
+        .map_err(|_| {
+            unprocessable(
+                "expected_datetime",
+                "expected_datetime is an RFC 3339 date and time with its offset, e.g. 2026-12-04T17:00:00-05:00".into(),
+            )
+        })?
+        .with_timezone(&chrono::Utc);
+    let action = WorkAction::Reschedule {
+        expected_at,
+        reason: body.reason,
+    };
+    work(
+        &staff,
+        &claims,
+        &id,
+        &headers,
+        Act::Work,
+        action,
+        body.expected_version,
+    )
+    .await
+}
+
+/// The body of `POST …/referral`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReferralBody {
+    agency: String,
+    #[serde(default)]
+    note: Option<String>,
+    #[serde(default)]
+    expected_version: Option<u64>,
+}
+
+/// Forwards a request to the agency responsible: closed as referred, the agency gets the report
+/// and the reporter hears whom to contact, as when the router refers one.
+async fn referral(
+    State(staff): Shared,
+    Path(id): Path<String>,
+    SignedIn(claims): SignedIn,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let body: ReferralBody = read_json(&headers, &body)?;
+    let action = WorkAction::Refer {
+        agency: body.agency,
+        note: body.note,
+    };
+    work(
+        &staff,
+        &claims,
+        &id,
+        &headers,
+        Act::Work,
+        action,
+        body.expected_version,
+    )
+    .await
+}
+
+/// Checks that this person may take `act` on the request, claims the Idempotency-Key, and applies
+/// the action.
+async fn work(
+    staff: &Staff,
+    claims: &StaffClaims,
+    id: &str,
+    headers: &HeaderMap,
+    act: Act,
+    action: WorkAction,
+    expected_version: Option<u64>,
+) -> Result<Json<Value>, ApiError> {
+    let request = stored_request(staff.deps.store.as_ref(), id).await?;
+    readable(staff, claims, &request)?;
+    if !claims.may_act(
+        act,
+        request.department.as_deref(),
+        confidential(staff, &request),
+    ) {
+        let what = match act {
+            Act::Annotate => "add notes to",
+            Act::Work => "change",
+            Act::Archive => "archive",
+        };
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "a {:?} of {} may not {what} request {}",
+                claims.role,
+                claims.department.as_deref().unwrap_or("no department"),
+                request.id
+            ),
+        ));
+    }
+    let asked = serde_json::to_string(&(&action, expected_version)).expect("an action serialises");
+    let decision_id =
+        claim_decision(staff, claims, headers, action.name(), &request.id, &asked).await?;
+    let command = StatusCommand::Work(WorkCommand {
+        request_id: request.id.clone(),
+        decision_id,
+        by: Actor {
+            id: claims.sub.clone(),
+            name: claims.name.clone(),
+            role: format!("{:?}", claims.role).to_lowercase(),
+        },
+        expected_version,
+        action,
+    });
+    run(staff, &command, &request.id).await
+}
+
+/// The query of `GET /staff/v1/audit`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditParams {
+    request: Option<String>,
+    actor: Option<String>,
+    /// RFC 3339; default 30 days before `to`.
+    from: Option<String>,
+    /// RFC 3339; default now.
+    to: Option<String>,
+    /// 1 to 1000; default 200.
+    limit: Option<u32>,
+}
+
+/// The longest span one audit query covers.
+const MAX_AUDIT_DAYS: i64 = 366;
+
+/// The audit log, for admins: who did what to which request, when, before and after.
+async fn audit(
+    State(staff): Shared,
+    SignedIn(claims): SignedIn,
+    query: Result<Query<AuditParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let bad = |message: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", message);
+    let Query(params) = query.map_err(|e| bad(e.body_text()))?;
+    if claims.role != Role::Admin {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only admins read the audit log",
+        ));
+    }
+    let time = |name: &str, text: &str| {
+        chrono::DateTime::parse_from_rfc3339(text.trim())
+            .map(|at| at.with_timezone(&chrono::Utc))
+            .map_err(|_| {
+                bad(format!(
+                    "`{name}` is an RFC 3339 date and time with its offset"
+                ))
+            })
+    };
+    let to = match &params.to {
+        Some(text) => time("to", text)?,
+        None => staff.deps.clock.now(),
+    };
+    let from = match &params.from {
+        Some(text) => time("from", text)?,
+        None => to - chrono::Duration::days(30),
+    };
+    if from > to || to - from > chrono::Duration::days(MAX_AUDIT_DAYS) {
+        return Err(bad(format!(
+            "`from` must come before `to`, at most {MAX_AUDIT_DAYS} days apart"
+        )));
+    }
+    let request = match &params.request {
+        Some(text) => Some(
+            TrackingNumber::parse(text)
+                .map_err(|_| bad(format!("`{}` is not a tracking number", echo(text))))?,
+        ),
+        None => None,
+    };
+    let limit = params.limit.unwrap_or(200);
+    if !(1..=1000).contains(&limit) {
+        return Err(bad("`limit` is 1 to 1000".into()));
+    }
+    let records = staff
+        .deps
+        .store
+        .audit(&AuditQuery {
+            request,
+            actor: params.actor,
+            from,
+            to,
+            limit,
+        })
+        .await?;
+    let city = &staff.deps.city;
+    let entries: Vec<Value> = records
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.id, "at": city_time(city, r.at), "actor": r.actor, "actor_name": r.actor_name,
+                "role": r.role, "action": r.action, "request": r.request_id.as_str(),
+                "before": r.before, "after": r.after, "note": r.note,
+            })
+        })
+        .collect();
+    Ok(Json(
+        json!({ "from": city_time(city, from), "to": city_time(city, to), "records": entries }),
+    ))
+}
+
+fn unprocessable(field: &str, message: String) -> ApiError {
+    ApiError {
+        field: Some(field.to_string()),
+        ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", message)
+    }
+}
+
+fn parse_resolution(text: &str) -> Option<cityfix_domain::Resolution> {
+    use cityfix_domain::Resolution::*;
+    [Fixed, Duplicate, Referred, NoAction, Cancelled]
+        .into_iter()
+        .find(|r| r.as_str() == text)
 }

@@ -73,6 +73,7 @@ impl Fixture {
                 note: Some(INTERNAL_NOTE.into()),
                 public: false,
                 actor: None,
+                internal_note: None,
                 media: Vec::new(),
             };
             world.store.update(&open, version, &note).await.unwrap();

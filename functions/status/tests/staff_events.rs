@@ -76,6 +76,7 @@ async fn two_open_potholes(world: &World) {
             note: None,
             public: false,
             actor: None,
+            internal_note: None,
             media: Vec::new(),
         };
         world.store.update(&open, version, &entry).await.unwrap();

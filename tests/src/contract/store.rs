@@ -117,6 +117,7 @@ fn routed_entry(minute: u32) -> TimelineEntry {
         note: Some("Routed".into()),
         public: true,
         actor: None,
+        internal_note: None,
         media: Vec::new(),
     }
 }

@@ -1,0 +1,540 @@
+//! Staff working a request: moves of the status table, assignment, notes, priority, expected dates
+//! and referrals. Each action is applied once (named by its decision id), writes one timeline entry
+//! and one audit record in the same write, and puts one event on the notify queue.
+//!
+//! Who may do what is decided before a command is made (the staff routes check role and
+//! department); here the command is checked against the request as it is when it is applied.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::messages::NotifyKind;
+use crate::transition::{
+    announce, missing, referral_note, write_retrying, Applied, AuditDraft, Plan, Rejection,
+    StatusDeps,
+};
+use crate::AppError;
+use cityfix_domain::work::checked_note;
+use cityfix_domain::{
+    Invalid, Move, MoveRefused, Priority, Resolution, ServiceRequest, Status, TimelineEntry,
+    TimelineKind, TrackingNumber,
+};
+
+/// The most photos one note or transition shows.
+pub const MAX_MEDIA_PER_ENTRY: usize = 5;
+
+/// The furthest ahead an expected date may be set.
+const MAX_EXPECTED_DAYS: i64 = 2 * 366;
+
+/// Who acted: a staff member (their sign-in id, name and role) or an outside system.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Actor {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+}
+
+/// What a staff member does to a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum WorkAction {
+    /// A move of the status table. The note is public unless `public` is false; the status
+    /// change itself always is.
+    Transition {
+        to: Status,
+        #[serde(default)]
+        resolution: Option<Resolution>,
+        #[serde(default)]
+        note: Option<String>,
+        public: bool,
+        /// Media ids of checked files of this request, shown with the entry.
+        #[serde(default)]
+        media: Vec<String>,
+    },
+    /// To another department, to a person in it, or both. A request referred away comes back.
+    Assign {
+        department: String,
+        #[serde(default)]
+        assignee: Option<String>,
+        #[serde(default)]
+        note: Option<String>,
+    },
+    Note {
+        text: String,
+        public: bool,
+        #[serde(default)]
+        media: Vec<String>,
+    },
+    Prioritise {
+        priority: Priority,
+        reason: String,
+    },
+    /// A new expected date, with the reason residents read.
+    Reschedule {
+        expected_at: DateTime<Utc>,
+        reason: String,
+    },
+    /// Another agency's to fix: closed as referred; the agency gets the report.
+    Refer {
+        agency: String,
+        #[serde(default)]
+        note: Option<String>,
+    },
+}
+
+impl WorkAction {
+    /// The action's name in the audit log.
+    pub fn name(&self) -> &'static str {
+        match self {
+            WorkAction::Transition { .. } => "transition",
+            WorkAction::Assign { .. } => "assignment",
+            WorkAction::Note { .. } => "note",
+            WorkAction::Prioritise { .. } => "priority",
+            WorkAction::Reschedule { .. } => "expected",
+            WorkAction::Refer { .. } => "referral",
+        }
+    }
+}
+
+/// One staff action on one request, on the status queue or applied at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkCommand {
+    pub request_id: TrackingNumber,
+    /// Names the timeline entry and audit record: the same id is applied once.
+    pub decision_id: String,
+    pub by: Actor,
+    /// The version the staff member saw; a request changed since is refused as stale.
+    #[serde(default)]
+    pub expected_version: Option<u64>,
+    pub action: WorkAction,
+}
+
+/// The entry, change and outcome one action makes of the request as it is at `now`.
+struct Worked {
+    changed: ServiceRequest,
+    kind: TimelineKind,
+    status: Option<Status>,
+    note: Option<String>,
+    public: bool,
+    /// Kept in the staff view only (an internal note on a public change).
+    internal_note: Option<String>,
+    media: Vec<String>,
+}
+
+/// Applies a staff action once, then announces it (again on a redelivery, which notify takes
+/// once by its event id).
+pub async fn apply_work(deps: &StatusDeps, command: &WorkCommand) -> Result<Applied, AppError> {
+    let id = &command.request_id;
+    let outcome = write_retrying(deps, id, Some(&command.decision_id), |current, now| {
+        let Some(current) = current else {
+            return Ok(Plan::Done(missing(id)));
+        };
+        if let Some(expected) = command.expected_version {
+            if expected != current.version {
+                return Ok(Plan::Done(Applied::Rejected(Rejection::Stale {
+                    current_version: current.version,
+                })));
+            }
+        }
+        let worked = match work(deps, current, &command.action, now) {
+            Ok(worked) => worked,
+            Err(rejection) => return Ok(Plan::Done(Applied::Rejected(rejection))),
+        };
+        let mut changed = Box::new(worked.changed);
+        if worked.public {
+            if let Some(note) = &worked.note {
+                changed.status_notes = Some(note.clone());
+            }
+        }
+        let entry = TimelineEntry {
+            event_id: command.decision_id.clone(),
+            at: now,
+            kind: worked.kind,
+            status: worked.status,
+            note: worked.note,
+            public: worked.public,
+            actor: Some(command.by.id.clone()),
+            internal_note: worked.internal_note,
+            media: worked.media,
+        };
+        let audit_note = entry.internal_note.clone().or_else(|| entry.note.clone());
+        Ok(Plan::Write {
+            applied: Applied::Changed {
+                from: current.status,
+                to: changed.status,
+            },
+            changed,
+            entry,
+            audit: Some(Box::new(AuditDraft {
+                actor: command.by.clone(),
+                action: command.action.name(),
+                note: audit_note,
+            })),
+        })
+    })
+    .await?;
+    if matches!(outcome, Applied::Changed { .. } | Applied::AlreadyApplied) {
+        let kind = match command.action {
+            WorkAction::Refer { .. } => NotifyKind::Referred,
+            _ => NotifyKind::Updated,
+        };
+        announce(deps, id, &command.decision_id, kind).await?;
+    }
+    Ok(outcome)
+}
+
+/// What `action` makes of `current`, or why it cannot be done.
+fn work(
+    deps: &StatusDeps,
+    current: &ServiceRequest,
+    action: &WorkAction,
+    now: DateTime<Utc>,
+) -> Result<Worked, Rejection> {
+    let invalid = Rejection::Invalid;
+    let note_of = |field: &str, text: &Option<String>| {
+        text.as_deref()
+            .map(|text| checked_note(field, text))
+            .transpose()
+            .map_err(invalid)
+    };
+    let mut changed = current.clone();
+    let unchanged_status = Some(current.status);
+    match action {
+        WorkAction::Transition {
+            to,
+            resolution,
+            note,
+            public,
+            media,
+        } => {
+            let note = note_of("note", note)?;
+            let asked = Move {
+                to: *to,
+                resolution: *resolution,
+                note: note.clone(),
+            };
+            asked.check(current).map_err(|refused| match refused {
+                MoveRefused::Illegal { from, legal } => Rejection::Illegal { from, legal },
+                MoveRefused::Incomplete(why) => Rejection::Invalid(why),
+            })?;
+            let media = media_keys(current, media)?;
+            changed.status = *to;
+            match to {
+                Status::Closed => {
+                    changed.resolution = *resolution;
+                    changed.closed_at = Some(now);
+                }
+                Status::Archived => {}
+                _ => {
+                    changed.resolution = None;
+                    changed.closed_at = None;
+                }
+            }
+            let said = status_sentence(current.status, *to, *resolution);
+            let (public_note, internal_note) = match (note, public) {
+                (Some(note), true) => (note, None),
+                (Some(note), false) => (said, Some(note)),
+                (None, _) => (said, None),
+            };
+            Ok(Worked {
+                changed,
+                kind: TimelineKind::StatusChanged,
+                status: Some(*to),
+                note: Some(public_note),
+                public: true,
+                internal_note,
+                media,
+            })
+        }
+        WorkAction::Assign {
+            department,
+            assignee,
+            note,
+        } => {
+            let note = note_of("note", note)?;
+            let Some(target) = deps.city.department(department) else {
+                return Err(invalid(
+                    Invalid::field(
+                        "department",
+                        format!("there is no department `{}`", short(department)),
+                    )
+                    .with_code("unknown_department"),
+                ));
+            };
+            let member = match assignee {
+                Some(person) => Some(target.member(person).ok_or_else(|| {
+                    invalid(
+                        Invalid::field(
+                            "assignee",
+                            format!("`{}` is not a member of {}", short(person), target.name),
+                        )
+                        .with_code("unknown_assignee"),
+                    )
+                })?),
+                None => None,
+            };
+            let taken_back = current.status == Status::Closed && current.agency.is_some();
+            if matches!(current.status, Status::Closed | Status::Archived) && !taken_back {
+                return Err(Rejection::Illegal {
+                    from: current.status,
+                    legal: current.status.legal_moves(),
+                });
+            }
+            let moved = current.department.as_deref() != Some(target.id.as_str());
+            changed.department = Some(target.id.clone());
+            changed.assignee = member.map(|m| m.id.clone());
+            changed.agency_responsible = Some(target.name.clone());
+            if taken_back {
+                changed.status = Status::Open;
+                changed.agency = None;
+                changed.resolution = None;
+                changed.closed_at = None;
+            }
+            // A move between departments is public (the resident reads who has it); who in the
+            // department works it is not.
+            let (said, public) = match (moved || taken_back, member) {
+                (true, _) => (format!("Moved to {}", target.name), true),
+                (false, Some(member)) => (format!("Assigned to {}", member.name), false),
+                (false, None) => ("Unassigned".to_string(), false),
+            };
+            Ok(Worked {
+                changed,
+                kind: TimelineKind::Assigned,
+                status: Some(if taken_back {
+                    Status::Open
+                } else {
+                    current.status
+                }),
+                note: Some(said),
+                public,
+                internal_note: note,
+                media: Vec::new(),
+            })
+        }
+        WorkAction::Note {
+            text,
+            public,
+            media,
+        } => {
+            let text = checked_note("text", text).map_err(invalid)?;
+            let media = media_keys(current, media)?;
+            if current.status == Status::Archived {
+                return Err(Rejection::Illegal {
+                    from: current.status,
+                    legal: Vec::new(),
+                });
+            }
+            Ok(Worked {
+                changed,
+                kind: TimelineKind::Note,
+                status: unchanged_status,
+                note: Some(text),
+                public: *public,
+                internal_note: None,
+                media,
+            })
+        }
+        WorkAction::Prioritise { priority, reason } => {
+            let reason = checked_note("reason", reason).map_err(invalid)?;
+            still_worked(current)?;
+            changed.priority = *priority;
+            Ok(Worked {
+                changed,
+                kind: TimelineKind::Prioritised,
+                status: unchanged_status,
+                note: Some(format!("Priority {}: {reason}", priority.as_str())),
+                public: false,
+                internal_note: None,
+                media: Vec::new(),
+            })
+        }
+        WorkAction::Reschedule {
+            expected_at,
+            reason,
+        } => {
+            let reason = checked_note("reason", reason).map_err(invalid)?;
+            still_worked(current)?;
+            if *expected_at <= now || *expected_at > now + chrono::Duration::days(MAX_EXPECTED_DAYS)
+            {
+                return Err(invalid(Invalid::field(
+                    "expected_datetime",
+                    "the expected date must be in the future and within two years",
+                )));
+            }
+            changed.expected_at = Some(*expected_at);
+            let day = expected_at
+                .with_timezone(&deps.city.timezone)
+                .format("%A %-d %B %Y");
+            Ok(Worked {
+                changed,
+                kind: TimelineKind::Rescheduled,
+                status: unchanged_status,
+                note: Some(format!("Now expected by {day}. {reason}")),
+                public: true,
+                internal_note: None,
+                media: Vec::new(),
+            })
+        }
+        WorkAction::Refer { agency, note } => {
+            let note = note_of("note", note)?;
+            let Some(found) = deps.city.agency(agency) else {
+                return Err(invalid(
+                    Invalid::field("agency", format!("there is no agency `{}`", short(agency)))
+                        .with_code("unknown_agency"),
+                ));
+            };
+            if !matches!(
+                current.status,
+                Status::Open | Status::InProgress | Status::Submitted
+            ) {
+                return Err(Rejection::Illegal {
+                    from: current.status,
+                    legal: current.status.legal_moves(),
+                });
+            }
+            changed.status = Status::Closed;
+            changed.resolution = Some(Resolution::Referred);
+            changed.agency = Some(found.id.clone());
+            changed.agency_responsible = Some(found.name.clone());
+            changed.assignee = None;
+            changed.closed_at = Some(now);
+            Ok(Worked {
+                changed,
+                kind: TimelineKind::Referred,
+                status: Some(Status::Closed),
+                note: Some(referral_note(&deps.city, &found.id, &found.name)),
+                public: true,
+                internal_note: note,
+                media: Vec::new(),
+            })
+        }
+    }
+}
+
+/// Refuses a change of priority or date to a request no longer being worked.
+fn still_worked(current: &ServiceRequest) -> Result<(), Rejection> {
+    if matches!(current.status, Status::Closed | Status::Archived) {
+        return Err(Rejection::Illegal {
+            from: current.status,
+            legal: current.status.legal_moves(),
+        });
+    }
+    Ok(())
+}
+
+/// The storage keys of media ids, each a checked file of this request (`originals/<id>/<media
+/// id>.<ext>`): an id not uploaded, not yet checked or refused is not among them.
+fn media_keys(request: &ServiceRequest, ids: &[String]) -> Result<Vec<String>, Rejection> {
+    if ids.len() > MAX_MEDIA_PER_ENTRY {
+        return Err(Rejection::Invalid(Invalid::field(
+            "media",
+            format!("one entry shows at most {MAX_MEDIA_PER_ENTRY} photos or videos"),
+        )));
+    }
+    let mut keys = Vec::new();
+    for media_id in ids {
+        let key = request.media.iter().find(|key| {
+            key.rsplit('/')
+                .next()
+                .and_then(|file| file.rsplit_once('.'))
+                .is_some_and(|(stem, _)| stem == media_id)
+        });
+        match key {
+            Some(key) if !keys.contains(key) => keys.push(key.clone()),
+            Some(_) => {}
+            None => {
+                return Err(Rejection::Invalid(
+                    Invalid::field(
+                        "media",
+                        format!(
+                            "`{}` is not a checked photo or video of request {}: upload it first and wait for it to be checked",
+                            short(media_id),
+                            request.id
+                        ),
+                    )
+                    .with_code("unknown_media"),
+                ))
+            }
+        }
+    }
+    Ok(keys)
+}
+
+/// What residents read of a status change without a note.
+fn status_sentence(from: Status, to: Status, resolution: Option<Resolution>) -> String {
+    match (from, to, resolution) {
+        (_, Status::InProgress, _) => "Work has started".into(),
+        (Status::Closed, Status::Open, _) => "Reopened: the city is looking at it again".into(),
+        (Status::InProgress, Status::Open, _) => "Back in the queue".into(),
+        (_, Status::Open, _) => "Received by the department".into(),
+        (_, Status::Closed, Some(Resolution::Fixed)) => "Fixed".into(),
+        (_, Status::Closed, Some(Resolution::NoAction)) => "Closed: no action needed".into(),
+        (_, Status::Closed, Some(Resolution::Cancelled)) => "Cancelled".into(),
+        (_, Status::Closed, _) => "Closed".into(),
+        (_, Status::Archived, _) => "Archived".into(),
+        (_, Status::Submitted, _) => "Submitted".into(),
+    }
+}
+
+/// A name from a request body, cut short for an error message.
+fn short(text: &str) -> String {
+    cityfix_domain::text::echo(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages::StatusCommand;
+
+    #[test]
+    fn a_work_command_travels_as_json_and_refuses_unknown_fields() {
+        let command = StatusCommand::Work(WorkCommand {
+            request_id: TrackingNumber::parse("7K3M9QZ2").unwrap(),
+            decision_id: "transition-1".into(),
+            by: Actor {
+                id: "local:dana.ortiz".into(),
+                name: "Dana Ortiz".into(),
+                role: "supervisor".into(),
+            },
+            expected_version: Some(3),
+            action: WorkAction::Transition {
+                to: Status::Closed,
+                resolution: Some(Resolution::Fixed),
+                note: Some("Filled".into()),
+                public: true,
+                media: vec!["m-1".into()],
+            },
+        });
+        let json = serde_json::to_string(&command).unwrap();
+        assert_eq!(
+            serde_json::from_str::<StatusCommand>(&json).unwrap(),
+            command
+        );
+        let extra = json.replacen("\"decision_id\"", "\"surprise\":1,\"decision_id\"", 1);
+        assert!(serde_json::from_str::<StatusCommand>(&extra).is_err());
+    }
+
+    #[test]
+    fn media_ids_must_name_checked_files_of_the_request() {
+        let report = cityfix_domain::ValidReport {
+            service_code: "pothole".into(),
+            location: cityfix_domain::Location::new(41.76, -72.68).unwrap(),
+            address: None,
+            attributes: Default::default(),
+            description: None,
+            contact: Default::default(),
+            media_url: None,
+        };
+        let id = TrackingNumber::parse("7K3M9QZ2").unwrap();
+        let mut request = ServiceRequest::submitted(id, &report, "Pothole", "web", Utc::now());
+        request.media = vec!["originals/7K3M9QZ2/m-1.jpg".into()];
+        assert_eq!(
+            media_keys(&request, &["m-1".into(), "m-1".into()]).unwrap(),
+            vec!["originals/7K3M9QZ2/m-1.jpg".to_string()]
+        );
+        assert!(media_keys(&request, &["m-2".into()]).is_err());
+        assert!(media_keys(&request, &["m".into()]).is_err());
+    }
+}
