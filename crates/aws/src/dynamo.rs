@@ -117,6 +117,18 @@ fn month_key(at: DateTime<Utc>) -> String {
     format!("REQ#{:04}-{:02}", at.year(), at.month())
 }
 
+fn unavailable(what: &str, error: impl std::fmt::Display) -> PortError {
+    PortError::Unavailable(format!("dynamodb {what}: {error}"))
+}
+
+fn to_item<T: Serialize>(value: &T) -> PortResult<HashMap<String, AttributeValue>> {
+    serde_dynamo::to_item(value).map_err(|e| unavailable("encode", e))
+}
+
+fn from_item<T: DeserializeOwned>(item: HashMap<String, AttributeValue>) -> PortResult<T> {
+    serde_dynamo::from_item(item).map_err(|e| unavailable("decode", e))
+}
+
 fn updated_month_key(year: i32, month: u32) -> String {
     format!("UPD#{year:04}-{month:02}")
 }
@@ -149,18 +161,6 @@ fn first_month() -> DateTime<Utc> {
             .into(),
         Utc,
     )
-}
-
-fn unavailable(what: &str, error: impl std::fmt::Display) -> PortError {
-    PortError::Unavailable(format!("dynamodb {what}: {error}"))
-}
-
-fn to_item<T: Serialize>(value: &T) -> PortResult<HashMap<String, AttributeValue>> {
-    serde_dynamo::to_item(value).map_err(|e| unavailable("encode", e))
-}
-
-fn from_item<T: DeserializeOwned>(item: HashMap<String, AttributeValue>) -> PortResult<T> {
-    serde_dynamo::from_item(item).map_err(|e| unavailable("decode", e))
 }
 
 impl RequestItem {
