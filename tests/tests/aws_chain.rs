@@ -75,7 +75,11 @@ async fn moto_resources_are_the_ones_template_yaml_declares() {
         })
         .collect();
     assert_eq!(indexes, spec.indexes);
-    assert_eq!(indexes.len(), 3, "department queue, location cell, time");
+    assert_eq!(
+        indexes.len(),
+        4,
+        "department queue, location cell, requested time, updated time"
+    );
     let ttl = dynamodb
         .describe_time_to_live()
         .table_name(&stack.table)

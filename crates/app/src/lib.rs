@@ -9,6 +9,7 @@ pub mod route;
 pub mod submit;
 pub mod sweep;
 pub mod transition;
+pub mod updates;
 pub mod work;
 
 use thiserror::Error;

@@ -102,6 +102,14 @@ pub struct RequestQuery {
     pub statuses: Vec<Status>,
     pub requested_from: Option<DateTime<Utc>>,
     pub requested_to: Option<DateTime<Utc>>,
+    /// Only requests last changed at or after this time (`ServiceRequest::updated_at`): Open311
+    /// `updated_after`, and the updates feed, whose entries of a window all lie on requests
+    /// changed since its start.
+    pub updated_from: Option<DateTime<Utc>>,
+    /// Only requests last changed at or before this time (Open311 `updated_before`).
+    pub updated_to: Option<DateTime<Utc>>,
+    /// Requests of these services are left out (confidential services, on public lists).
+    pub without_service_codes: Vec<String>,
     /// Only requests within this circle.
     pub near: Option<Near>,
     /// 1-based.

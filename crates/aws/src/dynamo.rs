@@ -2,7 +2,7 @@
 //!
 //! | item | PK | SK |
 //! |---|---|---|
-//! | request | `REQ#<id>` | `META` (GSI1 department queue, GSI2 location cell, GSI3 requested month) |
+//! | request | `REQ#<id>` | `META` (GSI1 department queue, GSI2 location cell, GSI3 requested month, GSI4 updated month) |
 //! | reporter contact | `REQ#<id>` | `REPORTER` |
 //! | timeline entry | `REQ#<id>` | `EVT#<event id>` (unique per event, so a redelivered change is refused) |
 //! | follower | `REQ#<id>` | `FOLLOWER#<key>` |
@@ -90,6 +90,11 @@ struct RequestItem {
     month: String,
     #[serde(rename = "GSI3SK")]
     requested_order: String,
+    /// `UPD#<yyyy-mm>` of the last change: the requests changed in a window.
+    #[serde(rename = "GSI4PK")]
+    updated_month: String,
+    #[serde(rename = "GSI4SK")]
+    updated_order: String,
     version: u64,
     request: ServiceRequest,
 }
@@ -163,12 +168,44 @@ fn from_item<T: DeserializeOwned>(item: HashMap<String, AttributeValue>) -> Port
     serde_dynamo::from_item(item).map_err(|e| unavailable("decode", e))
 }
 
+fn updated_month_key(year: i32, month: u32) -> String {
+    format!("UPD#{year:04}-{month:02}")
+}
+
+/// A time in the fixed-width form of the index sort keys, so text order is time order.
+fn sort_stamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// The months from `to`'s back to `from`'s, newest first.
+fn months_back(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<(i32, u32)> {
+    let mut months = Vec::new();
+    let (mut year, mut month) = (to.year(), to.month());
+    while (year, month) >= (from.year(), from.month()) {
+        months.push((year, month));
+        (year, month) = if month == 1 {
+            (year - 1, 12)
+        } else {
+            (year, month - 1)
+        };
+    }
+    months
+}
+
+/// The start of [`FIRST_MONTH`]: no request is older.
+fn first_month() -> DateTime<Utc> {
+    DateTime::from_naive_utc_and_offset(
+        chrono::NaiveDate::from_ymd_opt(FIRST_MONTH.0, FIRST_MONTH.1, 1)
+            .unwrap_or_default()
+            .into(),
+        Utc,
+    )
+}
+
 impl RequestItem {
     fn new(request: &ServiceRequest) -> Self {
         let cell = request.location.cell();
-        let stamp = request
-            .requested_at
-            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let stamp = sort_stamp(request.requested_at);
         RequestItem {
             pk: request_key(&request.id),
             sk: "META".into(),
@@ -182,6 +219,8 @@ impl RequestItem {
             cell_order: format!("{cell}#{}", request.id),
             month: month_key(request.requested_at),
             requested_order: format!("{stamp}#{}", request.id),
+            updated_month: updated_month_key(request.updated_at.year(), request.updated_at.month()),
+            updated_order: format!("{}#{}", sort_stamp(request.updated_at), request.id),
             version: request.version,
             request: request.clone(),
         }
@@ -318,7 +357,8 @@ impl DynamoStore {
             .collect()
     }
 
-    /// The candidates of a search before its filters: by id, by location cell, or by requested month.
+    /// The candidates of a search before its filters: by id, by location cell, by updated month
+    /// when the search starts at an update time, or else by requested month.
     async fn candidates(&self, query: &RequestQuery) -> PortResult<Vec<ServiceRequest>> {
         let s = |v: String| AttributeValue::S(v);
         if !query.ids.is_empty() {
@@ -355,31 +395,55 @@ impl DynamoStore {
             }
             return Ok(found);
         }
-        let to = query
-            .requested_to
-            .unwrap_or_else(|| Utc::now() + Duration::days(1));
-        let from = query.requested_from.unwrap_or_else(|| {
-            DateTime::from_naive_utc_and_offset(
-                chrono::NaiveDate::from_ymd_opt(FIRST_MONTH.0, FIRST_MONTH.1, 1)
-                    .unwrap_or_default()
-                    .into(),
-                Utc,
-            )
-        });
+        // A request changed in a window may have been made long before it, so a window of update
+        // times is read from its own index (GSI4, by the month of the last change), never from the
+        // requested months: those would have to be read back to the first. Every change rewrites
+        // the request item, so the index follows it. Items written before GSI4 existed carry no
+        // GSI4 keys until their next change; a window reaching back before it was added needs
+        // them rewritten once.
+        if let Some(updated_from) = query.updated_from {
+            // A request is changed no earlier than it was made.
+            let from = query
+                .requested_from
+                .map_or(updated_from, |requested| requested.max(updated_from));
+            let to = query
+                .updated_to
+                .unwrap_or_else(|| Utc::now() + Duration::days(1));
+            let mut found = Vec::new();
+            for (year, month) in months_back(from, to) {
+                let values = HashMap::from([
+                    (":m".to_string(), s(updated_month_key(year, month))),
+                    (":from".to_string(), s(sort_stamp(from))),
+                    (":to".to_string(), s(format!("{}~", sort_stamp(to)))),
+                ]);
+                let items = self
+                    .query_all(
+                        Some("GSI4"),
+                        "GSI4PK = :m AND GSI4SK BETWEEN :from AND :to",
+                        values,
+                        true,
+                    )
+                    .await?;
+                found.extend(self.requests_of(items).await?);
+            }
+            return Ok(found);
+        }
+        // Nor was a request made after its last change.
+        let to = match (query.requested_to, query.updated_to) {
+            (Some(requested), Some(updated)) => requested.min(updated),
+            (requested, updated) => requested
+                .or(updated)
+                .unwrap_or_else(|| Utc::now() + Duration::days(1)),
+        };
+        let from = query.requested_from.unwrap_or_else(first_month);
         let mut found = Vec::new();
-        let (mut year, mut month) = (to.year(), to.month());
-        while (year, month) >= (from.year(), from.month()) {
+        for (year, month) in months_back(from, to) {
             let values =
                 HashMap::from([(":m".to_string(), s(format!("REQ#{year:04}-{month:02}")))]);
             let items = self
                 .query_all(Some("GSI3"), "GSI3PK = :m", values, true)
                 .await?;
             found.extend(self.requests_of(items).await?);
-            (year, month) = if month == 1 {
-                (year - 1, 12)
-            } else {
-                (year, month - 1)
-            };
         }
         Ok(found)
     }
@@ -576,6 +640,9 @@ impl RequestStore for DynamoStore {
                     .is_none_or(|from| r.requested_at >= from)
             })
             .filter(|r| query.requested_to.is_none_or(|to| r.requested_at <= to))
+            .filter(|r| query.updated_from.is_none_or(|from| r.updated_at >= from))
+            .filter(|r| query.updated_to.is_none_or(|to| r.updated_at <= to))
+            .filter(|r| !query.without_service_codes.contains(&r.service_code))
             .filter(|r| {
                 query.near.is_none_or(|near| {
                     distance_m(near.location.to_point(), r.location.to_point()) <= near.radius_m

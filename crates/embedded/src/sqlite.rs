@@ -24,9 +24,10 @@ CREATE TABLE IF NOT EXISTS requests (
 CREATE INDEX IF NOT EXISTS requests_by_department ON requests (department, status, requested_at);
 CREATE INDEX IF NOT EXISTS requests_by_cell ON requests (cell);
 CREATE INDEX IF NOT EXISTS requests_by_requested ON requests (requested_at);
--- No query reads by update time or by raw coordinates; every change paid to keep these two.
-DROP INDEX IF EXISTS requests_by_updated;
+-- No query reads by raw coordinates; every change paid to keep this one.
 DROP INDEX IF EXISTS requests_by_point;
+-- Open311 `updated_after` and the updates feed read the requests changed in a window.
+CREATE INDEX IF NOT EXISTS requests_by_updated ON requests (updated_at);
 -- The sweep's look-up of reports still waiting for routing. Not an index on every status: the
 -- planner would take it for any search naming statuses, reading every open request in the city.
 DROP INDEX IF EXISTS requests_by_status;

@@ -492,6 +492,13 @@ fn search_sql(query: &RequestQuery) -> (String, Vec<String>) {
         &mut conditions,
     );
     any_of("service_code", query.service_codes.clone(), &mut conditions);
+    if !query.without_service_codes.is_empty() {
+        conditions.push(format!(
+            "service_code NOT IN ({})",
+            vec!["?"; query.without_service_codes.len()].join(", ")
+        ));
+        values.extend(query.without_service_codes.iter().cloned());
+    }
     if !query.statuses.is_empty() {
         conditions.push(status_condition(&query.statuses));
     }
@@ -501,6 +508,14 @@ fn search_sql(query: &RequestQuery) -> (String, Vec<String>) {
     }
     if let Some(to) = query.requested_to {
         conditions.push("requested_at <= ?".into());
+        values.push(timestamp(to));
+    }
+    if let Some(from) = query.updated_from {
+        conditions.push("updated_at >= ?".into());
+        values.push(timestamp(from));
+    }
+    if let Some(to) = query.updated_to {
+        conditions.push("updated_at <= ?".into());
         values.push(timestamp(to));
     }
     if let Some(near) = query.near {
@@ -599,6 +614,26 @@ mod tests {
                 .any(|s| s.starts_with("SCAN") || s.contains("requests_by_status")),
             "no step reads beyond the cells: {steps:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_search_by_update_time_reads_only_the_requests_changed_since() {
+        // the updates feed's search: changed since the window's start, no confidential service
+        let query = RequestQuery {
+            updated_from: Some(chrono::Utc::now() - chrono::Duration::days(1)),
+            without_service_codes: vec!["ethics_complaint".into()],
+            page: 1,
+            page_size: 1000,
+            ..RequestQuery::default()
+        };
+        let steps = plan(&query).await;
+        assert!(
+            steps
+                .iter()
+                .any(|s| s.contains("USING INDEX requests_by_updated (updated_at>?)")),
+            "{steps:?}"
+        );
+        assert!(!steps.iter().any(|s| s.starts_with("SCAN")), "{steps:?}");
     }
 
     #[test]

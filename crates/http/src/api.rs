@@ -164,8 +164,10 @@ pub fn request_view(city: &City, request: &ServiceRequest, timeline: &[TimelineE
         "neighbourhood": city.places.layers.first().and_then(|layer| request.areas.get(&layer.id)),
         "areas": request.areas,
         "duplicate_of": request.duplicate_of.as_ref().map(|id| id.as_str()),
+        "priority": request.priority,
         "requested_datetime": city_time(city, request.requested_at),
         "updated_datetime": city_time(city, request.updated_at),
+        "expected_datetime": request.expected_at.map(|at| city_time(city, at)),
         "timeline": timeline,
     })
 }

@@ -9,8 +9,13 @@ use quick_xml::Writer;
 use serde_json::{json, Value};
 
 use crate::city_time;
+use cityfix_app::media::original_key;
+use cityfix_app::updates::PublicUpdate;
 use cityfix_domain::text::{cap, echo, xml_safe};
-use cityfix_domain::{City, Contact, Invalid, RawAttribute, ReportForm, Service, ServiceRequest};
+use cityfix_domain::{
+    City, Contact, Invalid, RawAttribute, ReportForm, Service, ServiceRequest, TimelineKind,
+    TrackingNumber,
+};
 
 /// The two formats Open311 speaks, chosen by the path's extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,8 +101,32 @@ fn item_name(list: &str) -> &'static str {
         "endpoints" => "endpoint",
         "formats" => "format",
         "errors" => "error",
+        "service_request_updates" => "request_update",
+        "notes" => "note",
         _ => "item",
     }
+}
+
+/// `name` as an XML element name: characters a name may not hold become `_`, and one that
+/// cannot start a name gets `_` before it (an area layer id may start with a digit).
+fn element_name(name: &str) -> std::borrow::Cow<'_, str> {
+    let fits = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+    let starts = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if starts && name.chars().all(fits) {
+        return std::borrow::Cow::Borrowed(name);
+    }
+    let cleaned: String = name
+        .chars()
+        .map(|c| if fits(c) { c } else { '_' })
+        .collect();
+    std::borrow::Cow::Owned(if starts {
+        cleaned
+    } else {
+        format!("_{cleaned}")
+    })
 }
 
 /// Renders a JSON value as Open311 XML: objects become elements, lists repeat their item element.
@@ -111,6 +140,7 @@ pub fn to_xml(root: &str, value: &Value) -> String {
 }
 
 fn write_element(writer: &mut Writer<Vec<u8>>, name: &str, value: &Value) {
+    let name: &str = &element_name(name);
     let write = |writer: &mut Writer<Vec<u8>>, event: Event<'_>| {
         writer
             .write_event(event)
@@ -198,7 +228,7 @@ pub fn request_view(city: &City, request: &ServiceRequest) -> Value {
         "service_notice": Value::Null,
         "requested_datetime": city_time(city, request.requested_at),
         "updated_datetime": city_time(city, request.updated_at),
-        "expected_datetime": Value::Null,
+        "expected_datetime": request.expected_at.map(|at| city_time(city, at)),
         "address": request.address,
         "address_id": Value::Null,
         "zipcode": Value::Null,
@@ -206,6 +236,82 @@ pub fn request_view(city: &City, request: &ServiceRequest) -> Value {
         "long": request.location.long(),
         "media_url": request.media_url,
     })
+}
+
+/// The public link of a request's stored photo or video (`originals/<id>/<file>`), as the media
+/// route serves it; `None` for a key that is not one of the request's originals.
+pub fn public_media_url(public_url: &str, request: &TrackingNumber, key: &str) -> Option<String> {
+    let file = key.strip_prefix(&original_key(request, ""))?;
+    if file.is_empty() || file.contains('/') {
+        return None;
+    }
+    Some(format!(
+        "{}/api/v1/media/{request}/{file}",
+        public_url.trim_end_matches('/')
+    ))
+}
+
+/// One entry of the updates feed (the FixMyStreet extension `servicerequestupdates`). Empty text
+/// for no note and no photo, as FixMyStreet writes them.
+pub fn update_view(city: &City, public_url: &str, update: &PublicUpdate) -> Value {
+    let media_url = update
+        .media
+        .as_deref()
+        .and_then(|key| public_media_url(public_url, &update.request_id, key));
+    json!({
+        "update_id": update.update_id,
+        "service_request_id": update.request_id.as_str(),
+        "status": update.status.open311(),
+        "updated_datetime": city_time(city, update.at),
+        "description": update.note.clone().unwrap_or_default(),
+        "media_url": media_url.unwrap_or_default(),
+    })
+}
+
+/// What a timeline entry of this kind did, in a few words (Chicago's `summary` of a note).
+fn summary(kind: TimelineKind) -> &'static str {
+    match kind {
+        TimelineKind::Submitted => "Request submitted",
+        TimelineKind::Routed => "Sent to a department",
+        TimelineKind::Referred => "Referred to another agency",
+        TimelineKind::Duplicate => "Linked as a duplicate",
+        TimelineKind::StatusChanged => "Status changed",
+        TimelineKind::Note => "Note",
+        TimelineKind::Media => "Photo or video added",
+        TimelineKind::Assigned => "Assigned",
+        TimelineKind::Prioritised => "Priority changed",
+        TimelineKind::Rescheduled => "Expected date changed",
+    }
+}
+
+/// Chicago's Open311 extension (`extensions=true`): where the request came from, the areas it is
+/// in, the request it duplicates, and its public history. Public entries only, with no actor.
+pub fn extended_attributes(
+    city: &City,
+    request: &ServiceRequest,
+    history: &[PublicUpdate],
+) -> Value {
+    let notes: Vec<Value> = history
+        .iter()
+        .map(|update| {
+            json!({
+                "datetime": city_time(city, update.at),
+                "type": update.kind,
+                "summary": summary(update.kind),
+                "description": update.note,
+            })
+        })
+        .collect();
+    let mut attributes = json!({
+        "channel": request.channel,
+        "areas": request.areas,
+        "notes": notes,
+    });
+    if let Some(parent) = &request.duplicate_of {
+        attributes["duplicate_of"] = json!(parent.as_str());
+        attributes["parent_service_request_id"] = json!(parent.as_str());
+    }
+    attributes
 }
 
 /// The discovery document, pointing at this server's own endpoint.
@@ -382,6 +488,37 @@ mod tests {
         assert_eq!(
             xml,
             "<?xml version=\"1.0\" encoding=\"utf-8\"?><services><service><service_code>a&amp;b</service_code><metadata>false</metadata></service><service><service_code>c</service_code><group/></service></services>"
+        );
+    }
+
+    #[test]
+    fn xml_element_names_are_always_names() {
+        let xml = to_xml(
+            "areas",
+            &json!({ "1st-ward": "North", "neighbourhoods": "Downtown" }),
+        );
+        assert_eq!(
+            xml,
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?><areas><_1st-ward>North</_1st-ward><neighbourhoods>Downtown</neighbourhoods></areas>"
+        );
+        assert_eq!(element_name("a b<c"), "a_b_c");
+    }
+
+    #[test]
+    fn only_a_requests_own_originals_get_a_public_link() {
+        let id = TrackingNumber::parse("7K3M-9QZ2").unwrap();
+        assert_eq!(
+            public_media_url("http://cityfix.test/", &id, "originals/7K3M-9QZ2/5b0e.jpg")
+                .as_deref(),
+            Some("http://cityfix.test/api/v1/media/7K3M-9QZ2/5b0e.jpg")
+        );
+        assert_eq!(
+            public_media_url("http://cityfix.test", &id, "originals/ABCD-EFGH/5b0e.jpg"),
+            None
+        );
+        assert_eq!(
+            public_media_url("http://cityfix.test", &id, "uploads/7K3M-9QZ2/5b0e.jpg"),
+            None
         );
     }
 

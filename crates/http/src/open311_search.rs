@@ -1,7 +1,9 @@
-//! The parameters of an Open311 request search, read from the query string, with a reason for each refusal.
+//! The parameters of an Open311 request search and of the updates feed, read from the query string, with a reason for each refusal.
 
 use chrono::{DateTime, Duration, Utc};
 use cityfix_app::ports::RequestQuery;
+use cityfix_app::updates::UpdatesWindow;
+use cityfix_domain::text::echo;
 use cityfix_domain::{Status, TrackingNumber};
 
 use crate::parse_near;
@@ -12,6 +14,8 @@ pub const DEFAULT_PAGE_SIZE: u32 = 50;
 pub const MAX_PAGE_SIZE: u32 = 1000;
 /// The window searched when no dates are given, as the spec suggests.
 pub const DEFAULT_WINDOW_DAYS: i64 = 90;
+/// The most updates the feed returns at once; a client reads on from the last one's time.
+pub const MAX_UPDATES: usize = 1000;
 
 /// Reads a query string into pairs; Open311 parameters are never repeated.
 pub fn query_pairs(query: Option<String>) -> Vec<(String, String)> {
@@ -29,8 +33,30 @@ pub fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-/// The store query a search asks for: ids override every other filter; no dates means the last
-/// [`DEFAULT_WINDOW_DAYS`] days.
+/// A W3C date and time with its offset, as Open311 writes them.
+fn date_param(pairs: &[(String, String)], name: &str) -> Result<Option<DateTime<Utc>>, String> {
+    param(pairs, name)
+        .map(|v| {
+            DateTime::parse_from_rfc3339(v)
+                .map(|d| d.with_timezone(&Utc))
+                .map_err(|_| format!("{name} must be an ISO 8601 date and time with offset, like 2026-11-01T00:00:00-05:00"))
+        })
+        .transpose()
+}
+
+/// Refuses a window that ends before it starts.
+fn check_order(
+    (start, start_name): (Option<DateTime<Utc>>, &str),
+    (end, end_name): (Option<DateTime<Utc>>, &str),
+) -> Result<(), String> {
+    match (start, end) {
+        (Some(start), Some(end)) if start > end => Err(format!("{start_name} is after {end_name}")),
+        _ => Ok(()),
+    }
+}
+
+/// The store query a search asks for: ids override every other filter; no dates at all (neither
+/// requested nor updated) means requested in the last [`DEFAULT_WINDOW_DAYS`] days.
 pub fn search_query(
     pairs: &[(String, String)],
     now: DateTime<Utc>,
@@ -54,15 +80,6 @@ pub fn search_query(
                 .filter(|n| (1..=max).contains(n))
                 .ok_or_else(|| format!("{name} must be a whole number from 1 to {max}")),
         }
-    };
-    let date = |name: &str| -> Result<Option<DateTime<Utc>>, String> {
-        param(pairs, name)
-            .map(|v| {
-                DateTime::parse_from_rfc3339(v)
-                    .map(|d| d.with_timezone(&Utc))
-                    .map_err(|_| format!("{name} must be an ISO 8601 date and time with offset, like 2026-11-01T00:00:00-05:00"))
-            })
-            .transpose()
     };
     let page = number("page", 1, u32::MAX)?;
     let page_size = number("page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
@@ -95,14 +112,18 @@ pub fn search_query(
         param(pairs, "radius"),
     )
     .map_err(|invalid| invalid.message)?;
-    let start = date("start_date")?;
-    let end = date("end_date")?;
-    let (start, end) = match (start, end) {
-        (None, None) => (Some(now - Duration::days(DEFAULT_WINDOW_DAYS)), None),
-        (Some(start), Some(end)) if start > end => {
-            return Err("start_date is after end_date".into())
-        }
-        other => other,
+    let start = date_param(pairs, "start_date")?;
+    let end = date_param(pairs, "end_date")?;
+    let updated_after = date_param(pairs, "updated_after")?;
+    let updated_before = date_param(pairs, "updated_before")?;
+    check_order((start, "start_date"), (end, "end_date"))?;
+    check_order(
+        (updated_after, "updated_after"),
+        (updated_before, "updated_before"),
+    )?;
+    let start = match (start, end, updated_after, updated_before) {
+        (None, None, None, None) => Some(now - Duration::days(DEFAULT_WINDOW_DAYS)),
+        _ => start,
     };
     Ok(RequestQuery {
         ids,
@@ -110,9 +131,47 @@ pub fn search_query(
         statuses,
         requested_from: start,
         requested_to: end,
+        updated_from: updated_after,
+        updated_to: updated_before,
         near,
         page,
         page_size,
+        ..RequestQuery::default()
+    })
+}
+
+/// Whether `extensions=true` asks for Chicago's extended attributes.
+pub fn wants_extensions(pairs: &[(String, String)]) -> Result<bool, String> {
+    match param(pairs, "extensions") {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err("extensions must be true or false".into()),
+    }
+}
+
+/// The window the updates feed reads: `start_date` to `end_date`, by default the
+/// [`DEFAULT_WINDOW_DAYS`] days before `end_date` (or now), and one request if
+/// `service_request_id` names it.
+pub fn updates_window(
+    pairs: &[(String, String)],
+    now: DateTime<Utc>,
+) -> Result<UpdatesWindow, String> {
+    let start = date_param(pairs, "start_date")?;
+    let end = date_param(pairs, "end_date")?;
+    check_order((start, "start_date"), (end, "end_date"))?;
+    let to = end.unwrap_or(now);
+    let from = start.unwrap_or(to - Duration::days(DEFAULT_WINDOW_DAYS));
+    let request = param(pairs, "service_request_id")
+        .map(|id| {
+            TrackingNumber::parse(id)
+                .map_err(|_| format!("service_request_id `{}` is not a request id", echo(id)))
+        })
+        .transpose()?;
+    Ok(UpdatesWindow {
+        from,
+        to,
+        request,
+        limit: MAX_UPDATES,
     })
 }
 

@@ -1,4 +1,4 @@
-//! Open311 GeoReport v2 handlers: discovery, services, requests, tokens, in JSON and XML.
+//! Open311 GeoReport v2 handlers: discovery, services, requests, tokens, and FixMyStreet's request updates, in JSON and XML.
 
 use std::sync::Arc;
 
@@ -11,10 +11,13 @@ use axum::routing::get;
 use axum::Router;
 
 use cityfix_app::submit::{fingerprint, submit, Submission, SubmitError};
+use cityfix_app::updates::{confidential_services, public_histories, public_updates};
 use cityfix_domain::text::echo;
 use cityfix_domain::TrackingNumber;
 use cityfix_http::open311::{self as wire, error, parse_report_form, Format, Open311Response};
-use cityfix_http::open311_search::{param, query_pairs, search_query};
+use cityfix_http::open311_search::{
+    param, query_pairs, search_query, updates_window, wants_extensions,
+};
 use serde_json::{json, Value};
 
 use crate::Intake;
@@ -37,6 +40,10 @@ pub fn routes() -> Router<Arc<Intake>> {
                 &format!("/open311/v2/requests.{extension}"),
                 get(move |state, query| search(state, format, query))
                     .post(move |state, headers, body| post(state, format, headers, body)),
+            )
+            .route(
+                &format!("/open311/v2/servicerequestupdates.{extension}"),
+                get(move |state, query| updates(state, format, query)),
             );
     }
     router
@@ -195,7 +202,8 @@ fn unavailable(format: Format, cause: impl std::fmt::Display) -> Response {
     )
 }
 
-/// GET requests: the spec's filters, plus `page` and `page_size`.
+/// GET requests: the spec's filters, plus `page` and `page_size`, `updated_after` and
+/// `updated_before`, and Chicago's `extensions=true`. Confidential services are never listed.
 async fn search(State(intake): Shared, format: Format, RawQuery(query): RawQuery) -> Response {
     let pairs = query_pairs(query);
     if let Some(refusal) =
@@ -203,17 +211,53 @@ async fn search(State(intake): Shared, format: Format, RawQuery(query): RawQuery
     {
         return refusal;
     }
-    let query = match search_query(&pairs, intake.deps.clock.now()) {
-        Ok(query) => query,
+    let (mut query, extensions) = match search_query(&pairs, intake.deps.clock.now())
+        .and_then(|query| Ok((query, wants_extensions(&pairs)?)))
+    {
+        Ok(asked) => asked,
         Err(reason) => return error(format, StatusCode::BAD_REQUEST, reason),
     };
-    match intake.deps.store.search(&query).await {
+    let city = &intake.deps.city;
+    query.without_service_codes = confidential_services(city);
+    let found = match intake.deps.store.search(&query).await {
+        Ok(found) => found,
+        Err(e) => return unavailable(format, e),
+    };
+    let mut views: Vec<Value> = found.iter().map(|r| wire::request_view(city, r)).collect();
+    if extensions {
+        let histories = match public_histories(intake.deps.store.as_ref(), &found).await {
+            Ok(histories) => histories,
+            Err(e) => return unavailable(format, e),
+        };
+        for ((view, request), history) in views.iter_mut().zip(&found).zip(&histories) {
+            view["extended_attributes"] = wire::extended_attributes(city, request, history);
+        }
+    }
+    Open311Response::ok(format, "service_requests", Value::Array(views)).into_response()
+}
+
+/// GET servicerequestupdates (the FixMyStreet extension): the public timeline entries of a
+/// window, earliest first, at most a thousand; a client reads on from the last one's time.
+async fn updates(State(intake): Shared, format: Format, RawQuery(query): RawQuery) -> Response {
+    let pairs = query_pairs(query);
+    if let Some(refusal) =
+        refuse_other_jurisdiction(&intake, format, param(&pairs, "jurisdiction_id"))
+    {
+        return refusal;
+    }
+    let window = match updates_window(&pairs, intake.deps.clock.now()) {
+        Ok(window) => window,
+        Err(reason) => return error(format, StatusCode::BAD_REQUEST, reason),
+    };
+    let city = &intake.deps.city;
+    match public_updates(intake.deps.store.as_ref(), city, &window).await {
         Ok(found) => {
             let views: Vec<Value> = found
                 .iter()
-                .map(|r| wire::request_view(&intake.deps.city, r))
+                .map(|update| wire::update_view(city, &intake.public_url, update))
                 .collect();
-            Open311Response::ok(format, "service_requests", Value::Array(views)).into_response()
+            Open311Response::ok(format, "service_request_updates", Value::Array(views))
+                .into_response()
         }
         Err(e) => unavailable(format, e),
     }

@@ -11,6 +11,7 @@ macro_rules! store_contract {
     ($make:expr) => {
         $crate::store_contract!(@cases $make;
             create_then_read_back, a_taken_tracking_number_is_refused_whole, an_idempotency_key_replays,
+            search_by_update_time_finds_requests_made_long_before,
             an_expired_idempotency_key_is_forgotten, a_stale_version_is_a_conflict, a_request_holding_the_most_files_takes_no_more, a_change_is_applied_once,
             search_filters_and_pages_newest_first, stuck_submitted_lists_only_old_submitted, a_department_queue_pages_oldest_first, a_delivery_is_claimed_once,
             near_finds_requests_within_the_circle_by_cell, followers_are_added_once_and_removed_by_the_report_they_came_through,

@@ -275,6 +275,81 @@ pub async fn search_filters_and_pages_newest_first(store: &dyn RequestStore) {
     assert!(store.search(&closed).await.unwrap().is_empty());
 }
 
+/// Changes a stored request at `minute`, as routing would.
+async fn change_at(store: &dyn RequestStore, mut request: ServiceRequest, minute: u32) {
+    let expected = request.version;
+    request.version += 1;
+    request.status = Status::Open;
+    request.updated_at = at(minute);
+    store
+        .update(&request, expected, &routed_entry(minute))
+        .await
+        .unwrap();
+}
+
+pub async fn search_by_update_time_finds_requests_made_long_before(store: &dyn RequestStore) {
+    // given: one made this morning and changed at minute 20, one made two months before and
+    // changed at minute 22, one made at minute 5 and never changed, and one made at minute 25
+    let changed = new_request("DDDD-0001", "pothole", 1);
+    let mut old = new_request("DDDD-0002", "pothole", 1);
+    old.request.requested_at = at(1) - Duration::days(60);
+    old.request.updated_at = old.request.requested_at;
+    old.first_entry.at = old.request.requested_at;
+    let untouched = new_request("DDDD-0003", "graffiti", 5);
+    let late = new_request("DDDD-0004", "ethics_complaint", 25);
+    for new in [&changed, &old, &untouched, &late] {
+        store.create(new).await.unwrap();
+    }
+    change_at(store, changed.request.clone(), 20).await;
+    change_at(store, old.request.clone(), 22).await;
+    let ids = |found: Vec<ServiceRequest>| {
+        found
+            .into_iter()
+            .map(|r| r.id.to_string())
+            .collect::<Vec<_>>()
+    };
+    let search = |from: Option<u32>, to: Option<u32>, without: &[&str]| RequestQuery {
+        updated_from: from.map(at),
+        updated_to: to.map(at),
+        without_service_codes: without.iter().map(|code| code.to_string()).collect(),
+        page: 1,
+        page_size: 10,
+        ..RequestQuery::default()
+    };
+    // then: the window holds what changed in it, however long ago it was made, newest made first
+    assert_eq!(
+        ids(store
+            .search(&search(Some(10), Some(22), &[]))
+            .await
+            .unwrap()),
+        ["DDDD-0001", "DDDD-0002"]
+    );
+    assert_eq!(
+        ids(store.search(&search(Some(10), None, &[])).await.unwrap()),
+        ["DDDD-0004", "DDDD-0001", "DDDD-0002"]
+    );
+    assert_eq!(
+        ids(store.search(&search(None, Some(10), &[])).await.unwrap()),
+        ["DDDD-0003"]
+    );
+    assert_eq!(
+        ids(store
+            .search(&search(Some(10), None, &["ethics_complaint"]))
+            .await
+            .unwrap()),
+        ["DDDD-0001", "DDDD-0002"]
+    );
+    // and a window of update times narrows a window of requested times
+    let made_this_month = RequestQuery {
+        requested_from: Some(at(0)),
+        ..search(Some(10), None, &[])
+    };
+    assert_eq!(
+        ids(store.search(&made_this_month).await.unwrap()),
+        ["DDDD-0004", "DDDD-0001"]
+    );
+}
+
 pub async fn stuck_submitted_lists_only_old_submitted(store: &dyn RequestStore) {
     let old = new_request("CCCC-0001", "pothole", 1);
     let recent = new_request("CCCC-0002", "pothole", 30);
