@@ -377,6 +377,8 @@ impl Compose<'_> {
                 format!("Work has started on {}", request.id),
                 format!("The city has started work on {yours}."),
             ),
+            // The reporter wrote it; nobody is told of their own words.
+            (TimelineKind::Comment | TimelineKind::Supported, _, _) => return None,
             (TimelineKind::StatusChanged, Some(Status::Open), _) => (
                 format!("{} is open again", request.id),
                 format!("The city is looking at {yours} again."),

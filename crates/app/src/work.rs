@@ -81,6 +81,62 @@ pub enum WorkAction {
         #[serde(default)]
         note: Option<String>,
     },
+    /// The reporter says a request closed as fixed is not: it opens again, ahead in the queue.
+    Reopen {
+        comment: String,
+    },
+    /// A public comment from the reporter.
+    Comment {
+        text: String,
+    },
+    /// Someone else saw the problem too ("me too"); the decision id stands for the person, so
+    /// each is counted once.
+    Support,
+}
+
+/// The actor of what a reporter does with the token of their report.
+pub fn reporter() -> Actor {
+    Actor {
+        id: "reporter".into(),
+        name: "The reporter".into(),
+        role: "resident".into(),
+    }
+}
+
+/// The actor of a resident saying "me too".
+pub fn supporter() -> Actor {
+    Actor {
+        id: "supporter".into(),
+        name: "A resident".into(),
+        role: "resident".into(),
+    }
+}
+
+/// Why a reporter may not reopen `request` at `now`, if they may not: only a request closed as
+/// fixed, within the city's `reopen_days` of its closing.
+pub fn reopen_refused(
+    request: &ServiceRequest,
+    reopen_days: u32,
+    now: DateTime<Utc>,
+) -> Option<String> {
+    if request.status != Status::Closed || request.resolution != Some(Resolution::Fixed) {
+        return Some(format!(
+            "only a report closed as fixed can be reopened; {} is {}",
+            request.id,
+            match (request.status, request.resolution) {
+                (Status::Closed, Some(resolution)) => format!("closed as {}", resolution.as_str()),
+                (status, _) => status.as_str().to_string(),
+            }
+        ));
+    }
+    let closed = request.closed_at.unwrap_or(request.updated_at);
+    if now - closed > chrono::Duration::days(reopen_days.into()) {
+        return Some(format!(
+            "{} was closed more than {reopen_days} days ago; please make a new report",
+            request.id
+        ));
+    }
+    None
 }
 
 impl WorkAction {
@@ -93,6 +149,9 @@ impl WorkAction {
             WorkAction::Prioritise { .. } => "priority",
             WorkAction::Reschedule { .. } => "expected",
             WorkAction::Refer { .. } => "referral",
+            WorkAction::Reopen { .. } => "reopen",
+            WorkAction::Comment { .. } => "comment",
+            WorkAction::Support => "support",
         }
     }
 }
@@ -377,6 +436,9 @@ fn work(
                 media: Vec::new(),
             })
         }
+        WorkAction::Reopen { .. } | WorkAction::Comment { .. } | WorkAction::Support => {
+            resident_work(deps, current, action, now)
+        }
         WorkAction::Refer { agency, note } => {
             let note = note_of("note", note)?;
             let Some(found) = deps.city.agency(agency) else {
@@ -407,6 +469,71 @@ fn work(
                 note: Some(referral_note(&deps.city, &found.id, &found.name)),
                 public: true,
                 internal_note: note,
+                media: Vec::new(),
+            })
+        }
+    }
+}
+
+/// What a resident's action makes of `current`.
+fn resident_work(
+    deps: &StatusDeps,
+    current: &ServiceRequest,
+    action: &WorkAction,
+    now: DateTime<Utc>,
+) -> Result<Worked, Rejection> {
+    let mut changed = current.clone();
+    match action {
+        WorkAction::Reopen { comment } => {
+            let comment = checked_note("comment", comment).map_err(Rejection::Invalid)?;
+            if let Some(why) = reopen_refused(current, deps.city.residents.reopen_days, now) {
+                return Err(Rejection::Invalid(
+                    Invalid::field("token", why).with_code("not_reopenable"),
+                ));
+            }
+            changed.status = Status::Open;
+            changed.resolution = None;
+            changed.closed_at = None;
+            // Ahead in the department's queue: a fix that did not hold.
+            changed.priority = changed.priority.max(Priority::High);
+            Ok(Worked {
+                changed,
+                kind: TimelineKind::StatusChanged,
+                status: Some(Status::Open),
+                note: Some(format!("Reopened by the reporter: {comment}")),
+                public: true,
+                internal_note: None,
+                media: Vec::new(),
+            })
+        }
+        WorkAction::Comment { text } => {
+            let text = checked_note("text", text).map_err(Rejection::Invalid)?;
+            if current.status == Status::Archived {
+                return Err(Rejection::Illegal {
+                    from: current.status,
+                    legal: Vec::new(),
+                });
+            }
+            Ok(Worked {
+                changed,
+                kind: TimelineKind::Comment,
+                status: Some(current.status),
+                note: Some(text),
+                public: true,
+                internal_note: None,
+                media: Vec::new(),
+            })
+        }
+        _ => {
+            still_worked(current)?;
+            changed.supporters += 1;
+            Ok(Worked {
+                changed,
+                kind: TimelineKind::Supported,
+                status: Some(current.status),
+                note: None,
+                public: false,
+                internal_note: None,
                 media: Vec::new(),
             })
         }

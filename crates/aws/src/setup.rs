@@ -221,7 +221,7 @@ impl AwsSetup {
         Ok(IntakeDeps {
             city: self.city.clone(),
             store: Arc::new(self.store()?),
-            queue: Arc::new(self.queues(&[QueueName::Routing])?),
+            queue: Arc::new(self.queues(&[QueueName::Routing, QueueName::Status])?),
             clock: Arc::new(SystemClock),
             ids: Arc::new(RandomIds),
             geocoder: Arc::new(AddressBook::new(self.city.address_points.clone())),

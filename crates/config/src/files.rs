@@ -27,6 +27,8 @@ pub(crate) struct CityFile {
     pub(crate) open311_keys: Vec<Open311Key>,
     #[serde(default)]
     pub(crate) rate_limits: RateLimits,
+    #[serde(default)]
+    pub(crate) residents: cityfix_domain::ResidentRules,
 }
 
 /// city.toml `center`: where the city's map opens.

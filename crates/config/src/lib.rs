@@ -56,6 +56,14 @@ pub fn load_city(dir: &Path) -> Result<City, ConfigError> {
     let center = checks::check_center(&city.path, &city.content)?;
     checks::check_open311_keys(&city.path, &city.content.open311_keys)?;
     checks::check_rate_limits(&city.path, &city.content.rate_limits)?;
+    if !(1..=365).contains(&city.content.residents.reopen_days) {
+        return Err(ConfigError {
+            file: city.path.clone(),
+            entry: Some("residents".into()),
+            field: Some("reopen_days".into()),
+            message: "must be 1 to 365 days".into(),
+        });
+    }
     checks::check_departments(&departments.path, &departments.content)?;
     checks::check_agencies(&agencies.path, &agencies.content, &departments.content)?;
     let assignees = Assignees {
@@ -91,6 +99,7 @@ pub fn load_city(dir: &Path) -> Result<City, ConfigError> {
         country_calling_code: city.country_calling_code,
         open311_keys: city.open311_keys,
         rate_limits: city.rate_limits,
+        residents: city.residents,
         departments: departments.content,
         agencies: agencies.content,
         services: services.content,

@@ -91,6 +91,20 @@ impl Default for RateLimits {
     }
 }
 
+/// What residents may do with their reports (city.toml `[residents]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResidentRules {
+    /// How many days after a request is closed as fixed its reporter may reopen it ("not fixed").
+    pub reopen_days: u32,
+}
+
+impl Default for ResidentRules {
+    fn default() -> Self {
+        ResidentRules { reopen_days: 14 }
+    }
+}
+
 /// Who takes a report: one of the city's departments, or an outside agency it is referred to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -185,6 +199,7 @@ pub struct City {
     pub open311_keys: Vec<Open311Key>,
     /// How fast one client may write without signing in, and fail to sign in.
     pub rate_limits: RateLimits,
+    pub residents: ResidentRules,
     pub departments: Vec<Department>,
     pub agencies: Vec<Agency>,
     pub services: Vec<Service>,
@@ -400,6 +415,7 @@ pub(crate) mod tests {
                 name: "Test client".into(),
             }],
             rate_limits: RateLimits::default(),
+            residents: ResidentRules::default(),
             departments: vec![
                 department("public-works", "Public Works"),
                 department("parks", "Parks"),

@@ -55,6 +55,9 @@ pub struct ServiceRequest {
     /// When it was last closed; `None` while it is being worked.
     #[serde(default)]
     pub closed_at: Option<DateTime<Utc>>,
+    /// How many people said "me too", each counted once (never who).
+    #[serde(default)]
+    pub supporters: u32,
     /// Where it came from: "web", or the name of the Open311 client.
     pub channel: String,
     pub requested_at: DateTime<Utc>,
@@ -80,6 +83,10 @@ pub enum TimelineKind {
     Prioritised,
     /// The expected date changed.
     Rescheduled,
+    /// The reporter wrote on their report.
+    Comment,
+    /// Someone said "me too" (internal: the count is public, the entries are not).
+    Supported,
 }
 
 /// One line of a request's history. Internal entries are for staff only.
@@ -139,6 +146,7 @@ impl ServiceRequest {
             priority: Priority::Normal,
             expected_at: None,
             closed_at: None,
+            supporters: 0,
             channel: channel.to_string(),
             requested_at: now,
             updated_at: now,

@@ -165,6 +165,7 @@ pub fn request_view(city: &City, request: &ServiceRequest, timeline: &[TimelineE
         "areas": request.areas,
         "duplicate_of": request.duplicate_of.as_ref().map(|id| id.as_str()),
         "priority": request.priority,
+        "supporters": request.supporters,
         "requested_datetime": city_time(city, request.requested_at),
         "updated_datetime": city_time(city, request.updated_at),
         "expected_datetime": request.expected_at.map(|at| city_time(city, at)),

@@ -7,6 +7,7 @@ pub mod guard;
 pub mod json;
 pub mod open311;
 pub mod open311_search;
+pub mod uploads;
 
 /// Largest request body accepted anywhere (413 beyond it).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;

@@ -281,6 +281,8 @@ fn summary(kind: TimelineKind) -> &'static str {
         TimelineKind::Assigned => "Assigned",
         TimelineKind::Prioritised => "Priority changed",
         TimelineKind::Rescheduled => "Expected date changed",
+        TimelineKind::Comment => "Comment from the reporter",
+        TimelineKind::Supported => "Someone reported it too",
     }
 }
 

@@ -3,6 +3,7 @@
 mod api;
 mod media;
 mod open311;
+mod residents;
 
 use std::sync::Arc;
 
@@ -21,6 +22,9 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/requests/nearby"),
     ("get", "/api/v1/requests/{id}"),
     ("post", "/api/v1/requests/{id}/media"),
+    ("post", "/api/v1/requests/{id}/reopen"),
+    ("post", "/api/v1/requests/{id}/comments"),
+    ("post", "/api/v1/requests/{id}/supporters"),
     ("get", "/api/v1/media/{id}/{file}"),
     ("get", "/api/v1/openapi.json"),
 ];
@@ -43,6 +47,7 @@ pub fn router(intake: Intake) -> Router {
     open311::routes()
         .merge(api::routes())
         .merge(media::routes())
+        .merge(residents::routes())
         .route("/api/v1/openapi.json", get(api::openapi))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)

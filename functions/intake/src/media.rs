@@ -9,13 +9,9 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use cityfix_app::media::{
-    accepted, original_key, upload_key, DOWNLOAD_LINK_LIFETIME, MAX_FILES_PER_REQUEST,
-    UPLOAD_FORM_LIFETIME,
-};
+use cityfix_app::media::{original_key, DOWNLOAD_LINK_LIFETIME};
 use cityfix_http::api::ApiError;
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::Intake;
 use cityfix_http::api::stored_request;
@@ -63,55 +59,8 @@ async fn upload_form(
             "only the reporter adds photos: send the token given when the report was made",
         ));
     }
-    let Some(kind) = accepted(&ask.content_type) else {
-        let kinds: Vec<&str> = cityfix_app::media::ACCEPTED
-            .iter()
-            .map(|k| k.content_type)
-            .collect();
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            format!("send one of {}", kinds.join(", ")),
-        ));
-    };
-    if ask.size == 0 || ask.size > kind.max_bytes {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "file_too_large",
-            format!(
-                "a {} may have 1 to {} bytes",
-                kind.content_type, kind.max_bytes
-            ),
-        ));
-    }
-    if request.media.len() >= MAX_FILES_PER_REQUEST {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "too_many_files",
-            format!("a report takes at most {MAX_FILES_PER_REQUEST} photos and videos"),
-        ));
-    }
-    let media_id = uuid::Uuid::new_v4().to_string();
-    let key = upload_key(&request.id, &media_id, kind);
-    let form = intake
-        .media
-        .upload_form(&key, kind.content_type, ask.size, UPLOAD_FORM_LIFETIME)
-        .await?;
-    let fields: serde_json::Map<String, serde_json::Value> = form
-        .fields
-        .into_iter()
-        .map(|(name, value)| (name, json!(value)))
-        .collect();
-    tracing::info!(request_id = %request.id, %media_id, content_type = kind.content_type, "upload form issued");
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({
-            "media_id": media_id,
-            "upload": { "method": "POST", "url": form.url, "fields": fields, "file_field": "file" },
-            "expires_in_s": UPLOAD_FORM_LIFETIME.as_secs(),
-        })),
-    )
-        .into_response())
+    cityfix_http::uploads::upload_form(intake.media.as_ref(), &request, &ask.content_type, ask.size)
+        .await
 }
 
 /// A checked photo or video of a report: a redirect to a link good for an hour.

@@ -83,6 +83,7 @@ pub fn staff_router(staff: Staff) -> Router {
         .route("/staff/v1/requests/{id}/priority", post(priority))
         .route("/staff/v1/requests/{id}/expected", post(expected))
         .route("/staff/v1/requests/{id}/referral", post(referral))
+        .route("/staff/v1/requests/{id}/media", post(media_form))
         .route("/staff/v1/audit", get(audit))
         .with_state(Arc::new(staff))
 }
@@ -874,4 +875,49 @@ fn parse_resolution(text: &str) -> Option<cityfix_domain::Resolution> {
     [Fixed, Duplicate, Referred, NoAction, Cancelled]
         .into_iter()
         .find(|r| r.as_str() == text)
+}
+
+/// The body of `POST …/media`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MediaAsk {
+    content_type: String,
+    /// The file's size in bytes.
+    size: u64,
+}
+
+/// An upload form for a photo of the work (the fix, the crew's finding), with the same checks as
+/// a resident's: once checked it is on the request, and its `media_id` can go with a transition
+/// or a note.
+async fn media_form(
+    State(staff): Shared,
+    Path(id): Path<String>,
+    SignedIn(claims): SignedIn,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<axum::response::Response, ApiError> {
+    let ask: MediaAsk = read_json(&headers, &body)?;
+    let request = stored_request(staff.deps.store.as_ref(), &id).await?;
+    readable(&staff, &claims, &request)?;
+    if !claims.may_act(
+        Act::Work,
+        request.department.as_deref(),
+        confidential(&staff, &request),
+    ) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "a {:?} may not add photos to request {}",
+                claims.role, request.id
+            ),
+        ));
+    }
+    cityfix_http::uploads::upload_form(
+        staff.deps.media.as_ref(),
+        &request,
+        &ask.content_type,
+        ask.size,
+    )
+    .await
 }
