@@ -214,7 +214,12 @@ impl RequestItem {
                 request.department.as_deref().unwrap_or("unrouted"),
                 request.status
             ),
-            queue_order: format!("{stamp}#{}", request.id),
+            // A department's queue: urgent first, then oldest first (`Priority::queue_rank`). The
+            // requests not yet routed sort by time alone, for the sweep's `GSI1SK < :before`.
+            queue_order: match &request.department {
+                Some(_) => format!("{}#{stamp}#{}", request.priority.queue_rank(), request.id),
+                None => format!("{stamp}#{}", request.id),
+            },
             cell_partition: cell[..CELL_PARTITION].to_string(),
             cell_order: format!("{cell}#{}", request.id),
             month: month_key(request.requested_at),

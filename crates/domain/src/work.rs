@@ -31,6 +31,16 @@ impl Priority {
         Priority::Urgent,
     ];
 
+    /// Where requests of this priority stand in a department's queue: urgent (0) first.
+    pub fn queue_rank(self) -> u8 {
+        match self {
+            Priority::Urgent => 0,
+            Priority::High => 1,
+            Priority::Normal => 2,
+            Priority::Low => 3,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Priority::Low => "low",

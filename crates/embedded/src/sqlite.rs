@@ -21,7 +21,6 @@ CREATE TABLE IF NOT EXISTS requests (
     version INTEGER NOT NULL,
     doc TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS requests_by_department ON requests (department, status, requested_at);
 CREATE INDEX IF NOT EXISTS requests_by_cell ON requests (cell);
 CREATE INDEX IF NOT EXISTS requests_by_requested ON requests (requested_at);
 -- No query reads by raw coordinates; every change paid to keep this one.
@@ -231,6 +230,29 @@ fn migrate(conn: &Connection) -> Result<(), PortError> {
         )
         .map_err(sqlite_error)?
         > 0;
+    let has_rank: bool = conn
+        .query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('requests') WHERE name = 'queue_rank'",
+            [],
+            |row| row.get::<_, i64>(0),
+        )
+        .map_err(sqlite_error)?
+        > 0;
+    if !has_rank {
+        // Where a request stands in its department's queue: `Priority::queue_rank`, urgent first.
+        conn.execute_batch(
+            "ALTER TABLE requests ADD COLUMN queue_rank INTEGER NOT NULL DEFAULT 2;
+             UPDATE requests SET queue_rank = CASE json_extract(doc, '$.priority')
+                 WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'low' THEN 3 ELSE 2 END;",
+        )
+        .map_err(sqlite_error)?;
+    }
+    // A department's queue reads in rank order, then oldest first, from a cursor.
+    conn.execute_batch(
+        "DROP INDEX IF EXISTS requests_by_department;
+         CREATE INDEX IF NOT EXISTS requests_in_queue ON requests (department, status, queue_rank, requested_at, id);",
+    )
+    .map_err(sqlite_error)?;
     if !has_point {
         conn.execute_batch(
             "ALTER TABLE requests ADD COLUMN lat REAL;

@@ -156,7 +156,7 @@ impl RequestStore for SqliteStore {
                 // The stored request's files are counted in the same statement: no file is added to a
                 // request that holds the most, whatever the caller read.
                 let changed = tx.execute(
-                    "UPDATE requests SET status = ?1, department = ?2, updated_at = ?3, version = ?4, doc = ?5 \
+                    "UPDATE requests SET status = ?1, department = ?2, updated_at = ?3, version = ?4, doc = ?5, queue_rank = ?10 \
                      WHERE id = ?6 AND version = ?7 \
                      AND (COALESCE(json_array_length(doc, '$.media'), 0) < ?8 OR COALESCE(json_array_length(doc, '$.media'), 0) >= ?9)",
                     params![
@@ -168,7 +168,8 @@ impl RequestStore for SqliteStore {
                         request.id.as_str(),
                         expected_version,
                         ServiceRequest::MAX_MEDIA,
-                        files
+                        files,
+                        request.priority.queue_rank()
                     ],
                 ).map_err(sqlite_error)?;
                 if changed == 0 {
@@ -343,31 +344,45 @@ impl RequestStore for SqliteStore {
         limit: u32,
     ) -> PortResult<QueuePage> {
         let department = department.to_string();
-        let (after_at, after_id) = match after {
-            Some(cursor) => cursor
-                .split_once('#')
-                .map(|(at, id)| (at.to_string(), id.to_string()))
-                .ok_or_else(|| PortError::NotFound(format!("`{cursor}` is not a queue cursor")))?,
-            None => (String::new(), String::new()),
+        // The cursor is the last row's `<rank>#<requested at>#<id>`.
+        let (after_rank, after_at, after_id) = match after {
+            Some(cursor) => {
+                let mut parts = cursor.splitn(3, '#');
+                match (
+                    parts.next().and_then(|r| r.parse::<i64>().ok()),
+                    parts.next(),
+                    parts.next(),
+                ) {
+                    (Some(rank), Some(at), Some(id)) => (rank, at.to_string(), id.to_string()),
+                    _ => {
+                        return Err(PortError::NotFound(format!(
+                            "`{cursor}` is not a queue cursor"
+                        )))
+                    }
+                }
+            }
+            None => (-1, String::new(), String::new()),
         };
         let limit = limit.max(1);
         self.db
             .read(move |conn| {
-                let mut statement = conn
-                    .prepare(
-                        "SELECT doc, requested_at, id FROM requests
-                     WHERE department = ?1 AND status = ?2 AND (requested_at, id) > (?3, ?4)
-                     ORDER BY requested_at, id LIMIT ?5",
-                    )
-                    .map_err(sqlite_error)?;
+                let mut statement = conn.prepare_cached(QUEUE_SQL).map_err(sqlite_error)?;
                 let rows = statement
                     .query_map(
-                        params![department, status.as_str(), after_at, after_id, limit + 1],
+                        params![
+                            department,
+                            status.as_str(),
+                            after_rank,
+                            after_at,
+                            after_id,
+                            limit + 1
+                        ],
                         |row| {
                             Ok((
                                 row.get::<_, String>(0)?,
-                                row.get::<_, String>(1)?,
+                                row.get::<_, i64>(1)?,
                                 row.get::<_, String>(2)?,
+                                row.get::<_, String>(3)?,
                             ))
                         },
                     )
@@ -377,8 +392,8 @@ impl RequestStore for SqliteStore {
                 QueuePage::from_rows(
                     rows,
                     limit,
-                    |(_, at, id)| format!("{at}#{id}"),
-                    |(doc, _, _)| from_json(&doc),
+                    |(_, rank, at, id)| format!("{rank}#{at}#{id}"),
+                    |(doc, _, _, _)| from_json(&doc),
                 )
             })
             .await
@@ -439,8 +454,8 @@ fn insert_new(tx: &rusqlite::Connection, new: &NewRequest) -> PortResult<()> {
     let request = &new.request;
     let inserted = tx
         .prepare_cached(
-            "INSERT INTO requests (id, token, service_code, status, department, cell, requested_at, updated_at, version, doc, lat, long)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            "INSERT INTO requests (id, token, service_code, status, department, cell, requested_at, updated_at, version, doc, lat, long, queue_rank)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         )
         .and_then(|mut insert| {
             insert.execute(params![
@@ -455,7 +470,8 @@ fn insert_new(tx: &rusqlite::Connection, new: &NewRequest) -> PortResult<()> {
                 request.version,
                 to_json(request),
                 request.location.lat(),
-                request.location.long()
+                request.location.long(),
+                request.priority.queue_rank()
             ])
         });
     match inserted {
@@ -563,10 +579,46 @@ fn status_condition(statuses: &[Status]) -> String {
     format!("status IN ({})", listed.join(", "))
 }
 
+/// One page of a department's queue: urgent first, then oldest first, after a cursor.
+const QUEUE_SQL: &str = "SELECT doc, queue_rank, requested_at, id FROM requests \
+     WHERE department = ?1 AND status = ?2 AND (queue_rank, requested_at, id) > (?3, ?4, ?5) \
+     ORDER BY queue_rank, requested_at, id LIMIT ?6";
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use cityfix_app::ports::Near;
+
+    #[tokio::test]
+    async fn a_queue_page_reads_the_queue_index_in_order_without_sorting() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("plan.sqlite")).unwrap();
+        let steps: Vec<String> = db
+            .read(|conn| {
+                let mut statement = conn
+                    .prepare(&format!("EXPLAIN QUERY PLAN {QUEUE_SQL}"))
+                    .unwrap();
+                Ok(statement
+                    .query_map(params!["public-works", "open", -1, "", "", 26], |row| {
+                        row.get::<_, String>(3)
+                    })
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap())
+            })
+            .await
+            .unwrap();
+        assert!(
+            steps
+                .iter()
+                .any(|s| s.contains("USING INDEX requests_in_queue")),
+            "{steps:?}"
+        );
+        assert!(
+            !steps.iter().any(|s| s.contains("TEMP B-TREE")),
+            "the index gives the order: {steps:?}"
+        );
+    }
     use cityfix_domain::Location;
 
     /// The steps SQLite plans for a search, as `EXPLAIN QUERY PLAN` names them.

@@ -282,7 +282,7 @@ async fn merge(
     let original = stored_request(staff.deps.store.as_ref(), &body.into).await?;
     for worked in [&request, &original] {
         readable(&staff, &claims, worked)?;
-        permit(&claims, worked)?;
+        permit(&staff, &claims, worked, Act::Work)?;
     }
     let fingerprint = format!("merge\u{1f}{}\u{1f}{}", request.id, original.id);
     let decision_id = claim_decision(
@@ -311,7 +311,7 @@ async fn unmerge(
 ) -> Result<Json<Value>, ApiError> {
     let request = stored_request(staff.deps.store.as_ref(), &id).await?;
     readable(&staff, &claims, &request)?;
-    permit(&claims, &request)?;
+    permit(&staff, &claims, &request, Act::Work)?;
     let fingerprint = format!("unmerge\u{1f}{}", request.id);
     let decision_id = claim_decision(
         &staff,
@@ -382,15 +382,30 @@ fn fingerprint_of_key(scoped: &str) -> String {
     fingerprint(scoped)[..24].to_string()
 }
 
-fn permit(claims: &StaffClaims, request: &ServiceRequest) -> Result<(), ApiError> {
-    if claims.may_work(request.department.as_deref()) {
+/// 403 unless this person may take `act` on `request` (docs/staff-access.md, Changes).
+fn permit(
+    staff: &Staff,
+    claims: &StaffClaims,
+    request: &ServiceRequest,
+    act: Act,
+) -> Result<(), ApiError> {
+    if claims.may_act(
+        act,
+        request.department.as_deref(),
+        confidential(staff, request),
+    ) {
         return Ok(());
     }
+    let what = match act {
+        Act::Annotate => "add notes to",
+        Act::Work => "change",
+        Act::Archive => "archive",
+    };
     Err(ApiError::new(
         StatusCode::FORBIDDEN,
         "forbidden",
         format!(
-            "a {:?} of {} may not change request {}",
+            "a {:?} of {} may not {what} request {}",
             claims.role,
             claims.department.as_deref().unwrap_or("no department"),
             request.id
@@ -733,27 +748,7 @@ async fn work(
 ) -> Result<Json<Value>, ApiError> {
     let request = stored_request(staff.deps.store.as_ref(), id).await?;
     readable(staff, claims, &request)?;
-    if !claims.may_act(
-        act,
-        request.department.as_deref(),
-        confidential(staff, &request),
-    ) {
-        let what = match act {
-            Act::Annotate => "add notes to",
-            Act::Work => "change",
-            Act::Archive => "archive",
-        };
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            format!(
-                "a {:?} of {} may not {what} request {}",
-                claims.role,
-                claims.department.as_deref().unwrap_or("no department"),
-                request.id
-            ),
-        ));
-    }
+    permit(staff, claims, &request, act)?;
     let asked = serde_json::to_string(&(&action, expected_version)).expect("an action serialises");
     let decision_id =
         claim_decision(staff, claims, headers, action.name(), &request.id, &asked).await?;
@@ -899,20 +894,7 @@ async fn media_form(
     let ask: MediaAsk = read_json(&headers, &body)?;
     let request = stored_request(staff.deps.store.as_ref(), &id).await?;
     readable(&staff, &claims, &request)?;
-    if !claims.may_act(
-        Act::Work,
-        request.department.as_deref(),
-        confidential(&staff, &request),
-    ) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            format!(
-                "a {:?} may not add photos to request {}",
-                claims.role, request.id
-            ),
-        ));
-    }
+    permit(&staff, &claims, &request, Act::Work)?;
     cityfix_http::uploads::upload_form(
         staff.deps.media.as_ref(),
         &request,

@@ -5,7 +5,7 @@ use cityfix_app::ports::{
     AuditQuery, Created, IdempotencyClaim, PortError, RequestQuery, RequestStore,
 };
 use cityfix_domain::{
-    AuditRecord, AuditState, ServiceRequest, Status, TimelineEntry, TimelineKind,
+    AuditRecord, AuditState, Priority, ServiceRequest, Status, TimelineEntry, TimelineKind,
 };
 
 use crate::sample::{at, id, new_request, with_key};
@@ -415,6 +415,26 @@ pub async fn a_department_queue_pages_oldest_first(store: &dyn RequestStore) {
         .await
         .unwrap();
     assert_eq!(closed.requests.len(), 1);
+
+    // and an urgent request, then a high one, come before every other, however recent
+    let mut ahead = Vec::new();
+    for (n, priority) in [Priority::High, Priority::Urgent].into_iter().enumerate() {
+        let new = new_request(&format!("EEEE-001{n}"), "pothole", 40);
+        store.create(&new).await.unwrap();
+        let mut routed = new.request.clone();
+        routed.status = Status::Open;
+        routed.department = Some("public-works".into());
+        routed.priority = priority;
+        routed.version = 2;
+        store.update(&routed, 1, &routed_entry(41)).await.unwrap();
+        ahead.insert(0, routed.id.clone());
+    }
+    let first = store
+        .department_queue("public-works", Status::Open, None, 3)
+        .await
+        .unwrap();
+    let first: Vec<_> = first.requests.iter().map(|r| r.id.clone()).collect();
+    assert_eq!(first, [ahead[0].clone(), ahead[1].clone(), ids[0].clone()]);
 }
 
 pub async fn a_delivery_is_claimed_once(store: &dyn RequestStore) {
