@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use cityfix_domain::{Agency, Department, Open311Key, RateLimits, Service};
+use cityfix_domain::{Agency, Department, Open311Key, RateLimits, Retention, Service};
 
 use crate::ConfigError;
 
@@ -27,6 +27,8 @@ pub(crate) struct CityFile {
     pub(crate) open311_keys: Vec<Open311Key>,
     #[serde(default)]
     pub(crate) rate_limits: RateLimits,
+    #[serde(default)]
+    pub(crate) retention: Retention,
 }
 
 /// city.toml `center`: where the city's map opens.

@@ -56,6 +56,7 @@ pub fn load_city(dir: &Path) -> Result<City, ConfigError> {
     let center = checks::check_center(&city.path, &city.content)?;
     checks::check_open311_keys(&city.path, &city.content.open311_keys)?;
     checks::check_rate_limits(&city.path, &city.content.rate_limits)?;
+    checks::check_retention(&city.path, &city.content.retention)?;
     checks::check_departments(&departments.path, &departments.content)?;
     checks::check_agencies(&agencies.path, &agencies.content, &departments.content)?;
     let assignees = Assignees {
@@ -91,6 +92,7 @@ pub fn load_city(dir: &Path) -> Result<City, ConfigError> {
         country_calling_code: city.country_calling_code,
         open311_keys: city.open311_keys,
         rate_limits: city.rate_limits,
+        retention: city.retention,
         departments: departments.content,
         agencies: agencies.content,
         services: services.content,
@@ -176,6 +178,39 @@ mod tests {
             });
             let err = loaded.unwrap_err();
             assert_eq!(err.field.as_deref(), Some("name"), "{extra}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_retention_is_read_defaulted_and_kept_within_bounds() {
+        assert_eq!(
+            load_city(&demo_dir()).unwrap().retention.archive_after_days,
+            365
+        );
+        let (_dir, loaded) = demo_with("city.toml", |t| {
+            t.replace("archive_after_days = 365", "archive_after_days = 90")
+        });
+        assert_eq!(loaded.unwrap().retention.archive_after_days, 90);
+        let (_dir, loaded) = demo_with("city.toml", |t| {
+            t.replace("[retention]", "[former_retention]")
+                .replace("archive_after_days = 365", "")
+                .replace("[former_retention]", "")
+        });
+        assert_eq!(
+            loaded.unwrap().retention.archive_after_days,
+            365,
+            "the default"
+        );
+        for days in ["0", "7", "40000"] {
+            let (_dir, loaded) = demo_with("city.toml", |t| {
+                t.replace(
+                    "archive_after_days = 365",
+                    &format!("archive_after_days = {days}"),
+                )
+            });
+            let err = loaded.unwrap_err();
+            assert_eq!(err.entry.as_deref(), Some("retention"), "{days}: {err}");
+            assert_eq!(err.field.as_deref(), Some("archive_after_days"));
         }
     }
 

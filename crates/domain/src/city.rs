@@ -185,6 +185,8 @@ pub struct City {
     pub open311_keys: Vec<Open311Key>,
     /// How fast one client may write without signing in, and fail to sign in.
     pub rate_limits: RateLimits,
+    /// How long closed requests keep their reporters' contacts before they are archived.
+    pub retention: crate::Retention,
     pub departments: Vec<Department>,
     pub agencies: Vec<Agency>,
     pub services: Vec<Service>,
@@ -400,6 +402,7 @@ pub(crate) mod tests {
                 name: "Test client".into(),
             }],
             rate_limits: RateLimits::default(),
+            retention: crate::Retention::default(),
             departments: vec![
                 department("public-works", "Public Works"),
                 department("parks", "Parks"),

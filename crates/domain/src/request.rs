@@ -55,6 +55,9 @@ pub struct ServiceRequest {
     /// When it was last closed; `None` while it is being worked.
     #[serde(default)]
     pub closed_at: Option<DateTime<Utc>>,
+    /// When its department's supervisors were told it passed `expected_at` (once per request).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breach_noticed_at: Option<DateTime<Utc>>,
     /// Where it came from: "web", or the name of the Open311 client.
     pub channel: String,
     pub requested_at: DateTime<Utc>,
@@ -80,6 +83,8 @@ pub enum TimelineKind {
     Prioritised,
     /// The expected date changed.
     Rescheduled,
+    /// It passed its expected date while being worked, and the supervisors were told (internal).
+    SlaBreached,
 }
 
 /// One line of a request's history. Internal entries are for staff only.
@@ -139,6 +144,7 @@ impl ServiceRequest {
             priority: Priority::Normal,
             expected_at: None,
             closed_at: None,
+            breach_noticed_at: None,
             channel: channel.to_string(),
             requested_at: now,
             updated_at: now,

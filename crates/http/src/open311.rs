@@ -281,6 +281,7 @@ fn summary(kind: TimelineKind) -> &'static str {
         TimelineKind::Assigned => "Assigned",
         TimelineKind::Prioritised => "Priority changed",
         TimelineKind::Rescheduled => "Expected date changed",
+        TimelineKind::SlaBreached => "Past its expected date",
     }
 }
 
