@@ -77,8 +77,8 @@ async fn moto_resources_are_the_ones_template_yaml_declares() {
     assert_eq!(indexes, spec.indexes);
     assert_eq!(
         indexes.len(),
-        4,
-        "department queue, location cell, requested time, updated time"
+        5,
+        "department queue, location cell, requested time, updated time, scheduler's due work"
     );
     let ttl = dynamodb
         .describe_time_to_live()

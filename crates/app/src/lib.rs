@@ -1,5 +1,7 @@
-//! Use cases over the ports: submit a report, route it, apply a transition, notify, attach media, sweep; and the ports themselves.
+//! Use cases over the ports: submit a report, route it, apply a transition, notify, attach media, sweep, notice SLA breaches, archive; and the ports themselves.
 
+pub mod archive;
+pub mod breach;
 pub mod geocoding;
 pub mod media;
 pub mod messages;

@@ -49,6 +49,12 @@ pub enum StatusCommand {
         #[serde(default)]
         by: Option<String>,
     },
+    /// From the scheduler: the request is past its expected date; record the breach (once per
+    /// request) and tell the department's supervisors. See [`crate::breach`].
+    NoticeBreach { request_id: TrackingNumber },
+    /// From the scheduler: the request was closed longer than the city's retention; archive it
+    /// and forget its reporter's and followers' contacts. See [`crate::archive`].
+    Archive { request_id: TrackingNumber },
 }
 
 impl StatusCommand {
@@ -57,7 +63,9 @@ impl StatusCommand {
             StatusCommand::Route { request_id, .. }
             | StatusCommand::LinkDuplicate { request_id, .. }
             | StatusCommand::Unlink { request_id, .. }
-            | StatusCommand::AttachMedia { request_id, .. } => request_id,
+            | StatusCommand::AttachMedia { request_id, .. }
+            | StatusCommand::NoticeBreach { request_id }
+            | StatusCommand::Archive { request_id } => request_id,
             StatusCommand::Work(command) => &command.request_id,
         }
     }
@@ -77,6 +85,8 @@ pub enum NotifyKind {
     Unlinked,
     /// A staff action: what people hear, if anything, follows from its timeline entry.
     Updated,
+    /// The request passed its expected date: its department's supervisors are told, nobody else.
+    SlaBreached,
 }
 
 /// On the notify queue: one event per change, to be turned into messages for the people concerned.

@@ -61,14 +61,20 @@ pub async fn notify(deps: &NotifyDeps, event: &NotifyEvent) -> Result<Notified, 
     let request = deps.store.get(&event.request_id).await?.ok_or_else(|| {
         AppError::Impossible(format!("request {} does not exist", event.request_id))
     })?;
-    let reporter = deps.store.reporter(&request.id).await?;
+    let reporter = match event.kind {
+        // Told to staff only: the reporter's contact is not read.
+        NotifyKind::SlaBreached => None,
+        _ => deps.store.reporter(&request.id).await?,
+    };
     let mut outgoing = Vec::new();
     let compose = Compose {
         city: &deps.city,
         settings: &deps.settings,
         request: &request,
     };
-    if event.kind == NotifyKind::Updated {
+    if event.kind == NotifyKind::SlaBreached {
+        outgoing.extend(compose.to_supervisors());
+    } else if event.kind == NotifyKind::Updated {
         outgoing.extend(updates(deps, &compose, event, reporter.as_ref()).await?);
     } else if let Some(contact) = &reporter {
         outgoing.extend(compose.to_reporter(event.kind, contact));
@@ -316,8 +322,9 @@ impl Compose<'_> {
                     format!("{city} 311: your report {} is the same problem as {original}, already with {who}. You'll get its updates: {}", request.id, self.link(&original)),
                 )
             }
-            // Told from the action's timeline entry (`updates`), never from here.
-            NotifyKind::Updated => return Outgoing {
+            // Told from the action's timeline entry (`updates`), or to supervisors
+            // (`to_supervisors`), never from here.
+            NotifyKind::Updated | NotifyKind::SlaBreached => return Outgoing {
                 to: String::new(),
                 channel: "email",
                 subject: String::new(),
@@ -436,6 +443,81 @@ impl Compose<'_> {
             paragraphs,
             facts,
         })
+    }
+
+    /// Where staff open a request (the staff site's view of it).
+    fn staff_link(&self) -> String {
+        format!(
+            "{}/staff/#/requests/{}",
+            self.settings.public_url, self.request.id
+        )
+    }
+
+    /// The breach notice, one for each supervisor of the request's department who has an e-mail
+    /// address: which request, where, how late, and the link to it in the staff view. How late
+    /// is counted to when the breach was noticed, so a resent notice says the same.
+    fn to_supervisors(&self) -> Vec<Outgoing> {
+        let request = self.request;
+        let Some(department) = request
+            .department
+            .as_deref()
+            .and_then(|id| self.city.department(id))
+        else {
+            tracing::warn!(request_id = %request.id, "a breach of a request without a known department: nobody to tell");
+            return Vec::new();
+        };
+        let (Some(expected), Some(noticed)) = (request.expected_at, request.breach_noticed_at)
+        else {
+            return Vec::new();
+        };
+        let late = cityfix_domain::lateness_in_words(noticed - expected);
+        let expected_local = expected
+            .with_timezone(&self.city.timezone)
+            .format("%A %-d %B %Y, %H:%M %Z")
+            .to_string();
+        let assignee = request
+            .assignee
+            .as_deref()
+            .map(|id| department.member(id).map_or(id, |m| m.name.as_str()))
+            .unwrap_or("nobody yet");
+        let link = self.staff_link();
+        department
+            .members
+            .iter()
+            .filter(|member| member.supervisor)
+            .filter_map(|member| Some((member, member.email.clone()?)))
+            .map(|(member, email)| Outgoing {
+                to: email,
+                channel: "email",
+                subject: format!(
+                    "Past its target: {} ({}) is {late} late",
+                    request.id, request.service_name
+                ),
+                paragraphs: vec![
+                    format!("Dear {},", member.name),
+                    format!(
+                        "Request {} ({}) at {} was expected done by {expected_local} and is {late} late. It is {} with {}, assigned to {assignee}.",
+                        request.id,
+                        request.service_name,
+                        request.place(),
+                        request.status,
+                        department.name
+                    ),
+                    format!("Open it in the staff view: {link}"),
+                ],
+                facts: vec![
+                    ("Tracking number", request.id.to_string()),
+                    ("What", request.service_name.clone()),
+                    ("Where", request.place()),
+                    ("Expected by", expected_local.clone()),
+                    ("Late by", late.clone()),
+                    ("Status", request.status.to_string()),
+                    ("Assigned to", assignee.to_string()),
+                    ("Staff view", link.clone()),
+                ],
+                sms: String::new(),
+            })
+            .collect()
     }
 
     /// The report as sent to the agency it was referred to: what, where (with a map), photos, our number. No reporter details.

@@ -230,6 +230,24 @@ pub trait RequestStore: Send + Sync {
         limit: u32,
     ) -> PortResult<QueuePage>;
 
+    /// Requests open or in progress whose `expected_at` is before `before` and whose supervisors
+    /// were not told yet (`breach_noticed_at` unset), earliest due first, at most `limit`. A
+    /// request noticed is never found again, so each run reads only the new breaches.
+    async fn overdue(&self, before: DateTime<Utc>, limit: u32) -> PortResult<Vec<TrackingNumber>>;
+
+    /// Requests `closed` (not archived) since before `before` (`closed_at`, or their last change
+    /// if they were closed before `closed_at` was kept), longest closed first, at most `limit`.
+    async fn closed_before(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> PortResult<Vec<TrackingNumber>>;
+
+    /// Deletes the personal data kept about a request: its reporter's contact and its followers
+    /// (with their contacts). The request, its timeline and its audit records stay. Forgetting
+    /// again, or a request without any, changes nothing.
+    async fn forget_contacts(&self, id: &TrackingNumber) -> PortResult<()>;
+
     /// Claims the right to send one message; false if it was claimed before (already sent).
     async fn claim_delivery(&self, key: &str, at: DateTime<Utc>) -> PortResult<bool>;
 

@@ -11,6 +11,8 @@ use crate::AppError;
 /// What the scheduler's work on the clock needs.
 #[derive(Clone)]
 pub struct SchedulerDeps {
+    /// The city's retention, for archiving.
+    pub city: Arc<cityfix_domain::City>,
     pub store: Arc<dyn RequestStore>,
     pub queue: Arc<dyn Queue>,
     pub clock: Arc<dyn Clock>,

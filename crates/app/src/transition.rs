@@ -100,6 +100,10 @@ pub async fn apply(deps: &StatusDeps, command: &StatusCommand) -> Result<Applied
             url,
         } => attach_media(deps, request_id, media_id, key, content_type, url).await,
         StatusCommand::Work(command) => crate::work::apply_work(deps, command).await,
+        StatusCommand::NoticeBreach { request_id } => {
+            crate::breach::notice_breach(deps, request_id).await
+        }
+        StatusCommand::Archive { request_id } => crate::archive::archive(deps, request_id).await,
     }
 }
 

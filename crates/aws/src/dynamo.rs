@@ -2,7 +2,7 @@
 //!
 //! | item | PK | SK |
 //! |---|---|---|
-//! | request | `REQ#<id>` | `META` (GSI1 department queue, GSI2 location cell, GSI3 requested month, GSI4 updated month) |
+//! | request | `REQ#<id>` | `META` (GSI1 department queue, GSI2 location cell, GSI3 requested month, GSI4 updated month, GSI5 scheduler's due work: sparse) |
 //! | reporter contact | `REQ#<id>` | `REPORTER` |
 //! | timeline entry | `REQ#<id>` | `EVT#<event id>` (unique per event, so a redelivered change is refused) |
 //! | follower | `REQ#<id>` | `FOLLOWER#<key>` |
@@ -95,6 +95,14 @@ struct RequestItem {
     updated_month: String,
     #[serde(rename = "GSI4SK")]
     updated_order: String,
+    /// The scheduler's next job on the request, a sparse index: `DUE#breach` while it is worked
+    /// with an expected date and its supervisors were not told of a breach, `DUE#archive` while it
+    /// is closed; absent otherwise, so a request noticed or archived leaves the index.
+    #[serde(rename = "GSI5PK", default, skip_serializing_if = "Option::is_none")]
+    due_job: Option<String>,
+    /// `<due time>#<id>`: the expected date, or when it was closed.
+    #[serde(rename = "GSI5SK", default, skip_serializing_if = "Option::is_none")]
+    due_order: Option<String>,
     version: u64,
     request: ServiceRequest,
 }
@@ -202,6 +210,24 @@ fn first_month() -> DateTime<Utc> {
     )
 }
 
+/// GSI5's partition of requests whose supervisors are to be told of a breach.
+const DUE_BREACH: &str = "DUE#breach";
+/// GSI5's partition of closed requests, for archiving.
+const DUE_ARCHIVE: &str = "DUE#archive";
+
+/// The scheduler's job on a request and the time it is due from, if any (see GSI5). One
+/// partition per job: a city's breaches and closings are a few thousand writes a day, far below
+/// what one partition of an index takes, and the scheduler reads each with one query.
+fn due_job(request: &ServiceRequest) -> Option<(&'static str, DateTime<Utc>)> {
+    match request.status {
+        Status::Open | Status::InProgress if request.breach_noticed_at.is_none() => {
+            request.expected_at.map(|at| (DUE_BREACH, at))
+        }
+        Status::Closed => request.closed_since().map(|at| (DUE_ARCHIVE, at)),
+        _ => None,
+    }
+}
+
 impl RequestItem {
     fn new(request: &ServiceRequest) -> Self {
         let cell = request.location.cell();
@@ -226,6 +252,8 @@ impl RequestItem {
             requested_order: format!("{stamp}#{}", request.id),
             updated_month: updated_month_key(request.updated_at.year(), request.updated_at.month()),
             updated_order: format!("{}#{}", sort_stamp(request.updated_at), request.id),
+            due_job: due_job(request).map(|(job, _)| job.to_string()),
+            due_order: due_job(request).map(|(_, at)| format!("{}#{}", sort_stamp(at), request.id)),
             version: request.version,
             request: request.clone(),
         }
@@ -451,6 +479,49 @@ impl DynamoStore {
             found.extend(self.requests_of(items).await?);
         }
         Ok(found)
+    }
+}
+
+impl DynamoStore {
+    /// Up to `limit` requests of one GSI5 partition due before `before`, earliest first. The
+    /// index is eventually consistent: a request just noticed or archived may still be listed,
+    /// which status, checking the request itself, takes as already done.
+    async fn due(
+        &self,
+        job: &str,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> PortResult<Vec<TrackingNumber>> {
+        let values = HashMap::from([
+            (":job".to_string(), AttributeValue::S(job.to_string())),
+            (":before".to_string(), AttributeValue::S(sort_stamp(before))),
+        ]);
+        let answer = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("GSI5")
+            .key_condition_expression("GSI5PK = :job AND GSI5SK < :before")
+            .set_expression_attribute_values(Some(values))
+            .scan_index_forward(true)
+            .limit(limit.max(1) as i32)
+            .send()
+            .await
+            .map_err(|e| unavailable("query", e.into_service_error()))?;
+        answer
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| {
+                // A keys-only index: the request's id is in its table key, `REQ#<id>`.
+                let id = match item.get("PK") {
+                    Some(AttributeValue::S(pk)) => pk.strip_prefix("REQ#"),
+                    _ => None,
+                };
+                id.and_then(|id| TrackingNumber::parse(id).ok())
+                    .ok_or_else(|| unavailable("decode", format!("GSI5 item {item:?}")))
+            })
+            .collect()
     }
 }
 
@@ -887,6 +958,35 @@ impl RequestStore for DynamoStore {
             "idempotency key {} could be neither claimed nor read",
             claim.key
         )))
+    }
+
+    async fn overdue(&self, before: DateTime<Utc>, limit: u32) -> PortResult<Vec<TrackingNumber>> {
+        self.due(DUE_BREACH, before, limit).await
+    }
+
+    async fn closed_before(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> PortResult<Vec<TrackingNumber>> {
+        self.due(DUE_ARCHIVE, before, limit).await
+    }
+
+    async fn forget_contacts(&self, id: &TrackingNumber) -> PortResult<()> {
+        let followers = self.followers(id).await?;
+        let keys = std::iter::once("REPORTER".to_string())
+            .chain(followers.iter().map(|f| format!("FOLLOWER#{}", f.key)));
+        for sk in keys {
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .key("PK", AttributeValue::S(request_key(id)))
+                .key("SK", AttributeValue::S(sk))
+                .send()
+                .await
+                .map_err(|e| unavailable("delete", e.into_service_error()))?;
+        }
+        Ok(())
     }
 
     async fn claim_delivery(&self, key: &str, at: DateTime<Utc>) -> PortResult<bool> {

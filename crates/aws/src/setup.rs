@@ -255,11 +255,13 @@ impl AwsSetup {
         })
     }
 
-    /// The scheduler: the store, and the routing queue the sweep sends lost jobs to again.
+    /// The scheduler: the store, the routing queue the sweep sends lost jobs to again, and the
+    /// status queue breach notices and archiving go to.
     pub fn scheduler_deps(&self) -> Result<SchedulerDeps, SetupError> {
         Ok(SchedulerDeps {
+            city: self.city.clone(),
             store: Arc::new(self.store()?),
-            queue: Arc::new(self.queues(&[QueueName::Routing])?),
+            queue: Arc::new(self.queues(&[QueueName::Routing, QueueName::Status])?),
             clock: Arc::new(SystemClock),
         })
     }

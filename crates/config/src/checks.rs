@@ -7,8 +7,9 @@ use std::str::FromStr;
 use geo::{Area as _, BooleanOps, BoundingRect, Intersects, MultiPolygon};
 
 use cityfix_domain::request::WEB_CHANNEL;
+use cityfix_domain::schedule::{MAX_ARCHIVE_AFTER_DAYS, MIN_ARCHIVE_AFTER_DAYS};
 use cityfix_domain::{
-    Agency, Area, Attribute, Department, Location, Open311Key, RateLimits, Service,
+    Agency, Area, Attribute, Department, Location, Open311Key, RateLimits, Retention, Service,
 };
 
 use crate::features::feature_fault;
@@ -110,6 +111,21 @@ pub(crate) fn check_rate_limits(path: &Path, limits: &RateLimits) -> Result<(), 
                 "must be at least 1 (turn limits off for a load test with `cityfix serve --rate-limit off`)".into(),
             ));
         }
+    }
+    Ok(())
+}
+
+/// Closed requests are kept between [`MIN_ARCHIVE_AFTER_DAYS`] and [`MAX_ARCHIVE_AFTER_DAYS`]
+/// before they are archived and their reporters' contacts forgotten.
+pub(crate) fn check_retention(path: &Path, retention: &Retention) -> Result<(), ConfigError> {
+    let days = retention.archive_after_days;
+    if !(MIN_ARCHIVE_AFTER_DAYS..=MAX_ARCHIVE_AFTER_DAYS).contains(&days) {
+        return Err(city_fault(
+            path,
+            Some("retention".into()),
+            "archive_after_days",
+            format!("must be from {MIN_ARCHIVE_AFTER_DAYS} to {MAX_ARCHIVE_AFTER_DAYS} days, not {days}: archiving forgets the reporter's contact, which a reopen or a question about the fix still needs for a while"),
+        ));
     }
     Ok(())
 }

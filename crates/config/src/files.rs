@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use cityfix_domain::{Agency, Department, Open311Key, RateLimits, Service};
+use cityfix_domain::{Agency, Department, Open311Key, RateLimits, Retention, Service};
 
 use crate::ConfigError;
 
@@ -29,6 +29,7 @@ pub(crate) struct CityFile {
     pub(crate) rate_limits: RateLimits,
     #[serde(default)]
     pub(crate) residents: cityfix_domain::ResidentRules,
+    pub(crate) retention: Retention,
 }
 
 /// city.toml `center`: where the city's map opens.

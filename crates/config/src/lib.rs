@@ -64,6 +64,15 @@ pub fn load_city(dir: &Path) -> Result<City, ConfigError> {
             message: "must be 1 to 365 days".into(),
         });
     }
+    checks::check_retention(&city.path, &city.content.retention)?;
+    if city.content.retention.archive_after_days <= city.content.residents.reopen_days {
+        return Err(ConfigError {
+            file: city.path.clone(),
+            entry: Some("retention".into()),
+            field: Some("archive_after_days".into()),
+            message: "must be longer than [residents] reopen_days, or a request could be archived while its reporter may still reopen it".into(),
+        });
+    }
     checks::check_departments(&departments.path, &departments.content)?;
     checks::check_agencies(&agencies.path, &agencies.content, &departments.content)?;
     let assignees = Assignees {
@@ -100,6 +109,7 @@ pub fn load_city(dir: &Path) -> Result<City, ConfigError> {
         open311_keys: city.open311_keys,
         rate_limits: city.rate_limits,
         residents: city.residents,
+        retention: city.retention,
         departments: departments.content,
         agencies: agencies.content,
         services: services.content,
@@ -185,6 +195,39 @@ mod tests {
             });
             let err = loaded.unwrap_err();
             assert_eq!(err.field.as_deref(), Some("name"), "{extra}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_retention_is_read_defaulted_and_kept_within_bounds() {
+        assert_eq!(
+            load_city(&demo_dir()).unwrap().retention.archive_after_days,
+            365
+        );
+        let (_dir, loaded) = demo_with("city.toml", |t| {
+            t.replace("archive_after_days = 365", "archive_after_days = 90")
+        });
+        assert_eq!(loaded.unwrap().retention.archive_after_days, 90);
+        let (_dir, loaded) = demo_with("city.toml", |t| {
+            t.replace("[retention]", "[former_retention]")
+                .replace("archive_after_days = 365", "")
+                .replace("[former_retention]", "")
+        });
+        assert_eq!(
+            loaded.unwrap().retention.archive_after_days,
+            365,
+            "the default"
+        );
+        for days in ["0", "7", "40000"] {
+            let (_dir, loaded) = demo_with("city.toml", |t| {
+                t.replace(
+                    "archive_after_days = 365",
+                    &format!("archive_after_days = {days}"),
+                )
+            });
+            let err = loaded.unwrap_err();
+            assert_eq!(err.entry.as_deref(), Some("retention"), "{days}: {err}");
+            assert_eq!(err.field.as_deref(), Some("archive_after_days"));
         }
     }
 

@@ -200,6 +200,8 @@ pub struct City {
     /// How fast one client may write without signing in, and fail to sign in.
     pub rate_limits: RateLimits,
     pub residents: ResidentRules,
+    /// How long closed requests keep their reporters' contacts before they are archived.
+    pub retention: crate::Retention,
     pub departments: Vec<Department>,
     pub agencies: Vec<Agency>,
     pub services: Vec<Service>,
@@ -416,6 +418,7 @@ pub(crate) mod tests {
             }],
             rate_limits: RateLimits::default(),
             residents: ResidentRules::default(),
+            retention: crate::Retention::default(),
             departments: vec![
                 department("public-works", "Public Works"),
                 department("parks", "Parks"),

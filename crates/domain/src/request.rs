@@ -58,6 +58,9 @@ pub struct ServiceRequest {
     /// How many people said "me too", each counted once (never who).
     #[serde(default)]
     pub supporters: u32,
+    /// When its department's supervisors were told it passed `expected_at` (once per request).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breach_noticed_at: Option<DateTime<Utc>>,
     /// Where it came from: "web", or the name of the Open311 client.
     pub channel: String,
     pub requested_at: DateTime<Utc>,
@@ -87,6 +90,8 @@ pub enum TimelineKind {
     Comment,
     /// Someone said "me too" (internal: the count is public, the entries are not).
     Supported,
+    /// It passed its expected date while being worked, and the supervisors were told (internal).
+    SlaBreached,
 }
 
 /// One line of a request's history. Internal entries are for staff only.
@@ -147,6 +152,7 @@ impl ServiceRequest {
             expected_at: None,
             closed_at: None,
             supporters: 0,
+            breach_noticed_at: None,
             channel: channel.to_string(),
             requested_at: now,
             updated_at: now,

@@ -35,6 +35,15 @@ CREATE INDEX IF NOT EXISTS requests_submitted ON requests (requested_at) WHERE s
 -- what they read stays the same however many closed requests the city keeps.
 CREATE INDEX IF NOT EXISTS requests_worked_by_cell ON requests (cell, service_code)
     WHERE status IN ('submitted', 'open', 'in_progress');
+-- The scheduler's breach notices: requests being worked, by when they were expected, until their
+-- supervisors are told (status sets breach_noticed_at, which takes the request out of the index).
+-- By julianday, as the JSON times have varying fractions of a second and do not sort as text.
+CREATE INDEX IF NOT EXISTS requests_due ON requests (julianday(json_extract(doc, '$.expected_at')))
+    WHERE status IN ('open', 'in_progress') AND json_extract(doc, '$.breach_noticed_at') IS NULL;
+-- The scheduler's archiving: closed requests by when they were closed (their last change for
+-- requests closed before closed_at was kept); archiving takes them out of the index.
+CREATE INDEX IF NOT EXISTS requests_closed ON requests (julianday(COALESCE(json_extract(doc, '$.closed_at'), updated_at)))
+    WHERE status = 'closed';
 CREATE TABLE IF NOT EXISTS reporters (
     request_id TEXT PRIMARY KEY REFERENCES requests (id),
     doc TEXT NOT NULL

@@ -399,6 +399,34 @@ impl RequestStore for SqliteStore {
             .await
     }
 
+    async fn overdue(&self, before: DateTime<Utc>, limit: u32) -> PortResult<Vec<TrackingNumber>> {
+        self.ids(OVERDUE_SQL, before, limit).await
+    }
+
+    async fn closed_before(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> PortResult<Vec<TrackingNumber>> {
+        self.ids(CLOSED_BEFORE_SQL, before, limit).await
+    }
+
+    async fn forget_contacts(&self, id: &TrackingNumber) -> PortResult<()> {
+        let id = id.clone();
+        self.db
+            .call(move |conn| {
+                let tx = conn.savepoint().map_err(sqlite_error)?;
+                for forget in [
+                    "DELETE FROM reporters WHERE request_id = ?1",
+                    "DELETE FROM followers WHERE request_id = ?1",
+                ] {
+                    tx.execute(forget, [id.as_str()]).map_err(sqlite_error)?;
+                }
+                tx.commit().map_err(sqlite_error)
+            })
+            .await
+    }
+
     async fn claim_delivery(&self, key: &str, at: DateTime<Utc>) -> PortResult<bool> {
         let key = key.to_string();
         self.db
@@ -421,6 +449,42 @@ impl RequestStore for SqliteStore {
                 conn.execute("DELETE FROM deliveries WHERE key = ?1", [key])
                     .map(|_| ())
                     .map_err(sqlite_error)
+            })
+            .await
+    }
+}
+
+/// The scheduler's look-up of breaches to notice: it repeats the terms of the partial index
+/// `requests_due`, which SQLite then reads (and only it).
+const OVERDUE_SQL: &str = "SELECT id FROM requests \
+     WHERE status IN ('open', 'in_progress') AND json_extract(doc, '$.breach_noticed_at') IS NULL \
+     AND julianday(json_extract(doc, '$.expected_at')) < julianday(?1) \
+     ORDER BY julianday(json_extract(doc, '$.expected_at')) LIMIT ?2";
+
+/// The scheduler's look-up of requests to archive, on the partial index `requests_closed`.
+const CLOSED_BEFORE_SQL: &str = "SELECT id FROM requests WHERE status = 'closed' \
+     AND julianday(COALESCE(json_extract(doc, '$.closed_at'), updated_at)) < julianday(?1) \
+     ORDER BY julianday(COALESCE(json_extract(doc, '$.closed_at'), updated_at)) LIMIT ?2";
+
+impl SqliteStore {
+    /// The tracking numbers `select` finds for a time and a limit.
+    async fn ids(
+        &self,
+        select: &'static str,
+        at: DateTime<Utc>,
+        limit: u32,
+    ) -> PortResult<Vec<TrackingNumber>> {
+        self.db
+            .read(move |conn| {
+                let mut statement = conn.prepare_cached(select).map_err(sqlite_error)?;
+                let ids = statement
+                    .query_map(params![timestamp(at), limit], |row| row.get::<_, String>(0))
+                    .map_err(sqlite_error)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(sqlite_error)?;
+                ids.iter()
+                    .map(|id| TrackingNumber::parse(id).map_err(PortError::Unavailable))
+                    .collect()
             })
             .await
     }
@@ -686,6 +750,56 @@ mod tests {
             "{steps:?}"
         );
         assert!(!steps.iter().any(|s| s.starts_with("SCAN")), "{steps:?}");
+    }
+
+    /// The steps SQLite plans for one of the store's fixed statements at a time and a limit.
+    async fn plan_of(sql: &'static str) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("plan.sqlite")).unwrap();
+        db.read(move |conn| {
+            let mut statement = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            Ok(statement
+                .query_map(params![timestamp(chrono::Utc::now()), 100], |row| {
+                    row.get::<_, String>(3)
+                })
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap())
+        })
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_scheduler_reads_only_requests_due_and_not_yet_noticed() {
+        let steps = plan_of(OVERDUE_SQL).await;
+        assert!(
+            steps
+                .iter()
+                .any(|s| s.contains("USING INDEX requests_due (<expr><?)")),
+            "{steps:?}"
+        );
+        assert!(!steps.iter().any(|s| s.starts_with("SCAN")), "{steps:?}");
+        assert!(
+            !steps.iter().any(|s| s.contains("TEMP B-TREE")),
+            "read in the index's order: {steps:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_scheduler_reads_only_closed_requests_for_archiving() {
+        let steps = plan_of(CLOSED_BEFORE_SQL).await;
+        assert!(
+            steps
+                .iter()
+                .any(|s| s.contains("USING INDEX requests_closed (<expr><?)")),
+            "{steps:?}"
+        );
+        assert!(!steps.iter().any(|s| s.starts_with("SCAN")), "{steps:?}");
+        assert!(
+            !steps.iter().any(|s| s.contains("TEMP B-TREE")),
+            "{steps:?}"
+        );
     }
 
     #[test]

@@ -283,6 +283,7 @@ fn summary(kind: TimelineKind) -> &'static str {
         TimelineKind::Rescheduled => "Expected date changed",
         TimelineKind::Comment => "Comment from the reporter",
         TimelineKind::Supported => "Someone reported it too",
+        TimelineKind::SlaBreached => "Past its expected date",
     }
 }
 

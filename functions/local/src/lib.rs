@@ -8,7 +8,6 @@ mod workers;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use aws_lambda_events::event::s3::{S3Entity, S3Event, S3EventRecord, S3Object};
@@ -22,6 +21,7 @@ use cityfix_app::ports::{
 };
 use cityfix_app::route::RouterDeps;
 use cityfix_app::submit::IntakeDeps;
+use cityfix_app::sweep::SchedulerDeps;
 use cityfix_app::transition::StatusDeps;
 use cityfix_aws::AwsSetup;
 use cityfix_config::load_city;
@@ -381,13 +381,13 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
             queue: adapters.consumer.clone(),
             stages: stages.clone(),
         };
-        tasks.extend(workers::spawn(
-            consumers,
-            adapters.queue.clone(),
-            adapters.store.clone(),
-            stopped,
-            Duration::from_secs(60),
-        ));
+        let scheduler = SchedulerDeps {
+            city: city.clone(),
+            store: adapters.store.clone(),
+            queue: adapters.queue.clone(),
+            clock: Arc::new(SystemClock),
+        };
+        tasks.extend(workers::spawn(consumers, scheduler, stopped));
     }
     Ok(Running {
         addr,

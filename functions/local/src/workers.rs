@@ -6,11 +6,9 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use cityfix_app::notify::NotifyDeps;
-use cityfix_app::ports::{
-    Queue, QueueConsumer, QueueName, ReceivedMessage, RequestStore, SystemClock,
-};
+use cityfix_app::ports::{QueueConsumer, QueueName, ReceivedMessage};
 use cityfix_app::route::RouterDeps;
-use cityfix_app::sweep::requeue_stuck;
+use cityfix_app::sweep::SchedulerDeps;
 use cityfix_app::transition::StatusDeps;
 use tokio::sync::watch;
 
@@ -23,8 +21,9 @@ const BATCH_SIZE: usize = 10;
 pub const CONSUMERS_PER_QUEUE: usize = 4;
 /// How long a consumer waits for new messages before looking again.
 const IDLE_POLL: Duration = Duration::from_millis(250);
-/// How often the sweep looks for reports whose routing job was lost.
-const SWEEP_EVERY: Duration = Duration::from_secs(30);
+/// How often the scheduler's jobs run (the sweep, breach notices, archiving): more often than
+/// on AWS, where they run every minute, so a lost routing job is found soon on a laptop too.
+const TICK_EVERY: Duration = Duration::from_secs(30);
 
 /// The worker functions' dependencies.
 pub struct Functions {
@@ -41,20 +40,18 @@ pub struct Consumers {
     pub stages: Arc<StageTimes>,
 }
 
-/// Starts [`CONSUMERS_PER_QUEUE`] consumers on each queue, and the sweep.
+/// Starts [`CONSUMERS_PER_QUEUE`] consumers on each queue, and the scheduler's timer.
 pub fn spawn(
     consumers: Consumers,
-    queue: Arc<dyn Queue>,
-    store: Arc<dyn RequestStore>,
+    scheduler: SchedulerDeps,
     stopped: watch::Receiver<bool>,
-    grace: Duration,
 ) -> Vec<JoinHandle<()>> {
     let mut tasks: Vec<JoinHandle<()>> = QueueName::ALL
         .into_iter()
         .flat_map(|name| std::iter::repeat_n(name, CONSUMERS_PER_QUEUE))
         .map(|name| tokio::spawn(consume(consumers.clone(), name, stopped.clone())))
         .collect();
-    tasks.push(tokio::spawn(sweep(queue, store, stopped, grace)));
+    tasks.push(tokio::spawn(tick(scheduler, stopped)));
     tasks
 }
 
@@ -143,20 +140,16 @@ pub fn sqs_event(name: QueueName, messages: &[ReceivedMessage]) -> SqsEvent {
     event
 }
 
-async fn sweep(
-    queue: Arc<dyn Queue>,
-    store: Arc<dyn RequestStore>,
-    mut stopped: watch::Receiver<bool>,
-    grace: Duration,
-) {
-    let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::minutes(1));
+/// The scheduler's timer: runs the scheduler function's jobs every [`TICK_EVERY`], as the
+/// EventBridge schedule does on AWS.
+async fn tick(deps: SchedulerDeps, mut stopped: watch::Receiver<bool>) {
+    let event = serde_json::json!({ "resources": ["local-timer"] });
     while !*stopped.borrow() {
-        if let Err(error) = requeue_stuck(store.as_ref(), queue.as_ref(), &SystemClock, grace).await
-        {
-            tracing::error!(%error, "the sweep failed");
+        if let Err(error) = scheduler::handle(&deps, event.clone()).await {
+            tracing::error!(%error, "a scheduler job failed");
         }
         tokio::select! {
-            _ = tokio::time::sleep(SWEEP_EVERY) => {}
+            _ = tokio::time::sleep(TICK_EVERY) => {}
             _ = stopped.changed() => {}
         }
     }

@@ -1,6 +1,11 @@
-//! The scheduler function: work done on a clock, started by an EventBridge schedule. Today that is
-//! the sweep, which queues again every report whose routing job was lost.
+//! The scheduler function: work done on a clock, started by an EventBridge schedule every minute.
+//! Each tick runs three jobs, each bounded per run: the sweep, which queues again every report
+//! whose routing job was lost; SLA breach notices for requests being worked past their expected
+//! date; and archiving of requests closed longer than the city's retention. The last two only
+//! send status commands: status stays the only writer of a request.
 
+use cityfix_app::archive::{queue_archiving, ARCHIVES_PER_RUN};
+use cityfix_app::breach::{queue_breach_notices, BREACHES_PER_RUN};
 use cityfix_app::sweep::requeue_stuck;
 pub use cityfix_app::sweep::SchedulerDeps;
 use cityfix_app::AppError;
@@ -8,22 +13,48 @@ use cityfix_app::AppError;
 /// How long a report may stay `submitted` before its routing job counts as lost.
 pub const SWEEP_GRACE: chrono::Duration = chrono::Duration::minutes(1);
 
-/// Runs the sweep for one scheduled event; gives how many reports were queued again. A failure is
-/// returned, so Lambda records it and the next tick tries again. The event is an EventBridge
-/// `Scheduled Event` (a rule) or whatever input an EventBridge Scheduler schedule was given; only
-/// its `resources` (the schedule) are read, for the log.
-pub async fn handle(deps: &SchedulerDeps, event: serde_json::Value) -> Result<usize, AppError> {
-    let requeued = requeue_stuck(
+/// What one tick queued.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ticked {
+    /// Reports sent to routing again.
+    pub requeued: usize,
+    /// Breach notices sent to status.
+    pub breaches: usize,
+    /// Requests sent to status for archiving.
+    pub archiving: usize,
+}
+
+/// Runs the jobs for one scheduled event. Every job runs even when one before it failed; a
+/// failure is then returned, so Lambda records it, and the next tick tries again (each job is
+/// idempotent). The event is an EventBridge `Scheduled Event` (a rule) or whatever input an
+/// EventBridge Scheduler schedule was given; only its `resources` (the schedule) are read, for the
+/// log.
+pub async fn handle(deps: &SchedulerDeps, event: serde_json::Value) -> Result<Ticked, AppError> {
+    let (store, queue, clock) = (
         deps.store.as_ref(),
         deps.queue.as_ref(),
         deps.clock.as_ref(),
-        SWEEP_GRACE,
-    )
-    .await?;
-    tracing::info!(
-        schedule = event["resources"][0].as_str().unwrap_or("unknown"),
-        requeued,
-        "swept"
     );
-    Ok(requeued)
+    let now = clock.now();
+    let requeued = requeue_stuck(store, queue, clock, SWEEP_GRACE).await;
+    let breaches = queue_breach_notices(store, queue, now, BREACHES_PER_RUN).await;
+    let archiving =
+        queue_archiving(store, queue, &deps.city.retention, now, ARCHIVES_PER_RUN).await;
+    let schedule = event["resources"][0].as_str().unwrap_or("unknown");
+    let ticked = Ticked {
+        requeued: *requeued.as_ref().unwrap_or(&0),
+        breaches: *breaches.as_ref().unwrap_or(&0),
+        archiving: *archiving.as_ref().unwrap_or(&0),
+    };
+    tracing::info!(
+        schedule,
+        requeued = ticked.requeued,
+        breaches = ticked.breaches,
+        archiving = ticked.archiving,
+        "ticked"
+    );
+    requeued?;
+    breaches?;
+    archiving?;
+    Ok(ticked)
 }

@@ -10,9 +10,14 @@ async fn main() -> Result<(), Error> {
     let deps = &deps;
     lambda_runtime::run(service_fn(
         |event: LambdaEvent<serde_json::Value>| async move {
-            scheduler::handle(deps, event.payload)
+            let ticked = scheduler::handle(deps, event.payload)
                 .await
-                .map_err(Failure)
+                .map_err(Failure)?;
+            Ok::<_, Failure>(serde_json::json!({
+                "requeued": ticked.requeued,
+                "breaches": ticked.breaches,
+                "archiving": ticked.archiving,
+            }))
         },
     ))
     .await

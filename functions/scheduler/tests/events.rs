@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use cityfix_app::ports::QueueConsumer;
-use cityfix_testing::{event, seed_sample_pothole, FixedClock, World};
+use cityfix_testing::{demo_city, event, seed_sample_pothole, FixedClock, World};
 use scheduler::SchedulerDeps;
 
 #[tokio::test]
@@ -12,6 +12,7 @@ async fn a_tick_queues_again_a_report_left_submitted_and_nothing_else() {
     let world = World::new();
     let pothole = seed_sample_pothole(&world.store, None).await;
     let deps = SchedulerDeps {
+        city: demo_city(),
         store: Arc::new(world.store.clone()),
         queue: Arc::new(world.queue.clone()),
         clock: Arc::new(FixedClock(
@@ -25,7 +26,7 @@ async fn a_tick_queues_again_a_report_left_submitted_and_nothing_else() {
         .unwrap();
 
     // then its routing job is queued again
-    assert_eq!(requeued, 1);
+    assert_eq!(requeued.requeued, 1);
     let jobs = world.queue.receive("routing", 10).await.unwrap();
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].body, r#"{"request_id":"7K3M-9QZ2"}"#);
@@ -38,5 +39,5 @@ async fn a_tick_queues_again_a_report_left_submitted_and_nothing_else() {
     let requeued = scheduler::handle(&early, event("scheduler/eventbridge-schedule.json"))
         .await
         .unwrap();
-    assert_eq!(requeued, 0);
+    assert_eq!(requeued.requeued, 0);
 }

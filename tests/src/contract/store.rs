@@ -639,3 +639,251 @@ pub async fn a_staff_key_is_claimed_once_and_tells_its_first_fingerprint(store: 
         "an expired claim is forgotten"
     );
 }
+
+/// Stores `new`, then moves it to `status` with `edit` applied, as one change at `minute`.
+async fn stored_as(
+    store: &dyn RequestStore,
+    new: &cityfix_app::ports::NewRequest,
+    status: Status,
+    minute: u32,
+    edit: impl FnOnce(&mut ServiceRequest),
+) -> ServiceRequest {
+    store.create(new).await.unwrap();
+    let mut changed = new.request.clone();
+    changed.status = status;
+    changed.version = 2;
+    changed.updated_at = at(minute);
+    edit(&mut changed);
+    store
+        .update(&changed, 1, &routed_entry(minute))
+        .await
+        .unwrap();
+    changed
+}
+
+pub async fn overdue_lists_worked_requests_past_their_date_until_noticed(store: &dyn RequestStore) {
+    let due = |minute: u32| Some(at(minute));
+    let late = stored_as(
+        store,
+        &new_request("GGGG-0001", "pothole", 1),
+        Status::Open,
+        2,
+        |r| r.expected_at = due(10),
+    )
+    .await;
+    let later = stored_as(
+        store,
+        &new_request("GGGG-0002", "pothole", 1),
+        Status::InProgress,
+        2,
+        |r| r.expected_at = due(5),
+    )
+    .await;
+    // due a second and a half after `late`: its time has a fraction, `late`'s none
+    let just_after = stored_as(
+        store,
+        &new_request("GGGG-0003", "pothole", 1),
+        Status::Open,
+        2,
+        |r| r.expected_at = Some(at(10) + Duration::milliseconds(1500)),
+    )
+    .await;
+    stored_as(
+        store,
+        &new_request("GGGG-0004", "pothole", 1),
+        Status::Open,
+        2,
+        |r| r.expected_at = due(30),
+    )
+    .await;
+    stored_as(
+        store,
+        &new_request("GGGG-0005", "pothole", 1),
+        Status::Closed,
+        2,
+        |r| {
+            r.expected_at = due(3);
+            r.closed_at = Some(at(2));
+        },
+    )
+    .await;
+    stored_as(
+        store,
+        &new_request("GGGG-0006", "pothole", 1),
+        Status::Open,
+        2,
+        |r| {
+            r.expected_at = due(4);
+            r.breach_noticed_at = Some(at(5));
+        },
+    )
+    .await;
+    stored_as(
+        store,
+        &new_request("GGGG-0007", "pothole", 1),
+        Status::Open,
+        2,
+        |_| {},
+    )
+    .await;
+    store
+        .create(&new_request("GGGG-0008", "pothole", 1))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        store.overdue(at(20), 10).await.unwrap(),
+        vec![later.id.clone(), late.id.clone(), just_after.id.clone()],
+        "earliest due first; closed, noticed, undated and not yet due left out"
+    );
+    assert_eq!(
+        store
+            .overdue(at(10) + Duration::seconds(1), 10)
+            .await
+            .unwrap(),
+        vec![later.id.clone(), late.id.clone()],
+        "times compare as times, whatever their fraction of a second"
+    );
+    assert_eq!(
+        store.overdue(at(20), 1).await.unwrap(),
+        vec![later.id.clone()]
+    );
+
+    // once its supervisors are told, a request is not found again
+    let mut noticed = late.clone();
+    noticed.breach_noticed_at = Some(at(21));
+    noticed.version = 3;
+    let entry = TimelineEntry {
+        event_id: "sla-breach".into(),
+        ..routed_entry(21)
+    };
+    store.update(&noticed, 2, &entry).await.unwrap();
+    assert_eq!(
+        store.overdue(at(22), 10).await.unwrap(),
+        vec![later.id, just_after.id]
+    );
+}
+
+pub async fn closed_before_lists_closed_requests_until_archived(store: &dyn RequestStore) {
+    let long_ago = stored_as(
+        store,
+        &new_request("HHHH-0001", "pothole", 1),
+        Status::Closed,
+        9,
+        |r| r.closed_at = Some(at(5)),
+    )
+    .await;
+    // closed before closed_at was kept: its last change (minute 3) stands in
+    let unstamped = stored_as(
+        store,
+        &new_request("HHHH-0002", "pothole", 1),
+        Status::Closed,
+        3,
+        |r| r.closed_at = None,
+    )
+    .await;
+    stored_as(
+        store,
+        &new_request("HHHH-0003", "pothole", 1),
+        Status::Closed,
+        26,
+        |r| r.closed_at = Some(at(25)),
+    )
+    .await;
+    stored_as(
+        store,
+        &new_request("HHHH-0004", "pothole", 1),
+        Status::Open,
+        2,
+        |_| {},
+    )
+    .await;
+    let archived = stored_as(
+        store,
+        &new_request("HHHH-0005", "pothole", 1),
+        Status::Closed,
+        2,
+        |r| r.closed_at = Some(at(2)),
+    )
+    .await;
+
+    assert_eq!(
+        store.closed_before(at(20), 10).await.unwrap(),
+        vec![
+            archived.id.clone(),
+            unstamped.id.clone(),
+            long_ago.id.clone()
+        ],
+        "longest closed first; open and recently closed left out"
+    );
+    assert_eq!(
+        store.closed_before(at(20), 2).await.unwrap(),
+        vec![archived.id.clone(), unstamped.id.clone()]
+    );
+
+    let mut gone = archived.clone();
+    gone.status = Status::Archived;
+    gone.version = 3;
+    let entry = TimelineEntry {
+        event_id: "archived".into(),
+        ..routed_entry(30)
+    };
+    store.update(&gone, 2, &entry).await.unwrap();
+    assert_eq!(
+        store.closed_before(at(40), 10).await.unwrap().len(),
+        3,
+        "an archived request is not listed again"
+    );
+    assert!(!store
+        .closed_before(at(40), 10)
+        .await
+        .unwrap()
+        .contains(&archived.id));
+}
+
+pub async fn forgetting_contacts_keeps_the_request_and_its_timeline(store: &dyn RequestStore) {
+    use cityfix_app::ports::Follower;
+    use cityfix_domain::Contact;
+    let new = new_request("JJJJ-0001", "pothole", 1);
+    store.create(&new).await.unwrap();
+    let id = new.request.id.clone();
+    let follower = Follower::new(
+        Contact {
+            email: Some("ana@example.org".into()),
+            ..Contact::default()
+        },
+        crate::sample::id("JJJJ-0002"),
+    );
+    store.add_follower(&id, &follower).await.unwrap();
+    let other = new_request("JJJJ-0003", "pothole", 2);
+    store.create(&other).await.unwrap();
+    store
+        .add_follower(&other.request.id, &follower)
+        .await
+        .unwrap();
+
+    store.forget_contacts(&id).await.unwrap();
+    assert_eq!(store.reporter(&id).await.unwrap(), None);
+    assert_eq!(store.followers(&id).await.unwrap(), vec![]);
+    assert_eq!(store.get(&id).await.unwrap(), Some(new.request.clone()));
+    assert_eq!(
+        store.timeline(&id).await.unwrap(),
+        vec![new.first_entry.clone()]
+    );
+    // another request's people are not touched
+    assert_eq!(
+        store.reporter(&other.request.id).await.unwrap(),
+        other.reporter
+    );
+    assert_eq!(
+        store.followers(&other.request.id).await.unwrap(),
+        vec![follower]
+    );
+    // forgetting again, or a request with nobody to forget, changes nothing
+    store.forget_contacts(&id).await.unwrap();
+    store
+        .forget_contacts(&crate::sample::id("ZZZZ-ZZZZ"))
+        .await
+        .unwrap();
+    assert_eq!(store.get(&id).await.unwrap(), Some(new.request));
+}
