@@ -16,7 +16,7 @@ use crate::transition::{
 use crate::AppError;
 use cityfix_domain::work::checked_note;
 use cityfix_domain::{
-    Invalid, Move, MoveRefused, Priority, Resolution, ServiceRequest, Status, TimelineEntry,
+    City, Invalid, Move, MoveRefused, Priority, Resolution, ServiceRequest, Status, TimelineEntry,
     TimelineKind, TrackingNumber,
 };
 
@@ -197,7 +197,7 @@ pub async fn apply_work(deps: &StatusDeps, command: &WorkCommand) -> Result<Appl
                 })));
             }
         }
-        let worked = match work(deps, current, &command.action, now) {
+        let worked = match work(&deps.city, current, &command.action, now) {
             Ok(worked) => worked,
             Err(rejection) => return Ok(Plan::Done(Applied::Rejected(rejection))),
         };
@@ -244,9 +244,20 @@ pub async fn apply_work(deps: &StatusDeps, command: &WorkCommand) -> Result<Appl
     Ok(outcome)
 }
 
+/// Whether `action` can be done to `current` at `now`, as status will check it: for a caller that
+/// hands the action to status on its queue and answers at once (an Open311 client's update).
+pub fn check_work(
+    city: &City,
+    current: &ServiceRequest,
+    action: &WorkAction,
+    now: DateTime<Utc>,
+) -> Result<(), Rejection> {
+    work(city, current, action, now).map(|_| ())
+}
+
 /// What `action` makes of `current`, or why it cannot be done.
 fn work(
-    deps: &StatusDeps,
+    city: &City,
     current: &ServiceRequest,
     action: &WorkAction,
     now: DateTime<Utc>,
@@ -313,7 +324,7 @@ fn work(
             note,
         } => {
             let note = note_of("note", note)?;
-            let Some(target) = deps.city.department(department) else {
+            let Some(target) = city.department(department) else {
                 return Err(invalid(
                     Invalid::field(
                         "department",
@@ -424,7 +435,7 @@ fn work(
             }
             changed.expected_at = Some(*expected_at);
             let day = expected_at
-                .with_timezone(&deps.city.timezone)
+                .with_timezone(&city.timezone)
                 .format("%A %-d %B %Y");
             Ok(Worked {
                 changed,
@@ -437,11 +448,11 @@ fn work(
             })
         }
         WorkAction::Reopen { .. } | WorkAction::Comment { .. } | WorkAction::Support => {
-            resident_work(deps, current, action, now)
+            resident_work(city, current, action, now)
         }
         WorkAction::Refer { agency, note } => {
             let note = note_of("note", note)?;
-            let Some(found) = deps.city.agency(agency) else {
+            let Some(found) = city.agency(agency) else {
                 return Err(invalid(
                     Invalid::field("agency", format!("there is no agency `{}`", short(agency)))
                         .with_code("unknown_agency"),
@@ -466,7 +477,7 @@ fn work(
                 changed,
                 kind: TimelineKind::Referred,
                 status: Some(Status::Closed),
-                note: Some(referral_note(&deps.city, &found.id, &found.name)),
+                note: Some(referral_note(city, &found.id, &found.name)),
                 public: true,
                 internal_note: note,
                 media: Vec::new(),
@@ -477,7 +488,7 @@ fn work(
 
 /// What a resident's action makes of `current`.
 fn resident_work(
-    deps: &StatusDeps,
+    city: &City,
     current: &ServiceRequest,
     action: &WorkAction,
     now: DateTime<Utc>,
@@ -486,7 +497,7 @@ fn resident_work(
     match action {
         WorkAction::Reopen { comment } => {
             let comment = checked_note("comment", comment).map_err(Rejection::Invalid)?;
-            if let Some(why) = reopen_refused(current, deps.city.residents.reopen_days, now) {
+            if let Some(why) = reopen_refused(current, city.residents.reopen_days, now) {
                 return Err(Rejection::Invalid(
                     Invalid::field("token", why).with_code("not_reopenable"),
                 ));

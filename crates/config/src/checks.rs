@@ -91,6 +91,17 @@ pub(crate) fn check_open311_keys(path: &Path, keys: &[Open311Key]) -> Result<(),
                 format!("client names must be non-empty, unique and not `{WEB_CHANNEL}`"),
             ));
         }
+        let mut actions = key.may.clone();
+        actions.sort_by_key(|a| *a as u8);
+        actions.dedup();
+        if key.may.is_empty() || actions.len() != key.may.len() {
+            return Err(city_fault(
+                path,
+                Some(format!("open311_key `{}`", key.name)),
+                "may",
+                "list each of report, note and transition at most once, and at least one".into(),
+            ));
+        }
     }
     Ok(())
 }

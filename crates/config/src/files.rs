@@ -29,6 +29,7 @@ pub(crate) struct CityFile {
     pub(crate) rate_limits: RateLimits,
     #[serde(default)]
     pub(crate) residents: cityfix_domain::ResidentRules,
+    #[serde(default)]
     pub(crate) retention: Retention,
 }
 

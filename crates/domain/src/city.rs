@@ -60,6 +60,31 @@ pub struct Agency {
 pub struct Open311Key {
     pub key: String,
     pub name: String,
+    /// What the client may do with this key; posting requests unless it says otherwise.
+    #[serde(default = "reports_only")]
+    pub may: Vec<ClientAction>,
+}
+
+/// Something an Open311 client may do with its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAction {
+    /// Post service requests.
+    Report,
+    /// Post updates that add a public note (`POST servicerequestupdates`).
+    Note,
+    /// Post updates that move a request: start work, close it, reopen it (an asset system).
+    Transition,
+}
+
+fn reports_only() -> Vec<ClientAction> {
+    vec![ClientAction::Report]
+}
+
+impl Open311Key {
+    pub fn may(&self, action: ClientAction) -> bool {
+        self.may.contains(&action)
+    }
 }
 
 /// Per-client limits (city.toml `[rate_limits]`): reports and uploads sent without signing in,
@@ -415,6 +440,7 @@ pub(crate) mod tests {
             open311_keys: vec![Open311Key {
                 key: "k".into(),
                 name: "Test client".into(),
+                may: vec![ClientAction::Report],
             }],
             rate_limits: RateLimits::default(),
             residents: ResidentRules::default(),

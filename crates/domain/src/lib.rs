@@ -18,8 +18,8 @@ pub mod work;
 pub use addresses::{AddressBook, AddressPoint, Lookup};
 pub use areas::{Area, OwnedLine};
 pub use city::{
-    Agency, Assignee, City, Department, Member, Open311Key, RateLimits, ResidentRules,
-    RoutingDecision, Unroutable,
+    Agency, Assignee, City, ClientAction, Department, Member, Open311Key, RateLimits,
+    ResidentRules, RoutingDecision, Unroutable,
 };
 pub use invalid::Invalid;
 pub use location::Location;

@@ -3,6 +3,7 @@
 mod api;
 mod media;
 mod open311;
+mod open311_updates;
 mod residents;
 
 use std::sync::Arc;

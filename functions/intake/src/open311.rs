@@ -13,7 +13,7 @@ use axum::Router;
 use cityfix_app::submit::{fingerprint, submit, Submission, SubmitError};
 use cityfix_app::updates::{confidential_services, public_histories, public_updates};
 use cityfix_domain::text::echo;
-use cityfix_domain::TrackingNumber;
+use cityfix_domain::{ClientAction, TrackingNumber};
 use cityfix_http::open311::{self as wire, error, parse_report_form, Format, Open311Response};
 use cityfix_http::open311_search::{
     param, query_pairs, search_query, updates_window, wants_extensions,
@@ -43,7 +43,11 @@ pub fn routes() -> Router<Arc<Intake>> {
             )
             .route(
                 &format!("/open311/v2/servicerequestupdates.{extension}"),
-                get(move |state, query| updates(state, format, query)),
+                get(move |state, query| updates(state, format, query)).post(
+                    move |state, headers, body| {
+                        crate::open311_updates::post_update(state, format, headers, body)
+                    },
+                ),
             );
     }
     router
@@ -311,7 +315,14 @@ async fn post(
             )
         }
         Some(key) => match intake.deps.city.open311_client(key) {
-            Some(client) => client.name.clone(),
+            Some(client) if client.may(ClientAction::Report) => client.name.clone(),
+            Some(_) => {
+                return error(
+                    format,
+                    StatusCode::FORBIDDEN,
+                    "this api_key may not post requests",
+                )
+            }
             None => return error(format, StatusCode::FORBIDDEN, "api_key is not valid"),
         },
     };
