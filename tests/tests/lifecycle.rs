@@ -1,28 +1,52 @@
 //! End to end over the local runner, a whole life: a resident reports a pothole; staff assign it,
 //! start work, upload a photo of the fix and close it with the photo; the reporter's message
 //! carries the photo; the reporter says "not fixed" and it reopens ahead in the queue; neighbours
-//! say "me too" once each; the reporter comments; Open311 lists the public updates.
+//! say "me too" once each; the reporter comments; Open311 lists the public updates. The same life,
+//! but for the photo (S3 does not notify a local process), runs on the AWS adapters against moto.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use cityfix_aws::setup::ApiCalls;
+use cityfix_aws::AwsSetup;
+use cityfix_embedded::QueueSettings;
 use cityfix_http::auth::{Role, StaffClaims};
-use cityfix_local::Running;
-use cityfix_tests::city::{await_messages, drained, get_json, plain, read_until, start_city};
+use cityfix_local::{start, Backend, LocalOptions, Running};
+use cityfix_tests::city::{
+    await_messages, drained, get_json, plain, read_until, repo_root, start_city,
+};
+use cityfix_tests::moto;
 use serde_json::{json, Value};
 
-fn crew_token(city: &Running) -> String {
+fn token(city: &Running, sub: &str, role: Role, department: Option<&str>) -> String {
     let now = chrono::Utc::now().timestamp() as u64;
     city.keys
         .issue(
             &StaffClaims {
-                sub: "local:sam.reyes".into(),
-                name: "Sam Reyes".into(),
-                role: Role::Staff,
-                department: Some("public-works".into()),
+                sub: sub.into(),
+                name: "Test".into(),
+                role,
+                department: department.map(str::to_string),
                 exp: now + 3600,
             },
             now,
         )
+        .unwrap()
+}
+
+fn crew_token(city: &Running) -> String {
+    token(city, "local:sam.reyes", Role::Staff, Some("public-works"))
+}
+
+async fn get_staff(city: &Running, path: &str, token: &str) -> Value {
+    reqwest::Client::new()
+        .get(format!("{}{path}", city.url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
         .unwrap()
 }
 
@@ -225,4 +249,150 @@ async fn a_report_is_worked_closed_with_a_photo_and_reopened_by_its_reporter() {
         .unwrap_or_else(|| panic!("no fix in {updates}"));
     assert_eq!(fix["status"], "closed");
     assert!(fix["media_url"].as_str().unwrap().contains(&media_id));
+}
+
+#[tokio::test]
+async fn the_same_life_runs_on_the_aws_adapters() {
+    // given the city on DynamoDB, SQS, S3, SES and SNS (moto), with a verified sender
+    let stack = moto::create_stack(&moto::unique("life")).await;
+    let config = moto::sdk_config().await;
+    let sender = "311@hartford.example";
+    let _ = aws_sdk_sesv2::Client::new(&config)
+        .create_email_identity()
+        .email_identity(sender)
+        .send()
+        .await;
+    let calls = ApiCalls::default();
+    let hartford = cityfix_config::load_city(&repo_root().join("config/hartford")).unwrap();
+    let setup = AwsSetup::new(Arc::new(hartford), "http://127.0.0.1", config)
+        .set("TABLE_NAME", &stack.table)
+        .set("ROUTING_QUEUE_URL", &stack.queues["routing"])
+        .set("STATUS_QUEUE_URL", &stack.queues["status"])
+        .set("NOTIFY_QUEUE_URL", &stack.queues["notify"])
+        .set("MEDIA_BUCKET", &stack.bucket)
+        .set("FROM_ADDRESS", sender)
+        .count_calls(calls.clone());
+    let data = tempfile::tempdir().unwrap();
+    let city = start(LocalOptions {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        data_dir: data.path().to_path_buf(),
+        config_dir: repo_root().join("config/hartford"),
+        web_dir: repo_root().join("web"),
+        public_url: None,
+        queues: QueueSettings::default(),
+        workers: true,
+        backend: Backend::Aws(Box::new(setup)),
+        ..LocalOptions::without_limits()
+    })
+    .await
+    .expect("the city starts on the AWS adapters");
+    let crew = crew_token(&city);
+
+    // a report, routed with its expected date
+    let (status, created) = post(
+        &city,
+        "/api/v1/requests",
+        None,
+        json!({ "service_code": "pothole", "lat": 41.7677, "long": -72.67602,
+                "attributes": { "pothole_size": "large" }, "email": "ana@example.org" }),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["service_request_id"].as_str().unwrap().to_string();
+    let token_of_report = created["token"].as_str().unwrap().to_string();
+    let (request, _) = read_until(&city, &id, |r| r["status"] == "open").await;
+    assert!(request["expected_datetime"].is_string(), "{request}");
+    let work = |action: &str| format!("/staff/v1/requests/{id}/{action}");
+
+    // worked and closed by the crew
+    for (action, body) in [
+        ("assignment", json!({ "assignee": "local:lee.chen" })),
+        ("transitions", json!({ "to": "in_progress" })),
+        (
+            "notes",
+            json!({ "text": "Gate code 4411", "public": false }),
+        ),
+        (
+            "transitions",
+            json!({ "to": "closed", "resolution": "fixed", "note": "Filled and rolled" }),
+        ),
+    ] {
+        let (status, answer) = post(&city, &work(action), Some(&crew), body).await;
+        assert_eq!(status, 200, "{action}: {answer}");
+    }
+
+    // reopened by its reporter, supported by two neighbours (one twice)
+    let (status, answer) = post(
+        &city,
+        &format!("/api/v1/requests/{id}/reopen"),
+        None,
+        json!({ "token": token_of_report, "comment": "Still a hole by the kerb" }),
+    )
+    .await;
+    assert_eq!(status, 202, "{answer}");
+    read_until(&city, &id, |r| r["status"] == "open").await;
+    for who in ["ben@example.org", "cy@example.org", "ben@example.org"] {
+        let (status, answer) = post(
+            &city,
+            &format!("/api/v1/requests/{id}/supporters"),
+            None,
+            json!({ "email": who }),
+        )
+        .await;
+        assert_eq!(status, 202, "{answer}");
+    }
+    drained(city.queue.as_ref()).await;
+    let request = get_json(&city, &format!("/api/v1/requests/{id}")).await;
+    assert_eq!(request["supporters"], 2, "{request}");
+    assert_eq!(request["priority"], "high", "{request}");
+    assert!(!request.to_string().contains("4411"), "{request}");
+
+    // the audit log has each staff action; Open311 lists the public updates
+    let admin = token(&city, "local:admin", Role::Admin, None);
+    let log = get_staff(&city, &format!("/staff/v1/audit?request={id}"), &admin).await;
+    let actions: Vec<&str> = log["records"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{log}"))
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "assignment",
+            "transition",
+            "note",
+            "transition",
+            "reopen",
+            "support",
+            "support"
+        ],
+        "{log}"
+    );
+    let updates = get_json(
+        &city,
+        &format!("/open311/v2/servicerequestupdates.json?service_request_id={id}"),
+    )
+    .await;
+    assert!(
+        updates
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["description"] == "Filled and rolled" && u["status"] == "closed"),
+        "{updates}"
+    );
+    let sent: u64 = calls
+        .snapshot()
+        .iter()
+        .filter(|((service, operation), _)| {
+            service.eq_ignore_ascii_case("sesv2") && operation == "SendEmail"
+        })
+        .map(|(_, n)| n)
+        .sum();
+    city.stop().await;
+    assert_eq!(
+        sent, 4,
+        "acknowledged, work started, fixed, reopened: one e-mail each"
+    );
 }

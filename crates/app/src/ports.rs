@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use cityfix_domain::expected::Fixed;
 use cityfix_domain::{
     AuditRecord, Contact, Location, ServiceRequest, Status, TimelineEntry, TrackingNumber,
 };
@@ -253,6 +254,18 @@ pub trait RequestStore: Send + Sync {
 
     /// Gives a claim back after a send failed, so a retry may send.
     async fn release_delivery(&self, key: &str) -> PortResult<()>;
+
+    /// Records a request of `service_code` fixed, for honest expected dates; recording the same
+    /// request and closing time again changes nothing.
+    async fn record_fix(&self, service_code: &str, fixed: &Fixed) -> PortResult<()>;
+
+    /// The fixes of a service recorded since `since`, newest first, at most `limit`.
+    async fn fixes(
+        &self,
+        service_code: &str,
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> PortResult<Vec<Fixed>>;
 }
 
 /// The queues that chain the functions.

@@ -6,6 +6,7 @@ use crate::messages::{RoutingJob, StatusCommand};
 use crate::ports::{Near, Queue, QueueName, RequestQuery, RequestStore};
 use crate::AppError;
 use cityfix_domain::areas::distance_m;
+use cityfix_domain::expected::{expected_duration, WINDOW_DAYS};
 use cityfix_domain::{City, RoutingDecision, ServiceRequest, Status, Unroutable};
 
 /// The id of the timeline entry a routing decision writes.
@@ -61,7 +62,14 @@ pub async fn route(deps: &RouterDeps, job: &RoutingJob) -> Result<Routed, AppErr
                 (command, outcome)
             }
             None => {
-                let decision = decide(&deps.city, &request)?;
+                let mut decision = decide(&deps.city, &request)?;
+                if matches!(
+                    decision.assignee,
+                    cityfix_domain::Assignee::Department { .. }
+                ) {
+                    decision.expected_secs =
+                        expected_secs(deps, &request, service, &decision).await?;
+                }
                 let outcome = Routed::Decided {
                     assignee: decision.assignee.id().to_string(),
                 };
@@ -78,6 +86,35 @@ pub async fn route(deps: &RouterDeps, job: &RoutingJob) -> Result<Routed, AppErr
     let body = serde_json::to_string(&command).expect("a status command always serialises");
     deps.queue.send(QueueName::Status, &body).await?;
     Ok(outcome)
+}
+
+/// The most recent fixes read for one estimate.
+const MAX_FIXES_READ: u32 = 1000;
+
+/// How long, from its report, a request will likely take: from how long similar requests were
+/// recently fixed in, or the service's target (see `cityfix_domain::expected`).
+async fn expected_secs(
+    deps: &RouterDeps,
+    request: &ServiceRequest,
+    service: &cityfix_domain::Service,
+    decision: &RoutingDecision,
+) -> Result<Option<i64>, AppError> {
+    let since = request.requested_at - chrono::Duration::days(WINDOW_DAYS);
+    let history = deps
+        .store
+        .fixes(&service.code, since, MAX_FIXES_READ)
+        .await?;
+    let area = deps
+        .city
+        .places
+        .layers
+        .first()
+        .and_then(|layer| decision.areas.get(&layer.id))
+        .map(String::as_str);
+    let target = service
+        .target_hours
+        .map(|hours| chrono::Duration::hours(hours.into()));
+    Ok(expected_duration(&history, area, target).map(|(took, _)| took.num_seconds()))
 }
 
 /// Who takes a request, by its place and service. Status calls it too, when the report a

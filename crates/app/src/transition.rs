@@ -142,9 +142,11 @@ async fn apply_routing(
                 request.department = Some(id.clone());
                 if let Some(service) = deps.city.service(&request.service_code) {
                     request.priority = service.priority;
-                    request.expected_at = service
+                    let target = service
                         .target_hours
-                        .map(|hours| request.requested_at + chrono::Duration::hours(hours.into()));
+                        .map(|hours| chrono::Duration::hours(hours.into()));
+                    let likely = decision.expected_secs.map(chrono::Duration::seconds);
+                    request.expected_at = likely.or(target).map(|took| request.requested_at + took);
                 }
             }
             Assignee::Agency { id, .. } => {

@@ -14,6 +14,7 @@ use crate::transition::{
     StatusDeps,
 };
 use crate::AppError;
+use cityfix_domain::expected::Fixed;
 use cityfix_domain::work::checked_note;
 use cityfix_domain::{
     City, Invalid, Move, MoveRefused, Priority, Resolution, ServiceRequest, Status, TimelineEntry,
@@ -235,6 +236,14 @@ pub async fn apply_work(deps: &StatusDeps, command: &WorkCommand) -> Result<Appl
     })
     .await?;
     if matches!(outcome, Applied::Changed { .. } | Applied::AlreadyApplied) {
+        if let WorkAction::Transition {
+            to: Status::Closed,
+            resolution: Some(Resolution::Fixed),
+            ..
+        } = command.action
+        {
+            record_fix(deps, id).await?;
+        }
         let kind = match command.action {
             WorkAction::Refer { .. } => NotifyKind::Referred,
             _ => NotifyKind::Updated,
@@ -253,6 +262,34 @@ pub fn check_work(
     now: DateTime<Utc>,
 ) -> Result<(), Rejection> {
     work(city, current, action, now).map(|_| ())
+}
+
+/// Keeps how long a fixed request took, for the expected dates of those that come after it. Done
+/// again on a redelivery, which the store takes once.
+async fn record_fix(deps: &StatusDeps, id: &TrackingNumber) -> Result<(), AppError> {
+    let Some(request) = deps.store.get(id).await? else {
+        return Ok(());
+    };
+    let (Status::Closed, Some(Resolution::Fixed), Some(closed_at)) =
+        (request.status, request.resolution, request.closed_at)
+    else {
+        return Ok(());
+    };
+    let area = deps
+        .city
+        .places
+        .layers
+        .first()
+        .and_then(|layer| request.areas.get(&layer.id))
+        .cloned();
+    let fixed = Fixed {
+        request_id: request.id.to_string(),
+        area,
+        closed_at,
+        took_secs: (closed_at - request.requested_at).num_seconds(),
+    };
+    deps.store.record_fix(&request.service_code, &fixed).await?;
+    Ok(())
 }
 
 /// What `action` makes of `current`, or why it cannot be done.

@@ -9,6 +9,7 @@
 //! | Open311 token | `TOKEN#<token>` | `TOKEN` |
 //! | idempotency key | `IDEM#<key>` | `IDEM` (`ttl`) |
 //! | delivery claim | `DELIVERY#<key>` | `DELIVERY` (`ttl`) |
+//! | a request fixed | `FIXED#<service>` | `<closed time>#<id>` (`ttl`: kept a little past the window) |
 //! | audit record, by request | `REQ#<id>` | `AUDIT#<time>#<record id>` |
 //! | audit record, by month | `AUDIT#<yyyy-mm>` | `<time>#<record id>` |
 //!
@@ -29,6 +30,7 @@ use cityfix_app::ports::{
     RequestQuery, RequestStore,
 };
 use cityfix_domain::areas::distance_m;
+use cityfix_domain::expected::{Fixed, WINDOW_DAYS};
 use cityfix_domain::{AuditRecord, Contact, ServiceRequest, Status, TimelineEntry, TrackingNumber};
 
 /// The first month a search without a start date looks back to.
@@ -987,6 +989,55 @@ impl RequestStore for DynamoStore {
                 .map_err(|e| unavailable("delete", e.into_service_error()))?;
         }
         Ok(())
+    }
+
+    async fn record_fix(&self, service_code: &str, fixed: &Fixed) -> PortResult<()> {
+        let item = to_item(&Item {
+            pk: format!("FIXED#{service_code}"),
+            sk: format!("{}#{}", sort_stamp(fixed.closed_at), fixed.request_id),
+            body: fixed.clone(),
+            ttl: Some((fixed.closed_at + Duration::days(WINDOW_DAYS + 30)).timestamp()),
+        })?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| unavailable("record fix", e.into_service_error()))?;
+        Ok(())
+    }
+
+    async fn fixes(
+        &self,
+        service_code: &str,
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> PortResult<Vec<Fixed>> {
+        let values = HashMap::from([
+            (
+                ":pk".to_string(),
+                AttributeValue::S(format!("FIXED#{service_code}")),
+            ),
+            (":since".to_string(), AttributeValue::S(sort_stamp(since))),
+        ]);
+        let answer = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND SK >= :since")
+            .set_expression_attribute_values(Some(values))
+            .scan_index_forward(false)
+            .limit(limit.max(1) as i32)
+            .send()
+            .await
+            .map_err(|e| unavailable("query fixes", e.into_service_error()))?;
+        answer
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| from_item::<Item<Fixed>>(item).map(|i| i.body))
+            .collect()
     }
 
     async fn claim_delivery(&self, key: &str, at: DateTime<Utc>) -> PortResult<bool> {

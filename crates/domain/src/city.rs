@@ -158,6 +158,10 @@ pub struct RoutingDecision {
     pub assignee: Assignee,
     pub areas: BTreeMap<String, String>,
     pub reason: String,
+    /// How long, from the report, the city will likely take (`crate::expected`); the service's
+    /// target when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_secs: Option<i64>,
 }
 
 /// One area layer, ready for look-ups.
@@ -338,6 +342,7 @@ impl City {
                 assignee,
                 areas: areas.clone(),
                 reason,
+                expected_secs: None,
             })
         };
         if !self.contains(location) {

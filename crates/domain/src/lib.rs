@@ -3,6 +3,7 @@
 pub mod addresses;
 pub mod areas;
 pub mod city;
+pub mod expected;
 pub mod invalid;
 pub mod location;
 pub mod phone;

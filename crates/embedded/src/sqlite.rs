@@ -71,6 +71,14 @@ CREATE TABLE IF NOT EXISTS audit (
 CREATE INDEX IF NOT EXISTS audit_by_time ON audit (at);
 CREATE INDEX IF NOT EXISTS audit_by_request ON audit (request_id, at);
 CREATE INDEX IF NOT EXISTS audit_by_actor ON audit (actor, at);
+-- Requests fixed, by service and time, for expected dates from recent history.
+CREATE TABLE IF NOT EXISTS fixes (
+    service_code TEXT NOT NULL,
+    closed_at TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (service_code, closed_at, request_id)
+);
 CREATE TABLE IF NOT EXISTS followers (
     request_id TEXT NOT NULL REFERENCES requests (id),
     key TEXT NOT NULL,

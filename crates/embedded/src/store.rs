@@ -11,6 +11,7 @@ use cityfix_app::ports::{
     AuditQuery, Created, Follower, IdempotencyClaim, NewRequest, PortError, PortResult, QueuePage,
     RequestQuery, RequestStore,
 };
+use cityfix_domain::expected::Fixed;
 use cityfix_domain::{AuditRecord, Contact, ServiceRequest, Status, TimelineEntry, TrackingNumber};
 
 /// Requests, reporters, timelines, idempotency keys and the delivery ledger in one SQLite file.
@@ -423,6 +424,47 @@ impl RequestStore for SqliteStore {
                     tx.execute(forget, [id.as_str()]).map_err(sqlite_error)?;
                 }
                 tx.commit().map_err(sqlite_error)
+            })
+            .await
+    }
+
+    async fn record_fix(&self, service_code: &str, fixed: &Fixed) -> PortResult<()> {
+        let (service_code, fixed) = (service_code.to_string(), fixed.clone());
+        self.db
+            .call(move |conn| {
+                conn.execute(
+                    "INSERT OR IGNORE INTO fixes (service_code, closed_at, request_id, doc) VALUES (?1, ?2, ?3, ?4)",
+                    params![service_code, timestamp(fixed.closed_at), fixed.request_id, to_json(&fixed)],
+                )
+                .map(|_| ())
+                .map_err(sqlite_error)
+            })
+            .await
+    }
+
+    async fn fixes(
+        &self,
+        service_code: &str,
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> PortResult<Vec<Fixed>> {
+        let service_code = service_code.to_string();
+        self.db
+            .read(move |conn| {
+                let mut statement = conn
+                    .prepare_cached(
+                        "SELECT doc FROM fixes WHERE service_code = ?1 AND closed_at >= ?2 \
+                         ORDER BY closed_at DESC LIMIT ?3",
+                    )
+                    .map_err(sqlite_error)?;
+                let docs = statement
+                    .query_map(params![service_code, timestamp(since), limit], |row| {
+                        row.get::<_, String>(0)
+                    })
+                    .map_err(sqlite_error)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(sqlite_error)?;
+                docs.iter().map(|doc| from_json(doc)).collect()
             })
             .await
     }

@@ -191,3 +191,65 @@ async fn a_report_beyond_the_radius_or_older_than_the_other_is_routed_normally()
     router::handle(&deps(&world), sqs_event("router/sqs-batch.json")).await;
     assert_eq!(decision(&world).await.assignee.id(), "public-works");
 }
+
+/// A pothole fixed in `area`, `days` after it was reported, `ago_days` before now.
+fn fixed(area: &str, n: usize, days: i64, ago_days: i64) -> cityfix_domain::expected::Fixed {
+    cityfix_domain::expected::Fixed {
+        request_id: format!("{area}-{n}"),
+        area: Some(area.into()),
+        closed_at: chrono::Utc::now() - chrono::Duration::days(ago_days),
+        took_secs: days * 86_400,
+    }
+}
+
+#[tokio::test]
+async fn the_expected_date_comes_from_how_long_recent_fixes_nearby_took() {
+    // given a history of Downtown potholes fixed in 1 to 12 days, older ones that took a year, and
+    // quick fixes elsewhere in the city
+    let world = World::new();
+    let store: &dyn cityfix_app::ports::RequestStore = &world.store;
+    for n in 0..12 {
+        store
+            .record_fix("pothole", &fixed("Downtown", n, n as i64 + 1, 2))
+            .await
+            .unwrap();
+    }
+    for n in 0..30 {
+        store
+            .record_fix("pothole", &fixed("Downtown", 100 + n, 365, 200))
+            .await
+            .unwrap();
+        store
+            .record_fix("pothole", &fixed("North End", n, 1, 3))
+            .await
+            .unwrap();
+    }
+
+    // when a new Downtown pothole is routed
+    seed_sample_pothole(&world.store, Some("ana@example.org")).await;
+    router::handle(&deps(&world), sqs_event("router/sqs-batch.json")).await;
+
+    // then it is expected when 80 % of the recent Downtown fixes were done: the 10th of 12, 10 days
+    let decision = decision(&world).await;
+    assert_eq!(decision.expected_secs, Some(10 * 86_400), "{decision:?}");
+}
+
+#[tokio::test]
+async fn without_enough_history_the_expected_date_is_the_services_target() {
+    let world = World::new();
+    let store: &dyn cityfix_app::ports::RequestStore = &world.store;
+    for n in 0..9 {
+        store
+            .record_fix("pothole", &fixed("Downtown", n, 30, 2))
+            .await
+            .unwrap();
+    }
+    seed_sample_pothole(&world.store, Some("ana@example.org")).await;
+    router::handle(&deps(&world), sqs_event("router/sqs-batch.json")).await;
+    let decision = decision(&world).await;
+    assert_eq!(
+        decision.expected_secs,
+        Some(72 * 3600),
+        "pothole's target_hours in services.toml"
+    );
+}

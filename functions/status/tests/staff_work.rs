@@ -645,6 +645,18 @@ async fn closing_with_a_photo_of_the_fix_sends_the_photo_to_reporter_and_followe
     assert!(emails
         .iter()
         .any(|e| e.contains("To: neighbour@example.org")));
+    let fixes = fixture
+        .world
+        .store
+        .fixes(
+            "pothole",
+            chrono::Utc::now() - chrono::Duration::days(1),
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(fixes.len(), 1, "the fix is kept for expected dates");
+    assert_eq!(fixes[0].request_id, POTHOLE);
     let timeline = fixture.world.store.timeline(&request.id).await.unwrap();
     assert_eq!(
         timeline.last().unwrap().media,

@@ -887,3 +887,34 @@ pub async fn forgetting_contacts_keeps_the_request_and_its_timeline(store: &dyn 
         .unwrap();
     assert_eq!(store.get(&id).await.unwrap(), Some(new.request));
 }
+
+pub async fn fixes_are_recorded_once_and_read_newest_first_within_the_window(
+    store: &dyn RequestStore,
+) {
+    use cityfix_domain::expected::Fixed;
+    let fixed = |n: u32, minute: u32| Fixed {
+        request_id: format!("FFFF-000{n}"),
+        area: Some("Downtown".into()),
+        closed_at: at(minute),
+        took_secs: 3600 * i64::from(n),
+    };
+    for (n, minute) in [(1, 10), (2, 20), (3, 30)] {
+        store
+            .record_fix("pothole", &fixed(n, minute))
+            .await
+            .unwrap();
+    }
+    store.record_fix("pothole", &fixed(2, 20)).await.unwrap();
+    store.record_fix("graffiti", &fixed(4, 25)).await.unwrap();
+    let recent = store.fixes("pothole", at(15), 10).await.unwrap();
+    assert_eq!(
+        recent,
+        vec![fixed(3, 30), fixed(2, 20)],
+        "once each, newest first"
+    );
+    assert_eq!(
+        store.fixes("pothole", at(0), 1).await.unwrap(),
+        vec![fixed(3, 30)]
+    );
+    assert!(store.fixes("rodents", at(0), 10).await.unwrap().is_empty());
+}
