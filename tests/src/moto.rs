@@ -283,3 +283,45 @@ fn uuid_like() -> String {
         NEXT.fetch_add(1, Ordering::SeqCst)
     )
 }
+
+/// The local runner on the AWS adapters against moto, with a fresh stack made as template.yaml
+/// declares it and a verified sender, keeping local files in `data`; and the counter of the AWS API calls it makes.
+pub async fn start_city(
+    prefix: &str,
+    data: &std::path::Path,
+) -> (cityfix_local::Running, cityfix_aws::setup::ApiCalls) {
+    let stack = create_stack(&unique(prefix)).await;
+    let config = sdk_config().await;
+    let sender = "311@hartford.example";
+    let _ = aws_sdk_sesv2::Client::new(&config)
+        .create_email_identity()
+        .email_identity(sender)
+        .send()
+        .await;
+    let calls = cityfix_aws::setup::ApiCalls::default();
+    let root = crate::city::repo_root();
+    let hartford = cityfix_config::load_city(&root.join("config/hartford")).unwrap();
+    let setup =
+        cityfix_aws::AwsSetup::new(std::sync::Arc::new(hartford), "http://127.0.0.1", config)
+            .set("TABLE_NAME", &stack.table)
+            .set("ROUTING_QUEUE_URL", &stack.queues["routing"])
+            .set("STATUS_QUEUE_URL", &stack.queues["status"])
+            .set("NOTIFY_QUEUE_URL", &stack.queues["notify"])
+            .set("MEDIA_BUCKET", &stack.bucket)
+            .set("FROM_ADDRESS", sender)
+            .count_calls(calls.clone());
+    let city = cityfix_local::start(cityfix_local::LocalOptions {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        data_dir: data.to_path_buf(),
+        config_dir: root.join("config/hartford"),
+        web_dir: root.join("web"),
+        public_url: None,
+        queues: cityfix_embedded::QueueSettings::default(),
+        workers: true,
+        backend: cityfix_local::Backend::Aws(Box::new(setup)),
+        ..cityfix_local::LocalOptions::without_limits()
+    })
+    .await
+    .expect("the city starts on the AWS adapters");
+    (city, calls)
+}

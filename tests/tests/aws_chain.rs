@@ -2,15 +2,10 @@
 //! made as template.yaml declares them, and the AWS API calls one report costs.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::QueueAttributeName;
-use cityfix_aws::setup::ApiCalls;
-use cityfix_aws::AwsSetup;
-use cityfix_embedded::QueueSettings;
-use cityfix_local::{start, Backend, LocalOptions};
-use cityfix_tests::city::{drained, repo_root, report, settled};
+use cityfix_tests::city::{drained, report, settled};
 use cityfix_tests::{moto, template};
 use serde_json::json;
 
@@ -144,38 +139,8 @@ fn total(calls: &BTreeMap<(String, String), u64>, service: &str, operation: &str
 #[tokio::test]
 async fn a_report_goes_from_submission_to_acknowledgement_on_the_aws_adapters() {
     // given the city on DynamoDB, SQS, S3, SES and SNS (moto), with a verified sender
-    let stack = moto::create_stack(&moto::unique("chain")).await;
-    let config = moto::sdk_config().await;
-    let sender = "311@hartford.example";
-    let _ = aws_sdk_sesv2::Client::new(&config)
-        .create_email_identity()
-        .email_identity(sender)
-        .send()
-        .await;
-    let calls = ApiCalls::default();
-    let hartford = cityfix_config::load_city(&repo_root().join("config/hartford")).unwrap();
-    let setup = AwsSetup::new(Arc::new(hartford), "http://127.0.0.1", config)
-        .set("TABLE_NAME", &stack.table)
-        .set("ROUTING_QUEUE_URL", &stack.queues["routing"])
-        .set("STATUS_QUEUE_URL", &stack.queues["status"])
-        .set("NOTIFY_QUEUE_URL", &stack.queues["notify"])
-        .set("MEDIA_BUCKET", &stack.bucket)
-        .set("FROM_ADDRESS", sender)
-        .count_calls(calls.clone());
     let data = tempfile::tempdir().unwrap();
-    let city = start(LocalOptions {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        data_dir: data.path().to_path_buf(),
-        config_dir: repo_root().join("config/hartford"),
-        web_dir: repo_root().join("web"),
-        public_url: None,
-        queues: QueueSettings::default(),
-        workers: true,
-        backend: Backend::Aws(Box::new(setup)),
-        ..LocalOptions::without_limits()
-    })
-    .await
-    .expect("the city starts on the AWS adapters");
+    let (city, calls) = moto::start_city("chain", data.path()).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     // when a resident reports a pothole with an e-mail address

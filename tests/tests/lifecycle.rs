@@ -4,17 +4,11 @@
 //! say "me too" once each; the reporter comments; Open311 lists the public updates. The same life,
 //! but for the photo (S3 does not notify a local process), runs on the AWS adapters against moto.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use cityfix_aws::setup::ApiCalls;
-use cityfix_aws::AwsSetup;
-use cityfix_embedded::QueueSettings;
 use cityfix_http::auth::{Role, StaffClaims};
-use cityfix_local::{start, Backend, LocalOptions, Running};
-use cityfix_tests::city::{
-    await_messages, drained, get_json, plain, read_until, repo_root, start_city,
-};
+use cityfix_local::Running;
+use cityfix_tests::city::{await_messages, drained, get_json, plain, read_until, start_city};
 use cityfix_tests::moto;
 use serde_json::{json, Value};
 
@@ -254,38 +248,8 @@ async fn a_report_is_worked_closed_with_a_photo_and_reopened_by_its_reporter() {
 #[tokio::test]
 async fn the_same_life_runs_on_the_aws_adapters() {
     // given the city on DynamoDB, SQS, S3, SES and SNS (moto), with a verified sender
-    let stack = moto::create_stack(&moto::unique("life")).await;
-    let config = moto::sdk_config().await;
-    let sender = "311@hartford.example";
-    let _ = aws_sdk_sesv2::Client::new(&config)
-        .create_email_identity()
-        .email_identity(sender)
-        .send()
-        .await;
-    let calls = ApiCalls::default();
-    let hartford = cityfix_config::load_city(&repo_root().join("config/hartford")).unwrap();
-    let setup = AwsSetup::new(Arc::new(hartford), "http://127.0.0.1", config)
-        .set("TABLE_NAME", &stack.table)
-        .set("ROUTING_QUEUE_URL", &stack.queues["routing"])
-        .set("STATUS_QUEUE_URL", &stack.queues["status"])
-        .set("NOTIFY_QUEUE_URL", &stack.queues["notify"])
-        .set("MEDIA_BUCKET", &stack.bucket)
-        .set("FROM_ADDRESS", sender)
-        .count_calls(calls.clone());
     let data = tempfile::tempdir().unwrap();
-    let city = start(LocalOptions {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        data_dir: data.path().to_path_buf(),
-        config_dir: repo_root().join("config/hartford"),
-        web_dir: repo_root().join("web"),
-        public_url: None,
-        queues: QueueSettings::default(),
-        workers: true,
-        backend: Backend::Aws(Box::new(setup)),
-        ..LocalOptions::without_limits()
-    })
-    .await
-    .expect("the city starts on the AWS adapters");
+    let (city, calls) = moto::start_city("life", data.path()).await;
     let crew = crew_token(&city);
 
     // a report, routed with its expected date
