@@ -1,6 +1,7 @@
 //! Use cases over the ports: submit a report, route it, apply a transition, notify, attach media, sweep, notice SLA breaches, archive; and the ports themselves.
 
 pub mod archive;
+pub mod backlog;
 pub mod breach;
 pub mod geocoding;
 pub mod media;

@@ -385,7 +385,11 @@ impl Compose<'_> {
                 format!("The city has started work on {yours}."),
             ),
             // The reporter wrote it; nobody is told of their own words.
-            (TimelineKind::Comment | TimelineKind::Supported, _, _) => return None,
+            (
+                TimelineKind::Comment | TimelineKind::Supported | TimelineKind::BacklogLifted,
+                _,
+                _,
+            ) => return None,
             (TimelineKind::StatusChanged, Some(Status::Open), _) => (
                 format!("{} is open again", request.id),
                 format!("The city is looking at {yours} again."),
@@ -393,6 +397,10 @@ impl Compose<'_> {
             (TimelineKind::Note, _, _) => (
                 format!("News on {} ({})", request.id, request.service_name),
                 format!("The city wrote about {yours}."),
+            ),
+            (TimelineKind::Backlog, _, _) => (
+                format!("A delay on {}", request.id),
+                format!("We are sorry: there is a delay with {yours}."),
             ),
             (TimelineKind::Rescheduled, _, _) => (
                 format!("New expected date for {}", request.id),

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use cityfix_domain::backlog::Backlog;
 use cityfix_domain::expected::Fixed;
 use cityfix_domain::{
     AuditRecord, Contact, Location, ServiceRequest, Status, TimelineEntry, TrackingNumber,
@@ -254,6 +255,12 @@ pub trait RequestStore: Send + Sync {
 
     /// Gives a claim back after a send failed, so a retry may send.
     async fn release_delivery(&self, key: &str) -> PortResult<()>;
+
+    /// Saves a backlog, new or changed (lifted).
+    async fn save_backlog(&self, backlog: &Backlog) -> PortResult<()>;
+
+    /// Every backlog declared, lifted ones included, oldest first.
+    async fn backlogs(&self) -> PortResult<Vec<Backlog>>;
 
     /// Records a request of `service_code` fixed, for honest expected dates; recording the same
     /// request and closing time again changes nothing.

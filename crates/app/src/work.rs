@@ -93,6 +93,16 @@ pub enum WorkAction {
     /// Someone else saw the problem too ("me too"); the decision id stands for the person, so
     /// each is counted once.
     Support,
+    /// A backlog covers the request: its new expected date and the notice of the delay.
+    Backlogged {
+        backlog_id: String,
+        expected_at: DateTime<Utc>,
+        message: String,
+    },
+    /// The backlog that covered the request was lifted.
+    BacklogLifted {
+        backlog_id: String,
+    },
 }
 
 /// The actor of what a reporter does with the token of their report.
@@ -153,6 +163,8 @@ impl WorkAction {
             WorkAction::Reopen { .. } => "reopen",
             WorkAction::Comment { .. } => "comment",
             WorkAction::Support => "support",
+            WorkAction::Backlogged { .. } => "backlog",
+            WorkAction::BacklogLifted { .. } => "backlog_lifted",
         }
     }
 }
@@ -486,6 +498,58 @@ fn work(
         }
         WorkAction::Reopen { .. } | WorkAction::Comment { .. } | WorkAction::Support => {
             resident_work(city, current, action, now)
+        }
+        WorkAction::Backlogged {
+            backlog_id,
+            expected_at,
+            message,
+        } => {
+            still_worked(current)?;
+            if !changed.backlogs.contains(backlog_id) {
+                changed.backlogs.push(backlog_id.clone());
+            }
+            // A date already later stays: a backlog never brings a request forward.
+            if changed.expected_at.is_none_or(|at| at < *expected_at) {
+                changed.expected_at = Some(*expected_at);
+            }
+            let day = changed
+                .expected_at
+                .unwrap_or(*expected_at)
+                .with_timezone(&city.timezone)
+                .format("%A %-d %B %Y");
+            Ok(Worked {
+                changed,
+                kind: TimelineKind::Backlog,
+                status: unchanged_status,
+                note: Some(format!("{message} Now expected by {day}.")),
+                public: true,
+                internal_note: None,
+                media: Vec::new(),
+            })
+        }
+        WorkAction::BacklogLifted { backlog_id } => {
+            if !current.backlogs.contains(backlog_id) {
+                return Err(invalid(Invalid::field(
+                    "backlog",
+                    format!(
+                        "request {} is not in backlog {}",
+                        current.id,
+                        short(backlog_id)
+                    ),
+                )));
+            }
+            changed.backlogs.retain(|id| id != backlog_id);
+            Ok(Worked {
+                changed,
+                kind: TimelineKind::BacklogLifted,
+                status: unchanged_status,
+                note: Some(
+                    "The delay is over: the city is working through these requests as usual".into(),
+                ),
+                public: true,
+                internal_note: None,
+                media: Vec::new(),
+            })
         }
         WorkAction::Refer { agency, note } => {
             let note = note_of("note", note)?;

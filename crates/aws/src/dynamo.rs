@@ -9,6 +9,7 @@
 //! | Open311 token | `TOKEN#<token>` | `TOKEN` |
 //! | idempotency key | `IDEM#<key>` | `IDEM` (`ttl`) |
 //! | delivery claim | `DELIVERY#<key>` | `DELIVERY` (`ttl`) |
+//! | backlog | `BACKLOG` | `<declared time>#<id>` (a city has a handful at a time) |
 //! | a request fixed | `FIXED#<service>` | `<closed time>#<id>` (`ttl`: kept a little past the window) |
 //! | audit record, by request | `REQ#<id>` | `AUDIT#<time>#<record id>` |
 //! | audit record, by month | `AUDIT#<yyyy-mm>` | `<time>#<record id>` |
@@ -30,6 +31,7 @@ use cityfix_app::ports::{
     RequestQuery, RequestStore,
 };
 use cityfix_domain::areas::distance_m;
+use cityfix_domain::backlog::Backlog;
 use cityfix_domain::expected::{Fixed, WINDOW_DAYS};
 use cityfix_domain::{AuditRecord, Contact, ServiceRequest, Status, TimelineEntry, TrackingNumber};
 
@@ -989,6 +991,32 @@ impl RequestStore for DynamoStore {
                 .map_err(|e| unavailable("delete", e.into_service_error()))?;
         }
         Ok(())
+    }
+
+    async fn save_backlog(&self, backlog: &Backlog) -> PortResult<()> {
+        let item = to_item(&Item {
+            pk: "BACKLOG".into(),
+            sk: format!("{}#{}", sort_stamp(backlog.declared_at), backlog.id),
+            body: backlog.clone(),
+            ttl: None,
+        })?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| unavailable("save backlog", e.into_service_error()))?;
+        Ok(())
+    }
+
+    async fn backlogs(&self) -> PortResult<Vec<Backlog>> {
+        let values = HashMap::from([(":pk".to_string(), AttributeValue::S("BACKLOG".into()))]);
+        let items = self.query_all(None, "PK = :pk", values, false).await?;
+        items
+            .into_iter()
+            .map(|item| from_item::<Item<Backlog>>(item).map(|i| i.body))
+            .collect()
     }
 
     async fn record_fix(&self, service_code: &str, fixed: &Fixed) -> PortResult<()> {

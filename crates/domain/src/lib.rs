@@ -2,6 +2,7 @@
 
 pub mod addresses;
 pub mod areas;
+pub mod backlog;
 pub mod city;
 pub mod expected;
 pub mod invalid;

@@ -55,6 +55,9 @@ pub struct ServiceRequest {
     /// When it was last closed; `None` while it is being worked.
     #[serde(default)]
     pub closed_at: Option<DateTime<Utc>>,
+    /// The backlogs whose notice this request got (ids), while they stand.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backlogs: Vec<String>,
     /// How many people said "me too", each counted once (never who).
     #[serde(default)]
     pub supporters: u32,
@@ -90,6 +93,10 @@ pub enum TimelineKind {
     Comment,
     /// Someone said "me too" (internal: the count is public, the entries are not).
     Supported,
+    /// A backlog covers it: a new expected date and a notice of the delay.
+    Backlog,
+    /// The backlog that covered it was lifted.
+    BacklogLifted,
     /// It passed its expected date while being worked, and the supervisors were told (internal).
     SlaBreached,
 }
@@ -151,6 +158,7 @@ impl ServiceRequest {
             priority: Priority::Normal,
             expected_at: None,
             closed_at: None,
+            backlogs: Vec::new(),
             supporters: 0,
             breach_noticed_at: None,
             channel: channel.to_string(),

@@ -71,6 +71,11 @@ CREATE TABLE IF NOT EXISTS audit (
 CREATE INDEX IF NOT EXISTS audit_by_time ON audit (at);
 CREATE INDEX IF NOT EXISTS audit_by_request ON audit (request_id, at);
 CREATE INDEX IF NOT EXISTS audit_by_actor ON audit (actor, at);
+CREATE TABLE IF NOT EXISTS backlogs (
+    id TEXT PRIMARY KEY,
+    declared_at TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
 -- Requests fixed, by service and time, for expected dates from recent history.
 CREATE TABLE IF NOT EXISTS fixes (
     service_code TEXT NOT NULL,

@@ -11,6 +11,7 @@ use cityfix_app::ports::{
     AuditQuery, Created, Follower, IdempotencyClaim, NewRequest, PortError, PortResult, QueuePage,
     RequestQuery, RequestStore,
 };
+use cityfix_domain::backlog::Backlog;
 use cityfix_domain::expected::Fixed;
 use cityfix_domain::{AuditRecord, Contact, ServiceRequest, Status, TimelineEntry, TrackingNumber};
 
@@ -424,6 +425,41 @@ impl RequestStore for SqliteStore {
                     tx.execute(forget, [id.as_str()]).map_err(sqlite_error)?;
                 }
                 tx.commit().map_err(sqlite_error)
+            })
+            .await
+    }
+
+    async fn save_backlog(&self, backlog: &Backlog) -> PortResult<()> {
+        let backlog = backlog.clone();
+        self.db
+            .call(move |conn| {
+                conn.execute(
+                    "INSERT INTO backlogs (id, declared_at, doc) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+                    params![
+                        backlog.id,
+                        timestamp(backlog.declared_at),
+                        to_json(&backlog)
+                    ],
+                )
+                .map(|_| ())
+                .map_err(sqlite_error)
+            })
+            .await
+    }
+
+    async fn backlogs(&self) -> PortResult<Vec<Backlog>> {
+        self.db
+            .read(|conn| {
+                let mut statement = conn
+                    .prepare_cached("SELECT doc FROM backlogs ORDER BY declared_at, id")
+                    .map_err(sqlite_error)?;
+                let docs = statement
+                    .query_map([], |row| row.get::<_, String>(0))
+                    .map_err(sqlite_error)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(sqlite_error)?;
+                docs.iter().map(|doc| from_json(doc)).collect()
             })
             .await
     }

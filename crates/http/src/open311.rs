@@ -283,6 +283,8 @@ fn summary(kind: TimelineKind) -> &'static str {
         TimelineKind::Rescheduled => "Expected date changed",
         TimelineKind::Comment => "Comment from the reporter",
         TimelineKind::Supported => "Someone reported it too",
+        TimelineKind::Backlog => "Delayed by a backlog",
+        TimelineKind::BacklogLifted => "Backlog lifted",
         TimelineKind::SlaBreached => "Past its expected date",
     }
 }

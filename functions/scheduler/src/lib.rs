@@ -1,8 +1,9 @@
 //! The scheduler function: work done on a clock, started by an EventBridge schedule every minute.
-//! Each tick runs three jobs, each bounded per run: the sweep, which queues again every report
+//! Each tick runs four jobs, each bounded per run: the sweep, which queues again every report
 //! whose routing job was lost; SLA breach notices for requests being worked past their expected
-//! date; and archiving of requests closed longer than the city's retention. The last two only
-//! send status commands: status stays the only writer of a request.
+//! date; archiving of requests closed longer than the city's retention; and the notices of standing
+//! backlogs for requests that came into their scope. The last three only send status commands:
+//! status stays the only writer of a request.
 
 use cityfix_app::archive::{queue_archiving, ARCHIVES_PER_RUN};
 use cityfix_app::breach::{queue_breach_notices, BREACHES_PER_RUN};
@@ -22,6 +23,8 @@ pub struct Ticked {
     pub breaches: usize,
     /// Requests sent to status for archiving.
     pub archiving: usize,
+    /// Backlog notices sent to status, for requests that came into a standing backlog's scope.
+    pub backlog_notices: usize,
 }
 
 /// Runs the jobs for one scheduled event. Every job runs even when one before it failed; a
@@ -40,21 +43,26 @@ pub async fn handle(deps: &SchedulerDeps, event: serde_json::Value) -> Result<Ti
     let breaches = queue_breach_notices(store, queue, now, BREACHES_PER_RUN).await;
     let archiving =
         queue_archiving(store, queue, &deps.city.retention, now, ARCHIVES_PER_RUN).await;
+    let backlog_notices =
+        cityfix_app::backlog::queue_backlog_notices(&deps.city, store, queue).await;
     let schedule = event["resources"][0].as_str().unwrap_or("unknown");
     let ticked = Ticked {
         requeued: *requeued.as_ref().unwrap_or(&0),
         breaches: *breaches.as_ref().unwrap_or(&0),
         archiving: *archiving.as_ref().unwrap_or(&0),
+        backlog_notices: *backlog_notices.as_ref().unwrap_or(&0),
     };
     tracing::info!(
         schedule,
         requeued = ticked.requeued,
         breaches = ticked.breaches,
         archiving = ticked.archiving,
+        backlog_notices = ticked.backlog_notices,
         "ticked"
     );
     requeued?;
     breaches?;
     archiving?;
+    backlog_notices?;
     Ok(ticked)
 }

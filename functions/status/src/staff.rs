@@ -12,6 +12,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use cityfix_app::messages::StatusCommand;
@@ -85,6 +86,14 @@ pub fn staff_router(staff: Staff) -> Router {
         .route("/staff/v1/requests/{id}/referral", post(referral))
         .route("/staff/v1/requests/{id}/media", post(media_form))
         .route("/staff/v1/audit", get(audit))
+        .route(
+            "/staff/v1/backlogs",
+            get(list_backlogs).post(declare_backlog),
+        )
+        .route(
+            "/staff/v1/backlogs/{id}",
+            axum::routing::delete(lift_backlog),
+        )
         .with_state(Arc::new(staff))
 }
 
@@ -902,4 +911,169 @@ async fn media_form(
         ask.size,
     )
     .await
+}
+
+/// The body of `POST /staff/v1/backlogs`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BacklogBody {
+    service_code: String,
+    /// An area of one of the city's area layers (a neighbourhood); the whole city when absent.
+    #[serde(default)]
+    area: Option<String>,
+    /// RFC 3339: when the city now expects to get to these requests.
+    expected: String,
+    /// What residents are told.
+    message: String,
+}
+
+/// 403 unless a supervisor or admin: backlogs speak for the city to every reporter of a service.
+fn oversees(claims: &StaffClaims) -> Result<(), ApiError> {
+    match claims.role {
+        Role::Supervisor | Role::Admin => Ok(()),
+        _ => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only supervisors and admins declare and lift backlogs",
+        )),
+    }
+}
+
+fn backlog_view(staff: &Staff, backlog: &cityfix_domain::backlog::Backlog) -> Value {
+    let city = &staff.deps.city;
+    json!({
+        "id": backlog.id, "service_code": backlog.service_code, "area": backlog.area,
+        "expected": city_time(city, backlog.expected_at), "message": backlog.message,
+        "declared_by": backlog.declared_by, "declared_at": city_time(city, backlog.declared_at),
+        "lifted_at": backlog.lifted_at.map(|at| city_time(city, at)),
+    })
+}
+
+/// Declares a backlog: every request it covers gets the new date and the notice, once.
+async fn declare_backlog(
+    State(staff): Shared,
+    SignedIn(claims): SignedIn,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<axum::response::Response, ApiError> {
+    let body: BacklogBody = read_json(&headers, &body)?;
+    oversees(&claims)?;
+    let city = &staff.deps.city;
+    let service = city.service(&body.service_code).ok_or_else(|| {
+        unprocessable(
+            "service_code",
+            format!(
+                "`{}` is not a service of {}",
+                echo(&body.service_code),
+                city.name
+            ),
+        )
+    })?;
+    if service.confidential {
+        return Err(unprocessable(
+            "service_code",
+            "a confidential service has no public backlog".into(),
+        ));
+    }
+    if let Some(area) = &body.area {
+        if !cityfix_domain::backlog::is_city_area(city, area) {
+            return Err(unprocessable(
+                "area",
+                format!("`{}` is not an area of the city's layers", echo(area)),
+            ));
+        }
+    }
+    let now = staff.deps.clock.now();
+    let expected_at = chrono::DateTime::parse_from_rfc3339(body.expected.trim())
+        .map(|at| at.with_timezone(&chrono::Utc))
+        .ok()
+        .filter(|at| *at > now && *at < now + chrono::Duration::days(2 * 366))
+        .ok_or_else(|| {
+            unprocessable(
+                "expected",
+                "`expected` is an RFC 3339 date and time in the next two years".into(),
+            )
+        })?;
+    let message =
+        cityfix_domain::work::checked_note("message", &body.message).map_err(|invalid| {
+            ApiError {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                ..ApiError::from(invalid)
+            }
+        })?;
+    let backlog = cityfix_domain::backlog::Backlog {
+        id: uuid::Uuid::new_v4().simple().to_string()[..12].to_string(),
+        service_code: service.code.clone(),
+        area: body.area,
+        expected_at,
+        message,
+        declared_by: claims.sub.clone(),
+        declared_at: now,
+        lifted_at: None,
+    };
+    staff.deps.store.save_backlog(&backlog).await?;
+    let queued = cityfix_app::backlog::queue_notices(
+        city,
+        staff.deps.store.as_ref(),
+        staff.deps.queue.as_ref(),
+        &backlog,
+    )
+    .await
+    .map_err(app_error)?;
+    tracing::info!(backlog = %backlog.id, service = %backlog.service_code, queued, "backlog declared");
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "backlog": backlog_view(&staff, &backlog), "requests_told": queued })),
+    )
+        .into_response())
+}
+
+/// The backlogs declared, standing and lifted.
+async fn list_backlogs(
+    State(staff): Shared,
+    SignedIn(_claims): SignedIn,
+) -> Result<Json<Value>, ApiError> {
+    let backlogs = staff.deps.store.backlogs().await?;
+    let views: Vec<Value> = backlogs.iter().map(|b| backlog_view(&staff, b)).collect();
+    Ok(Json(json!({ "backlogs": views })))
+}
+
+/// Lifts a backlog: the requests it covered read on their timelines that the delay is over.
+async fn lift_backlog(
+    State(staff): Shared,
+    Path(id): Path<String>,
+    SignedIn(claims): SignedIn,
+) -> Result<Json<Value>, ApiError> {
+    oversees(&claims)?;
+    let mut backlog = staff
+        .deps
+        .store
+        .backlogs()
+        .await?
+        .into_iter()
+        .find(|b| b.id == id)
+        .ok_or_else(|| ApiError::not_found(format!("there is no backlog `{}`", echo(&id))))?;
+    if backlog.lifted_at.is_none() {
+        backlog.lifted_at = Some(staff.deps.clock.now());
+        staff.deps.store.save_backlog(&backlog).await?;
+    }
+    // Again when lifted before: a lifting cut short by a failure is finished by lifting again.
+    let queued = cityfix_app::backlog::queue_lifting(
+        &staff.deps.city,
+        staff.deps.store.as_ref(),
+        staff.deps.queue.as_ref(),
+        &backlog,
+    )
+    .await
+    .map_err(app_error)?;
+    Ok(Json(
+        json!({ "backlog": backlog_view(&staff, &backlog), "requests_told": queued }),
+    ))
+}
+
+fn app_error(error: AppError) -> ApiError {
+    match error {
+        AppError::Impossible(why) => ApiError::new(StatusCode::CONFLICT, "conflict", why),
+        AppError::Port(cause) => ApiError::from(cause),
+    }
 }

@@ -89,6 +89,7 @@ impl Fixture {
         .await;
         let mut request = seeded.clone();
         request.department = Some("public-works".into());
+        request.areas = demo_city().areas_at(request.location);
         request.agency_responsible = Some("Department of Public Works".into());
         force_status(&self.world.store, request, status, "routed").await
     }
@@ -169,6 +170,38 @@ impl Fixture {
             .iter()
             .map(|m| serde_json::from_str(&m.body).unwrap())
             .collect()
+    }
+
+    fn status_deps(&self) -> StatusDeps {
+        StatusDeps {
+            city: demo_city(),
+            store: Arc::new(self.world.store.clone()),
+            queue: Arc::new(self.world.queue.clone()),
+            clock: Arc::new(SystemClock),
+            media: Arc::new(self.world.media.clone()),
+        }
+    }
+
+    /// Applies the commands waiting on the status queue, as the status function would; their
+    /// outcomes, in order.
+    async fn apply_status(&self) -> Vec<cityfix_app::transition::Applied> {
+        let deps = self.status_deps();
+        let mut outcomes = Vec::new();
+        for message in self.world.queue.receive("status", 100).await.unwrap() {
+            let command: cityfix_app::messages::StatusCommand =
+                serde_json::from_str(&message.body).unwrap();
+            outcomes.push(
+                cityfix_app::transition::apply(&deps, &command)
+                    .await
+                    .unwrap(),
+            );
+            self.world
+                .queue
+                .delete("status", &message.receipt_handle)
+                .await
+                .unwrap();
+        }
+        outcomes
     }
 
     fn notify_deps(&self) -> NotifyDeps {
@@ -806,4 +839,122 @@ async fn the_audit_log_records_who_did_what_before_and_after_for_admins() {
         let (status, answer) = fixture.call(ADMIN, "GET", bad, None, None).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {answer}");
     }
+}
+
+#[tokio::test]
+async fn a_backlog_tells_every_request_it_covers_once_and_new_ones_while_it_stands() {
+    use cityfix_app::transition::Applied;
+    let fixture = Fixture::new().await;
+    fixture.seed("7K3M-DDD2", Status::InProgress).await;
+    let later = (chrono::Utc::now() + chrono::Duration::days(21)).to_rfc3339();
+    let caller = &fixture;
+    let declare = move |body: Value| async move {
+        caller
+            .call(SUPERVISOR, "POST", "/staff/v1/backlogs", Some(body), None)
+            .await
+    };
+    let storm = json!({ "service_code": "pothole", "area": "Downtown", "expected": later,
+                        "message": "Storm damage: crews are on fallen trees first." });
+
+    // only supervisors declare, and only for a real service, area and date
+    let (status, _) = fixture
+        .call(
+            CREW,
+            "POST",
+            "/staff/v1/backlogs",
+            Some(storm.clone()),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    for (field, value) in [
+        ("service_code", json!("potholes")),
+        ("area", json!("Atlantis")),
+        ("expected", json!("2020-01-01T00:00:00Z")),
+        ("message", json!("")),
+    ] {
+        let mut body = storm.clone();
+        body[field] = value;
+        let (status, answer) = declare(body).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{field}: {answer}"
+        );
+    }
+    assert!(fixture.notify_events().await.is_empty());
+
+    // a backlog tells both worked potholes Downtown, once each
+    let (status, answer) = declare(storm.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    assert_eq!(answer["requests_told"], 2);
+    let backlog_id = answer["backlog"]["id"].as_str().unwrap().to_string();
+    let outcomes = fixture.apply_status().await;
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, Applied::Changed { .. })),
+        "{outcomes:?}"
+    );
+    let stored = fixture.stored().await;
+    assert_eq!(stored.backlogs, vec![backlog_id.clone()]);
+    assert!(stored.expected_at.unwrap() > chrono::Utc::now() + chrono::Duration::days(20));
+    let emails = fixture.deliver().await;
+    assert_eq!(emails.len(), 2, "one notice per reporter");
+    assert!(emails
+        .iter()
+        .all(|e| e.contains("A delay on") && e.contains("Storm damage")));
+
+    // the scheduler finds nothing more to tell, however often it runs, until a new one comes
+    let city = demo_city();
+    let sweep = || {
+        cityfix_app::backlog::queue_backlog_notices(
+            &city,
+            &fixture.world.store,
+            &fixture.world.queue,
+        )
+    };
+    assert_eq!(sweep().await.unwrap(), 0);
+    fixture.seed("7K3M-DDD3", Status::Open).await;
+    assert_eq!(sweep().await.unwrap(), 1);
+    assert_eq!(
+        sweep().await.unwrap(),
+        1,
+        "queued again until status applies it"
+    );
+    let outcomes = fixture.apply_status().await;
+    assert_eq!(outcomes.len(), 2);
+    assert!(matches!(outcomes[0], Applied::Changed { .. }));
+    assert_eq!(
+        outcomes[1],
+        Applied::AlreadyApplied,
+        "the redelivery changes nothing"
+    );
+    assert_eq!(sweep().await.unwrap(), 0);
+    let emails = fixture.deliver().await;
+    assert_eq!(emails.len(), 3, "the new reporter is told once");
+
+    // lifting it is on each covered request's timeline; nobody is e-mailed for it
+    let path = format!("/staff/v1/backlogs/{backlog_id}");
+    let (status, answer) = fixture.call(SUPERVISOR, "DELETE", &path, None, None).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["requests_told"], 3);
+    fixture.apply_status().await;
+    let stored = fixture.stored().await;
+    assert!(stored.backlogs.is_empty());
+    let timeline = fixture.world.store.timeline(&stored.id).await.unwrap();
+    assert_eq!(
+        timeline.last().unwrap().kind,
+        cityfix_domain::TimelineKind::BacklogLifted
+    );
+    assert_eq!(fixture.deliver().await.len(), 3);
+    assert_eq!(
+        sweep().await.unwrap(),
+        0,
+        "a lifted backlog tells nobody new"
+    );
+    let (_, list) = fixture
+        .call(SUPERVISOR, "GET", "/staff/v1/backlogs", None, None)
+        .await;
+    assert!(list["backlogs"][0]["lifted_at"].is_string(), "{list}");
 }

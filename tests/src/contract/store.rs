@@ -918,3 +918,30 @@ pub async fn fixes_are_recorded_once_and_read_newest_first_within_the_window(
     );
     assert!(store.fixes("rodents", at(0), 10).await.unwrap().is_empty());
 }
+
+pub async fn backlogs_are_saved_changed_and_listed_oldest_first(store: &dyn RequestStore) {
+    use cityfix_domain::backlog::Backlog;
+    let backlog = |id: &str, minute: u32| Backlog {
+        id: id.into(),
+        service_code: "pothole".into(),
+        area: Some("Downtown".into()),
+        expected_at: at(59),
+        message: "Storm damage".into(),
+        declared_by: "local:dana.ortiz".into(),
+        declared_at: at(minute),
+        lifted_at: None,
+    };
+    assert!(store.backlogs().await.unwrap().is_empty());
+    store.save_backlog(&backlog("b-2", 20)).await.unwrap();
+    store.save_backlog(&backlog("b-1", 10)).await.unwrap();
+    let lifted = Backlog {
+        lifted_at: Some(at(30)),
+        ..backlog("b-2", 20)
+    };
+    store.save_backlog(&lifted).await.unwrap();
+    assert_eq!(
+        store.backlogs().await.unwrap(),
+        vec![backlog("b-1", 10), lifted],
+        "saved again, a backlog is changed, not doubled"
+    );
+}
