@@ -164,6 +164,18 @@ async fn a_report_is_worked_closed_with_a_photo_and_reopened_by_its_reporter() {
         fixed[0]
     );
     assert!(fixed[0].contains("Filled and rolled"));
+    let request = get_json(&city, &format!("/api/v1/requests/{id}")).await;
+    let shown = request["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["note"] == "Filled and rolled")
+        .unwrap_or_else(|| panic!("no closing entry in {request}"));
+    assert_eq!(
+        shown["media"],
+        json!([format!("/api/v1/media/{id}/{media_id}.jpg")]),
+        "the public timeline shows the photo of the fix"
+    );
 
     // the reporter says it is not fixed: it reopens, ahead in the department's queue
     let reopen = format!("/api/v1/requests/{id}/reopen");

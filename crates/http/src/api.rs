@@ -139,11 +139,19 @@ pub fn request_view(city: &City, request: &ServiceRequest, timeline: &[TimelineE
         .iter()
         .filter(|entry| entry.public)
         .map(|entry| {
+            // Photos shown with the entry (the fix), as links the web client reads them by.
+            let media: Vec<String> = entry
+                .media
+                .iter()
+                .filter_map(|key| key.rsplit('/').next())
+                .map(|file| format!("/api/v1/media/{}/{file}", request.id))
+                .collect();
             json!({
                 "at": city_time(city, entry.at),
                 "kind": entry.kind,
                 "status": entry.status,
                 "note": entry.note,
+                "media": media,
             })
         })
         .collect();
