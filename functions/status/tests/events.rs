@@ -394,3 +394,49 @@ mod more_files_than_a_report_takes {
         assert_eq!(world.store.get(&id).await.unwrap().unwrap(), before);
     }
 }
+
+#[tokio::test]
+async fn work_from_an_open311_client_and_a_resident_is_applied_once_however_often_it_comes() {
+    // given an open pothole of Public Works
+    let world = World::new();
+    let seeded = seed_sample_pothole(&world.store, Some("ana@example.org")).await;
+    let mut routed = seeded.clone();
+    routed.department = Some("public-works".into());
+    force_status(&world.store, routed, Status::Open, "routed").await;
+    let id = TrackingNumber::parse("7K3M-9QZ2").unwrap();
+
+    // when the batch of an asset system's update and a "me too" arrives twice
+    for _ in 0..2 {
+        let response = status::handle(&deps(&world), sqs_event("status/work-batch.json")).await;
+        assert!(failed_ids(&response).is_empty());
+    }
+
+    // then each changed the request once, with one timeline entry and one audit record each
+    let request = world.store.get(&id).await.unwrap().unwrap();
+    assert_eq!(request.status, Status::InProgress);
+    assert_eq!(request.supporters, 1);
+    assert_eq!(request.version, 4);
+    let timeline = world.store.timeline(&id).await.unwrap();
+    assert_eq!(timeline.len(), 4, "{timeline:?}");
+    assert_eq!(
+        timeline[2..]
+            .iter()
+            .filter(|e| e.note.as_deref() == Some("Work order WO-1881 scheduled"))
+            .count(),
+        1
+    );
+    let audit = world
+        .store
+        .audit(&cityfix_app::ports::AuditQuery {
+            request: Some(id.clone()),
+            actor: None,
+            from: chrono::Utc::now() - chrono::Duration::hours(1),
+            to: chrono::Utc::now() + chrono::Duration::hours(1),
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    let actors: Vec<&str> = audit.iter().map(|r| r.actor.as_str()).collect();
+    assert_eq!(actors.len(), 2, "{actors:?}");
+    assert!(actors.contains(&"open311:Demo asset system"));
+}
