@@ -756,6 +756,36 @@ mod tests {
     }
 
     #[test]
+    fn a_reporter_reopens_only_a_fix_within_the_window() {
+        let report = cityfix_domain::ValidReport {
+            service_code: "pothole".into(),
+            location: cityfix_domain::Location::new(41.76, -72.68).unwrap(),
+            address: None,
+            attributes: Default::default(),
+            description: None,
+            contact: Default::default(),
+            media_url: None,
+        };
+        let id = TrackingNumber::parse("7K3M9QZ2").unwrap();
+        let now = Utc::now();
+        let mut request = ServiceRequest::submitted(id, &report, "Pothole", "web", now);
+        request.status = Status::Closed;
+        request.resolution = Some(Resolution::Fixed);
+        request.closed_at = Some(now - chrono::Duration::days(13));
+        assert_eq!(reopen_refused(&request, 14, now), None);
+        request.closed_at = Some(now - chrono::Duration::days(15));
+        let why = reopen_refused(&request, 14, now).unwrap();
+        assert!(why.contains("more than 14 days ago"), "{why}");
+        request.closed_at = Some(now);
+        request.resolution = Some(Resolution::NoAction);
+        let why = reopen_refused(&request, 14, now).unwrap();
+        assert!(why.contains("closed as no_action"), "{why}");
+        request.status = Status::Open;
+        request.resolution = None;
+        assert!(reopen_refused(&request, 14, now).is_some());
+    }
+
+    #[test]
     fn media_ids_must_name_checked_files_of_the_request() {
         let report = cityfix_domain::ValidReport {
             service_code: "pothole".into(),
