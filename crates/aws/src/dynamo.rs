@@ -138,14 +138,9 @@ fn month_key(at: DateTime<Utc>) -> String {
     format!("REQ#{:04}-{:02}", at.year(), at.month())
 }
 
-/// An audit record's time in the fixed-width form whose text order is time order.
-fn audit_time(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-}
-
 /// The sort key of an audit record within its partition: time, then its id.
 fn audit_stamp(audit: &AuditRecord) -> String {
-    format!("{}#{}", audit_time(audit.at), audit.id)
+    format!("{}#{}", sort_stamp(audit.at), audit.id)
 }
 
 fn audit_month_key(at: DateTime<Utc>) -> String {
@@ -155,17 +150,12 @@ fn audit_month_key(at: DateTime<Utc>) -> String {
 /// The month partitions of the audit log from `from` to `to`, oldest first, at most
 /// [`MAX_AUDIT_MONTHS`].
 fn audit_months(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<String> {
-    let mut months = Vec::new();
-    let (mut year, mut month) = (from.year(), from.month());
-    while (year, month) <= (to.year(), to.month()) && months.len() < MAX_AUDIT_MONTHS {
-        months.push(format!("AUDIT#{year:04}-{month:02}"));
-        (year, month) = if month == 12 {
-            (year + 1, 1)
-        } else {
-            (year, month + 1)
-        };
-    }
-    months
+    months_back(from, to)
+        .into_iter()
+        .rev()
+        .take(MAX_AUDIT_MONTHS)
+        .map(|(year, month)| format!("AUDIT#{year:04}-{month:02}"))
+        .collect()
 }
 
 fn unavailable(what: &str, error: impl std::fmt::Display) -> PortError {
@@ -868,7 +858,7 @@ impl RequestStore for DynamoStore {
 
     async fn audit(&self, query: &AuditQuery) -> PortResult<Vec<AuditRecord>> {
         let s = |v: String| AttributeValue::S(v);
-        let (from, to) = (audit_time(query.from), format!("{}~", audit_time(query.to)));
+        let (from, to) = (sort_stamp(query.from), format!("{}~", sort_stamp(query.to)));
         let limit = query.limit as usize;
         let keep = |record: &AuditRecord| {
             query

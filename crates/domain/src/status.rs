@@ -93,6 +93,18 @@ impl fmt::Display for Status {
 }
 
 impl Resolution {
+    pub const ALL: [Resolution; 5] = [
+        Resolution::Fixed,
+        Resolution::Duplicate,
+        Resolution::Referred,
+        Resolution::NoAction,
+        Resolution::Cancelled,
+    ];
+
+    pub fn parse(s: &str) -> Option<Resolution> {
+        Resolution::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Resolution::Fixed => "fixed",

@@ -78,6 +78,19 @@ pub enum MoveRefused {
     Incomplete(Invalid),
 }
 
+/// What a refused move tells the caller: where the request stands and where it may go.
+pub fn illegal_move_message(id: &TrackingNumber, from: Status, legal: &[Status]) -> String {
+    let moves: Vec<&str> = legal.iter().map(|s| s.as_str()).collect();
+    if moves.is_empty() {
+        format!("request {id} is {from}; it can change no more")
+    } else {
+        format!(
+            "request {id} is {from}; it may become {}",
+            moves.join(" or ")
+        )
+    }
+}
+
 /// What a staff transition asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Move {

@@ -56,15 +56,7 @@ impl SqliteStore {
     ) -> PortResult<Vec<T>> {
         let id = id.clone();
         self.db
-            .read(move |conn| {
-                let mut statement = conn.prepare_cached(select).map_err(sqlite_error)?;
-                let docs = statement
-                    .query_map([id.as_str()], |row| row.get::<_, String>(0))
-                    .map_err(sqlite_error)?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(sqlite_error)?;
-                docs.iter().map(|doc| from_json(doc)).collect()
-            })
+            .read(move |conn| read_docs(conn, select, [id.as_str()]))
             .await
     }
 
@@ -195,28 +187,19 @@ impl RequestStore for SqliteStore {
         let query = query.clone();
         self.db
             .read(move |conn| {
-                let mut statement = conn
-                    .prepare_cached(
-                        "SELECT doc FROM audit WHERE at >= ?1 AND at <= ?2 \
-                         AND (?3 IS NULL OR request_id = ?3) AND (?4 IS NULL OR actor = ?4) \
-                         ORDER BY at, id LIMIT ?5",
-                    )
-                    .map_err(sqlite_error)?;
-                let docs = statement
-                    .query_map(
-                        params![
-                            timestamp(query.from),
-                            timestamp(query.to),
-                            query.request.as_ref().map(|id| id.as_str().to_string()),
-                            query.actor,
-                            query.limit
-                        ],
-                        |row| row.get::<_, String>(0),
-                    )
-                    .map_err(sqlite_error)?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(sqlite_error)?;
-                docs.iter().map(|doc| from_json(doc)).collect()
+                read_docs(
+                    conn,
+                    "SELECT doc FROM audit WHERE at >= ?1 AND at <= ?2 \
+                     AND (?3 IS NULL OR request_id = ?3) AND (?4 IS NULL OR actor = ?4) \
+                     ORDER BY at, id LIMIT ?5",
+                    params![
+                        timestamp(query.from),
+                        timestamp(query.to),
+                        query.request.as_ref().map(|id| id.as_str().to_string()),
+                        query.actor,
+                        query.limit
+                    ],
+                )
             })
             .await
     }
@@ -451,15 +434,11 @@ impl RequestStore for SqliteStore {
     async fn backlogs(&self) -> PortResult<Vec<Backlog>> {
         self.db
             .read(|conn| {
-                let mut statement = conn
-                    .prepare_cached("SELECT doc FROM backlogs ORDER BY declared_at, id")
-                    .map_err(sqlite_error)?;
-                let docs = statement
-                    .query_map([], |row| row.get::<_, String>(0))
-                    .map_err(sqlite_error)?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(sqlite_error)?;
-                docs.iter().map(|doc| from_json(doc)).collect()
+                read_docs(
+                    conn,
+                    "SELECT doc FROM backlogs ORDER BY declared_at, id",
+                    [],
+                )
             })
             .await
     }
@@ -487,20 +466,12 @@ impl RequestStore for SqliteStore {
         let service_code = service_code.to_string();
         self.db
             .read(move |conn| {
-                let mut statement = conn
-                    .prepare_cached(
-                        "SELECT doc FROM fixes WHERE service_code = ?1 AND closed_at >= ?2 \
-                         ORDER BY closed_at DESC LIMIT ?3",
-                    )
-                    .map_err(sqlite_error)?;
-                let docs = statement
-                    .query_map(params![service_code, timestamp(since), limit], |row| {
-                        row.get::<_, String>(0)
-                    })
-                    .map_err(sqlite_error)?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(sqlite_error)?;
-                docs.iter().map(|doc| from_json(doc)).collect()
+                read_docs(
+                    conn,
+                    "SELECT doc FROM fixes WHERE service_code = ?1 AND closed_at >= ?2 \
+                     ORDER BY closed_at DESC LIMIT ?3",
+                    params![service_code, timestamp(since), limit],
+                )
             })
             .await
     }
@@ -719,6 +690,21 @@ fn status_condition(statuses: &[Status]) -> String {
         .map(|status| format!("'{}'", status.as_str()))
         .collect();
     format!("status IN ({})", listed.join(", "))
+}
+
+/// Every JSON document (column 0) the statement `select` finds with `params`, in its order.
+fn read_docs<T: serde::de::DeserializeOwned>(
+    conn: &rusqlite::Connection,
+    select: &str,
+    params: impl rusqlite::Params,
+) -> PortResult<Vec<T>> {
+    let mut statement = conn.prepare_cached(select).map_err(sqlite_error)?;
+    let docs = statement
+        .query_map(params, |row| row.get::<_, String>(0))
+        .map_err(sqlite_error)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(sqlite_error)?;
+    docs.iter().map(|doc| from_json(doc)).collect()
 }
 
 /// One page of a department's queue: urgent first, then oldest first, after a cursor.

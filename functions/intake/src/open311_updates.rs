@@ -228,16 +228,10 @@ async fn accept(
     }
     let now = intake.deps.clock.now();
     check_work(city, &request, &action, now).map_err(|rejection| match rejection {
-        Rejection::Illegal { from, legal } => {
-            let legal: Vec<&str> = legal.iter().map(|s| s.as_str()).collect();
-            bad(
-                StatusCode::CONFLICT,
-                format!(
-                    "request {id} is {from}; it may become {}",
-                    legal.join(" or ")
-                ),
-            )
-        }
+        Rejection::Illegal { from, legal } => bad(
+            StatusCode::CONFLICT,
+            cityfix_domain::work::illegal_move_message(&id, from, &legal),
+        ),
         Rejection::Invalid(invalid) => bad(StatusCode::BAD_REQUEST, invalid.message),
         Rejection::Stale { .. } => bad(StatusCode::CONFLICT, "request changed; try again".into()),
     })?;

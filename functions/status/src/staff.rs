@@ -22,6 +22,7 @@ use cityfix_app::work::{Actor, WorkAction, WorkCommand};
 use cityfix_app::AppError;
 use cityfix_domain::text::echo;
 use cityfix_domain::text::fingerprint;
+use cityfix_domain::work::illegal_move_message;
 use cityfix_domain::{ServiceRequest, Status, TrackingNumber};
 use cityfix_http::api::{request_view, stored_request, ApiError};
 use cityfix_http::auth::{claims_from_authorizer, Act, Reading, Role, StaffClaims, StaffSignIn};
@@ -427,10 +428,7 @@ async fn run(
     command: &StatusCommand,
     id: &TrackingNumber,
 ) -> Result<Json<Value>, ApiError> {
-    let outcome = apply(&staff.deps, command).await.map_err(|e| match e {
-        AppError::Impossible(why) => ApiError::new(StatusCode::CONFLICT, "conflict", why),
-        AppError::Port(cause) => ApiError::from(cause),
-    })?;
+    let outcome = apply(&staff.deps, command).await.map_err(app_error)?;
     let outcome = match outcome {
         Applied::Refused(why) => return Err(ApiError::new(StatusCode::CONFLICT, "conflict", why)),
         Applied::Rejected(rejection) => return Err(rejected(id, rejection)),
@@ -459,20 +457,12 @@ fn rejected(id: &TrackingNumber, rejection: Rejection) -> ApiError {
             format!("request {id} changed since you read it; it is at version {current_version}: read it again"),
         )
         .with_details(json!({ "current_version": current_version })),
-        Rejection::Illegal { from, legal } => {
-            let moves: Vec<&str> = legal.iter().map(|s| s.as_str()).collect();
-            let may = if moves.is_empty() {
-                "it can change no more".to_string()
-            } else {
-                format!("it may become {}", moves.join(" or "))
-            };
-            ApiError::new(
-                StatusCode::CONFLICT,
-                "illegal_transition",
-                format!("request {id} is {from}; {may}"),
-            )
-            .with_details(json!({ "current_status": from, "legal_moves": moves }))
-        }
+        Rejection::Illegal { from, legal } => ApiError::new(
+            StatusCode::CONFLICT,
+            "illegal_transition",
+            illegal_move_message(id, from, &legal),
+        )
+        .with_details(json!({ "current_status": from, "legal_moves": legal })),
         Rejection::Invalid(invalid) => ApiError {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             ..ApiError::from(invalid)
@@ -518,7 +508,7 @@ async fn transition(
     })?;
     let resolution = match body.resolution.as_deref() {
         None => None,
-        Some(text) => Some(parse_resolution(text).ok_or_else(|| {
+        Some(text) => Some(cityfix_domain::Resolution::parse(text).ok_or_else(|| {
             unprocessable(
                 "resolution",
                 format!(
@@ -872,13 +862,6 @@ fn unprocessable(field: &str, message: String) -> ApiError {
         field: Some(field.to_string()),
         ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", message)
     }
-}
-
-fn parse_resolution(text: &str) -> Option<cityfix_domain::Resolution> {
-    use cityfix_domain::Resolution::*;
-    [Fixed, Duplicate, Referred, NoAction, Cancelled]
-        .into_iter()
-        .find(|r| r.as_str() == text)
 }
 
 /// The body of `POST …/media`.
