@@ -3,6 +3,7 @@
 pub mod archive;
 pub mod backlog;
 pub mod breach;
+pub mod fix_history;
 pub mod geocoding;
 pub mod media;
 pub mod messages;

@@ -2,11 +2,12 @@
 
 use std::sync::Arc;
 
+use crate::fix_history::FixHistory;
 use crate::messages::{RoutingJob, StatusCommand};
 use crate::ports::{Near, Queue, QueueName, RequestQuery, RequestStore};
 use crate::AppError;
 use cityfix_domain::areas::distance_m;
-use cityfix_domain::expected::{expected_duration, WINDOW_DAYS};
+use cityfix_domain::expected::expected_duration;
 use cityfix_domain::{City, RoutingDecision, ServiceRequest, Status, Unroutable};
 
 /// The id of the timeline entry a routing decision writes.
@@ -20,6 +21,8 @@ pub struct RouterDeps {
     pub city: Arc<City>,
     pub store: Arc<dyn RequestStore>,
     pub queue: Arc<dyn Queue>,
+    /// Recent fixes per service, for expected dates (kept a few minutes).
+    pub fix_history: FixHistory,
 }
 
 /// What routing did with a job.
@@ -88,9 +91,6 @@ pub async fn route(deps: &RouterDeps, job: &RoutingJob) -> Result<Routed, AppErr
     Ok(outcome)
 }
 
-/// The most recent fixes read for one estimate.
-const MAX_FIXES_READ: u32 = 1000;
-
 /// How long, from its report, a request will likely take: from how long similar requests were
 /// recently fixed in, or the service's target (see `cityfix_domain::expected`).
 async fn expected_secs(
@@ -99,10 +99,9 @@ async fn expected_secs(
     service: &cityfix_domain::Service,
     decision: &RoutingDecision,
 ) -> Result<Option<i64>, AppError> {
-    let since = request.requested_at - chrono::Duration::days(WINDOW_DAYS);
     let history = deps
-        .store
-        .fixes(&service.code, since, MAX_FIXES_READ)
+        .fix_history
+        .recent(deps.store.as_ref(), &service.code, request.requested_at)
         .await?;
     let area = deps
         .city

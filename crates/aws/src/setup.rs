@@ -233,6 +233,7 @@ impl AwsSetup {
             city: self.city.clone(),
             store: Arc::new(self.store()?),
             queue: Arc::new(self.queues(&[QueueName::Status])?),
+            fix_history: Default::default(),
         })
     }
 

@@ -310,6 +310,7 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
             city: city.clone(),
             store: adapters.store.clone(),
             queue: adapters.queue.clone(),
+            fix_history: Default::default(),
         },
         status: StatusDeps {
             city: city.clone(),

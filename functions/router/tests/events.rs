@@ -23,6 +23,7 @@ fn deps(world: &World) -> RouterDeps {
         city: demo_city(),
         store: Arc::new(world.store.clone()),
         queue: Arc::new(world.queue.clone()),
+        fix_history: Default::default(),
     }
 }
 
@@ -252,4 +253,47 @@ async fn without_enough_history_the_expected_date_is_the_services_target() {
         Some(72 * 3600),
         "pothole's target_hours in services.toml"
     );
+}
+
+#[tokio::test]
+async fn a_services_history_is_read_once_for_a_few_minutes_not_for_every_report() {
+    let world = World::new();
+    let store: &dyn cityfix_app::ports::RequestStore = &world.store;
+    for n in 0..9 {
+        store
+            .record_fix("pothole", &fixed("Downtown", n, 30, 2))
+            .await
+            .unwrap();
+    }
+    let deps = deps(&world);
+    let now = chrono::Utc::now();
+    let first = deps
+        .fix_history
+        .recent(store, "pothole", now)
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 9);
+
+    // fixes recorded meanwhile are not read again by the same router within KEPT_FOR
+    for n in 9..12 {
+        store
+            .record_fix("pothole", &fixed("Downtown", n, 30, 1))
+            .await
+            .unwrap();
+    }
+    let kept = deps
+        .fix_history
+        .recent(store, "pothole", now)
+        .await
+        .unwrap();
+    assert!(std::sync::Arc::ptr_eq(&first, &kept), "read from memory");
+    // another service is read on its own, and a fresh router reads the store
+    let other = deps
+        .fix_history
+        .recent(store, "graffiti", now)
+        .await
+        .unwrap();
+    assert!(other.is_empty());
+    let fresh = cityfix_app::fix_history::FixHistory::default();
+    assert_eq!(fresh.recent(store, "pothole", now).await.unwrap().len(), 12);
 }

@@ -165,6 +165,7 @@ mod original_closed_before_the_link {
             city: demo_city(),
             store: Arc::new(world.store.clone()),
             queue: Arc::new(world.queue.clone()),
+            fix_history: Default::default(),
         };
         let job = RoutingJob {
             request_id: id.clone(),
