@@ -30,7 +30,9 @@ mod queue {
             visibility_timeout: Duration::from_secs(u64::from(visibility_s)),
             max_receives,
         };
-        Arc::new(EmbeddedQueue::new(fresh_db(), settings)) as Arc<dyn BothEnds>
+        let dir = tempfile::tempdir().unwrap().keep();
+        let db = Db::open_queues(&dir.join("queues.sqlite")).unwrap();
+        Arc::new(EmbeddedQueue::new(db, settings)) as Arc<dyn BothEnds>
     });
 }
 

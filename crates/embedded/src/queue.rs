@@ -28,7 +28,7 @@ impl Default for QueueSettings {
     }
 }
 
-/// Queues kept in the same SQLite file as the store.
+/// Queues kept in their own SQLite file (see `Db::open_queues`).
 #[derive(Clone)]
 pub struct EmbeddedQueue {
     db: Db,

@@ -1,12 +1,12 @@
 //! What the local runner opens in its data folder, and the embedded adapters it builds from it.
 //!
-//! The counterpart of `cityfix_aws::AwsSetup`: the SQLite database (`cityfix.sqlite`, requests and
-//! queues), the outbox (`outbox/`), media files (`media/`, signed with `media.secret`) and the
+//! The counterpart of `cityfix_aws::AwsSetup`: the SQLite databases (`cityfix.sqlite` for requests
+//! and what belongs to them, `queues.sqlite` for the queues), the outbox (`outbox/`), media files (`media/`, signed with `media.secret`) and the
 //! secrets kept beside them, each made on first use.
 
 use std::path::{Path, PathBuf};
 
-use crate::sqlite::Db;
+use crate::sqlite::{move_queue_messages, Db};
 use crate::{EmbeddedQueue, FileMedia, Outbox, QueueSettings, SqliteStore};
 
 /// Why the data folder cannot be used, with the path concerned.
@@ -43,12 +43,15 @@ impl EmbeddedSetup {
     ) -> Result<Self, SetupError> {
         std::fs::create_dir_all(data_dir).map_err(|e| data_error(data_dir, e))?;
         let database = data_dir.join("cityfix.sqlite");
+        let queues_file = data_dir.join("queues.sqlite");
+        move_queue_messages(&database, &queues_file).map_err(|e| data_error(&database, e))?;
         let db = Db::open(&database).map_err(|e| data_error(&database, e))?;
+        let queue_db = Db::open_queues(&queues_file).map_err(|e| data_error(&queues_file, e))?;
         let outbox_dir = data_dir.join("outbox");
         let media_dir = data_dir.join("media");
         Ok(EmbeddedSetup {
-            store: SqliteStore::new(db.clone()),
-            queue: EmbeddedQueue::new(db, queues),
+            store: SqliteStore::new(db),
+            queue: EmbeddedQueue::new(queue_db, queues),
             outbox: Outbox::open(&outbox_dir).map_err(|e| data_error(&outbox_dir, e))?,
             media: FileMedia::open(
                 &media_dir,
@@ -88,5 +91,41 @@ mod tests {
         assert_eq!(first.len(), 64);
         assert_eq!(secret(dir.path(), "test.secret").unwrap(), first);
         assert_ne!(secret(dir.path(), "other.secret").unwrap(), first);
+    }
+
+    #[tokio::test]
+    async fn messages_an_earlier_version_kept_in_the_store_file_move_to_the_queues_file() {
+        // given a data folder of a version that kept its queues inside cityfix.sqlite
+        let dir = tempfile::tempdir().unwrap();
+        let old = rusqlite::Connection::open(dir.path().join("cityfix.sqlite")).unwrap();
+        old.execute_batch(
+            "CREATE TABLE queue_messages (id TEXT PRIMARY KEY, queue TEXT NOT NULL, body TEXT NOT NULL,
+                 sent_at_ms INTEGER NOT NULL, visible_at_ms INTEGER NOT NULL,
+                 receive_count INTEGER NOT NULL DEFAULT 0, receipt TEXT);
+             INSERT INTO queue_messages (id, queue, body, sent_at_ms, visible_at_ms)
+                 VALUES ('m1', 'status', '{}', 1, 1);",
+        )
+        .unwrap();
+        drop(old);
+
+        // when it is opened, twice (the second finds nothing left to move)
+        drop(
+            EmbeddedSetup::open(dir.path(), "http://127.0.0.1", QueueSettings::default()).unwrap(),
+        );
+        let setup =
+            EmbeddedSetup::open(dir.path(), "http://127.0.0.1", QueueSettings::default()).unwrap();
+
+        // then the waiting message is in the queue, once, and the old table is gone
+        use cityfix_app::ports::QueueConsumer;
+        assert_eq!(setup.queue.depth("status").await.unwrap(), 1);
+        let store = rusqlite::Connection::open(dir.path().join("cityfix.sqlite")).unwrap();
+        let left: i64 = store
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'queue_messages'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(left, 0);
     }
 }

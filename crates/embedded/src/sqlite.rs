@@ -1,4 +1,5 @@
-//! One SQLite database file shared by the embedded store and queue, opened and migrated at start.
+//! The SQLite files of the embedded adapters, each with its own writer: the store's (requests and
+//! everything beside them) and the queues', opened and migrated at start.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -95,6 +96,12 @@ CREATE TABLE IF NOT EXISTS deliveries (
     key TEXT PRIMARY KEY,
     claimed_at TEXT NOT NULL
 );
+"#;
+
+/// The queues' file: messages by queue, in the order they become visible. It is apart from the
+/// store's so that queue traffic (three sends, receives and deletes a report) has a writer of its
+/// own and never waits behind the store's commits, nor they behind it; SQS is a service apart too.
+const QUEUE_SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS queue_messages (
     id TEXT PRIMARY KEY,
     queue TEXT NOT NULL,
@@ -158,14 +165,31 @@ fn write_in_groups(mut conn: Connection, jobs: std::sync::mpsc::Receiver<WriteJo
 }
 
 impl Db {
-    /// Opens (creating if needed) the database file and brings its schema up to date.
+    /// Opens (creating if needed) the store's database file and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Db, PortError> {
+        Db::open_with(path, |conn| {
+            conn.execute_batch(SCHEMA).map_err(sqlite_error)?;
+            migrate(conn)
+        })
+    }
+
+    /// Opens (creating if needed) the queues' database file.
+    pub fn open_queues(path: &Path) -> Result<Db, PortError> {
+        Db::open_with(path, |conn| {
+            conn.execute_batch(QUEUE_SCHEMA).map_err(sqlite_error)
+        })
+    }
+
+    /// Opens `path` in WAL mode, lets `schema` bring it up to date, and starts its writer.
+    fn open_with(
+        path: &Path,
+        schema: impl FnOnce(&Connection) -> Result<(), PortError>,
+    ) -> Result<Db, PortError> {
         let conn = Connection::open(path)
             .map_err(|e| PortError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
         conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;").map_err(sqlite_error)?;
         conn.execute_batch(TUNING).map_err(sqlite_error)?;
-        conn.execute_batch(SCHEMA).map_err(sqlite_error)?;
-        migrate(&conn)?;
+        schema(&conn)?;
         let readers = (0..READERS)
             .map(|_| {
                 let reader = Connection::open(path).map_err(|e| {
@@ -240,6 +264,42 @@ impl Db {
             .await
             .map_err(|_| PortError::Unavailable("the database writer has stopped".into()))?
     }
+}
+
+/// Moves the messages an earlier version kept in the store's file (`queue_messages`) into the
+/// queues' file, so that none waiting is lost by an upgrade; then the old table is dropped. Run
+/// before either file is opened as a [`Db`].
+pub fn move_queue_messages(store: &Path, queues: &Path) -> Result<(), PortError> {
+    if !store.exists() {
+        return Ok(());
+    }
+    let conn = Connection::open(store)
+        .map_err(|e| PortError::Unavailable(format!("cannot open {}: {e}", store.display())))?;
+    let old: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'queue_messages'",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(sqlite_error)?;
+    if old == 0 {
+        return Ok(());
+    }
+    let target = Connection::open(queues)
+        .map_err(|e| PortError::Unavailable(format!("cannot open {}: {e}", queues.display())))?;
+    target.execute_batch(QUEUE_SCHEMA).map_err(sqlite_error)?;
+    drop(target);
+    conn.execute("ATTACH DATABASE ?1 AS queues", [queues.to_string_lossy()])
+        .map_err(sqlite_error)?;
+    conn.execute_batch(
+        "BEGIN IMMEDIATE;
+         INSERT OR IGNORE INTO queues.queue_messages SELECT id, queue, body, sent_at_ms, visible_at_ms, receive_count, receipt FROM main.queue_messages;
+         DROP TABLE main.queue_messages;
+         COMMIT;",
+    )
+    .map_err(sqlite_error)?;
+    conn.execute_batch("DETACH DATABASE queues")
+        .map_err(sqlite_error)
 }
 
 /// Brings a database written by an earlier version up to date.

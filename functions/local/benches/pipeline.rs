@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use cityfix_app::ports::{NewRequest, QueueConsumer, QueueName};
+use cityfix_domain::expected::{Fixed, WINDOW_DAYS};
 use cityfix_domain::{
     recipient_hash, City, Contact, Location, Resolution, ServiceRequest, Status, TimelineEntry,
     TrackingNumber, ValidReport,
@@ -109,6 +110,7 @@ async fn seed(data: &Path, city: &City, count: usize) -> Duration {
     let now = Utc::now();
     let mut done = 0;
     let mut used = std::collections::HashSet::new();
+    let mut fixes = Vec::new();
     while done < count {
         let chunk = (count - done).min(20_000);
         let batch: Vec<NewRequest> = (0..chunk)
@@ -135,6 +137,19 @@ async fn seed(data: &Path, city: &City, count: usize) -> Duration {
                 if rng.gen_bool(0.9) {
                     request.status = Status::Closed;
                     request.resolution = Some(Resolution::Fixed);
+                    let closed_at = (at + chrono::Duration::hours(rng.gen_range(1..480))).min(now);
+                    request.closed_at = Some(closed_at);
+                    if closed_at > now - chrono::Duration::days(WINDOW_DAYS) {
+                        fixes.push((
+                            code,
+                            Fixed {
+                                request_id: id.to_string(),
+                                area: None,
+                                closed_at,
+                                took_secs: (closed_at - at).num_seconds(),
+                            },
+                        ));
+                    }
                 } else {
                     request.status = Status::Open;
                 }
@@ -151,6 +166,24 @@ async fn seed(data: &Path, city: &City, count: usize) -> Duration {
         setup.store.import(batch).await.expect("the seed is stored");
         done += chunk;
     }
+    // the history expected dates are drawn from, as closing them through status would keep it
+    let db = rusqlite::Connection::open(data.join("cityfix.sqlite")).expect("the database opens");
+    db.execute_batch("BEGIN").unwrap();
+    for (code, fixed) in &fixes {
+        db.execute(
+            "INSERT INTO fixes (service_code, closed_at, request_id, doc) VALUES (?1, ?2, ?3, ?4)",
+            rusqlite::params![
+                code,
+                fixed
+                    .closed_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                fixed.request_id,
+                serde_json::to_string(fixed).unwrap()
+            ],
+        )
+        .expect("a fix is stored");
+    }
+    db.execute_batch("COMMIT").unwrap();
     started.elapsed()
 }
 

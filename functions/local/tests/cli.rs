@@ -106,16 +106,13 @@ async fn a_report_survives_the_runner_being_killed() {
     };
     assert_eq!(status, "open");
     let emails = || {
-        std::fs::read_dir(data.path().join("outbox"))
-            .map(|dir| {
-                dir.filter(|f| {
-                    f.as_ref()
-                        .unwrap()
-                        .path()
-                        .extension()
-                        .is_some_and(|e| e == "eml")
-                })
-                .count()
+        rusqlite::Connection::open(data.path().join("outbox/messages.sqlite"))
+            .and_then(|outbox| {
+                outbox.query_row(
+                    "SELECT COUNT(*) FROM messages WHERE channel = 'email'",
+                    [],
+                    |row| row.get::<_, i64>(0),
+                )
             })
             .unwrap_or(0)
     };
