@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::params;
 use tokio::sync::Notify;
 
-use crate::sqlite::sqlite_error;
+use crate::sqlite::{one_row, run, sqlite_error};
 use crate::sqlite::Db;
 use cityfix_app::ports::{PortResult, Queue, QueueConsumer, QueueName, ReceivedMessage};
 
@@ -64,7 +64,7 @@ impl EmbeddedQueue {
         self.db
             .call(move |conn| {
                 let now = now_ms();
-                conn.execute(
+                run(&conn, 
                     "INSERT INTO queue_messages (id, queue, body, sent_at_ms, visible_at_ms) VALUES (?1, ?2, ?3, ?4, ?4)",
                     params![uuid::Uuid::new_v4().to_string(), queue, body, now],
                 ).map_err(sqlite_error)?;
@@ -127,7 +127,7 @@ impl QueueConsumer for EmbeddedQueue {
         let receipt = receipt_handle.to_string();
         self.db
             .call(move |conn| {
-                conn.execute("DELETE FROM queue_messages WHERE receipt = ?1", [receipt])
+                run(&conn, "DELETE FROM queue_messages WHERE receipt = ?1", [receipt])
                     .map(|_| ())
                     .map_err(sqlite_error)
             })
@@ -161,8 +161,7 @@ impl QueueConsumer for EmbeddedQueue {
         let queue = queue.to_string();
         self.db
             .read(move |conn| {
-                Ok(conn
-                    .query_row(
+                Ok(one_row(&conn, 
                         "SELECT COUNT(*) FROM queue_messages WHERE queue = ?1",
                         [queue],
                         |row| row.get::<_, i64>(0),

@@ -116,8 +116,12 @@ CREATE INDEX IF NOT EXISTS queue_messages_by_receipt ON queue_messages (receipt)
 "#;
 
 /// Every connection reads pages through a memory map and keeps a larger cache (no read call per
-/// page); the writer copies the WAL back into the database every 8,000 pages, not every 1,000.
-const TUNING: &str = "PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 8000;";
+/// page).
+const TUNING: &str = "PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY;";
+
+/// Prepared statements each connection keeps (rusqlite keeps 16 by default; the writer alone
+/// runs more different ones than that, and a statement pushed out is parsed again).
+const STATEMENTS_KEPT: usize = 128;
 
 /// Connections that only read, beside the one that writes: in WAL mode readers never wait for
 /// the writer, so lookups by intake, router and notify go on while a change commits.
@@ -140,6 +144,8 @@ pub struct Db {
     writes: std::sync::mpsc::Sender<WriteJob>,
     readers: Arc<[Mutex<Connection>]>,
     next_reader: Arc<std::sync::atomic::AtomicUsize>,
+    /// Held by every copy; the checkpointer stops once the last is gone.
+    alive: Arc<()>,
 }
 
 /// The writer thread: takes every write waiting, runs them in one transaction, commits, answers.
@@ -160,6 +166,24 @@ fn write_in_groups(mut conn: Connection, jobs: std::sync::mpsc::Receiver<WriteJo
         }
         for answer in answers {
             answer(committed.clone());
+        }
+    }
+}
+
+/// How often the checkpointer copies committed pages from the WAL back into the database.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// The checkpointer thread: copies the WAL back into the database file beside the writer, so
+/// the writer's commits never wait for it (with SQLite's automatic checkpoints the commit that
+/// crossed the threshold did the copying, and every write queued behind it waited; on a store of
+/// a million requests that was a few hundred milliseconds of random writes). PASSIVE never
+/// blocks the writer or readers; SQLite starts the WAL over once it is wholly copied back. The
+/// writer's own automatic checkpoint stays, at a far larger size, should this thread fall behind.
+fn copy_back_wal(conn: Connection, alive: std::sync::Weak<()>) {
+    while alive.strong_count() > 0 {
+        std::thread::sleep(CHECKPOINT_EVERY);
+        if let Err(error) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);") {
+            tracing::warn!(%error, "a checkpoint failed; the next will try again");
         }
     }
 }
@@ -189,12 +213,17 @@ impl Db {
             .map_err(|e| PortError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
         conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;").map_err(sqlite_error)?;
         conn.execute_batch(TUNING).map_err(sqlite_error)?;
+        // the checkpointer thread copies the WAL back; this is only its backstop (400 MB)
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 100000;")
+            .map_err(sqlite_error)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENTS_KEPT);
         schema(&conn)?;
         let readers = (0..READERS)
             .map(|_| {
                 let reader = Connection::open(path).map_err(|e| {
                     PortError::Unavailable(format!("cannot open {}: {e}", path.display()))
                 })?;
+                reader.set_prepared_statement_cache_capacity(STATEMENTS_KEPT);
                 reader
                     .execute_batch("PRAGMA query_only = ON; PRAGMA busy_timeout = 5000;")
                     .and_then(|()| reader.execute_batch(TUNING))
@@ -209,10 +238,22 @@ impl Db {
             .map_err(|e| {
                 PortError::Unavailable(format!("cannot start the database writer: {e}"))
             })?;
+        let alive = Arc::new(());
+        let checkpoints = Connection::open(path)
+            .and_then(|conn| conn.execute_batch("PRAGMA busy_timeout = 5000;").map(|()| conn))
+            .map_err(sqlite_error)?;
+        let watched = Arc::downgrade(&alive);
+        std::thread::Builder::new()
+            .name("cityfix-sqlite-checkpoints".into())
+            .spawn(move || copy_back_wal(checkpoints, watched))
+            .map_err(|e| {
+                PortError::Unavailable(format!("cannot start the database checkpointer: {e}"))
+            })?;
         Ok(Db {
             writes,
             readers: readers.into(),
             next_reader: Arc::default(),
+            alive,
         })
     }
 
@@ -367,4 +408,20 @@ pub fn to_json<T: serde::Serialize>(value: &T) -> String {
 pub fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, PortError> {
     serde_json::from_str(text)
         .map_err(|e| PortError::Unavailable(format!("a stored item cannot be read: {e}")))
+}
+
+/// Runs one statement from the connection's cache of prepared statements: the hot paths run the
+/// same few statements thousands of times a second, and parsing each anew cost more than running it.
+pub fn run(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
+}
+
+/// The one row a cached statement finds, mapped by `map`.
+pub fn one_row<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    map: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.prepare_cached(sql)?.query_row(params, map)
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, params_from_iter, OptionalExtension};
 
-use crate::sqlite::sqlite_error;
+use crate::sqlite::{one_row, run, sqlite_error};
 use crate::sqlite::{from_json, is_constraint, timestamp, to_json, Db};
 use cityfix_app::ports::{
     AuditQuery, Created, Follower, IdempotencyClaim, NewRequest, PortError, PortResult, QueuePage,
@@ -39,8 +39,7 @@ impl SqliteStore {
         let id = id.clone();
         self.db
             .read(move |conn| {
-                let doc: Option<String> = conn
-                    .query_row(select, [id.as_str()], |row| row.get(0))
+                let doc: Option<String> = one_row(&conn, select, [id.as_str()], |row| row.get(0))
                     .optional()
                     .map_err(sqlite_error)?;
                 doc.as_deref().map(from_json).transpose()
@@ -85,9 +84,8 @@ impl RequestStore for SqliteStore {
                 let tx = conn.savepoint().map_err(sqlite_error)?;
                 let now = timestamp(new.request.requested_at);
                 if let Some(claim) = &new.idempotency {
-                    tx.execute("DELETE FROM idempotency WHERE key = ?1 AND expires_at <= ?2", params![claim.key, now]).map_err(sqlite_error)?;
-                    let earlier: Option<(String, String)> = tx
-                        .query_row("SELECT request_id, fingerprint FROM idempotency WHERE key = ?1", [&claim.key], |row| Ok((row.get(0)?, row.get(1)?)))
+                    run(&tx, "DELETE FROM idempotency WHERE key = ?1 AND expires_at <= ?2", params![claim.key, now]).map_err(sqlite_error)?;
+                    let earlier: Option<(String, String)> = one_row(&tx, "SELECT request_id, fingerprint FROM idempotency WHERE key = ?1", [&claim.key], |row| Ok((row.get(0)?, row.get(1)?)))
                         .optional().map_err(sqlite_error)?;
                     if let Some((id, fingerprint)) = earlier {
                         let id = TrackingNumber::parse(&id).map_err(PortError::Unavailable)?;
@@ -96,7 +94,7 @@ impl RequestStore for SqliteStore {
                 }
                 insert_new(&tx, &new)?;
                 if let Some(claim) = &new.idempotency {
-                    tx.execute(
+                    run(&tx, 
                         "INSERT INTO idempotency (key, request_id, fingerprint, expires_at) VALUES (?1, ?2, ?3, ?4)",
                         params![claim.key, new.request.id.as_str(), claim.fingerprint, timestamp(claim.expires_at)],
                     ).map_err(sqlite_error)?;
@@ -121,8 +119,7 @@ impl RequestStore for SqliteStore {
         let token = token.to_string();
         self.db
             .read(move |conn| {
-                let id: Option<String> = conn
-                    .query_row("SELECT id FROM requests WHERE token = ?1", [token], |row| {
+                let id: Option<String> = one_row(&conn, "SELECT id FROM requests WHERE token = ?1", [token], |row| {
                         row.get(0)
                     })
                     .optional()
@@ -149,7 +146,7 @@ impl RequestStore for SqliteStore {
                 let tx = conn.savepoint().map_err(sqlite_error)?;
                 // The stored request's files are counted in the same statement: no file is added to a
                 // request that holds the most, whatever the caller read.
-                let changed = tx.execute(
+                let changed = run(&tx, 
                     "UPDATE requests SET status = ?1, department = ?2, updated_at = ?3, version = ?4, doc = ?5, queue_rank = ?10 \
                      WHERE id = ?6 AND version = ?7 \
                      AND (COALESCE(json_array_length(doc, '$.media'), 0) < ?8 OR COALESCE(json_array_length(doc, '$.media'), 0) >= ?9)",
@@ -171,7 +168,7 @@ impl RequestStore for SqliteStore {
                 }
                 insert_entry(&tx, &request.id, &entry)?;
                 if let Some(audit) = &audit {
-                    tx.execute(
+                    run(&tx, 
                         "INSERT INTO audit (id, at, actor, request_id, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
                         params![audit.id, timestamp(audit.at), audit.actor, audit.request_id.as_str(), to_json(audit)],
                     )
@@ -214,13 +211,12 @@ impl RequestStore for SqliteStore {
         self.db
             .call(move |conn| {
                 let tx = conn.savepoint().map_err(sqlite_error)?;
-                tx.execute(
+                run(&tx, 
                     "DELETE FROM idempotency WHERE key = ?1 AND expires_at <= ?2",
                     params![claim.key, timestamp(now)],
                 )
                 .map_err(sqlite_error)?;
-                let earlier: Option<String> = tx
-                    .query_row(
+                let earlier: Option<String> = one_row(&tx, 
                         "SELECT fingerprint FROM idempotency WHERE key = ?1",
                         [&claim.key],
                         |row| row.get(0),
@@ -228,7 +224,7 @@ impl RequestStore for SqliteStore {
                     .optional()
                     .map_err(sqlite_error)?;
                 if earlier.is_none() {
-                    tx.execute(
+                    run(&tx, 
                         "INSERT INTO idempotency (key, request_id, fingerprint, expires_at) VALUES (?1, ?2, ?3, ?4)",
                         params![claim.key, request_id.as_str(), claim.fingerprint, timestamp(claim.expires_at)],
                     )
@@ -252,7 +248,7 @@ impl RequestStore for SqliteStore {
         let (sql, values) = search_sql(query);
         self.db
             .read(move |conn| {
-                let mut statement = conn.prepare(&sql).map_err(sqlite_error)?;
+                let mut statement = conn.prepare_cached(&sql).map_err(sqlite_error)?;
                 let docs = statement
                     .query_map(params_from_iter(values.iter()), |row| {
                         row.get::<_, String>(0)
@@ -270,7 +266,7 @@ impl RequestStore for SqliteStore {
         let follower = follower.clone();
         self.db
             .call(move |conn| {
-                conn.execute(
+                run(&conn, 
                     "INSERT OR IGNORE INTO followers (request_id, key, via, doc) VALUES (?1, ?2, ?3, ?4)",
                     params![id.as_str(), follower.key, follower.via.as_str(), to_json(&follower)],
                 ).map_err(sqlite_error)?;
@@ -287,7 +283,7 @@ impl RequestStore for SqliteStore {
         let (id, via) = (id.clone(), via.clone());
         self.db
             .call(move |conn| {
-                conn.execute(
+                run(&conn, 
                     "DELETE FROM followers WHERE request_id = ?1 AND via = ?2",
                     params![id.as_str(), via.as_str()],
                 )
@@ -405,7 +401,7 @@ impl RequestStore for SqliteStore {
                     "DELETE FROM reporters WHERE request_id = ?1",
                     "DELETE FROM followers WHERE request_id = ?1",
                 ] {
-                    tx.execute(forget, [id.as_str()]).map_err(sqlite_error)?;
+                    run(&tx, forget, [id.as_str()]).map_err(sqlite_error)?;
                 }
                 tx.commit().map_err(sqlite_error)
             })
@@ -416,7 +412,7 @@ impl RequestStore for SqliteStore {
         let backlog = backlog.clone();
         self.db
             .call(move |conn| {
-                conn.execute(
+                run(&conn, 
                     "INSERT INTO backlogs (id, declared_at, doc) VALUES (?1, ?2, ?3) \
                      ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
                     params![
@@ -447,7 +443,7 @@ impl RequestStore for SqliteStore {
         let (service_code, fixed) = (service_code.to_string(), fixed.clone());
         self.db
             .call(move |conn| {
-                conn.execute(
+                run(&conn, 
                     "INSERT OR IGNORE INTO fixes (service_code, closed_at, request_id, doc) VALUES (?1, ?2, ?3, ?4)",
                     params![service_code, timestamp(fixed.closed_at), fixed.request_id, to_json(&fixed)],
                 )
@@ -480,12 +476,12 @@ impl RequestStore for SqliteStore {
         let key = key.to_string();
         self.db
             .call(move |conn| {
-                Ok(conn
-                    .execute(
-                        "INSERT OR IGNORE INTO deliveries (key, claimed_at) VALUES (?1, ?2)",
-                        params![key, timestamp(at)],
-                    )
-                    .map_err(sqlite_error)?
+                Ok(run(
+                    conn,
+                    "INSERT OR IGNORE INTO deliveries (key, claimed_at) VALUES (?1, ?2)",
+                    params![key, timestamp(at)],
+                )
+                .map_err(sqlite_error)?
                     == 1)
             })
             .await
@@ -495,7 +491,7 @@ impl RequestStore for SqliteStore {
         let key = key.to_string();
         self.db
             .call(move |conn| {
-                conn.execute("DELETE FROM deliveries WHERE key = ?1", [key])
+                run(&conn, "DELETE FROM deliveries WHERE key = ?1", [key])
                     .map(|_| ())
                     .map_err(sqlite_error)
             })
@@ -544,7 +540,7 @@ fn insert_entry(
     id: &TrackingNumber,
     entry: &TimelineEntry,
 ) -> PortResult<()> {
-    let inserted = tx.execute(
+    let inserted = run(&tx, 
         "INSERT INTO timeline (request_id, event_id, at, doc) VALUES (?1, ?2, ?3, ?4)",
         params![
             id.as_str(),
@@ -661,12 +657,25 @@ fn search_sql(query: &RequestQuery) -> (String, Vec<String>) {
             values.push(cell);
             values.push(upper);
         }
+        // The point and radius are bound, not written into the text, so the statement is the same
+        // for every search with as many cells and is parsed once (`prepare_cached`).
         let (lat, long) = (near.location.lat(), near.location.long());
         let metres_x = 111_320.0 * lat.to_radians().cos().max(0.01);
-        conditions.push(format!(
-            "((lat - {lat}) * 111320.0) * ((lat - {lat}) * 111320.0) + ((long - {long}) * {metres_x}) * ((long - {long}) * {metres_x}) <= {}",
-            near.radius_m * near.radius_m
-        ));
+        conditions.push(
+            "((lat - CAST(? AS REAL)) * 111320.0) * ((lat - CAST(? AS REAL)) * 111320.0) \
+             + ((long - CAST(? AS REAL)) * CAST(? AS REAL)) * ((long - CAST(? AS REAL)) * CAST(? AS REAL)) <= CAST(? AS REAL)"
+                .into(),
+        );
+        let (lat, long, metres_x) = (lat.to_string(), long.to_string(), metres_x.to_string());
+        values.extend([
+            lat.clone(),
+            lat,
+            long.clone(),
+            metres_x.clone(),
+            long,
+            metres_x,
+            (near.radius_m * near.radius_m).to_string(),
+        ]);
     }
     let filter = if conditions.is_empty() {
         String::new()
