@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::params;
 use tokio::sync::Notify;
 
-use crate::sqlite::{one_row, run, sqlite_error};
 use crate::sqlite::Db;
+use crate::sqlite::{one_row, run, sqlite_error};
 use cityfix_app::ports::{PortResult, Queue, QueueConsumer, QueueName, ReceivedMessage};
 
 /// How the queues behave; the defaults mirror template.yaml.
@@ -64,7 +64,7 @@ impl EmbeddedQueue {
         self.db
             .call(move |conn| {
                 let now = now_ms();
-                run(&conn, 
+                run(&conn,
                     "INSERT INTO queue_messages (id, queue, body, sent_at_ms, visible_at_ms) VALUES (?1, ?2, ?3, ?4, ?4)",
                     params![uuid::Uuid::new_v4().to_string(), queue, body, now],
                 ).map_err(sqlite_error)?;
@@ -127,9 +127,13 @@ impl QueueConsumer for EmbeddedQueue {
         let receipt = receipt_handle.to_string();
         self.db
             .call(move |conn| {
-                run(&conn, "DELETE FROM queue_messages WHERE receipt = ?1", [receipt])
-                    .map(|_| ())
-                    .map_err(sqlite_error)
+                run(
+                    &conn,
+                    "DELETE FROM queue_messages WHERE receipt = ?1",
+                    [receipt],
+                )
+                .map(|_| ())
+                .map_err(sqlite_error)
             })
             .await
     }
@@ -161,12 +165,13 @@ impl QueueConsumer for EmbeddedQueue {
         let queue = queue.to_string();
         self.db
             .read(move |conn| {
-                Ok(one_row(&conn, 
-                        "SELECT COUNT(*) FROM queue_messages WHERE queue = ?1",
-                        [queue],
-                        |row| row.get::<_, i64>(0),
-                    )
-                    .map_err(sqlite_error)? as u64)
+                Ok(one_row(
+                    &conn,
+                    "SELECT COUNT(*) FROM queue_messages WHERE queue = ?1",
+                    [queue],
+                    |row| row.get::<_, i64>(0),
+                )
+                .map_err(sqlite_error)? as u64)
             })
             .await
     }

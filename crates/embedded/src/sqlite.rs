@@ -117,7 +117,8 @@ CREATE INDEX IF NOT EXISTS queue_messages_by_receipt ON queue_messages (receipt)
 
 /// Every connection reads pages through a memory map and keeps a larger cache (no read call per
 /// page).
-const TUNING: &str = "PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY;";
+const TUNING: &str =
+    "PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY;";
 
 /// Prepared statements each connection keeps (rusqlite keeps 16 by default; the writer alone
 /// runs more different ones than that, and a statement pushed out is parsed again).
@@ -214,7 +215,9 @@ impl Db {
         conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;").map_err(sqlite_error)?;
         conn.execute_batch(TUNING).map_err(sqlite_error)?;
         // the checkpointer thread copies the WAL back; this is only its backstop (400 MB)
-        conn.execute_batch("PRAGMA wal_autocheckpoint = 100000;")
+        // and the writer keeps 256 MB of pages: each commit's index inserts land on random pages of
+        // the large indexes (ids, tokens, cells), which it would otherwise read again and again
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 100000; PRAGMA cache_size = -262144;")
             .map_err(sqlite_error)?;
         conn.set_prepared_statement_cache_capacity(STATEMENTS_KEPT);
         schema(&conn)?;
@@ -240,7 +243,10 @@ impl Db {
             })?;
         let alive = Arc::new(());
         let checkpoints = Connection::open(path)
-            .and_then(|conn| conn.execute_batch("PRAGMA busy_timeout = 5000;").map(|()| conn))
+            .and_then(|conn| {
+                conn.execute_batch("PRAGMA busy_timeout = 5000;")
+                    .map(|()| conn)
+            })
             .map_err(sqlite_error)?;
         let watched = Arc::downgrade(&alive);
         std::thread::Builder::new()

@@ -5,8 +5,8 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, params_from_iter, OptionalExtension};
 
-use crate::sqlite::{one_row, run, sqlite_error};
 use crate::sqlite::{from_json, is_constraint, timestamp, to_json, Db};
+use crate::sqlite::{one_row, run, sqlite_error};
 use cityfix_app::ports::{
     AuditQuery, Created, Follower, IdempotencyClaim, NewRequest, PortError, PortResult, QueuePage,
     RequestQuery, RequestStore,
@@ -66,7 +66,7 @@ impl SqliteStore {
             .call(move |conn| {
                 let tx = conn.savepoint().map_err(sqlite_error)?;
                 for new in &requests {
-                    insert_new(&tx, new)?;
+                    insert_new(&tx, new, &to_json(&new.request))?;
                 }
                 tx.commit().map_err(sqlite_error)?;
                 Ok(requests.len())
@@ -79,6 +79,7 @@ impl SqliteStore {
 impl RequestStore for SqliteStore {
     async fn create(&self, new: &NewRequest) -> PortResult<Created> {
         let new = new.clone();
+        let doc = to_json(&new.request);
         self.db
             .call(move |conn| {
                 let tx = conn.savepoint().map_err(sqlite_error)?;
@@ -92,9 +93,9 @@ impl RequestStore for SqliteStore {
                         return Ok(Created::Replayed { id, fingerprint });
                     }
                 }
-                insert_new(&tx, &new)?;
+                insert_new(&tx, &new, &doc)?;
                 if let Some(claim) = &new.idempotency {
-                    run(&tx, 
+                    run(&tx,
                         "INSERT INTO idempotency (key, request_id, fingerprint, expires_at) VALUES (?1, ?2, ?3, ?4)",
                         params![claim.key, new.request.id.as_str(), claim.fingerprint, timestamp(claim.expires_at)],
                     ).map_err(sqlite_error)?;
@@ -119,11 +120,14 @@ impl RequestStore for SqliteStore {
         let token = token.to_string();
         self.db
             .read(move |conn| {
-                let id: Option<String> = one_row(&conn, "SELECT id FROM requests WHERE token = ?1", [token], |row| {
-                        row.get(0)
-                    })
-                    .optional()
-                    .map_err(sqlite_error)?;
+                let id: Option<String> = one_row(
+                    &conn,
+                    "SELECT id FROM requests WHERE token = ?1",
+                    [token],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(sqlite_error)?;
                 id.map(|id| TrackingNumber::parse(&id).map_err(PortError::Unavailable))
                     .transpose()
             })
@@ -138,6 +142,8 @@ impl RequestStore for SqliteStore {
         audit: Option<&AuditRecord>,
     ) -> PortResult<()> {
         let files = request.media.len();
+        // Serialised here, on the caller's thread: the one writer thread is the store's bottleneck.
+        let doc = to_json(request);
         let request = request.clone();
         let entry = entry.clone();
         let audit = audit.cloned();
@@ -145,17 +151,18 @@ impl RequestStore for SqliteStore {
             .call(move |conn| {
                 let tx = conn.savepoint().map_err(sqlite_error)?;
                 // The stored request's files are counted in the same statement: no file is added to a
-                // request that holds the most, whatever the caller read.
-                let changed = run(&tx, 
+                // request that holds the most, whatever the caller read. A request with fewer files
+                // than the most cannot break that, and its stored document is not parsed for it.
+                let changed = run(&tx,
                     "UPDATE requests SET status = ?1, department = ?2, updated_at = ?3, version = ?4, doc = ?5, queue_rank = ?10 \
                      WHERE id = ?6 AND version = ?7 \
-                     AND (COALESCE(json_array_length(doc, '$.media'), 0) < ?8 OR COALESCE(json_array_length(doc, '$.media'), 0) >= ?9)",
+                     AND (?9 < ?8 OR COALESCE(json_array_length(doc, '$.media'), 0) < ?8 OR COALESCE(json_array_length(doc, '$.media'), 0) >= ?9)",
                     params![
                         request.status.as_str(),
                         request.department,
                         timestamp(request.updated_at),
                         request.version,
-                        to_json(&request),
+                        doc,
                         request.id.as_str(),
                         expected_version,
                         ServiceRequest::MAX_MEDIA,
@@ -168,7 +175,7 @@ impl RequestStore for SqliteStore {
                 }
                 insert_entry(&tx, &request.id, &entry)?;
                 if let Some(audit) = &audit {
-                    run(&tx, 
+                    run(&tx,
                         "INSERT INTO audit (id, at, actor, request_id, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
                         params![audit.id, timestamp(audit.at), audit.actor, audit.request_id.as_str(), to_json(audit)],
                     )
@@ -211,12 +218,12 @@ impl RequestStore for SqliteStore {
         self.db
             .call(move |conn| {
                 let tx = conn.savepoint().map_err(sqlite_error)?;
-                run(&tx, 
+                run(&tx,
                     "DELETE FROM idempotency WHERE key = ?1 AND expires_at <= ?2",
                     params![claim.key, timestamp(now)],
                 )
                 .map_err(sqlite_error)?;
-                let earlier: Option<String> = one_row(&tx, 
+                let earlier: Option<String> = one_row(&tx,
                         "SELECT fingerprint FROM idempotency WHERE key = ?1",
                         [&claim.key],
                         |row| row.get(0),
@@ -224,7 +231,7 @@ impl RequestStore for SqliteStore {
                     .optional()
                     .map_err(sqlite_error)?;
                 if earlier.is_none() {
-                    run(&tx, 
+                    run(&tx,
                         "INSERT INTO idempotency (key, request_id, fingerprint, expires_at) VALUES (?1, ?2, ?3, ?4)",
                         params![claim.key, request_id.as_str(), claim.fingerprint, timestamp(claim.expires_at)],
                     )
@@ -266,7 +273,7 @@ impl RequestStore for SqliteStore {
         let follower = follower.clone();
         self.db
             .call(move |conn| {
-                run(&conn, 
+                run(&conn,
                     "INSERT OR IGNORE INTO followers (request_id, key, via, doc) VALUES (?1, ?2, ?3, ?4)",
                     params![id.as_str(), follower.key, follower.via.as_str(), to_json(&follower)],
                 ).map_err(sqlite_error)?;
@@ -283,7 +290,8 @@ impl RequestStore for SqliteStore {
         let (id, via) = (id.clone(), via.clone());
         self.db
             .call(move |conn| {
-                run(&conn, 
+                run(
+                    &conn,
                     "DELETE FROM followers WHERE request_id = ?1 AND via = ?2",
                     params![id.as_str(), via.as_str()],
                 )
@@ -412,7 +420,8 @@ impl RequestStore for SqliteStore {
         let backlog = backlog.clone();
         self.db
             .call(move |conn| {
-                run(&conn, 
+                run(
+                    &conn,
                     "INSERT INTO backlogs (id, declared_at, doc) VALUES (?1, ?2, ?3) \
                      ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
                     params![
@@ -443,7 +452,7 @@ impl RequestStore for SqliteStore {
         let (service_code, fixed) = (service_code.to_string(), fixed.clone());
         self.db
             .call(move |conn| {
-                run(&conn, 
+                run(&conn,
                     "INSERT OR IGNORE INTO fixes (service_code, closed_at, request_id, doc) VALUES (?1, ?2, ?3, ?4)",
                     params![service_code, timestamp(fixed.closed_at), fixed.request_id, to_json(&fixed)],
                 )
@@ -540,7 +549,8 @@ fn insert_entry(
     id: &TrackingNumber,
     entry: &TimelineEntry,
 ) -> PortResult<()> {
-    let inserted = run(&tx, 
+    let inserted = run(
+        &tx,
         "INSERT INTO timeline (request_id, event_id, at, doc) VALUES (?1, ?2, ?3, ?4)",
         params![
             id.as_str(),
@@ -559,7 +569,7 @@ fn insert_entry(
 }
 
 /// Writes a new request, its reporter and its first timeline entry (not its idempotency key).
-fn insert_new(tx: &rusqlite::Connection, new: &NewRequest) -> PortResult<()> {
+fn insert_new(tx: &rusqlite::Connection, new: &NewRequest, doc: &str) -> PortResult<()> {
     let request = &new.request;
     let inserted = tx
         .prepare_cached(
@@ -577,7 +587,7 @@ fn insert_new(tx: &rusqlite::Connection, new: &NewRequest) -> PortResult<()> {
                 timestamp(request.requested_at),
                 timestamp(request.updated_at),
                 request.version,
-                to_json(request),
+                doc,
                 request.location.lat(),
                 request.location.long(),
                 request.priority.queue_rank()
