@@ -22,10 +22,13 @@ pub const KEPT_FOR: Duration = Duration::from_secs(10 * 60);
 /// The most recent fixes read for one service.
 pub const MAX_FIXES_READ: u32 = 1000;
 
+/// A service's recent fixes as read from the store, and when they were read.
+type Read = (Instant, Arc<Vec<Fixed>>);
+
 /// Each service's recent fixes, as last read from the store, and when.
 #[derive(Clone, Default)]
 pub struct FixHistory {
-    read: Arc<Mutex<HashMap<String, (Instant, Arc<Vec<Fixed>>)>>>,
+    read: Arc<Mutex<HashMap<String, Read>>>,
 }
 
 impl FixHistory {

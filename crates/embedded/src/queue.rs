@@ -64,7 +64,7 @@ impl EmbeddedQueue {
         self.db
             .call(move |conn| {
                 let now = now_ms();
-                run(&conn,
+                run(conn,
                     "INSERT INTO queue_messages (id, queue, body, sent_at_ms, visible_at_ms) VALUES (?1, ?2, ?3, ?4, ?4)",
                     params![uuid::Uuid::new_v4().to_string(), queue, body, now],
                 ).map_err(sqlite_error)?;
@@ -128,7 +128,7 @@ impl QueueConsumer for EmbeddedQueue {
         self.db
             .call(move |conn| {
                 run(
-                    &conn,
+                    conn,
                     "DELETE FROM queue_messages WHERE receipt = ?1",
                     [receipt],
                 )
@@ -166,7 +166,7 @@ impl QueueConsumer for EmbeddedQueue {
         self.db
             .read(move |conn| {
                 Ok(one_row(
-                    &conn,
+                    conn,
                     "SELECT COUNT(*) FROM queue_messages WHERE queue = ?1",
                     [queue],
                     |row| row.get::<_, i64>(0),

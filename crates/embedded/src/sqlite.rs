@@ -146,7 +146,7 @@ pub struct Db {
     readers: Arc<[Mutex<Connection>]>,
     next_reader: Arc<std::sync::atomic::AtomicUsize>,
     /// Held by every copy; the checkpointer stops once the last is gone.
-    alive: Arc<()>,
+    _alive: Arc<()>,
 }
 
 /// The writer thread: takes every write waiting, runs them in one transaction, commits, answers.
@@ -259,7 +259,7 @@ impl Db {
             writes,
             readers: readers.into(),
             next_reader: Arc::default(),
-            alive,
+            _alive: alive,
         })
     }
 

@@ -39,7 +39,7 @@ impl SqliteStore {
         let id = id.clone();
         self.db
             .read(move |conn| {
-                let doc: Option<String> = one_row(&conn, select, [id.as_str()], |row| row.get(0))
+                let doc: Option<String> = one_row(conn, select, [id.as_str()], |row| row.get(0))
                     .optional()
                     .map_err(sqlite_error)?;
                 doc.as_deref().map(from_json).transpose()
@@ -121,7 +121,7 @@ impl RequestStore for SqliteStore {
         self.db
             .read(move |conn| {
                 let id: Option<String> = one_row(
-                    &conn,
+                    conn,
                     "SELECT id FROM requests WHERE token = ?1",
                     [token],
                     |row| row.get(0),
@@ -273,7 +273,7 @@ impl RequestStore for SqliteStore {
         let follower = follower.clone();
         self.db
             .call(move |conn| {
-                run(&conn,
+                run(conn,
                     "INSERT OR IGNORE INTO followers (request_id, key, via, doc) VALUES (?1, ?2, ?3, ?4)",
                     params![id.as_str(), follower.key, follower.via.as_str(), to_json(&follower)],
                 ).map_err(sqlite_error)?;
@@ -291,7 +291,7 @@ impl RequestStore for SqliteStore {
         self.db
             .call(move |conn| {
                 run(
-                    &conn,
+                    conn,
                     "DELETE FROM followers WHERE request_id = ?1 AND via = ?2",
                     params![id.as_str(), via.as_str()],
                 )
@@ -421,7 +421,7 @@ impl RequestStore for SqliteStore {
         self.db
             .call(move |conn| {
                 run(
-                    &conn,
+                    conn,
                     "INSERT INTO backlogs (id, declared_at, doc) VALUES (?1, ?2, ?3) \
                      ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
                     params![
@@ -452,7 +452,7 @@ impl RequestStore for SqliteStore {
         let (service_code, fixed) = (service_code.to_string(), fixed.clone());
         self.db
             .call(move |conn| {
-                run(&conn,
+                run(conn,
                     "INSERT OR IGNORE INTO fixes (service_code, closed_at, request_id, doc) VALUES (?1, ?2, ?3, ?4)",
                     params![service_code, timestamp(fixed.closed_at), fixed.request_id, to_json(&fixed)],
                 )
@@ -500,7 +500,7 @@ impl RequestStore for SqliteStore {
         let key = key.to_string();
         self.db
             .call(move |conn| {
-                run(&conn, "DELETE FROM deliveries WHERE key = ?1", [key])
+                run(conn, "DELETE FROM deliveries WHERE key = ?1", [key])
                     .map(|_| ())
                     .map_err(sqlite_error)
             })
@@ -550,7 +550,7 @@ fn insert_entry(
     entry: &TimelineEntry,
 ) -> PortResult<()> {
     let inserted = run(
-        &tx,
+        tx,
         "INSERT INTO timeline (request_id, event_id, at, doc) VALUES (?1, ?2, ?3, ?4)",
         params![
             id.as_str(),
