@@ -76,6 +76,11 @@ pub const ACCEPTED: &[MediaKind] = &[
 /// Most files one request takes; counted when a file is attached, by the store's write.
 pub const MAX_FILES_PER_REQUEST: usize = cityfix_domain::ServiceRequest::MAX_MEDIA;
 
+/// Most files a reporter adds to their report (at submission or after): a resident's form is
+/// refused once the request holds this many. Staff may add photos of the work up to
+/// [`MAX_FILES_PER_REQUEST`]; each update shows at most 5 (`work::MAX_MEDIA_PER_ENTRY`).
+pub const MAX_FILES_FROM_REPORTER: usize = 5;
+
 /// How long an upload form stays good.
 pub const UPLOAD_FORM_LIFETIME: Duration = Duration::from_secs(15 * 60);
 

@@ -10,7 +10,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use cityfix_app::media::{
-    original_key, state_of, version_key, MediaState, DOWNLOAD_LINK_LIFETIME, THUMBNAILS, WEB,
+    original_key, state_of, version_key, MediaState, DOWNLOAD_LINK_LIFETIME,
+    MAX_FILES_FROM_REPORTER, THUMBNAILS, WEB,
 };
 use cityfix_http::api::ApiError;
 use serde::Deserialize;
@@ -61,6 +62,17 @@ async fn upload_form(
             StatusCode::FORBIDDEN,
             "forbidden",
             "only the reporter adds photos: send the token given when the report was made",
+        ));
+    }
+    if request.media.len() >= MAX_FILES_FROM_REPORTER {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "too_many_files",
+            format!(
+                "report {} has {} photos and videos, the most its reporter adds ({MAX_FILES_FROM_REPORTER})",
+                request.id,
+                request.media.len()
+            ),
         ));
     }
     cityfix_http::uploads::upload_form(intake.media.as_ref(), &request, &ask.content_type, ask.size)
