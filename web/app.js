@@ -11,7 +11,7 @@ const NEARBY_DELAY_MS = 400;
 const NEARBY_RADIUS_M = 50;
 const NEARBY_EXCERPT = 140;
 const MB = 1024 * 1024;
-const MEDIA_MAX_FILES = 10;
+const MEDIA_MAX_FILES = 5;
 
 // The photos and videos the City takes, as the server checks them.
 const MEDIA_KINDS = {

@@ -49,4 +49,11 @@ mod media {
         let bucket = moto::unique("media").to_lowercase();
         Arc::new(moto::media_bucket(&bucket).await) as Arc<dyn MediaStore>
     }; a_file_is_put_read_and_deleted, a_stored_file_is_never_replaced, a_browser_uploads_with_the_form, a_link_reads_the_file);
+
+    #[tokio::test]
+    async fn the_check_refuses_a_file_over_its_kind() {
+        let bucket = moto::unique("media").to_lowercase();
+        let media = Arc::new(moto::media_bucket(&bucket).await) as Arc<dyn MediaStore>;
+        cityfix_tests::contract::media::the_check_refuses_a_file_over_its_kind(media).await;
+    }
 }

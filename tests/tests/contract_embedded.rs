@@ -54,4 +54,12 @@ mod media {
     }
 
     cityfix_tests::media_contract!(served_files());
+
+    #[tokio::test]
+    async fn the_check_refuses_a_file_over_its_kind() {
+        cityfix_tests::contract::media::the_check_refuses_a_file_over_its_kind(
+            served_files().await,
+        )
+        .await;
+    }
 }

@@ -58,12 +58,9 @@ async fn post(city: &Running, path: &str, token: Option<&str>, body: Value) -> (
     )
 }
 
-/// A small JPEG, as a phone would send.
+/// A small JPEG, as a phone would send (with where it was taken).
 fn photo() -> Vec<u8> {
-    let mut jpeg = vec![0xFF, 0xD8];
-    jpeg.extend([0xFF, 0xE0, 0, 7, b'J', b'F', b'I', b'F', 0]);
-    jpeg.extend([0xFF, 0xD9]);
-    jpeg
+    cityfix_app::samples::photo_with_location(64, 48, 1)
 }
 
 /// Posts `file` with an upload form given by the API, as a browser would.

@@ -8,12 +8,16 @@ pub mod geocoding;
 pub mod media;
 pub mod messages;
 pub mod notify;
+pub mod photo;
 pub mod ports;
 pub mod route;
+#[cfg(any(test, feature = "samples"))]
+pub mod samples;
 pub mod submit;
 pub mod sweep;
 pub mod transition;
 pub mod updates;
+pub mod video;
 pub mod work;
 
 use thiserror::Error;

@@ -3,15 +3,18 @@
 //!
 //! A browser asks intake for an upload form, posts the file straight to media storage under
 //! `uploads/<request>/<media id>.<ext>`, and storage tells the media function. The media function
-//! checks the bytes really are the declared kind and size, removes EXIF (which holds where and when
-//! a photo was taken) from images, keeps the result under `originals/…`, deletes the upload, and
-//! asks status to attach it. Nothing under `uploads/` is ever shown.
+//! checks the bytes really are the declared kind and size; for a photo it makes a web version and a
+//! thumbnail with no metadata at all and cuts the metadata out of the original (see
+//! [`crate::photo`]); for a video it blanks the location and device boxes (see [`crate::video`]).
+//! It keeps the versions under `web/…` and `thumbnails/…`, the original under `originals/…` (for
+//! staff), deletes the upload, and asks status to attach it. A refused upload is deleted and status
+//! leaves the reporter a note saying why. Nothing under `uploads/` is ever shown.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::messages::StatusCommand;
-use crate::ports::{MediaStore, PortError, Queue, QueueName};
+use crate::ports::{MediaStore, PortError, PortResult, Queue, QueueName};
 use crate::AppError;
 use cityfix_domain::TrackingNumber;
 
@@ -24,6 +27,22 @@ pub struct MediaKind {
 }
 
 const MB: u64 = 1024 * 1024;
+
+impl MediaKind {
+    /// Whether this kind is a photo (decoded and re-encoded) rather than a video (stripped only).
+    pub fn is_photo(&self) -> bool {
+        self.content_type.starts_with("image/")
+    }
+
+    /// What residents call a file of this kind.
+    pub fn noun(&self) -> &'static str {
+        if self.is_photo() {
+            "Photo"
+        } else {
+            "Video"
+        }
+    }
+}
 
 /// Every kind accepted: common phone photos and videos.
 pub const ACCEPTED: &[MediaKind] = &[
@@ -57,6 +76,11 @@ pub const ACCEPTED: &[MediaKind] = &[
 /// Most files one request takes; counted when a file is attached, by the store's write.
 pub const MAX_FILES_PER_REQUEST: usize = cityfix_domain::ServiceRequest::MAX_MEDIA;
 
+/// Most files a reporter adds to their report (at submission or after): a resident's form is
+/// refused once the request holds this many. Staff may add photos of the work up to
+/// [`MAX_FILES_PER_REQUEST`]; each update shows at most 5 (`work::MAX_MEDIA_PER_ENTRY`).
+pub const MAX_FILES_FROM_REPORTER: usize = 5;
+
 /// How long an upload form stays good.
 pub const UPLOAD_FORM_LIFETIME: Duration = Duration::from_secs(15 * 60);
 
@@ -67,6 +91,25 @@ pub const DOWNLOAD_LINK_LIFETIME: Duration = Duration::from_secs(60 * 60);
 pub fn accepted(content_type: &str) -> Option<&'static MediaKind> {
     let content_type = content_type.trim().to_ascii_lowercase();
     ACCEPTED.iter().find(|k| k.content_type == content_type)
+}
+
+/// Why `content_type` is not taken, naming the kinds that are. HEIC (iPhones' own format) has no
+/// well-kept pure-Rust decoder, so it is refused with a hint to send JPEG.
+pub fn not_accepted(content_type: &str) -> String {
+    let kinds: Vec<&str> = ACCEPTED.iter().map(|k| k.content_type).collect();
+    let heic = [
+        "image/heic",
+        "image/heif",
+        "image/heic-sequence",
+        "image/heif-sequence",
+    ];
+    let hint = if heic.contains(&content_type.trim().to_ascii_lowercase().as_str()) {
+        "HEIC photos are not taken (an iPhone sends JPEG when its camera is set to \"Most \
+         Compatible\", and most browsers convert when they upload); "
+    } else {
+        ""
+    };
+    format!("{hint}send one of {}", kinds.join(", "))
 }
 
 fn by_extension(extension: &str) -> Option<&'static MediaKind> {
@@ -81,6 +124,32 @@ pub fn upload_key(request_id: &TrackingNumber, media_id: &str, kind: &MediaKind)
 /// Where a checked file is kept: `originals/<request>/<file>`.
 pub fn original_key(request_id: &TrackingNumber, file: &str) -> String {
     format!("originals/{request_id}/{file}")
+}
+
+/// The folder of the web versions of photos (at most 1,600 px, JPEG): what the public sees.
+pub const WEB: &str = "web";
+
+/// The folder of the thumbnails of photos (at most 320 px, JPEG).
+pub const THUMBNAILS: &str = "thumbnails";
+
+/// Where the `folder` version of a kept photo is: `<folder>/<request>/<media id>.jpg`. `None` for
+/// a video (it has only its original) or a key that is not a kept file.
+pub fn version_key(original: &str, folder: &str) -> Option<String> {
+    let rest = original.strip_prefix("originals/")?;
+    let (stem, extension) = rest.rsplit_once('.')?;
+    by_extension(extension)
+        .filter(|kind| kind.is_photo())
+        .map(|_| format!("{folder}/{stem}.jpg"))
+}
+
+/// Every file kept for the media at `original`: the original and, for a photo, its versions.
+pub fn kept_files(original: &str) -> Vec<String> {
+    let mut files: Vec<String> = [WEB, THUMBNAILS]
+        .iter()
+        .filter_map(|folder| version_key(original, folder))
+        .collect();
+    files.push(original.to_string());
+    files
 }
 
 /// An upload's request, media id and kind, read from its key.
@@ -98,6 +167,66 @@ pub fn parse_upload_key(key: &str) -> Option<(TrackingNumber, String, &'static M
     }
     let request_id = TrackingNumber::parse(request).ok()?;
     Some((request_id, media_id.to_string(), by_extension(extension)?))
+}
+
+/// Where a media's state is: pending, ready or rejected.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum MediaState {
+    /// A form was given; the file is not checked yet (or not sent).
+    Pending { request_id: TrackingNumber },
+    /// Checked and attached to the request: shown at `url`.
+    Ready {
+        request_id: TrackingNumber,
+        url: String,
+    },
+    /// Refused, with the reason the reporter is told.
+    Rejected {
+        request_id: TrackingNumber,
+        reason: String,
+    },
+}
+
+/// The files that hold a media's state, beside the media: `states/<media id>.pending` from when a
+/// form is given, `states/<media id>.done` once status attached or refused it. Each is written once
+/// (storage never replaces a file), so a redelivery cannot turn a refused media ready.
+fn state_key(media_id: &str, done: bool) -> String {
+    let media_id = media_id.strip_prefix("media-").unwrap_or(media_id);
+    format!(
+        "states/{media_id}.{}",
+        if done { "done" } else { "pending" }
+    )
+}
+
+/// Records a media's state; a state recorded before stands.
+pub async fn record_state(
+    media: &dyn MediaStore,
+    media_id: &str,
+    state: &MediaState,
+) -> PortResult<()> {
+    let done = !matches!(state, MediaState::Pending { .. });
+    let body = serde_json::to_vec(state).expect("a media state always serialises");
+    match media
+        .put(&state_key(media_id, done), body, "application/json")
+        .await
+    {
+        Ok(()) | Err(PortError::AlreadyExists(_)) => Ok(()),
+        Err(other) => Err(other),
+    }
+}
+
+/// A media's state, `None` for a media id never given.
+pub async fn state_of(media: &dyn MediaStore, media_id: &str) -> PortResult<Option<MediaState>> {
+    for done in [true, false] {
+        match media.get(&state_key(media_id, done)).await {
+            Ok(bytes) => {
+                return Ok(serde_json::from_slice(&bytes).ok());
+            }
+            Err(PortError::NotFound(_)) => {}
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(None)
 }
 
 /// What the media function needs.
@@ -136,32 +265,47 @@ pub async fn check_upload(deps: &MediaDeps, key: &str) -> Result<Checked, AppErr
     let Some(head) = deps.media.head(key).await? else {
         return Ok(Checked::Ignored);
     };
-    let refuse = |why: String| async move {
-        deps.media.delete(key).await?;
-        Ok::<_, AppError>(Checked::Refused(why))
-    };
     if head.size == 0 || head.size > kind.max_bytes {
-        return refuse(format!(
-            "{} bytes; a {} may have 1 to {} bytes",
+        let why = format!(
+            "the file has {} bytes; a {} may have 1 to {} bytes",
             head.size, kind.content_type, kind.max_bytes
-        ))
-        .await;
+        );
+        return refuse_and_tell(deps, key, &request_id, &media_id, kind, why).await;
     }
-    let bytes = deps.media.get(key).await?;
+    let mut bytes = deps.media.get(key).await?;
     let sniffed = infer::get(&bytes).map(|t| t.mime_type());
     if sniffed != Some(kind.content_type) {
-        return refuse(format!(
+        let why = format!(
             "declared {} but the bytes are {}",
             kind.content_type,
             sniffed.unwrap_or("of no known kind")
-        ))
-        .await;
+        );
+        return refuse_and_tell(deps, key, &request_id, &media_id, kind, why).await;
     }
-    let Some(bytes) = without_exif(kind, bytes) else {
-        return refuse(format!("not a readable {}", kind.content_type)).await;
-    };
     let file = format!("{media_id}.{}", kind.extension);
     let original = original_key(&request_id, &file);
+    let bytes = if kind.is_photo() {
+        let prepared = match crate::photo::prepare(kind.content_type, &bytes) {
+            Ok(prepared) => prepared,
+            Err(why) => return refuse_and_tell(deps, key, &request_id, &media_id, kind, why).await,
+        };
+        drop(bytes);
+        // The small versions first and the original last: the original is what marks the upload
+        // kept, so a run stopped half-way makes them all again.
+        for (version, folder) in [(prepared.web, WEB), (prepared.thumbnail, THUMBNAILS)] {
+            let at = version_key(&original, folder).expect("a photo has versions");
+            match deps.media.put(&at, version, "image/jpeg").await {
+                Ok(()) | Err(PortError::AlreadyExists(_)) => {}
+                Err(other) => return Err(other.into()),
+            }
+        }
+        prepared.original
+    } else {
+        if let Err(why) = crate::video::strip_metadata(&mut bytes) {
+            return refuse_and_tell(deps, key, &request_id, &media_id, kind, why).await;
+        }
+        bytes
+    };
     // A media id is kept once: a second upload with the same form never replaces a file that may
     // be public. Status is still asked to attach the first (it attaches a media id once), in case
     // an earlier run kept it and stopped before asking.
@@ -192,15 +336,24 @@ pub async fn check_upload(deps: &MediaDeps, key: &str) -> Result<Checked, AppErr
     })
 }
 
-/// The image with its EXIF block removed; videos as they are. `None` if an image cannot be read.
-fn without_exif(kind: &MediaKind, bytes: Vec<u8>) -> Option<Vec<u8>> {
-    use img_parts::{DynImage, ImageEXIF};
-    if !kind.content_type.starts_with("image/") {
-        return Some(bytes);
-    }
-    let mut image = DynImage::from_bytes(bytes.into()).ok()??;
-    image.set_exif(None);
-    Some(image.encoder().bytes().to_vec())
+/// Deletes a refused upload and has status leave the reporter a note on the request's timeline.
+async fn refuse_and_tell(
+    deps: &MediaDeps,
+    key: &str,
+    request_id: &TrackingNumber,
+    media_id: &str,
+    kind: &MediaKind,
+    why: String,
+) -> Result<Checked, AppError> {
+    let command = StatusCommand::RefuseMedia {
+        request_id: request_id.clone(),
+        media_id: format!("media-{media_id}"),
+        note: format!("{} not added: {why}", kind.noun()),
+    };
+    let body = serde_json::to_string(&command).expect("a status command always serialises");
+    deps.queue.send(QueueName::Status, &body).await?;
+    deps.media.delete(key).await?;
+    Ok(Checked::Refused(why))
 }
 
 #[cfg(test)]
@@ -227,21 +380,5 @@ mod tests {
             assert_eq!(parse_upload_key(stranger), None, "{stranger}");
         }
         assert_eq!(accepted("application/pdf"), None);
-    }
-
-    #[test]
-    fn exif_is_removed_from_a_jpeg_and_the_picture_kept() {
-        // SOI, an APP1 Exif segment, a minimal APP0, then EOI.
-        let mut jpeg = vec![0xFF, 0xD8];
-        let exif = b"Exif\0\0GPS 41.76N 72.68W";
-        jpeg.extend([0xFF, 0xE1, 0, (exif.len() + 2) as u8]);
-        jpeg.extend(exif);
-        jpeg.extend([0xFF, 0xE0, 0, 7, b'J', b'F', b'I', b'F', 0]);
-        jpeg.extend([0xFF, 0xD9]);
-        let kind = accepted("image/jpeg").unwrap();
-        let cleaned = without_exif(kind, jpeg.clone()).unwrap();
-        assert!(!cleaned.windows(4).any(|w| w == b"Exif"));
-        assert!(cleaned.windows(4).any(|w| w == b"JFIF"));
-        assert_eq!(without_exif(kind, b"not a jpeg".to_vec()), None);
     }
 }

@@ -40,6 +40,13 @@ pub enum StatusCommand {
         content_type: String,
         url: String,
     },
+    /// An upload the media function refused: the reporter finds `note` (why) on the timeline,
+    /// once per media id.
+    RefuseMedia {
+        request_id: TrackingNumber,
+        media_id: String,
+        note: String,
+    },
     /// A staff action (or an outside system's, through Open311): see [`crate::work`].
     Work(crate::work::WorkCommand),
     /// A staff unmerge: the request is its own problem after all; reopen it.
@@ -64,6 +71,7 @@ impl StatusCommand {
             | StatusCommand::LinkDuplicate { request_id, .. }
             | StatusCommand::Unlink { request_id, .. }
             | StatusCommand::AttachMedia { request_id, .. }
+            | StatusCommand::RefuseMedia { request_id, .. }
             | StatusCommand::NoticeBreach { request_id }
             | StatusCommand::Archive { request_id } => request_id,
             StatusCommand::Work(command) => &command.request_id,

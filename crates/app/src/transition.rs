@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::media::MAX_FILES_PER_REQUEST;
+use crate::media::{record_state, MediaState, MAX_FILES_PER_REQUEST};
 use crate::messages::{NotifyEvent, NotifyKind, StatusCommand};
 use crate::ports::Clock;
 use crate::ports::{Follower, MediaStore, PortError, Queue, QueueName, RequestStore};
@@ -99,6 +99,11 @@ pub async fn apply(deps: &StatusDeps, command: &StatusCommand) -> Result<Applied
             content_type,
             url,
         } => attach_media(deps, request_id, media_id, key, content_type, url).await,
+        StatusCommand::RefuseMedia {
+            request_id,
+            media_id,
+            note,
+        } => note_refused_media(deps, request_id, media_id, note).await,
         StatusCommand::Work(command) => crate::work::apply_work(deps, command).await,
         StatusCommand::NoticeBreach { request_id } => {
             crate::breach::notice_breach(deps, request_id).await
@@ -398,10 +403,64 @@ async fn attach_media(
             .await?
             .is_some_and(|request| request.media.iter().any(|k| k == key)),
     };
-    if !attached {
-        deps.media.delete(key).await?;
+    let state = if attached {
+        MediaState::Ready {
+            request_id: id.clone(),
+            url: url.to_string(),
+        }
+    } else {
+        for file in crate::media::kept_files(key) {
+            deps.media.delete(&file).await?;
+        }
         tracing::warn!(request_id = %id, %media_id, outcome = ?outcome, "file not attached; deleted");
-    }
+        MediaState::Rejected {
+            request_id: id.clone(),
+            reason: match &outcome {
+                Applied::Refused(why) => why.clone(),
+                _ => format!("{what} not added"),
+            },
+        }
+    };
+    record_state(deps.media.as_ref(), media_id, &state).await?;
+    Ok(outcome)
+}
+
+/// A public note on the timeline that an upload was refused, and why; written once per media id.
+/// The request itself is not changed.
+async fn note_refused_media(
+    deps: &StatusDeps,
+    id: &TrackingNumber,
+    media_id: &str,
+    note: &str,
+) -> Result<Applied, AppError> {
+    let outcome = write_retrying(deps, id, Some(media_id), |current, now| {
+        let Some(current) = current else {
+            return Ok(Plan::Done(missing(id)));
+        };
+        let entry = TimelineEntry {
+            event_id: media_id.to_string(),
+            at: now,
+            kind: TimelineKind::Media,
+            status: None,
+            note: Some(note.to_string()),
+            public: true,
+            actor: None,
+            internal_note: None,
+            media: Vec::new(),
+        };
+        Ok(Plan::Write {
+            changed: Box::new(current.clone()),
+            entry,
+            applied: Applied::Refused(note.to_string()),
+            audit: None,
+        })
+    })
+    .await?;
+    let state = MediaState::Rejected {
+        request_id: id.clone(),
+        reason: note.to_string(),
+    };
+    record_state(deps.media.as_ref(), media_id, &state).await?;
     Ok(outcome)
 }
 

@@ -4,7 +4,9 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use cityfix_app::media::{accepted, upload_key, MAX_FILES_PER_REQUEST, UPLOAD_FORM_LIFETIME};
+use cityfix_app::media::{
+    accepted, record_state, upload_key, MediaState, MAX_FILES_PER_REQUEST, UPLOAD_FORM_LIFETIME,
+};
 use cityfix_app::ports::MediaStore;
 use cityfix_domain::ServiceRequest;
 use serde_json::json;
@@ -21,14 +23,10 @@ pub async fn upload_form(
     size: u64,
 ) -> Result<Response, ApiError> {
     let Some(kind) = accepted(content_type) else {
-        let kinds: Vec<&str> = cityfix_app::media::ACCEPTED
-            .iter()
-            .map(|k| k.content_type)
-            .collect();
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
-            format!("send one of {}", kinds.join(", ")),
+            cityfix_app::media::not_accepted(content_type),
         ));
     };
     if size == 0 || size > kind.max_bytes {
@@ -53,6 +51,10 @@ pub async fn upload_form(
     let form = media
         .upload_form(&key, kind.content_type, size, UPLOAD_FORM_LIFETIME)
         .await?;
+    let pending = MediaState::Pending {
+        request_id: request.id.clone(),
+    };
+    record_state(media, &media_id, &pending).await?;
     let fields: serde_json::Map<String, serde_json::Value> = form
         .fields
         .into_iter()

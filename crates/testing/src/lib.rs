@@ -1,5 +1,7 @@
 //! Helpers for tests of the function crates: the demo city, a fresh embedded world, seeded requests, event fixtures.
 
+pub use cityfix_app::samples;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

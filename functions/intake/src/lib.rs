@@ -26,6 +26,7 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/requests/{id}/reopen"),
     ("post", "/api/v1/requests/{id}/comments"),
     ("post", "/api/v1/requests/{id}/supporters"),
+    ("get", "/api/v1/media/{id}"),
     ("get", "/api/v1/media/{id}/{file}"),
     ("get", "/api/v1/openapi.json"),
 ];

@@ -4,14 +4,18 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use cityfix_app::media::{original_key, DOWNLOAD_LINK_LIFETIME};
+use cityfix_app::media::{
+    original_key, state_of, version_key, MediaState, DOWNLOAD_LINK_LIFETIME,
+    MAX_FILES_FROM_REPORTER, THUMBNAILS, WEB,
+};
 use cityfix_http::api::ApiError;
 use serde::Deserialize;
+use serde_json::json;
 
 use crate::Intake;
 use cityfix_http::api::stored_request;
@@ -21,6 +25,7 @@ type Shared = State<Arc<Intake>>;
 pub fn routes() -> Router<Arc<Intake>> {
     Router::new()
         .route("/api/v1/requests/{id}/media", post(upload_form))
+        .route("/api/v1/media/{id}", get(state))
         .route("/api/v1/media/{id}/{file}", get(read))
 }
 
@@ -59,14 +64,61 @@ async fn upload_form(
             "only the reporter adds photos: send the token given when the report was made",
         ));
     }
+    if request.media.len() >= MAX_FILES_FROM_REPORTER {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "too_many_files",
+            format!(
+                "report {} has {} photos and videos, the most its reporter adds ({MAX_FILES_FROM_REPORTER})",
+                request.id,
+                request.media.len()
+            ),
+        ));
+    }
     cityfix_http::uploads::upload_form(intake.media.as_ref(), &request, &ask.content_type, ask.size)
         .await
 }
 
-/// A checked photo or video of a report: a redirect to a link good for an hour.
+/// Where a media is: `pending` (given a form, not checked yet), `ready` (attached, with its link)
+/// or `rejected` (with the reason the reporter is told).
+async fn state(State(intake): Shared, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let plain = !id.is_empty()
+        && id.len() <= 64
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    let found = match plain {
+        true => state_of(intake.media.as_ref(), &id).await?,
+        false => None,
+    };
+    let Some(found) = found else {
+        return Err(ApiError::not_found(format!(
+            "no media `{}`",
+            id.chars().take(64).collect::<String>()
+        )));
+    };
+    let mut body = serde_json::to_value(&found).expect("a media state always serialises");
+    body["media_id"] = json!(id);
+    if let MediaState::Ready { url, .. } = &found {
+        if !url.ends_with(".mp4") && !url.ends_with(".mov") {
+            body["thumbnail_url"] = json!(format!("{url}?size=thumbnail"));
+        }
+    }
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
+}
+
+/// Which version of a photo a link reads.
+#[derive(Debug, Default, Deserialize)]
+struct ReadAsk {
+    /// `thumbnail` for the 320 px version; otherwise the web version.
+    #[serde(default)]
+    size: Option<String>,
+}
+
+/// A checked photo or video of a report: a redirect to a link good for an hour. A photo is read
+/// in its web version (or its thumbnail with `?size=thumbnail`); its original is for staff.
 async fn read(
     State(intake): Shared,
     Path((id, file)): Path<(String, String)>,
+    Query(ask): Query<ReadAsk>,
 ) -> Result<Response, ApiError> {
     let request = stored_request(intake.deps.store.as_ref(), &id).await?;
     let key = original_key(&request.id, &file);
@@ -77,9 +129,18 @@ async fn read(
             file.chars().take(80).collect::<String>()
         )));
     }
+    let folder = match ask.size.as_deref() {
+        Some("thumbnail") => THUMBNAILS,
+        _ => WEB,
+    };
+    // Photos kept before there were versions have only their original.
+    let shown = match version_key(&key, folder) {
+        Some(version) if intake.media.head(&version).await?.is_some() => version,
+        _ => key,
+    };
     let link = intake
         .media
-        .download_url(&key, DOWNLOAD_LINK_LIFETIME)
+        .download_url(&shown, DOWNLOAD_LINK_LIFETIME)
         .await?;
     Ok((
         StatusCode::FOUND,

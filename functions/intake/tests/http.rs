@@ -1037,3 +1037,76 @@ async fn an_idempotency_key_is_scoped_to_the_client_that_sent_it() {
     );
     assert_eq!(h.stored().await, 2);
 }
+
+impl Harness {
+    async fn ask_upload(&self, id: &str, token: &str, content_type: &str) -> Answer {
+        let body = json!({ "token": token, "content_type": content_type, "size": 2048 });
+        let request = Request::post(format!("/api/v1/requests/{id}/media"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        self.call(request).await
+    }
+}
+
+#[tokio::test]
+async fn a_reporter_gets_upload_forms_for_five_files_and_each_tells_its_state() {
+    // given a report made over the web API
+    let h = harness();
+    let created = h.post_json(&pothole_json(), None).await.json();
+    let id = created["service_request_id"].as_str().unwrap().to_string();
+    let token = created["token"].as_str().unwrap().to_string();
+
+    // when its reporter asks for a form, the media is pending until it is checked
+    let form = h.ask_upload(&id, &token, "image/jpeg").await;
+    assert_eq!(form.status, StatusCode::CREATED, "{}", form.body);
+    let media_id = form.json()["media_id"].as_str().unwrap().to_string();
+    let state = h.get(&format!("/api/v1/media/{media_id}")).await;
+    assert_eq!(state.status, StatusCode::OK, "{}", state.body);
+    assert_eq!(state.json()["state"], "pending");
+    assert_eq!(state.json()["request_id"], id.as_str());
+    assert_eq!(
+        h.get("/api/v1/media/no-such-media").await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    // and an iPhone's HEIC is refused with the kinds that are taken
+    let heic = h.ask_upload(&id, &token, "image/heic").await;
+    assert_eq!(heic.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(
+        heic.body.contains("HEIC") && heic.body.contains("image/jpeg"),
+        "{}",
+        heic.body
+    );
+
+    // when the report holds five files, a sixth form is refused and says why
+    let status = cityfix_app::transition::StatusDeps {
+        city: cityfix_testing::demo_city(),
+        store: Arc::new(h.world.store.clone()),
+        queue: Arc::new(h.world.queue.clone()),
+        clock: Arc::new(cityfix_app::ports::SystemClock),
+        media: Arc::new(h.world.media.clone()),
+    };
+    let request_id = cityfix_domain::TrackingNumber::parse(&id).unwrap();
+    for n in 0..5 {
+        let attach = cityfix_app::messages::StatusCommand::AttachMedia {
+            request_id: request_id.clone(),
+            media_id: format!("media-m{n}"),
+            key: format!("originals/{id}/m{n}.jpg"),
+            content_type: "image/jpeg".into(),
+            url: format!("http://cityfix.test/api/v1/media/{id}/m{n}.jpg"),
+        };
+        cityfix_app::transition::apply(&status, &attach)
+            .await
+            .unwrap();
+    }
+    let sixth = h.ask_upload(&id, &token, "image/jpeg").await;
+    assert_eq!(sixth.status, StatusCode::CONFLICT, "{}", sixth.body);
+    assert!(sixth.body.contains("(5)"), "{}", sixth.body);
+    let ready = h.get("/api/v1/media/m0").await.json();
+    assert_eq!(ready["state"], "ready", "{ready}");
+    assert!(ready["thumbnail_url"]
+        .as_str()
+        .unwrap()
+        .ends_with("?size=thumbnail"));
+}

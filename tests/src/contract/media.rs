@@ -149,3 +149,54 @@ pub async fn a_changed_link_is_refused(media: &dyn MediaStore) {
     let answer = reqwest::get(&other).await.unwrap();
     assert!(answer.status().is_client_error(), "{}", answer.status());
 }
+
+/// A queue that keeps what it is sent, for the media check.
+#[derive(Default)]
+struct Kept(std::sync::Mutex<Vec<String>>);
+
+#[async_trait::async_trait]
+impl cityfix_app::ports::Queue for Kept {
+    async fn send(
+        &self,
+        _: cityfix_app::ports::QueueName,
+        body: &str,
+    ) -> cityfix_app::ports::PortResult<()> {
+        self.0.lock().unwrap().push(body.to_string());
+        Ok(())
+    }
+}
+
+/// Where storage takes a file larger than its kind allows (moto does not check a form's policy),
+/// the media check refuses it from its size alone, deletes it and keeps nothing.
+pub async fn the_check_refuses_a_file_over_its_kind(media: std::sync::Arc<dyn MediaStore>) {
+    use cityfix_app::media::{check_upload, Checked, MediaDeps};
+    let key = "uploads/7K3M-9QZ2/0f9a-big.png";
+    media
+        .put(key, vec![0x89; 16 * 1024 * 1024], "image/png")
+        .await
+        .unwrap();
+    let queue = std::sync::Arc::new(Kept::default());
+    let deps = MediaDeps {
+        media: media.clone(),
+        queue: queue.clone(),
+        public_url: "http://cityfix.test".into(),
+    };
+    let checked = check_upload(&deps, key).await.unwrap();
+    assert!(
+        matches!(&checked, Checked::Refused(why) if why.contains("a image/png may have 1 to")),
+        "{checked:?}"
+    );
+    assert_eq!(media.head(key).await.unwrap(), None);
+    assert_eq!(
+        media
+            .head("originals/7K3M-9QZ2/0f9a-big.png")
+            .await
+            .unwrap(),
+        None
+    );
+    let sent = queue.0.lock().unwrap().clone();
+    assert!(
+        matches!(&sent[..], [note] if note.contains("refuse_media")),
+        "{sent:?}"
+    );
+}
