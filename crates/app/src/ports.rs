@@ -256,6 +256,20 @@ pub trait RequestStore: Send + Sync {
     /// Gives a claim back after a send failed, so a retry may send.
     async fn release_delivery(&self, key: &str) -> PortResult<()>;
 
+    /// Turns `channel` off for `recipient` (a recipient key from
+    /// [`crate::preferences::recipient_key`], never an address), or on again. Repeating either
+    /// changes nothing.
+    async fn set_channel_off(
+        &self,
+        recipient: &str,
+        channel: &str,
+        off: bool,
+        at: DateTime<Utc>,
+    ) -> PortResult<()>;
+
+    /// Whether `recipient` turned `channel` off.
+    async fn channel_off(&self, recipient: &str, channel: &str) -> PortResult<bool>;
+
     /// Saves a backlog, new or changed (lifted).
     async fn save_backlog(&self, backlog: &Backlog) -> PortResult<()>;
 
@@ -415,6 +429,9 @@ pub struct Email {
     pub html: String,
     /// Stable per event × recipient × channel, so a resend can be recognised.
     pub dedupe_key: String,
+    /// The one-click unsubscribe address (RFC 8058): sent as `List-Unsubscribe` with
+    /// `List-Unsubscribe-Post: List-Unsubscribe=One-Click`.
+    pub list_unsubscribe: Option<String>,
 }
 
 /// A text message.

@@ -1097,6 +1097,71 @@ impl RequestStore for DynamoStore {
             .map_err(|e| unavailable("release", e.into_service_error()))?;
         Ok(())
     }
+
+    async fn set_channel_off(
+        &self,
+        recipient: &str,
+        channel: &str,
+        off: bool,
+        at: DateTime<Utc>,
+    ) -> PortResult<()> {
+        let (pk, sk) = (format!("OFF#{recipient}"), format!("CHANNEL#{channel}"));
+        if !off {
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .key("PK", AttributeValue::S(pk))
+                .key("SK", AttributeValue::S(sk))
+                .send()
+                .await
+                .map_err(|e| unavailable("turn a channel on", e.into_service_error()))?;
+            return Ok(());
+        }
+        let item = to_item(&Item {
+            pk,
+            sk,
+            body: at,
+            ttl: None,
+        })?;
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(()),
+            // Off already, since an earlier time: that time stays.
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(error) => Err(unavailable(
+                "turn a channel off",
+                error.into_service_error(),
+            )),
+        }
+    }
+
+    async fn channel_off(&self, recipient: &str, channel: &str) -> PortResult<bool> {
+        let answer = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", AttributeValue::S(format!("OFF#{recipient}")))
+            .key("SK", AttributeValue::S(format!("CHANNEL#{channel}")))
+            .projection_expression("PK")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("read a channel", e.into_service_error()))?;
+        Ok(answer.item.is_some())
+    }
 }
 
 #[cfg(test)]

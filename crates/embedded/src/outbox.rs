@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
 use serde::{Deserialize, Serialize};
 
 use crate::file_error;
@@ -88,6 +89,14 @@ impl Outbox {
         std::fs::read(self.dir.join(file)).map_err(|_| PortError::NotFound(file.to_string()))
     }
 
+    /// The HTML of an e-mail in the outbox, as its recipient sees it.
+    pub fn read_html(&self, eml_file: &str) -> PortResult<Vec<u8>> {
+        if !eml_file.ends_with(".eml") {
+            return Err(PortError::NotFound(eml_file.to_string()));
+        }
+        self.read(&format!("{eml_file}.html"))
+    }
+
     /// Writes a file whole or not at all; the same dedupe key always names the same file, so a
     /// resend replaces rather than adds. The file system is worked on the blocking pool, never on
     /// the threads that serve requests.
@@ -125,7 +134,19 @@ impl Mailer for Outbox {
                 ))
             })
         };
-        let message = lettre::Message::builder()
+        let mut builder = lettre::Message::builder();
+        if let Some(link) = &email.list_unsubscribe {
+            builder = builder
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                    format!("<{link}>"),
+                ))
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                    "List-Unsubscribe=One-Click".into(),
+                ));
+        }
+        let message = builder
             .from(mailbox(&email.from)?)
             .to(mailbox(&email.to)?)
             .subject(email.subject.clone())
@@ -149,6 +170,14 @@ impl Mailer for Outbox {
             .map_err(|e| {
                 PortError::Unavailable(format!("message {} cannot be built: {e}", email.dedupe_key))
             })?;
+        // The HTML part as the recipient's mail program shows it, for the outbox page (the
+        // `.eml` holds it encoded). Written first: a listed `.eml` always has its page.
+        self.write(
+            &email.dedupe_key,
+            "eml.html",
+            email.html.clone().into_bytes(),
+        )
+        .await?;
         self.write(&email.dedupe_key, "eml", message.formatted())
             .await
     }

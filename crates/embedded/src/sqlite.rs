@@ -95,6 +95,12 @@ CREATE TABLE IF NOT EXISTS deliveries (
     key TEXT PRIMARY KEY,
     claimed_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS channels_off (
+    recipient TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    since TEXT NOT NULL,
+    PRIMARY KEY (recipient, channel)
+);
 CREATE TABLE IF NOT EXISTS queue_messages (
     id TEXT PRIMARY KEY,
     queue TEXT NOT NULL,

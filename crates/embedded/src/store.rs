@@ -501,6 +501,46 @@ impl RequestStore for SqliteStore {
             })
             .await
     }
+
+    async fn set_channel_off(
+        &self,
+        recipient: &str,
+        channel: &str,
+        off: bool,
+        at: DateTime<Utc>,
+    ) -> PortResult<()> {
+        let (recipient, channel) = (recipient.to_string(), channel.to_string());
+        self.db
+            .call(move |conn| {
+                let changed = if off {
+                    conn.execute(
+                        "INSERT OR IGNORE INTO channels_off (recipient, channel, since) VALUES (?1, ?2, ?3)",
+                        params![recipient, channel, timestamp(at)],
+                    )
+                } else {
+                    conn.execute(
+                        "DELETE FROM channels_off WHERE recipient = ?1 AND channel = ?2",
+                        params![recipient, channel],
+                    )
+                };
+                changed.map(|_| ()).map_err(sqlite_error)
+            })
+            .await
+    }
+
+    async fn channel_off(&self, recipient: &str, channel: &str) -> PortResult<bool> {
+        let (recipient, channel) = (recipient.to_string(), channel.to_string());
+        self.db
+            .read(move |conn| {
+                conn.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM channels_off WHERE recipient = ?1 AND channel = ?2)",
+                    params![recipient, channel],
+                    |row| row.get(0),
+                )
+                .map_err(sqlite_error)
+            })
+            .await
+    }
 }
 
 /// The scheduler's look-up of breaches to notice: it repeats the terms of the partial index

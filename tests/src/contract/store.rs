@@ -445,6 +445,26 @@ pub async fn a_delivery_is_claimed_once(store: &dyn RequestStore) {
     assert!(store.claim_delivery("E1/email/abc", at(3)).await.unwrap());
 }
 
+pub async fn a_channel_turned_off_stays_off_for_that_recipient_only(store: &dyn RequestStore) {
+    assert!(!store.channel_off("email:abc", "email").await.unwrap());
+    store
+        .set_channel_off("email:abc", "email", true, at(1))
+        .await
+        .unwrap();
+    store
+        .set_channel_off("email:abc", "email", true, at(2))
+        .await
+        .unwrap();
+    assert!(store.channel_off("email:abc", "email").await.unwrap());
+    assert!(!store.channel_off("email:abc", "sms").await.unwrap());
+    assert!(!store.channel_off("email:def", "email").await.unwrap());
+    store
+        .set_channel_off("email:abc", "email", false, at(3))
+        .await
+        .unwrap();
+    assert!(!store.channel_off("email:abc", "email").await.unwrap());
+}
+
 pub async fn near_finds_requests_within_the_circle_by_cell(store: &dyn RequestStore) {
     use cityfix_app::ports::Near;
     use cityfix_domain::Location;
