@@ -8,7 +8,8 @@ use crate::letters::{self, AgencyView, Fact, Letter, Particulars, Rendered, Sign
 use crate::links::{LinkSigner, Purpose, UNSUBSCRIBE_DAYS};
 use crate::messages::{NotifyEvent, NotifyKind};
 use crate::ports::{
-    Clock, Email, Mailer, PortError, PushMessage, PushSender, RequestStore, SmsSender, TextMessage,
+    Clock, Email, Mailer, PortError, PushMessage, PushSender, RequestStore, SendClaim, SmsSender,
+    TextMessage,
 };
 use crate::preferences::recipient_key;
 use crate::AppError;
@@ -105,9 +106,17 @@ struct Outgoing {
     unsubscribe: Option<String>,
 }
 
-/// Sends the messages this event calls for. Every message is claimed before it is sent, so a
-/// redelivered event sends nothing twice; a failed send gives its claim back and fails the event,
-/// so the redelivery tries it again.
+/// How long one attempt holds a message it is sending. Longer than the notify function may run
+/// (its Lambda timeout, 10 s), so a live attempt is never overtaken; shorter than the notify
+/// queue's visibility timeout (60 s), so the redelivery of an attempt that died finds the lease
+/// run out and sends.
+pub const SEND_LEASE: Duration = Duration::seconds(30);
+
+/// Sends the messages this event calls for. Each message has a send record (a conditional
+/// write): begun before the send, finished after it, so a redelivered event sends nothing that
+/// went out; a failed send gives its record back and fails the event, so the redelivery tries it
+/// again; a message another attempt holds fails the event too, to be tried once that attempt is
+/// done or its lease has run out. What each crash window does: docs/messages.md.
 pub async fn notify(deps: &NotifyDeps, event: &NotifyEvent) -> Result<Notified, AppError> {
     let request = deps.store.get(&event.request_id).await?.ok_or_else(|| {
         AppError::Impossible(format!("request {} does not exist", event.request_id))
@@ -157,19 +166,32 @@ pub async fn notify(deps: &NotifyDeps, event: &NotifyEvent) -> Result<Notified, 
             message.channel.as_str(),
             recipient_hash(&message.to)
         );
-        if !deps
+        let now = deps.clock.now();
+        match deps
             .store
-            .claim_delivery(&dedupe_key, deps.clock.now())
+            .begin_send(&dedupe_key, now, now + SEND_LEASE)
             .await?
         {
-            notified.already_sent += 1;
-            continue;
+            SendClaim::Claimed => {}
+            SendClaim::Sent => {
+                notified.already_sent += 1;
+                continue;
+            }
+            SendClaim::InFlight => {
+                failure = Some(PortError::Conflict(format!(
+                    "{dedupe_key} is being sent by another attempt"
+                )));
+                continue;
+            }
         }
         if let Err(error) = send(deps, &message, &dedupe_key, request.id.as_str()).await {
-            deps.store.release_delivery(&dedupe_key).await?;
+            deps.store.abandon_send(&dedupe_key).await?;
             failure = Some(error);
             continue;
         }
+        deps.store
+            .finish_send(&dedupe_key, deps.clock.now())
+            .await?;
         notified.sent += 1;
     }
     match failure {
