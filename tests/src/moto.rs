@@ -309,6 +309,7 @@ pub async fn start_city(
             .set("NOTIFY_QUEUE_URL", &stack.queues["notify"])
             .set("MEDIA_BUCKET", &stack.bucket)
             .set("FROM_ADDRESS", sender)
+            .set("LINK_SECRET", "a link secret of the moto tests, 32+ chars")
             .count_calls(calls.clone());
     let city = cityfix_local::start(cityfix_local::LocalOptions {
         addr: "127.0.0.1:0".parse().unwrap(),

@@ -14,6 +14,7 @@ fn email(from: &str) -> Email {
         text: "Thank you.".into(),
         html: "<p>Thank you.</p>".into(),
         dedupe_key: "7K3M-9QZ2/routed/email/abc".into(),
+        list_unsubscribe: Some("http://127.0.0.1/api/v1/unsubscribe?t=u1.email:abc.1.00".into()),
     }
 }
 

@@ -5,11 +5,14 @@ pub mod backlog;
 pub mod breach;
 pub mod fix_history;
 pub mod geocoding;
+pub mod letters;
+pub mod links;
 pub mod media;
 pub mod messages;
 pub mod notify;
 pub mod photo;
 pub mod ports;
+pub mod preferences;
 pub mod route;
 #[cfg(any(test, feature = "samples"))]
 pub mod samples;

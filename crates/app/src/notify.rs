@@ -2,14 +2,19 @@
 
 use std::sync::Arc;
 
+use chrono::Duration;
+
+use crate::letters::{self, AgencyView, Fact, Letter, Particulars, Rendered, Signature};
+use crate::links::{LinkSigner, Purpose, UNSUBSCRIBE_DAYS};
 use crate::messages::{NotifyEvent, NotifyKind};
 use crate::ports::{
-    Clock, Email, Mailer, PortError, PushMessage, PushSender, RequestStore, SmsSender, TextMessage,
+    Clock, Email, Mailer, PortError, PushMessage, PushSender, RequestStore, SendClaim, SmsSender,
+    TextMessage,
 };
+use crate::preferences::recipient_key;
 use crate::AppError;
-use cityfix_domain::escape_html as escape;
 use cityfix_domain::{
-    recipient_hash, City, Contact, Resolution, ServiceRequest, Status, TimelineEntry, TimelineKind,
+    recipient_hash, City, Contact, Language, ServiceRequest, Status, TimelineEntry, TimelineKind,
     TrackingNumber,
 };
 
@@ -20,6 +25,8 @@ pub struct NotifySettings {
     pub public_url: String,
     /// The sender of e-mail, e.g. `Hartford 311 <311@hartford.example>`.
     pub mail_from: String,
+    /// Signs the unsubscribe links (intake checks them with the same secret).
+    pub links: LinkSigner,
 }
 
 /// What the notify function needs.
@@ -34,29 +41,82 @@ pub struct NotifyDeps {
     pub settings: NotifySettings,
 }
 
-/// What notifying did: how many messages went out now, and how many had gone out before.
+/// What notifying did: how many messages went out now, how many had gone out before, and how
+/// many were not sent because their recipient turned that channel off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Notified {
     pub sent: usize,
     pub already_sent: usize,
+    pub turned_off: usize,
+}
+
+/// Channels a message goes out on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    Email,
+    Sms,
+    /// `to` is then the device's push token.
+    Push,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Sms => "sms",
+            Channel::Push => "push",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Channel> {
+        match name {
+            "email" => Some(Channel::Email),
+            "sms" => Some(Channel::Sms),
+            "push" => Some(Channel::Push),
+            _ => None,
+        }
+    }
+}
+
+/// Who a letter is for: how to greet them, in which language, and through which of their reports.
+#[derive(Debug, Clone)]
+struct Reader {
+    name: Option<String>,
+    language: Language,
+    via: Option<TrackingNumber>,
+}
+
+impl Reader {
+    fn of(contact: &Contact, via: Option<TrackingNumber>) -> Self {
+        Reader {
+            name: contact.greeting_name().map(str::to_string),
+            language: contact.language.unwrap_or_default(),
+            via,
+        }
+    }
 }
 
 /// One message for one recipient on one channel.
 #[derive(Clone)]
 struct Outgoing {
     to: String,
-    /// "email", "sms" or "push" (`to` is then the device's push token).
-    channel: &'static str,
-    subject: String,
-    /// Paragraphs of the message; the first is the greeting.
-    paragraphs: Vec<String>,
-    facts: Vec<(&'static str, String)>,
-    sms: String,
+    channel: Channel,
+    rendered: Rendered,
+    /// The signed link that turns this channel off for this recipient (residents only).
+    unsubscribe: Option<String>,
 }
 
-/// Sends the messages this event calls for. Every message is claimed before it is sent, so a
-/// redelivered event sends nothing twice; a failed send gives its claim back and fails the event,
-/// so the redelivery tries it again.
+/// How long one attempt holds a message it is sending. Longer than the notify function may run
+/// (its Lambda timeout, 10 s), so a live attempt is never overtaken; shorter than the notify
+/// queue's visibility timeout (60 s), so the redelivery of an attempt that died finds the lease
+/// run out and sends.
+pub const SEND_LEASE: Duration = Duration::seconds(30);
+
+/// Sends the messages this event calls for. Each message has a send record (a conditional
+/// write): begun before the send, finished after it, so a redelivered event sends nothing that
+/// went out; a failed send gives its record back and fails the event, so the redelivery tries it
+/// again; a message another attempt holds fails the event too, to be tried once that attempt is
+/// done or its lease has run out. What each crash window does: docs/messages.md.
 pub async fn notify(deps: &NotifyDeps, event: &NotifyEvent) -> Result<Notified, AppError> {
     let request = deps.store.get(&event.request_id).await?.ok_or_else(|| {
         AppError::Impossible(format!("request {} does not exist", event.request_id))
@@ -66,49 +126,106 @@ pub async fn notify(deps: &NotifyDeps, event: &NotifyEvent) -> Result<Notified, 
         NotifyKind::SlaBreached => None,
         _ => deps.store.reporter(&request.id).await?,
     };
-    let mut outgoing = Vec::new();
     let compose = Compose {
         city: &deps.city,
         settings: &deps.settings,
         request: &request,
+        now: deps.clock.now(),
     };
+    let mut outgoing = Vec::new();
     if event.kind == NotifyKind::SlaBreached {
-        outgoing.extend(compose.to_supervisors());
+        outgoing.extend(compose.to_supervisors()?);
     } else if event.kind == NotifyKind::Updated {
         outgoing.extend(updates(deps, &compose, event, reporter.as_ref()).await?);
     } else if let Some(contact) = &reporter {
-        outgoing.extend(compose.to_reporter(event.kind, contact));
+        if let Some(letter) = reporter_letter(event.kind) {
+            outgoing.extend(compose.addressed(letter, contact, None, None)?);
+        }
     }
     if event.kind == NotifyKind::Referred {
-        outgoing.extend(compose.to_agency());
+        outgoing.extend(compose.to_agency()?);
     }
     let mut notified = Notified::default();
     let mut failure: Option<PortError> = None;
     for message in outgoing {
+        if message.unsubscribe.is_some()
+            && deps
+                .store
+                .channel_off(
+                    &recipient_key(message.channel, &message.to, deps.city.country_calling_code),
+                    message.channel.as_str(),
+                )
+                .await?
+        {
+            notified.turned_off += 1;
+            continue;
+        }
         let dedupe_key = format!(
             "{}/{}/{}",
             event.event_id,
-            message.channel,
+            message.channel.as_str(),
             recipient_hash(&message.to)
         );
-        if !deps
+        let now = deps.clock.now();
+        match deps
             .store
-            .claim_delivery(&dedupe_key, deps.clock.now())
+            .begin_send(&dedupe_key, now, now + SEND_LEASE)
             .await?
         {
-            notified.already_sent += 1;
-            continue;
+            SendClaim::Claimed => {}
+            SendClaim::Sent => {
+                notified.already_sent += 1;
+                continue;
+            }
+            SendClaim::InFlight => {
+                failure = Some(PortError::Conflict(format!(
+                    "{dedupe_key} is being sent by another attempt"
+                )));
+                continue;
+            }
         }
         if let Err(error) = send(deps, &message, &dedupe_key, request.id.as_str()).await {
-            deps.store.release_delivery(&dedupe_key).await?;
+            deps.store.abandon_send(&dedupe_key).await?;
             failure = Some(error);
             continue;
         }
+        deps.store
+            .finish_send(&dedupe_key, deps.clock.now())
+            .await?;
         notified.sent += 1;
     }
     match failure {
         Some(error) => Err(error.into()),
         None => Ok(notified),
+    }
+}
+
+/// The letter the reporter gets for an event of their own report; `None` for events told from a
+/// timeline entry (`updates`) or to staff.
+fn reporter_letter(kind: NotifyKind) -> Option<Letter> {
+    match kind {
+        NotifyKind::Acknowledged => Some(Letter::Received),
+        NotifyKind::Referred => Some(Letter::Referred),
+        NotifyKind::LinkedAsDuplicate => Some(Letter::Duplicate),
+        NotifyKind::Unlinked => Some(Letter::Unlinked),
+        NotifyKind::Updated | NotifyKind::SlaBreached => None,
+    }
+}
+
+/// The letter a public timeline entry written by staff (or an outside system) calls for; `None`
+/// for an entry nobody is told of.
+fn update_letter(entry: &TimelineEntry) -> Option<Letter> {
+    match (entry.kind, entry.status) {
+        (TimelineKind::StatusChanged, Some(Status::Closed)) => Some(Letter::Closed),
+        (TimelineKind::StatusChanged, Some(Status::InProgress)) => Some(Letter::InProgress),
+        (TimelineKind::StatusChanged, Some(Status::Open)) => Some(Letter::Reopened),
+        // The reporter wrote it; nobody is told of their own words.
+        (TimelineKind::Comment | TimelineKind::Supported | TimelineKind::BacklogLifted, _) => None,
+        (TimelineKind::Note, _) => Some(Letter::Note),
+        (TimelineKind::Backlog, _) => Some(Letter::Backlog),
+        (TimelineKind::Rescheduled, _) => Some(Letter::Rescheduled),
+        (TimelineKind::Assigned, _) => Some(Letter::Assigned),
+        _ => None,
     }
 }
 
@@ -132,9 +249,9 @@ async fn updates(
             event.request_id
         )));
     };
-    if !entry.public {
+    let Some(letter) = update_letter(entry).filter(|_| entry.public) else {
         return Ok(Vec::new());
-    }
+    };
     let mut people: Vec<(Contact, Option<TrackingNumber>)> = Vec::new();
     if let Some(contact) = reporter {
         people.push((contact.clone(), None));
@@ -144,10 +261,7 @@ async fn updates(
     }
     let mut outgoing: Vec<Outgoing> = Vec::new();
     for (contact, via) in people {
-        let Some(message) = compose.update_message(entry, &contact, via.as_ref()) else {
-            return Ok(Vec::new());
-        };
-        for addressed in compose.addressed(&contact, message) {
+        for addressed in compose.addressed(letter, &contact, via, Some(entry))? {
             if !outgoing
                 .iter()
                 .any(|o| o.channel == addressed.channel && o.to == addressed.to)
@@ -165,64 +279,60 @@ async fn send(
     dedupe_key: &str,
     request_id: &str,
 ) -> Result<(), PortError> {
-    if message.channel == "push" {
-        return deps
-            .push
-            .push(
-                &message.to,
-                &PushMessage {
-                    title: message.subject.clone(),
-                    body: message.sms.clone(),
-                    request_id: request_id.to_string(),
+    let rendered = &message.rendered;
+    match message.channel {
+        Channel::Push => {
+            deps.push
+                .push(
+                    &message.to,
+                    &PushMessage {
+                        title: rendered.subject.clone(),
+                        body: rendered.short.clone(),
+                        request_id: request_id.to_string(),
+                        dedupe_key: dedupe_key.to_string(),
+                    },
+                )
+                .await
+        }
+        Channel::Sms => {
+            deps.sms
+                .send_sms(&TextMessage {
+                    to: message.to.clone(),
+                    body: rendered.short.clone(),
                     dedupe_key: dedupe_key.to_string(),
-                },
-            )
-            .await;
+                })
+                .await
+        }
+        Channel::Email => {
+            deps.mailer
+                .send_email(&Email {
+                    to: message.to.clone(),
+                    from: deps.settings.mail_from.clone(),
+                    subject: rendered.subject.clone(),
+                    text: rendered.text.clone(),
+                    html: rendered.html.clone(),
+                    dedupe_key: dedupe_key.to_string(),
+                    list_unsubscribe: message.unsubscribe.clone(),
+                })
+                .await
+        }
     }
-    if message.channel == "sms" {
-        return deps
-            .sms
-            .send_sms(&TextMessage {
-                to: message.to.clone(),
-                body: message.sms.clone(),
-                dedupe_key: dedupe_key.to_string(),
-            })
-            .await;
-    }
-    let signature = format!(
-        "{} 311 · {} · {}",
-        deps.city.short_name, deps.city.contact_phone, deps.city.contact_email
+}
+
+/// Where the signed link that turns `channel` off for `address` points.
+pub fn unsubscribe_link(
+    settings: &NotifySettings,
+    city: &City,
+    channel: Channel,
+    address: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let token = settings.links.sign(
+        Purpose::Unsubscribe,
+        &recipient_key(channel, address, city.country_calling_code),
+        now + Duration::days(UNSUBSCRIBE_DAYS),
     );
-    let mut text = String::new();
-    let mut html = String::from("<!doctype html><html><body style=\"font-family:sans-serif\">");
-    for paragraph in &message.paragraphs {
-        text.push_str(paragraph);
-        text.push_str("\n\n");
-        html.push_str(&format!("<p>{}</p>", escape(paragraph)));
-    }
-    html.push_str("<table>");
-    for (label, value) in &message.facts {
-        text.push_str(&format!("  {label}: {value}\n"));
-        html.push_str(&format!(
-            "<tr><th align=\"left\">{}</th><td>{}</td></tr>",
-            escape(label),
-            escape(value)
-        ));
-    }
-    text.push_str(&format!("\n{signature}\n"));
-    html.push_str(&format!(
-        "</table><p>{}</p></body></html>",
-        escape(&signature)
-    ));
-    let email = Email {
-        to: message.to.clone(),
-        from: deps.settings.mail_from.clone(),
-        subject: message.subject.clone(),
-        text,
-        html,
-        dedupe_key: dedupe_key.to_string(),
-    };
-    deps.mailer.send_email(&email).await
+    format!("{}/api/v1/unsubscribe?t={token}", settings.public_url)
 }
 
 /// Writes the messages of one request's event.
@@ -230,6 +340,7 @@ struct Compose<'a> {
     city: &'a City,
     settings: &'a NotifySettings,
     request: &'a ServiceRequest,
+    now: chrono::DateTime<chrono::Utc>,
 }
 
 impl Compose<'_> {
@@ -244,181 +355,54 @@ impl Compose<'_> {
         )
     }
 
-    /// The message for the reporter, by e-mail if they gave one, else by SMS.
-    /// The reporter's messages: by e-mail, else by text; and by push too when they reported
-    /// from the app.
-    fn to_reporter(&self, kind: NotifyKind, contact: &Contact) -> Vec<Outgoing> {
-        self.addressed(contact, self.reporter_message(kind, contact))
+    /// Where staff open a request (the staff site's view of it).
+    fn staff_link(&self) -> String {
+        format!(
+            "{}/staff/#/requests/{}",
+            self.settings.public_url, self.request.id
+        )
     }
 
-    /// `message` on each channel `contact` is reached by.
-    fn addressed(&self, contact: &Contact, message: Outgoing) -> Vec<Outgoing> {
-        let mut channels = Vec::new();
-        match (&contact.email, &contact.phone) {
-            (Some(email), _) => channels.push(("email", email.clone())),
-            (None, Some(phone)) => channels.push(("sms", phone.clone())),
-            (None, None) => {}
+    fn local_time(&self, at: chrono::DateTime<chrono::Utc>, language: Language) -> String {
+        let local = at.with_timezone(&self.city.timezone);
+        match language {
+            Language::En => local.format("%A %-d %B %Y, %H:%M %Z").to_string(),
+            Language::Es => local.format("%-d/%m/%Y, %H:%M %Z").to_string(),
         }
-        if let Some(device) = contact.device_id.as_ref().filter(|d| !d.trim().is_empty()) {
-            channels.push(("push", device.clone()));
-        }
-        channels
-            .into_iter()
-            .map(|(channel, to)| Outgoing {
-                to,
-                channel,
-                ..message.clone()
-            })
-            .collect()
     }
 
-    /// What the reporter is told, before it is addressed to a channel.
-    fn reporter_message(&self, kind: NotifyKind, contact: &Contact) -> Outgoing {
+    /// Everything a letter about this request may say, for a reader of `language`; `entry` is the
+    /// timeline entry an update is about.
+    fn particulars(
+        &self,
+        language: Language,
+        via: Option<&TrackingNumber>,
+        entry: Option<&TimelineEntry>,
+    ) -> Particulars {
         let request = self.request;
-        let greeting = match contact.greeting_name() {
-            Some(name) => format!("Hello {name},"),
-            None => "Hello,".to_string(),
-        };
         let who = request
             .agency_responsible
             .clone()
-            .unwrap_or_else(|| "the right department".into());
-        let city = &self.city.short_name;
-        let link = self.link(request.id.as_str());
-        let mut facts = vec![
-            ("Tracking number", request.id.to_string()),
-            ("What", request.service_name.clone()),
-            ("Where", request.place()),
-        ];
-        let (subject, body, sms) = match kind {
-            NotifyKind::Acknowledged => {
-                facts.push(("Sent to", who.clone()));
-                (
-                    format!("We received your report {} ({})", request.id, request.service_name),
-                    format!("Thank you for reporting a problem to {} 311. We have it, and it is with {who}. We will write again when there is news; you can follow it at any time: {link}", self.city.name),
-                    format!("{city} 311: we received your report {} ({}) and sent it to {who}. Track it: {link}", request.id, request.service_name),
-                )
-            }
-            NotifyKind::Referred => {
-                let agency = request.agency.as_deref().and_then(|id| self.city.agency(id));
-                let contact_line = agency.map(|a| format!("You can reach them at {} or {}, quoting our number {}.", a.phone, a.website, request.id)).unwrap_or_default();
-                if let Some(agency) = agency {
-                    facts.push(("Responsible", agency.name.clone()));
-                    facts.push(("Their phone", agency.phone.clone()));
-                    facts.push(("Their website", agency.website.clone()));
-                }
-                (
-                    format!("Your report {} is for {who}", request.id),
-                    format!("Thank you for your report. This problem is not the city's to fix: {who} is responsible for it there. We have sent them your report, so you need not report it again. {contact_line}"),
-                    format!("{city} 311: your report {} is for {who}, who are responsible there. We sent it to them. {contact_line}", request.id),
-                )
-            }
-            NotifyKind::LinkedAsDuplicate => {
-                let original = request.duplicate_of.as_ref().map(|id| id.to_string()).unwrap_or_default();
-                facts.push(("Same as", original.clone()));
-                (
-                    format!("Your report {} is already being worked on", request.id),
-                    format!("Thank you for your report. Someone nearby reported the same problem already, as {original}, and {who} is working on it. We linked your report to it rather than work it twice, and you will get its updates: {}", self.link(&original)),
-                    format!("{city} 311: your report {} is the same problem as {original}, already with {who}. You'll get its updates: {}", request.id, self.link(&original)),
-                )
-            }
-            // Told from the action's timeline entry (`updates`), or to supervisors
-            // (`to_supervisors`), never from here.
-            NotifyKind::Updated | NotifyKind::SlaBreached => return Outgoing {
-                to: String::new(),
-                channel: "email",
-                subject: String::new(),
-                paragraphs: Vec::new(),
-                facts,
-                sms: String::new(),
-            },
-            NotifyKind::Unlinked => (
-                format!("Your report {} is being worked on its own", request.id),
-                format!("We looked again: your report is a problem of its own, not the same as the one we linked it to. It is open again and we will keep you posted: {link}"),
-                format!("{city} 311: your report {} is open again and worked on its own. Track it: {link}", request.id),
-            ),
-        };
-        Outgoing {
-            to: String::new(),
-            channel: "email",
-            subject,
-            paragraphs: vec![greeting, body],
-            facts,
-            sms,
-        }
-    }
-
-    /// What a person hears of a public timeline entry a staff member wrote; `via` is the report a
-    /// follower made of the same problem. `None` for an entry nobody is told of.
-    fn update_message(
-        &self,
-        entry: &TimelineEntry,
-        contact: &Contact,
-        via: Option<&TrackingNumber>,
-    ) -> Option<Outgoing> {
-        let request = self.request;
-        let city = &self.city.short_name;
-        let link = self.link(request.id.as_str());
-        let greeting = match contact.greeting_name() {
-            Some(name) => format!("Hello {name},"),
-            None => "Hello,".to_string(),
-        };
-        let yours = match via {
-            Some(own) => format!(
-                "the problem you reported as {own}, which the city is working as {}",
-                request.id
-            ),
-            None => format!("your report {}", request.id),
-        };
-        let note = entry.note.clone().unwrap_or_default();
-        let (subject, lead) = match (entry.kind, entry.status, request.resolution) {
-            (TimelineKind::StatusChanged, Some(Status::Closed), Some(Resolution::Fixed)) => (
-                format!("Fixed: {} ({})", request.id, request.service_name),
-                format!("Good news about {yours}: the city has fixed it."),
-            ),
-            (TimelineKind::StatusChanged, Some(Status::Closed), _) => (
-                format!("Closed: {} ({})", request.id, request.service_name),
-                format!("The city has closed {yours}."),
-            ),
-            (TimelineKind::StatusChanged, Some(Status::InProgress), _) => (
-                format!("Work has started on {}", request.id),
-                format!("The city has started work on {yours}."),
-            ),
-            // The reporter wrote it; nobody is told of their own words.
-            (
-                TimelineKind::Comment | TimelineKind::Supported | TimelineKind::BacklogLifted,
-                _,
-                _,
-            ) => return None,
-            (TimelineKind::StatusChanged, Some(Status::Open), _) => (
-                format!("{} is open again", request.id),
-                format!("The city is looking at {yours} again."),
-            ),
-            (TimelineKind::Note, _, _) => (
-                format!("News on {} ({})", request.id, request.service_name),
-                format!("The city wrote about {yours}."),
-            ),
-            (TimelineKind::Backlog, _, _) => (
-                format!("A delay on {}", request.id),
-                format!("We are sorry: there is a delay with {yours}."),
-            ),
-            (TimelineKind::Rescheduled, _, _) => (
-                format!("New expected date for {}", request.id),
-                format!("The city has a new date for {yours}."),
-            ),
-            (TimelineKind::Assigned, _, _) => (
-                format!("{} is with another department", request.id),
-                format!("The city has passed {yours} to the department that can fix it."),
-            ),
-            _ => return None,
-        };
-        let mut facts = vec![
-            ("Tracking number", request.id.to_string()),
-            ("What", request.service_name.clone()),
-            ("Where", request.place()),
-        ];
+            .or_else(|| {
+                let department = self.city.department(request.department.as_deref()?)?;
+                Some(department.name.clone())
+            })
+            .unwrap_or_else(|| match language {
+                Language::En => "the right department".into(),
+                Language::Es => "el departamento indicado".into(),
+            });
+        let agency = request
+            .agency
+            .as_deref()
+            .and_then(|id| self.city.agency(id))
+            .map(|a| AgencyView {
+                name: a.name.clone(),
+                phone: a.phone.clone(),
+                website: a.website.clone(),
+            });
         let photos: Vec<String> = entry
-            .media
+            .map(|e| e.media.as_slice())
+            .unwrap_or_default()
             .iter()
             .filter_map(|key| key.rsplit('/').next())
             .map(|file| {
@@ -428,43 +412,119 @@ impl Compose<'_> {
                 )
             })
             .collect();
-        for photo in &photos {
-            facts.push(("Photo", photo.clone()));
+        let original = request.duplicate_of.as_ref().map(|id| id.to_string());
+        let note = entry
+            .and_then(|e| e.note.clone())
+            .filter(|n| !n.trim().is_empty());
+        Particulars {
+            city: Signature::of(self.city),
+            id: request.id.to_string(),
+            service: request.service_name.clone(),
+            place: request.place(),
+            who,
+            via: via.map(|v| v.to_string()),
+            note_short: note.as_deref().map(|n| {
+                let mut short: String = n.chars().take(100).collect();
+                if short.len() < n.len() {
+                    short.push('…');
+                }
+                short
+            }),
+            note,
+            photos,
+            resolution: request.resolution.map(|r| r.as_str().to_string()),
+            expected: request.expected_at.map(|at| self.local_time(at, language)),
+            original_link: original.as_deref().map(|id| self.link(id)),
+            original,
+            agency,
+            late: None,
+            status: Some(request.status.to_string()),
+            assignee: None,
+            member: None,
+            track_link: self.link(request.id.as_str()),
+            staff_link: None,
+            facts: vec![
+                Fact::new("tracking", request.id.to_string()),
+                Fact::new("what", request.service_name.clone()),
+                Fact::new("where", request.place()),
+            ],
         }
-        let mut paragraphs = vec![greeting, lead];
-        if !note.is_empty() {
-            paragraphs.push(note.clone());
-        }
-        if !photos.is_empty() {
-            paragraphs.push(format!("A photo from the city: {}", photos.join(" ")));
-        }
-        paragraphs.push(format!("Follow it at any time: {link}"));
-        let photo_line = photos
-            .first()
-            .map(|p| format!(" Photo: {p}"))
-            .unwrap_or_default();
-        Some(Outgoing {
-            to: String::new(),
-            channel: "email",
-            sms: format!("{city} 311: {subject}. {note}{photo_line} {link}"),
-            subject,
-            paragraphs,
-            facts,
-        })
     }
 
-    /// Where staff open a request (the staff site's view of it).
-    fn staff_link(&self) -> String {
-        format!(
-            "{}/staff/#/requests/{}",
-            self.settings.public_url, self.request.id
-        )
+    /// `letter` for `contact` on each channel they are reached by: e-mail, else text; and push
+    /// too when they reported from the app. Each carries its own unsubscribe link.
+    fn addressed(
+        &self,
+        letter: Letter,
+        contact: &Contact,
+        via: Option<TrackingNumber>,
+        entry: Option<&TimelineEntry>,
+    ) -> Result<Vec<Outgoing>, AppError> {
+        let mut channels = Vec::new();
+        match (&contact.email, &contact.phone) {
+            (Some(email), _) => channels.push((Channel::Email, email.clone())),
+            (None, Some(phone)) => channels.push((Channel::Sms, phone.clone())),
+            (None, None) => {}
+        }
+        if let Some(device) = contact.device_id.as_ref().filter(|d| !d.trim().is_empty()) {
+            channels.push((Channel::Push, device.clone()));
+        }
+        let reader = Reader::of(contact, via);
+        let mut particulars = self.particulars(reader.language, reader.via.as_ref(), entry);
+        self.facts_of(letter, &mut particulars);
+        channels
+            .into_iter()
+            .map(|(channel, to)| {
+                let unsubscribe =
+                    unsubscribe_link(self.settings, self.city, channel, &to, self.now);
+                let rendered = letters::render(
+                    letter,
+                    reader.language,
+                    &particulars,
+                    reader.name.as_deref(),
+                    Some(&unsubscribe),
+                )
+                .map_err(|e| AppError::Impossible(e.to_string()))?;
+                Ok(Outgoing {
+                    to,
+                    channel,
+                    rendered,
+                    unsubscribe: Some(unsubscribe),
+                })
+            })
+            .collect()
+    }
+
+    /// The rows a resident's letter adds to the facts table.
+    fn facts_of(&self, letter: Letter, particulars: &mut Particulars) {
+        let facts = &mut particulars.facts;
+        match letter {
+            Letter::Received => facts.push(Fact::new("sent_to", particulars.who.clone())),
+            Letter::Referred => {
+                if let Some(agency) = &particulars.agency {
+                    facts.push(Fact::new("responsible", agency.name.clone()));
+                    facts.push(Fact::new("their_phone", agency.phone.clone()));
+                    facts.push(Fact::link("their_website", agency.website.clone()));
+                }
+            }
+            Letter::Duplicate => {
+                if let Some(original) = &particulars.original {
+                    facts.push(Fact::new("same_as", original.clone()));
+                }
+            }
+            Letter::Rescheduled | Letter::Backlog => {
+                if let Some(expected) = &particulars.expected {
+                    facts.push(Fact::new("expected", expected.clone()));
+                }
+            }
+            _ => {}
+        }
     }
 
     /// The breach notice, one for each supervisor of the request's department who has an e-mail
     /// address: which request, where, how late, and the link to it in the staff view. How late
     /// is counted to when the breach was noticed, so a resent notice says the same.
-    fn to_supervisors(&self) -> Vec<Outgoing> {
+    fn to_supervisors(&self) -> Result<Vec<Outgoing>, AppError> {
         let request = self.request;
         let Some(department) = request
             .department
@@ -472,87 +532,85 @@ impl Compose<'_> {
             .and_then(|id| self.city.department(id))
         else {
             tracing::warn!(request_id = %request.id, "a breach of a request without a known department: nobody to tell");
-            return Vec::new();
+            return Ok(Vec::new());
         };
         let (Some(expected), Some(noticed)) = (request.expected_at, request.breach_noticed_at)
         else {
-            return Vec::new();
+            return Ok(Vec::new());
         };
         let late = cityfix_domain::lateness_in_words(noticed - expected);
-        let expected_local = expected
-            .with_timezone(&self.city.timezone)
-            .format("%A %-d %B %Y, %H:%M %Z")
-            .to_string();
         let assignee = request
             .assignee
             .as_deref()
             .map(|id| department.member(id).map_or(id, |m| m.name.as_str()))
             .unwrap_or("nobody yet");
-        let link = self.staff_link();
+        let mut particulars = self.particulars(Language::En, None, None);
+        particulars.who = department.name.clone();
+        particulars.expected = Some(self.local_time(expected, Language::En));
+        particulars.late = Some(late.clone());
+        particulars.assignee = Some(assignee.to_string());
+        particulars.staff_link = Some(self.staff_link());
+        particulars.facts.extend([
+            Fact::new("expected", self.local_time(expected, Language::En)),
+            Fact::new("late_by", late),
+            Fact::new("status", request.status.to_string()),
+            Fact::new("assigned_to", assignee),
+            Fact::link("staff_view", self.staff_link()),
+        ]);
         department
             .members
             .iter()
             .filter(|member| member.supervisor)
             .filter_map(|member| Some((member, member.email.clone()?)))
-            .map(|(member, email)| Outgoing {
-                to: email,
-                channel: "email",
-                subject: format!(
-                    "Past its target: {} ({}) is {late} late",
-                    request.id, request.service_name
-                ),
-                paragraphs: vec![
-                    format!("Dear {},", member.name),
-                    format!(
-                        "Request {} ({}) at {} was expected done by {expected_local} and is {late} late. It is {} with {}, assigned to {assignee}.",
-                        request.id,
-                        request.service_name,
-                        request.place(),
-                        request.status,
-                        department.name
-                    ),
-                    format!("Open it in the staff view: {link}"),
-                ],
-                facts: vec![
-                    ("Tracking number", request.id.to_string()),
-                    ("What", request.service_name.clone()),
-                    ("Where", request.place()),
-                    ("Expected by", expected_local.clone()),
-                    ("Late by", late.clone()),
-                    ("Status", request.status.to_string()),
-                    ("Assigned to", assignee.to_string()),
-                    ("Staff view", link.clone()),
-                ],
-                sms: String::new(),
+            .map(|(member, email)| {
+                let mut particulars = particulars.clone();
+                particulars.member = Some(member.name.clone());
+                let rendered =
+                    letters::render(Letter::SlaBreach, Language::En, &particulars, None, None)
+                        .map_err(|e| AppError::Impossible(e.to_string()))?;
+                Ok(Outgoing {
+                    to: email,
+                    channel: Channel::Email,
+                    rendered,
+                    unsubscribe: None,
+                })
             })
             .collect()
     }
 
-    /// The report as sent to the agency it was referred to: what, where (with a map), photos, our number. No reporter details.
-    fn to_agency(&self) -> Option<Outgoing> {
+    /// The report as sent to the agency it was referred to: what, where (with a map), photos, our
+    /// number. No reporter details.
+    fn to_agency(&self) -> Result<Option<Outgoing>, AppError> {
         let request = self.request;
-        let agency = self.city.agency(request.agency.as_deref()?)?;
+        let Some(agency) = request
+            .agency
+            .as_deref()
+            .and_then(|id| self.city.agency(id))
+        else {
+            return Ok(None);
+        };
+        let mut particulars = self.particulars(Language::En, None, None);
         let mut facts = vec![
-            ("Our tracking number", request.id.to_string()),
-            ("Problem", request.service_name.clone()),
-            (
-                "Description",
+            Fact::new("tracking", request.id.to_string()),
+            Fact::new("what", request.service_name.clone()),
+            Fact::new(
+                "description",
                 request
                     .description
                     .clone()
                     .unwrap_or_else(|| "(none given)".into()),
             ),
-            (
-                "Location",
+            Fact::new(
+                "location",
                 format!(
                     "{:.6}, {:.6}",
                     request.location.lat(),
                     request.location.long()
                 ),
             ),
-            ("Map", self.map_link()),
-            (
-                "Reported",
+            Fact::link("map", self.map_link()),
+            Fact::new(
+                "reported",
                 request
                     .requested_at
                     .with_timezone(&self.city.timezone)
@@ -561,27 +619,28 @@ impl Compose<'_> {
             ),
         ];
         if let Some(address) = &request.address {
-            facts.insert(4, ("Address", address.clone()));
+            facts.insert(4, Fact::new("address", address.clone()));
         }
         if let Some(photo) = &request.media_url {
-            facts.push(("Photo", photo.clone()));
+            facts.push(Fact::link("photo", photo.clone()));
         }
         if let Some(reason) = &request.routing_reason {
-            facts.push(("Why it is yours", reason.clone()));
+            facts.push(Fact::new("why_yours", reason.clone()));
         }
-        Some(Outgoing {
+        particulars.facts = facts;
+        let rendered = letters::render(
+            Letter::AgencyReferral,
+            Language::En,
+            &particulars,
+            None,
+            None,
+        )
+        .map_err(|e| AppError::Impossible(e.to_string()))?;
+        Ok(Some(Outgoing {
             to: agency.email.clone(),
-            channel: "email",
-            subject: format!("Referred by {} 311: {} ({})", self.city.short_name, request.service_name, request.id),
-            paragraphs: vec![
-                format!("Dear {},", agency.name),
-                format!(
-                    "A resident reported this to {} 311 at a place that is yours to look after, so we are passing it to you. The resident has been told to contact you for progress. Questions about the report: {} or {}.",
-                    self.city.name, self.city.contact_phone, self.city.contact_email
-                ),
-            ],
-            facts,
-            sms: String::new(),
-        })
+            channel: Channel::Email,
+            rendered,
+            unsubscribe: None,
+        }))
     }
 }

@@ -89,6 +89,17 @@ impl Follower {
     }
 }
 
+/// What the send record of one message says when notify is about to send it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendClaim {
+    /// This caller may send it now.
+    Claimed,
+    /// It went out before.
+    Sent,
+    /// Another attempt is sending it (its lease has not run out).
+    InFlight,
+}
+
 /// A circle to search in.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Near {
@@ -256,6 +267,37 @@ pub trait RequestStore: Send + Sync {
     /// Gives a claim back after a send failed, so a retry may send.
     async fn release_delivery(&self, key: &str) -> PortResult<()>;
 
+    /// Records that one message is about to be sent, by a conditional write: `Claimed` when
+    /// nobody sent it and nobody holds it (or the attempt that held it died: its lease ran out),
+    /// and the caller then holds it until `lease_until`; `Sent` when it went out before;
+    /// `InFlight` while another attempt holds it. See docs/messages.md, "Crash windows".
+    async fn begin_send(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> PortResult<SendClaim>;
+
+    /// The message held by `begin_send` went out: it is never sent again.
+    async fn finish_send(&self, key: &str, at: DateTime<Utc>) -> PortResult<()>;
+
+    /// The send failed: the message is free to be sent by a retry. A message already sent stays sent.
+    async fn abandon_send(&self, key: &str) -> PortResult<()>;
+
+    /// Turns `channel` off for `recipient` (a recipient key from
+    /// [`crate::preferences::recipient_key`], never an address), or on again. Repeating either
+    /// changes nothing.
+    async fn set_channel_off(
+        &self,
+        recipient: &str,
+        channel: &str,
+        off: bool,
+        at: DateTime<Utc>,
+    ) -> PortResult<()>;
+
+    /// Whether `recipient` turned `channel` off.
+    async fn channel_off(&self, recipient: &str, channel: &str) -> PortResult<bool>;
+
     /// Saves a backlog, new or changed (lifted).
     async fn save_backlog(&self, backlog: &Backlog) -> PortResult<()>;
 
@@ -415,6 +457,9 @@ pub struct Email {
     pub html: String,
     /// Stable per event × recipient × channel, so a resend can be recognised.
     pub dedupe_key: String,
+    /// The one-click unsubscribe address (RFC 8058): sent as `List-Unsubscribe` with
+    /// `List-Unsubscribe-Post: List-Unsubscribe=One-Click`.
+    pub list_unsubscribe: Option<String>,
 }
 
 /// A text message.

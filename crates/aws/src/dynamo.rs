@@ -26,6 +26,7 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Datelike, Duration, Utc};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
+use cityfix_app::ports::SendClaim;
 use cityfix_app::ports::{
     AuditQuery, Created, Follower, IdempotencyClaim, NewRequest, PortError, PortResult, QueuePage,
     RequestQuery, RequestStore,
@@ -1096,6 +1097,178 @@ impl RequestStore for DynamoStore {
             .await
             .map_err(|e| unavailable("release", e.into_service_error()))?;
         Ok(())
+    }
+
+    async fn begin_send(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> PortResult<SendClaim> {
+        let pk = format!("SEND#{key}");
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("PK", AttributeValue::S(pk.clone()))
+            .item("SK", AttributeValue::S("SEND".into()))
+            .item("send_state", AttributeValue::S("sending".into()))
+            .item(
+                "lease_until",
+                AttributeValue::N(lease_until.timestamp_millis().to_string()),
+            )
+            .item("at", AttributeValue::S(now.to_rfc3339()))
+            .item(
+                "ttl",
+                AttributeValue::N(
+                    (now + Duration::days(DELIVERY_DAYS))
+                        .timestamp()
+                        .to_string(),
+                ),
+            )
+            .condition_expression(
+                "attribute_not_exists(PK) OR (send_state = :sending AND lease_until <= :now)",
+            )
+            .expression_attribute_values(":sending", AttributeValue::S("sending".into()))
+            .expression_attribute_values(
+                ":now",
+                AttributeValue::N(now.timestamp_millis().to_string()),
+            )
+            .send()
+            .await;
+        match put {
+            Ok(_) => return Ok(SendClaim::Claimed),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+            Err(error) => return Err(unavailable("begin a send", error.into_service_error())),
+        }
+        let held = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", AttributeValue::S(pk))
+            .key("SK", AttributeValue::S("SEND".into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("read a send", e.into_service_error()))?;
+        let sent = held
+            .item
+            .as_ref()
+            .and_then(|item| item.get("send_state"))
+            .is_some_and(|state| state.as_s().is_ok_and(|s| s == "sent"));
+        Ok(if sent {
+            SendClaim::Sent
+        } else {
+            SendClaim::InFlight
+        })
+    }
+
+    async fn finish_send(&self, key: &str, at: DateTime<Utc>) -> PortResult<()> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", AttributeValue::S(format!("SEND#{key}")))
+            .key("SK", AttributeValue::S("SEND".into()))
+            .update_expression("SET send_state = :sent, #at = :at")
+            .expression_attribute_names("#at", "at")
+            .expression_attribute_values(":sent", AttributeValue::S("sent".into()))
+            .expression_attribute_values(":at", AttributeValue::S(at.to_rfc3339()))
+            .send()
+            .await
+            .map_err(|e| unavailable("finish a send", e.into_service_error()))?;
+        Ok(())
+    }
+
+    async fn abandon_send(&self, key: &str) -> PortResult<()> {
+        let delete = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("PK", AttributeValue::S(format!("SEND#{key}")))
+            .key("SK", AttributeValue::S("SEND".into()))
+            .condition_expression("send_state = :sending")
+            .expression_attribute_values(":sending", AttributeValue::S("sending".into()))
+            .send()
+            .await;
+        match delete {
+            Ok(_) => Ok(()),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(error) => Err(unavailable("abandon a send", error.into_service_error())),
+        }
+    }
+
+    async fn set_channel_off(
+        &self,
+        recipient: &str,
+        channel: &str,
+        off: bool,
+        at: DateTime<Utc>,
+    ) -> PortResult<()> {
+        let (pk, sk) = (format!("OFF#{recipient}"), format!("CHANNEL#{channel}"));
+        if !off {
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .key("PK", AttributeValue::S(pk))
+                .key("SK", AttributeValue::S(sk))
+                .send()
+                .await
+                .map_err(|e| unavailable("turn a channel on", e.into_service_error()))?;
+            return Ok(());
+        }
+        let item = to_item(&Item {
+            pk,
+            sk,
+            body: at,
+            ttl: None,
+        })?;
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(()),
+            // Off already, since an earlier time: that time stays.
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(error) => Err(unavailable(
+                "turn a channel off",
+                error.into_service_error(),
+            )),
+        }
+    }
+
+    async fn channel_off(&self, recipient: &str, channel: &str) -> PortResult<bool> {
+        let answer = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", AttributeValue::S(format!("OFF#{recipient}")))
+            .key("SK", AttributeValue::S(format!("CHANNEL#{channel}")))
+            .projection_expression("PK")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("read a channel", e.into_service_error()))?;
+        Ok(answer.item.is_some())
     }
 }
 

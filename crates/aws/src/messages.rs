@@ -1,6 +1,6 @@
 //! E-mail through SES v2; text messages, mobile push and topic publishing through SNS.
 
-use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageHeader};
 use aws_sdk_sns::types::MessageAttributeValue;
 
 use cityfix_app::ports::{
@@ -36,6 +36,20 @@ fn content(text: &str) -> PortResult<Content> {
 #[async_trait::async_trait]
 impl Mailer for SesMailer {
     async fn send_email(&self, email: &Email) -> PortResult<()> {
+        let header = |name: &str, value: String| {
+            MessageHeader::builder()
+                .name(name)
+                .value(value)
+                .build()
+                .map_err(|e| PortError::Unavailable(format!("ses header: {e}")))
+        };
+        let headers = match &email.list_unsubscribe {
+            Some(link) => vec![
+                header("List-Unsubscribe", format!("<{link}>"))?,
+                header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".into())?,
+            ],
+            None => Vec::new(),
+        };
         let message = Message::builder()
             .subject(content(&email.subject)?)
             .body(
@@ -44,6 +58,7 @@ impl Mailer for SesMailer {
                     .html(content(&email.html)?)
                     .build(),
             )
+            .set_headers(Some(headers).filter(|h| !h.is_empty()))
             .build();
         self.client
             .send_email()

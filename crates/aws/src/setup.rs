@@ -18,6 +18,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
 use crate::{DynamoStore, S3Media, SesMailer, SnsPush, SnsSms, SqsQueues};
+use cityfix_app::links::LinkSigner;
 use cityfix_app::media::MediaDeps;
 use cityfix_app::notify::{NotifyDeps, NotifySettings};
 use cityfix_app::ports::{QueueName, RandomIds, SystemClock};
@@ -35,6 +36,8 @@ pub enum SetupError {
     Missing(&'static str),
     #[error("the city configuration in {dir} is not valid: {reason}")]
     City { dir: String, reason: String },
+    #[error("the environment variable {name} {reason}")]
+    Invalid { name: &'static str, reason: String },
 }
 
 /// The value of a required environment variable.
@@ -267,6 +270,19 @@ impl AwsSetup {
         })
     }
 
+    /// Signs and checks the links of messages (unsubscribe) with `LINK_SECRET`, at least 32
+    /// characters; notify and intake must be given the same.
+    pub fn link_signer(&self) -> Result<LinkSigner, SetupError> {
+        let secret = self.required("LINK_SECRET")?;
+        if secret.len() < 32 {
+            return Err(SetupError::Invalid {
+                name: "LINK_SECRET",
+                reason: "must be at least 32 characters".into(),
+            });
+        }
+        Ok(LinkSigner::new(secret.as_bytes()))
+    }
+
     /// Notify sends e-mail as `FROM_ADDRESS` in `SES_CONFIGURATION_SET` (optional), texts by SNS,
     /// and push through the SNS platform application `PUSH_PLATFORM_APPLICATION_ARN` (optional:
     /// without it, push is off).
@@ -291,6 +307,7 @@ impl AwsSetup {
             settings: NotifySettings {
                 public_url: self.public_url.clone(),
                 mail_from: format!("{} 311 <{from}>", self.city.short_name),
+                links: self.link_signer()?,
             },
         })
     }

@@ -6,6 +6,7 @@ pub mod backlog;
 pub mod city;
 pub mod expected;
 pub mod invalid;
+pub mod language;
 pub mod location;
 pub mod phone;
 pub mod report;
@@ -24,6 +25,7 @@ pub use city::{
     ResidentRules, RoutingDecision, Unroutable,
 };
 pub use invalid::Invalid;
+pub use language::Language;
 pub use location::Location;
 pub use report::{Contact, RawAttribute, ReportForm, ValidReport};
 pub use request::{ServiceRequest, TimelineEntry, TimelineKind};

@@ -38,6 +38,9 @@ pub struct Contact {
     pub last_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_id: Option<String>,
+    /// The language they asked to be written to in (the report's, else their browser's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<crate::Language>,
 }
 
 impl Contact {
@@ -231,6 +234,7 @@ fn check_contact(contact: Contact, country_calling_code: u16) -> Result<Contact,
         first_name,
         last_name,
         device_id,
+        language: contact.language,
     })
 }
 

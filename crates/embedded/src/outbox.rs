@@ -10,7 +10,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
@@ -100,11 +101,12 @@ impl Outbox {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The messages, oldest first (a message sent again counts from its last sending).
+    /// The messages, oldest first (a message sent again counts from its last sending); an e-mail's
+    /// page as its recipient sees it (`<name>.eml.html`) is kept beside it, not listed.
     pub fn list(&self) -> PortResult<Vec<OutboxEntry>> {
         let conn = self.conn();
         let mut statement = conn
-            .prepare_cached("SELECT name, channel, length(bytes) FROM messages ORDER BY seq")
+            .prepare_cached("SELECT name, channel, length(bytes) FROM messages WHERE channel <> 'other' ORDER BY seq")
             .map_err(sqlite_error)?;
         let rows = statement
             .query_map([], |row| {
@@ -129,6 +131,14 @@ impl Outbox {
             .optional()
             .map_err(sqlite_error)?
             .ok_or_else(|| PortError::NotFound(file.to_string()))
+    }
+
+    /// The HTML of an e-mail in the outbox, as its recipient sees it.
+    pub fn read_html(&self, eml_file: &str) -> PortResult<Vec<u8>> {
+        if !eml_file.ends_with(".eml") {
+            return Err(PortError::NotFound(eml_file.to_string()));
+        }
+        self.read(&format!("{eml_file}.html"))
     }
 
     /// Keeps a message whole or not at all; the same dedupe key always names the same message, so
@@ -204,7 +214,19 @@ impl Mailer for Outbox {
                 ))
             })
         };
-        let message = lettre::Message::builder()
+        let mut builder = lettre::Message::builder();
+        if let Some(link) = &email.list_unsubscribe {
+            builder = builder
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                    format!("<{link}>"),
+                ))
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                    "List-Unsubscribe=One-Click".into(),
+                ));
+        }
+        let message = builder
             .from(mailbox(&email.from)?)
             .to(mailbox(&email.to)?)
             .subject(email.subject.clone())
@@ -228,6 +250,14 @@ impl Mailer for Outbox {
             .map_err(|e| {
                 PortError::Unavailable(format!("message {} cannot be built: {e}", email.dedupe_key))
             })?;
+        // The HTML part as the recipient's mail program shows it, for the outbox page (the
+        // `.eml` holds it encoded). Written first: a listed `.eml` always has its page.
+        self.write(
+            &email.dedupe_key,
+            "eml.html",
+            email.html.clone().into_bytes(),
+        )
+        .await?;
         self.write(&email.dedupe_key, "eml", message.formatted())
             .await
     }

@@ -96,6 +96,18 @@ CREATE TABLE IF NOT EXISTS deliveries (
     key TEXT PRIMARY KEY,
     claimed_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS sends (
+    key TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    lease_until_ms INTEGER NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS channels_off (
+    recipient TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    since TEXT NOT NULL,
+    PRIMARY KEY (recipient, channel)
+);
 "#;
 
 /// The queues' file: messages by queue, in the order they become visible. It is apart from the

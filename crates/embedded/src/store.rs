@@ -7,6 +7,7 @@ use rusqlite::{params, params_from_iter, OptionalExtension};
 
 use crate::sqlite::{from_json, is_constraint, timestamp, to_json, Db};
 use crate::sqlite::{one_row, run, sqlite_error};
+use cityfix_app::ports::SendClaim;
 use cityfix_app::ports::{
     AuditQuery, Created, Follower, IdempotencyClaim, NewRequest, PortError, PortResult, QueuePage,
     RequestQuery, RequestStore,
@@ -503,6 +504,113 @@ impl RequestStore for SqliteStore {
                 run(conn, "DELETE FROM deliveries WHERE key = ?1", [key])
                     .map(|_| ())
                     .map_err(sqlite_error)
+            })
+            .await
+    }
+
+    async fn begin_send(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> PortResult<SendClaim> {
+        let key = key.to_string();
+        self.db
+            .call(move |conn| {
+                let claimed = conn
+                    .execute(
+                        "INSERT INTO sends (key, state, lease_until_ms, at) VALUES (?1, 'sending', ?2, ?3) \
+                         ON CONFLICT (key) DO UPDATE SET lease_until_ms = excluded.lease_until_ms, at = excluded.at \
+                         WHERE sends.state = 'sending' AND sends.lease_until_ms <= ?4",
+                        params![
+                            key,
+                            lease_until.timestamp_millis(),
+                            timestamp(now),
+                            now.timestamp_millis()
+                        ],
+                    )
+                    .map_err(sqlite_error)?;
+                if claimed == 1 {
+                    return Ok(SendClaim::Claimed);
+                }
+                let state: String = conn
+                    .query_row("SELECT state FROM sends WHERE key = ?1", [&key], |row| {
+                        row.get(0)
+                    })
+                    .map_err(sqlite_error)?;
+                Ok(if state == "sent" {
+                    SendClaim::Sent
+                } else {
+                    SendClaim::InFlight
+                })
+            })
+            .await
+    }
+
+    async fn finish_send(&self, key: &str, at: DateTime<Utc>) -> PortResult<()> {
+        let key = key.to_string();
+        self.db
+            .call(move |conn| {
+                conn.execute(
+                    "UPDATE sends SET state = 'sent', at = ?2 WHERE key = ?1",
+                    params![key, timestamp(at)],
+                )
+                .map(|_| ())
+                .map_err(sqlite_error)
+            })
+            .await
+    }
+
+    async fn abandon_send(&self, key: &str) -> PortResult<()> {
+        let key = key.to_string();
+        self.db
+            .call(move |conn| {
+                conn.execute(
+                    "DELETE FROM sends WHERE key = ?1 AND state = 'sending'",
+                    [key],
+                )
+                .map(|_| ())
+                .map_err(sqlite_error)
+            })
+            .await
+    }
+
+    async fn set_channel_off(
+        &self,
+        recipient: &str,
+        channel: &str,
+        off: bool,
+        at: DateTime<Utc>,
+    ) -> PortResult<()> {
+        let (recipient, channel) = (recipient.to_string(), channel.to_string());
+        self.db
+            .call(move |conn| {
+                let changed = if off {
+                    conn.execute(
+                        "INSERT OR IGNORE INTO channels_off (recipient, channel, since) VALUES (?1, ?2, ?3)",
+                        params![recipient, channel, timestamp(at)],
+                    )
+                } else {
+                    conn.execute(
+                        "DELETE FROM channels_off WHERE recipient = ?1 AND channel = ?2",
+                        params![recipient, channel],
+                    )
+                };
+                changed.map(|_| ()).map_err(sqlite_error)
+            })
+            .await
+    }
+
+    async fn channel_off(&self, recipient: &str, channel: &str) -> PortResult<bool> {
+        let (recipient, channel) = (recipient.to_string(), channel.to_string());
+        self.db
+            .read(move |conn| {
+                conn.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM channels_off WHERE recipient = ?1 AND channel = ?2)",
+                    params![recipient, channel],
+                    |row| row.get(0),
+                )
+                .map_err(sqlite_error)
             })
             .await
     }

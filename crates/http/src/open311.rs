@@ -438,6 +438,7 @@ pub fn parse_report_form(body: &[u8]) -> Result<(ReportForm, PostEnvelope), Inva
             first_name: take("first_name"),
             last_name: take("last_name"),
             device_id: take("device_id"),
+            language: None,
         },
         media_url: take("media_url"),
     };

@@ -148,11 +148,20 @@ struct NewReport {
     first_name: Option<String>,
     last_name: Option<String>,
     device_id: Option<String>,
+    /// The language the reporter wants to be written to in (`en`, `es`); else their browser's.
+    language: Option<String>,
     media_url: Option<String>,
 }
 
 impl NewReport {
-    fn into_form(self) -> Result<ReportForm, Invalid> {
+    fn into_form(self, accept_language: Option<&str>) -> Result<ReportForm, Invalid> {
+        let language = match self.language.as_deref() {
+            Some(tag) => Some(
+                cityfix_domain::Language::parse(tag)
+                    .ok_or_else(|| Invalid::field("language", "language must be `en` or `es`"))?,
+            ),
+            None => accept_language.and_then(cityfix_domain::Language::from_accept_language),
+        };
         let mut attributes = BTreeMap::new();
         for (code, value) in self.attributes {
             let field = format!("attributes.{code}");
@@ -187,6 +196,7 @@ impl NewReport {
                 first_name: self.first_name,
                 last_name: self.last_name,
                 device_id: self.device_id,
+                language,
             },
             media_url: self.media_url,
         })
@@ -215,7 +225,11 @@ async fn create(
         .get("idempotency-key")
         .map(|v| v.to_str().unwrap_or("\u{0}").to_string());
     let submission = Submission {
-        form: report.into_form()?,
+        form: report.into_form(
+            headers
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok()),
+        )?,
         channel: WEB_CHANNEL.into(),
         idempotency_key,
         fingerprint: fingerprint(&body),

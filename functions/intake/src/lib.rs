@@ -5,6 +5,7 @@ mod media;
 mod open311;
 mod open311_updates;
 mod residents;
+mod unsubscribe;
 
 use std::sync::Arc;
 
@@ -14,6 +15,8 @@ use axum::Router;
 use cityfix_app::ports::MediaStore;
 use cityfix_app::submit::IntakeDeps;
 use cityfix_http::MAX_BODY_BYTES;
+
+pub use unsubscribe::{unsubscribe_router, Preferences};
 
 /// The web API's routes as (method, path), kept beside the router and checked against the
 /// OpenAPI document by a test.
@@ -29,6 +32,8 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/media/{id}"),
     ("get", "/api/v1/media/{id}/{file}"),
     ("get", "/api/v1/openapi.json"),
+    ("get", "/api/v1/unsubscribe"),
+    ("post", "/api/v1/unsubscribe"),
 ];
 
 /// The OpenAPI 3.1 description of the web API.

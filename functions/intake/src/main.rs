@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use cityfix_app::ports::SystemClock;
 use cityfix_aws::AwsSetup;
 use cityfix_http::guard::lambda_front;
 
@@ -15,5 +16,12 @@ async fn main() -> Result<(), lambda_http::Error> {
         public_url: setup.public_url.clone(),
         media: Arc::new(setup.media()?),
     };
-    lambda_http::run(lambda_front(intake::router(intake), &limits)).await
+    let preferences = intake::Preferences {
+        store: Arc::new(setup.store()?),
+        links: setup.link_signer()?,
+        clock: Arc::new(SystemClock),
+        city: setup.city.short_name.clone(),
+    };
+    let routes = intake::router(intake).merge(intake::unsubscribe_router(preferences));
+    lambda_http::run(lambda_front(routes, &limits)).await
 }

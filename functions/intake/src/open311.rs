@@ -302,10 +302,15 @@ async fn post(
             "Open311 requests are posted as application/x-www-form-urlencoded",
         );
     }
-    let (form, envelope) = match parse_report_form(&body) {
+    let (mut form, envelope) = match parse_report_form(&body) {
         Ok(parsed) => parsed,
         Err(invalid) => return error(format, StatusCode::BAD_REQUEST, invalid.message),
     };
+    // Open311 has no language field: the client's Accept-Language says which the resident reads.
+    form.contact.language = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(cityfix_domain::Language::from_accept_language);
     let client = match envelope.api_key.as_deref() {
         None => {
             return error(

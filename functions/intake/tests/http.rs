@@ -1110,3 +1110,40 @@ async fn a_reporter_gets_upload_forms_for_five_files_and_each_tells_its_state() 
         .unwrap()
         .ends_with("?size=thumbnail"));
 }
+
+#[tokio::test]
+async fn the_reporter_s_language_comes_from_the_report_else_the_browser() {
+    use cityfix_domain::{Language, TrackingNumber};
+    let h = harness();
+    let store = &h.world.store;
+    let language_of = |answer: Answer| async move {
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+        let id =
+            TrackingNumber::parse(answer.json()["service_request_id"].as_str().unwrap()).unwrap();
+        store.reporter(&id).await.unwrap().unwrap().language
+    };
+    let mut asked = pothole_json();
+    asked["language"] = json!("es");
+    assert_eq!(
+        language_of(h.post_json(&asked, None).await).await,
+        Some(Language::Es)
+    );
+
+    let browser = Request::post("/api/v1/requests")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::ACCEPT_LANGUAGE, "es-MX,es;q=0.9,en;q=0.5")
+        .body(Body::from(pothole_json().to_string()))
+        .unwrap();
+    assert_eq!(language_of(h.call(browser).await).await, Some(Language::Es));
+    assert_eq!(
+        language_of(h.post_json(&pothole_json(), None).await).await,
+        None
+    );
+
+    let before = h.stored().await;
+    asked["language"] = json!("fr");
+    let refused = h.post_json(&asked, None).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.body.contains("language"), "{}", refused.body);
+    assert_eq!(h.stored().await, before);
+}

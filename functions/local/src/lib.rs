@@ -13,6 +13,7 @@ use anyhow::Context;
 use aws_lambda_events::event::s3::{S3Entity, S3Event, S3EventRecord, S3Object};
 use axum::routing::get;
 use axum::Router;
+use cityfix_app::links::LinkSigner;
 use cityfix_app::media::MediaDeps;
 use cityfix_app::notify::{NotifyDeps, NotifySettings};
 use cityfix_app::ports::{
@@ -192,6 +193,7 @@ fn embedded_adapters(
     options: &LocalOptions,
     url: &str,
     keys: Arc<TokenKeys>,
+    country_calling_code: u16,
 ) -> anyhow::Result<Adapters> {
     let EmbeddedSetup {
         store,
@@ -213,6 +215,10 @@ fn embedded_adapters(
             }
         });
     });
+    let replies = outbox_page::Replies {
+        store: Arc::new(store.clone()),
+        country_calling_code,
+    };
     Ok(Adapters {
         store: Arc::new(store),
         queue: Arc::new(queue.clone()),
@@ -221,6 +227,7 @@ fn embedded_adapters(
             outbox.clone(),
             options.outbox,
             keys,
+            replies,
         )),
         media: Arc::new(media),
         mailer: Arc::new(outbox.clone()),
@@ -292,8 +299,15 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
     let keys = Arc::new(staff_token_keys(&options.data_dir)?);
+    // One link secret for the whole process: notify signs unsubscribe links, intake checks them.
+    let links = LinkSigner::new(&cityfix_embedded::setup::secret(
+        &options.data_dir,
+        "link.secret",
+    )?);
     let adapters = match &options.backend {
-        Backend::Embedded => embedded_adapters(&options, &url, keys.clone())?,
+        Backend::Embedded => {
+            embedded_adapters(&options, &url, keys.clone(), city.country_calling_code)?
+        }
         Backend::Aws(setup) => aws_adapters(setup)?,
     };
 
@@ -332,6 +346,7 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
                     .mail_from
                     .clone()
                     .unwrap_or_else(|| format!("{} 311 <{}>", city.short_name, city.contact_email)),
+                links: links.clone(),
             },
         },
     };
@@ -345,6 +360,12 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
             deps: intake,
             public_url: url.clone(),
             media: adapters.media.clone(),
+        }))
+        .merge(intake::unsubscribe_router(intake::Preferences {
+            store: adapters.store.clone(),
+            links: links.clone(),
+            clock: Arc::new(SystemClock),
+            city: city.short_name.clone(),
         }))
         .merge(status::staff_router(staff))
         .merge(adapters.routes)

@@ -1,5 +1,6 @@
-//! The local outbox page: lists every message the system "sent" and shows each one. It holds
-//! residents' names and addresses, so it answers only the machine it runs on, or staff.
+//! The local outbox page: lists every message the system "sent" and shows each one, an e-mail as
+//! its recipient would see it. It holds residents' names and addresses, so it answers only the
+//! machine it runs on, or staff.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,8 +9,10 @@ use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
+use axum::Form;
 use axum::Router;
+use cityfix_app::ports::RequestStore;
 use cityfix_domain::escape_html;
 use cityfix_embedded::Outbox;
 use cityfix_http::auth::{Role, TokenKeys};
@@ -31,11 +34,26 @@ struct Guard {
     keys: Arc<TokenKeys>,
 }
 
-pub fn router(outbox: Outbox, access: OutboxAccess, keys: Arc<TokenKeys>) -> Router {
+/// The phone side of the outbox: where a text message "arrives" from a resident (a STOP reply).
+#[derive(Clone)]
+pub struct Replies {
+    pub store: Arc<dyn RequestStore>,
+    pub country_calling_code: u16,
+}
+
+pub fn router(
+    outbox: Outbox,
+    access: OutboxAccess,
+    keys: Arc<TokenKeys>,
+    replies: Replies,
+) -> Router {
     let guard = Arc::new(Guard { access, keys });
     Router::new()
+        .route("/outbox/sms-reply", post(sms_reply).with_state(replies))
         .route("/outbox", get(list))
         .route("/outbox/{file}", get(show))
+        .route("/outbox/{file}/html", get(show_html))
+        .route("/outbox/{file}/raw", get(show_raw))
         .with_state(outbox)
         .layer(middleware::from_fn_with_state(guard, admit))
 }
@@ -110,13 +128,113 @@ async fn list(State(outbox): State<Outbox>) -> Response {
          </head>\
          <body><h1>Outbox</h1><p>Every e-mail and text message this local city sent, newest first ({count} in all). \
          On AWS these go through SES and SNS instead.</p>\
+         <form method=\"post\" action=\"/outbox/sms-reply\"><p>A text message arrives from \
+         <input name=\"from\" placeholder=\"+18605550199\" required> saying \
+         <input name=\"text\" value=\"STOP\" required> <button type=\"submit\">Receive it</button></p></form>\
          <table><thead><tr><th>Channel</th><th>File</th><th>Bytes</th></tr></thead><tbody>{rows}</tbody></table></body></html>",
         count = entries.len()
     ))
     .into_response()
 }
 
+#[derive(serde::Deserialize)]
+struct SmsReply {
+    from: String,
+    text: String,
+}
+
+/// A text message from a resident, as SNS would hand over a reply: a stop word turns texts to
+/// that number off. Only a form of this page may post it (its `Origin` is this host).
+async fn sms_reply(
+    State(replies): State<Replies>,
+    headers: axum::http::HeaderMap,
+    Form(reply): Form<SmsReply>,
+) -> Response {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let same_origin = match headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
+        None => true,
+        Some(origin) => host.is_some_and(|host| origin == format!("http://{host}")),
+    };
+    if !same_origin {
+        return (
+            StatusCode::FORBIDDEN,
+            "replies are posted from the outbox page only",
+        )
+            .into_response();
+    }
+    match cityfix_app::preferences::sms_reply(
+        replies.store.as_ref(),
+        &reply.from,
+        &reply.text,
+        replies.country_calling_code,
+        chrono::Utc::now(),
+    )
+    .await
+    {
+        Ok(true) => Html("<p>Texts to that number are now off. <a href=\"/outbox\">Outbox</a></p>")
+            .into_response(),
+        Ok(false) => {
+            Html("<p>Not a stop word: nothing changed. <a href=\"/outbox\">Outbox</a></p>")
+                .into_response()
+        }
+        Err(error) => (StatusCode::SERVICE_UNAVAILABLE, error.to_string()).into_response(),
+    }
+}
+
+/// An e-mail: its headers, then its HTML part framed as a mail program shows it (no scripts, no
+/// forms); any other message as written.
 async fn show(State(outbox): State<Outbox>, Path(file): Path<String>) -> Response {
+    let Ok(bytes) = outbox.read(&file) else {
+        return (StatusCode::NOT_FOUND, "no such message").into_response();
+    };
+    if !file.ends_with(".eml") {
+        return show_raw(State(outbox), Path(file)).await;
+    }
+    let message = String::from_utf8_lossy(&bytes);
+    let head: String = message
+        .split("\r\n\r\n")
+        .next()
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| {
+            ["From:", "To:", "Subject:", "Date:", "List-Unsubscribe"]
+                .iter()
+                .any(|name| line.starts_with(name))
+        })
+        .map(|line| format!("{}\n", escape_html(line)))
+        .collect();
+    let file = escape_html(&file);
+    Html(format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{file} · outbox</title></head>\
+         <body><p><a href=\"/outbox\">Outbox</a> · <a href=\"/outbox/{file}/raw\">the message as sent</a></p>\
+         <pre>{head}</pre>\
+         <iframe sandbox title=\"the e-mail as its recipient sees it\" src=\"/outbox/{file}/html\" width=\"100%\" height=\"700\"></iframe>\
+         </body></html>"
+    ))
+    .into_response()
+}
+
+/// The HTML part of an e-mail alone, for the frame of [`show`]. Its styles are the message's own
+/// (inline, as in mail), and nothing in it runs.
+async fn show_html(State(outbox): State<Outbox>, Path(file): Path<String>) -> Response {
+    match outbox.read_html(&file) {
+        Ok(bytes) => (
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    "default-src 'none'; img-src 'self' data: http: https:; style-src 'unsafe-inline'; frame-ancestors 'self'; sandbox",
+                ),
+                (header::X_FRAME_OPTIONS, "SAMEORIGIN"),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(_) => (StatusCode::NOT_FOUND, "no such e-mail").into_response(),
+    }
+}
+
+async fn show_raw(State(outbox): State<Outbox>, Path(file): Path<String>) -> Response {
     match outbox.read(&file) {
         Ok(bytes) => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], bytes).into_response(),
         Err(_) => (StatusCode::NOT_FOUND, "no such message").into_response(),

@@ -26,6 +26,7 @@ fn deps(world: &World, mailer: Arc<dyn Mailer>) -> NotifyDeps {
         settings: NotifySettings {
             public_url: "http://127.0.0.1:3000".into(),
             mail_from: "Hartford 311 <311@hartford.example>".into(),
+            links: cityfix_app::links::LinkSigner::new(b"a test link secret"),
         },
     }
 }

@@ -82,6 +82,7 @@ impl City311 {
             settings: NotifySettings {
                 public_url: "https://hartford.example/311".into(),
                 mail_from: "Hartford 311 <311@hartford.example>".into(),
+                links: cityfix_app::links::LinkSigner::new(b"a test link secret"),
             },
         }
     }

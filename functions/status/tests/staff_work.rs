@@ -215,6 +215,7 @@ impl Fixture {
             settings: NotifySettings {
                 public_url: "http://127.0.0.1:3000".into(),
                 mail_from: "Hartford 311 <311@hartford.example>".into(),
+                links: cityfix_app::links::LinkSigner::new(b"a test link secret"),
             },
         }
     }
@@ -229,7 +230,12 @@ impl Fixture {
         files.sort_by(|a, b| a.file.cmp(&b.file));
         files
             .iter()
-            .map(|e| String::from_utf8(self.world.outbox.read(&e.file).unwrap()).unwrap())
+            // Quoted-printable lines are folded at 76 characters: unfold them to read the words.
+            .map(|e| {
+                String::from_utf8(self.world.outbox.read(&e.file).unwrap())
+                    .unwrap()
+                    .replace("=\r\n", "")
+            })
             .collect()
     }
 }

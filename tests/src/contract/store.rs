@@ -445,6 +445,90 @@ pub async fn a_delivery_is_claimed_once(store: &dyn RequestStore) {
     assert!(store.claim_delivery("E1/email/abc", at(3)).await.unwrap());
 }
 
+pub async fn a_send_is_claimed_once_taken_over_after_its_lease_and_never_after_it_went_out(
+    store: &dyn RequestStore,
+) {
+    use cityfix_app::ports::SendClaim;
+    let lease = |n: u32| at(n) + chrono::Duration::seconds(30);
+    assert_eq!(
+        store
+            .begin_send("E1/email/abc", at(1), lease(1))
+            .await
+            .unwrap(),
+        SendClaim::Claimed
+    );
+    // a redelivery while the first attempt holds it
+    assert_eq!(
+        store
+            .begin_send("E1/email/abc", at(1), lease(1))
+            .await
+            .unwrap(),
+        SendClaim::InFlight
+    );
+    // the first attempt died: once its lease runs out, a redelivery takes it over
+    let later = lease(1) + chrono::Duration::seconds(1);
+    assert_eq!(
+        store
+            .begin_send("E1/email/abc", later, later + chrono::Duration::seconds(30))
+            .await
+            .unwrap(),
+        SendClaim::Claimed
+    );
+    store.finish_send("E1/email/abc", later).await.unwrap();
+    let much_later = later + chrono::Duration::days(1);
+    assert_eq!(
+        store
+            .begin_send("E1/email/abc", much_later, much_later)
+            .await
+            .unwrap(),
+        SendClaim::Sent
+    );
+    // a sent message is never given back; a failed one is
+    store.abandon_send("E1/email/abc").await.unwrap();
+    assert_eq!(
+        store
+            .begin_send("E1/email/abc", much_later, much_later)
+            .await
+            .unwrap(),
+        SendClaim::Sent
+    );
+    assert_eq!(
+        store
+            .begin_send("E1/sms/abc", at(2), lease(2))
+            .await
+            .unwrap(),
+        SendClaim::Claimed
+    );
+    store.abandon_send("E1/sms/abc").await.unwrap();
+    assert_eq!(
+        store
+            .begin_send("E1/sms/abc", at(2), lease(2))
+            .await
+            .unwrap(),
+        SendClaim::Claimed
+    );
+}
+
+pub async fn a_channel_turned_off_stays_off_for_that_recipient_only(store: &dyn RequestStore) {
+    assert!(!store.channel_off("email:abc", "email").await.unwrap());
+    store
+        .set_channel_off("email:abc", "email", true, at(1))
+        .await
+        .unwrap();
+    store
+        .set_channel_off("email:abc", "email", true, at(2))
+        .await
+        .unwrap();
+    assert!(store.channel_off("email:abc", "email").await.unwrap());
+    assert!(!store.channel_off("email:abc", "sms").await.unwrap());
+    assert!(!store.channel_off("email:def", "email").await.unwrap());
+    store
+        .set_channel_off("email:abc", "email", false, at(3))
+        .await
+        .unwrap();
+    assert!(!store.channel_off("email:abc", "email").await.unwrap());
+}
+
 pub async fn near_finds_requests_within_the_circle_by_cell(store: &dyn RequestStore) {
     use cityfix_app::ports::Near;
     use cityfix_domain::Location;
