@@ -100,3 +100,64 @@ async fn a_forged_or_expired_link_is_told_so_and_changes_nothing() {
         .await
         .unwrap());
 }
+
+#[tokio::test]
+async fn a_spanish_speaking_browser_reads_the_pages_in_spanish_only() {
+    let world = World::new();
+    let token = signer().sign(
+        Purpose::Unsubscribe,
+        RECIPIENT,
+        Utc::now() + Duration::days(30),
+    );
+    let in_spanish = |method: &str, token: &str| {
+        Request::builder()
+            .method(method)
+            .uri(format!("/api/v1/unsubscribe?t={token}"))
+            .header(header::ACCEPT_LANGUAGE, "es-MX,es;q=0.9,en;q=0.5")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from("List-Unsubscribe=One-Click"))
+            .unwrap()
+    };
+    let read = |response: axum::response::Response| async move {
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(body.to_vec()).unwrap()
+    };
+
+    let page = read(
+        app(&world)
+            .oneshot(in_spanish("GET", &token))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(page.contains("lang=\"es\""), "{page}");
+    assert!(page.contains("¿Dejar de recibir correos electrónicos de Hartford 311?"));
+    assert!(
+        page.contains("No recibir más") && !page.contains("Stop"),
+        "{page}"
+    );
+
+    let done = read(
+        app(&world)
+            .oneshot(in_spanish("POST", &token))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(
+        done.contains("No recibirá más correos electrónicos"),
+        "{done}"
+    );
+    assert!(world.store.channel_off(RECIPIENT, "email").await.unwrap());
+
+    let forged = app(&world)
+        .oneshot(in_spanish("GET", "u1.forged"))
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+    let forged = read(forged).await;
+    assert!(
+        forged.contains("No se cambió nada") && !forged.contains("Nothing"),
+        "{forged}"
+    );
+}

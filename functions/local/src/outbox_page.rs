@@ -191,27 +191,100 @@ async fn show(State(outbox): State<Outbox>, Path(file): Path<String>) -> Respons
         return show_raw(State(outbox), Path(file)).await;
     }
     let message = String::from_utf8_lossy(&bytes);
-    let head: String = message
-        .split("\r\n\r\n")
-        .next()
-        .unwrap_or_default()
-        .lines()
+    let head: String = unfolded_headers(message.split("\r\n\r\n").next().unwrap_or_default())
+        .into_iter()
         .filter(|line| {
             ["From:", "To:", "Subject:", "Date:", "List-Unsubscribe"]
                 .iter()
                 .any(|name| line.starts_with(name))
         })
-        .map(|line| format!("{}\n", escape_html(line)))
+        .map(|line| format!("{}\n", escape_html(&decoded_words(&line))))
         .collect();
     let file = escape_html(&file);
     Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{file} · outbox</title></head>\
          <body><p><a href=\"/outbox\">Outbox</a> · <a href=\"/outbox/{file}/raw\">the message as sent</a></p>\
-         <pre>{head}</pre>\
+         <pre style=\"white-space: pre-wrap; overflow-wrap: anywhere\">{head}</pre>\
          <iframe sandbox title=\"the e-mail as its recipient sees it\" src=\"/outbox/{file}/html\" width=\"100%\" height=\"700\"></iframe>\
          </body></html>"
     ))
     .into_response()
+}
+
+/// The header lines of a message with folded ones joined again (a line that starts with white
+/// space continues the one before it, RFC 5322 § 2.2.3).
+fn unfolded_headers(head: &str) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for line in head.lines() {
+        match lines.last_mut() {
+            Some(last) if line.starts_with([' ', '\t']) => last.push_str(line),
+            _ => lines.push(line.to_string()),
+        }
+    }
+    lines
+}
+
+/// A header as a person reads it: UTF-8 encoded words (`=?utf-8?b?…?=`, `=?utf-8?q?…?=`, RFC
+/// 2047) decoded, white space between two of them dropped; anything else left as written.
+fn decoded_words(line: &str) -> String {
+    use base64::Engine;
+    let decode = |word: &str| -> Option<String> {
+        let inner = word.strip_prefix("=?")?.strip_suffix("?=")?;
+        let mut parts = inner.splitn(3, '?');
+        let (charset, encoding, text) = (parts.next()?, parts.next()?, parts.next()?);
+        if !charset.eq_ignore_ascii_case("utf-8") {
+            return None;
+        }
+        let bytes = match encoding {
+            "b" | "B" => base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .ok()?,
+            "q" | "Q" => {
+                let mut bytes = Vec::new();
+                let mut rest = text.as_bytes();
+                while let Some((&first, tail)) = rest.split_first() {
+                    match first {
+                        b'_' => bytes.push(b' '),
+                        b'=' if tail.len() >= 2 => {
+                            let hex = std::str::from_utf8(&tail[..2]).ok()?;
+                            bytes.push(u8::from_str_radix(hex, 16).ok()?);
+                            rest = &tail[2..];
+                            continue;
+                        }
+                        other => bytes.push(other),
+                    }
+                    rest = tail;
+                }
+                bytes
+            }
+            _ => return None,
+        };
+        String::from_utf8(bytes).ok()
+    };
+    let mut out = String::new();
+    let mut last_was_word = false;
+    let mut gap = String::new();
+    for token in line.split_inclusive([' ', '\t']) {
+        let word = token.trim_end_matches([' ', '\t']);
+        let space = &token[word.len()..];
+        match decode(word) {
+            Some(text) => {
+                if !last_was_word {
+                    out.push_str(&gap);
+                }
+                out.push_str(&text);
+                last_was_word = true;
+            }
+            None => {
+                out.push_str(&gap);
+                out.push_str(word);
+                last_was_word = word.is_empty() && last_was_word;
+            }
+        }
+        gap = space.to_string();
+    }
+    out.push_str(&gap);
+    out
 }
 
 /// The HTML part of an e-mail alone, for the frame of [`show`]. Its styles are the message's own
@@ -243,7 +316,28 @@ async fn show_raw(State(outbox): State<Outbox>, Path(file): Path<String>) -> Res
 
 #[cfg(test)]
 mod tests {
-    use super::is_loopback_host;
+    use super::{decoded_words, is_loopback_host, unfolded_headers};
+
+    #[test]
+    fn headers_are_shown_as_a_person_reads_them() {
+        assert_eq!(
+            decoded_words("Subject: Ya se =?utf-8?b?ZXN0w6E=?= trabajando en su reporte K7SV-YTS4"),
+            "Subject: Ya se está trabajando en su reporte K7SV-YTS4"
+        );
+        assert_eq!(
+            decoded_words("Subject: =?utf-8?b?wr9EZWph?= =?utf-8?q?r_de_recibir=3F?= fin"),
+            "Subject: ¿Dejar de recibir? fin"
+        );
+        assert_eq!(decoded_words("To: ana@example.org"), "To: ana@example.org");
+        assert_eq!(
+            decoded_words("Subject: =?latin1?b?AAAA?="),
+            "Subject: =?latin1?b?AAAA?="
+        );
+        assert_eq!(
+            unfolded_headers("Subject: one\r\n two\r\nTo: x"),
+            ["Subject: one two", "To: x"]
+        );
+    }
 
     #[test]
     fn only_names_of_this_machine_are_loopback_hosts() {
