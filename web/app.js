@@ -1387,10 +1387,17 @@ function renderTimeline(events) {
     // "Photo added" / "Video added" says more than the general label.
     if (e.kind === 'media' && e.note && /^(photo|video) added\.?$/i.test(e.note.trim())) title = e.note.trim();
     const note = e.note && e.note.trim().toLowerCase() !== title.toLowerCase() ? e.note : null;
+    // Photos that go with an update (the City's photo of the fix), as links the server gives.
+    const photos = (Array.isArray(e.media) ? e.media : [])
+      .filter((link) => typeof link === 'string' && link.startsWith('/api/v1/media/'))
+      .map((link, i) => el('img', {
+        className: 'timeline-photo', src: link, alt: `Photo ${i + 1} with this update`, loading: 'lazy', width: 240,
+      }));
     return el('li', { dataset: { kind: e.kind || '' } }, [
       el('p', { className: 'timeline-when' }, [timeNode(e.at)]),
       el('p', { className: 'timeline-title', text: title }),
       note ? el('p', { className: 'timeline-note multiline' }, linkifiedText(note)) : null,
+      photos.length ? el('p', { className: 'timeline-photos' }, photos) : null,
     ]);
   });
   if (!items.length) items.push(el('li', { className: 'muted', text: 'No updates yet.' }));

@@ -8,8 +8,10 @@ use cityfix_embedded::QueueSettings;
 use cityfix_local::{start, Backend, LocalOptions, Running};
 use serde_json::Value;
 
-/// How long a test waits for the chain before it gives up.
-pub const PATIENCE: Duration = Duration::from_secs(5);
+/// How long a test waits for the chain before it gives up: a bound on a hang, not a speed goal
+/// (the chain on moto, with the unoptimised SDK of test builds and the other tests running beside
+/// it on two cores, takes about 5 s for a whole life; speed is the pipeline benchmark's).
+pub const PATIENCE: Duration = Duration::from_secs(20);
 
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")

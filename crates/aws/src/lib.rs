@@ -11,5 +11,5 @@ pub use dynamo::DynamoStore;
 pub use lambda::Failure;
 pub use messages::{SesMailer, SnsPush, SnsSms, SnsTopics};
 pub use s3::S3Media;
-pub use setup::{AwsSetup, SetupError};
+pub use setup::{sdk_defaults, AwsSetup, SetupError};
 pub use sqs::SqsQueues;

@@ -29,6 +29,17 @@ use cityfix_app::transition::StatusDeps;
 use cityfix_config::load_city;
 use cityfix_domain::{AddressBook, City};
 
+/// The SDK's configuration loader, with the one HTTP client every cityfix AWS client uses:
+/// hyper 1 with rustls on ring (the SDK's own default would build aws-lc from C). It speaks plain
+/// HTTP too, for moto.
+pub fn sdk_defaults() -> aws_config::ConfigLoader {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    aws_config::defaults(BehaviorVersion::latest()).http_client(http)
+}
+
 /// Why a function cannot start: a missing or unusable setting, named.
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
@@ -137,7 +148,7 @@ macro_rules! client {
 impl AwsSetup {
     /// Reads `CITY_CONFIG` and `PUBLIC_URL`, and the AWS configuration from the environment.
     pub async fn from_env() -> Result<Self, SetupError> {
-        let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        let sdk = sdk_defaults().load().await;
         Self::with_sdk(sdk)
     }
 

@@ -195,7 +195,11 @@ impl TokenKeys {
     /// The claims of the request's bearer token at `now` (seconds since 1970): 401 without a
     /// valid one.
     pub fn verify(&self, headers: &HeaderMap, now: u64) -> Result<StaffClaims, ApiError> {
-        let token = bearer_token(headers)?;
+        self.verify_token(bearer_token(headers)?, now)
+    }
+
+    /// The claims of `token` at `now` (seconds since 1970): 401 unless it is one of ours, in time.
+    pub fn verify_token(&self, token: &str, now: u64) -> Result<StaffClaims, ApiError> {
         let token = decode::<LocalToken>(token, &self.decoding, &self.validation)
             .map_err(|_| invalid_token())?
             .claims;
@@ -265,6 +269,10 @@ pub enum StaffSignIn {
     /// Cognito ID tokens, already checked by the HTTP API's JWT authorizer, whose claims arrive
     /// in the request context. Only routes behind the authorizer may use this.
     ApiGatewayJwt(CognitoTokens),
+    /// Claims a caller in this same process checked and put in the request's extensions (the
+    /// staff application calling the staff routes as the person signed in to it). A router built
+    /// with this is never served to the network.
+    InProcess,
 }
 
 /// The roles of Cognito groups, strongest first (the groups' precedence in template.yaml).

@@ -127,6 +127,8 @@ pub struct Running {
     pub addr: SocketAddr,
     pub url: String,
     pub keys: Arc<TokenKeys>,
+    /// The demo staff accounts of the staff application at `/admin`, with their passwords.
+    pub demo_logins: Vec<cityfix_admin::DemoLogin>,
     pub store: Arc<dyn RequestStore>,
     pub queue: Arc<dyn QueueConsumer>,
     pub media: Arc<dyn MediaStore>,
@@ -355,6 +357,17 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
         deps: functions.status.clone(),
         sign_in: StaffSignIn::Local(keys.clone()),
     };
+    let (accounts, demo_logins) =
+        cityfix_admin::Accounts::open_or_seed(&options.data_dir, &city)
+            .map_err(|e| anyhow::anyhow!("the staff accounts cannot be used: {e}"))?;
+    let staff_app = cityfix_admin::Admin::new(cityfix_admin::AdminParts {
+        status: functions.status.clone(),
+        intake: intake.clone(),
+        keys: keys.clone(),
+        csrf_key: cityfix_embedded::setup::secret(&options.data_dir, "csrf.secret")?,
+        accounts,
+        public_url: url.clone(),
+    });
     let app = Router::new()
         .merge(intake::router(intake::Intake {
             deps: intake,
@@ -368,6 +381,7 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
             city: city.short_name.clone(),
         }))
         .merge(status::staff_router(staff))
+        .merge(cityfix_admin::admin_router(staff_app))
         .merge(adapters.routes)
         .route("/health", get(|| async { "ok" }))
         .fallback_service(ServeDir::new(&options.web_dir));
@@ -415,6 +429,7 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
         addr,
         url,
         keys,
+        demo_logins,
         store: adapters.store,
         queue: adapters.consumer,
         media: adapters.media,

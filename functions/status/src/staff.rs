@@ -50,6 +50,12 @@ impl FromRequestParts<Arc<Staff>> for SignedIn {
         let now = u64::try_from(staff.deps.clock.now().timestamp()).unwrap_or(0);
         match &staff.sign_in {
             StaffSignIn::Local(keys) => keys.verify(&parts.headers, now).map(SignedIn),
+            StaffSignIn::InProcess => parts
+                .extensions
+                .get::<StaffClaims>()
+                .cloned()
+                .map(SignedIn)
+                .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorised", "sign in")),
             StaffSignIn::ApiGatewayJwt(expected) => {
                 let claims = match parts.extensions.get::<RequestContext>() {
                     Some(RequestContext::ApiGatewayV2(context)) => context

@@ -67,7 +67,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         BackendName::Embedded => Backend::Embedded,
         BackendName::Aws => {
             let city = cityfix_config::load_city(&config_dir)?;
-            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let sdk = cityfix_aws::sdk_defaults().load().await;
             Backend::Aws(Box::new(AwsSetup::new(
                 Arc::new(city),
                 &format!("http://{}", args.addr),
@@ -97,6 +97,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         "cityfix is running at {}/  (Open311: {0}/open311/v2/discovery.json{outbox})",
         running.url
     );
+    println!(
+        "staff application: {}/admin  (demo sign-ins below)",
+        running.url
+    );
+    for login in &running.demo_logins {
+        println!(
+            "  {:<12} {:<16} {}",
+            format!("{:?}", login.role).to_lowercase(),
+            login.username,
+            login.password
+        );
+    }
     running.run_until_signal().await;
     Ok(())
 }

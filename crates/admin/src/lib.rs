@@ -1,0 +1,106 @@
+//! The staff application at `/admin`: pages rendered on the server that work without JavaScript,
+//! over the staff routes of the status function (called in this process as the signed-in person),
+//! so every check of role, department and version is the one scripts meet.
+//!
+//! Pages: sign-in, the work queue, a request with every action, phone intake, backlogs and the
+//! audit log. See docs/staff-app.md.
+
+pub mod accounts;
+mod pages;
+pub mod session;
+pub mod staff_api;
+mod views;
+
+use std::sync::Arc;
+
+use axum::routing::{get, post};
+use axum::Router;
+use cityfix_app::ports::Clock;
+use cityfix_app::submit::IntakeDeps;
+use cityfix_app::transition::StatusDeps;
+use cityfix_domain::City;
+use cityfix_http::auth::{StaffSignIn, TokenKeys};
+
+pub use accounts::{Account, Accounts, DemoLogin};
+pub use session::Sessions;
+pub use staff_api::StaffApi;
+
+/// What the staff application is made of.
+pub struct Admin {
+    pub city: Arc<City>,
+    pub api: StaffApi,
+    pub intake: IntakeDeps,
+    pub sessions: Sessions,
+    pub accounts: Accounts,
+    pub clock: Arc<dyn Clock>,
+    views: views::Views,
+}
+
+/// The parts the runner (or a Lambda main) gives the staff application.
+pub struct AdminParts {
+    pub status: StatusDeps,
+    pub intake: IntakeDeps,
+    /// Signs and checks session tokens (the same keys as the staff routes' bearer tokens).
+    pub keys: Arc<TokenKeys>,
+    /// The key CSRF tokens are made with.
+    pub csrf_key: Vec<u8>,
+    pub accounts: Accounts,
+    /// The site's public address: cookies are `Secure` when it is https.
+    pub public_url: String,
+}
+
+impl Admin {
+    pub fn new(parts: AdminParts) -> Self {
+        let city = parts.status.city.clone();
+        let clock = parts.status.clock.clone();
+        let routes = status::staff_router(status::Staff {
+            deps: parts.status,
+            sign_in: StaffSignIn::InProcess,
+        });
+        Admin {
+            views: views::Views::new(),
+            city,
+            api: StaffApi::new(routes),
+            intake: parts.intake,
+            sessions: Sessions {
+                keys: parts.keys,
+                csrf_key: parts.csrf_key,
+                secure: parts.public_url.starts_with("https://"),
+            },
+            accounts: parts.accounts,
+            clock,
+        }
+    }
+
+    /// Now, in seconds since 1970.
+    pub fn now_secs(&self) -> u64 {
+        u64::try_from(self.clock.now().timestamp()).unwrap_or(0)
+    }
+}
+
+/// `/admin/…`.
+pub fn admin_router(admin: Admin) -> Router {
+    Router::new()
+        .route("/admin", get(pages::home))
+        .route("/admin/", get(pages::home))
+        .route("/admin/static/admin.css", get(pages::stylesheet))
+        .route("/admin/static/admin.js", get(pages::script))
+        .route(
+            "/admin/sign-in",
+            get(pages::sign_in_page).post(pages::sign_in),
+        )
+        .route("/admin/sign-out", post(pages::sign_out))
+        .route("/admin/queue", get(pages::queue))
+        .route("/admin/lookup", get(pages::lookup))
+        .route("/admin/requests/{id}", get(pages::request))
+        .route("/admin/requests/{id}/version", get(pages::version))
+        .route("/admin/requests/{id}/{action}", post(pages::act))
+        .route("/admin/intake", get(pages::intake_page).post(pages::intake))
+        .route(
+            "/admin/backlogs",
+            get(pages::backlogs).post(pages::declare_backlog),
+        )
+        .route("/admin/backlogs/{id}/lift", post(pages::lift_backlog))
+        .route("/admin/audit", get(pages::audit))
+        .with_state(Arc::new(admin))
+}

@@ -1,0 +1,1337 @@
+//! The pages of the staff application and the forms they post: each reads or acts through the
+//! staff routes as the signed-in person, and answers with a page (or a redirect to one).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Form, Json};
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use cityfix_app::submit::{submit, Submission, SubmitError};
+use cityfix_domain::{
+    Contact, Datatype, RawAttribute, ReportForm, Resolution, Status, TrackingNumber,
+};
+use cityfix_http::auth::{Act, Role, StaffClaims};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use crate::session::{cookie, safe_next, Session, SESSION_SECS, SIGN_IN_COOKIE};
+use crate::staff_api::Refusal;
+use crate::Admin;
+
+type Shared = State<Arc<Admin>>;
+
+/// What every page shows: the city, who is signed in, their forms' CSRF token, the page's name.
+fn base(admin: &Admin, session: Option<&Session>, page: &str) -> Map<String, Value> {
+    let mut context = Map::new();
+    context.insert(
+        "city".into(),
+        json!({ "name": admin.city.name, "short_name": admin.city.short_name }),
+    );
+    context.insert("page".into(), json!(page));
+    if let Some(session) = session {
+        let claims = &session.claims;
+        let department_name = claims
+            .department
+            .as_deref()
+            .and_then(|id| admin.city.department(id))
+            .map(|d| d.name.clone());
+        context.insert(
+            "me".into(),
+            json!({ "name": claims.name, "role": role_id(claims.role), "role_name": role_name(claims.role), "department_name": department_name }),
+        );
+        context.insert("csrf".into(), json!(session.csrf(admin)));
+    }
+    context
+}
+
+fn role_id(role: Role) -> &'static str {
+    match role {
+        Role::Agent => "agent",
+        Role::Staff => "staff",
+        Role::Supervisor => "supervisor",
+        Role::Admin => "admin",
+        Role::Ethics => "ethics",
+    }
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Agent => "call-taker",
+        Role::Staff => "staff",
+        Role::Supervisor => "supervisor",
+        Role::Admin => "administrator",
+        Role::Ethics => "ethics officer",
+    }
+}
+
+/// A page saying what went wrong, with the status it deserves.
+fn problem(
+    admin: &Admin,
+    session: Option<&Session>,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+) -> Response {
+    let mut context = base(admin, session, "");
+    context.insert("title".into(), json!(title));
+    context.insert("message".into(), json!(message));
+    admin.views.page(status, "problem.html", context)
+}
+
+/// The answer to a form whose CSRF token is not this session's.
+fn forged(admin: &Admin, session: &Session) -> Response {
+    problem(
+        admin,
+        Some(session),
+        StatusCode::FORBIDDEN,
+        "This form has expired",
+        "The form was not sent from this session's page. Go back, reload the page and send it again.",
+    )
+}
+
+pub async fn home() -> Redirect {
+    Redirect::to("/admin/queue")
+}
+
+pub async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        include_str!("../static/admin.css"),
+    )
+        .into_response()
+}
+
+pub async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        include_str!("../static/admin.js"),
+    )
+        .into_response()
+}
+
+// ───────────────────────────── sign-in ─────────────────────────────
+
+#[derive(Debug, Deserialize)]
+pub struct SignInQuery {
+    next: Option<String>,
+    expired: Option<String>,
+}
+
+pub async fn sign_in_page(State(admin): Shared, Query(query): Query<SignInQuery>) -> Response {
+    sign_in_form(
+        &admin,
+        StatusCode::OK,
+        &safe_next(query.next.as_deref()),
+        "",
+        query.expired.is_some(),
+        None,
+    )
+}
+
+/// The sign-in form with a fresh sign-in CSRF token (also set as a cookie: the form must send
+/// back the cookie's value).
+fn sign_in_form(
+    admin: &Admin,
+    status: StatusCode,
+    next: &str,
+    username: &str,
+    expired: bool,
+    error: Option<&str>,
+) -> Response {
+    let token = crate::accounts::random_password();
+    let mut context = base(admin, None, "sign-in");
+    context.insert("sign_in_csrf".into(), json!(token));
+    context.insert("next".into(), json!(next));
+    context.insert("username".into(), json!(username));
+    context.insert("expired".into(), json!(expired));
+    if let Some(error) = error {
+        context.insert("error".into(), json!(error));
+    }
+    let mut response = admin.views.page(status, "sign_in.html", context);
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        admin.sessions.cookie(SIGN_IN_COOKIE, &token, 1800),
+    );
+    response
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SignInForm {
+    username: String,
+    password: String,
+    csrf: String,
+    next: Option<String>,
+}
+
+pub async fn sign_in(
+    State(admin): Shared,
+    headers: HeaderMap,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    let next = safe_next(form.next.as_deref());
+    let expected = cookie(&headers, SIGN_IN_COOKIE).unwrap_or("");
+    if expected.is_empty() || expected != form.csrf {
+        return sign_in_form(
+            &admin,
+            StatusCode::FORBIDDEN,
+            &next,
+            &form.username,
+            false,
+            Some("The sign-in form had expired. Sign in again."),
+        );
+    }
+    let now = admin.now_secs();
+    let Some(claims) = admin
+        .accounts
+        .sign_in(&form.username, &form.password, now + SESSION_SECS)
+    else {
+        return sign_in_form(
+            &admin,
+            StatusCode::UNAUTHORIZED,
+            &next,
+            &form.username,
+            false,
+            Some("That user name and password do not match an account."),
+        );
+    };
+    let token = admin
+        .sessions
+        .keys
+        .issue(&claims, now)
+        .expect("a session lives less than a token may");
+    tracing::info!(sub = %claims.sub, role = ?claims.role, "staff signed in");
+    let mut response = Redirect::to(&next).into_response();
+    let headers = response.headers_mut();
+    headers.append(
+        header::SET_COOKIE,
+        admin.sessions.session_cookie(&token, SESSION_SECS),
+    );
+    headers.append(
+        header::SET_COOKIE,
+        admin.sessions.cookie(SIGN_IN_COOKIE, "", 0),
+    );
+    response
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CsrfOnly {
+    csrf: Option<String>,
+}
+
+pub async fn sign_out(
+    State(admin): Shared,
+    session: Session,
+    Form(form): Form<CsrfOnly>,
+) -> Response {
+    if !session.form_is_genuine(&admin, form.csrf.as_deref()) {
+        return forged(&admin, &session);
+    }
+    let mut response = Redirect::to("/admin/sign-in").into_response();
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, admin.sessions.end_cookie());
+    response
+}
+
+// ───────────────────────────── queue ─────────────────────────────
+
+#[derive(Debug, Deserialize)]
+pub struct QueueQuery {
+    department: Option<String>,
+    status: Option<String>,
+    service: Option<String>,
+    overdue: Option<String>,
+    after: Option<String>,
+    print: Option<String>,
+}
+
+/// How many requests a queue page shows (and a printed work list holds).
+const QUEUE_PAGE: u32 = 50;
+const WORK_LIST: u32 = 100;
+
+pub async fn queue(
+    State(admin): Shared,
+    session: Session,
+    Query(query): Query<QueueQuery>,
+) -> Response {
+    let claims = &session.claims;
+    let print = query.print.is_some();
+    let mut context = base(&admin, Some(&session), "queue");
+    let department = query
+        .department
+        .clone()
+        .filter(|d| !d.is_empty())
+        .or_else(|| claims.department.clone())
+        .or_else(|| admin.city.departments.first().map(|d| d.id.clone()))
+        .unwrap_or_default();
+    let may_list = claims.may_list(&department);
+    context.insert("may_list".into(), json!(may_list));
+    if !may_list {
+        return admin.views.page(StatusCode::OK, "queue.html", context);
+    }
+    let status = query
+        .status
+        .as_deref()
+        .and_then(Status::parse)
+        .unwrap_or(Status::Open);
+    let mut path = format!(
+        "/staff/v1/queue?department={}&status={}&limit={}",
+        encode(&department),
+        status.as_str(),
+        if print { WORK_LIST } else { QUEUE_PAGE }
+    );
+    if let Some(after) = query.after.as_deref().filter(|a| !a.is_empty()) {
+        path.push_str(&format!("&after={}", encode(after)));
+    }
+    let page = match admin.api.get(claims, &path).await {
+        Ok(page) => page,
+        Err(refusal) => return refused_page(&admin, &session, refusal),
+    };
+    let now = admin.clock.now();
+    let service = query.service.clone().filter(|s| !s.is_empty());
+    let overdue_only = query.overdue.is_some();
+    let all: Vec<Value> = page["requests"].as_array().cloned().unwrap_or_default();
+    let mut rows: Vec<Value> = all
+        .iter()
+        .map(|r| queue_row(r, now))
+        .filter(|row| service.as_deref().is_none_or(|s| row["service_code"] == s))
+        .filter(|row| !overdue_only || row["overdue"] == true)
+        .collect();
+    let filtered_out = all.len() - rows.len();
+    if print {
+        rows = walking_order(rows, admin.city.center.lat(), admin.city.center.long());
+        context.insert("print".into(), json!(true));
+        context.insert(
+            "printed_at".into(),
+            json!(now
+                .with_timezone(&admin.city.timezone)
+                .format("%Y-%m-%d %H:%M")
+                .to_string()),
+        );
+    }
+    // The links keep the filters; a cursor only ever comes from the page before.
+    let mut filters = vec![
+        ("department", department.clone()),
+        ("status", status.as_str().to_string()),
+    ];
+    if let Some(service) = &service {
+        filters.push(("service", service.clone()));
+    }
+    if overdue_only {
+        filters.push(("overdue", "1".into()));
+    }
+    let link = |extra: &[(&str, String)]| {
+        let query: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(
+                filters
+                    .iter()
+                    .chain(extra.iter())
+                    .map(|(k, v)| (*k, v.as_str())),
+            )
+            .finish();
+        format!("/admin/queue?{query}")
+    };
+    let next_link = page["next"]
+        .as_str()
+        .map(|next| link(&[("after", next.to_string())]));
+    let first_link = query.after.as_ref().map(|_| link(&[]));
+    let print_link = link(&[("print", "1".into())]);
+    let departments: Vec<Value> = admin
+        .city
+        .departments
+        .iter()
+        .filter(|d| claims.may_list(&d.id))
+        .map(|d| json!({ "id": d.id, "name": d.name }))
+        .collect();
+    let services: Vec<Value> = admin
+        .city
+        .services
+        .iter()
+        .map(|s| json!({ "code": s.code, "name": s.name }))
+        .collect();
+    context.extend([
+        ("department".into(), json!(department)),
+        (
+            "department_name".into(),
+            json!(admin.city.department(&department).map(|d| &d.name)),
+        ),
+        ("departments".into(), json!(departments)),
+        ("status".into(), json!(status.as_str())),
+        (
+            "statuses".into(),
+            json!(Status::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>()),
+        ),
+        ("services".into(), json!(services)),
+        ("service".into(), json!(service)),
+        ("overdue".into(), json!(overdue_only)),
+        ("rows".into(), json!(rows)),
+        ("filtered_out".into(), json!(filtered_out)),
+        ("next_link".into(), json!(next_link)),
+        ("first_link".into(), json!(first_link)),
+        ("print_link".into(), json!(print_link)),
+    ]);
+    admin.views.page(StatusCode::OK, "queue.html", context)
+}
+
+fn encode(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// A row of the queue from a request as the staff routes give it.
+fn queue_row(request: &Value, now: DateTime<Utc>) -> Value {
+    let requested = request["requested_datetime"].as_str().and_then(parse_time);
+    let expected = request["expected_datetime"].as_str();
+    let overdue =
+        expected.and_then(parse_time).is_some_and(|at| at < now) && request["status"] != "closed";
+    json!({
+        "id": request["service_request_id"],
+        "service_code": request["service_code"],
+        "service_name": request["service_name"],
+        "description": request["description"].as_str().map(|d| d.chars().take(140).collect::<String>()),
+        "address": request["address"],
+        "neighbourhood": request["neighbourhood"],
+        "lat": request["lat"],
+        "long": request["long"],
+        "priority": request["priority"],
+        "duplicates": request["duplicate_of"],
+        "age": requested.map(|at| age(now - at)).unwrap_or_default(),
+        "expected": expected.map(|e| e.get(..16).unwrap_or(e).replace('T', " ")),
+        "overdue": overdue,
+    })
+}
+
+fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// How long ago, as a crew says it: "40 min ago", "5 h ago", "3 days ago".
+fn age(elapsed: chrono::Duration) -> String {
+    let minutes = elapsed.num_minutes().max(0);
+    match minutes {
+        0..=59 => format!("{minutes} min ago"),
+        60..=2879 => format!("{} h ago", minutes / 60),
+        _ => format!("{} days ago", minutes / 1440),
+    }
+}
+
+/// The stops of a work list in a walking order: from `start`, each time the nearest stop not yet
+/// visited (a greedy route; good enough for a crew's day, and never longer than twice the best).
+fn walking_order(mut rows: Vec<Value>, lat: f64, long: f64) -> Vec<Value> {
+    let point = |row: &Value| {
+        (
+            row["lat"].as_f64().unwrap_or(lat),
+            row["long"].as_f64().unwrap_or(long),
+        )
+    };
+    let mut here = (lat, long);
+    let mut ordered = Vec::with_capacity(rows.len());
+    while !rows.is_empty() {
+        let cos = here.0.to_radians().cos();
+        let distance = |p: (f64, f64)| (p.0 - here.0).powi(2) + ((p.1 - here.1) * cos).powi(2);
+        let nearest = (0..rows.len())
+            .min_by(|&a, &b| distance(point(&rows[a])).total_cmp(&distance(point(&rows[b]))))
+            .expect("rows is not empty");
+        let row = rows.swap_remove(nearest);
+        here = point(&row);
+        ordered.push(row);
+    }
+    ordered
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LookupQuery {
+    id: Option<String>,
+}
+
+pub async fn lookup(
+    State(admin): Shared,
+    session: Session,
+    Query(query): Query<LookupQuery>,
+) -> Response {
+    match query.id.as_deref().map(TrackingNumber::parse) {
+        Some(Ok(id)) => Redirect::to(&format!("/admin/requests/{id}")).into_response(),
+        Some(Err(why)) => problem(
+            &admin,
+            Some(&session),
+            StatusCode::BAD_REQUEST,
+            "Not a tracking number",
+            &why,
+        ),
+        None => Redirect::to("/admin/queue").into_response(),
+    }
+}
+
+/// A page for a refusal of the staff routes.
+fn refused_page(admin: &Admin, session: &Session, refusal: Refusal) -> Response {
+    let title = match refusal.status {
+        StatusCode::NOT_FOUND => "Not found",
+        StatusCode::FORBIDDEN => "Not yours to see",
+        _ => "That did not work",
+    };
+    problem(
+        admin,
+        Some(session),
+        refusal.status,
+        title,
+        &refusal.message,
+    )
+}
+
+// ───────────────────────────── a request ─────────────────────────────
+
+#[derive(Debug, Deserialize)]
+pub struct RequestQuery {
+    done: Option<String>,
+}
+
+pub async fn request(
+    State(admin): Shared,
+    session: Session,
+    Path(id): Path<String>,
+    Query(query): Query<RequestQuery>,
+) -> Response {
+    let flash = query.done.as_deref().map(done_message);
+    request_page(&admin, &session, &id, StatusCode::OK, flash, None).await
+}
+
+fn done_message(action: &str) -> &'static str {
+    match action {
+        "transition" => "The status was changed.",
+        "note" => "The note was added.",
+        "assignment" => "The request was assigned.",
+        "priority" => "The priority was set.",
+        "expected" => "The expected date was set.",
+        "referral" => "The request was forwarded to the agency.",
+        "merge" => "The request was merged as a duplicate.",
+        "unmerge" => "The request was unmerged.",
+        _ => "Done.",
+    }
+}
+
+/// The request page, with a message of what was just done or why it was refused.
+async fn request_page(
+    admin: &Admin,
+    session: &Session,
+    id: &str,
+    status: StatusCode,
+    flash: Option<&str>,
+    error: Option<&str>,
+) -> Response {
+    let claims = &session.claims;
+    let path = format!("/staff/v1/requests/{}", encode(id));
+    let view = match admin.api.get(claims, &path).await {
+        Ok(view) => view,
+        Err(refusal) => return refused_page(admin, session, refusal),
+    };
+    let mut context = base(admin, Some(session), "request");
+    let case = view.get("version").is_some();
+    let department = view["department"].as_str();
+    let confidential = view["service_code"]
+        .as_str()
+        .and_then(|code| admin.city.service(code))
+        .is_some_and(|s| s.confidential);
+    let may_work = case && claims.may_act(Act::Work, department, confidential);
+    let may_note = case && claims.may_act(Act::Annotate, department, confidential);
+    let current = view["status"].as_str().and_then(Status::parse);
+    let closed_as_duplicate = view["resolution"] == "duplicate";
+    let legal_moves: Vec<&str> = match current {
+        Some(current) if !closed_as_duplicate => current
+            .legal_moves()
+            .into_iter()
+            .filter(|s| *s != Status::Archived)
+            .map(|s| s.as_str())
+            .collect(),
+        _ => Vec::new(),
+    };
+    let resolutions: Vec<&str> = [
+        Resolution::Fixed,
+        Resolution::NoAction,
+        Resolution::Cancelled,
+    ]
+    .iter()
+    .map(|r| r.as_str())
+    .collect();
+    let photos = photos_of(&view);
+    let answers = answers_of(admin, &view);
+    let timeline: Vec<Value> = view["timeline"]
+        .as_array()
+        .map(|entries| {
+            entries
+                .iter()
+                .map(|entry| {
+                    let mut entry = entry.clone();
+                    let links = media_links(&view, &entry["media"]);
+                    entry["media"] = json!(links);
+                    if entry.get("public").is_none() {
+                        entry["public"] = json!(true);
+                    }
+                    entry
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let departments: Vec<Value> = admin
+        .city
+        .departments
+        .iter()
+        .map(|d| json!({ "id": d.id, "name": d.name, "members": d.members.iter().map(|m| json!({ "id": m.id, "name": m.name })).collect::<Vec<_>>() }))
+        .collect();
+    let agencies: Vec<Value> = admin
+        .city
+        .agencies
+        .iter()
+        .map(|a| json!({ "id": a.id, "name": a.name }))
+        .collect();
+    let assignee_name = view["assignee"].as_str().map(|sub| {
+        admin
+            .city
+            .departments
+            .iter()
+            .find_map(|d| d.member(sub))
+            .map_or(sub.to_string(), |m| m.name.clone())
+    });
+    let overdue = view["expected_datetime"]
+        .as_str()
+        .and_then(parse_time)
+        .is_some_and(|at| at < admin.clock.now())
+        && view["status"] != "closed";
+    let audit = if claims.role == Role::Admin {
+        admin
+            .api
+            .get(
+                claims,
+                &format!("/staff/v1/audit?request={}&limit=50", encode(id)),
+            )
+            .await
+            .ok()
+            .and_then(|a| a["records"].as_array().cloned())
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    context.extend([
+        ("r".into(), view.clone()),
+        ("case".into(), json!(case)),
+        ("may_work".into(), json!(may_work)),
+        ("may_note".into(), json!(may_note)),
+        ("legal_moves".into(), json!(legal_moves)),
+        ("resolutions".into(), json!(resolutions)),
+        (
+            "priorities".into(),
+            json!(cityfix_domain::Priority::ALL
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>()),
+        ),
+        ("photos".into(), json!(photos)),
+        ("answers".into(), json!(answers)),
+        ("timeline".into(), json!(timeline)),
+        ("departments".into(), json!(departments)),
+        ("agencies".into(), json!(agencies)),
+        (
+            "department_name".into(),
+            json!(department
+                .and_then(|d| admin.city.department(d))
+                .map(|d| &d.name)),
+        ),
+        (
+            "agency_name".into(),
+            json!(view["agency"]
+                .as_str()
+                .and_then(|a| admin.city.agency(a))
+                .map(|a| &a.name)),
+        ),
+        ("assignee_name".into(), json!(assignee_name)),
+        ("overdue".into(), json!(overdue)),
+        ("audit".into(), json!(audit)),
+        ("timezone".into(), json!(admin.city.timezone.name())),
+        ("idem".into(), json!(uuid::Uuid::new_v4().to_string())),
+    ]);
+    if let Some(flash) = flash {
+        context.insert("flash".into(), json!(flash));
+    }
+    if let Some(error) = error {
+        context.insert("error".into(), json!(error));
+    }
+    admin.views.page(status, "request.html", context)
+}
+
+/// The version a request stands at, for the page's script: a photo attached from a form moves the
+/// request on, and the form then acts on the version that includes it.
+pub async fn version(State(admin): Shared, session: Session, Path(id): Path<String>) -> Response {
+    let path = format!("/staff/v1/requests/{}", encode(&id));
+    match admin.api.get(&session.claims, &path).await {
+        Ok(view) => Json(json!({ "version": view["version"] })).into_response(),
+        Err(refusal) => (
+            refusal.status,
+            Json(json!({ "error": { "message": refusal.message } })),
+        )
+            .into_response(),
+    }
+}
+
+/// The service's questions and the reporter's answers, in words (a list value by its name).
+fn answers_of(admin: &Admin, view: &Value) -> Vec<Value> {
+    let service = view["service_code"]
+        .as_str()
+        .and_then(|code| admin.city.service(code));
+    let Some(answers) = view["attributes"].as_object() else {
+        return Vec::new();
+    };
+    answers
+        .iter()
+        .map(|(code, value)| {
+            let attribute = service.and_then(|s| s.attributes.iter().find(|a| &a.code == code));
+            let name_of = |key: &Value| {
+                let key = key.as_str().map(str::to_string).unwrap_or_else(|| key.to_string());
+                attribute
+                    .and_then(|a| a.values.iter().find(|v| v.key == key))
+                    .map_or(key, |v| v.name.clone())
+            };
+            let value = match value {
+                Value::Array(values) => values.iter().map(name_of).collect::<Vec<_>>().join(", "),
+                other => name_of(other),
+            };
+            json!({ "label": attribute.map_or(code.as_str(), |a| a.description.as_str()), "value": value })
+        })
+        .collect()
+}
+
+/// The public links of stored media keys (`web/<request>/<file>` and the like).
+fn media_links(view: &Value, media: &Value) -> Vec<String> {
+    let id = view["service_request_id"].as_str().unwrap_or_default();
+    media
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(|key| {
+            if key.starts_with('/') || key.starts_with("http") {
+                key.to_string()
+            } else {
+                let file = key.rsplit('/').next().unwrap_or(key);
+                format!("/api/v1/media/{id}/{file}")
+            }
+        })
+        .collect()
+}
+
+/// Every photo of a request: the report's and those of its timeline, once each.
+fn photos_of(view: &Value) -> Vec<Value> {
+    let mut seen = Vec::new();
+    let entries = view["timeline"].as_array().cloned().unwrap_or_default();
+    for entry in &entries {
+        for link in media_links(view, &entry["media"]) {
+            if !seen.contains(&link) {
+                seen.push(link);
+            }
+        }
+    }
+    seen.into_iter().map(|url| json!({ "url": url })).collect()
+}
+
+/// The fields of a posted form, any repeated (`media`).
+type Fields = Vec<(String, String)>;
+
+fn field<'a>(fields: &'a Fields, name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.trim())
+        .filter(|value| !value.is_empty())
+}
+
+fn all_of(fields: &Fields, name: &str) -> Vec<String> {
+    fields
+        .iter()
+        .filter(|(key, value)| key == name && !value.trim().is_empty())
+        .map(|(_, value)| value.trim().to_string())
+        .collect()
+}
+
+/// The action a request page's form takes, as the body of its staff route.
+fn action_body(admin: &Admin, action: &str, fields: &Fields) -> Result<(String, Value), String> {
+    let version = field(fields, "version").and_then(|v| v.parse::<u64>().ok());
+    let public = field(fields, "public").is_some();
+    let body = match action {
+        "transition" => json!({
+            "to": field(fields, "to").ok_or("choose the new status")?,
+            "resolution": field(fields, "resolution"),
+            "note": field(fields, "note"),
+            "public": public,
+            "expected_version": version,
+            "media": all_of(fields, "media"),
+        }),
+        "note" => json!({
+            "text": field(fields, "text").ok_or("write the note")?,
+            "public": public,
+            "media": all_of(fields, "media"),
+        }),
+        "assignment" => json!({
+            "department": field(fields, "department"),
+            "assignee": field(fields, "assignee"),
+            "note": field(fields, "note"),
+            "expected_version": version,
+        }),
+        "priority" => json!({
+            "priority": field(fields, "priority").ok_or("choose a priority")?,
+            "reason": field(fields, "reason").ok_or("say why")?,
+            "expected_version": version,
+        }),
+        "expected" => json!({
+            "expected_datetime": city_datetime(admin, field(fields, "expected").ok_or("choose a date")?)?,
+            "reason": field(fields, "reason").ok_or("say why")?,
+            "expected_version": version,
+        }),
+        "referral" => json!({
+            "agency": field(fields, "agency").ok_or("choose the agency")?,
+            "note": field(fields, "note"),
+        }),
+        "merge" => {
+            json!({ "into": field(fields, "into").ok_or("give the number of the original request")? })
+        }
+        "unmerge" => json!({}),
+        _ => {
+            return Err(format!(
+                "there is no action `{}`",
+                action.chars().take(30).collect::<String>()
+            ))
+        }
+    };
+    let route = match action {
+        "transition" => "transitions",
+        "note" => "notes",
+        other => other,
+    };
+    Ok((route.to_string(), body))
+}
+
+/// A `datetime-local` value read in the city's time zone, as RFC 3339.
+fn city_datetime(admin: &Admin, local: &str) -> Result<String, String> {
+    let naive = NaiveDateTime::parse_from_str(local, "%Y-%m-%dT%H:%M")
+        .or_else(|_| NaiveDateTime::parse_from_str(local, "%Y-%m-%dT%H:%M:%S"))
+        .map_err(|_| {
+            format!(
+                "`{}` is not a date and time",
+                local.chars().take(30).collect::<String>()
+            )
+        })?;
+    admin
+        .city
+        .timezone
+        .from_local_datetime(&naive)
+        .earliest()
+        .map(|at| at.to_rfc3339())
+        .ok_or_else(|| {
+            "that time does not exist in the city's time zone (a clock change)".to_string()
+        })
+}
+
+/// A form of the request page: checked for its CSRF token, taken through the staff route, then
+/// back to the page saying what happened.
+pub async fn act(
+    State(admin): Shared,
+    session: Session,
+    headers: HeaderMap,
+    Path((id, action)): Path<(String, String)>,
+    Form(fields): Form<Fields>,
+) -> Response {
+    let csrf = field(&fields, "csrf")
+        .or_else(|| headers.get("x-csrf-token").and_then(|v| v.to_str().ok()));
+    if !session.form_is_genuine(&admin, csrf) {
+        return forged(&admin, &session);
+    }
+    if action == "media-form" {
+        return media_form(&admin, &session, &id, &fields).await;
+    }
+    let (route, body) = match action_body(&admin, &action, &fields) {
+        Ok(done) => done,
+        Err(why) => {
+            return request_page(
+                &admin,
+                &session,
+                &id,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                Some(&why),
+            )
+            .await
+        }
+    };
+    let path = format!("/staff/v1/requests/{}/{route}", encode(&id));
+    let key = field(&fields, "idem").map(|idem| format!("admin-{idem}"));
+    match admin
+        .api
+        .post(&session.claims, &path, &body, key.as_deref())
+        .await
+    {
+        Ok(_) => {
+            Redirect::to(&format!("/admin/requests/{}?done={action}", encode(&id))).into_response()
+        }
+        Err(refusal) => {
+            request_page(
+                &admin,
+                &session,
+                &id,
+                refusal.status,
+                None,
+                Some(&refusal.message),
+            )
+            .await
+        }
+    }
+}
+
+/// An upload form for a photo of the work, for the page's script (JSON in, JSON out).
+async fn media_form(admin: &Admin, session: &Session, id: &str, fields: &Fields) -> Response {
+    let body = json!({
+        "content_type": field(fields, "content_type").unwrap_or_default(),
+        "size": field(fields, "size").and_then(|s| s.parse::<u64>().ok()).unwrap_or(0),
+    });
+    let path = format!("/staff/v1/requests/{}/media", encode(id));
+    match admin.api.post(&session.claims, &path, &body, None).await {
+        Ok(form) => Json(form).into_response(),
+        Err(refusal) => (
+            refusal.status,
+            Json(json!({ "error": { "message": refusal.message } })),
+        )
+            .into_response(),
+    }
+}
+
+// ───────────────────────────── phone intake ─────────────────────────────
+
+/// Who takes calls: everyone but ethics officers, whose work is their own queue.
+fn takes_calls(claims: &StaffClaims) -> bool {
+    claims.role != Role::Ethics
+}
+
+#[derive(Debug, Deserialize)]
+pub struct IntakeQuery {
+    service_code: Option<String>,
+}
+
+/// Phone intake in two steps that need no script: the service first, then its questions.
+pub async fn intake_page(
+    State(admin): Shared,
+    session: Session,
+    Query(query): Query<IntakeQuery>,
+) -> Response {
+    let form: BTreeMap<String, String> = query
+        .service_code
+        .into_iter()
+        .map(|code| ("service_code".to_string(), code))
+        .collect();
+    intake_form(&admin, &session, StatusCode::OK, &form, None, None)
+}
+
+fn intake_form(
+    admin: &Admin,
+    session: &Session,
+    status: StatusCode,
+    form: &BTreeMap<String, String>,
+    filed: Option<Value>,
+    error: Option<&str>,
+) -> Response {
+    if !takes_calls(&session.claims) {
+        return problem(
+            admin,
+            Some(session),
+            StatusCode::FORBIDDEN,
+            "Not for this role",
+            "Ethics officers do not take phone reports.",
+        );
+    }
+    let mut groups: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for service in admin.city.services.iter().filter(|s| !s.confidential) {
+        groups
+            .entry(service.group.clone())
+            .or_default()
+            .push(json!({ "code": service.code, "name": service.name }));
+    }
+    let service = form
+        .get("service_code")
+        .and_then(|code| admin.city.service(code))
+        .filter(|s| !s.confidential)
+        .map(cityfix_http::api::service_view);
+    let mut context = base(admin, Some(session), "intake");
+    context.extend([
+        ("groups".into(), json!(groups)),
+        ("service".into(), json!(service)),
+        ("form".into(), json!(form)),
+        ("filed".into(), json!(filed)),
+        ("timezone".into(), json!(admin.city.timezone.name())),
+        ("idem".into(), json!(uuid::Uuid::new_v4().to_string())),
+    ]);
+    if let Some(error) = error {
+        context.insert("error".into(), json!(error));
+    }
+    admin.views.page(status, "intake.html", context)
+}
+
+/// The channel of reports a call-taker files.
+pub const PHONE_CHANNEL: &str = "phone";
+
+/// The prefix of an attribute's form field: `attribute.<code>`.
+const ATTRIBUTE: &str = "attribute.";
+
+/// The service's answers of a posted intake form, a list attribute's several values together.
+fn attributes_of(admin: &Admin, fields: &Fields) -> BTreeMap<String, RawAttribute> {
+    let mut answers: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, value) in fields {
+        if let Some(code) = name.strip_prefix(ATTRIBUTE) {
+            if !value.trim().is_empty() {
+                answers
+                    .entry(code.to_string())
+                    .or_default()
+                    .push(value.trim().to_string());
+            }
+        }
+    }
+    let service = field(fields, "service_code").and_then(|code| admin.city.service(code));
+    answers
+        .into_iter()
+        .map(|(code, mut values)| {
+            let attribute = service.and_then(|s| s.attributes.iter().find(|a| a.code == code));
+            let raw = match attribute.map(|a| a.datatype) {
+                Some(Datatype::Multivaluelist) => RawAttribute::Many(values),
+                Some(Datatype::Datetime) => {
+                    let value = values.swap_remove(0);
+                    RawAttribute::One(city_datetime(admin, &value).unwrap_or(value))
+                }
+                _ => RawAttribute::One(values.swap_remove(0)),
+            };
+            (code, raw)
+        })
+        .collect()
+}
+
+pub async fn intake(
+    State(admin): Shared,
+    session: Session,
+    Form(fields): Form<Fields>,
+) -> Response {
+    if !session.form_is_genuine(&admin, field(&fields, "csrf")) {
+        return forged(&admin, &session);
+    }
+    let mut kept: BTreeMap<String, String> = BTreeMap::new();
+    for (name, value) in &fields {
+        if name != "csrf" {
+            kept.entry(name.clone()).or_insert_with(|| value.clone());
+        }
+    }
+    if !takes_calls(&session.claims) {
+        return intake_form(&admin, &session, StatusCode::FORBIDDEN, &kept, None, None);
+    }
+    let text = |name: &str| field(&fields, name).map(str::to_string);
+    let form = ReportForm {
+        service_code: text("service_code"),
+        address_string: text("address"),
+        description: text("description"),
+        attributes: attributes_of(&admin, &fields),
+        contact: Contact {
+            first_name: text("first_name"),
+            last_name: text("last_name"),
+            phone: text("phone"),
+            email: text("email"),
+            ..Contact::default()
+        },
+        ..ReportForm::default()
+    };
+    let asked: Vec<&(String, String)> = fields.iter().filter(|(name, _)| name != "csrf").collect();
+    let fingerprint =
+        cityfix_domain::text::fingerprint(&serde_json::to_string(&asked).unwrap_or_default());
+    let submission = Submission {
+        form,
+        channel: PHONE_CHANNEL.into(),
+        idempotency_key: text("idem").map(|idem| format!("{}:{idem}", session.claims.sub)),
+        fingerprint,
+    };
+    match submit(&admin.intake, submission).await {
+        Ok(submitted) => {
+            let request = &submitted.request;
+            tracing::info!(request_id = %request.id, by = %session.claims.sub, "phone report filed");
+            let filed = json!({
+                "id": request.id.as_str(),
+                "phonetic": phonetic(request.id.as_str()),
+                "service_name": request.service_name,
+                "address": request.address,
+            });
+            intake_form(
+                &admin,
+                &session,
+                StatusCode::CREATED,
+                &BTreeMap::new(),
+                Some(filed),
+                None,
+            )
+        }
+        Err(SubmitError::Invalid(invalid)) => intake_form(
+            &admin,
+            &session,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &kept,
+            None,
+            Some(&invalid.to_string()),
+        ),
+        Err(SubmitError::KeyReused) => intake_form(
+            &admin,
+            &session,
+            StatusCode::CONFLICT,
+            &kept,
+            None,
+            Some("This form was already sent with other details; start a new report."),
+        ),
+        Err(SubmitError::Unavailable(why)) => {
+            tracing::error!(%why, "a phone report could not be stored");
+            intake_form(
+                &admin,
+                &session,
+                StatusCode::SERVICE_UNAVAILABLE,
+                &kept,
+                None,
+                Some("The report could not be stored just now; try again in a moment."),
+            )
+        }
+    }
+}
+
+/// A tracking number as it is read over the phone: letters in the ICAO spelling alphabet, digits
+/// as words, a pause at the dash (`7K3M-9QZ2` → "seven, Kilo, three, Mike — nine, Quebec, Zulu,
+/// two").
+pub fn phonetic(number: &str) -> String {
+    const LETTERS: [&str; 26] = [
+        "Alfa", "Bravo", "Charlie", "Delta", "Echo", "Foxtrot", "Golf", "Hotel", "India",
+        "Juliett", "Kilo", "Lima", "Mike", "November", "Oscar", "Papa", "Quebec", "Romeo",
+        "Sierra", "Tango", "Uniform", "Victor", "Whiskey", "X-ray", "Yankee", "Zulu",
+    ];
+    const DIGITS: [&str; 10] = [
+        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+    ];
+    number
+        .split('-')
+        .map(|group| {
+            group
+                .chars()
+                .filter_map(|c| match c.to_ascii_uppercase() {
+                    d @ '0'..='9' => Some(DIGITS[(d as u8 - b'0') as usize]),
+                    l @ 'A'..='Z' => Some(LETTERS[(l as u8 - b'A') as usize]),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .collect::<Vec<_>>()
+        .join(" — ")
+}
+
+// ───────────────────────────── backlogs ─────────────────────────────
+
+fn oversees(claims: &StaffClaims) -> bool {
+    matches!(claims.role, Role::Supervisor | Role::Admin)
+}
+
+pub async fn backlogs(State(admin): Shared, session: Session) -> Response {
+    backlogs_page(&admin, &session, StatusCode::OK, None).await
+}
+
+async fn backlogs_page(
+    admin: &Admin,
+    session: &Session,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Response {
+    let listed = match admin.api.get(&session.claims, "/staff/v1/backlogs").await {
+        Ok(listed) => listed,
+        Err(refusal) => return refused_page(admin, session, refusal),
+    };
+    let backlogs: Vec<Value> = listed["backlogs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|mut b| {
+            let name = b["service_code"]
+                .as_str()
+                .and_then(|c| admin.city.service(c))
+                .map(|s| s.name.clone());
+            b["service_name"] =
+                json!(name.or_else(|| b["service_code"].as_str().map(str::to_string)));
+            b
+        })
+        .collect();
+    let services: Vec<Value> = admin
+        .city
+        .services
+        .iter()
+        .filter(|s| !s.confidential)
+        .map(|s| json!({ "code": s.code, "name": s.name }))
+        .collect();
+    let areas: Vec<String> = admin
+        .city
+        .places
+        .layers
+        .first()
+        .map(|layer| {
+            (0..layer.index.len())
+                .map(|i| layer.index.name(i).to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut context = base(admin, Some(session), "backlogs");
+    context.extend([
+        ("backlogs".into(), json!(backlogs)),
+        ("services".into(), json!(services)),
+        ("areas".into(), json!(areas)),
+        ("may_declare".into(), json!(oversees(&session.claims))),
+        ("timezone".into(), json!(admin.city.timezone.name())),
+    ]);
+    if let Some(error) = error {
+        context.insert("error".into(), json!(error));
+    }
+    admin.views.page(status, "backlogs.html", context)
+}
+
+pub async fn declare_backlog(
+    State(admin): Shared,
+    session: Session,
+    Form(fields): Form<Fields>,
+) -> Response {
+    if !session.form_is_genuine(&admin, field(&fields, "csrf")) {
+        return forged(&admin, &session);
+    }
+    let body = (|| -> Result<Value, String> {
+        Ok(json!({
+            "service_code": field(&fields, "service_code").ok_or("choose the service")?,
+            "area": field(&fields, "area"),
+            "expected": city_datetime(&admin, field(&fields, "expected").ok_or("choose the date")?)?,
+            "message": field(&fields, "message").ok_or("say what residents are told")?,
+        }))
+    })();
+    let body = match body {
+        Ok(body) => body,
+        Err(why) => {
+            return backlogs_page(
+                &admin,
+                &session,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(&why),
+            )
+            .await
+        }
+    };
+    match admin
+        .api
+        .post(&session.claims, "/staff/v1/backlogs", &body, None)
+        .await
+    {
+        Ok(_) => Redirect::to("/admin/backlogs").into_response(),
+        Err(refusal) => {
+            backlogs_page(&admin, &session, refusal.status, Some(&refusal.message)).await
+        }
+    }
+}
+
+pub async fn lift_backlog(
+    State(admin): Shared,
+    session: Session,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfOnly>,
+) -> Response {
+    if !session.form_is_genuine(&admin, form.csrf.as_deref()) {
+        return forged(&admin, &session);
+    }
+    match admin
+        .api
+        .delete(
+            &session.claims,
+            &format!("/staff/v1/backlogs/{}", encode(&id)),
+        )
+        .await
+    {
+        Ok(_) => Redirect::to("/admin/backlogs").into_response(),
+        Err(refusal) => {
+            backlogs_page(&admin, &session, refusal.status, Some(&refusal.message)).await
+        }
+    }
+}
+
+// ───────────────────────────── audit ─────────────────────────────
+
+#[derive(Debug, Deserialize)]
+pub struct AuditQuery {
+    request: Option<String>,
+    actor: Option<String>,
+}
+
+pub async fn audit(
+    State(admin): Shared,
+    session: Session,
+    Query(query): Query<AuditQuery>,
+) -> Response {
+    let mut path = "/staff/v1/audit?limit=200".to_string();
+    for (name, value) in [("request", &query.request), ("actor", &query.actor)] {
+        if let Some(value) = value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            path.push_str(&format!("&{name}={}", encode(value)));
+        }
+    }
+    let listed = match admin.api.get(&session.claims, &path).await {
+        Ok(listed) => listed,
+        Err(refusal) => return refused_page(&admin, &session, refusal),
+    };
+    let mut context = base(&admin, Some(&session), "audit");
+    context.extend([
+        ("records".into(), listed["records"].clone()),
+        (
+            "filter".into(),
+            json!({ "request": query.request, "actor": query.actor }),
+        ),
+    ]);
+    admin.views.page(StatusCode::OK, "audit.html", context)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_number_is_read_out_in_the_spelling_alphabet() {
+        assert_eq!(
+            phonetic("7K3M-9QZ2"),
+            "seven, Kilo, three, Mike — nine, Quebec, Zulu, two"
+        );
+    }
+
+    #[test]
+    fn a_work_list_visits_the_nearest_stop_next() {
+        let stop = |id: &str, lat: f64, long: f64| json!({ "id": id, "lat": lat, "long": long });
+        let rows = vec![
+            stop("far", 41.80, -72.70),
+            stop("near", 41.765, -72.675),
+            stop("middle", 41.78, -72.69),
+        ];
+        let ordered: Vec<String> = walking_order(rows, 41.7637, -72.6851)
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(ordered, ["near", "middle", "far"]);
+    }
+
+    #[test]
+    fn ages_read_as_a_crew_says_them() {
+        assert_eq!(age(chrono::Duration::minutes(40)), "40 min ago");
+        assert_eq!(age(chrono::Duration::hours(5)), "5 h ago");
+        assert_eq!(age(chrono::Duration::days(3)), "3 days ago");
+    }
+}

@@ -1,0 +1,287 @@
+//! Who is signed in to the staff application: the session cookie, its expiry, and the CSRF token
+//! every form carries.
+//!
+//! The session is the staff token itself (the same claims the staff routes check), in a cookie
+//! that is `HttpOnly`, `SameSite=Strict`, scoped to `/admin`, and `Secure` when the site is served
+//! over https. Scripts may send the token as `Authorization: Bearer` instead; they need no CSRF
+//! token, since a browser never adds that header by itself. A form's CSRF token is an HMAC of the
+//! session token under a key of this process, so it is good for that session only.
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Redirect, Response};
+use cityfix_http::auth::{StaffClaims, TokenKeys};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::Admin;
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "cityfix_staff";
+
+/// The cookie carrying the sign-in form's own CSRF token, before any session exists.
+pub const SIGN_IN_COOKIE: &str = "cityfix_sign_in";
+
+/// How long a session lasts from sign-in: a working day.
+pub const SESSION_SECS: u64 = 10 * 3600;
+
+/// How sessions are checked and their forms protected.
+pub struct Sessions {
+    pub keys: Arc<TokenKeys>,
+    /// The key CSRF tokens are made with.
+    pub csrf_key: Vec<u8>,
+    /// Whether cookies are marked `Secure` (the site is served over https).
+    pub secure: bool,
+}
+
+impl Sessions {
+    /// The CSRF token of the session `token`.
+    pub fn csrf_for(&self, token: &str) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.csrf_key).expect("HMAC takes any key");
+        mac.update(b"cityfix-admin-csrf\x1f");
+        mac.update(token.as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..16])
+    }
+
+    /// Whether `given` is the CSRF token of the session `token` (compared in constant time).
+    pub fn csrf_matches(&self, token: &str, given: &str) -> bool {
+        let expected = self.csrf_for(token);
+        expected.len() == given.len()
+            && expected
+                .bytes()
+                .zip(given.bytes())
+                .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+                == 0
+    }
+
+    /// The `Set-Cookie` value of a session holding `token` for `max_age` seconds.
+    pub fn session_cookie(&self, token: &str, max_age: u64) -> HeaderValue {
+        self.cookie(SESSION_COOKIE, token, max_age)
+    }
+
+    /// The `Set-Cookie` value that ends the session.
+    pub fn end_cookie(&self) -> HeaderValue {
+        self.cookie(SESSION_COOKIE, "", 0)
+    }
+
+    /// A cookie for `/admin` only, unreadable by scripts, never sent from another site.
+    pub fn cookie(&self, name: &str, value: &str, max_age: u64) -> HeaderValue {
+        let secure = if self.secure { "; Secure" } else { "" };
+        HeaderValue::from_str(&format!(
+            "{name}={value}; Path=/admin; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
+        ))
+        .expect("cookie values are token characters")
+    }
+}
+
+/// The value of cookie `name` of a request.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+        .filter(|value| !value.is_empty())
+}
+
+/// How the signed-in person reached us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Carrier {
+    /// The session cookie of a browser: forms must carry the CSRF token.
+    Cookie,
+    /// `Authorization: Bearer`, from a script.
+    Bearer,
+}
+
+/// The person signed in to a page, with their session token and how it came.
+pub struct Session {
+    pub claims: StaffClaims,
+    pub token: String,
+    pub carrier: Carrier,
+}
+
+impl Session {
+    /// The CSRF token this session's forms carry.
+    pub fn csrf(&self, admin: &Admin) -> String {
+        admin.sessions.csrf_for(&self.token)
+    }
+
+    /// Whether a form posted in this session is genuine: its CSRF token is this session's (a
+    /// bearer caller needs none).
+    pub fn form_is_genuine(&self, admin: &Admin, given: Option<&str>) -> bool {
+        self.carrier == Carrier::Bearer
+            || given.is_some_and(|given| admin.sessions.csrf_matches(&self.token, given))
+    }
+}
+
+/// A page asked for without a valid session: to the sign-in page, which brings them back.
+pub struct SignInFirst {
+    next: String,
+    expired: bool,
+}
+
+impl IntoResponse for SignInFirst {
+    fn into_response(self) -> Response {
+        let mut target = format!(
+            "/admin/sign-in?next={}",
+            form_urlencoded::byte_serialize(self.next.as_bytes()).collect::<String>()
+        );
+        if self.expired {
+            target.push_str("&expired=1");
+        }
+        Redirect::to(&target).into_response()
+    }
+}
+
+/// Where the sign-in page may send someone back to: a page of this application, never elsewhere.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(path)
+            if path.starts_with("/admin")
+                && !path.starts_with("/admin/sign-")
+                && !path.contains("//")
+                && !path.contains('\\')
+                && path.chars().all(|c| c.is_ascii_graphic()) =>
+        {
+            path.to_string()
+        }
+        _ => "/admin/queue".to_string(),
+    }
+}
+
+impl FromRequestParts<Arc<Admin>> for Session {
+    type Rejection = SignInFirst;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        admin: &Arc<Admin>,
+    ) -> Result<Self, SignInFirst> {
+        let now = admin.now_secs();
+        let next = || {
+            let path = parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/admin");
+            // After a sign-in the browser comes back with a GET, so a form's page, not its action.
+            if parts.method == axum::http::Method::GET {
+                safe_next(Some(path))
+            } else {
+                safe_next(Some(
+                    parts
+                        .uri
+                        .path()
+                        .rsplit_once('/')
+                        .map_or("/admin", |(page, _)| page),
+                ))
+            }
+        };
+        let bearer = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim().to_string());
+        let (token, carrier) = match bearer {
+            Some(token) => (token, Carrier::Bearer),
+            None => match cookie(&parts.headers, SESSION_COOKIE) {
+                Some(token) => (token.to_string(), Carrier::Cookie),
+                None => {
+                    return Err(SignInFirst {
+                        next: next(),
+                        expired: false,
+                    })
+                }
+            },
+        };
+        match admin.sessions.keys.verify_token(&token, now) {
+            Ok(claims) => Ok(Session {
+                claims,
+                token,
+                carrier,
+            }),
+            Err(_) => Err(SignInFirst {
+                next: next(),
+                expired: carrier == Carrier::Cookie,
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sessions() -> Sessions {
+        Sessions {
+            keys: Arc::new(TokenKeys::from_secret(b"k")),
+            csrf_key: b"csrf-key".to_vec(),
+            secure: true,
+        }
+    }
+
+    #[test]
+    fn a_csrf_token_belongs_to_one_session() {
+        let s = sessions();
+        let token = s.csrf_for("session-a");
+        assert!(s.csrf_matches("session-a", &token));
+        assert!(!s.csrf_matches("session-b", &token));
+        assert!(!s.csrf_matches("session-a", ""));
+        assert!(!s.csrf_matches("session-a", &token[..10]));
+    }
+
+    #[test]
+    fn cookies_are_http_only_strict_and_secure_on_https() {
+        let s = sessions();
+        let cookie = s.session_cookie("tok", 60);
+        let text = cookie.to_str().unwrap();
+        for part in [
+            "cityfix_staff=tok",
+            "Path=/admin",
+            "Max-Age=60",
+            "HttpOnly",
+            "SameSite=Strict",
+            "Secure",
+        ] {
+            assert!(text.contains(part), "{text} lacks {part}");
+        }
+        let local = Sessions { secure: false, ..s };
+        assert!(!local.end_cookie().to_str().unwrap().contains("Secure"));
+    }
+
+    #[test]
+    fn sign_in_sends_back_only_to_pages_of_this_application() {
+        assert_eq!(
+            safe_next(Some("/admin/requests/7K3M-9QZ2")),
+            "/admin/requests/7K3M-9QZ2"
+        );
+        for bad in [
+            "https://evil.example/",
+            "//evil.example",
+            "/admin//evil",
+            "/other",
+            "/admin/sign-in",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/admin/queue", "{bad}");
+        }
+        assert_eq!(safe_next(None), "/admin/queue");
+    }
+
+    #[test]
+    fn a_cookie_is_found_among_others() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; cityfix_staff=tok; b=2"),
+        );
+        assert_eq!(cookie(&headers, SESSION_COOKIE), Some("tok"));
+        assert_eq!(cookie(&headers, "c"), None);
+    }
+}

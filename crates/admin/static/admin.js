@@ -1,0 +1,71 @@
+// The staff application's one enhancement: attaching a photo of the work to a status change or a
+// note. Without this script the pages work and the photo fields stay hidden.
+const csrf = () => document.querySelector('input[name="csrf"]')?.value ?? '';
+
+async function post(url, fields) {
+  const body = new URLSearchParams({ csrf: csrf(), ...fields });
+  const answer = await fetch(url, { method: 'POST', body, credentials: 'same-origin' });
+  const json = await answer.json().catch(() => ({}));
+  if (!answer.ok) throw new Error(json?.error?.message ?? `refused (${answer.status})`);
+  return json;
+}
+
+async function waitUntilChecked(mediaId, say) {
+  for (let i = 0; i < 60; i += 1) {
+    const answer = await fetch(`/api/v1/media/${encodeURIComponent(mediaId)}`);
+    const state = await answer.json().catch(() => ({}));
+    if (state.state === 'ready') return;
+    if (state.state === 'rejected') throw new Error(state.reason ?? 'the file was refused');
+    say('Checking the photo…');
+    await new Promise((done) => setTimeout(done, 1000));
+  }
+  throw new Error('the photo was not checked in time; try again');
+}
+
+function enhance(form) {
+  const box = form.querySelector('.photo-attach');
+  const input = box?.querySelector('input[type=file]');
+  if (!box || !input) return;
+  box.hidden = false;
+  const state = box.querySelector('.photo-state');
+  const submit = form.querySelector('button[type=submit]');
+  const say = (text) => { state.textContent = text; };
+  input.addEventListener('change', async () => {
+    form.querySelectorAll('input[name="media"]').forEach((old) => old.remove());
+    const file = input.files?.[0];
+    if (!file) return;
+    submit.disabled = true;
+    try {
+      say('Uploading the photo…');
+      const request = input.dataset.request;
+      const asked = await post(`/admin/requests/${encodeURIComponent(request)}/media-form`, {
+        content_type: file.type, size: String(file.size),
+      });
+      const { upload } = asked;
+      const data = new FormData();
+      for (const [name, value] of Object.entries(upload.fields ?? {})) data.append(name, value);
+      data.append(upload.file_field ?? 'file', file);
+      const sent = await fetch(upload.url, { method: 'POST', body: data });
+      if (!sent.ok) throw new Error(`the upload was refused (${sent.status})`);
+      await waitUntilChecked(asked.media_id, say);
+      const field = document.createElement('input');
+      field.type = 'hidden'; field.name = 'media'; field.value = asked.media_id;
+      form.append(field);
+      // Attaching the photo moved the request on a version; this form acts on the new one.
+      const version = form.querySelector('input[name="version"]');
+      if (version) {
+        const answer = await fetch(`/admin/requests/${encodeURIComponent(request)}/version`, { credentials: 'same-origin' });
+        const current = await answer.json().catch(() => ({}));
+        if (answer.ok && current.version != null) version.value = String(current.version);
+      }
+      say('Photo ready; it goes with this form.');
+    } catch (error) {
+      say(`The photo could not be added: ${error.message}`);
+      input.value = '';
+    } finally {
+      submit.disabled = false;
+    }
+  });
+}
+
+document.querySelectorAll('form[data-photo-target]').forEach(enhance);

@@ -1,0 +1,618 @@
+//! The staff application's pages over a real store: sign-in (and a wrong password, a forged or
+//! stale form, an expired session), the queue, a request page with its actions, the role × action
+//! × department matrix as the pages meet it, CSRF on every form, phone intake, backlogs, the audit
+//! log, and resident text shown as text.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use cityfix_admin::session::Sessions;
+use cityfix_admin::{admin_router, Account, Accounts, Admin, AdminParts};
+use cityfix_app::ports::{RequestStore, SystemClock};
+use cityfix_app::transition::StatusDeps;
+use cityfix_domain::{ServiceRequest, Status, TrackingNumber};
+use cityfix_http::auth::{Role, StaffClaims, TokenKeys};
+use cityfix_testing::{demo_city, force_status, intake_deps, seed_request, World};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+const POTHOLE: &str = "7K3M-9QZ2";
+const CSRF_KEY: &[u8] = b"csrf key of the test";
+
+struct Fixture {
+    world: World,
+    keys: Arc<TokenKeys>,
+    app: Router,
+}
+
+/// Someone signed in: their cookie and their forms' CSRF token.
+struct Signed {
+    cookie: String,
+    csrf: String,
+}
+
+fn claims(role: Role, department: Option<&str>, sub: &str) -> StaffClaims {
+    StaffClaims {
+        sub: sub.into(),
+        name: format!("Test {sub}"),
+        role,
+        department: department.map(str::to_string),
+        exp: chrono::Utc::now().timestamp() as u64 + 600,
+    }
+}
+
+/// A `datetime-local` value `days` from now in the city's time zone.
+fn local_in(days: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::days(days))
+        .with_timezone(&demo_city().timezone)
+        .format("%Y-%m-%dT%H:%M")
+        .to_string()
+}
+
+fn crew() -> StaffClaims {
+    claims(Role::Staff, Some("public-works"), "local:sam.reyes")
+}
+
+impl Fixture {
+    async fn new() -> Fixture {
+        let world = World::new();
+        let keys = Arc::new(TokenKeys::from_secret(b"test secret"));
+        let status = StatusDeps {
+            city: demo_city(),
+            store: Arc::new(world.store.clone()),
+            queue: Arc::new(world.queue.clone()),
+            clock: Arc::new(SystemClock),
+            media: Arc::new(world.media.clone()),
+        };
+        let accounts = Accounts::new(vec![Account {
+            username: "sam".into(),
+            name: "Sam Reyes".into(),
+            role: Role::Staff,
+            department: Some("public-works".into()),
+            password_hash: cityfix_admin::accounts::hash_password("right password"),
+        }]);
+        let app = admin_router(Admin::new(AdminParts {
+            status,
+            intake: intake_deps(&world),
+            keys: keys.clone(),
+            csrf_key: CSRF_KEY.to_vec(),
+            accounts,
+            public_url: "http://cityfix.test".into(),
+        }));
+        let fixture = Fixture { world, keys, app };
+        fixture
+            .seed(POTHOLE, Some("public-works"), Status::Open)
+            .await;
+        fixture
+    }
+
+    async fn seed(&self, id: &str, department: Option<&str>, status: Status) -> ServiceRequest {
+        let seeded = seed_request(
+            &self.world.store,
+            id,
+            "pothole",
+            41.7677,
+            -72.67602,
+            Some("r@example.org"),
+        )
+        .await;
+        let mut request = seeded.clone();
+        request.department = department.map(str::to_string);
+        request.description = Some("Deep hole <script>alert('x')</script> by the curb".into());
+        request.areas = demo_city().areas_at(request.location);
+        force_status(&self.world.store, request, status, "routed").await
+    }
+
+    fn sign(&self, claims: &StaffClaims) -> Signed {
+        let now = chrono::Utc::now().timestamp() as u64;
+        let token = self.keys.issue(claims, now).unwrap();
+        let sessions = Sessions {
+            keys: self.keys.clone(),
+            csrf_key: CSRF_KEY.to_vec(),
+            secure: false,
+        };
+        Signed {
+            csrf: sessions.csrf_for(&token),
+            cookie: format!("cityfix_staff={token}"),
+        }
+    }
+
+    async fn get(&self, path: &str, who: Option<&Signed>) -> (StatusCode, String, Option<String>) {
+        let mut request = Request::get(path);
+        if let Some(who) = who {
+            request = request.header(header::COOKIE, &who.cookie);
+        }
+        self.send(request.body(Body::empty()).unwrap()).await
+    }
+
+    async fn post(
+        &self,
+        path: &str,
+        who: Option<&Signed>,
+        fields: &[(&str, &str)],
+    ) -> (StatusCode, String, Option<String>) {
+        let body: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        let mut request =
+            Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(who) = who {
+            request = request.header(header::COOKIE, &who.cookie);
+        }
+        self.send(request.body(Body::from(body)).unwrap()).await
+    }
+
+    async fn post_owned(
+        &self,
+        path: &str,
+        who: &Signed,
+        fields: &[(&str, String)],
+    ) -> (StatusCode, String, Option<String>) {
+        let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.post(path, Some(who), &pairs).await
+    }
+
+    /// The status, the body and where it redirects to.
+    async fn send(&self, request: Request<Body>) -> (StatusCode, String, Option<String>) {
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let location = response
+            .headers()
+            .get(header::LOCATION)
+            .map(|l| l.to_str().unwrap().to_string());
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            String::from_utf8_lossy(&body).into_owned(),
+            location,
+        )
+    }
+
+    async fn stored(&self, id: &str) -> ServiceRequest {
+        self.world
+            .store
+            .get(&TrackingNumber::parse(id).unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+    }
+}
+
+/// The value of the hidden input `name` of a page.
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        + marker.len();
+    html[start..].split('"').next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_page_without_a_session_sends_to_sign_in_and_back() {
+    let f = Fixture::new().await;
+    let (status, _, location) = f.get("/admin/requests/7K3M-9QZ2", None).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        location.as_deref(),
+        Some("/admin/sign-in?next=%2Fadmin%2Frequests%2F7K3M-9QZ2")
+    );
+}
+
+#[tokio::test]
+async fn signing_in_with_the_right_password_opens_a_session_and_a_wrong_one_does_not() {
+    let f = Fixture::new().await;
+    let page = Request::get("/admin/sign-in?next=/admin/requests/7K3M-9QZ2")
+        .body(Body::empty())
+        .unwrap();
+    let response = f.app.clone().oneshot(page).await.unwrap();
+    let cookie = response.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let html = String::from_utf8(
+        response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    let csrf = hidden(&html, "csrf");
+    let sign_in_cookie = cookie.split(';').next().unwrap().to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+
+    let attempt = |password: &'static str, csrf: String| {
+        let body: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("username", "sam"),
+                ("password", password),
+                ("csrf", csrf.as_str()),
+                ("next", "/admin/requests/7K3M-9QZ2"),
+            ])
+            .finish();
+        Request::post("/admin/sign-in")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, sign_in_cookie.clone())
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let (status, html, _) = f.send(attempt("wrong password", csrf.clone())).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(html.contains("do not match"));
+    let (status, _, _) = f.send(attempt("right password", "forged".into())).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "a sign-in form not from our page"
+    );
+
+    let response = f
+        .app
+        .clone()
+        .oneshot(attempt("right password", csrf))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        response.headers()[header::LOCATION],
+        "/admin/requests/7K3M-9QZ2"
+    );
+    let session = response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|c| c.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("cityfix_staff="))
+        .expect("a session cookie");
+    assert!(
+        session.contains("HttpOnly")
+            && session.contains("SameSite=Strict")
+            && session.contains("Path=/admin")
+    );
+    let who = Signed {
+        cookie: session.split(';').next().unwrap().to_string(),
+        csrf: String::new(),
+    };
+    let (status, html, _) = f.get("/admin/requests/7K3M-9QZ2", Some(&who)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Sam Reyes"), "signed in by name");
+}
+
+#[tokio::test]
+async fn an_expired_session_is_sent_to_sign_in_again() {
+    let f = Fixture::new().await;
+    let now = chrono::Utc::now().timestamp() as u64;
+    let old = StaffClaims {
+        exp: now - 60,
+        ..crew()
+    };
+    let token = f.keys.issue(&old, now - 3600).unwrap();
+    let who = Signed {
+        cookie: format!("cityfix_staff={token}"),
+        csrf: String::new(),
+    };
+    let (status, _, location) = f.get("/admin/queue", Some(&who)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        location.as_deref(),
+        Some("/admin/sign-in?next=%2Fadmin%2Fqueue&expired=1")
+    );
+}
+
+#[tokio::test]
+async fn the_queue_lists_the_department_s_requests_and_a_description_shows_as_text() {
+    let f = Fixture::new().await;
+    f.seed("4F7P-2HXM", Some("transportation"), Status::Open)
+        .await;
+    let who = f.sign(&crew());
+    let (status, html, _) = f.get("/admin/queue", Some(&who)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("/admin/requests/7K3M-9QZ2"), "{html}");
+    assert!(
+        !html.contains("4F7P-2HXM"),
+        "another department's request is not in this queue"
+    );
+    let (status, html, _) = f.get("/admin/requests/7K3M-9QZ2", Some(&who)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("&lt;script&gt;alert("), "escaped");
+    assert!(!html.contains("<script>alert("), "never markup");
+    let (status, html, _) = f.get("/admin/queue?print=1", Some(&who)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Work list") && html.contains("7K3M-9QZ2"));
+}
+
+#[tokio::test]
+async fn a_status_change_needs_this_session_s_csrf_token() {
+    let f = Fixture::new().await;
+    let who = f.sign(&crew());
+    let version = f.stored(POTHOLE).await.version.to_string();
+    let form = |csrf: &str| {
+        vec![
+            ("csrf", csrf.to_string()),
+            ("to", "in_progress".to_string()),
+            ("version", version.clone()),
+            ("public", "1".into()),
+            ("note", "Crew on the way".into()),
+        ]
+    };
+    let path = "/admin/requests/7K3M-9QZ2/transition";
+    let (status, _, _) = f.post_owned(path, &who, &form("")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "no CSRF token");
+    let other = f.sign(&claims(Role::Staff, Some("public-works"), "local:other"));
+    let (status, _, _) = f.post_owned(path, &who, &form(&other.csrf)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "another session's token");
+    assert_eq!(
+        f.stored(POTHOLE).await.status,
+        Status::Open,
+        "nothing changed"
+    );
+
+    let (status, _, location) = f.post_owned(path, &who, &form(&who.csrf)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        location.as_deref(),
+        Some("/admin/requests/7K3M-9QZ2?done=transition")
+    );
+    assert_eq!(f.stored(POTHOLE).await.status, Status::InProgress);
+    let (_, html, _) = f
+        .get("/admin/requests/7K3M-9QZ2?done=transition", Some(&who))
+        .await;
+    assert!(html.contains("The status was changed.") && html.contains("Crew on the way"));
+
+    // The same form again (a stale version) says why, and changes nothing.
+    let (status, html, _) = f.post_owned(path, &who, &form(&who.csrf)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{html}");
+    assert!(html.contains("role=\"alert\""));
+}
+
+#[tokio::test]
+async fn every_form_of_the_request_page_acts_for_a_crew_of_its_department() {
+    let f = Fixture::new().await;
+    let who = f.sign(&crew());
+    let version = || async { f.stored(POTHOLE).await.version.to_string() };
+    let steps: Vec<(&str, Vec<(&str, String)>)> = vec![
+        ("note", vec![("text", "Cones placed".into())]),
+        (
+            "priority",
+            vec![
+                ("priority", "high".into()),
+                ("reason", "school route".into()),
+            ],
+        ),
+        (
+            "expected",
+            vec![
+                ("expected", local_in(30)),
+                ("reason", "asphalt delivery".into()),
+            ],
+        ),
+        (
+            "assignment",
+            vec![
+                ("department", "public-works".into()),
+                ("assignee", "local:dana.ortiz".into()),
+            ],
+        ),
+    ];
+    for (action, mut fields) in steps {
+        fields.push(("csrf", who.csrf.clone()));
+        fields.push(("version", version().await));
+        let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (status, html, location) = f
+            .post(
+                &format!("/admin/requests/7K3M-9QZ2/{action}"),
+                Some(&who),
+                &pairs,
+            )
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{action}: {html}");
+        assert_eq!(
+            location.unwrap(),
+            format!("/admin/requests/7K3M-9QZ2?done={action}")
+        );
+    }
+    let request = f.stored(POTHOLE).await;
+    assert_eq!(request.priority.as_str(), "high");
+    assert_eq!(request.assignee.as_deref(), Some("local:dana.ortiz"));
+    let expected = request
+        .expected_at
+        .unwrap()
+        .with_timezone(&demo_city().timezone);
+    assert_eq!(
+        expected.format("%Y-%m-%dT%H:%M").to_string(),
+        local_in(30)[..16],
+        "read in the city's time zone"
+    );
+    let (_, html, _) = f.get("/admin/requests/7K3M-9QZ2", Some(&who)).await;
+    assert!(
+        html.contains("Cones placed") && html.contains("internal"),
+        "an internal note on the staff timeline"
+    );
+
+    let version = version().await;
+    let pairs = [
+        ("csrf", who.csrf.as_str()),
+        ("to", "closed"),
+        ("resolution", "fixed"),
+        ("public", "1"),
+        ("note", "Patched"),
+        ("version", version.as_str()),
+    ];
+    let (status, _, _) = f
+        .post("/admin/requests/7K3M-9QZ2/transition", Some(&who), &pairs)
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let request = f.stored(POTHOLE).await;
+    assert_eq!(
+        (request.status, request.resolution.map(|r| r.as_str())),
+        (Status::Closed, Some("fixed"))
+    );
+}
+
+#[tokio::test]
+async fn the_pages_refuse_what_the_role_and_department_may_not_do() {
+    let f = Fixture::new().await;
+    let version = f.stored(POTHOLE).await.version.to_string();
+    let transition = |csrf: String| {
+        vec![
+            ("csrf", csrf),
+            ("to", "in_progress".to_string()),
+            ("version", version.clone()),
+        ]
+    };
+    let path = "/admin/requests/7K3M-9QZ2/transition";
+    let try_as = |claims: StaffClaims| {
+        let who = f.sign(&claims);
+        let fields = transition(who.csrf.clone());
+        (who, fields)
+    };
+    macro_rules! try_as {
+        ($claims:expr) => {{
+            let (who, fields) = try_as($claims);
+            f.post_owned(path, &who, &fields).await.0
+        }};
+    }
+    assert_eq!(
+        try_as!(claims(
+            Role::Staff,
+            Some("transportation"),
+            "local:tom.kelly"
+        )),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        try_as!(claims(Role::Agent, None, "local:agent")),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        try_as!(claims(Role::Ethics, None, "local:ethics")),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(f.stored(POTHOLE).await.status, Status::Open);
+    assert_eq!(
+        try_as!(claims(Role::Supervisor, None, "local:sup")),
+        StatusCode::SEE_OTHER
+    );
+
+    // What a page offers follows the same rules: an agent gets a note form and no status form.
+    let agent = f.sign(&claims(Role::Agent, None, "local:agent"));
+    let (status, html, _) = f.get("/admin/requests/7K3M-9QZ2", Some(&agent)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        !html.contains("/transition\""),
+        "no status form for an agent"
+    );
+    let ethics = f.sign(&claims(Role::Ethics, None, "local:ethics"));
+    let (status, _, _) = f.get("/admin/requests/7K3M-9QZ2", Some(&ethics)).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "ethics officers read ethics reports only"
+    );
+    let (status, _, _) = f.get("/admin/audit", Some(&f.sign(&crew()))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the audit log is for admins");
+    let (status, html, _) = f
+        .get(
+            "/admin/audit",
+            Some(&f.sign(&claims(Role::Admin, None, "local:admin"))),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("local:sup") || html.contains("Test local:sup"),
+        "the supervisor's change is logged: {html}"
+    );
+}
+
+#[tokio::test]
+async fn a_call_taker_files_a_phone_report_and_reads_its_number_out() {
+    let f = Fixture::new().await;
+    let who = f.sign(&claims(Role::Agent, None, "local:agent"));
+    let (status, html, _) = f.get("/admin/intake", Some(&who)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!html.contains("File the report"), "the service comes first");
+    let (status, html, _) = f
+        .get("/admin/intake?service_code=pothole", Some(&who))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("name=\"attribute.pothole_size\""),
+        "the service's questions"
+    );
+    let idem = hidden(&html, "idem");
+    let fields = [
+        ("csrf", who.csrf.as_str()),
+        ("idem", idem.as_str()),
+        ("service_code", "pothole"),
+        ("attribute.pothole_size", "large"),
+        ("address", "550 Main St"),
+        ("description", "Caller says: deep pothole"),
+        ("phone", "860-555-0199"),
+    ];
+    let (status, html, _) = f.post("/admin/intake", Some(&who), &fields).await;
+    assert_eq!(status, StatusCode::CREATED, "{html}");
+    assert!(html.contains("Read the number to the caller"));
+    let marker = "<span class=\"tracking\">";
+    let start = html.find(marker).unwrap() + marker.len();
+    let id = &html[start..start + 9];
+    let request = f.stored(id).await;
+    assert_eq!(request.channel, "phone");
+    assert_eq!(
+        request.description.as_deref(),
+        Some("Caller says: deep pothole")
+    );
+    // The same form sent twice (a double click) files one report.
+    let (status, html, _) = f.post("/admin/intake", Some(&who), &fields).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert!(html.contains(id), "the same report again");
+
+    let bad = [
+        ("csrf", who.csrf.as_str()),
+        ("service_code", "pothole"),
+        ("address", "550 Main St"),
+    ];
+    let (status, html, _) = f.post("/admin/intake", Some(&who), &bad).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        html.contains("role=\"alert\"") && html.contains("pothole_size"),
+        "a required answer missing"
+    );
+    assert!(
+        html.contains("value=\"550 Main St\""),
+        "what was typed is kept"
+    );
+}
+
+#[tokio::test]
+async fn only_supervisors_declare_backlogs() {
+    let f = Fixture::new().await;
+    let fields = |csrf: &str| {
+        vec![
+            ("csrf", csrf.to_string()),
+            ("service_code", "pothole".into()),
+            ("expected", local_in(20)),
+            ("message", "Storm damage".into()),
+        ]
+    };
+    let crew = f.sign(&crew());
+    let pairs = fields(&crew.csrf);
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, _, _) = f.post("/admin/backlogs", Some(&crew), &pairs).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let sup = f.sign(&claims(Role::Supervisor, None, "local:sup"));
+    let pairs = fields(&sup.csrf);
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, _, location) = f.post("/admin/backlogs", Some(&sup), &pairs).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location.as_deref(), Some("/admin/backlogs"));
+    let (_, html, _) = f.get("/admin/backlogs", Some(&sup)).await;
+    assert!(html.contains("Storm damage") && html.contains("/lift"));
+}
