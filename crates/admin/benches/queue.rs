@@ -226,5 +226,9 @@ async fn main() {
 fn next_link(html: &str) -> Option<String> {
     let end = html.find("\" rel=\"next\"")?;
     let start = html[..end].rfind("href=\"")? + 6;
-    Some(html[start..end].replace("&amp;", "&"))
+    Some(
+        html[start..end]
+            .replace("&#x2f;", "/")
+            .replace("&amp;", "&"),
+    )
 }
