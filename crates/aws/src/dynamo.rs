@@ -29,7 +29,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use cityfix_app::ports::SendClaim;
 use cityfix_app::ports::{
     AuditQuery, Created, Follower, IdempotencyClaim, NewRequest, PortError, PortResult, QueuePage,
-    RequestQuery, RequestStore,
+    RequestQuery, RequestStore, SurveyAnswer,
 };
 use cityfix_domain::areas::distance_m;
 use cityfix_domain::backlog::Backlog;
@@ -741,14 +741,68 @@ impl RequestStore for DynamoStore {
             body: follower.clone(),
             ttl: None,
         })?;
-        self.client
+        // Once: adding again must not turn a confirmed follower back into one still asking.
+        let put = self
+            .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(()),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(error) => Err(unavailable("add a follower", error.into_service_error())),
+        }
+    }
+
+    async fn confirm_follower(&self, id: &TrackingNumber, key: &str) -> PortResult<bool> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", AttributeValue::S(request_key(id)))
+            .key("SK", AttributeValue::S(format!("FOLLOWER#{key}")))
+            .update_expression("REMOVE #body.asked_at")
+            .expression_attribute_names("#body", "body")
+            .condition_expression("attribute_exists(PK)")
+            .send()
+            .await;
+        match update {
+            Ok(_) => Ok(true),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(unavailable(
+                "confirm a follower",
+                error.into_service_error(),
+            )),
+        }
+    }
+
+    async fn remove_follower(&self, id: &TrackingNumber, key: &str) -> PortResult<bool> {
+        let deleted = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("PK", AttributeValue::S(request_key(id)))
+            .key("SK", AttributeValue::S(format!("FOLLOWER#{key}")))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
             .send()
             .await
-            .map_err(|e| unavailable("put", e.into_service_error()))?;
-        Ok(())
+            .map_err(|e| unavailable("remove a follower", e.into_service_error()))?;
+        Ok(deleted.attributes.is_some_and(|old| !old.is_empty()))
     }
 
     async fn remove_followers_via(
@@ -965,6 +1019,84 @@ impl RequestStore for DynamoStore {
         limit: u32,
     ) -> PortResult<Vec<TrackingNumber>> {
         self.due(DUE_ARCHIVE, before, limit).await
+    }
+
+    async fn closed_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: u32,
+    ) -> PortResult<Vec<TrackingNumber>> {
+        let values = HashMap::from([
+            (":job".to_string(), AttributeValue::S(DUE_ARCHIVE.into())),
+            (":from".to_string(), AttributeValue::S(sort_stamp(from))),
+            (":to".to_string(), AttributeValue::S(sort_stamp(to))),
+        ]);
+        let items = self
+            .query_all(
+                Some("GSI5"),
+                "GSI5PK = :job AND GSI5SK BETWEEN :from AND :to",
+                values,
+                false,
+            )
+            .await?;
+        let to_stamp = sort_stamp(to);
+        items
+            .into_iter()
+            // BETWEEN includes its end; the window excludes it.
+            .filter(|item| !matches!(item.get("GSI5SK"), Some(AttributeValue::S(sk)) if *sk >= to_stamp))
+            .take(limit as usize)
+            .map(|item| {
+                let id = match item.get("PK") {
+                    Some(AttributeValue::S(pk)) => pk.strip_prefix("REQ#"),
+                    _ => None,
+                };
+                id.and_then(|id| TrackingNumber::parse(id).ok())
+                    .ok_or_else(|| unavailable("decode", format!("GSI5 item {item:?}")))
+            })
+            .collect()
+    }
+
+    async fn record_survey_answer(&self, answer: &SurveyAnswer) -> PortResult<()> {
+        let item = to_item(&Item {
+            pk: "SURVEY".into(),
+            sk: format!("{}#{}", sort_stamp(answer.closed_at), answer.request_id),
+            body: answer.clone(),
+            ttl: None,
+        })?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| unavailable("record a survey answer", e.into_service_error()))?;
+        Ok(())
+    }
+
+    async fn survey_answers(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: u32,
+    ) -> PortResult<Vec<SurveyAnswer>> {
+        let values = HashMap::from([
+            (":pk".to_string(), AttributeValue::S("SURVEY".into())),
+            (":from".to_string(), AttributeValue::S(sort_stamp(from))),
+            // Every request id sorts before `~`.
+            (
+                ":to".to_string(),
+                AttributeValue::S(format!("{}#~", sort_stamp(to))),
+            ),
+        ]);
+        let items = self
+            .query_all(None, "PK = :pk AND SK BETWEEN :from AND :to", values, false)
+            .await?;
+        items
+            .into_iter()
+            .take(limit as usize)
+            .map(|item| from_item::<Item<SurveyAnswer>>(item).map(|i| i.body))
+            .collect()
     }
 
     async fn forget_contacts(&self, id: &TrackingNumber) -> PortResult<()> {

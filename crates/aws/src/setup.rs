@@ -224,7 +224,12 @@ impl AwsSetup {
         Ok(IntakeDeps {
             city: self.city.clone(),
             store: Arc::new(self.store()?),
-            queue: Arc::new(self.queues(&[QueueName::Routing, QueueName::Status])?),
+            // Notify: the confirmation an ask to follow sends.
+            queue: Arc::new(self.queues(&[
+                QueueName::Routing,
+                QueueName::Status,
+                QueueName::Notify,
+            ])?),
             clock: Arc::new(SystemClock),
             ids: Arc::new(RandomIds),
             geocoder: Arc::new(AddressBook::new(self.city.address_points.clone())),
@@ -265,7 +270,11 @@ impl AwsSetup {
         Ok(SchedulerDeps {
             city: self.city.clone(),
             store: Arc::new(self.store()?),
-            queue: Arc::new(self.queues(&[QueueName::Routing, QueueName::Status])?),
+            queue: Arc::new(self.queues(&[
+                QueueName::Routing,
+                QueueName::Status,
+                QueueName::Notify,
+            ])?),
             clock: Arc::new(SystemClock),
         })
     }

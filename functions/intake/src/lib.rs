@@ -1,6 +1,7 @@
 //! The intake function: takes reports from residents and Open311 clients and answers their reads.
 
 mod api;
+mod followers;
 mod media;
 mod open311;
 mod open311_updates;
@@ -29,11 +30,16 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/requests/{id}/reopen"),
     ("post", "/api/v1/requests/{id}/comments"),
     ("post", "/api/v1/requests/{id}/supporters"),
+    ("post", "/api/v1/requests/{id}/followers"),
     ("get", "/api/v1/media/{id}"),
     ("get", "/api/v1/media/{id}/{file}"),
     ("get", "/api/v1/openapi.json"),
     ("get", "/api/v1/unsubscribe"),
     ("post", "/api/v1/unsubscribe"),
+    ("get", "/api/v1/follow"),
+    ("post", "/api/v1/follow"),
+    ("get", "/api/v1/survey"),
+    ("post", "/api/v1/survey"),
 ];
 
 /// The OpenAPI 3.1 description of the web API.
@@ -55,6 +61,7 @@ pub fn router(intake: Intake) -> Router {
         .merge(api::routes())
         .merge(media::routes())
         .merge(residents::routes())
+        .merge(followers::routes())
         .route("/api/v1/openapi.json", get(api::openapi))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)

@@ -366,6 +366,8 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
             links: links.clone(),
             clock: Arc::new(SystemClock),
             city: city.short_name.clone(),
+            queue: adapters.queue.clone(),
+            residents: city.residents,
         }))
         .merge(status::staff_router(staff))
         .merge(adapters.routes)
