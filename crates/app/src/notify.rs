@@ -326,9 +326,15 @@ async fn send(
     let rendered = &message.rendered;
     match message.channel {
         Channel::Push => {
+            // A registered device is pushed to at its endpoint; an app that sent its push token
+            // as its device id (before devices were registered) is pushed to by the token.
+            let address = match deps.store.device(&message.to).await? {
+                Some(device) => device.endpoint,
+                None => message.to.clone(),
+            };
             deps.push
                 .push(
-                    &message.to,
+                    &address,
                     &PushMessage {
                         title: rendered.subject.clone(),
                         body: rendered.short.clone(),

@@ -364,6 +364,12 @@ pub trait RequestStore: Send + Sync {
     /// Whether `recipient` turned `channel` off.
     async fn channel_off(&self, recipient: &str, channel: &str) -> PortResult<bool>;
 
+    /// Saves a registered device; saving the same again changes nothing.
+    async fn save_device(&self, device: &Device) -> PortResult<()>;
+
+    /// The device registered with this id. Only the device and notification paths may call this.
+    async fn device(&self, id: &str) -> PortResult<Option<Device>>;
+
     /// Saves a backlog, new or changed (lifted).
     async fn save_backlog(&self, backlog: &Backlog) -> PortResult<()>;
 
@@ -556,11 +562,58 @@ pub struct PushMessage {
     pub dedupe_key: String,
 }
 
+/// The push service a phone app is reached through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    /// Apple Push Notification service (iPhone).
+    Apns,
+    /// Firebase Cloud Messaging (Android).
+    Fcm,
+}
+
+impl Platform {
+    pub fn parse(name: &str) -> Option<Platform> {
+        match name {
+            "apns" => Some(Platform::Apns),
+            "fcm" => Some(Platform::Fcm),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Apns => "apns",
+            Platform::Fcm => "fcm",
+        }
+    }
+}
+
+/// A resident's phone app, registered for push: reports carry its `id` (`device_id`), and
+/// notify pushes to its `endpoint`. Personal data: never in a public response or a log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    pub id: String,
+    pub platform: Platform,
+    /// Where push reaches it: an SNS platform endpoint ARN on AWS, an outbox address locally.
+    pub endpoint: String,
+    pub registered_at: DateTime<Utc>,
+}
+
+/// Registers phone apps with the push service (SNS platform applications on AWS).
+#[async_trait::async_trait]
+pub trait DeviceRegistry: Send + Sync {
+    /// The address push reaches the app with this token at; registering the same token again
+    /// gives the same address. `NotFound` when the city does not push to that platform.
+    async fn register(&self, platform: Platform, token: &str) -> PortResult<String>;
+}
+
 /// Mobile push (APNs or FCM, through SNS on AWS).
 #[async_trait::async_trait]
 pub trait PushSender: Send + Sync {
-    /// Sends to the device with this push token. A device that can no longer be reached (the app
-    /// was removed) is not an error: retrying would not reach it either.
+    /// Sends to the device with this push token, or to the endpoint a [`DeviceRegistry`] gave.
+    /// A device that can no longer be reached (the app was removed) is not an error: retrying
+    /// would not reach it either.
     async fn push(&self, device_token: &str, message: &PushMessage) -> PortResult<()>;
 }
 

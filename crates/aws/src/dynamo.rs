@@ -28,8 +28,8 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use cityfix_app::ports::SendClaim;
 use cityfix_app::ports::{
-    AuditQuery, Created, Follower, IdempotencyClaim, NewRequest, PortError, PortResult, QueuePage,
-    RequestQuery, RequestStore, SurveyAnswer,
+    AuditQuery, Created, Device, Follower, IdempotencyClaim, NewRequest, PortError, PortResult,
+    QueuePage, RequestQuery, RequestStore, SurveyAnswer,
 };
 use cityfix_domain::areas::distance_m;
 use cityfix_domain::backlog::Backlog;
@@ -1114,6 +1114,39 @@ impl RequestStore for DynamoStore {
                 .map_err(|e| unavailable("delete", e.into_service_error()))?;
         }
         Ok(())
+    }
+
+    async fn save_device(&self, device: &Device) -> PortResult<()> {
+        let item = to_item(&Item {
+            pk: format!("DEVICE#{}", device.id),
+            sk: "DEVICE".into(),
+            body: device.clone(),
+            ttl: None,
+        })?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| unavailable("save a device", e.into_service_error()))?;
+        Ok(())
+    }
+
+    async fn device(&self, id: &str) -> PortResult<Option<Device>> {
+        let answer = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", AttributeValue::S(format!("DEVICE#{id}")))
+            .key("SK", AttributeValue::S("DEVICE".into()))
+            .send()
+            .await
+            .map_err(|e| unavailable("read a device", e.into_service_error()))?;
+        answer
+            .item
+            .map(|item| from_item::<Item<Device>>(item).map(|i| i.body))
+            .transpose()
     }
 
     async fn save_backlog(&self, backlog: &Backlog) -> PortResult<()> {

@@ -17,7 +17,7 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
-use crate::{DynamoStore, S3Media, SesMailer, SnsPush, SnsSms, SqsQueues};
+use crate::{DynamoStore, S3Media, SesMailer, SnsDevices, SnsPush, SnsSms, SqsQueues};
 use cityfix_app::links::LinkSigner;
 use cityfix_app::media::MediaDeps;
 use cityfix_app::notify::{NotifyDeps, NotifySettings};
@@ -290,6 +290,16 @@ impl AwsSetup {
             });
         }
         Ok(LinkSigner::new(secret.as_bytes()))
+    }
+
+    /// Registers phone apps with the SNS platform applications `PUSH_APNS_APPLICATION_ARN` and
+    /// `PUSH_FCM_APPLICATION_ARN` (each optional: without it, that platform is not offered).
+    pub fn devices(&self) -> SnsDevices {
+        SnsDevices::new(
+            client!(self, aws_sdk_sns),
+            self.optional("PUSH_APNS_APPLICATION_ARN"),
+            self.optional("PUSH_FCM_APPLICATION_ARN"),
+        )
     }
 
     /// Notify sends e-mail as `FROM_ADDRESS` in `SES_CONFIGURATION_SET` (optional), texts by SNS,

@@ -9,8 +9,8 @@ use crate::sqlite::{from_json, is_constraint, timestamp, to_json, Db};
 use crate::sqlite::{one_row, run, sqlite_error};
 use cityfix_app::ports::SendClaim;
 use cityfix_app::ports::{
-    AuditQuery, Created, Follower, IdempotencyClaim, NewRequest, PortError, PortResult, QueuePage,
-    RequestQuery, RequestStore, SurveyAnswer,
+    AuditQuery, Created, Device, Follower, IdempotencyClaim, NewRequest, PortError, PortResult,
+    QueuePage, RequestQuery, RequestStore, SurveyAnswer,
 };
 use cityfix_domain::backlog::Backlog;
 use cityfix_domain::expected::Fixed;
@@ -509,6 +509,32 @@ impl RequestStore for SqliteStore {
                     run(&tx, forget, [id.as_str()]).map_err(sqlite_error)?;
                 }
                 tx.commit().map_err(sqlite_error)
+            })
+            .await
+    }
+
+    async fn save_device(&self, device: &Device) -> PortResult<()> {
+        let device = device.clone();
+        self.db
+            .call(move |conn| {
+                run(
+                    conn,
+                    "INSERT OR IGNORE INTO devices (id, doc) VALUES (?1, ?2)",
+                    params![device.id, to_json(&device)],
+                )
+                .map(|_| ())
+                .map_err(sqlite_error)
+            })
+            .await
+    }
+
+    async fn device(&self, id: &str) -> PortResult<Option<Device>> {
+        let id = id.to_string();
+        self.db
+            .read(move |conn| {
+                let docs: Vec<Device> =
+                    read_docs(conn, "SELECT doc FROM devices WHERE id = ?1", [id.as_str()])?;
+                Ok(docs.into_iter().next())
             })
             .await
     }

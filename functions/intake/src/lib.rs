@@ -1,6 +1,7 @@
 //! The intake function: takes reports from residents and Open311 clients and answers their reads.
 
 mod api;
+mod devices;
 mod followers;
 mod media;
 mod open311;
@@ -17,6 +18,7 @@ use cityfix_app::ports::MediaStore;
 use cityfix_app::submit::IntakeDeps;
 use cityfix_http::MAX_BODY_BYTES;
 
+pub use devices::{devices_router, Devices};
 pub use unsubscribe::{unsubscribe_router, Preferences};
 
 /// The web API's routes as (method, path), kept beside the router and checked against the
@@ -40,6 +42,7 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/follow"),
     ("get", "/api/v1/survey"),
     ("post", "/api/v1/survey"),
+    ("post", "/api/v1/devices"),
 ];
 
 /// The OpenAPI 3.1 description of the web API.

@@ -24,6 +24,14 @@ async fn main() -> Result<(), lambda_http::Error> {
         queue: Arc::new(setup.queues(&[QueueName::Notify, QueueName::Status])?),
         residents: setup.city.residents,
     };
-    let routes = intake::router(intake).merge(intake::unsubscribe_router(preferences));
+    let devices = intake::Devices {
+        store: Arc::new(setup.store()?),
+        registry: Arc::new(setup.devices()),
+        clock: Arc::new(SystemClock),
+        city: setup.city.short_name.clone(),
+    };
+    let routes = intake::router(intake)
+        .merge(intake::unsubscribe_router(preferences))
+        .merge(intake::devices_router(devices));
     lambda_http::run(lambda_front(routes, &limits)).await
 }

@@ -1054,6 +1054,21 @@ pub async fn a_survey_answer_is_kept_once_per_closing_the_latest_replacing(
     );
 }
 
+pub async fn a_device_is_saved_once_and_read_by_its_id(store: &dyn RequestStore) {
+    use cityfix_app::ports::{Device, Platform};
+    let device = Device {
+        id: "dev-0a1b2c3d4e5f6071".into(),
+        platform: Platform::Fcm,
+        endpoint: "arn:aws:sns:us-east-1:123456789012:endpoint/GCM/app/1".into(),
+        registered_at: at(5),
+    };
+    assert_eq!(store.device(&device.id).await.unwrap(), None);
+    store.save_device(&device).await.unwrap();
+    store.save_device(&device).await.unwrap();
+    assert_eq!(store.device(&device.id).await.unwrap(), Some(device));
+    assert_eq!(store.device("dev-ffffffffffffffff").await.unwrap(), None);
+}
+
 pub async fn forgetting_contacts_keeps_the_request_and_its_timeline(store: &dyn RequestStore) {
     use cityfix_app::ports::Follower;
     use cityfix_domain::Contact;
