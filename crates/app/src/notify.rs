@@ -393,12 +393,13 @@ pub fn unfollow_link(
     follower: &Follower,
     now: chrono::DateTime<chrono::Utc>,
 ) -> String {
-    let token = settings.links.sign(
+    follow_link(
+        settings,
         Purpose::Unfollow,
-        &follow_subject(id, &follower.key),
+        id,
+        follower,
         now + Duration::days(UNSUBSCRIBE_DAYS),
-    );
-    format!("{}/api/v1/unsubscribe?t={token}", settings.public_url)
+    )
 }
 
 /// Where the signed link that confirms `follower`'s ask to follow request `id` points.
@@ -408,12 +409,30 @@ pub fn confirm_follow_link(
     follower: &Follower,
     now: chrono::DateTime<chrono::Utc>,
 ) -> String {
-    let token = settings.links.sign(
+    follow_link(
+        settings,
         Purpose::ConfirmFollow,
-        &follow_subject(id, &follower.key),
+        id,
+        follower,
         now + Duration::hours(CONFIRM_FOLLOW_HOURS),
-    );
-    format!("{}/api/v1/follow?t={token}", settings.public_url)
+    )
+}
+
+fn follow_link(
+    settings: &NotifySettings,
+    purpose: Purpose,
+    id: &TrackingNumber,
+    follower: &Follower,
+    expires: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let token = settings
+        .links
+        .sign(purpose, &follow_subject(id, &follower.key), expires);
+    let page = match purpose {
+        Purpose::ConfirmFollow => "follow",
+        _ => "unsubscribe",
+    };
+    format!("{}/api/v1/{page}?t={token}", settings.public_url)
 }
 
 /// Writes the messages of one request's event.

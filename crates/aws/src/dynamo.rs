@@ -506,18 +506,34 @@ impl DynamoStore {
         answer
             .items
             .unwrap_or_default()
-            .into_iter()
-            .map(|item| {
-                // A keys-only index: the request's id is in its table key, `REQ#<id>`.
-                let id = match item.get("PK") {
-                    Some(AttributeValue::S(pk)) => pk.strip_prefix("REQ#"),
-                    _ => None,
-                };
-                id.and_then(|id| TrackingNumber::parse(id).ok())
-                    .ok_or_else(|| unavailable("decode", format!("GSI5 item {item:?}")))
-            })
+            .iter()
+            .map(due_request)
             .collect()
     }
+}
+
+impl DynamoStore {
+    /// Writes `item` whole, replacing whatever was under its keys.
+    async fn put_whole(&self, item: HashMap<String, AttributeValue>, what: &str) -> PortResult<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| unavailable(what, e.into_service_error()))?;
+        Ok(())
+    }
+}
+
+/// The request of a GSI5 item: a keys-only index, so its id is in the table key, `REQ#<id>`.
+fn due_request(item: &HashMap<String, AttributeValue>) -> PortResult<TrackingNumber> {
+    let id = match item.get("PK") {
+        Some(AttributeValue::S(pk)) => pk.strip_prefix("REQ#"),
+        _ => None,
+    };
+    id.and_then(|id| TrackingNumber::parse(id).ok())
+        .ok_or_else(|| unavailable("decode", format!("GSI5 item {item:?}")))
 }
 
 #[async_trait::async_trait]
@@ -1046,14 +1062,7 @@ impl RequestStore for DynamoStore {
             // BETWEEN includes its end; the window excludes it.
             .filter(|item| !matches!(item.get("GSI5SK"), Some(AttributeValue::S(sk)) if *sk >= to_stamp))
             .take(limit as usize)
-            .map(|item| {
-                let id = match item.get("PK") {
-                    Some(AttributeValue::S(pk)) => pk.strip_prefix("REQ#"),
-                    _ => None,
-                };
-                id.and_then(|id| TrackingNumber::parse(id).ok())
-                    .ok_or_else(|| unavailable("decode", format!("GSI5 item {item:?}")))
-            })
+            .map(|item| due_request(&item))
             .collect()
     }
 
@@ -1064,14 +1073,7 @@ impl RequestStore for DynamoStore {
             body: answer.clone(),
             ttl: None,
         })?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| unavailable("record a survey answer", e.into_service_error()))?;
-        Ok(())
+        self.put_whole(item, "record a survey answer").await
     }
 
     async fn survey_answers(
@@ -1123,14 +1125,7 @@ impl RequestStore for DynamoStore {
             body: device.clone(),
             ttl: None,
         })?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| unavailable("save a device", e.into_service_error()))?;
-        Ok(())
+        self.put_whole(item, "save a device").await
     }
 
     async fn device(&self, id: &str) -> PortResult<Option<Device>> {

@@ -60,6 +60,23 @@ impl SqliteStore {
             .await
     }
 
+    /// Runs `sql` on the follower `key` of request `id`: whether there was one.
+    async fn change_follower(
+        &self,
+        sql: &'static str,
+        id: &TrackingNumber,
+        key: &str,
+    ) -> PortResult<bool> {
+        let (id, key) = (id.clone(), key.to_string());
+        self.db
+            .call(move |conn| {
+                run(conn, sql, params![id.as_str(), key])
+                    .map(|changed| changed > 0)
+                    .map_err(sqlite_error)
+            })
+            .await
+    }
+
     /// Stores many requests in one transaction, as a city moving from another system brings its
     /// history: all or none. Requests already stored make the whole import fail, naming the first.
     pub async fn import(&self, requests: Vec<NewRequest>) -> PortResult<usize> {
@@ -311,33 +328,21 @@ impl RequestStore for SqliteStore {
     }
 
     async fn confirm_follower(&self, id: &TrackingNumber, key: &str) -> PortResult<bool> {
-        let (id, key) = (id.clone(), key.to_string());
-        self.db
-            .call(move |conn| {
-                run(
-                    conn,
-                    "UPDATE followers SET doc = json_remove(doc, '$.asked_at') WHERE request_id = ?1 AND key = ?2",
-                    params![id.as_str(), key],
-                )
-                .map(|changed| changed > 0)
-                .map_err(sqlite_error)
-            })
-            .await
+        self.change_follower(
+            "UPDATE followers SET doc = json_remove(doc, '$.asked_at') WHERE request_id = ?1 AND key = ?2",
+            id,
+            key,
+        )
+        .await
     }
 
     async fn remove_follower(&self, id: &TrackingNumber, key: &str) -> PortResult<bool> {
-        let (id, key) = (id.clone(), key.to_string());
-        self.db
-            .call(move |conn| {
-                run(
-                    conn,
-                    "DELETE FROM followers WHERE request_id = ?1 AND key = ?2",
-                    params![id.as_str(), key],
-                )
-                .map(|changed| changed > 0)
-                .map_err(sqlite_error)
-            })
-            .await
+        self.change_follower(
+            "DELETE FROM followers WHERE request_id = ?1 AND key = ?2",
+            id,
+            key,
+        )
+        .await
     }
 
     async fn stuck_submitted(

@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -121,19 +122,32 @@ fn refused(refusal: LinkRefused, language: Language) -> Response {
     }
 }
 
-fn token(link: &Link) -> Option<&str> {
-    link.t.as_deref().filter(|t| !t.is_empty())
+/// A link opened: the browser's language and the link's token. A link without a token is
+/// refused (400, with the page that says nothing changed) before any handler runs.
+struct Opened {
+    language: Language,
+    token: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Opened {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Response> {
+        let language = language(&parts.headers);
+        Query::<Link>::try_from_uri(&parts.uri)
+            .ok()
+            .and_then(|Query(link)| link.t)
+            .filter(|t| !t.is_empty())
+            .map(|token| Opened { language, token })
+            .ok_or_else(|| refused(LinkRefused::Forged, language))
+    }
 }
 
 async fn ask(
     State(preferences): State<Arc<Preferences>>,
-    headers: HeaderMap,
-    Query(link): Query<Link>,
+    Opened { language, token }: Opened,
 ) -> Response {
-    let language = language(&headers);
-    let Some(token) = token(&link) else {
-        return refused(LinkRefused::Forged, language);
-    };
+    let token = token.as_str();
     if Purpose::of_token(token) == Some(Purpose::Unfollow) {
         return ask_unfollow(&preferences, language, token);
     }
@@ -176,13 +190,9 @@ async fn ask(
 
 async fn answer(
     State(preferences): State<Arc<Preferences>>,
-    headers: HeaderMap,
-    Query(link): Query<Link>,
+    Opened { language, token }: Opened,
 ) -> Response {
-    let language = language(&headers);
-    let Some(token) = token(&link) else {
-        return refused(LinkRefused::Forged, language);
-    };
+    let token = token.as_str();
     if Purpose::of_token(token) == Some(Purpose::Unfollow) {
         return unfollow(&preferences, language, token).await;
     }
@@ -307,13 +317,9 @@ async fn unfollow(preferences: &Preferences, language: Language, token: &str) ->
 
 async fn ask_confirm(
     State(preferences): State<Arc<Preferences>>,
-    headers: HeaderMap,
-    Query(link): Query<Link>,
+    Opened { language, token }: Opened,
 ) -> Response {
-    let language = language(&headers);
-    let Some(token) = token(&link) else {
-        return refused(LinkRefused::Forged, language);
-    };
+    let token = token.as_str();
     let id = match read_confirmation(&preferences.links, token, preferences.clock.now()) {
         Ok(id) => id,
         Err(refusal) => return refused(refusal, language),
@@ -335,13 +341,9 @@ async fn ask_confirm(
 
 async fn confirm(
     State(preferences): State<Arc<Preferences>>,
-    headers: HeaderMap,
-    Query(link): Query<Link>,
+    Opened { language, token }: Opened,
 ) -> Response {
-    let language = language(&headers);
-    let Some(token) = token(&link) else {
-        return refused(LinkRefused::Forged, language);
-    };
+    let token = token.as_str();
     match confirm_follow(
         preferences.store.as_ref(),
         preferences.queue.as_ref(),
@@ -379,13 +381,9 @@ fn answer_words(fixed: bool, language: Language) -> &'static str {
 
 async fn ask_survey(
     State(preferences): State<Arc<Preferences>>,
-    headers: HeaderMap,
-    Query(link): Query<Link>,
+    Opened { language, token }: Opened,
 ) -> Response {
-    let language = language(&headers);
-    let Some(token) = token(&link) else {
-        return refused(LinkRefused::Forged, language);
-    };
+    let token = token.as_str();
     let answer = match read_answer(&preferences.links, token, preferences.clock.now()) {
         Ok(answer) => answer,
         Err(refusal) => return refused(refusal, language),
@@ -408,13 +406,9 @@ async fn ask_survey(
 
 async fn take_survey(
     State(preferences): State<Arc<Preferences>>,
-    headers: HeaderMap,
-    Query(link): Query<Link>,
+    Opened { language, token }: Opened,
 ) -> Response {
-    let language = language(&headers);
-    let Some(token) = token(&link) else {
-        return refused(LinkRefused::Forged, language);
-    };
+    let token = token.as_str();
     let answered = answer_survey(
         preferences.store.as_ref(),
         preferences.queue.as_ref(),

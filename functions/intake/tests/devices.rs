@@ -5,12 +5,11 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use cityfix_app::links::LinkSigner;
 use cityfix_app::messages::{NotifyEvent, NotifyKind};
-use cityfix_app::notify::{notify, NotifyDeps, NotifySettings};
+use cityfix_app::notify::notify;
 use cityfix_app::ports::{RequestStore, SystemClock};
 use cityfix_domain::{Contact, TrackingNumber};
-use cityfix_testing::{demo_city, seed_request_by, World};
+use cityfix_testing::{notify_deps, seed_request_by, World};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -68,19 +67,7 @@ async fn a_registered_device_gets_the_push_of_a_report_that_names_it() {
         }),
     )
     .await;
-    let deps = NotifyDeps {
-        city: demo_city(),
-        store: Arc::new(world.store.clone()),
-        mailer: Arc::new(world.outbox.clone()),
-        sms: Arc::new(world.outbox.clone()),
-        push: Arc::new(world.outbox.clone()),
-        clock: Arc::new(SystemClock),
-        settings: NotifySettings {
-            public_url: "http://127.0.0.1:3000".into(),
-            mail_from: "Hartford 311 <311@hartford.example>".into(),
-            links: LinkSigner::new(b"a test link secret"),
-        },
-    };
+    let deps = notify_deps(&world, "http://127.0.0.1:3000");
     let sent = notify(
         &deps,
         &NotifyEvent {

@@ -10,10 +10,10 @@ use axum::Router;
 use chrono::{Duration, Utc};
 use cityfix_app::links::{LinkSigner, Purpose};
 use cityfix_app::messages::{NotifyEvent, NotifyKind};
-use cityfix_app::notify::{notify, NotifyDeps, NotifySettings};
+use cityfix_app::notify::{notify, NotifyDeps};
 use cityfix_app::ports::{QueueConsumer, RequestStore, SystemClock};
 use cityfix_domain::{Status, TimelineEntry, TimelineKind, TrackingNumber};
-use cityfix_testing::{demo_city, intake_deps, seed_request, World};
+use cityfix_testing::{intake_deps, notify_deps, seed_request, World, TEST_LINK_SECRET};
 use http_body_util::BodyExt;
 use intake::{Intake, Preferences};
 use serde_json::{json, Value};
@@ -23,7 +23,7 @@ const ID: &str = "7K3M-9QZ2";
 const PUBLIC_URL: &str = "http://127.0.0.1:3000";
 
 fn signer() -> LinkSigner {
-    LinkSigner::new(b"a test link secret")
+    LinkSigner::new(TEST_LINK_SECRET)
 }
 
 struct Harness {
@@ -56,19 +56,7 @@ async fn harness() -> Harness {
         queue: Arc::new(world.queue.clone()),
         residents: Default::default(),
     }));
-    let notify = NotifyDeps {
-        city: demo_city(),
-        store: Arc::new(world.store.clone()),
-        mailer: Arc::new(world.outbox.clone()),
-        sms: Arc::new(world.outbox.clone()),
-        push: Arc::new(world.outbox.clone()),
-        clock: Arc::new(SystemClock),
-        settings: NotifySettings {
-            public_url: PUBLIC_URL.into(),
-            mail_from: "Hartford 311 <311@hartford.example>".into(),
-            links: signer(),
-        },
-    };
+    let notify = notify_deps(&world, PUBLIC_URL);
     Harness { world, app, notify }
 }
 
