@@ -6,6 +6,8 @@
 //! | reporter contact | `REQ#<id>` | `REPORTER` |
 //! | timeline entry | `REQ#<id>` | `EVT#<event id>` (unique per event, so a redelivered change is refused) |
 //! | follower | `REQ#<id>` | `FOLLOWER#<key>` |
+//! | device registered for push | `DEVICE#<device id>` | `DEVICE` |
+//! | survey answer | `SURVEY` | `<closed time>#<id>` (no personal data) |
 //! | Open311 token | `TOKEN#<token>` | `TOKEN` |
 //! | idempotency key | `IDEM#<key>` | `IDEM` (`ttl`) |
 //! | delivery claim | `DELIVERY#<key>` | `DELIVERY` (`ttl`) |
