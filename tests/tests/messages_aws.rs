@@ -3,7 +3,7 @@
 use cityfix_app::ports::{
     Email, Mailer, PortError, PushMessage, PushSender, SmsSender, TextMessage, TopicPublisher,
 };
-use cityfix_aws::{SesMailer, SnsPush, SnsSms, SnsTopics};
+use cityfix_aws::{SesMailer, SnsDevices, SnsPush, SnsSms, SnsTopics};
 use cityfix_tests::moto;
 
 fn email(from: &str) -> Email {
@@ -84,6 +84,60 @@ async fn sns_pushes_to_a_device_through_its_platform_application() {
         .endpoints
         .unwrap_or_default();
     assert_eq!(endpoints.len(), 1, "one endpoint per device token");
+}
+
+#[tokio::test]
+async fn a_device_registered_with_its_platform_is_pushed_to_at_its_endpoint() {
+    use cityfix_app::ports::{DeviceRegistry, Platform, PortError};
+    let config = moto::sdk_config().await;
+    let client = aws_sdk_sns::Client::new(&config);
+    let fcm = client
+        .create_platform_application()
+        .name(moto::unique("cityfix-fcm"))
+        .platform("GCM")
+        .attributes("PlatformCredential", "server-key")
+        .send()
+        .await
+        .unwrap()
+        .platform_application_arn
+        .unwrap();
+    let devices = SnsDevices::new(client.clone(), None, Some(fcm.clone()));
+    let endpoint = devices
+        .register(Platform::Fcm, "fcm-token-0123456789abcdef0123456789")
+        .await
+        .unwrap();
+    assert!(endpoint.starts_with("arn:"), "{endpoint}");
+    assert_eq!(
+        devices
+            .register(Platform::Fcm, "fcm-token-0123456789abcdef0123456789")
+            .await
+            .unwrap(),
+        endpoint,
+        "the same token, the same endpoint"
+    );
+    assert!(matches!(
+        devices.register(Platform::Apns, &"0a".repeat(32)).await,
+        Err(PortError::NotFound(_))
+    ));
+
+    // the push goes to that endpoint, making no other
+    let push = SnsPush::new(client.clone(), &fcm);
+    let message = PushMessage {
+        title: "Report 7K3M-9QZ2 received".into(),
+        body: "Hartford 311: we received your report".into(),
+        request_id: "7K3M-9QZ2".into(),
+        dedupe_key: "7K3M-9QZ2/routed/push/def".into(),
+    };
+    push.push(&endpoint, &message).await.unwrap();
+    let endpoints = client
+        .list_endpoints_by_platform_application()
+        .platform_application_arn(&fcm)
+        .send()
+        .await
+        .unwrap()
+        .endpoints
+        .unwrap_or_default();
+    assert_eq!(endpoints.len(), 1);
 }
 
 #[tokio::test]

@@ -22,7 +22,11 @@ pub enum Letter {
     Referred,
     Duplicate,
     Unlinked,
+    /// To an address that asked to follow a request: the link that confirms.
+    FollowAsk,
     FollowConfirmed,
+    /// Some days after a fix: "Has it been fixed?", with a link for each answer.
+    Survey,
     /// To a department's supervisors: a request is past its expected date.
     SlaBreach,
     /// To an outside agency: the report, referred to them.
@@ -30,7 +34,7 @@ pub enum Letter {
 }
 
 impl Letter {
-    pub const ALL: [Letter; 14] = [
+    pub const ALL: [Letter; 16] = [
         Letter::Received,
         Letter::Assigned,
         Letter::InProgress,
@@ -42,7 +46,9 @@ impl Letter {
         Letter::Referred,
         Letter::Duplicate,
         Letter::Unlinked,
+        Letter::FollowAsk,
         Letter::FollowConfirmed,
+        Letter::Survey,
         Letter::SlaBreach,
         Letter::AgencyReferral,
     ];
@@ -61,7 +67,9 @@ impl Letter {
             Letter::Referred => "referred",
             Letter::Duplicate => "duplicate",
             Letter::Unlinked => "unlinked",
+            Letter::FollowAsk => "follow_ask",
             Letter::FollowConfirmed => "follow_confirmed",
+            Letter::Survey => "survey",
             Letter::SlaBreach => "sla_breach",
             Letter::AgencyReferral => "agency_referral",
         }
@@ -102,6 +110,13 @@ pub struct AgencyView {
     pub name: String,
     pub phone: String,
     pub website: String,
+}
+
+/// The links that answer "Has it been fixed?".
+#[derive(Debug, Clone, Serialize)]
+pub struct AnswerLinks {
+    pub fixed: String,
+    pub not_fixed: String,
 }
 
 /// One row of an e-mail's facts table: `key` names its label in `words.json`.
@@ -157,6 +172,10 @@ pub struct Particulars {
     pub agency: Option<AgencyView>,
     /// How late a breached request is, in words.
     pub late: Option<String>,
+    /// The signed link that confirms an ask to follow.
+    pub confirm_link: Option<String>,
+    /// The two signed answers to "Has it been fixed?".
+    pub answer_links: Option<AnswerLinks>,
     pub status: Option<String>,
     pub assignee: Option<String>,
     /// The supervisor a breach notice is written to.
@@ -210,7 +229,9 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "referred",
     "duplicate",
     "unlinked",
+    "follow_ask",
     "follow_confirmed",
+    "survey",
     "sla_breach",
     "agency_referral",
 );
@@ -361,6 +382,11 @@ mod tests {
                 website: "https://dot.example".into(),
             }),
             late: Some("2 days".into()),
+            confirm_link: Some("https://311.example/api/v1/follow?t=c1.x".into()),
+            answer_links: Some(AnswerLinks {
+                fixed: "https://311.example/api/v1/survey?t=s1.7K3M-9QZ2:1764590000:y.1765800000.0123456789abcdef0123456789abcdef".into(),
+                not_fixed: "https://311.example/api/v1/survey?t=s1.7K3M-9QZ2:1764590000:n.1765800000.0123456789abcdef0123456789abcdef".into(),
+            }),
             status: Some("open".into()),
             assignee: Some("Dana".into()),
             member: Some("Sam Supervisor".into()),

@@ -3,7 +3,9 @@
 pub mod archive;
 pub mod backlog;
 pub mod breach;
+pub mod devices;
 pub mod fix_history;
+pub mod follow;
 pub mod geocoding;
 pub mod letters;
 pub mod links;
@@ -17,6 +19,7 @@ pub mod route;
 #[cfg(any(test, feature = "samples"))]
 pub mod samples;
 pub mod submit;
+pub mod survey;
 pub mod sweep;
 pub mod transition;
 pub mod updates;

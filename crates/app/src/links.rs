@@ -1,4 +1,4 @@
-//! Signed links in messages: an unsubscribe (or later a confirmation) token only the city can make.
+//! Signed links in messages: unsubscribe, stop following, confirm following; tokens only the city can make.
 
 use chrono::{DateTime, TimeZone, Utc};
 use hmac::{Hmac, Mac};
@@ -9,12 +9,32 @@ use sha2::Sha256;
 pub enum Purpose {
     /// Turn one channel of one recipient off.
     Unsubscribe,
+    /// Confirm that an address asked to follow a request (`<request id>:<follower key>`).
+    ConfirmFollow,
+    /// Stop following a request (`<request id>:<follower key>`); the unsubscribe of a follower's letters.
+    Unfollow,
+    /// Answer "Has it been fixed?" (`<request id>:<closing, seconds>:<y|n>`).
+    Survey,
 }
 
 impl Purpose {
     fn tag(self) -> &'static str {
         match self {
             Purpose::Unsubscribe => "u1",
+            Purpose::ConfirmFollow => "c1",
+            Purpose::Unfollow => "f1",
+            Purpose::Survey => "s1",
+        }
+    }
+
+    /// The purpose a token was made for, read from its first part (still to be verified).
+    pub fn of_token(token: &str) -> Option<Purpose> {
+        match token.split('.').next()? {
+            "u1" => Some(Purpose::Unsubscribe),
+            "c1" => Some(Purpose::ConfirmFollow),
+            "f1" => Some(Purpose::Unfollow),
+            "s1" => Some(Purpose::Survey),
+            _ => None,
         }
     }
 }
@@ -30,6 +50,10 @@ pub enum LinkRefused {
 
 /// How long an unsubscribe link keeps working (the mail that carries it may be read much later).
 pub const UNSUBSCRIBE_DAYS: i64 = 365;
+
+/// How long a link confirming a follow keeps working: whoever asked reads it soon, and a link
+/// forgotten in a mailbox should not start messages weeks later.
+pub const CONFIRM_FOLLOW_HOURS: i64 = 72;
 
 /// Makes and checks tokens with the city's link secret (HMAC-SHA256, cut to 128 bits).
 #[derive(Clone)]
@@ -157,5 +181,21 @@ mod tests {
             LinkSigner::new(b"another").verify(Purpose::Unsubscribe, &token, now),
             Err(LinkRefused::Forged)
         );
+    }
+
+    #[test]
+    fn a_token_made_for_one_purpose_is_refused_for_another() {
+        let signer = LinkSigner::new(b"secret");
+        let now = Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap();
+        let token = signer.sign(
+            Purpose::ConfirmFollow,
+            "7K3M-9QZ2:0a1b2c3d",
+            now + Duration::days(1),
+        );
+        assert_eq!(Purpose::of_token(&token), Some(Purpose::ConfirmFollow));
+        assert!(signer.verify(Purpose::ConfirmFollow, &token, now).is_ok());
+        for other in [Purpose::Unsubscribe, Purpose::Unfollow, Purpose::Survey] {
+            assert_eq!(signer.verify(other, &token, now), Err(LinkRefused::Forged));
+        }
     }
 }

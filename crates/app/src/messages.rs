@@ -95,6 +95,14 @@ pub enum NotifyKind {
     Updated,
     /// The request passed its expected date: its department's supervisors are told, nobody else.
     SlaBreached,
+    /// An address asked to follow the request: it gets the link that confirms (the follower's key
+    /// ends the event id). See [`crate::follow`].
+    FollowAsked,
+    /// A follower confirmed: they are told they follow it now.
+    FollowConfirmed,
+    /// A fix came of age: its reporter is asked "Has it been fixed?" (the closing, in seconds,
+    /// ends the event id). See [`crate::survey`].
+    SurveyDue,
 }
 
 /// On the notify queue: one event per change, to be turned into messages for the people concerned.

@@ -4,14 +4,18 @@ use std::sync::Arc;
 
 use chrono::Duration;
 
-use crate::letters::{self, AgencyView, Fact, Letter, Particulars, Rendered, Signature};
-use crate::links::{LinkSigner, Purpose, UNSUBSCRIBE_DAYS};
+use crate::follow::{follow_subject, follower_of};
+use crate::letters::{
+    self, AgencyView, AnswerLinks, Fact, Letter, Particulars, Rendered, Signature,
+};
+use crate::links::{LinkSigner, Purpose, CONFIRM_FOLLOW_HOURS, UNSUBSCRIBE_DAYS};
 use crate::messages::{NotifyEvent, NotifyKind};
 use crate::ports::{
-    Clock, Email, Mailer, PortError, PushMessage, PushSender, RequestStore, SendClaim, SmsSender,
-    TextMessage,
+    Clock, Email, Follower, Mailer, PortError, PushMessage, PushSender, RequestStore, SendClaim,
+    SmsSender, TextMessage,
 };
 use crate::preferences::recipient_key;
+use crate::survey::{answer_token, still_due};
 use crate::AppError;
 use cityfix_domain::{
     recipient_hash, City, Contact, Language, ServiceRequest, Status, TimelineEntry, TimelineKind,
@@ -122,8 +126,8 @@ pub async fn notify(deps: &NotifyDeps, event: &NotifyEvent) -> Result<Notified, 
         AppError::Impossible(format!("request {} does not exist", event.request_id))
     })?;
     let reporter = match event.kind {
-        // Told to staff only: the reporter's contact is not read.
-        NotifyKind::SlaBreached => None,
+        // Told to staff, or to one follower: the reporter's contact is not read.
+        NotifyKind::SlaBreached | NotifyKind::FollowAsked | NotifyKind::FollowConfirmed => None,
         _ => deps.store.reporter(&request.id).await?,
     };
     let compose = Compose {
@@ -137,9 +141,19 @@ pub async fn notify(deps: &NotifyDeps, event: &NotifyEvent) -> Result<Notified, 
         outgoing.extend(compose.to_supervisors()?);
     } else if event.kind == NotifyKind::Updated {
         outgoing.extend(updates(deps, &compose, event, reporter.as_ref()).await?);
+    } else if matches!(
+        event.kind,
+        NotifyKind::FollowAsked | NotifyKind::FollowConfirmed
+    ) {
+        outgoing.extend(to_follower(deps, &compose, event).await?);
+    } else if event.kind == NotifyKind::SurveyDue {
+        // Reopened or closed again since it was queued: the question is about nothing any more.
+        if let Some(contact) = reporter.as_ref().filter(|_| still_due(&request, event)) {
+            outgoing.extend(compose.addressed(Letter::Survey, contact, None, None, None)?);
+        }
     } else if let Some(contact) = &reporter {
         if let Some(letter) = reporter_letter(event.kind) {
-            outgoing.extend(compose.addressed(letter, contact, None, None)?);
+            outgoing.extend(compose.addressed(letter, contact, None, None, None)?);
         }
     }
     if event.kind == NotifyKind::Referred {
@@ -208,8 +222,33 @@ fn reporter_letter(kind: NotifyKind) -> Option<Letter> {
         NotifyKind::Referred => Some(Letter::Referred),
         NotifyKind::LinkedAsDuplicate => Some(Letter::Duplicate),
         NotifyKind::Unlinked => Some(Letter::Unlinked),
-        NotifyKind::Updated | NotifyKind::SlaBreached => None,
+        NotifyKind::Updated
+        | NotifyKind::SlaBreached
+        | NotifyKind::FollowAsked
+        | NotifyKind::FollowConfirmed
+        | NotifyKind::SurveyDue => None,
     }
+}
+
+/// The letter of a follow event for the one follower it names: the confirmation link while they
+/// are still asking, the "you are following" letter once they confirmed. A follower gone (they
+/// stopped, the contacts were forgotten) or in the other state gets nothing.
+async fn to_follower(
+    deps: &NotifyDeps,
+    compose: &Compose<'_>,
+    event: &NotifyEvent,
+) -> Result<Vec<Outgoing>, AppError> {
+    let key = follower_of(event);
+    let followers = deps.store.followers(&event.request_id).await?;
+    let Some(follower) = followers.iter().find(|f| f.key == key) else {
+        return Ok(Vec::new());
+    };
+    let letter = match (event.kind, follower.is_active()) {
+        (NotifyKind::FollowAsked, false) => Letter::FollowAsk,
+        (NotifyKind::FollowConfirmed, true) => Letter::FollowConfirmed,
+        _ => return Ok(Vec::new()),
+    };
+    compose.addressed(letter, &follower.contact, None, None, Some(follower))
 }
 
 /// The letter a public timeline entry written by staff (or an outside system) calls for; `None`
@@ -252,16 +291,21 @@ async fn updates(
     let Some(letter) = update_letter(entry).filter(|_| entry.public) else {
         return Ok(Vec::new());
     };
-    let mut people: Vec<(Contact, Option<TrackingNumber>)> = Vec::new();
+    let mut people: Vec<(Contact, Option<&Follower>)> = Vec::new();
     if let Some(contact) = reporter {
         people.push((contact.clone(), None));
     }
-    for follower in deps.store.followers(&event.request_id).await? {
-        people.push((follower.contact, Some(follower.via)));
+    let followers = deps.store.followers(&event.request_id).await?;
+    for follower in followers.iter().filter(|f| f.is_active()) {
+        people.push((follower.contact.clone(), Some(follower)));
     }
     let mut outgoing: Vec<Outgoing> = Vec::new();
-    for (contact, via) in people {
-        for addressed in compose.addressed(letter, &contact, via, Some(entry))? {
+    for (contact, follower) in people {
+        // Someone who asked to follow this very request came through no report of their own.
+        let via = follower
+            .map(|f| f.via.clone())
+            .filter(|via| via != &event.request_id);
+        for addressed in compose.addressed(letter, &contact, via, Some(entry), follower)? {
             if !outgoing
                 .iter()
                 .any(|o| o.channel == addressed.channel && o.to == addressed.to)
@@ -282,9 +326,15 @@ async fn send(
     let rendered = &message.rendered;
     match message.channel {
         Channel::Push => {
+            // A registered device is pushed to at its endpoint; an app that sent its push token
+            // as its device id (before devices were registered) is pushed to by the token.
+            let address = match deps.store.device(&message.to).await? {
+                Some(device) => device.endpoint,
+                None => message.to.clone(),
+            };
             deps.push
                 .push(
-                    &message.to,
+                    &address,
                     &PushMessage {
                         title: rendered.subject.clone(),
                         body: rendered.short.clone(),
@@ -333,6 +383,56 @@ pub fn unsubscribe_link(
         now + Duration::days(UNSUBSCRIBE_DAYS),
     );
     format!("{}/api/v1/unsubscribe?t={token}", settings.public_url)
+}
+
+/// Where the signed link that ends `follower`'s following of request `id` points: the unsubscribe
+/// of every letter a follower gets about it.
+pub fn unfollow_link(
+    settings: &NotifySettings,
+    id: &TrackingNumber,
+    follower: &Follower,
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    follow_link(
+        settings,
+        Purpose::Unfollow,
+        id,
+        follower,
+        now + Duration::days(UNSUBSCRIBE_DAYS),
+    )
+}
+
+/// Where the signed link that confirms `follower`'s ask to follow request `id` points.
+pub fn confirm_follow_link(
+    settings: &NotifySettings,
+    id: &TrackingNumber,
+    follower: &Follower,
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    follow_link(
+        settings,
+        Purpose::ConfirmFollow,
+        id,
+        follower,
+        now + Duration::hours(CONFIRM_FOLLOW_HOURS),
+    )
+}
+
+fn follow_link(
+    settings: &NotifySettings,
+    purpose: Purpose,
+    id: &TrackingNumber,
+    follower: &Follower,
+    expires: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let token = settings
+        .links
+        .sign(purpose, &follow_subject(id, &follower.key), expires);
+    let page = match purpose {
+        Purpose::ConfirmFollow => "follow",
+        _ => "unsubscribe",
+    };
+    format!("{}/api/v1/{page}?t={token}", settings.public_url)
 }
 
 /// Writes the messages of one request's event.
@@ -438,6 +538,8 @@ impl Compose<'_> {
             original,
             agency,
             late: None,
+            confirm_link: None,
+            answer_links: None,
             status: Some(request.status.to_string()),
             assignee: None,
             member: None,
@@ -452,13 +554,17 @@ impl Compose<'_> {
     }
 
     /// `letter` for `contact` on each channel they are reached by: e-mail, else text; and push
-    /// too when they reported from the app. Each carries its own unsubscribe link.
+    /// too when they reported from the app. Each carries its own unsubscribe link: for a
+    /// `follower`, the link that ends their following of this request (an ask to follow, not
+    /// confirmed yet, carries the channel's, so a stranger signed up can block it, and the link
+    /// that confirms).
     fn addressed(
         &self,
         letter: Letter,
         contact: &Contact,
         via: Option<TrackingNumber>,
         entry: Option<&TimelineEntry>,
+        follower: Option<&Follower>,
     ) -> Result<Vec<Outgoing>, AppError> {
         let mut channels = Vec::new();
         match (&contact.email, &contact.phone) {
@@ -471,12 +577,38 @@ impl Compose<'_> {
         }
         let reader = Reader::of(contact, via);
         let mut particulars = self.particulars(reader.language, reader.via.as_ref(), entry);
+        if let Some(asking) = follower.filter(|f| !f.is_active()) {
+            let link = confirm_follow_link(self.settings, &self.request.id, asking, self.now);
+            particulars.facts.push(Fact::link("confirm", link.clone()));
+            particulars.confirm_link = Some(link);
+        }
+        if letter == Letter::Survey {
+            let links = &self.settings.links;
+            let rules = &self.city.residents;
+            let link = |fixed| {
+                answer_token(links, rules, self.request, fixed)
+                    .map(|t| format!("{}/api/v1/survey?t={t}", self.settings.public_url))
+            };
+            if let (Some(fixed), Some(not_fixed)) = (link(true), link(false)) {
+                particulars
+                    .facts
+                    .push(Fact::link("answer_fixed", fixed.clone()));
+                particulars
+                    .facts
+                    .push(Fact::link("answer_not_fixed", not_fixed.clone()));
+                particulars.answer_links = Some(AnswerLinks { fixed, not_fixed });
+            }
+        }
         self.facts_of(letter, &mut particulars);
         channels
             .into_iter()
             .map(|(channel, to)| {
-                let unsubscribe =
-                    unsubscribe_link(self.settings, self.city, channel, &to, self.now);
+                let unsubscribe = match follower.filter(|f| f.is_active()) {
+                    Some(follower) => {
+                        unfollow_link(self.settings, &self.request.id, follower, self.now)
+                    }
+                    None => unsubscribe_link(self.settings, self.city, channel, &to, self.now),
+                };
                 let rendered = letters::render(
                     letter,
                     reader.language,

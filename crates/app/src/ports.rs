@@ -68,13 +68,18 @@ pub enum Created {
     },
 }
 
-/// Someone who gets a request's updates because they reported the same problem (`via` their own report).
+/// Someone who gets a request's updates: because they reported the same problem (`via` their own
+/// report), or because they asked to follow it (`via` the request itself) and confirmed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Follower {
     /// Stands for the person and the report they came through; never the address itself.
     pub key: String,
     pub contact: Contact,
     pub via: TrackingNumber,
+    /// When they asked to follow, while they have not confirmed yet: until then they get nothing
+    /// but the confirmation. `None` for an active follower.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asked_at: Option<DateTime<Utc>>,
 }
 
 impl Follower {
@@ -85,8 +90,39 @@ impl Follower {
             .or_else(|| contact.phone.clone())
             .unwrap_or_default();
         let key = cityfix_domain::recipient_hash(&format!("{who}/{via}"));
-        Follower { key, contact, via }
+        Follower {
+            key,
+            contact,
+            via,
+            asked_at: None,
+        }
     }
+
+    /// Someone who asked to follow request `id` at `at`, not yet confirmed.
+    pub fn asking(contact: Contact, id: TrackingNumber, at: DateTime<Utc>) -> Self {
+        Follower {
+            asked_at: Some(at),
+            ..Follower::new(contact, id)
+        }
+    }
+
+    /// Whether they get the request's news (they confirmed, or came through their own report).
+    pub fn is_active(&self) -> bool {
+        self.asked_at.is_none()
+    }
+}
+
+/// A reporter's answer to "Has it been fixed?" about one closing of their request, kept for the
+/// metrics (how often a fix holds, by service). Nothing personal: the request, its service, when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SurveyAnswer {
+    pub request_id: TrackingNumber,
+    pub service_code: String,
+    /// The closing asked about (`ServiceRequest::closed_since`).
+    pub closed_at: DateTime<Utc>,
+    /// True for "yes, fixed".
+    pub fixed: bool,
+    pub answered_at: DateTime<Utc>,
 }
 
 /// What the send record of one message says when notify is about to send it.
@@ -224,8 +260,17 @@ pub trait RequestStore: Send + Sync {
         via: &TrackingNumber,
     ) -> PortResult<()>;
 
-    /// The followers of a request. Only notification paths may call this.
+    /// The followers of a request, those not confirmed yet included. Only notification paths
+    /// may call this.
     async fn followers(&self, id: &TrackingNumber) -> PortResult<Vec<Follower>>;
+
+    /// Makes the follower `key` of a request active (they confirmed). False when there is no
+    /// such follower; confirming again changes nothing.
+    async fn confirm_follower(&self, id: &TrackingNumber, key: &str) -> PortResult<bool>;
+
+    /// Removes the follower `key` of a request (they stopped following). False when there was
+    /// no such follower.
+    async fn remove_follower(&self, id: &TrackingNumber, key: &str) -> PortResult<bool>;
 
     /// Requests still `submitted` since before `before`: reports whose routing job was lost.
     async fn stuck_submitted(
@@ -255,6 +300,27 @@ pub trait RequestStore: Send + Sync {
         before: DateTime<Utc>,
         limit: u32,
     ) -> PortResult<Vec<TrackingNumber>>;
+
+    /// Requests `closed` (not archived) from `from` up to `to` (excluded), by `closed_since`,
+    /// earliest first, at most `limit`: the fixes old enough to ask about.
+    async fn closed_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: u32,
+    ) -> PortResult<Vec<TrackingNumber>>;
+
+    /// Keeps a survey answer: one per request and closing, the latest answer replacing an earlier.
+    async fn record_survey_answer(&self, answer: &SurveyAnswer) -> PortResult<()>;
+
+    /// The survey answers about closings from `from` to `to` (inclusive), earliest closing first,
+    /// at most `limit`.
+    async fn survey_answers(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: u32,
+    ) -> PortResult<Vec<SurveyAnswer>>;
 
     /// Deletes the personal data kept about a request: its reporter's contact and its followers
     /// (with their contacts). The request, its timeline and its audit records stay. Forgetting
@@ -297,6 +363,12 @@ pub trait RequestStore: Send + Sync {
 
     /// Whether `recipient` turned `channel` off.
     async fn channel_off(&self, recipient: &str, channel: &str) -> PortResult<bool>;
+
+    /// Saves a registered device; saving the same again changes nothing.
+    async fn save_device(&self, device: &Device) -> PortResult<()>;
+
+    /// The device registered with this id. Only the device and notification paths may call this.
+    async fn device(&self, id: &str) -> PortResult<Option<Device>>;
 
     /// Saves a backlog, new or changed (lifted).
     async fn save_backlog(&self, backlog: &Backlog) -> PortResult<()>;
@@ -490,11 +562,58 @@ pub struct PushMessage {
     pub dedupe_key: String,
 }
 
+/// The push service a phone app is reached through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    /// Apple Push Notification service (iPhone).
+    Apns,
+    /// Firebase Cloud Messaging (Android).
+    Fcm,
+}
+
+impl Platform {
+    pub fn parse(name: &str) -> Option<Platform> {
+        match name {
+            "apns" => Some(Platform::Apns),
+            "fcm" => Some(Platform::Fcm),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Apns => "apns",
+            Platform::Fcm => "fcm",
+        }
+    }
+}
+
+/// A resident's phone app, registered for push: reports carry its `id` (`device_id`), and
+/// notify pushes to its `endpoint`. Personal data: never in a public response or a log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    pub id: String,
+    pub platform: Platform,
+    /// Where push reaches it: an SNS platform endpoint ARN on AWS, an outbox address locally.
+    pub endpoint: String,
+    pub registered_at: DateTime<Utc>,
+}
+
+/// Registers phone apps with the push service (SNS platform applications on AWS).
+#[async_trait::async_trait]
+pub trait DeviceRegistry: Send + Sync {
+    /// The address push reaches the app with this token at; registering the same token again
+    /// gives the same address. `NotFound` when the city does not push to that platform.
+    async fn register(&self, platform: Platform, token: &str) -> PortResult<String>;
+}
+
 /// Mobile push (APNs or FCM, through SNS on AWS).
 #[async_trait::async_trait]
 pub trait PushSender: Send + Sync {
-    /// Sends to the device with this push token. A device that can no longer be reached (the app
-    /// was removed) is not an error: retrying would not reach it either.
+    /// Sends to the device with this push token, or to the endpoint a [`DeviceRegistry`] gave.
+    /// A device that can no longer be reached (the app was removed) is not an error: retrying
+    /// would not reach it either.
     async fn push(&self, device_token: &str, message: &PushMessage) -> PortResult<()>;
 }
 

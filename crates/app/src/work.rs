@@ -123,6 +123,19 @@ pub fn supporter() -> Actor {
     }
 }
 
+/// The decision id of a reporter's "not fixed" for the request's current closing: one reopening
+/// per closing, however many times (and from wherever) it is asked for.
+pub fn reopen_decision_id(request: &ServiceRequest) -> String {
+    let closing = request
+        .closed_at
+        .unwrap_or(request.updated_at)
+        .timestamp_micros();
+    format!(
+        "reopen-{}",
+        &cityfix_domain::text::fingerprint(&format!("{}/{closing}", request.id))[..24]
+    )
+}
+
 /// Why a reporter may not reopen `request` at `now`, if they may not: only a request closed as
 /// fixed, within the city's `reopen_days` of its closing.
 pub fn reopen_refused(

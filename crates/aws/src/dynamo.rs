@@ -6,6 +6,8 @@
 //! | reporter contact | `REQ#<id>` | `REPORTER` |
 //! | timeline entry | `REQ#<id>` | `EVT#<event id>` (unique per event, so a redelivered change is refused) |
 //! | follower | `REQ#<id>` | `FOLLOWER#<key>` |
+//! | device registered for push | `DEVICE#<device id>` | `DEVICE` |
+//! | survey answer | `SURVEY` | `<closed time>#<id>` (no personal data) |
 //! | Open311 token | `TOKEN#<token>` | `TOKEN` |
 //! | idempotency key | `IDEM#<key>` | `IDEM` (`ttl`) |
 //! | delivery claim | `DELIVERY#<key>` | `DELIVERY` (`ttl`) |
@@ -28,8 +30,8 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use cityfix_app::ports::SendClaim;
 use cityfix_app::ports::{
-    AuditQuery, Created, Follower, IdempotencyClaim, NewRequest, PortError, PortResult, QueuePage,
-    RequestQuery, RequestStore,
+    AuditQuery, Created, Device, Follower, IdempotencyClaim, NewRequest, PortError, PortResult,
+    QueuePage, RequestQuery, RequestStore, SurveyAnswer,
 };
 use cityfix_domain::areas::distance_m;
 use cityfix_domain::backlog::Backlog;
@@ -506,18 +508,34 @@ impl DynamoStore {
         answer
             .items
             .unwrap_or_default()
-            .into_iter()
-            .map(|item| {
-                // A keys-only index: the request's id is in its table key, `REQ#<id>`.
-                let id = match item.get("PK") {
-                    Some(AttributeValue::S(pk)) => pk.strip_prefix("REQ#"),
-                    _ => None,
-                };
-                id.and_then(|id| TrackingNumber::parse(id).ok())
-                    .ok_or_else(|| unavailable("decode", format!("GSI5 item {item:?}")))
-            })
+            .iter()
+            .map(due_request)
             .collect()
     }
+}
+
+impl DynamoStore {
+    /// Writes `item` whole, replacing whatever was under its keys.
+    async fn put_whole(&self, item: HashMap<String, AttributeValue>, what: &str) -> PortResult<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| unavailable(what, e.into_service_error()))?;
+        Ok(())
+    }
+}
+
+/// The request of a GSI5 item: a keys-only index, so its id is in the table key, `REQ#<id>`.
+fn due_request(item: &HashMap<String, AttributeValue>) -> PortResult<TrackingNumber> {
+    let id = match item.get("PK") {
+        Some(AttributeValue::S(pk)) => pk.strip_prefix("REQ#"),
+        _ => None,
+    };
+    id.and_then(|id| TrackingNumber::parse(id).ok())
+        .ok_or_else(|| unavailable("decode", format!("GSI5 item {item:?}")))
 }
 
 #[async_trait::async_trait]
@@ -741,14 +759,68 @@ impl RequestStore for DynamoStore {
             body: follower.clone(),
             ttl: None,
         })?;
-        self.client
+        // Once: adding again must not turn a confirmed follower back into one still asking.
+        let put = self
+            .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(()),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(error) => Err(unavailable("add a follower", error.into_service_error())),
+        }
+    }
+
+    async fn confirm_follower(&self, id: &TrackingNumber, key: &str) -> PortResult<bool> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", AttributeValue::S(request_key(id)))
+            .key("SK", AttributeValue::S(format!("FOLLOWER#{key}")))
+            .update_expression("REMOVE #body.asked_at")
+            .expression_attribute_names("#body", "body")
+            .condition_expression("attribute_exists(PK)")
+            .send()
+            .await;
+        match update {
+            Ok(_) => Ok(true),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(unavailable(
+                "confirm a follower",
+                error.into_service_error(),
+            )),
+        }
+    }
+
+    async fn remove_follower(&self, id: &TrackingNumber, key: &str) -> PortResult<bool> {
+        let deleted = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("PK", AttributeValue::S(request_key(id)))
+            .key("SK", AttributeValue::S(format!("FOLLOWER#{key}")))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
             .send()
             .await
-            .map_err(|e| unavailable("put", e.into_service_error()))?;
-        Ok(())
+            .map_err(|e| unavailable("remove a follower", e.into_service_error()))?;
+        Ok(deleted.attributes.is_some_and(|old| !old.is_empty()))
     }
 
     async fn remove_followers_via(
@@ -967,6 +1039,70 @@ impl RequestStore for DynamoStore {
         self.due(DUE_ARCHIVE, before, limit).await
     }
 
+    async fn closed_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: u32,
+    ) -> PortResult<Vec<TrackingNumber>> {
+        let values = HashMap::from([
+            (":job".to_string(), AttributeValue::S(DUE_ARCHIVE.into())),
+            (":from".to_string(), AttributeValue::S(sort_stamp(from))),
+            (":to".to_string(), AttributeValue::S(sort_stamp(to))),
+        ]);
+        let items = self
+            .query_all(
+                Some("GSI5"),
+                "GSI5PK = :job AND GSI5SK BETWEEN :from AND :to",
+                values,
+                false,
+            )
+            .await?;
+        let to_stamp = sort_stamp(to);
+        items
+            .into_iter()
+            // BETWEEN includes its end; the window excludes it.
+            .filter(|item| !matches!(item.get("GSI5SK"), Some(AttributeValue::S(sk)) if *sk >= to_stamp))
+            .take(limit as usize)
+            .map(|item| due_request(&item))
+            .collect()
+    }
+
+    async fn record_survey_answer(&self, answer: &SurveyAnswer) -> PortResult<()> {
+        let item = to_item(&Item {
+            pk: "SURVEY".into(),
+            sk: format!("{}#{}", sort_stamp(answer.closed_at), answer.request_id),
+            body: answer.clone(),
+            ttl: None,
+        })?;
+        self.put_whole(item, "record a survey answer").await
+    }
+
+    async fn survey_answers(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: u32,
+    ) -> PortResult<Vec<SurveyAnswer>> {
+        let values = HashMap::from([
+            (":pk".to_string(), AttributeValue::S("SURVEY".into())),
+            (":from".to_string(), AttributeValue::S(sort_stamp(from))),
+            // Every request id sorts before `~`.
+            (
+                ":to".to_string(),
+                AttributeValue::S(format!("{}#~", sort_stamp(to))),
+            ),
+        ]);
+        let items = self
+            .query_all(None, "PK = :pk AND SK BETWEEN :from AND :to", values, false)
+            .await?;
+        items
+            .into_iter()
+            .take(limit as usize)
+            .map(|item| from_item::<Item<SurveyAnswer>>(item).map(|i| i.body))
+            .collect()
+    }
+
     async fn forget_contacts(&self, id: &TrackingNumber) -> PortResult<()> {
         let followers = self.followers(id).await?;
         let keys = std::iter::once("REPORTER".to_string())
@@ -982,6 +1118,32 @@ impl RequestStore for DynamoStore {
                 .map_err(|e| unavailable("delete", e.into_service_error()))?;
         }
         Ok(())
+    }
+
+    async fn save_device(&self, device: &Device) -> PortResult<()> {
+        let item = to_item(&Item {
+            pk: format!("DEVICE#{}", device.id),
+            sk: "DEVICE".into(),
+            body: device.clone(),
+            ttl: None,
+        })?;
+        self.put_whole(item, "save a device").await
+    }
+
+    async fn device(&self, id: &str) -> PortResult<Option<Device>> {
+        let answer = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", AttributeValue::S(format!("DEVICE#{id}")))
+            .key("SK", AttributeValue::S("DEVICE".into()))
+            .send()
+            .await
+            .map_err(|e| unavailable("read a device", e.into_service_error()))?;
+        answer
+            .item
+            .map(|item| from_item::<Item<Device>>(item).map(|i| i.body))
+            .transpose()
     }
 
     async fn save_backlog(&self, backlog: &Backlog) -> PortResult<()> {

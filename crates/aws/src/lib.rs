@@ -9,7 +9,7 @@ pub mod sqs;
 
 pub use dynamo::DynamoStore;
 pub use lambda::Failure;
-pub use messages::{SesMailer, SnsPush, SnsSms, SnsTopics};
+pub use messages::{SesMailer, SnsDevices, SnsPush, SnsSms, SnsTopics};
 pub use s3::S3Media;
 pub use setup::{sdk_defaults, AwsSetup, SetupError};
 pub use sqs::SqsQueues;

@@ -4,8 +4,8 @@ use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, Me
 use aws_sdk_sns::types::MessageAttributeValue;
 
 use cityfix_app::ports::{
-    Email, Mailer, PortError, PortResult, PushMessage, PushSender, SmsSender, TextMessage,
-    TopicPublisher,
+    DeviceRegistry, Email, Mailer, Platform, PortError, PortResult, PushMessage, PushSender,
+    SmsSender, TextMessage, TopicPublisher,
 };
 use cityfix_domain::phone::to_e164;
 
@@ -128,6 +128,57 @@ impl SmsSender for SnsSms {
     }
 }
 
+/// Devices registered with the city's SNS platform applications, one per platform it pushes to:
+/// each token gets its platform endpoint (SNS gives the same endpoint for the same token).
+#[derive(Clone)]
+pub struct SnsDevices {
+    client: aws_sdk_sns::Client,
+    apns_application_arn: Option<String>,
+    fcm_application_arn: Option<String>,
+}
+
+impl SnsDevices {
+    pub fn new(
+        client: aws_sdk_sns::Client,
+        apns_application_arn: Option<String>,
+        fcm_application_arn: Option<String>,
+    ) -> Self {
+        SnsDevices {
+            client,
+            apns_application_arn,
+            fcm_application_arn,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl DeviceRegistry for SnsDevices {
+    async fn register(&self, platform: Platform, token: &str) -> PortResult<String> {
+        let application = match platform {
+            Platform::Apns => &self.apns_application_arn,
+            Platform::Fcm => &self.fcm_application_arn,
+        };
+        let application = application
+            .as_deref()
+            .ok_or_else(|| PortError::NotFound(format!("no {} application", platform.as_str())))?;
+        self.client
+            .create_platform_endpoint()
+            .platform_application_arn(application)
+            .token(token)
+            .send()
+            .await
+            .map_err(|e| {
+                PortError::Unavailable(format!(
+                    "sns endpoint for a {} device: {}",
+                    platform.as_str(),
+                    e.into_service_error()
+                ))
+            })?
+            .endpoint_arn
+            .ok_or_else(|| PortError::Unavailable("sns gave no endpoint ARN".into()))
+    }
+}
+
 /// Mobile push through an SNS platform application (APNs or FCM): an endpoint per device token,
 /// made on first use (SNS gives the same endpoint for the same token), then a publish to it.
 #[derive(Clone)]
@@ -151,16 +202,20 @@ impl PushSender for SnsPush {
         let failed = |what: &str, error: &dyn std::fmt::Display| {
             PortError::Unavailable(format!("sns {what} for {}: {error}", message.dedupe_key))
         };
-        let endpoint = self
-            .client
-            .create_platform_endpoint()
-            .platform_application_arn(&self.platform_application_arn)
-            .token(device_token)
-            .send()
-            .await
-            .map_err(|e| failed("endpoint", &e.into_service_error()))?
-            .endpoint_arn
-            .ok_or_else(|| failed("endpoint", &"no endpoint ARN"))?;
+        // A registered device comes with its endpoint; a bare token gets one on first use.
+        let endpoint = if device_token.starts_with("arn:") {
+            device_token.to_string()
+        } else {
+            self.client
+                .create_platform_endpoint()
+                .platform_application_arn(&self.platform_application_arn)
+                .token(device_token)
+                .send()
+                .await
+                .map_err(|e| failed("endpoint", &e.into_service_error()))?
+                .endpoint_arn
+                .ok_or_else(|| failed("endpoint", &"no endpoint ARN"))?
+        };
         let data = serde_json::json!({ "request_id": message.request_id });
         let apns = serde_json::json!({ "aps": { "alert": { "title": message.title, "body": message.body } }, "request_id": message.request_id });
         let fcm = serde_json::json!({ "notification": { "title": message.title, "body": message.body }, "data": data });

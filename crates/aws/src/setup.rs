@@ -17,7 +17,7 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
-use crate::{DynamoStore, S3Media, SesMailer, SnsPush, SnsSms, SqsQueues};
+use crate::{DynamoStore, S3Media, SesMailer, SnsDevices, SnsPush, SnsSms, SqsQueues};
 use cityfix_app::links::LinkSigner;
 use cityfix_app::media::MediaDeps;
 use cityfix_app::notify::{NotifyDeps, NotifySettings};
@@ -235,7 +235,12 @@ impl AwsSetup {
         Ok(IntakeDeps {
             city: self.city.clone(),
             store: Arc::new(self.store()?),
-            queue: Arc::new(self.queues(&[QueueName::Routing, QueueName::Status])?),
+            // Notify: the confirmation an ask to follow sends.
+            queue: Arc::new(self.queues(&[
+                QueueName::Routing,
+                QueueName::Status,
+                QueueName::Notify,
+            ])?),
             clock: Arc::new(SystemClock),
             ids: Arc::new(RandomIds),
             geocoder: Arc::new(AddressBook::new(self.city.address_points.clone())),
@@ -276,7 +281,11 @@ impl AwsSetup {
         Ok(SchedulerDeps {
             city: self.city.clone(),
             store: Arc::new(self.store()?),
-            queue: Arc::new(self.queues(&[QueueName::Routing, QueueName::Status])?),
+            queue: Arc::new(self.queues(&[
+                QueueName::Routing,
+                QueueName::Status,
+                QueueName::Notify,
+            ])?),
             clock: Arc::new(SystemClock),
         })
     }
@@ -292,6 +301,16 @@ impl AwsSetup {
             });
         }
         Ok(LinkSigner::new(secret.as_bytes()))
+    }
+
+    /// Registers phone apps with the SNS platform applications `PUSH_APNS_APPLICATION_ARN` and
+    /// `PUSH_FCM_APPLICATION_ARN` (each optional: without it, that platform is not offered).
+    pub fn devices(&self) -> SnsDevices {
+        SnsDevices::new(
+            client!(self, aws_sdk_sns),
+            self.optional("PUSH_APNS_APPLICATION_ARN"),
+            self.optional("PUSH_FCM_APPLICATION_ARN"),
+        )
     }
 
     /// Notify sends e-mail as `FROM_ADDRESS` in `SES_CONFIGURATION_SET` (optional), texts by SNS,

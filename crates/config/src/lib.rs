@@ -64,6 +64,15 @@ pub fn load_city(dir: &Path) -> Result<City, ConfigError> {
             message: "must be 1 to 365 days".into(),
         });
     }
+    let residents = &city.content.residents;
+    if residents.survey_after_days >= residents.reopen_days {
+        return Err(ConfigError {
+            file: city.path.clone(),
+            entry: Some("residents".into()),
+            field: Some("survey_after_days".into()),
+            message: "must be shorter than reopen_days, or a \"not fixed\" answer could never reopen the request (0 asks nobody)".into(),
+        });
+    }
     checks::check_retention(&city.path, &city.content.retention)?;
     if city.content.retention.archive_after_days <= city.content.residents.reopen_days {
         return Err(ConfigError {

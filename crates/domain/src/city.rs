@@ -122,11 +122,17 @@ impl Default for RateLimits {
 pub struct ResidentRules {
     /// How many days after a request is closed as fixed its reporter may reopen it ("not fixed").
     pub reopen_days: u32,
+    /// How many days after a fix its reporter is asked "Has it been fixed?"; 0 asks nobody.
+    /// Shorter than `reopen_days`, so a "not fixed" can still reopen it.
+    pub survey_after_days: u32,
 }
 
 impl Default for ResidentRules {
     fn default() -> Self {
-        ResidentRules { reopen_days: 14 }
+        ResidentRules {
+            reopen_days: 14,
+            survey_after_days: 3,
+        }
     }
 }
 

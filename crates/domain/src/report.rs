@@ -199,7 +199,9 @@ impl ReportForm {
     }
 }
 
-fn check_contact(contact: Contact, country_calling_code: u16) -> Result<Contact, Invalid> {
+/// A contact as given, trimmed and checked: an e-mail mail can reach, a phone a text can reach,
+/// names and a device id of sensible length.
+pub fn check_contact(contact: Contact, country_calling_code: u16) -> Result<Contact, Invalid> {
     let email = trimmed(contact.email);
     if let Some(email) = &email {
         check_mailbox(email)?;

@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 use crate::file_error;
 use crate::sqlite::sqlite_error;
 use cityfix_app::ports::{
-    Email, Mailer, PortError, PortResult, PushMessage, PushSender, SmsSender, TextMessage,
-    TopicPublisher,
+    DeviceRegistry, Email, Mailer, Platform, PortError, PortResult, PushMessage, PushSender,
+    SmsSender, TextMessage, TopicPublisher,
 };
 
 const OUTBOX_SCHEMA: &str =
@@ -301,6 +301,18 @@ impl PushSender for Outbox {
         };
         let bytes = serde_json::to_vec_pretty(&file).expect("a push file always serialises");
         self.write(&message.dedupe_key, "push.json", bytes).await
+    }
+}
+
+/// Locally a device is reached at the outbox: its push files name it by a hash of the token.
+#[async_trait::async_trait]
+impl DeviceRegistry for Outbox {
+    async fn register(&self, platform: Platform, token: &str) -> PortResult<String> {
+        Ok(format!(
+            "outbox:{}:{}",
+            platform.as_str(),
+            cityfix_domain::recipient_hash(token)
+        ))
     }
 }
 

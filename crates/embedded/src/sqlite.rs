@@ -85,6 +85,19 @@ CREATE TABLE IF NOT EXISTS fixes (
     doc TEXT NOT NULL,
     PRIMARY KEY (service_code, closed_at, request_id)
 );
+-- Phone apps registered for push (personal data).
+CREATE TABLE IF NOT EXISTS devices (
+    id TEXT PRIMARY KEY,
+    doc TEXT NOT NULL
+);
+-- Answers to "Has it been fixed?", one per request and closing (no personal data).
+CREATE TABLE IF NOT EXISTS survey_answers (
+    request_id TEXT NOT NULL,
+    closed_at TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (request_id, closed_at)
+);
+CREATE INDEX IF NOT EXISTS survey_answers_by_closing ON survey_answers (closed_at);
 CREATE TABLE IF NOT EXISTS followers (
     request_id TEXT NOT NULL REFERENCES requests (id),
     key TEXT NOT NULL,

@@ -9,8 +9,8 @@ use crate::sqlite::{from_json, is_constraint, timestamp, to_json, Db};
 use crate::sqlite::{one_row, run, sqlite_error};
 use cityfix_app::ports::SendClaim;
 use cityfix_app::ports::{
-    AuditQuery, Created, Follower, IdempotencyClaim, NewRequest, PortError, PortResult, QueuePage,
-    RequestQuery, RequestStore,
+    AuditQuery, Created, Device, Follower, IdempotencyClaim, NewRequest, PortError, PortResult,
+    QueuePage, RequestQuery, RequestStore, SurveyAnswer,
 };
 use cityfix_domain::backlog::Backlog;
 use cityfix_domain::expected::Fixed;
@@ -57,6 +57,23 @@ impl SqliteStore {
         let id = id.clone();
         self.db
             .read(move |conn| read_docs(conn, select, [id.as_str()]))
+            .await
+    }
+
+    /// Runs `sql` on the follower `key` of request `id`: whether there was one.
+    async fn change_follower(
+        &self,
+        sql: &'static str,
+        id: &TrackingNumber,
+        key: &str,
+    ) -> PortResult<bool> {
+        let (id, key) = (id.clone(), key.to_string());
+        self.db
+            .call(move |conn| {
+                run(conn, sql, params![id.as_str(), key])
+                    .map(|changed| changed > 0)
+                    .map_err(sqlite_error)
+            })
             .await
     }
 
@@ -310,6 +327,24 @@ impl RequestStore for SqliteStore {
         .await
     }
 
+    async fn confirm_follower(&self, id: &TrackingNumber, key: &str) -> PortResult<bool> {
+        self.change_follower(
+            "UPDATE followers SET doc = json_remove(doc, '$.asked_at') WHERE request_id = ?1 AND key = ?2",
+            id,
+            key,
+        )
+        .await
+    }
+
+    async fn remove_follower(&self, id: &TrackingNumber, key: &str) -> PortResult<bool> {
+        self.change_follower(
+            "DELETE FROM followers WHERE request_id = ?1 AND key = ?2",
+            id,
+            key,
+        )
+        .await
+    }
+
     async fn stuck_submitted(
         &self,
         before: DateTime<Utc>,
@@ -401,6 +436,72 @@ impl RequestStore for SqliteStore {
         self.ids(CLOSED_BEFORE_SQL, before, limit).await
     }
 
+    async fn closed_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: u32,
+    ) -> PortResult<Vec<TrackingNumber>> {
+        self.db
+            .read(move |conn| {
+                let mut statement = conn
+                    .prepare_cached(CLOSED_BETWEEN_SQL)
+                    .map_err(sqlite_error)?;
+                let ids = statement
+                    .query_map(params![timestamp(from), timestamp(to), limit], |row| {
+                        row.get::<_, String>(0)
+                    })
+                    .map_err(sqlite_error)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(sqlite_error)?;
+                ids.iter()
+                    .map(|id| TrackingNumber::parse(id).map_err(PortError::Unavailable))
+                    .collect()
+            })
+            .await
+    }
+
+    async fn record_survey_answer(&self, answer: &SurveyAnswer) -> PortResult<()> {
+        let answer = answer.clone();
+        self.db
+            .call(move |conn| {
+                run(
+                    conn,
+                    "INSERT OR REPLACE INTO survey_answers (request_id, closed_at, doc) VALUES (?1, ?2, ?3)",
+                    params![answer.request_id.as_str(), timestamp(answer.closed_at), to_json(&answer)],
+                )
+                .map(|_| ())
+                .map_err(sqlite_error)
+            })
+            .await
+    }
+
+    async fn survey_answers(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: u32,
+    ) -> PortResult<Vec<SurveyAnswer>> {
+        self.db
+            .read(move |conn| {
+                let mut statement = conn
+                    .prepare_cached(
+                        "SELECT doc FROM survey_answers WHERE closed_at >= ?1 AND closed_at <= ?2 \
+                         ORDER BY closed_at, request_id LIMIT ?3",
+                    )
+                    .map_err(sqlite_error)?;
+                let docs = statement
+                    .query_map(params![timestamp(from), timestamp(to), limit], |row| {
+                        row.get::<_, String>(0)
+                    })
+                    .map_err(sqlite_error)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(sqlite_error)?;
+                docs.iter().map(|doc| from_json(doc)).collect()
+            })
+            .await
+    }
+
     async fn forget_contacts(&self, id: &TrackingNumber) -> PortResult<()> {
         let id = id.clone();
         self.db
@@ -413,6 +514,32 @@ impl RequestStore for SqliteStore {
                     run(&tx, forget, [id.as_str()]).map_err(sqlite_error)?;
                 }
                 tx.commit().map_err(sqlite_error)
+            })
+            .await
+    }
+
+    async fn save_device(&self, device: &Device) -> PortResult<()> {
+        let device = device.clone();
+        self.db
+            .call(move |conn| {
+                run(
+                    conn,
+                    "INSERT OR IGNORE INTO devices (id, doc) VALUES (?1, ?2)",
+                    params![device.id, to_json(&device)],
+                )
+                .map(|_| ())
+                .map_err(sqlite_error)
+            })
+            .await
+    }
+
+    async fn device(&self, id: &str) -> PortResult<Option<Device>> {
+        let id = id.to_string();
+        self.db
+            .read(move |conn| {
+                let docs: Vec<Device> =
+                    read_docs(conn, "SELECT doc FROM devices WHERE id = ?1", [id.as_str()])?;
+                Ok(docs.into_iter().next())
             })
             .await
     }
@@ -624,6 +751,11 @@ const OVERDUE_SQL: &str = "SELECT id FROM requests \
      ORDER BY julianday(json_extract(doc, '$.expected_at')) LIMIT ?2";
 
 /// The scheduler's look-up of requests to archive, on the partial index `requests_closed`.
+const CLOSED_BETWEEN_SQL: &str = "SELECT id FROM requests WHERE status = 'closed' \
+     AND julianday(COALESCE(json_extract(doc, '$.closed_at'), updated_at)) >= julianday(?1) \
+     AND julianday(COALESCE(json_extract(doc, '$.closed_at'), updated_at)) < julianday(?2) \
+     ORDER BY julianday(COALESCE(json_extract(doc, '$.closed_at'), updated_at)) LIMIT ?3";
+
 const CLOSED_BEFORE_SQL: &str = "SELECT id FROM requests WHERE status = 'closed' \
      AND julianday(COALESCE(json_extract(doc, '$.closed_at'), updated_at)) < julianday(?1) \
      ORDER BY julianday(COALESCE(json_extract(doc, '$.closed_at'), updated_at)) LIMIT ?2";

@@ -92,6 +92,27 @@ pub fn intake_deps(world: &World) -> cityfix_app::submit::IntakeDeps {
     }
 }
 
+/// Notify's dependencies on the demo city and this world: messages land in its outbox, links
+/// point to `public_url` and are signed with a test secret.
+pub fn notify_deps(world: &World, public_url: &str) -> cityfix_app::notify::NotifyDeps {
+    cityfix_app::notify::NotifyDeps {
+        city: demo_city(),
+        store: Arc::new(world.store.clone()),
+        mailer: Arc::new(world.outbox.clone()),
+        sms: Arc::new(world.outbox.clone()),
+        push: Arc::new(world.outbox.clone()),
+        clock: Arc::new(cityfix_app::ports::SystemClock),
+        settings: cityfix_app::notify::NotifySettings {
+            public_url: public_url.into(),
+            mail_from: "Hartford 311 <311@hartford.example>".into(),
+            links: cityfix_app::links::LinkSigner::new(TEST_LINK_SECRET),
+        },
+    }
+}
+
+/// The link secret of [`notify_deps`].
+pub const TEST_LINK_SECRET: &[u8] = b"a test link secret";
+
 /// Stores a submitted request of `service_code` at the point, reported by `email`.
 pub async fn seed_request(
     store: &dyn RequestStore,

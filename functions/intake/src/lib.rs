@@ -1,6 +1,8 @@
 //! The intake function: takes reports from residents and Open311 clients and answers their reads.
 
 mod api;
+mod devices;
+mod followers;
 mod media;
 mod open311;
 mod open311_updates;
@@ -16,6 +18,7 @@ use cityfix_app::ports::MediaStore;
 use cityfix_app::submit::IntakeDeps;
 use cityfix_http::MAX_BODY_BYTES;
 
+pub use devices::{devices_router, Devices};
 pub use unsubscribe::{unsubscribe_router, Preferences};
 
 /// The web API's routes as (method, path), kept beside the router and checked against the
@@ -29,11 +32,17 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/requests/{id}/reopen"),
     ("post", "/api/v1/requests/{id}/comments"),
     ("post", "/api/v1/requests/{id}/supporters"),
+    ("post", "/api/v1/requests/{id}/followers"),
     ("get", "/api/v1/media/{id}"),
     ("get", "/api/v1/media/{id}/{file}"),
     ("get", "/api/v1/openapi.json"),
     ("get", "/api/v1/unsubscribe"),
     ("post", "/api/v1/unsubscribe"),
+    ("get", "/api/v1/follow"),
+    ("post", "/api/v1/follow"),
+    ("get", "/api/v1/survey"),
+    ("post", "/api/v1/survey"),
+    ("post", "/api/v1/devices"),
 ];
 
 /// The OpenAPI 3.1 description of the web API.
@@ -55,6 +64,7 @@ pub fn router(intake: Intake) -> Router {
         .merge(api::routes())
         .merge(media::routes())
         .merge(residents::routes())
+        .merge(followers::routes())
         .route("/api/v1/openapi.json", get(api::openapi))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)

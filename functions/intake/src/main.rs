@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use cityfix_app::ports::SystemClock;
+use cityfix_app::ports::{QueueName, SystemClock};
 use cityfix_aws::AwsSetup;
 use cityfix_http::guard::lambda_front;
 
@@ -21,7 +21,17 @@ async fn main() -> Result<(), lambda_http::Error> {
         links: setup.link_signer()?,
         clock: Arc::new(SystemClock),
         city: setup.city.short_name.clone(),
+        queue: Arc::new(setup.queues(&[QueueName::Notify, QueueName::Status])?),
+        residents: setup.city.residents,
     };
-    let routes = intake::router(intake).merge(intake::unsubscribe_router(preferences));
+    let devices = intake::Devices {
+        store: Arc::new(setup.store()?),
+        registry: Arc::new(setup.devices()),
+        clock: Arc::new(SystemClock),
+        city: setup.city.short_name.clone(),
+    };
+    let routes = intake::router(intake)
+        .merge(intake::unsubscribe_router(preferences))
+        .merge(intake::devices_router(devices));
     lambda_http::run(lambda_front(routes, &limits)).await
 }

@@ -14,7 +14,9 @@ use axum::routing::post;
 use axum::{Json, Router};
 use cityfix_app::messages::StatusCommand;
 use cityfix_app::ports::QueueName;
-use cityfix_app::work::{reopen_refused, reporter, supporter, WorkAction, WorkCommand};
+use cityfix_app::work::{
+    reopen_decision_id, reopen_refused, reporter, supporter, WorkAction, WorkCommand,
+};
 use cityfix_domain::text::fingerprint;
 use cityfix_domain::work::checked_note;
 use cityfix_domain::{ServiceRequest, Status};
@@ -58,14 +60,7 @@ async fn reopen(
         return Err(ApiError::new(StatusCode::CONFLICT, "not_reopenable", why));
     }
     // One reopening per closing: a second press of the button is the same reopening.
-    let closing = request
-        .closed_at
-        .unwrap_or(request.updated_at)
-        .timestamp_micros();
-    let decision_id = format!(
-        "reopen-{}",
-        &fingerprint(&format!("{}/{closing}", request.id))[..24]
-    );
+    let decision_id = reopen_decision_id(&request);
     let action = WorkAction::Reopen {
         comment: body.comment,
     };

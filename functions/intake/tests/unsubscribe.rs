@@ -22,6 +22,8 @@ fn app(world: &World) -> axum::Router {
         links: signer(),
         clock: Arc::new(SystemClock),
         city: "Hartford".into(),
+        queue: Arc::new(world.queue.clone()),
+        residents: Default::default(),
     })
 }
 

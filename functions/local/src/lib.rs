@@ -17,8 +17,8 @@ use cityfix_app::links::LinkSigner;
 use cityfix_app::media::MediaDeps;
 use cityfix_app::notify::{NotifyDeps, NotifySettings};
 use cityfix_app::ports::{
-    Mailer, MediaStore, PushSender, Queue, QueueConsumer, QueueName, RandomIds, RequestStore,
-    SmsSender, SystemClock,
+    DeviceRegistry, Mailer, MediaStore, PushSender, Queue, QueueConsumer, QueueName, RandomIds,
+    RequestStore, SmsSender, SystemClock,
 };
 use cityfix_app::route::RouterDeps;
 use cityfix_app::submit::IntakeDeps;
@@ -183,6 +183,8 @@ struct Adapters {
     mailer: Arc<dyn Mailer>,
     sms: Arc<dyn SmsSender>,
     push: Arc<dyn PushSender>,
+    /// Where phone apps register for push.
+    devices: Arc<dyn DeviceRegistry>,
     outbox: Option<Outbox>,
     routes: Router,
     /// The sender of e-mail, when not the city's contact address.
@@ -235,6 +237,7 @@ fn embedded_adapters(
         mailer: Arc::new(outbox.clone()),
         sms: Arc::new(outbox.clone()),
         push: Arc::new(outbox.clone()),
+        devices: Arc::new(outbox.clone()),
         outbox: Some(outbox),
         mail_from: None,
     })
@@ -251,6 +254,7 @@ fn aws_adapters(setup: &AwsSetup) -> anyhow::Result<Adapters> {
         mailer: notify.mailer,
         sms: notify.sms,
         push: notify.push,
+        devices: Arc::new(setup.devices()),
         outbox: None,
         routes: Router::new(),
         mail_from: Some(notify.settings.mail_from),
@@ -377,6 +381,14 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
         .merge(intake::unsubscribe_router(intake::Preferences {
             store: adapters.store.clone(),
             links: links.clone(),
+            clock: Arc::new(SystemClock),
+            city: city.short_name.clone(),
+            queue: adapters.queue.clone(),
+            residents: city.residents,
+        }))
+        .merge(intake::devices_router(intake::Devices {
+            store: adapters.store.clone(),
+            registry: adapters.devices.clone(),
             clock: Arc::new(SystemClock),
             city: city.short_name.clone(),
         }))

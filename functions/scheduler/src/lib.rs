@@ -1,12 +1,14 @@
 //! The scheduler function: work done on a clock, started by an EventBridge schedule every minute.
 //! Each tick runs four jobs, each bounded per run: the sweep, which queues again every report
 //! whose routing job was lost; SLA breach notices for requests being worked past their expected
-//! date; archiving of requests closed longer than the city's retention; and the notices of standing
-//! backlogs for requests that came into their scope. The last three only send status commands:
-//! status stays the only writer of a request.
+//! date; archiving of requests closed longer than the city's retention; the notices of standing
+//! backlogs for requests that came into their scope; and the "Has it been fixed?" question for
+//! fixes that came of age. The three before it only send status commands, the last one a notify
+//! event: status stays the only writer of a request.
 
 use cityfix_app::archive::{queue_archiving, ARCHIVES_PER_RUN};
 use cityfix_app::breach::{queue_breach_notices, BREACHES_PER_RUN};
+use cityfix_app::survey::{queue_surveys, SURVEYS_PER_RUN};
 use cityfix_app::sweep::requeue_stuck;
 pub use cityfix_app::sweep::SchedulerDeps;
 use cityfix_app::AppError;
@@ -25,6 +27,8 @@ pub struct Ticked {
     pub archiving: usize,
     /// Backlog notices sent to status, for requests that came into a standing backlog's scope.
     pub backlog_notices: usize,
+    /// "Has it been fixed?" questions sent to notify.
+    pub surveys: usize,
 }
 
 /// Runs the jobs for one scheduled event. Every job runs even when one before it failed; a
@@ -45,12 +49,14 @@ pub async fn handle(deps: &SchedulerDeps, event: serde_json::Value) -> Result<Ti
         queue_archiving(store, queue, &deps.city.retention, now, ARCHIVES_PER_RUN).await;
     let backlog_notices =
         cityfix_app::backlog::queue_backlog_notices(&deps.city, store, queue).await;
+    let surveys = queue_surveys(store, queue, &deps.city.residents, now, SURVEYS_PER_RUN).await;
     let schedule = event["resources"][0].as_str().unwrap_or("unknown");
     let ticked = Ticked {
         requeued: *requeued.as_ref().unwrap_or(&0),
         breaches: *breaches.as_ref().unwrap_or(&0),
         archiving: *archiving.as_ref().unwrap_or(&0),
         backlog_notices: *backlog_notices.as_ref().unwrap_or(&0),
+        surveys: *surveys.as_ref().unwrap_or(&0),
     };
     tracing::info!(
         schedule,
@@ -58,11 +64,13 @@ pub async fn handle(deps: &SchedulerDeps, event: serde_json::Value) -> Result<Ti
         breaches = ticked.breaches,
         archiving = ticked.archiving,
         backlog_notices = ticked.backlog_notices,
+        surveys = ticked.surveys,
         "ticked"
     );
     requeued?;
     breaches?;
     archiving?;
     backlog_notices?;
+    surveys?;
     Ok(ticked)
 }

@@ -381,3 +381,131 @@ async fn a_request_reopened_before_its_archiving_is_applied_is_left_alone() {
         .unwrap()
         .is_some());
 }
+
+/// The path and query of the link in `email` labelled `label` in its HTML part's facts table.
+fn answer_link(city: &City311, label: &str) -> String {
+    let outbox = &city.world.outbox;
+    let file = outbox
+        .list()
+        .unwrap()
+        .into_iter()
+        .find(|e| e.channel == "email")
+        .unwrap()
+        .file;
+    let html = String::from_utf8(outbox.read_html(&file).unwrap())
+        .unwrap()
+        .replace("&#x2f;", "/");
+    let row = &html[html
+        .find(label)
+        .unwrap_or_else(|| panic!("{label} in {html}"))..];
+    let href = &row[row.find("href=\"").unwrap() + 6..];
+    let link = &href[..href.find('"').unwrap()];
+    link.split_once("?t=").unwrap().1.to_string()
+}
+
+#[tokio::test]
+async fn a_fix_is_asked_about_once_after_its_days_and_not_fixed_reopens_it() {
+    // given a pothole fixed on day 2 at 09:00; the demo city asks 3 days later
+    let city = City311::new();
+    assert_eq!(city.city.residents.survey_after_days, 3);
+    let closed = closed_with_people(&city, "7K3M-9QZ2", at(2, 9)).await;
+
+    // nothing before its days are up
+    let (early, _) = city.tick(at(5, 8)).await;
+    assert_eq!(early.surveys, 0);
+
+    // when the ticks after come
+    let (first, _) = city.tick(at(5, 9) + Duration::minutes(1)).await;
+    let (second, _) = city.tick(at(5, 9) + Duration::minutes(2)).await;
+
+    // then the reporter, and nobody else, is asked once, with a link for each answer
+    assert_eq!((first.surveys, second.surveys), (1, 0));
+    let emails = city.emails();
+    assert_eq!(emails.len(), 1, "{emails:?}");
+    assert_eq!(emails[0].0, "To: reporter@example.org");
+    assert!(emails[0].1.contains("Has it been fixed? 7K3M-9QZ2"));
+
+    // "not fixed" is recorded and reopens it, through status
+    let links = cityfix_app::links::LinkSigner::new(b"a test link secret");
+    let not_fixed = answer_link(&city, "No, it is not fixed");
+    let answered_at = at(5, 12);
+    for _ in 0..2 {
+        let answered = cityfix_app::survey::answer_survey(
+            &city.world.store,
+            &city.world.queue,
+            &city.city.residents,
+            &links,
+            &not_fixed,
+            answered_at,
+        )
+        .await
+        .unwrap();
+        assert_eq!(answered, cityfix_app::survey::Answered::Reopening);
+        city.work_queues(answered_at).await;
+    }
+    let reopened = city.get("7K3M-9QZ2").await;
+    assert_eq!(reopened.status, Status::Open);
+    let timeline = city.world.store.timeline(&closed.id).await.unwrap();
+    assert_eq!(
+        timeline
+            .iter()
+            .filter(|e| e.status == Some(Status::Open) && e.at >= at(5, 0))
+            .count(),
+        1,
+        "one reopening however often the link is used"
+    );
+    let answers = city
+        .world
+        .store
+        .survey_answers(at(1, 0), at(9, 0), 10)
+        .await
+        .unwrap();
+    assert_eq!(answers.len(), 1);
+    assert!(!answers[0].fixed);
+    assert_eq!(answers[0].service_code, "pothole");
+
+    // and a question queued before the reopening, delivered late, asks nothing
+    let late = NotifyEvent {
+        event_id: format!("7K3M-9QZ2/survey-{}", at(2, 9).timestamp()),
+        request_id: closed.id.clone(),
+        kind: cityfix_app::messages::NotifyKind::SurveyDue,
+    };
+    let sent = notify(&city.notify(answered_at), &late).await.unwrap();
+    assert_eq!(sent.sent, 0);
+}
+
+#[tokio::test]
+async fn a_forged_or_expired_answer_changes_nothing() {
+    let city = City311::new();
+    closed_with_people(&city, "7K3M-9QZ2", at(2, 9)).await;
+    city.tick(at(5, 9) + Duration::minutes(1)).await;
+    let links = cityfix_app::links::LinkSigner::new(b"a test link secret");
+    let good = answer_link(&city, "No, it is not fixed");
+    let flipped = good.replacen(":n.", ":y.", 1);
+    // the reopen window (14 days from day 2) has passed
+    let expired_at = at(17, 9);
+    for (token, now) in [(&flipped, at(5, 12)), (&good, expired_at)] {
+        let answer = cityfix_app::survey::answer_survey(
+            &city.world.store,
+            &city.world.queue,
+            &city.city.residents,
+            &links,
+            token,
+            now,
+        )
+        .await;
+        assert!(
+            matches!(answer, Err(cityfix_app::survey::SurveyError::Refused(_))),
+            "{answer:?}"
+        );
+    }
+    assert_eq!(city.get("7K3M-9QZ2").await.status, Status::Closed);
+    assert!(city.take("status").await.is_empty());
+    assert!(city
+        .world
+        .store
+        .survey_answers(at(1, 0), at(9, 0), 10)
+        .await
+        .unwrap()
+        .is_empty());
+}

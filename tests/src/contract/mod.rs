@@ -15,9 +15,10 @@ macro_rules! store_contract {
             an_expired_idempotency_key_is_forgotten, a_stale_version_is_a_conflict, a_request_holding_the_most_files_takes_no_more, a_change_is_applied_once,
             search_filters_and_pages_newest_first, stuck_submitted_lists_only_old_submitted, a_department_queue_pages_oldest_first, a_delivery_is_claimed_once, a_channel_turned_off_stays_off_for_that_recipient_only,
             a_send_is_claimed_once_taken_over_after_its_lease_and_never_after_it_went_out,
-            near_finds_requests_within_the_circle_by_cell, followers_are_added_once_and_removed_by_the_report_they_came_through,
+            near_finds_requests_within_the_circle_by_cell, followers_are_added_once_and_removed_by_the_report_they_came_through, a_follower_who_asked_is_confirmed_once_and_removed_alone,
             an_audit_record_is_written_with_its_change_and_read_by_request_actor_and_time, a_staff_key_is_claimed_once_and_tells_its_first_fingerprint, fixes_are_recorded_once_and_read_newest_first_within_the_window, backlogs_are_saved_changed_and_listed_oldest_first,
             overdue_lists_worked_requests_past_their_date_until_noticed, closed_before_lists_closed_requests_until_archived,
+            closed_between_lists_the_closings_of_a_window_earliest_first, a_survey_answer_is_kept_once_per_closing_the_latest_replacing, a_device_is_saved_once_and_read_by_its_id,
             forgetting_contacts_keeps_the_request_and_its_timeline);
     };
     (@cases $make:expr; $($case:ident),*) => {

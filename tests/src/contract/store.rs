@@ -596,6 +596,55 @@ pub async fn followers_are_added_once_and_removed_by_the_report_they_came_throug
     assert_eq!(store.followers(&id).await.unwrap(), vec![ben]);
 }
 
+pub async fn a_follower_who_asked_is_confirmed_once_and_removed_alone(store: &dyn RequestStore) {
+    use cityfix_app::ports::Follower;
+    use cityfix_domain::Contact;
+    let original = new_request("EEEE-0011", "pothole", 1);
+    store.create(&original).await.unwrap();
+    let id = original.request.id.clone();
+    let asked = at(5);
+    let cara = Follower::asking(
+        Contact {
+            email: Some("cara@example.org".into()),
+            ..Contact::default()
+        },
+        id.clone(),
+        asked,
+    );
+    let dev = Follower::asking(
+        Contact {
+            phone: Some("860-555-0101".into()),
+            ..Contact::default()
+        },
+        id.clone(),
+        asked,
+    );
+    store.add_follower(&id, &cara).await.unwrap();
+    store.add_follower(&id, &dev).await.unwrap();
+    let read = store.followers(&id).await.unwrap();
+    assert!(read.iter().all(|f| f.asked_at == Some(asked)), "{read:?}");
+
+    assert!(store.confirm_follower(&id, &cara.key).await.unwrap());
+    assert!(store.confirm_follower(&id, &cara.key).await.unwrap());
+    // Asking again after confirming leaves them confirmed.
+    store.add_follower(&id, &cara).await.unwrap();
+    let read = store.followers(&id).await.unwrap();
+    let active: Vec<&str> = read
+        .iter()
+        .filter(|f| f.is_active())
+        .map(|f| f.key.as_str())
+        .collect();
+    assert_eq!(active, [cara.key.as_str()]);
+    assert!(!store
+        .confirm_follower(&id, "0000000000000000")
+        .await
+        .unwrap());
+
+    assert!(store.remove_follower(&id, &cara.key).await.unwrap());
+    assert!(!store.remove_follower(&id, &cara.key).await.unwrap());
+    assert_eq!(store.followers(&id).await.unwrap(), vec![dev]);
+}
+
 fn audit_of(request: &ServiceRequest, event: &str, actor: &str, minute: u32) -> AuditRecord {
     let mut after = AuditState::of(request);
     after.status = Status::Open;
@@ -923,6 +972,101 @@ pub async fn closed_before_lists_closed_requests_until_archived(store: &dyn Requ
         .await
         .unwrap()
         .contains(&archived.id));
+}
+
+pub async fn closed_between_lists_the_closings_of_a_window_earliest_first(
+    store: &dyn RequestStore,
+) {
+    let mut ids = Vec::new();
+    for (n, minute) in [(1, 4), (2, 10), (3, 11), (4, 20)] {
+        let request = stored_as(
+            store,
+            &new_request(&format!("JJJJ-000{n}"), "pothole", 1),
+            Status::Closed,
+            minute,
+            |r| r.closed_at = Some(at(minute)),
+        )
+        .await;
+        ids.push(request.id);
+    }
+    stored_as(
+        store,
+        &new_request("JJJJ-0005", "pothole", 1),
+        Status::Open,
+        12,
+        |_| {},
+    )
+    .await;
+    assert_eq!(
+        store.closed_between(at(10), at(20), 10).await.unwrap(),
+        vec![ids[1].clone(), ids[2].clone()],
+        "from included, to left out, open requests left out"
+    );
+    assert_eq!(
+        store.closed_between(at(10), at(20), 1).await.unwrap(),
+        vec![ids[1].clone()]
+    );
+    assert!(store
+        .closed_between(at(30), at(40), 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+pub async fn a_survey_answer_is_kept_once_per_closing_the_latest_replacing(
+    store: &dyn RequestStore,
+) {
+    use cityfix_app::ports::SurveyAnswer;
+    let answer = |n: &str, closed: u32, fixed: bool, answered: u32| SurveyAnswer {
+        request_id: id(n),
+        service_code: "pothole".into(),
+        closed_at: at(closed),
+        fixed,
+        answered_at: at(answered),
+    };
+    store
+        .record_survey_answer(&answer("KKKK-0001", 10, true, 30))
+        .await
+        .unwrap();
+    store
+        .record_survey_answer(&answer("KKKK-0001", 10, false, 31))
+        .await
+        .unwrap();
+    store
+        .record_survey_answer(&answer("KKKK-0002", 5, true, 32))
+        .await
+        .unwrap();
+    store
+        .record_survey_answer(&answer("KKKK-0003", 40, true, 50))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.survey_answers(at(0), at(20), 10).await.unwrap(),
+        vec![
+            answer("KKKK-0002", 5, true, 32),
+            answer("KKKK-0001", 10, false, 31)
+        ],
+        "by closing, earliest first; the second answer replaced the first"
+    );
+    assert_eq!(
+        store.survey_answers(at(0), at(59), 1).await.unwrap().len(),
+        1
+    );
+}
+
+pub async fn a_device_is_saved_once_and_read_by_its_id(store: &dyn RequestStore) {
+    use cityfix_app::ports::{Device, Platform};
+    let device = Device {
+        id: "dev-0a1b2c3d4e5f6071".into(),
+        platform: Platform::Fcm,
+        endpoint: "arn:aws:sns:us-east-1:123456789012:endpoint/GCM/app/1".into(),
+        registered_at: at(5),
+    };
+    assert_eq!(store.device(&device.id).await.unwrap(), None);
+    store.save_device(&device).await.unwrap();
+    store.save_device(&device).await.unwrap();
+    assert_eq!(store.device(&device.id).await.unwrap(), Some(device));
+    assert_eq!(store.device("dev-ffffffffffffffff").await.unwrap(), None);
 }
 
 pub async fn forgetting_contacts_keeps_the_request_and_its_timeline(store: &dyn RequestStore) {
