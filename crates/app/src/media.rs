@@ -16,7 +16,7 @@ use std::time::Duration;
 use crate::messages::StatusCommand;
 use crate::ports::{MediaStore, PortError, PortResult, Queue, QueueName};
 use crate::AppError;
-use cityfix_domain::TrackingNumber;
+use cityfix_domain::{ServiceRequest, TrackingNumber};
 
 /// A kind of file residents may add.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,6 +150,62 @@ pub fn kept_files(original: &str) -> Vec<String> {
         .collect();
     files.push(original.to_string());
     files
+}
+
+/// The public link of a kept file of `request` (`originals/<request>/<file>`), which the media
+/// route serves (a photo in its web version); `None` for a key that is not one of its files.
+pub fn media_link(public_url: &str, request: &TrackingNumber, key: &str) -> Option<String> {
+    let (owner, file) = key.strip_prefix("originals/")?.split_once('/')?;
+    if file.is_empty() || file.contains('/') || owner != request.as_str() {
+        return None;
+    }
+    Some(format!(
+        "{}/api/v1/media/{request}/{file}",
+        public_url.trim_end_matches('/')
+    ))
+}
+
+/// Whether a kept file is a photo (it has web and thumbnail versions) rather than a video.
+pub fn is_photo_key(key: &str) -> bool {
+    version_key(key, WEB).is_some()
+}
+
+/// The links of every photo and video of `request` the public may see, in the order they came
+/// (Open311's extension `media_urls`).
+pub fn public_links(public_url: &str, request: &ServiceRequest) -> Vec<String> {
+    request
+        .public_media()
+        .filter_map(|key| media_link(public_url, &request.id, key))
+        .collect()
+}
+
+/// The one picture a request shows (Open311 `media_url`): the web version of its first photo the
+/// public may see; else the link its reporter gave; none while its only photos are private.
+pub fn shown_media_url(public_url: &str, request: &ServiceRequest) -> Option<String> {
+    let own = format!("/api/v1/media/{}/", request.id);
+    request
+        .public_media()
+        .find(|key| is_photo_key(key))
+        .and_then(|key| media_link(public_url, &request.id, key))
+        .or_else(|| {
+            request
+                .media_url
+                .clone()
+                .filter(|url| !url.contains(own.as_str()))
+        })
+}
+
+/// [`shown_media_url`] for a caller that does not know the public address: the address is read
+/// from the link of ours the request keeps, if it keeps one.
+pub fn shown_media_url_of(request: &ServiceRequest) -> Option<String> {
+    match request
+        .media_url
+        .as_deref()
+        .and_then(|url| url.split_once("/api/v1/media/"))
+    {
+        Some((public_url, _)) => shown_media_url(public_url, request),
+        None => request.media_url.clone(),
+    }
 }
 
 /// An upload's request, media id and kind, read from its key.
@@ -380,5 +436,70 @@ mod tests {
             assert_eq!(parse_upload_key(stranger), None, "{stranger}");
         }
         assert_eq!(accepted("application/pdf"), None);
+    }
+
+    fn request_with(media: &[&str], private: &[&str], given: Option<&str>) -> ServiceRequest {
+        let report = cityfix_domain::ValidReport {
+            service_code: "pothole".into(),
+            location: cityfix_domain::Location::new(41.76, -72.68).unwrap(),
+            address: None,
+            attributes: Default::default(),
+            description: None,
+            contact: Default::default(),
+            media_url: given.map(str::to_string),
+        };
+        let id = TrackingNumber::parse("7K3M-9QZ2").unwrap();
+        let mut request =
+            ServiceRequest::submitted(id, &report, "Pothole", "web", chrono::Utc::now());
+        request.media = media.iter().map(|k| k.to_string()).collect();
+        request.private_media = private.iter().map(|k| k.to_string()).collect();
+        request
+    }
+
+    #[test]
+    fn the_shown_picture_is_the_first_public_photo_never_a_private_one() {
+        let (video, face, street) = (
+            "originals/7K3M-9QZ2/v.mp4",
+            "originals/7K3M-9QZ2/face.jpg",
+            "originals/7K3M-9QZ2/street.png",
+        );
+        let base = "http://city.test/";
+        // a video first, then a private photo, then a public one: the public photo is shown
+        let mut request = request_with(&[video, face, street], &[face], None);
+        request.media_url = Some("http://city.test/api/v1/media/7K3M-9QZ2/v.mp4".into());
+        assert_eq!(
+            shown_media_url(base, &request).as_deref(),
+            Some("http://city.test/api/v1/media/7K3M-9QZ2/street.png")
+        );
+        assert_eq!(
+            shown_media_url_of(&request),
+            shown_media_url(base, &request)
+        );
+        assert_eq!(
+            public_links(base, &request),
+            [
+                "http://city.test/api/v1/media/7K3M-9QZ2/v.mp4",
+                "http://city.test/api/v1/media/7K3M-9QZ2/street.png"
+            ]
+        );
+        // every photo private: no picture, and the kept link of ours is not shown either
+        request.private_media.push(street.into());
+        assert_eq!(shown_media_url(base, &request), None);
+        assert_eq!(shown_media_url_of(&request), None);
+        // a link the reporter gave stands when the request has no public photo
+        let given = request_with(&[face], &[face], Some("https://photos.example/p.jpg"));
+        assert_eq!(
+            shown_media_url(base, &given).as_deref(),
+            Some("https://photos.example/p.jpg")
+        );
+        // another request's file gets no link
+        assert_eq!(
+            media_link(base, &request.id, "originals/ABCD-EFGH/x.jpg"),
+            None
+        );
+        assert_eq!(
+            media_link(base, &request.id, "uploads/7K3M-9QZ2/x.jpg"),
+            None
+        );
     }
 }

@@ -61,10 +61,13 @@ pub struct NewRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Created {
     New,
-    /// The idempotency key was already used: the request it made, and that body's fingerprint.
+    /// The idempotency key was already used: the request it made, that body's fingerprint, and
+    /// the reporter's token it was given (so a client whose first answer was lost can still add
+    /// photos); `None` for a key remembered before tokens were kept with it.
     Replayed {
         id: TrackingNumber,
         fingerprint: String,
+        token: Option<String>,
     },
 }
 

@@ -103,6 +103,14 @@ pub enum WorkAction {
     BacklogLifted {
         backlog_id: String,
     },
+    /// One of the request's media kept private (a face, a licence plate: staff see it, the public
+    /// and every message never do), or shown again. The entry is internal: nobody is told.
+    MediaPrivacy {
+        /// The media id of a checked file of this request.
+        media: String,
+        private: bool,
+        reason: String,
+    },
 }
 
 /// The actor of what a reporter does with the token of their report.
@@ -165,6 +173,7 @@ impl WorkAction {
             WorkAction::Support => "support",
             WorkAction::Backlogged { .. } => "backlog",
             WorkAction::BacklogLifted { .. } => "backlog_lifted",
+            WorkAction::MediaPrivacy { .. } => "media_privacy",
         }
     }
 }
@@ -549,6 +558,50 @@ fn work(
                 public: true,
                 internal_note: None,
                 media: Vec::new(),
+            })
+        }
+        WorkAction::MediaPrivacy {
+            media,
+            private,
+            reason,
+        } => {
+            let reason = checked_note("reason", reason).map_err(invalid)?;
+            let key = media_keys(current, std::slice::from_ref(media))?.remove(0);
+            let what = if crate::media::is_photo_key(&key) {
+                "Photo"
+            } else {
+                "Video"
+            };
+            let kept_private = current.private_media.contains(&key);
+            if kept_private == *private {
+                return Err(invalid(
+                    Invalid::field(
+                        "private",
+                        format!(
+                            "{what} {} of request {} is {} already",
+                            short(media),
+                            current.id,
+                            if kept_private { "private" } else { "public" }
+                        ),
+                    )
+                    .with_code("unchanged"),
+                ));
+            }
+            let said = if *private {
+                changed.private_media.push(key.clone());
+                format!("{what} kept private: {reason}")
+            } else {
+                changed.private_media.retain(|k| k != &key);
+                format!("{what} shown again: {reason}")
+            };
+            Ok(Worked {
+                changed,
+                kind: TimelineKind::Media,
+                status: unchanged_status,
+                note: Some(said),
+                public: false,
+                internal_note: None,
+                media: vec![key],
             })
         }
         WorkAction::Refer { agency, note } => {

@@ -255,7 +255,8 @@ async fn create(
     };
     let location = format!("/api/v1/requests/{}", request.id);
     let mut view = request_view(&intake.deps.city, request, &timeline);
-    // Only the call that made the report learns its token: the reporter's proof for adding photos.
+    // The call that made the report learns its token (the reporter's proof for adding photos), and
+    // so does a replay of it with the same Idempotency-Key, whose first answer may have been lost.
     if let (Some(token), Some(fields)) = (&submitted.token, view.as_object_mut()) {
         fields.insert("token".into(), json!(token));
     }

@@ -79,8 +79,9 @@ async fn upload_form(
         .await
 }
 
-/// Where a media is: `pending` (given a form, not checked yet), `ready` (attached, with its link)
-/// or `rejected` (with the reason the reporter is told).
+/// Where a media is: `pending` (given a form, not checked yet), `ready` (attached, with its link),
+/// `private` (attached, kept from the public by staff: no link) or `rejected` (with the reason the
+/// reporter is told).
 async fn state(State(intake): Shared, Path(id): Path<String>) -> Result<Response, ApiError> {
     let plain = !id.is_empty()
         && id.len() <= 64
@@ -95,6 +96,12 @@ async fn state(State(intake): Shared, Path(id): Path<String>) -> Result<Response
             id.chars().take(64).collect::<String>()
         )));
     };
+    if let MediaState::Ready { request_id, url } = &found {
+        if kept_private(&intake, request_id, url).await? {
+            let body = json!({ "state": "private", "media_id": id, "request_id": request_id });
+            return Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response());
+        }
+    }
     let mut body = serde_json::to_value(&found).expect("a media state always serialises");
     body["media_id"] = json!(id);
     if let MediaState::Ready { url, .. } = &found {
@@ -103,6 +110,22 @@ async fn state(State(intake): Shared, Path(id): Path<String>) -> Result<Response
         }
     }
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
+}
+
+/// Whether staff keep the ready media at `url` private: its state then tells no link.
+async fn kept_private(
+    intake: &Intake,
+    request_id: &cityfix_domain::TrackingNumber,
+    url: &str,
+) -> Result<bool, ApiError> {
+    let Some(request) = intake.deps.store.get(request_id).await? else {
+        return Ok(false);
+    };
+    let file = url.rsplit('/').next().unwrap_or_default();
+    Ok(request
+        .private_media
+        .iter()
+        .any(|key| key.rsplit('/').next() == Some(file)))
 }
 
 /// Which version of a photo a link reads.
@@ -122,7 +145,8 @@ async fn read(
 ) -> Result<Response, ApiError> {
     let request = stored_request(intake.deps.store.as_ref(), &id).await?;
     let key = original_key(&request.id, &file);
-    if !request.media.contains(&key) {
+    // A file staff keep private is not there for the public, in the same words as one never added.
+    if !request.shows_media(&key) {
         return Err(ApiError::not_found(format!(
             "report {} has no file `{}`",
             request.id,

@@ -152,7 +152,11 @@ async fn request(State(intake): Shared, Path(file): Path<String>) -> Response {
         Ok(Some(request)) => Open311Response::ok(
             format,
             "service_requests",
-            json!([wire::request_view(&intake.deps.city, &request)]),
+            json!([wire::request_view(
+                &intake.deps.city,
+                &intake.public_url,
+                &request
+            )]),
         )
         .into_response(),
         Ok(None) => not_found(),
@@ -227,7 +231,10 @@ async fn search(State(intake): Shared, format: Format, RawQuery(query): RawQuery
         Ok(found) => found,
         Err(e) => return unavailable(format, e),
     };
-    let mut views: Vec<Value> = found.iter().map(|r| wire::request_view(city, r)).collect();
+    let mut views: Vec<Value> = found
+        .iter()
+        .map(|r| wire::request_view(city, &intake.public_url, r))
+        .collect();
     if extensions {
         let histories = match public_histories(intake.deps.store.as_ref(), &found).await {
             Ok(histories) => histories,

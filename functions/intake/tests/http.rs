@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use cityfix_app::ports::{QueueConsumer, RequestQuery, RequestStore};
+use cityfix_app::ports::{MediaStore, QueueConsumer, RequestQuery, RequestStore};
 use cityfix_testing::{intake_deps, World};
 use http_body_util::BodyExt;
 use intake::Intake;
@@ -1146,4 +1146,125 @@ async fn the_reporter_s_language_comes_from_the_report_else_the_browser() {
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
     assert!(refused.body.contains("language"), "{}", refused.body);
     assert_eq!(h.stored().await, before);
+}
+
+#[tokio::test]
+async fn a_replayed_first_answer_gives_the_upload_token_again() {
+    // given a report whose first answer the client never read
+    let h = harness();
+    let first = h.post_json(&pothole_json(), Some("lost-answer-1")).await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    let token = first.json()["token"].as_str().unwrap().to_string();
+
+    // when the client sends it again with the same Idempotency-Key
+    let again = h.post_json(&pothole_json(), Some("lost-answer-1")).await;
+
+    // then it hears the same request and token, and the token still adds photos
+    assert_eq!(again.status, StatusCode::OK);
+    let again = again.json();
+    assert_eq!(again["token"], json!(token));
+    let id = again["service_request_id"].as_str().unwrap();
+    let form = h.ask_upload(id, &token, "image/jpeg").await;
+    assert_eq!(form.status, StatusCode::CREATED, "{}", form.body);
+
+    // and an Open311 client's replay likewise
+    let post = || {
+        Request::post("/open311/v2/requests.json")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header("Idempotency-Key", "lost-answer-2")
+            .body(Body::from(pothole_form()))
+            .unwrap()
+    };
+    let first = h.call(post()).await.json();
+    let replayed = h.call(post()).await.json();
+    assert!(first[0]["token"].is_string(), "{first}");
+    assert_eq!(replayed[0]["token"], first[0]["token"]);
+    assert_eq!(h.stored().await, 2);
+}
+
+#[tokio::test]
+async fn open311_shows_the_first_public_photo_and_lists_the_public_ones_never_a_private_one() {
+    use cityfix_app::media::{record_state, MediaState};
+    // given a report with a video, a photo staff keep private, and a photo of the street
+    let h = harness();
+    let created = h.post_json(&pothole_json(), None).await.json();
+    let id = cityfix_domain::TrackingNumber::parse(created["service_request_id"].as_str().unwrap())
+        .unwrap();
+    let mut request = h.world.store.get(&id).await.unwrap().unwrap();
+    let key = |file: &str| format!("originals/{id}/{file}");
+    let link = |file: &str| format!("http://cityfix.test/api/v1/media/{id}/{file}");
+    request.media = vec![key("clip.mp4"), key("face.jpg"), key("street.jpg")];
+    request.private_media = vec![key("face.jpg")];
+    request.media_url = Some(link("clip.mp4"));
+    let version = request.version;
+    request.version += 1;
+    let mut entry = cityfix_domain::TimelineEntry::submitted(request.updated_at);
+    entry.event_id = "photos".into();
+    h.world
+        .store
+        .update(&request, version, &entry)
+        .await
+        .unwrap();
+    for file in ["face.jpg", "street.jpg"] {
+        h.world
+            .media
+            .put(&key(file), vec![0xFF; 10], "image/jpeg")
+            .await
+            .unwrap();
+        let ready = MediaState::Ready {
+            request_id: id.clone(),
+            url: link(file),
+        };
+        let media_id = file.trim_end_matches(".jpg");
+        record_state(&h.world.media, media_id, &ready)
+            .await
+            .unwrap();
+    }
+
+    // when Open311 clients read it, one by id and in the list, in JSON
+    let one = h
+        .get(&format!("/open311/v2/requests/{id}.json"))
+        .await
+        .json();
+    let list = h.get("/open311/v2/requests.json").await.json();
+    // then `media_url` is the street photo (the video is no photo, the face is private), and
+    // `media_urls` lists the video and the street
+    for shown in [&one[0], &list[0]] {
+        assert_eq!(shown["media_url"], json!(link("street.jpg")), "{shown}");
+        assert_eq!(
+            shown["media_urls"],
+            json!([link("clip.mp4"), link("street.jpg")])
+        );
+    }
+
+    // and in XML, well formed, each link an item of `media_urls`
+    let xml = h.get(&format!("/open311/v2/requests/{id}.xml")).await;
+    assert_eq!(xml.status, StatusCode::OK);
+    assert_eq!(
+        xml_texts(&xml.body, "media_url"),
+        [link("street.jpg"), link("clip.mp4"), link("street.jpg")]
+    );
+    assert!(
+        xml.body.contains(&format!(
+            "<media_urls><media_url>{}</media_url><media_url>{}</media_url></media_urls>",
+            link("clip.mp4"),
+            link("street.jpg")
+        )),
+        "{}",
+        xml.body
+    );
+
+    // and the private photo is nowhere: not in the web view, not readable, its state tells no link
+    let web = h.get(&format!("/api/v1/requests/{id}")).await;
+    for body in [&web.body, &xml.body, &one.to_string()] {
+        assert!(!body.contains("face"), "{body}");
+    }
+    let hidden = h.get(&format!("/api/v1/media/{id}/face.jpg")).await;
+    assert_eq!(hidden.status, StatusCode::NOT_FOUND);
+    let shown = h.get(&format!("/api/v1/media/{id}/street.jpg")).await;
+    assert_eq!(shown.status, StatusCode::FOUND);
+    let state = h.get("/api/v1/media/face").await.json();
+    assert_eq!(state["state"], "private");
+    assert!(state.get("url").is_none(), "{state}");
+    assert_eq!(h.get("/api/v1/media/street").await.json()["state"], "ready");
 }
