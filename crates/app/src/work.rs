@@ -86,9 +86,12 @@ pub enum WorkAction {
     Reopen {
         comment: String,
     },
-    /// A public comment from the reporter.
+    /// A public comment from the reporter, with up to [`MAX_MEDIA_PER_ENTRY`] of their checked
+    /// photos or videos.
     Comment {
         text: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        media: Vec<String>,
     },
     /// Someone else saw the problem too ("me too"); the decision id stands for the person, so
     /// each is counted once.
@@ -671,8 +674,9 @@ fn resident_work(
                 media: Vec::new(),
             })
         }
-        WorkAction::Comment { text } => {
+        WorkAction::Comment { text, media } => {
             let text = checked_note("text", text).map_err(Rejection::Invalid)?;
+            let media = media_keys(current, media)?;
             if current.status == Status::Archived {
                 return Err(Rejection::Illegal {
                     from: current.status,
@@ -686,7 +690,7 @@ fn resident_work(
                 note: Some(text),
                 public: true,
                 internal_note: None,
-                media: Vec::new(),
+                media,
             })
         }
         _ => {
@@ -717,13 +721,20 @@ fn still_worked(current: &ServiceRequest) -> Result<(), Rejection> {
 }
 
 /// The storage keys of media ids, each a checked file of this request (`originals/<id>/<media
-/// id>.<ext>`): an id not uploaded, not yet checked or refused is not among them.
-fn media_keys(request: &ServiceRequest, ids: &[String]) -> Result<Vec<String>, Rejection> {
+/// id>.<ext>`): an id not uploaded, not yet checked or refused is not among them; more than an
+/// entry shows is refused.
+pub fn media_keys(request: &ServiceRequest, ids: &[String]) -> Result<Vec<String>, Rejection> {
     if ids.len() > MAX_MEDIA_PER_ENTRY {
-        return Err(Rejection::Invalid(Invalid::field(
-            "media",
-            format!("one entry shows at most {MAX_MEDIA_PER_ENTRY} photos or videos"),
-        )));
+        return Err(Rejection::Invalid(
+            Invalid::field(
+                "media",
+                format!(
+                    "one update shows at most {MAX_MEDIA_PER_ENTRY} photos or videos; {} were sent",
+                    ids.len()
+                ),
+            )
+            .with_code("too_many_files"),
+        ));
     }
     let mut keys = Vec::new();
     for media_id in ids {

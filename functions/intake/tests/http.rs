@@ -1268,3 +1268,57 @@ async fn open311_shows_the_first_public_photo_and_lists_the_public_ones_never_a_
     assert!(state.get("url").is_none(), "{state}");
     assert_eq!(h.get("/api/v1/media/street").await.json()["state"], "ready");
 }
+
+#[tokio::test]
+async fn a_reporters_comment_shows_up_to_five_of_their_photos_and_six_are_refused() {
+    // given a report with six checked photos
+    let h = harness();
+    let created = h.post_json(&pothole_json(), None).await.json();
+    let token = created["token"].as_str().unwrap().to_string();
+    let id = cityfix_domain::TrackingNumber::parse(created["service_request_id"].as_str().unwrap())
+        .unwrap();
+    let mut request = h.world.store.get(&id).await.unwrap().unwrap();
+    let ids = ["p1", "p2", "p3", "p4", "p5", "p6"];
+    request.media = ids
+        .iter()
+        .map(|m| format!("originals/{id}/{m}.jpg"))
+        .collect();
+    let version = request.version;
+    request.version += 1;
+    let mut entry = cityfix_domain::TimelineEntry::submitted(request.updated_at);
+    entry.event_id = "photos".into();
+    h.world
+        .store
+        .update(&request, version, &entry)
+        .await
+        .unwrap();
+    let comment = |media: &[&str]| {
+        let body = json!({ "token": token, "text": "Still deep", "media": media });
+        Request::post(format!("/api/v1/requests/{id}/comments"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+
+    // when the reporter comments with six, or with one that is not checked: refused, nothing queued
+    let six = h.call(comment(&ids)).await;
+    assert_eq!(six.status, StatusCode::BAD_REQUEST, "{}", six.body);
+    assert_eq!(six.json()["error"]["code"], "too_many_files");
+    let unknown = h.call(comment(&["p1", "nope"])).await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+    assert_eq!(unknown.json()["error"]["code"], "unknown_media");
+    assert_eq!(h.world.queue.depth("status").await.unwrap(), 0);
+
+    // when with five: status is asked to show them with the comment
+    let five = h.call(comment(&ids[..5])).await;
+    assert_eq!(five.status, StatusCode::ACCEPTED, "{}", five.body);
+    let queued = h.world.queue.receive("status", 10).await.unwrap();
+    assert_eq!(queued.len(), 1);
+    assert!(
+        queued[0]
+            .body
+            .contains("\"media\":[\"p1\",\"p2\",\"p3\",\"p4\",\"p5\"]"),
+        "{}",
+        queued[0].body
+    );
+}

@@ -1110,3 +1110,43 @@ async fn a_photo_kept_private_is_in_no_public_output_and_no_message() {
         cityfix_http::open311::request_view(&demo_city(), "http://127.0.0.1:3000", &stored);
     assert_eq!(open311["media_urls"].as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn an_update_shows_at_most_five_photos_and_six_are_refused_whole() {
+    // given a pothole with six checked photos
+    let fixture = Fixture::new().await;
+    let ids = ["p1", "p2", "p3", "p4", "p5", "p6"];
+    with_photos(&fixture, &ids).await;
+    let before = fixture.stored().await;
+
+    // when a note or a transition names all six: refused, nothing written
+    for (action, body) in [
+        (
+            "notes",
+            json!({ "text": "Six views", "public": true, "media": ids }),
+        ),
+        ("transitions", json!({ "to": "in_progress", "media": ids })),
+    ] {
+        let (status, answer) = fixture.post(CREW, action, body).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{action}: {answer}"
+        );
+        assert_eq!(answer["error"]["code"], "too_many_files", "{answer}");
+        assert_eq!(answer["error"]["field"], "media", "{answer}");
+    }
+    assert_eq!(fixture.stored().await.version, before.version);
+
+    // when a note names five: they are shown with it
+    let (status, answer) = fixture
+        .post(
+            CREW,
+            "notes",
+            json!({ "text": "Five views", "public": true, "media": &ids[..5] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let timeline = fixture.world.store.timeline(&before.id).await.unwrap();
+    assert_eq!(timeline.last().unwrap().media.len(), 5);
+}
