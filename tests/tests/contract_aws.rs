@@ -48,7 +48,7 @@ mod media {
     cityfix_tests::media_contract!(@cases async {
         let bucket = moto::unique("media").to_lowercase();
         Arc::new(moto::media_bucket(&bucket).await) as Arc<dyn MediaStore>
-    }; a_file_is_put_read_and_deleted, a_stored_file_is_never_replaced, a_browser_uploads_with_the_form, a_link_reads_the_file);
+    }; a_file_is_put_read_and_deleted, a_stored_file_is_never_replaced, a_browser_uploads_with_the_form, a_link_reads_the_file, the_keys_of_a_folder_are_listed_in_order);
 
     /// A queue that keeps what it is sent: what the media function asked of status.
     #[derive(Default)]

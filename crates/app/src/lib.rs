@@ -16,6 +16,7 @@ pub mod preferences;
 pub mod route;
 #[cfg(any(test, feature = "samples"))]
 pub mod samples;
+pub mod slots;
 pub mod submit;
 pub mod sweep;
 pub mod transition;

@@ -439,6 +439,10 @@ pub trait MediaStore: Send + Sync {
 
     /// Deletes `key`; deleting a missing file is not an error.
     async fn delete(&self, key: &str) -> PortResult<()>;
+
+    /// The keys of the files under `prefix` (a folder, ending in `/`), in key order, at most
+    /// `limit`: for the few small records kept beside media (upload slots), never a bucket's photos.
+    async fn keys(&self, prefix: &str, limit: usize) -> PortResult<Vec<String>>;
 }
 
 /// Turns typed addresses into points and points into the nearest address.

@@ -267,6 +267,7 @@ impl AwsSetup {
             store: Arc::new(self.store()?),
             queue: Arc::new(self.queues(&[QueueName::Routing, QueueName::Status])?),
             clock: Arc::new(SystemClock),
+            media: Arc::new(self.media()?),
         })
     }
 

@@ -545,6 +545,34 @@ impl MediaStore for FileMedia {
         }
         Ok(())
     }
+
+    async fn keys(&self, prefix: &str, limit: usize) -> PortResult<Vec<String>> {
+        let folder = self.path(prefix.trim_end_matches('/'))?;
+        let mut keys = Vec::new();
+        let mut stack = vec![folder];
+        while let Some(dir) = stack.pop() {
+            let mut entries = match tokio::fs::read_dir(&dir).await {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(file_error(e)),
+            };
+            while let Some(entry) = entries.next_entry().await.map_err(file_error)? {
+                let path = entry.path();
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with('.') || name.ends_with(".content-type") {
+                    continue;
+                }
+                if entry.file_type().await.map_err(file_error)?.is_dir() {
+                    stack.push(path);
+                } else if let Ok(relative) = path.strip_prefix(&self.root) {
+                    keys.push(relative.to_string_lossy().replace('\\', "/"));
+                }
+            }
+        }
+        keys.sort();
+        keys.truncate(limit);
+        Ok(keys)
+    }
 }
 
 #[cfg(test)]

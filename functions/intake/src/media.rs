@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use cityfix_app::media::{
-    original_key, state_of, version_key, MediaState, DOWNLOAD_LINK_LIFETIME,
+    key_of_file, original_key, state_of, version_key, MediaState, DOWNLOAD_LINK_LIFETIME,
     MAX_FILES_FROM_REPORTER, THUMBNAILS, WEB,
 };
 use cityfix_http::api::ApiError;
@@ -25,6 +25,7 @@ type Shared = State<Arc<Intake>>;
 pub fn routes() -> Router<Arc<Intake>> {
     Router::new()
         .route("/api/v1/requests/{id}/media", post(upload_form))
+        .route("/api/v1/media", post(slot_form))
         .route("/api/v1/media/{id}", get(state))
         .route("/api/v1/media/{id}/{file}", get(read))
 }
@@ -77,6 +78,87 @@ async fn upload_form(
     }
     cityfix_http::uploads::upload_form(intake.media.as_ref(), &request, &ask.content_type, ask.size)
         .await
+}
+
+/// The body of `POST /api/v1/media`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SlotAsk {
+    /// The token an earlier slot gave; none for the first file of a report not sent yet.
+    #[serde(default)]
+    upload_token: Option<String>,
+    content_type: String,
+    size: u64,
+}
+
+/// An upload slot before the report exists: a form as for a report's file, and the upload token
+/// the report is then sent with (`upload_token` and `media`, the media ids), which binds the
+/// files to it. A slot no report names within an hour is dropped.
+async fn slot_form(
+    State(intake): Shared,
+    body: Result<Json<SlotAsk>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(ask) = body.map_err(|rejection| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_body",
+            rejection.body_text(),
+        )
+    })?;
+    cityfix_http::uploads::slot_form(
+        intake.media.as_ref(),
+        ask.upload_token.as_deref(),
+        &ask.content_type,
+        ask.size,
+        intake.deps.clock.now(),
+    )
+    .await
+}
+
+/// The slots a report names, checked against its upload token before the report is stored.
+pub(crate) async fn slots_named(
+    intake: &Intake,
+    token: Option<&str>,
+    media: &[String],
+) -> Result<Vec<cityfix_app::slots::Slot>, ApiError> {
+    use cityfix_app::slots::{claimable, SlotRefusal};
+    use cityfix_domain::text::echo;
+    if media.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Some(token) = token.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Err(cityfix_domain::Invalid::missing(
+            "upload_token",
+            "media uploaded before the report need the upload_token their slots gave",
+        )
+        .into());
+    };
+    match claimable(intake.media.as_ref(), token, media).await? {
+        Ok(slots) => Ok(slots),
+        Err(SlotRefusal::TooMany(n)) => Err(cityfix_domain::Invalid::field(
+            "media",
+            format!("a report takes at most {MAX_FILES_FROM_REPORTER} photos and videos from its reporter; {n} were named"),
+        )
+        .with_code("too_many_files")
+        .into()),
+        Err(SlotRefusal::NotYours { media_id, theirs: true }) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("media `{}` was uploaded with another upload token", echo(&media_id)),
+        )),
+        Err(SlotRefusal::Dropped { media_id, reason }) => Err(cityfix_domain::Invalid::field(
+            "media",
+            format!("media `{}` cannot be added: {reason}", echo(&media_id)),
+        )
+        .with_code("media_dropped")
+        .into()),
+        Err(_) => Err(cityfix_domain::Invalid::field(
+            "media",
+            "a media id was never given: ask POST /api/v1/media for a slot first",
+        )
+        .with_code("unknown_media")
+        .into()),
+    }
 }
 
 /// Where a media is: `pending` (given a form, not checked yet), `ready` (attached, with its link),
@@ -144,7 +226,9 @@ async fn read(
     Query(ask): Query<ReadAsk>,
 ) -> Result<Response, ApiError> {
     let request = stored_request(intake.deps.store.as_ref(), &id).await?;
-    let key = original_key(&request.id, &file);
+    let key = key_of_file(&request, &file)
+        .cloned()
+        .unwrap_or_else(|| original_key(&request.id, &file));
     // A file staff keep private is not there for the public, in the same words as one never added.
     if !request.shows_media(&key) {
         return Err(ApiError::not_found(format!(

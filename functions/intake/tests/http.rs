@@ -1322,3 +1322,157 @@ async fn a_reporters_comment_shows_up_to_five_of_their_photos_and_six_are_refuse
         queued[0].body
     );
 }
+
+impl Harness {
+    async fn ask_slot(&self, token: Option<&str>) -> Answer {
+        let mut body = json!({ "content_type": "image/jpeg", "size": 200_000 });
+        if let Some(token) = token {
+            body["upload_token"] = json!(token);
+        }
+        let request = Request::post("/api/v1/media")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        self.call(request).await
+    }
+
+    /// Uploads a photo into a slot's form and has the media check take it, as S3 and the media
+    /// function would.
+    async fn upload_into(&self, slot: &Value) -> cityfix_app::media::Checked {
+        let fields = slot["upload"]["fields"].as_object().unwrap();
+        let key = fields["key"].as_str().unwrap();
+        let photo = cityfix_app::samples::photo_with_location(64, 48, 1);
+        self.world
+            .media
+            .put(key, photo, "image/jpeg")
+            .await
+            .unwrap();
+        let deps = cityfix_app::media::MediaDeps {
+            media: Arc::new(self.world.media.clone()),
+            queue: Arc::new(self.world.queue.clone()),
+            public_url: "http://cityfix.test".into(),
+        };
+        cityfix_app::media::check_upload(&deps, key).await.unwrap()
+    }
+
+    /// Applies what waits on the status queue, as the status function would.
+    async fn apply_status(&self) -> usize {
+        let deps = cityfix_app::transition::StatusDeps {
+            city: cityfix_testing::demo_city(),
+            store: Arc::new(self.world.store.clone()),
+            queue: Arc::new(self.world.queue.clone()),
+            clock: Arc::new(cityfix_app::ports::SystemClock),
+            media: Arc::new(self.world.media.clone()),
+        };
+        let messages = self.world.queue.receive("status", 20).await.unwrap();
+        for message in &messages {
+            let command = serde_json::from_str(&message.body).unwrap();
+            cityfix_app::transition::apply(&deps, &command)
+                .await
+                .unwrap();
+            self.world
+                .queue
+                .delete("status", &message.receipt_handle)
+                .await
+                .unwrap();
+        }
+        messages.len()
+    }
+}
+
+#[tokio::test]
+async fn photos_uploaded_before_the_report_join_it_when_it_names_them_with_its_token() {
+    use cityfix_app::media::Checked;
+    let h = harness();
+    // given two slots of one upload token, and one of another
+    let first = h.ask_slot(None).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    let first = first.json();
+    let token = first["upload_token"].as_str().unwrap().to_string();
+    let second = h.ask_slot(Some(&token)).await.json();
+    assert_eq!(second["upload_token"], json!(token));
+    let other = h.ask_slot(None).await.json();
+    let stranger = h.ask_slot(Some("made-up-token")).await;
+    assert_eq!(stranger.status, StatusCode::FORBIDDEN, "{}", stranger.body);
+    let id_of = |slot: &Value| slot["media_id"].as_str().unwrap().to_string();
+    let (m1, m2, m3) = (id_of(&first), id_of(&second), id_of(&other));
+    assert_eq!(
+        h.get(&format!("/api/v1/media/{m1}")).await.json()["state"],
+        "waiting"
+    );
+
+    // when the first is uploaded before the report: it is checked and held
+    assert!(matches!(h.upload_into(&first).await, Checked::Held { .. }));
+
+    // then a report naming it with another token is refused, and so is one naming a stranger
+    let mut report = pothole_json();
+    report["media"] = json!([m1, m2]);
+    report["upload_token"] = json!(other["upload_token"]);
+    let refused = h.post_json(&report, None).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    report["upload_token"] = json!(token);
+    report["media"] = json!([m1, "0000-not-given"]);
+    let unknown = h.post_json(&report, None).await;
+    assert_eq!(
+        unknown.json()["error"]["code"],
+        "unknown_media",
+        "{}",
+        unknown.body
+    );
+    assert_eq!(h.stored().await, 0, "nothing was stored");
+
+    // when the report names both with their token
+    report["media"] = json!([m1, m2]);
+    let created = h.post_json(&report, None).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.json()["service_request_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // and the second is uploaded after it
+    assert!(
+        matches!(h.upload_into(&second).await, Checked::Attached { ref request_id, .. } if request_id.as_str() == id)
+    );
+
+    // then status attaches both, each shown at the report's media route and in Open311
+    assert_eq!(h.apply_status().await, 2);
+    let open311 = h
+        .get(&format!("/open311/v2/requests/{id}.json"))
+        .await
+        .json();
+    let links = open311[0]["media_urls"].as_array().unwrap().clone();
+    assert_eq!(links.len(), 2, "{open311}");
+    assert_eq!(open311[0]["media_url"], links[0]);
+    for media_id in [&m1, &m2] {
+        let read = h.get(&format!("/api/v1/media/{id}/{media_id}.jpg")).await;
+        assert_eq!(read.status, StatusCode::FOUND, "{}", read.body);
+        assert_eq!(
+            h.get(&format!("/api/v1/media/{media_id}")).await.json()["state"],
+            "ready"
+        );
+    }
+
+    // when the scheduler's sweep runs an hour and more later
+    let later = chrono::Utc::now() + chrono::Duration::minutes(61);
+    let dropped =
+        cityfix_app::slots::sweep_slots(&h.world.media, later, cityfix_app::slots::SLOT_LIFETIME)
+            .await
+            .unwrap();
+    // then the slot no report named is dropped, the others stay on their report
+    assert_eq!(dropped, 1);
+    let state = h.get(&format!("/api/v1/media/{m3}")).await.json();
+    assert_eq!(state["state"], "dropped", "{state}");
+    let mut late = pothole_json();
+    late["media"] = json!([m3]);
+    late["upload_token"] = json!(other["upload_token"]);
+    let late = h.post_json(&late, None).await;
+    assert_eq!(
+        late.json()["error"]["code"],
+        "media_dropped",
+        "{}",
+        late.body
+    );
+    let read = h.get(&format!("/api/v1/media/{id}/{m1}.jpg")).await;
+    assert_eq!(read.status, StatusCode::FOUND);
+    assert!(h.world.media.keys("slots/", 10).await.unwrap().is_empty());
+}

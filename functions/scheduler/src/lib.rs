@@ -25,6 +25,8 @@ pub struct Ticked {
     pub archiving: usize,
     /// Backlog notices sent to status, for requests that came into a standing backlog's scope.
     pub backlog_notices: usize,
+    /// Upload slots dropped: no report named them within an hour.
+    pub slots_dropped: usize,
 }
 
 /// Runs the jobs for one scheduled event. Every job runs even when one before it failed; a
@@ -45,12 +47,19 @@ pub async fn handle(deps: &SchedulerDeps, event: serde_json::Value) -> Result<Ti
         queue_archiving(store, queue, &deps.city.retention, now, ARCHIVES_PER_RUN).await;
     let backlog_notices =
         cityfix_app::backlog::queue_backlog_notices(&deps.city, store, queue).await;
+    let slots_dropped = cityfix_app::slots::sweep_slots(
+        deps.media.as_ref(),
+        now,
+        cityfix_app::slots::SLOT_LIFETIME,
+    )
+    .await;
     let schedule = event["resources"][0].as_str().unwrap_or("unknown");
     let ticked = Ticked {
         requeued: *requeued.as_ref().unwrap_or(&0),
         breaches: *breaches.as_ref().unwrap_or(&0),
         archiving: *archiving.as_ref().unwrap_or(&0),
         backlog_notices: *backlog_notices.as_ref().unwrap_or(&0),
+        slots_dropped: *slots_dropped.as_ref().unwrap_or(&0),
     };
     tracing::info!(
         schedule,
@@ -58,11 +67,13 @@ pub async fn handle(deps: &SchedulerDeps, event: serde_json::Value) -> Result<Ti
         breaches = ticked.breaches,
         archiving = ticked.archiving,
         backlog_notices = ticked.backlog_notices,
+        slots_dropped = ticked.slots_dropped,
         "ticked"
     );
     requeued?;
     breaches?;
     archiving?;
     backlog_notices?;
+    slots_dropped?;
     Ok(ticked)
 }

@@ -18,6 +18,7 @@ async fn a_tick_queues_again_a_report_left_submitted_and_nothing_else() {
         clock: Arc::new(FixedClock(
             pothole.requested_at + chrono::Duration::minutes(2),
         )),
+        media: Arc::new(world.media.clone()),
     };
 
     // when the schedule fires

@@ -920,12 +920,14 @@ async fn read_media(
     SignedIn(claims): SignedIn,
     query: Result<Query<MediaRead>, QueryRejection>,
 ) -> Result<axum::response::Response, ApiError> {
-    use cityfix_app::media::{original_key, version_key, WEB};
+    use cityfix_app::media::{key_of_file, original_key, version_key, WEB};
     let Query(query) = query
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
     let request = stored_request(staff.deps.store.as_ref(), &id).await?;
     let reading = readable(&staff, &claims, &request)?;
-    let key = original_key(&request.id, &file);
+    let key = key_of_file(&request, &file)
+        .cloned()
+        .unwrap_or_else(|| original_key(&request.id, &file));
     let shown = match reading {
         Reading::Case => request.media.contains(&key),
         _ => request.shows_media(&key),
