@@ -337,6 +337,10 @@ pub fn discovery(city: &City, endpoint_url: &str) -> Value {
 pub struct PostEnvelope {
     pub api_key: Option<String>,
     pub jurisdiction_id: Option<String>,
+    /// Our extension: media ids of files uploaded before the report (`POST /api/v1/media`),
+    /// comma-separated in `media`, and the `upload_token` their slots were given with.
+    pub media: Vec<String>,
+    pub upload_token: Option<String>,
 }
 
 /// Reads a form-encoded Open311 POST body: the report, `attribute[code]` and
@@ -442,6 +446,16 @@ pub fn parse_report_form(body: &[u8]) -> Result<(ReportForm, PostEnvelope), Inva
     let envelope = PostEnvelope {
         api_key: take("api_key"),
         jurisdiction_id: take("jurisdiction_id"),
+        media: take("media")
+            .map(|ids| {
+                ids.split(',')
+                    .map(str::trim)
+                    .filter(|id| !id.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        upload_token: take("upload_token"),
     };
     Ok((form, envelope))
 }

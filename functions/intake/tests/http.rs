@@ -1476,3 +1476,42 @@ async fn photos_uploaded_before_the_report_join_it_when_it_names_them_with_its_t
     assert_eq!(read.status, StatusCode::FOUND);
     assert!(h.world.media.keys("slots/", 10).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn an_open311_client_names_its_uploaded_photos_with_media_and_its_upload_token() {
+    // given a photo uploaded into a slot and checked
+    let h = harness();
+    let slot = h.ask_slot(None).await.json();
+    let token = slot["upload_token"].as_str().unwrap();
+    let media_id = slot["media_id"].as_str().unwrap();
+    h.upload_into(&slot).await;
+
+    // when a client posts the report with the extension fields, once with a wrong token
+    let post = |token: &str| {
+        let form = format!("{}&media={media_id}&upload_token={token}", pothole_form());
+        Request::post("/open311/v2/requests.xml")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(form))
+            .unwrap()
+    };
+    let wrong = h.call(post("not-the-token")).await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN, "{}", wrong.body);
+    assert!(xml_texts(&wrong.body, "description")[0].contains("another upload token"));
+    assert_eq!(h.stored().await, 0);
+    let created = h.call(post(token)).await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+
+    // then the photo joins the report
+    let id = xml_texts(&created.body, "service_request_id")[0].clone();
+    assert_eq!(h.apply_status().await, 1);
+    let shown = h
+        .get(&format!("/open311/v2/requests/{id}.json"))
+        .await
+        .json();
+    assert_eq!(
+        shown[0]["media_url"],
+        json!(format!(
+            "http://cityfix.test/api/v1/media/{id}/{media_id}.jpg"
+        ))
+    );
+}
