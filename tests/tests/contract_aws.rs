@@ -50,22 +50,6 @@ mod media {
         Arc::new(moto::media_bucket(&bucket).await) as Arc<dyn MediaStore>
     }; a_file_is_put_read_and_deleted, a_stored_file_is_never_replaced, a_browser_uploads_with_the_form, a_link_reads_the_file, the_keys_of_a_folder_are_listed_in_order);
 
-    /// A queue that keeps what it is sent: what the media function asked of status.
-    #[derive(Default)]
-    struct Sent(std::sync::Mutex<Vec<String>>);
-
-    #[async_trait::async_trait]
-    impl cityfix_app::ports::Queue for Sent {
-        async fn send(
-            &self,
-            _: cityfix_app::ports::QueueName,
-            body: &str,
-        ) -> cityfix_app::ports::PortResult<()> {
-            self.0.lock().unwrap().push(body.to_string());
-            Ok(())
-        }
-    }
-
     #[tokio::test]
     async fn a_file_over_its_limit_posted_past_a_form_is_refused_by_the_media_function() {
         use aws_lambda_events::event::s3::S3Event;
@@ -106,7 +90,7 @@ mod media {
             serde_json::from_str(include_str!("../../events/media/s3-object-created.json"))
                 .unwrap();
         event.records[0].s3.object.key = Some(key.into());
-        let sent = Arc::new(Sent::default());
+        let sent = Arc::new(cityfix_tests::contract::media::Kept::default());
         let deps = cityfix_app::media::MediaDeps {
             media: media.clone(),
             queue: sent.clone(),

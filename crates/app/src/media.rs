@@ -218,17 +218,22 @@ pub fn shown_media_url_of(request: &ServiceRequest) -> Option<String> {
     }
 }
 
+/// Whether `media_id` may be a media id: 1 to 64 letters, digits and dashes (a uuid), so it is
+/// safe in a storage key.
+pub fn plain_media_id(media_id: &str) -> bool {
+    !media_id.is_empty()
+        && media_id.len() <= 64
+        && media_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
 /// An upload's request, media id and kind, read from its key.
 pub fn parse_upload_key(key: &str) -> Option<(TrackingNumber, String, &'static MediaKind)> {
     let rest = key.strip_prefix("uploads/")?;
     let (request, file) = rest.split_once('/')?;
     let (media_id, extension) = file.rsplit_once('.')?;
-    let valid_id = !media_id.is_empty()
-        && media_id.len() <= 64
-        && media_id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-');
-    if !valid_id {
+    if !plain_media_id(media_id) {
         return None;
     }
     let request_id = TrackingNumber::parse(request).ok()?;
@@ -374,12 +379,7 @@ pub async fn check_upload(deps: &MediaDeps, key: &str) -> Result<Checked, AppErr
 fn parse_slot_upload_key(key: &str) -> Option<crate::slots::Slot> {
     let (owner, file) = key.strip_prefix("uploads/")?.split_once('/')?;
     let (media_id, extension) = file.rsplit_once('.')?;
-    let plain = !media_id.is_empty()
-        && media_id.len() <= 64
-        && media_id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-');
-    (crate::slots::is_slot_owner(owner) && plain).then_some(())?;
+    (crate::slots::is_slot_owner(owner) && plain_media_id(media_id)).then_some(())?;
     Some(crate::slots::Slot {
         owner: owner.to_string(),
         media_id: media_id.to_string(),
@@ -545,18 +545,8 @@ mod tests {
     }
 
     fn request_with(media: &[&str], private: &[&str], given: Option<&str>) -> ServiceRequest {
-        let report = cityfix_domain::ValidReport {
-            service_code: "pothole".into(),
-            location: cityfix_domain::Location::new(41.76, -72.68).unwrap(),
-            address: None,
-            attributes: Default::default(),
-            description: None,
-            contact: Default::default(),
-            media_url: given.map(str::to_string),
-        };
-        let id = TrackingNumber::parse("7K3M-9QZ2").unwrap();
-        let mut request =
-            ServiceRequest::submitted(id, &report, "Pothole", "web", chrono::Utc::now());
+        let mut request = crate::testing::pothole("7K3M-9QZ2");
+        request.media_url = given.map(str::to_string);
         request.media = media.iter().map(|k| k.to_string()).collect();
         request.private_media = private.iter().map(|k| k.to_string()).collect();
         request

@@ -172,7 +172,7 @@ pub async fn claimable(
     let held = slots_of(media, &owner_of(token)).await?;
     let mut named = Vec::new();
     for media_id in media_ids {
-        let state = match plain_id(media_id) {
+        let state = match crate::media::plain_media_id(media_id) {
             true => state_of(media, media_id).await?,
             false => None,
         };
@@ -193,14 +193,6 @@ pub async fn claimable(
         }
     }
     Ok(Ok(named))
-}
-
-fn plain_id(media_id: &str) -> bool {
-    !media_id.is_empty()
-        && media_id.len() <= 64
-        && media_id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
 /// Binds the slots to the report that names them and asks status to attach those checked

@@ -189,17 +189,7 @@ mod tests {
     }
 
     fn request() -> ServiceRequest {
-        let report = cityfix_domain::ValidReport {
-            service_code: "pothole".into(),
-            location: cityfix_domain::Location::new(41.76, -72.68).unwrap(),
-            address: None,
-            attributes: Default::default(),
-            description: None,
-            contact: Default::default(),
-            media_url: None,
-        };
-        let id = TrackingNumber::parse("7K3M-9QZ2").unwrap();
-        ServiceRequest::submitted(id, &report, "Pothole", "web", Utc::now())
+        crate::testing::pothole("7K3M-9QZ2")
     }
 
     #[test]

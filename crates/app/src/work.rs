@@ -821,18 +821,8 @@ mod tests {
 
     #[test]
     fn a_reporter_reopens_only_a_fix_within_the_window() {
-        let report = cityfix_domain::ValidReport {
-            service_code: "pothole".into(),
-            location: cityfix_domain::Location::new(41.76, -72.68).unwrap(),
-            address: None,
-            attributes: Default::default(),
-            description: None,
-            contact: Default::default(),
-            media_url: None,
-        };
-        let id = TrackingNumber::parse("7K3M9QZ2").unwrap();
         let now = Utc::now();
-        let mut request = ServiceRequest::submitted(id, &report, "Pothole", "web", now);
+        let mut request = crate::testing::pothole("7K3M9QZ2");
         request.status = Status::Closed;
         request.resolution = Some(Resolution::Fixed);
         request.closed_at = Some(now - chrono::Duration::days(13));
@@ -851,17 +841,7 @@ mod tests {
 
     #[test]
     fn media_ids_must_name_checked_files_of_the_request() {
-        let report = cityfix_domain::ValidReport {
-            service_code: "pothole".into(),
-            location: cityfix_domain::Location::new(41.76, -72.68).unwrap(),
-            address: None,
-            attributes: Default::default(),
-            description: None,
-            contact: Default::default(),
-            media_url: None,
-        };
-        let id = TrackingNumber::parse("7K3M9QZ2").unwrap();
-        let mut request = ServiceRequest::submitted(id, &report, "Pothole", "web", Utc::now());
+        let mut request = crate::testing::pothole("7K3M9QZ2");
         request.media = vec!["originals/7K3M9QZ2/m-1.jpg".into()];
         assert_eq!(
             media_keys(&request, &["m-1".into(), "m-1".into()]).unwrap(),

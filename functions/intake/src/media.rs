@@ -165,10 +165,7 @@ pub(crate) async fn slots_named(
 /// `private` (attached, kept from the public by staff: no link) or `rejected` (with the reason the
 /// reporter is told).
 async fn state(State(intake): Shared, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let plain = !id.is_empty()
-        && id.len() <= 64
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-    let found = match plain {
+    let found = match cityfix_app::media::plain_media_id(&id) {
         true => state_of(intake.media.as_ref(), &id).await?,
         false => None,
     };

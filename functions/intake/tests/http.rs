@@ -1182,6 +1182,27 @@ async fn a_replayed_first_answer_gives_the_upload_token_again() {
     assert_eq!(h.stored().await, 2);
 }
 
+impl Harness {
+    /// Changes a stored request as status would have, with a timeline entry of its own.
+    async fn change_stored(
+        &self,
+        id: &cityfix_domain::TrackingNumber,
+        change: impl FnOnce(&mut cityfix_domain::ServiceRequest),
+    ) {
+        let mut request = self.world.store.get(id).await.unwrap().unwrap();
+        change(&mut request);
+        let version = request.version;
+        request.version += 1;
+        let mut entry = cityfix_domain::TimelineEntry::submitted(request.updated_at);
+        entry.event_id = format!("changed-{version}");
+        self.world
+            .store
+            .update(&request, version, &entry)
+            .await
+            .unwrap();
+    }
+}
+
 #[tokio::test]
 async fn open311_shows_the_first_public_photo_and_lists_the_public_ones_never_a_private_one() {
     use cityfix_app::media::{record_state, MediaState};
@@ -1190,21 +1211,14 @@ async fn open311_shows_the_first_public_photo_and_lists_the_public_ones_never_a_
     let created = h.post_json(&pothole_json(), None).await.json();
     let id = cityfix_domain::TrackingNumber::parse(created["service_request_id"].as_str().unwrap())
         .unwrap();
-    let mut request = h.world.store.get(&id).await.unwrap().unwrap();
     let key = |file: &str| format!("originals/{id}/{file}");
     let link = |file: &str| format!("http://cityfix.test/api/v1/media/{id}/{file}");
-    request.media = vec![key("clip.mp4"), key("face.jpg"), key("street.jpg")];
-    request.private_media = vec![key("face.jpg")];
-    request.media_url = Some(link("clip.mp4"));
-    let version = request.version;
-    request.version += 1;
-    let mut entry = cityfix_domain::TimelineEntry::submitted(request.updated_at);
-    entry.event_id = "photos".into();
-    h.world
-        .store
-        .update(&request, version, &entry)
-        .await
-        .unwrap();
+    h.change_stored(&id, |request| {
+        request.media = vec![key("clip.mp4"), key("face.jpg"), key("street.jpg")];
+        request.private_media = vec![key("face.jpg")];
+        request.media_url = Some(link("clip.mp4"));
+    })
+    .await;
     for file in ["face.jpg", "street.jpg"] {
         h.world
             .media
@@ -1277,21 +1291,14 @@ async fn a_reporters_comment_shows_up_to_five_of_their_photos_and_six_are_refuse
     let token = created["token"].as_str().unwrap().to_string();
     let id = cityfix_domain::TrackingNumber::parse(created["service_request_id"].as_str().unwrap())
         .unwrap();
-    let mut request = h.world.store.get(&id).await.unwrap().unwrap();
     let ids = ["p1", "p2", "p3", "p4", "p5", "p6"];
-    request.media = ids
-        .iter()
-        .map(|m| format!("originals/{id}/{m}.jpg"))
-        .collect();
-    let version = request.version;
-    request.version += 1;
-    let mut entry = cityfix_domain::TimelineEntry::submitted(request.updated_at);
-    entry.event_id = "photos".into();
-    h.world
-        .store
-        .update(&request, version, &entry)
-        .await
-        .unwrap();
+    h.change_stored(&id, |request| {
+        request.media = ids
+            .iter()
+            .map(|m| format!("originals/{id}/{m}.jpg"))
+            .collect();
+    })
+    .await;
     let comment = |media: &[&str]| {
         let body = json!({ "token": token, "text": "Still deep", "media": media });
         Request::post(format!("/api/v1/requests/{id}/comments"))

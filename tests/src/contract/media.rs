@@ -152,7 +152,7 @@ pub async fn a_changed_link_is_refused(media: &dyn MediaStore) {
 
 /// A queue that keeps what it is sent, for the media check.
 #[derive(Default)]
-struct Kept(std::sync::Mutex<Vec<String>>);
+pub struct Kept(pub std::sync::Mutex<Vec<String>>);
 
 #[async_trait::async_trait]
 impl cityfix_app::ports::Queue for Kept {
