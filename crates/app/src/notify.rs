@@ -404,7 +404,7 @@ impl Compose<'_> {
             .map(|e| e.media.as_slice())
             .unwrap_or_default()
             .iter()
-            .filter(|key| request.shows_media(key))
+            .filter(|key| !request.keeps_private(key))
             .filter_map(|key| crate::media::media_link(&self.settings.public_url, &request.id, key))
             .collect();
         let original = request.duplicate_of.as_ref().map(|id| id.to_string());

@@ -81,7 +81,7 @@ pub fn public_history(request: &ServiceRequest, timeline: &[TimelineEntry]) -> V
                 media: entry
                     .media
                     .iter()
-                    .find(|key| request.shows_media(key))
+                    .find(|key| !request.keeps_private(key))
                     .cloned(),
             });
         }

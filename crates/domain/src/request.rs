@@ -176,7 +176,12 @@ impl ServiceRequest {
     /// Whether `key` is one of this request's media that anyone may see: attached and not kept
     /// private by staff.
     pub fn shows_media(&self, key: &str) -> bool {
-        self.media.iter().any(|k| k == key) && !self.private_media.iter().any(|k| k == key)
+        self.media.iter().any(|k| k == key) && !self.keeps_private(key)
+    }
+
+    /// Whether staff keep `key` from the public: what a timeline entry shows is filtered by this.
+    pub fn keeps_private(&self, key: &str) -> bool {
+        self.private_media.iter().any(|k| k == key)
     }
 
     /// The media anyone may see, in the order they came: every public output reads these.

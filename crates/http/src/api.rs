@@ -143,7 +143,7 @@ pub fn request_view(city: &City, request: &ServiceRequest, timeline: &[TimelineE
             let media: Vec<String> = entry
                 .media
                 .iter()
-                .filter(|key| request.shows_media(key))
+                .filter(|key| !request.keeps_private(key))
                 .filter_map(|key| key.rsplit('/').next())
                 .map(|file| format!("/api/v1/media/{}/{file}", request.id))
                 .collect();
