@@ -48,7 +48,75 @@ mod media {
     cityfix_tests::media_contract!(@cases async {
         let bucket = moto::unique("media").to_lowercase();
         Arc::new(moto::media_bucket(&bucket).await) as Arc<dyn MediaStore>
-    }; a_file_is_put_read_and_deleted, a_stored_file_is_never_replaced, a_browser_uploads_with_the_form, a_link_reads_the_file);
+    }; a_file_is_put_read_and_deleted, a_stored_file_is_never_replaced, a_browser_uploads_with_the_form, a_link_reads_the_file, the_keys_of_a_folder_are_listed_in_order);
+
+    #[tokio::test]
+    async fn a_file_over_its_limit_posted_past_a_form_is_refused_by_the_media_function() {
+        use aws_lambda_events::event::s3::S3Event;
+        // given a form for a small photo, and a browser that posts 15 MB and a byte with it
+        // (S3 would refuse it by the form's policy; moto stores it)
+        let bucket = moto::unique("media").to_lowercase();
+        let media = Arc::new(moto::media_bucket(&bucket).await) as Arc<dyn MediaStore>;
+        let key = "uploads/7K3M-9QZ2/5b0e6f4c-big.jpg";
+        let form = media
+            .upload_form(key, "image/jpeg", 2048, std::time::Duration::from_secs(60))
+            .await
+            .unwrap();
+        let mut file = vec![0u8; 15 * 1024 * 1024 + 1];
+        file[..3].copy_from_slice(&[0xFF, 0xD8, 0xFF]);
+        let mut multipart = reqwest::multipart::Form::new();
+        for (name, value) in &form.fields {
+            multipart = multipart.text(name.clone(), value.clone());
+        }
+        let part = reqwest::multipart::Part::bytes(file)
+            .file_name("photo")
+            .mime_str("image/jpeg")
+            .unwrap();
+        let posted = reqwest::Client::new()
+            .post(&form.url)
+            .multipart(multipart.part("file", part))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            posted.status().is_success(),
+            "moto took it: {}",
+            posted.status()
+        );
+        assert!(media.head(key).await.unwrap().is_some());
+
+        // when S3 tells the media function of it
+        let mut event: S3Event =
+            serde_json::from_str(include_str!("../../events/media/s3-object-created.json"))
+                .unwrap();
+        event.records[0].s3.object.key = Some(key.into());
+        let sent = Arc::new(cityfix_tests::contract::media::Kept::default());
+        let deps = cityfix_app::media::MediaDeps {
+            media: media.clone(),
+            queue: sent.clone(),
+            public_url: "http://cityfix.test".into(),
+        };
+        let checked = ::media::handle(&deps, event).await.unwrap();
+
+        // then the function refuses it by its size, deletes it, keeps nothing, and has status tell
+        // the reporter
+        assert!(
+            matches!(&checked[..], [cityfix_app::media::Checked::Refused(why)] if why.contains("15728641 bytes")),
+            "{checked:?}"
+        );
+        assert_eq!(media.head(key).await.unwrap(), None);
+        for kept in [
+            "originals/7K3M-9QZ2/5b0e6f4c-big.jpg",
+            "web/7K3M-9QZ2/5b0e6f4c-big.jpg",
+        ] {
+            assert_eq!(media.head(kept).await.unwrap(), None, "{kept}");
+        }
+        let sent = sent.0.lock().unwrap().clone();
+        assert!(
+            matches!(&sent[..], [note] if note.contains("refuse_media") && note.contains("Photo not added")),
+            "{sent:?}"
+        );
+    }
 
     #[tokio::test]
     async fn the_check_refuses_a_file_over_its_kind() {

@@ -84,6 +84,20 @@ impl MediaStore for Memory {
         self.0.lock().unwrap().remove(key);
         Ok(())
     }
+
+    async fn keys(&self, prefix: &str, limit: usize) -> PortResult<Vec<String>> {
+        let mut keys: Vec<String> = self
+            .0
+            .lock()
+            .unwrap()
+            .keys()
+            .filter(|key| key.starts_with(prefix))
+            .cloned()
+            .collect();
+        keys.sort();
+        keys.truncate(limit);
+        Ok(keys)
+    }
 }
 
 /// A queue that forgets what it is sent.

@@ -18,6 +18,7 @@ pub mod preferences;
 pub mod route;
 #[cfg(any(test, feature = "samples"))]
 pub mod samples;
+pub mod slots;
 pub mod submit;
 pub mod survey;
 pub mod sweep;
@@ -38,4 +39,25 @@ pub enum AppError {
     /// The message or command can never succeed as sent (unknown request, unknown service).
     #[error("cannot be done: {0}")]
     Impossible(String),
+}
+
+/// Requests for the unit tests of the use cases.
+#[cfg(test)]
+pub(crate) mod testing {
+    use cityfix_domain::{Location, ServiceRequest, TrackingNumber, ValidReport};
+
+    /// A pothole just submitted from the web, at tracking number `id`.
+    pub fn pothole(id: &str) -> ServiceRequest {
+        let report = ValidReport {
+            service_code: "pothole".into(),
+            location: Location::new(41.76, -72.68).unwrap(),
+            address: None,
+            attributes: Default::default(),
+            description: None,
+            contact: Default::default(),
+            media_url: None,
+        };
+        let id = TrackingNumber::parse(id).unwrap();
+        ServiceRequest::submitted(id, &report, "Pothole", "web", chrono::Utc::now())
+    }
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 use crate::messages::StatusCommand;
 use crate::ports::{MediaStore, PortError, PortResult, Queue, QueueName};
 use crate::AppError;
-use cityfix_domain::TrackingNumber;
+use cityfix_domain::{ServiceRequest, TrackingNumber};
 
 /// A kind of file residents may add.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,17 +152,88 @@ pub fn kept_files(original: &str) -> Vec<String> {
     files
 }
 
+/// The public link of a kept file of `request` (`originals/<request>/<file>`, or a slot's
+/// `originals/slot-…/<file>` it was created with), which the media route serves (a photo in its
+/// web version); `None` for a key that is not one of its files.
+pub fn media_link(public_url: &str, request: &TrackingNumber, key: &str) -> Option<String> {
+    let (owner, file) = key.strip_prefix("originals/")?.split_once('/')?;
+    let owned = owner == request.as_str() || crate::slots::is_slot_owner(owner);
+    if file.is_empty() || file.contains('/') || !owned {
+        return None;
+    }
+    Some(format!(
+        "{}/api/v1/media/{request}/{file}",
+        public_url.trim_end_matches('/')
+    ))
+}
+
+/// The key of the kept file a request's media route names by its file name (`<media id>.<ext>`).
+pub fn key_of_file<'a>(request: &'a ServiceRequest, file: &str) -> Option<&'a String> {
+    request
+        .media
+        .iter()
+        .find(|key| key.rsplit('/').next() == Some(file))
+}
+
+/// Whether a kept file is a photo (it has web and thumbnail versions) rather than a video.
+pub fn is_photo_key(key: &str) -> bool {
+    version_key(key, WEB).is_some()
+}
+
+/// The links of every photo and video of `request` the public may see, in the order they came
+/// (Open311's extension `media_urls`).
+pub fn public_links(public_url: &str, request: &ServiceRequest) -> Vec<String> {
+    request
+        .public_media()
+        .filter_map(|key| media_link(public_url, &request.id, key))
+        .collect()
+}
+
+/// The one picture a request shows (Open311 `media_url`): the web version of its first photo the
+/// public may see; else the link its reporter gave; none while its only photos are private.
+pub fn shown_media_url(public_url: &str, request: &ServiceRequest) -> Option<String> {
+    let own = format!("/api/v1/media/{}/", request.id);
+    request
+        .public_media()
+        .find(|key| is_photo_key(key))
+        .and_then(|key| media_link(public_url, &request.id, key))
+        .or_else(|| {
+            request
+                .media_url
+                .clone()
+                .filter(|url| !url.contains(own.as_str()))
+        })
+}
+
+/// [`shown_media_url`] for a caller that does not know the public address: the address is read
+/// from the link of ours the request keeps, if it keeps one.
+pub fn shown_media_url_of(request: &ServiceRequest) -> Option<String> {
+    match request
+        .media_url
+        .as_deref()
+        .and_then(|url| url.split_once("/api/v1/media/"))
+    {
+        Some((public_url, _)) => shown_media_url(public_url, request),
+        None => request.media_url.clone(),
+    }
+}
+
+/// Whether `media_id` may be a media id: 1 to 64 letters, digits and dashes (a uuid), so it is
+/// safe in a storage key.
+pub fn plain_media_id(media_id: &str) -> bool {
+    !media_id.is_empty()
+        && media_id.len() <= 64
+        && media_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
 /// An upload's request, media id and kind, read from its key.
 pub fn parse_upload_key(key: &str) -> Option<(TrackingNumber, String, &'static MediaKind)> {
     let rest = key.strip_prefix("uploads/")?;
     let (request, file) = rest.split_once('/')?;
     let (media_id, extension) = file.rsplit_once('.')?;
-    let valid_id = !media_id.is_empty()
-        && media_id.len() <= 64
-        && media_id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-');
-    if !valid_id {
+    if !plain_media_id(media_id) {
         return None;
     }
     let request_id = TrackingNumber::parse(request).ok()?;
@@ -185,6 +256,11 @@ pub enum MediaState {
         request_id: TrackingNumber,
         reason: String,
     },
+    /// An upload slot given before its report (see [`crate::slots`]): waiting for its file to be
+    /// checked and for a report to name it.
+    Waiting,
+    /// A slot's file refused before any report named it, or a slot no report named in time.
+    Dropped { reason: String },
 }
 
 /// The files that hold a media's state, beside the media: `states/<media id>.pending` from when a
@@ -204,7 +280,7 @@ pub async fn record_state(
     media_id: &str,
     state: &MediaState,
 ) -> PortResult<()> {
-    let done = !matches!(state, MediaState::Pending { .. });
+    let done = !matches!(state, MediaState::Pending { .. } | MediaState::Waiting);
     let body = serde_json::to_vec(state).expect("a media state always serialises");
     match media
         .put(&state_key(media_id, done), body, "application/json")
@@ -246,6 +322,8 @@ pub enum Checked {
         request_id: TrackingNumber,
         key: String,
     },
+    /// A slot's file, checked and kept under `key`, waiting for a report to name it.
+    Held { key: String },
     /// Not what it claimed to be, too big, or a second upload of a media id kept before: deleted.
     Refused(String),
     /// Already handled (the upload is gone), or not an upload at all.
@@ -255,6 +333,9 @@ pub enum Checked {
 /// Checks one upload and, if it is good, keeps it and asks status to attach it. Safe to repeat:
 /// each step is idempotent, and the upload is deleted only after status has been asked.
 pub async fn check_upload(deps: &MediaDeps, key: &str) -> Result<Checked, AppError> {
+    if let Some(slot) = parse_slot_upload_key(key) {
+        return check_slot_upload(deps, key, slot).await;
+    }
     let Some((request_id, media_id, kind)) = parse_upload_key(key) else {
         if key.starts_with("uploads/") {
             deps.media.delete(key).await?;
@@ -262,57 +343,15 @@ pub async fn check_upload(deps: &MediaDeps, key: &str) -> Result<Checked, AppErr
         }
         return Ok(Checked::Ignored);
     };
-    let Some(head) = deps.media.head(key).await? else {
-        return Ok(Checked::Ignored);
-    };
-    if head.size == 0 || head.size > kind.max_bytes {
-        let why = format!(
-            "the file has {} bytes; a {} may have 1 to {} bytes",
-            head.size, kind.content_type, kind.max_bytes
-        );
-        return refuse_and_tell(deps, key, &request_id, &media_id, kind, why).await;
-    }
-    let mut bytes = deps.media.get(key).await?;
-    let sniffed = infer::get(&bytes).map(|t| t.mime_type());
-    if sniffed != Some(kind.content_type) {
-        let why = format!(
-            "declared {} but the bytes are {}",
-            kind.content_type,
-            sniffed.unwrap_or("of no known kind")
-        );
-        return refuse_and_tell(deps, key, &request_id, &media_id, kind, why).await;
-    }
     let file = format!("{media_id}.{}", kind.extension);
     let original = original_key(&request_id, &file);
-    let bytes = if kind.is_photo() {
-        let prepared = match crate::photo::prepare(kind.content_type, &bytes) {
-            Ok(prepared) => prepared,
-            Err(why) => return refuse_and_tell(deps, key, &request_id, &media_id, kind, why).await,
-        };
-        drop(bytes);
-        // The small versions first and the original last: the original is what marks the upload
-        // kept, so a run stopped half-way makes them all again.
-        for (version, folder) in [(prepared.web, WEB), (prepared.thumbnail, THUMBNAILS)] {
-            let at = version_key(&original, folder).expect("a photo has versions");
-            match deps.media.put(&at, version, "image/jpeg").await {
-                Ok(()) | Err(PortError::AlreadyExists(_)) => {}
-                Err(other) => return Err(other.into()),
-            }
+    let kept_before = match keep(deps, key, &original, kind).await? {
+        Kept::Gone => return Ok(Checked::Ignored),
+        Kept::Refused(why) => {
+            return refuse_and_tell(deps, key, &request_id, &media_id, kind, why).await
         }
-        prepared.original
-    } else {
-        if let Err(why) = crate::video::strip_metadata(&mut bytes) {
-            return refuse_and_tell(deps, key, &request_id, &media_id, kind, why).await;
-        }
-        bytes
-    };
-    // A media id is kept once: a second upload with the same form never replaces a file that may
-    // be public. Status is still asked to attach the first (it attaches a media id once), in case
-    // an earlier run kept it and stopped before asking.
-    let kept_before = match deps.media.put(&original, bytes, kind.content_type).await {
-        Ok(()) => false,
-        Err(PortError::AlreadyExists(_)) => true,
-        Err(other) => return Err(other.into()),
+        Kept::Now => false,
+        Kept::Before => true,
     };
     let command = StatusCommand::AttachMedia {
         request_id: request_id.clone(),
@@ -334,6 +373,129 @@ pub async fn check_upload(deps: &MediaDeps, key: &str) -> Result<Checked, AppErr
         request_id,
         key: original,
     })
+}
+
+/// A slot's upload (see [`crate::slots`]), read from its key.
+fn parse_slot_upload_key(key: &str) -> Option<crate::slots::Slot> {
+    let (owner, file) = key.strip_prefix("uploads/")?.split_once('/')?;
+    let (media_id, extension) = file.rsplit_once('.')?;
+    (crate::slots::is_slot_owner(owner) && plain_media_id(media_id)).then_some(())?;
+    Some(crate::slots::Slot {
+        owner: owner.to_string(),
+        media_id: media_id.to_string(),
+        kind: by_extension(extension)?,
+    })
+}
+
+/// Checks a slot's upload and keeps it; has status attach it if a report named it already,
+/// else it waits for one. A refused file of a slot no report named yet is dropped with why.
+async fn check_slot_upload(
+    deps: &MediaDeps,
+    key: &str,
+    slot: crate::slots::Slot,
+) -> Result<Checked, AppError> {
+    let original = slot.original();
+    let refused = match keep(deps, key, &original, slot.kind).await? {
+        Kept::Gone => return Ok(Checked::Ignored),
+        Kept::Refused(why) => Some(why),
+        Kept::Now | Kept::Before => None,
+    };
+    // Kept first, then read whether a report named it: a report binds first, then looks for the
+    // kept file, so one of the two always sees the other.
+    let bound = crate::slots::bound_to(deps.media.as_ref(), &slot.media_id).await?;
+    let checked = match (refused, bound) {
+        (Some(why), Some(request_id)) => {
+            return refuse_and_tell(deps, key, &request_id, &slot.media_id, slot.kind, why).await
+        }
+        (Some(why), None) => {
+            let reason = format!("{} not added: {why}", slot.kind.noun());
+            record_state(
+                deps.media.as_ref(),
+                &slot.media_id,
+                &MediaState::Dropped { reason },
+            )
+            .await?;
+            Checked::Refused(why)
+        }
+        (None, Some(request_id)) => {
+            crate::slots::attach(deps.queue.as_ref(), &deps.public_url, &request_id, &slot).await?;
+            Checked::Attached {
+                request_id,
+                key: original,
+            }
+        }
+        (None, None) => Checked::Held { key: original },
+    };
+    deps.media.delete(key).await?;
+    Ok(checked)
+}
+
+/// What checking and keeping one upload did.
+enum Kept {
+    /// The upload is gone (handled before).
+    Gone,
+    Refused(String),
+    /// Kept now, or by an earlier run (a media id is kept once).
+    Now,
+    Before,
+}
+
+/// Checks the upload at `key` is the declared kind and size and keeps it at `original`, a photo
+/// with its web version and thumbnail, a video stripped. Nothing is kept when it is refused.
+async fn keep(
+    deps: &MediaDeps,
+    key: &str,
+    original: &str,
+    kind: &MediaKind,
+) -> Result<Kept, AppError> {
+    let Some(head) = deps.media.head(key).await? else {
+        return Ok(Kept::Gone);
+    };
+    if head.size == 0 || head.size > kind.max_bytes {
+        return Ok(Kept::Refused(format!(
+            "the file has {} bytes; a {} may have 1 to {} bytes",
+            head.size, kind.content_type, kind.max_bytes
+        )));
+    }
+    let mut bytes = deps.media.get(key).await?;
+    let sniffed = infer::get(&bytes).map(|t| t.mime_type());
+    if sniffed != Some(kind.content_type) {
+        return Ok(Kept::Refused(format!(
+            "declared {} but the bytes are {}",
+            kind.content_type,
+            sniffed.unwrap_or("of no known kind")
+        )));
+    }
+    let bytes = if kind.is_photo() {
+        let prepared = match crate::photo::prepare(kind.content_type, &bytes) {
+            Ok(prepared) => prepared,
+            Err(why) => return Ok(Kept::Refused(why)),
+        };
+        drop(bytes);
+        // The small versions first and the original last: the original is what marks the upload
+        // kept, so a run stopped half-way makes them all again.
+        for (version, folder) in [(prepared.web, WEB), (prepared.thumbnail, THUMBNAILS)] {
+            let at = version_key(original, folder).expect("a photo has versions");
+            match deps.media.put(&at, version, "image/jpeg").await {
+                Ok(()) | Err(PortError::AlreadyExists(_)) => {}
+                Err(other) => return Err(other.into()),
+            }
+        }
+        prepared.original
+    } else {
+        if let Err(why) = crate::video::strip_metadata(&mut bytes) {
+            return Ok(Kept::Refused(why));
+        }
+        bytes
+    };
+    // A media id is kept once: a second upload with the same form never replaces a file that may
+    // be public. Status is still asked to attach the first (it attaches a media id once), in case
+    // an earlier run kept it and stopped before asking.
+    match deps.media.put(original, bytes, kind.content_type).await {
+        Ok(()) => Ok(Kept::Now),
+        Err(PortError::AlreadyExists(_)) => Ok(Kept::Before),
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// Deletes a refused upload and has status leave the reporter a note on the request's timeline.
@@ -380,5 +542,60 @@ mod tests {
             assert_eq!(parse_upload_key(stranger), None, "{stranger}");
         }
         assert_eq!(accepted("application/pdf"), None);
+    }
+
+    fn request_with(media: &[&str], private: &[&str], given: Option<&str>) -> ServiceRequest {
+        let mut request = crate::testing::pothole("7K3M-9QZ2");
+        request.media_url = given.map(str::to_string);
+        request.media = media.iter().map(|k| k.to_string()).collect();
+        request.private_media = private.iter().map(|k| k.to_string()).collect();
+        request
+    }
+
+    #[test]
+    fn the_shown_picture_is_the_first_public_photo_never_a_private_one() {
+        let (video, face, street) = (
+            "originals/7K3M-9QZ2/v.mp4",
+            "originals/7K3M-9QZ2/face.jpg",
+            "originals/7K3M-9QZ2/street.png",
+        );
+        let base = "http://city.test/";
+        // a video first, then a private photo, then a public one: the public photo is shown
+        let mut request = request_with(&[video, face, street], &[face], None);
+        request.media_url = Some("http://city.test/api/v1/media/7K3M-9QZ2/v.mp4".into());
+        assert_eq!(
+            shown_media_url(base, &request).as_deref(),
+            Some("http://city.test/api/v1/media/7K3M-9QZ2/street.png")
+        );
+        assert_eq!(
+            shown_media_url_of(&request),
+            shown_media_url(base, &request)
+        );
+        assert_eq!(
+            public_links(base, &request),
+            [
+                "http://city.test/api/v1/media/7K3M-9QZ2/v.mp4",
+                "http://city.test/api/v1/media/7K3M-9QZ2/street.png"
+            ]
+        );
+        // every photo private: no picture, and the kept link of ours is not shown either
+        request.private_media.push(street.into());
+        assert_eq!(shown_media_url(base, &request), None);
+        assert_eq!(shown_media_url_of(&request), None);
+        // a link the reporter gave stands when the request has no public photo
+        let given = request_with(&[face], &[face], Some("https://photos.example/p.jpg"));
+        assert_eq!(
+            shown_media_url(base, &given).as_deref(),
+            Some("https://photos.example/p.jpg")
+        );
+        // another request's file gets no link
+        assert_eq!(
+            media_link(base, &request.id, "originals/ABCD-EFGH/x.jpg"),
+            None
+        );
+        assert_eq!(
+            media_link(base, &request.id, "uploads/7K3M-9QZ2/x.jpg"),
+            None
+        );
     }
 }

@@ -504,13 +504,8 @@ impl Compose<'_> {
             .map(|e| e.media.as_slice())
             .unwrap_or_default()
             .iter()
-            .filter_map(|key| key.rsplit('/').next())
-            .map(|file| {
-                format!(
-                    "{}/api/v1/media/{}/{file}",
-                    self.settings.public_url, request.id
-                )
-            })
+            .filter(|key| !request.keeps_private(key))
+            .filter_map(|key| crate::media::media_link(&self.settings.public_url, &request.id, key))
             .collect();
         let original = request.duplicate_of.as_ref().map(|id| id.to_string());
         let note = entry
@@ -753,8 +748,8 @@ impl Compose<'_> {
         if let Some(address) = &request.address {
             facts.insert(4, Fact::new("address", address.clone()));
         }
-        if let Some(photo) = &request.media_url {
-            facts.push(Fact::link("photo", photo.clone()));
+        if let Some(photo) = crate::media::shown_media_url(&self.settings.public_url, request) {
+            facts.push(Fact::link("photo", photo));
         }
         if let Some(reason) = &request.routing_reason {
             facts.push(Fact::new("why_yours", reason.clone()));

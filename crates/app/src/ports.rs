@@ -61,10 +61,13 @@ pub struct NewRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Created {
     New,
-    /// The idempotency key was already used: the request it made, and that body's fingerprint.
+    /// The idempotency key was already used: the request it made, that body's fingerprint, and
+    /// the reporter's token it was given (so a client whose first answer was lost can still add
+    /// photos); `None` for a key remembered before tokens were kept with it.
     Replayed {
         id: TrackingNumber,
         fingerprint: String,
+        token: Option<String>,
     },
 }
 
@@ -508,6 +511,10 @@ pub trait MediaStore: Send + Sync {
 
     /// Deletes `key`; deleting a missing file is not an error.
     async fn delete(&self, key: &str) -> PortResult<()>;
+
+    /// The keys of the files under `prefix` (a folder, ending in `/`), in key order, at most
+    /// `limit`: for the few small records kept beside media (upload slots), never a bucket's photos.
+    async fn keys(&self, prefix: &str, limit: usize) -> PortResult<Vec<String>>;
 }
 
 /// Turns typed addresses into points and points into the nearest address.

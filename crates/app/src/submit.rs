@@ -140,7 +140,11 @@ pub async fn submit(deps: &IntakeDeps, submission: Submission) -> Result<Submitt
                     replayed: false,
                 });
             }
-            Ok(Created::Replayed { id, fingerprint }) => {
+            Ok(Created::Replayed {
+                id,
+                fingerprint,
+                token,
+            }) => {
                 if fingerprint != submission.fingerprint {
                     return Err(SubmitError::KeyReused);
                 }
@@ -156,7 +160,7 @@ pub async fn submit(deps: &IntakeDeps, submission: Submission) -> Result<Submitt
                     })?;
                 return Ok(Submitted {
                     request,
-                    token: None,
+                    token,
                     replayed: true,
                 });
             }

@@ -16,6 +16,8 @@ pub struct SchedulerDeps {
     pub store: Arc<dyn RequestStore>,
     pub queue: Arc<dyn Queue>,
     pub clock: Arc<dyn Clock>,
+    /// Media storage, for dropping upload slots no report named (`crate::slots::sweep_slots`).
+    pub media: Arc<dyn crate::ports::MediaStore>,
 }
 
 /// Queues again every request still `submitted` after `grace`. Routing is idempotent, so a

@@ -62,8 +62,8 @@ pub fn confidential_services(city: &City) -> Vec<String> {
 }
 
 /// A request's public entries, oldest first, each with the status the request had once it was
-/// made. Internal entries only carry the status forward.
-pub fn public_history(request: &TrackingNumber, timeline: &[TimelineEntry]) -> Vec<PublicUpdate> {
+/// made. Internal entries only carry the status forward; media staff keep private are left off.
+pub fn public_history(request: &ServiceRequest, timeline: &[TimelineEntry]) -> Vec<PublicUpdate> {
     let mut status = Status::Submitted;
     let mut updates = Vec::new();
     for entry in timeline {
@@ -72,13 +72,17 @@ pub fn public_history(request: &TrackingNumber, timeline: &[TimelineEntry]) -> V
         }
         if entry.public {
             updates.push(PublicUpdate {
-                update_id: update_id(request, &entry.event_id),
-                request_id: request.clone(),
+                update_id: update_id(&request.id, &entry.event_id),
+                request_id: request.id.clone(),
                 at: entry.at,
                 kind: entry.kind,
                 status,
                 note: entry.note.clone(),
-                media: entry.media.first().cloned(),
+                media: entry
+                    .media
+                    .iter()
+                    .find(|key| !request.keeps_private(key))
+                    .cloned(),
             });
         }
     }
@@ -90,17 +94,19 @@ pub async fn public_histories(
     store: &dyn RequestStore,
     requests: &[ServiceRequest],
 ) -> PortResult<Vec<Vec<PublicUpdate>>> {
-    let ids: Vec<TrackingNumber> = requests.iter().map(|request| request.id.clone()).collect();
-    stream::iter(ids)
-        .map(|id| history_of(store, id))
+    stream::iter(requests.to_vec())
+        .map(|request| history_of(store, request))
         .buffered(TIMELINES_AT_ONCE)
         .try_collect()
         .await
 }
 
-async fn history_of(store: &dyn RequestStore, id: TrackingNumber) -> PortResult<Vec<PublicUpdate>> {
-    let timeline = store.timeline(&id).await?;
-    Ok(public_history(&id, &timeline))
+async fn history_of(
+    store: &dyn RequestStore,
+    request: ServiceRequest,
+) -> PortResult<Vec<PublicUpdate>> {
+    let timeline = store.timeline(&request.id).await?;
+    Ok(public_history(&request, &timeline))
 }
 
 /// The public updates of a window, earliest first (ties by request and update id), at most
@@ -182,10 +188,31 @@ mod tests {
         }
     }
 
+    fn request() -> ServiceRequest {
+        crate::testing::pothole("7K3M-9QZ2")
+    }
+
+    #[test]
+    fn an_entry_shows_its_first_photo_staff_did_not_keep_private() {
+        // given a note with two photos, the first kept private
+        let mut request = request();
+        let (face, street) = ("originals/7K3M-9QZ2/a.jpg", "originals/7K3M-9QZ2/b.jpg");
+        request.media = vec![face.into(), street.into()];
+        request.private_media = vec![face.into()];
+        let mut note = entry("fixed", 1, None, true);
+        note.media = vec![face.into(), street.into()];
+        // when
+        let history = public_history(&request, &[note.clone()]);
+        // then the public sees the second only; with both private, none
+        assert_eq!(history[0].media.as_deref(), Some(street));
+        request.private_media.push(street.into());
+        assert_eq!(public_history(&request, &[note])[0].media, None);
+    }
+
     #[test]
     fn internal_entries_are_left_out_but_carry_their_status_forward() {
         // given: submitted, closed by an internal entry, then a public note with no status
-        let id = TrackingNumber::parse("7K3M-9QZ2").unwrap();
+        let id = request();
         let timeline = [
             entry("submitted", 0, Some(Status::Submitted), true),
             entry("crew-closed", 5, Some(Status::Closed), false),

@@ -86,9 +86,12 @@ pub enum WorkAction {
     Reopen {
         comment: String,
     },
-    /// A public comment from the reporter.
+    /// A public comment from the reporter, with up to [`MAX_MEDIA_PER_ENTRY`] of their checked
+    /// photos or videos.
     Comment {
         text: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        media: Vec<String>,
     },
     /// Someone else saw the problem too ("me too"); the decision id stands for the person, so
     /// each is counted once.
@@ -102,6 +105,14 @@ pub enum WorkAction {
     /// The backlog that covered the request was lifted.
     BacklogLifted {
         backlog_id: String,
+    },
+    /// One of the request's media kept private (a face, a licence plate: staff see it, the public
+    /// and every message never do), or shown again. The entry is internal: nobody is told.
+    MediaPrivacy {
+        /// The media id of a checked file of this request.
+        media: String,
+        private: bool,
+        reason: String,
     },
 }
 
@@ -178,6 +189,7 @@ impl WorkAction {
             WorkAction::Support => "support",
             WorkAction::Backlogged { .. } => "backlog",
             WorkAction::BacklogLifted { .. } => "backlog_lifted",
+            WorkAction::MediaPrivacy { .. } => "media_privacy",
         }
     }
 }
@@ -564,6 +576,50 @@ fn work(
                 media: Vec::new(),
             })
         }
+        WorkAction::MediaPrivacy {
+            media,
+            private,
+            reason,
+        } => {
+            let reason = checked_note("reason", reason).map_err(invalid)?;
+            let key = media_keys(current, std::slice::from_ref(media))?.remove(0);
+            let what = if crate::media::is_photo_key(&key) {
+                "Photo"
+            } else {
+                "Video"
+            };
+            let kept_private = current.private_media.contains(&key);
+            if kept_private == *private {
+                return Err(invalid(
+                    Invalid::field(
+                        "private",
+                        format!(
+                            "{what} {} of request {} is {} already",
+                            short(media),
+                            current.id,
+                            if kept_private { "private" } else { "public" }
+                        ),
+                    )
+                    .with_code("unchanged"),
+                ));
+            }
+            let said = if *private {
+                changed.private_media.push(key.clone());
+                format!("{what} kept private: {reason}")
+            } else {
+                changed.private_media.retain(|k| k != &key);
+                format!("{what} shown again: {reason}")
+            };
+            Ok(Worked {
+                changed,
+                kind: TimelineKind::Media,
+                status: unchanged_status,
+                note: Some(said),
+                public: false,
+                internal_note: None,
+                media: vec![key],
+            })
+        }
         WorkAction::Refer { agency, note } => {
             let note = note_of("note", note)?;
             let Some(found) = city.agency(agency) else {
@@ -631,8 +687,9 @@ fn resident_work(
                 media: Vec::new(),
             })
         }
-        WorkAction::Comment { text } => {
+        WorkAction::Comment { text, media } => {
             let text = checked_note("text", text).map_err(Rejection::Invalid)?;
+            let media = media_keys(current, media)?;
             if current.status == Status::Archived {
                 return Err(Rejection::Illegal {
                     from: current.status,
@@ -646,7 +703,7 @@ fn resident_work(
                 note: Some(text),
                 public: true,
                 internal_note: None,
-                media: Vec::new(),
+                media,
             })
         }
         _ => {
@@ -677,13 +734,20 @@ fn still_worked(current: &ServiceRequest) -> Result<(), Rejection> {
 }
 
 /// The storage keys of media ids, each a checked file of this request (`originals/<id>/<media
-/// id>.<ext>`): an id not uploaded, not yet checked or refused is not among them.
-fn media_keys(request: &ServiceRequest, ids: &[String]) -> Result<Vec<String>, Rejection> {
+/// id>.<ext>`): an id not uploaded, not yet checked or refused is not among them; more than an
+/// entry shows is refused.
+pub fn media_keys(request: &ServiceRequest, ids: &[String]) -> Result<Vec<String>, Rejection> {
     if ids.len() > MAX_MEDIA_PER_ENTRY {
-        return Err(Rejection::Invalid(Invalid::field(
-            "media",
-            format!("one entry shows at most {MAX_MEDIA_PER_ENTRY} photos or videos"),
-        )));
+        return Err(Rejection::Invalid(
+            Invalid::field(
+                "media",
+                format!(
+                    "one update shows at most {MAX_MEDIA_PER_ENTRY} photos or videos; {} were sent",
+                    ids.len()
+                ),
+            )
+            .with_code("too_many_files"),
+        ));
     }
     let mut keys = Vec::new();
     for media_id in ids {
@@ -770,18 +834,8 @@ mod tests {
 
     #[test]
     fn a_reporter_reopens_only_a_fix_within_the_window() {
-        let report = cityfix_domain::ValidReport {
-            service_code: "pothole".into(),
-            location: cityfix_domain::Location::new(41.76, -72.68).unwrap(),
-            address: None,
-            attributes: Default::default(),
-            description: None,
-            contact: Default::default(),
-            media_url: None,
-        };
-        let id = TrackingNumber::parse("7K3M9QZ2").unwrap();
         let now = Utc::now();
-        let mut request = ServiceRequest::submitted(id, &report, "Pothole", "web", now);
+        let mut request = crate::testing::pothole("7K3M9QZ2");
         request.status = Status::Closed;
         request.resolution = Some(Resolution::Fixed);
         request.closed_at = Some(now - chrono::Duration::days(13));
@@ -800,17 +854,7 @@ mod tests {
 
     #[test]
     fn media_ids_must_name_checked_files_of_the_request() {
-        let report = cityfix_domain::ValidReport {
-            service_code: "pothole".into(),
-            location: cityfix_domain::Location::new(41.76, -72.68).unwrap(),
-            address: None,
-            attributes: Default::default(),
-            description: None,
-            contact: Default::default(),
-            media_url: None,
-        };
-        let id = TrackingNumber::parse("7K3M9QZ2").unwrap();
-        let mut request = ServiceRequest::submitted(id, &report, "Pothole", "web", Utc::now());
+        let mut request = crate::testing::pothole("7K3M9QZ2");
         request.media = vec!["originals/7K3M9QZ2/m-1.jpg".into()];
         assert_eq!(
             media_keys(&request, &["m-1".into(), "m-1".into()]).unwrap(),

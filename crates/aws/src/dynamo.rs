@@ -131,6 +131,9 @@ struct IdempotencyBody {
     request_id: TrackingNumber,
     fingerprint: String,
     expires_at: DateTime<Utc>,
+    /// The reporter's token of the request made, given again on a replay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
 }
 
 fn request_key(id: &TrackingNumber) -> String {
@@ -545,6 +548,7 @@ impl RequestStore for DynamoStore {
         let replay = |earlier: IdempotencyBody| Created::Replayed {
             id: earlier.request_id,
             fingerprint: earlier.fingerprint,
+            token: earlier.token,
         };
         if let Some(claim) = &new.idempotency {
             if let Some(earlier) = self.earlier_claim(&claim.key, now).await? {
@@ -583,6 +587,7 @@ impl RequestStore for DynamoStore {
                 request_id: id.clone(),
                 fingerprint: claim.fingerprint.clone(),
                 expires_at: claim.expires_at,
+                token: Some(new.token.clone()),
             };
             let remembered = Item {
                 pk: format!("IDEM#{}", claim.key),
@@ -996,6 +1001,7 @@ impl RequestStore for DynamoStore {
                     request_id: request_id.clone(),
                     fingerprint: claim.fingerprint.clone(),
                     expires_at: claim.expires_at,
+                    token: None,
                 },
                 ttl: Some(claim.expires_at.timestamp()),
             })?;

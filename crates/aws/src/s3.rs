@@ -236,6 +236,26 @@ impl MediaStore for S3Media {
             .map_err(|e| unavailable("delete", e.into_service_error()))?;
         Ok(())
     }
+
+    async fn keys(&self, prefix: &str, limit: usize) -> PortResult<Vec<String>> {
+        let mut keys = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| unavailable("list", e.into_service_error()))?;
+            keys.extend(page.contents().iter().filter_map(|o| o.key.clone()));
+            if keys.len() >= limit {
+                break;
+            }
+        }
+        keys.truncate(limit);
+        Ok(keys)
+    }
 }
 
 #[cfg(test)]

@@ -287,6 +287,7 @@ impl AwsSetup {
                 QueueName::Notify,
             ])?),
             clock: Arc::new(SystemClock),
+            media: Arc::new(self.media()?),
         })
     }
 

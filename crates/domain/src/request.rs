@@ -28,6 +28,10 @@ pub struct ServiceRequest {
     /// Checked photos and videos (media storage keys under `originals/`), in the order they came.
     #[serde(default)]
     pub media: Vec<String>,
+    /// Those of `media` staff keep private (a face, a licence plate): shown to staff only, never in
+    /// a public response, the Open311 output, an export or a message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub private_media: Vec<String>,
     /// Department id the request was routed to.
     pub department: Option<String>,
     /// Outside agency id it was referred to, when it is not the city's to fix.
@@ -148,6 +152,7 @@ impl ServiceRequest {
             attributes: report.attributes.clone(),
             media_url: report.media_url.clone(),
             media: Vec::new(),
+            private_media: Vec::new(),
             department: None,
             agency: None,
             agency_responsible: None,
@@ -166,6 +171,22 @@ impl ServiceRequest {
             updated_at: now,
             version: 1,
         }
+    }
+
+    /// Whether `key` is one of this request's media that anyone may see: attached and not kept
+    /// private by staff.
+    pub fn shows_media(&self, key: &str) -> bool {
+        self.media.iter().any(|k| k == key) && !self.keeps_private(key)
+    }
+
+    /// Whether staff keep `key` from the public: what a timeline entry shows is filtered by this.
+    pub fn keeps_private(&self, key: &str) -> bool {
+        self.private_media.iter().any(|k| k == key)
+    }
+
+    /// The media anyone may see, in the order they came: every public output reads these.
+    pub fn public_media(&self) -> impl Iterator<Item = &String> {
+        self.media.iter().filter(|key| self.shows_media(key))
     }
 
     /// Where the report is, in words if the reporter gave an address.

@@ -545,6 +545,34 @@ impl MediaStore for FileMedia {
         }
         Ok(())
     }
+
+    async fn keys(&self, prefix: &str, limit: usize) -> PortResult<Vec<String>> {
+        let folder = self.path(prefix.trim_end_matches('/'))?;
+        let mut keys = Vec::new();
+        let mut stack = vec![folder];
+        while let Some(dir) = stack.pop() {
+            let mut entries = match tokio::fs::read_dir(&dir).await {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(file_error(e)),
+            };
+            while let Some(entry) = entries.next_entry().await.map_err(file_error)? {
+                let path = entry.path();
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with('.') || name.ends_with(".content-type") {
+                    continue;
+                }
+                if entry.file_type().await.map_err(file_error)?.is_dir() {
+                    stack.push(path);
+                } else if let Ok(relative) = path.strip_prefix(&self.root) {
+                    keys.push(relative.to_string_lossy().replace('\\', "/"));
+                }
+            }
+        }
+        keys.sort();
+        keys.truncate(limit);
+        Ok(keys)
+    }
 }
 
 #[cfg(test)]
@@ -727,5 +755,63 @@ mod tests {
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert!(reason.contains("before its `file`"), "{reason}");
         assert!(pulled.load(Ordering::SeqCst) < 16 * CHUNK);
+    }
+
+    #[tokio::test]
+    async fn an_expired_form_is_refused_and_stores_nothing() {
+        // given a form, intact but signed for a time already past
+        let dir = tempfile::tempdir().unwrap();
+        let media = media(dir.path());
+        let mut form = media
+            .upload_form(KEY, "image/jpeg", 1000, Duration::from_secs(60))
+            .await
+            .unwrap();
+        let past = (Utc::now().timestamp() - 1).to_string();
+        let signature = media.sign(&[KEY, "image/jpeg", "1000", &past]);
+        for (name, value) in form.fields.iter_mut() {
+            match name.as_str() {
+                "expires" => *value = past.clone(),
+                "signature" => *value = signature.clone(),
+                _ => {}
+            }
+        }
+
+        // when a browser posts it
+        let pulled = Arc::new(AtomicUsize::new(0));
+        let (status, reason) = send(&media, post(&form.fields, Some(1), &pulled)).await;
+
+        // then it is refused as expired, and nothing is kept
+        assert_eq!(status, StatusCode::FORBIDDEN, "{reason}");
+        assert!(reason.contains("expired"), "{reason}");
+        assert!(files_under(dir.path()).is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_form_whose_key_type_or_time_was_changed_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let media = media(dir.path());
+        let form = media
+            .upload_form(KEY, "image/jpeg", 1000, Duration::from_secs(60))
+            .await
+            .unwrap();
+        let later = (Utc::now().timestamp() + 86_400).to_string();
+        // another report's upload, another type, a longer life: each breaks the signature
+        for (field, changed) in [
+            ("key", "uploads/ABCD-EFGH/0f9a-1.jpg"),
+            ("Content-Type", "text/html"),
+            ("expires", later.as_str()),
+        ] {
+            let mut fields = form.fields.clone();
+            for (name, value) in fields.iter_mut() {
+                if name == field {
+                    *value = changed.to_string();
+                }
+            }
+            let pulled = Arc::new(AtomicUsize::new(0));
+            let (status, reason) = send(&media, post(&fields, Some(1), &pulled)).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{field}: {reason}");
+            assert!(reason.contains("signature"), "{field}: {reason}");
+        }
+        assert!(files_under(dir.path()).is_empty());
     }
 }

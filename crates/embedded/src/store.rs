@@ -104,11 +104,11 @@ impl RequestStore for SqliteStore {
                 let now = timestamp(new.request.requested_at);
                 if let Some(claim) = &new.idempotency {
                     run(&tx, "DELETE FROM idempotency WHERE key = ?1 AND expires_at <= ?2", params![claim.key, now]).map_err(sqlite_error)?;
-                    let earlier: Option<(String, String)> = one_row(&tx, "SELECT request_id, fingerprint FROM idempotency WHERE key = ?1", [&claim.key], |row| Ok((row.get(0)?, row.get(1)?)))
+                    let earlier: Option<(String, String, Option<String>)> = one_row(&tx, "SELECT i.request_id, i.fingerprint, r.token FROM idempotency i LEFT JOIN requests r ON r.id = i.request_id WHERE i.key = ?1", [&claim.key], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
                         .optional().map_err(sqlite_error)?;
-                    if let Some((id, fingerprint)) = earlier {
+                    if let Some((id, fingerprint, token)) = earlier {
                         let id = TrackingNumber::parse(&id).map_err(PortError::Unavailable)?;
-                        return Ok(Created::Replayed { id, fingerprint });
+                        return Ok(Created::Replayed { id, fingerprint, token });
                     }
                 }
                 insert_new(&tx, &new, &doc)?;

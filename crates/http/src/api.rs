@@ -143,6 +143,7 @@ pub fn request_view(city: &City, request: &ServiceRequest, timeline: &[TimelineE
             let media: Vec<String> = entry
                 .media
                 .iter()
+                .filter(|key| !request.keeps_private(key))
                 .filter_map(|key| key.rsplit('/').next())
                 .map(|file| format!("/api/v1/media/{}/{file}", request.id))
                 .collect();
@@ -167,7 +168,7 @@ pub fn request_view(city: &City, request: &ServiceRequest, timeline: &[TimelineE
         "long": request.location.long(),
         "address": request.address,
         "attributes": request.attributes,
-        "media_url": request.media_url,
+        "media_url": cityfix_app::media::shown_media_url_of(request),
         "agency_responsible": request.agency_responsible,
         "neighbourhood": city.places.layers.first().and_then(|layer| request.areas.get(&layer.id)),
         "areas": request.areas,

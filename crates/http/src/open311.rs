@@ -9,7 +9,7 @@ use quick_xml::Writer;
 use serde_json::{json, Value};
 
 use crate::city_time;
-use cityfix_app::media::original_key;
+use cityfix_app::media::{media_link, public_links, shown_media_url};
 use cityfix_app::updates::PublicUpdate;
 use cityfix_domain::text::{cap, echo, xml_safe};
 use cityfix_domain::{
@@ -103,6 +103,7 @@ fn item_name(list: &str) -> &'static str {
         "errors" => "error",
         "service_request_updates" => "request_update",
         "notes" => "note",
+        "media_urls" => "media_url",
         _ => "item",
     }
 }
@@ -216,7 +217,9 @@ pub fn service_definition(service: &Service) -> Value {
 }
 
 /// One request as Open311 shows it. Public fields only: the reporter never appears.
-pub fn request_view(city: &City, request: &ServiceRequest) -> Value {
+/// `media_url` is the web version of the first photo the public may see, and the extension
+/// `media_urls` lists every photo and video the public may see; private media are in neither.
+pub fn request_view(city: &City, public_url: &str, request: &ServiceRequest) -> Value {
     json!({
         "service_request_id": request.id.as_str(),
         "status": request.status.open311(),
@@ -234,21 +237,15 @@ pub fn request_view(city: &City, request: &ServiceRequest) -> Value {
         "zipcode": Value::Null,
         "lat": request.location.lat(),
         "long": request.location.long(),
-        "media_url": request.media_url,
+        "media_url": shown_media_url(public_url, request),
+        "media_urls": public_links(public_url, request),
     })
 }
 
 /// The public link of a request's stored photo or video (`originals/<id>/<file>`), as the media
 /// route serves it; `None` for a key that is not one of the request's originals.
 pub fn public_media_url(public_url: &str, request: &TrackingNumber, key: &str) -> Option<String> {
-    let file = key.strip_prefix(&original_key(request, ""))?;
-    if file.is_empty() || file.contains('/') {
-        return None;
-    }
-    Some(format!(
-        "{}/api/v1/media/{request}/{file}",
-        public_url.trim_end_matches('/')
-    ))
+    media_link(public_url, request, key)
 }
 
 /// One entry of the updates feed (the FixMyStreet extension `servicerequestupdates`). Empty text
@@ -340,6 +337,10 @@ pub fn discovery(city: &City, endpoint_url: &str) -> Value {
 pub struct PostEnvelope {
     pub api_key: Option<String>,
     pub jurisdiction_id: Option<String>,
+    /// Our extension: media ids of files uploaded before the report (`POST /api/v1/media`),
+    /// comma-separated in `media`, and the `upload_token` their slots were given with.
+    pub media: Vec<String>,
+    pub upload_token: Option<String>,
 }
 
 /// Reads a form-encoded Open311 POST body: the report, `attribute[code]` and
@@ -445,6 +446,16 @@ pub fn parse_report_form(body: &[u8]) -> Result<(ReportForm, PostEnvelope), Inva
     let envelope = PostEnvelope {
         api_key: take("api_key"),
         jurisdiction_id: take("jurisdiction_id"),
+        media: take("media")
+            .map(|ids| {
+                ids.split(',')
+                    .map(str::trim)
+                    .filter(|id| !id.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        upload_token: take("upload_token"),
     };
     Ok((form, envelope))
 }

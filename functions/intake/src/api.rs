@@ -151,6 +151,10 @@ struct NewReport {
     /// The language the reporter wants to be written to in (`en`, `es`); else their browser's.
     language: Option<String>,
     media_url: Option<String>,
+    /// Media ids of files uploaded before the report (`POST /api/v1/media`), with their token.
+    #[serde(default)]
+    media: Vec<String>,
+    upload_token: Option<String>,
 }
 
 impl NewReport {
@@ -220,7 +224,13 @@ async fn create(
             format!("the request body cannot be read: {rejection}"),
         ),
     })?;
-    let report: NewReport = read_json(&headers, &body)?;
+    let mut report: NewReport = read_json(&headers, &body)?;
+    let slots = crate::media::slots_named(
+        &intake,
+        report.upload_token.as_deref(),
+        &std::mem::take(&mut report.media),
+    )
+    .await?;
     let idempotency_key = headers
         .get("idempotency-key")
         .map(|v| v.to_str().unwrap_or("\u{0}").to_string());
@@ -247,6 +257,14 @@ async fn create(
         })?;
     let request = &submitted.request;
     tracing::info!(request_id = %request.id, replayed = submitted.replayed, "report accepted");
+    cityfix_app::slots::bind(
+        intake.media.as_ref(),
+        intake.deps.queue.as_ref(),
+        &intake.public_url,
+        &request.id,
+        &slots,
+    )
+    .await?;
     let timeline = intake.deps.store.timeline(&request.id).await?;
     let status = if submitted.replayed {
         StatusCode::OK
@@ -255,7 +273,8 @@ async fn create(
     };
     let location = format!("/api/v1/requests/{}", request.id);
     let mut view = request_view(&intake.deps.city, request, &timeline);
-    // Only the call that made the report learns its token: the reporter's proof for adding photos.
+    // The call that made the report learns its token (the reporter's proof for adding photos), and
+    // so does a replay of it with the same Idempotency-Key, whose first answer may have been lost.
     if let (Some(token), Some(fields)) = (&submitted.token, view.as_object_mut()) {
         fields.insert("token".into(), json!(token));
     }

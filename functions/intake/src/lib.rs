@@ -33,6 +33,7 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/requests/{id}/comments"),
     ("post", "/api/v1/requests/{id}/supporters"),
     ("post", "/api/v1/requests/{id}/followers"),
+    ("post", "/api/v1/media"),
     ("get", "/api/v1/media/{id}"),
     ("get", "/api/v1/media/{id}/{file}"),
     ("get", "/api/v1/openapi.json"),

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use cityfix_app::media::{
-    original_key, state_of, version_key, MediaState, DOWNLOAD_LINK_LIFETIME,
+    key_of_file, original_key, state_of, version_key, MediaState, DOWNLOAD_LINK_LIFETIME,
     MAX_FILES_FROM_REPORTER, THUMBNAILS, WEB,
 };
 use cityfix_http::api::ApiError;
@@ -25,6 +25,7 @@ type Shared = State<Arc<Intake>>;
 pub fn routes() -> Router<Arc<Intake>> {
     Router::new()
         .route("/api/v1/requests/{id}/media", post(upload_form))
+        .route("/api/v1/media", post(slot_form))
         .route("/api/v1/media/{id}", get(state))
         .route("/api/v1/media/{id}/{file}", get(read))
 }
@@ -79,13 +80,92 @@ async fn upload_form(
         .await
 }
 
-/// Where a media is: `pending` (given a form, not checked yet), `ready` (attached, with its link)
-/// or `rejected` (with the reason the reporter is told).
+/// The body of `POST /api/v1/media`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SlotAsk {
+    /// The token an earlier slot gave; none for the first file of a report not sent yet.
+    #[serde(default)]
+    upload_token: Option<String>,
+    content_type: String,
+    size: u64,
+}
+
+/// An upload slot before the report exists: a form as for a report's file, and the upload token
+/// the report is then sent with (`upload_token` and `media`, the media ids), which binds the
+/// files to it. A slot no report names within an hour is dropped.
+async fn slot_form(
+    State(intake): Shared,
+    body: Result<Json<SlotAsk>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(ask) = body.map_err(|rejection| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_body",
+            rejection.body_text(),
+        )
+    })?;
+    cityfix_http::uploads::slot_form(
+        intake.media.as_ref(),
+        ask.upload_token.as_deref(),
+        &ask.content_type,
+        ask.size,
+        intake.deps.clock.now(),
+    )
+    .await
+}
+
+/// The slots a report names, checked against its upload token before the report is stored.
+pub(crate) async fn slots_named(
+    intake: &Intake,
+    token: Option<&str>,
+    media: &[String],
+) -> Result<Vec<cityfix_app::slots::Slot>, ApiError> {
+    use cityfix_app::slots::{claimable, SlotRefusal};
+    use cityfix_domain::text::echo;
+    if media.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Some(token) = token.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Err(cityfix_domain::Invalid::missing(
+            "upload_token",
+            "media uploaded before the report need the upload_token their slots gave",
+        )
+        .into());
+    };
+    match claimable(intake.media.as_ref(), token, media).await? {
+        Ok(slots) => Ok(slots),
+        Err(SlotRefusal::TooMany(n)) => Err(cityfix_domain::Invalid::field(
+            "media",
+            format!("a report takes at most {MAX_FILES_FROM_REPORTER} photos and videos from its reporter; {n} were named"),
+        )
+        .with_code("too_many_files")
+        .into()),
+        Err(SlotRefusal::NotYours { media_id, theirs: true }) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("media `{}` was uploaded with another upload token", echo(&media_id)),
+        )),
+        Err(SlotRefusal::Dropped { media_id, reason }) => Err(cityfix_domain::Invalid::field(
+            "media",
+            format!("media `{}` cannot be added: {reason}", echo(&media_id)),
+        )
+        .with_code("media_dropped")
+        .into()),
+        Err(_) => Err(cityfix_domain::Invalid::field(
+            "media",
+            "a media id was never given: ask POST /api/v1/media for a slot first",
+        )
+        .with_code("unknown_media")
+        .into()),
+    }
+}
+
+/// Where a media is: `pending` (given a form, not checked yet), `ready` (attached, with its link),
+/// `private` (attached, kept from the public by staff: no link) or `rejected` (with the reason the
+/// reporter is told).
 async fn state(State(intake): Shared, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let plain = !id.is_empty()
-        && id.len() <= 64
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-    let found = match plain {
+    let found = match cityfix_app::media::plain_media_id(&id) {
         true => state_of(intake.media.as_ref(), &id).await?,
         false => None,
     };
@@ -95,6 +175,12 @@ async fn state(State(intake): Shared, Path(id): Path<String>) -> Result<Response
             id.chars().take(64).collect::<String>()
         )));
     };
+    if let MediaState::Ready { request_id, url } = &found {
+        if kept_private(&intake, request_id, url).await? {
+            let body = json!({ "state": "private", "media_id": id, "request_id": request_id });
+            return Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response());
+        }
+    }
     let mut body = serde_json::to_value(&found).expect("a media state always serialises");
     body["media_id"] = json!(id);
     if let MediaState::Ready { url, .. } = &found {
@@ -103,6 +189,22 @@ async fn state(State(intake): Shared, Path(id): Path<String>) -> Result<Response
         }
     }
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
+}
+
+/// Whether staff keep the ready media at `url` private: its state then tells no link.
+async fn kept_private(
+    intake: &Intake,
+    request_id: &cityfix_domain::TrackingNumber,
+    url: &str,
+) -> Result<bool, ApiError> {
+    let Some(request) = intake.deps.store.get(request_id).await? else {
+        return Ok(false);
+    };
+    let file = url.rsplit('/').next().unwrap_or_default();
+    Ok(request
+        .private_media
+        .iter()
+        .any(|key| key.rsplit('/').next() == Some(file)))
 }
 
 /// Which version of a photo a link reads.
@@ -121,8 +223,11 @@ async fn read(
     Query(ask): Query<ReadAsk>,
 ) -> Result<Response, ApiError> {
     let request = stored_request(intake.deps.store.as_ref(), &id).await?;
-    let key = original_key(&request.id, &file);
-    if !request.media.contains(&key) {
+    let key = key_of_file(&request, &file)
+        .cloned()
+        .unwrap_or_else(|| original_key(&request.id, &file));
+    // A file staff keep private is not there for the public, in the same words as one never added.
+    if !request.shows_media(&key) {
         return Err(ApiError::not_found(format!(
             "report {} has no file `{}`",
             request.id,

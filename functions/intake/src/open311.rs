@@ -152,7 +152,11 @@ async fn request(State(intake): Shared, Path(file): Path<String>) -> Response {
         Ok(Some(request)) => Open311Response::ok(
             format,
             "service_requests",
-            json!([wire::request_view(&intake.deps.city, &request)]),
+            json!([wire::request_view(
+                &intake.deps.city,
+                &intake.public_url,
+                &request
+            )]),
         )
         .into_response(),
         Ok(None) => not_found(),
@@ -227,7 +231,10 @@ async fn search(State(intake): Shared, format: Format, RawQuery(query): RawQuery
         Ok(found) => found,
         Err(e) => return unavailable(format, e),
     };
-    let mut views: Vec<Value> = found.iter().map(|r| wire::request_view(city, r)).collect();
+    let mut views: Vec<Value> = found
+        .iter()
+        .map(|r| wire::request_view(city, &intake.public_url, r))
+        .collect();
     if extensions {
         let histories = match public_histories(intake.deps.store.as_ref(), &found).await {
             Ok(histories) => histories,
@@ -336,6 +343,13 @@ async fn post(
     {
         return refusal;
     }
+    let slots =
+        match crate::media::slots_named(&intake, envelope.upload_token.as_deref(), &envelope.media)
+            .await
+        {
+            Ok(slots) => slots,
+            Err(refused) => return error(format, refused.status, refused.message),
+        };
     let idempotency_key = headers
         .get("idempotency-key")
         .map(|v| v.to_str().unwrap_or("\u{0}").to_string());
@@ -348,6 +362,13 @@ async fn post(
     match submit(&intake.deps, submission).await {
         Ok(submitted) => {
             tracing::info!(request_id = %submitted.request.id, channel = %submitted.request.channel, replayed = submitted.replayed, "report accepted");
+            let request_id = &submitted.request.id;
+            let (media, queue) = (intake.media.as_ref(), intake.deps.queue.as_ref());
+            if let Err(e) =
+                cityfix_app::slots::bind(media, queue, &intake.public_url, request_id, &slots).await
+            {
+                return unavailable(format, e);
+            }
             let body = json!([{
                 "service_request_id": submitted.request.id.as_str(),
                 "token": submitted.token,

@@ -14,8 +14,9 @@ use axum::routing::post;
 use axum::{Json, Router};
 use cityfix_app::messages::StatusCommand;
 use cityfix_app::ports::QueueName;
+use cityfix_app::transition::Rejection;
 use cityfix_app::work::{
-    reopen_decision_id, reopen_refused, reporter, supporter, WorkAction, WorkCommand,
+    media_keys, reopen_decision_id, reopen_refused, reporter, supporter, WorkAction, WorkCommand,
 };
 use cityfix_domain::text::fingerprint;
 use cityfix_domain::work::checked_note;
@@ -73,6 +74,9 @@ async fn reopen(
 struct CommentBody {
     token: String,
     text: String,
+    /// Media ids of the reporter's checked photos or videos of this report, shown with it.
+    #[serde(default)]
+    media: Vec<String>,
 }
 
 /// A public comment from the reporter, once per Idempotency-Key.
@@ -99,7 +103,11 @@ async fn comment(
         ),
         _ => format!("comment-{}", uuid::Uuid::new_v4()),
     };
-    let action = WorkAction::Comment { text: body.text };
+    shown_with_an_update(&request, &body.media)?;
+    let action = WorkAction::Comment {
+        text: body.text,
+        media: body.media,
+    };
     hand_to_status(&intake, &request, decision_id, reporter(), action).await
 }
 
@@ -166,6 +174,20 @@ async fn support(
         WorkAction::Support,
     )
     .await
+}
+
+/// Refuses media an update cannot show: more than `MAX_MEDIA_PER_ENTRY`, or an id that is not a
+/// checked file of `request` (status checks again when it applies the update).
+fn shown_with_an_update(request: &ServiceRequest, media: &[String]) -> Result<(), ApiError> {
+    match media_keys(request, media) {
+        Ok(_) => Ok(()),
+        Err(Rejection::Invalid(invalid)) => Err(invalid.into()),
+        Err(other) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "refused",
+            format!("{other:?}"),
+        )),
+    }
 }
 
 /// The request `typed` names, if `token` is its reporter's: 404 for an unknown request, 403 for a

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use cityfix_app::ports::{QueueConsumer, RequestQuery, RequestStore};
+use cityfix_app::ports::{MediaStore, QueueConsumer, RequestQuery, RequestStore};
 use cityfix_testing::{intake_deps, World};
 use http_body_util::BodyExt;
 use intake::Intake;
@@ -1146,4 +1146,379 @@ async fn the_reporter_s_language_comes_from_the_report_else_the_browser() {
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
     assert!(refused.body.contains("language"), "{}", refused.body);
     assert_eq!(h.stored().await, before);
+}
+
+#[tokio::test]
+async fn a_replayed_first_answer_gives_the_upload_token_again() {
+    // given a report whose first answer the client never read
+    let h = harness();
+    let first = h.post_json(&pothole_json(), Some("lost-answer-1")).await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    let token = first.json()["token"].as_str().unwrap().to_string();
+
+    // when the client sends it again with the same Idempotency-Key
+    let again = h.post_json(&pothole_json(), Some("lost-answer-1")).await;
+
+    // then it hears the same request and token, and the token still adds photos
+    assert_eq!(again.status, StatusCode::OK);
+    let again = again.json();
+    assert_eq!(again["token"], json!(token));
+    let id = again["service_request_id"].as_str().unwrap();
+    let form = h.ask_upload(id, &token, "image/jpeg").await;
+    assert_eq!(form.status, StatusCode::CREATED, "{}", form.body);
+
+    // and an Open311 client's replay likewise
+    let post = || {
+        Request::post("/open311/v2/requests.json")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header("Idempotency-Key", "lost-answer-2")
+            .body(Body::from(pothole_form()))
+            .unwrap()
+    };
+    let first = h.call(post()).await.json();
+    let replayed = h.call(post()).await.json();
+    assert!(first[0]["token"].is_string(), "{first}");
+    assert_eq!(replayed[0]["token"], first[0]["token"]);
+    assert_eq!(h.stored().await, 2);
+}
+
+impl Harness {
+    /// Changes a stored request as status would have, with a timeline entry of its own.
+    async fn change_stored(
+        &self,
+        id: &cityfix_domain::TrackingNumber,
+        change: impl FnOnce(&mut cityfix_domain::ServiceRequest),
+    ) {
+        let mut request = self.world.store.get(id).await.unwrap().unwrap();
+        change(&mut request);
+        let version = request.version;
+        request.version += 1;
+        let mut entry = cityfix_domain::TimelineEntry::submitted(request.updated_at);
+        entry.event_id = format!("changed-{version}");
+        self.world
+            .store
+            .update(&request, version, &entry)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn open311_shows_the_first_public_photo_and_lists_the_public_ones_never_a_private_one() {
+    use cityfix_app::media::{record_state, MediaState};
+    // given a report with a video, a photo staff keep private, and a photo of the street
+    let h = harness();
+    let created = h.post_json(&pothole_json(), None).await.json();
+    let id = cityfix_domain::TrackingNumber::parse(created["service_request_id"].as_str().unwrap())
+        .unwrap();
+    let key = |file: &str| format!("originals/{id}/{file}");
+    let link = |file: &str| format!("http://cityfix.test/api/v1/media/{id}/{file}");
+    h.change_stored(&id, |request| {
+        request.media = vec![key("clip.mp4"), key("face.jpg"), key("street.jpg")];
+        request.private_media = vec![key("face.jpg")];
+        request.media_url = Some(link("clip.mp4"));
+    })
+    .await;
+    for file in ["face.jpg", "street.jpg"] {
+        h.world
+            .media
+            .put(&key(file), vec![0xFF; 10], "image/jpeg")
+            .await
+            .unwrap();
+        let ready = MediaState::Ready {
+            request_id: id.clone(),
+            url: link(file),
+        };
+        let media_id = file.trim_end_matches(".jpg");
+        record_state(&h.world.media, media_id, &ready)
+            .await
+            .unwrap();
+    }
+
+    // when Open311 clients read it, one by id and in the list, in JSON
+    let one = h
+        .get(&format!("/open311/v2/requests/{id}.json"))
+        .await
+        .json();
+    let list = h.get("/open311/v2/requests.json").await.json();
+    // then `media_url` is the street photo (the video is no photo, the face is private), and
+    // `media_urls` lists the video and the street
+    for shown in [&one[0], &list[0]] {
+        assert_eq!(shown["media_url"], json!(link("street.jpg")), "{shown}");
+        assert_eq!(
+            shown["media_urls"],
+            json!([link("clip.mp4"), link("street.jpg")])
+        );
+    }
+
+    // and in XML, well formed, each link an item of `media_urls`
+    let xml = h.get(&format!("/open311/v2/requests/{id}.xml")).await;
+    assert_eq!(xml.status, StatusCode::OK);
+    assert_eq!(
+        xml_texts(&xml.body, "media_url"),
+        [link("street.jpg"), link("clip.mp4"), link("street.jpg")]
+    );
+    assert!(
+        xml.body.contains(&format!(
+            "<media_urls><media_url>{}</media_url><media_url>{}</media_url></media_urls>",
+            link("clip.mp4"),
+            link("street.jpg")
+        )),
+        "{}",
+        xml.body
+    );
+
+    // and the private photo is nowhere: not in the web view, not readable, its state tells no link
+    let web = h.get(&format!("/api/v1/requests/{id}")).await;
+    for body in [&web.body, &xml.body, &one.to_string()] {
+        assert!(!body.contains("face"), "{body}");
+    }
+    let hidden = h.get(&format!("/api/v1/media/{id}/face.jpg")).await;
+    assert_eq!(hidden.status, StatusCode::NOT_FOUND);
+    let shown = h.get(&format!("/api/v1/media/{id}/street.jpg")).await;
+    assert_eq!(shown.status, StatusCode::FOUND);
+    let state = h.get("/api/v1/media/face").await.json();
+    assert_eq!(state["state"], "private");
+    assert!(state.get("url").is_none(), "{state}");
+    assert_eq!(h.get("/api/v1/media/street").await.json()["state"], "ready");
+}
+
+#[tokio::test]
+async fn a_reporters_comment_shows_up_to_five_of_their_photos_and_six_are_refused() {
+    // given a report with six checked photos
+    let h = harness();
+    let created = h.post_json(&pothole_json(), None).await.json();
+    let token = created["token"].as_str().unwrap().to_string();
+    let id = cityfix_domain::TrackingNumber::parse(created["service_request_id"].as_str().unwrap())
+        .unwrap();
+    let ids = ["p1", "p2", "p3", "p4", "p5", "p6"];
+    h.change_stored(&id, |request| {
+        request.media = ids
+            .iter()
+            .map(|m| format!("originals/{id}/{m}.jpg"))
+            .collect();
+    })
+    .await;
+    let comment = |media: &[&str]| {
+        let body = json!({ "token": token, "text": "Still deep", "media": media });
+        Request::post(format!("/api/v1/requests/{id}/comments"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+
+    // when the reporter comments with six, or with one that is not checked: refused, nothing queued
+    let six = h.call(comment(&ids)).await;
+    assert_eq!(six.status, StatusCode::BAD_REQUEST, "{}", six.body);
+    assert_eq!(six.json()["error"]["code"], "too_many_files");
+    let unknown = h.call(comment(&["p1", "nope"])).await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+    assert_eq!(unknown.json()["error"]["code"], "unknown_media");
+    assert_eq!(h.world.queue.depth("status").await.unwrap(), 0);
+
+    // when with five: status is asked to show them with the comment
+    let five = h.call(comment(&ids[..5])).await;
+    assert_eq!(five.status, StatusCode::ACCEPTED, "{}", five.body);
+    let queued = h.world.queue.receive("status", 10).await.unwrap();
+    assert_eq!(queued.len(), 1);
+    assert!(
+        queued[0]
+            .body
+            .contains("\"media\":[\"p1\",\"p2\",\"p3\",\"p4\",\"p5\"]"),
+        "{}",
+        queued[0].body
+    );
+}
+
+impl Harness {
+    async fn ask_slot(&self, token: Option<&str>) -> Answer {
+        let mut body = json!({ "content_type": "image/jpeg", "size": 200_000 });
+        if let Some(token) = token {
+            body["upload_token"] = json!(token);
+        }
+        let request = Request::post("/api/v1/media")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        self.call(request).await
+    }
+
+    /// Uploads a photo into a slot's form and has the media check take it, as S3 and the media
+    /// function would.
+    async fn upload_into(&self, slot: &Value) -> cityfix_app::media::Checked {
+        let fields = slot["upload"]["fields"].as_object().unwrap();
+        let key = fields["key"].as_str().unwrap();
+        let photo = cityfix_app::samples::photo_with_location(64, 48, 1);
+        self.world
+            .media
+            .put(key, photo, "image/jpeg")
+            .await
+            .unwrap();
+        let deps = cityfix_app::media::MediaDeps {
+            media: Arc::new(self.world.media.clone()),
+            queue: Arc::new(self.world.queue.clone()),
+            public_url: "http://cityfix.test".into(),
+        };
+        cityfix_app::media::check_upload(&deps, key).await.unwrap()
+    }
+
+    /// Applies what waits on the status queue, as the status function would.
+    async fn apply_status(&self) -> usize {
+        let deps = cityfix_app::transition::StatusDeps {
+            city: cityfix_testing::demo_city(),
+            store: Arc::new(self.world.store.clone()),
+            queue: Arc::new(self.world.queue.clone()),
+            clock: Arc::new(cityfix_app::ports::SystemClock),
+            media: Arc::new(self.world.media.clone()),
+        };
+        let messages = self.world.queue.receive("status", 20).await.unwrap();
+        for message in &messages {
+            let command = serde_json::from_str(&message.body).unwrap();
+            cityfix_app::transition::apply(&deps, &command)
+                .await
+                .unwrap();
+            self.world
+                .queue
+                .delete("status", &message.receipt_handle)
+                .await
+                .unwrap();
+        }
+        messages.len()
+    }
+}
+
+#[tokio::test]
+async fn photos_uploaded_before_the_report_join_it_when_it_names_them_with_its_token() {
+    use cityfix_app::media::Checked;
+    let h = harness();
+    // given two slots of one upload token, and one of another
+    let first = h.ask_slot(None).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    let first = first.json();
+    let token = first["upload_token"].as_str().unwrap().to_string();
+    let second = h.ask_slot(Some(&token)).await.json();
+    assert_eq!(second["upload_token"], json!(token));
+    let other = h.ask_slot(None).await.json();
+    let stranger = h.ask_slot(Some("made-up-token")).await;
+    assert_eq!(stranger.status, StatusCode::FORBIDDEN, "{}", stranger.body);
+    let id_of = |slot: &Value| slot["media_id"].as_str().unwrap().to_string();
+    let (m1, m2, m3) = (id_of(&first), id_of(&second), id_of(&other));
+    assert_eq!(
+        h.get(&format!("/api/v1/media/{m1}")).await.json()["state"],
+        "waiting"
+    );
+
+    // when the first is uploaded before the report: it is checked and held
+    assert!(matches!(h.upload_into(&first).await, Checked::Held { .. }));
+
+    // then a report naming it with another token is refused, and so is one naming a stranger
+    let mut report = pothole_json();
+    report["media"] = json!([m1, m2]);
+    report["upload_token"] = json!(other["upload_token"]);
+    let refused = h.post_json(&report, None).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    report["upload_token"] = json!(token);
+    report["media"] = json!([m1, "0000-not-given"]);
+    let unknown = h.post_json(&report, None).await;
+    assert_eq!(
+        unknown.json()["error"]["code"],
+        "unknown_media",
+        "{}",
+        unknown.body
+    );
+    assert_eq!(h.stored().await, 0, "nothing was stored");
+
+    // when the report names both with their token
+    report["media"] = json!([m1, m2]);
+    let created = h.post_json(&report, None).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.json()["service_request_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // and the second is uploaded after it
+    assert!(
+        matches!(h.upload_into(&second).await, Checked::Attached { ref request_id, .. } if request_id.as_str() == id)
+    );
+
+    // then status attaches both, each shown at the report's media route and in Open311
+    assert_eq!(h.apply_status().await, 2);
+    let open311 = h
+        .get(&format!("/open311/v2/requests/{id}.json"))
+        .await
+        .json();
+    let links = open311[0]["media_urls"].as_array().unwrap().clone();
+    assert_eq!(links.len(), 2, "{open311}");
+    assert_eq!(open311[0]["media_url"], links[0]);
+    for media_id in [&m1, &m2] {
+        let read = h.get(&format!("/api/v1/media/{id}/{media_id}.jpg")).await;
+        assert_eq!(read.status, StatusCode::FOUND, "{}", read.body);
+        assert_eq!(
+            h.get(&format!("/api/v1/media/{media_id}")).await.json()["state"],
+            "ready"
+        );
+    }
+
+    // when the scheduler's sweep runs an hour and more later
+    let later = chrono::Utc::now() + chrono::Duration::minutes(61);
+    let dropped =
+        cityfix_app::slots::sweep_slots(&h.world.media, later, cityfix_app::slots::SLOT_LIFETIME)
+            .await
+            .unwrap();
+    // then the slot no report named is dropped, the others stay on their report
+    assert_eq!(dropped, 1);
+    let state = h.get(&format!("/api/v1/media/{m3}")).await.json();
+    assert_eq!(state["state"], "dropped", "{state}");
+    let mut late = pothole_json();
+    late["media"] = json!([m3]);
+    late["upload_token"] = json!(other["upload_token"]);
+    let late = h.post_json(&late, None).await;
+    assert_eq!(
+        late.json()["error"]["code"],
+        "media_dropped",
+        "{}",
+        late.body
+    );
+    let read = h.get(&format!("/api/v1/media/{id}/{m1}.jpg")).await;
+    assert_eq!(read.status, StatusCode::FOUND);
+    assert!(h.world.media.keys("slots/", 10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_open311_client_names_its_uploaded_photos_with_media_and_its_upload_token() {
+    // given a photo uploaded into a slot and checked
+    let h = harness();
+    let slot = h.ask_slot(None).await.json();
+    let token = slot["upload_token"].as_str().unwrap();
+    let media_id = slot["media_id"].as_str().unwrap();
+    h.upload_into(&slot).await;
+
+    // when a client posts the report with the extension fields, once with a wrong token
+    let post = |token: &str| {
+        let form = format!("{}&media={media_id}&upload_token={token}", pothole_form());
+        Request::post("/open311/v2/requests.xml")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(form))
+            .unwrap()
+    };
+    let wrong = h.call(post("not-the-token")).await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN, "{}", wrong.body);
+    assert!(xml_texts(&wrong.body, "description")[0].contains("another upload token"));
+    assert_eq!(h.stored().await, 0);
+    let created = h.call(post(token)).await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+
+    // then the photo joins the report
+    let id = xml_texts(&created.body, "service_request_id")[0].clone();
+    assert_eq!(h.apply_status().await, 1);
+    let shown = h
+        .get(&format!("/open311/v2/requests/{id}.json"))
+        .await
+        .json();
+    assert_eq!(
+        shown[0]["media_url"],
+        json!(format!(
+            "http://cityfix.test/api/v1/media/{id}/{media_id}.jpg"
+        ))
+    );
 }

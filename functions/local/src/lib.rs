@@ -434,6 +434,7 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
             store: adapters.store.clone(),
             queue: adapters.queue.clone(),
             clock: Arc::new(SystemClock),
+            media: adapters.media.clone(),
         };
         tasks.extend(workers::spawn(consumers, scheduler, stopped));
     }

@@ -23,6 +23,9 @@ pub async fn handle(deps: &MediaDeps, event: S3Event) -> Result<Vec<Checked>, Ap
             Checked::Attached { request_id, key } => {
                 tracing::info!(%request_id, %key, "upload checked and kept")
             }
+            Checked::Held { key } => {
+                tracing::info!(%key, "slot's upload checked and kept for its report")
+            }
             Checked::Refused(why) => tracing::warn!(%key, %why, "upload refused and deleted"),
             Checked::Ignored => tracing::info!(%key, "nothing to check"),
         }

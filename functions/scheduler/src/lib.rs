@@ -29,6 +29,8 @@ pub struct Ticked {
     pub backlog_notices: usize,
     /// "Has it been fixed?" questions sent to notify.
     pub surveys: usize,
+    /// Upload slots dropped: no report named them within an hour.
+    pub slots_dropped: usize,
 }
 
 /// Runs the jobs for one scheduled event. Every job runs even when one before it failed; a
@@ -50,6 +52,12 @@ pub async fn handle(deps: &SchedulerDeps, event: serde_json::Value) -> Result<Ti
     let backlog_notices =
         cityfix_app::backlog::queue_backlog_notices(&deps.city, store, queue).await;
     let surveys = queue_surveys(store, queue, &deps.city.residents, now, SURVEYS_PER_RUN).await;
+    let slots_dropped = cityfix_app::slots::sweep_slots(
+        deps.media.as_ref(),
+        now,
+        cityfix_app::slots::SLOT_LIFETIME,
+    )
+    .await;
     let schedule = event["resources"][0].as_str().unwrap_or("unknown");
     let ticked = Ticked {
         requeued: *requeued.as_ref().unwrap_or(&0),
@@ -57,6 +65,7 @@ pub async fn handle(deps: &SchedulerDeps, event: serde_json::Value) -> Result<Ti
         archiving: *archiving.as_ref().unwrap_or(&0),
         backlog_notices: *backlog_notices.as_ref().unwrap_or(&0),
         surveys: *surveys.as_ref().unwrap_or(&0),
+        slots_dropped: *slots_dropped.as_ref().unwrap_or(&0),
     };
     tracing::info!(
         schedule,
@@ -65,6 +74,7 @@ pub async fn handle(deps: &SchedulerDeps, event: serde_json::Value) -> Result<Ti
         archiving = ticked.archiving,
         backlog_notices = ticked.backlog_notices,
         surveys = ticked.surveys,
+        slots_dropped = ticked.slots_dropped,
         "ticked"
     );
     requeued?;
@@ -72,5 +82,6 @@ pub async fn handle(deps: &SchedulerDeps, event: serde_json::Value) -> Result<Ti
     archiving?;
     backlog_notices?;
     surveys?;
+    slots_dropped?;
     Ok(ticked)
 }

@@ -58,6 +58,7 @@ impl City311 {
             store: Arc::new(self.world.store.clone()),
             queue: Arc::new(self.world.queue.clone()),
             clock: Arc::new(FixedClock(now)),
+            media: Arc::new(self.world.media.clone()),
         }
     }
 

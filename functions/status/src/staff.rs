@@ -92,6 +92,11 @@ pub fn staff_router(staff: Staff) -> Router {
         .route("/staff/v1/requests/{id}/expected", post(expected))
         .route("/staff/v1/requests/{id}/referral", post(referral))
         .route("/staff/v1/requests/{id}/media", post(media_form))
+        .route("/staff/v1/requests/{id}/media/{file}", get(read_media))
+        .route(
+            "/staff/v1/requests/{id}/media/{media_id}/privacy",
+            post(media_privacy),
+        )
         .route("/staff/v1/audit", get(audit))
         .route(
             "/staff/v1/backlogs",
@@ -159,6 +164,8 @@ async fn case_view(
         fields.insert("followers".into(), json!(followers));
         fields.insert("reporter_can_be_reached".into(), json!(has_reporter));
         fields.insert("version".into(), json!(request.version));
+        fields.insert("media".into(), json!(request.media));
+        fields.insert("private_media".into(), json!(request.private_media));
     }
     Ok(view)
 }
@@ -900,6 +907,89 @@ async fn media_form(
         ask.size,
     )
     .await
+}
+
+/// Which version of a file staff read.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MediaRead {
+    /// `original` for the stripped original; otherwise a photo's web version.
+    #[serde(default)]
+    size: Option<String>,
+}
+
+/// A photo or video of a request for staff, private ones included for whoever reads the case view:
+/// a redirect to a link good for a few minutes, never cached.
+async fn read_media(
+    State(staff): Shared,
+    Path((id, file)): Path<(String, String)>,
+    SignedIn(claims): SignedIn,
+    query: Result<Query<MediaRead>, QueryRejection>,
+) -> Result<axum::response::Response, ApiError> {
+    use cityfix_app::media::{key_of_file, original_key, version_key, WEB};
+    let Query(query) = query
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
+    let request = stored_request(staff.deps.store.as_ref(), &id).await?;
+    let reading = readable(&staff, &claims, &request)?;
+    let key = key_of_file(&request, &file)
+        .cloned()
+        .unwrap_or_else(|| original_key(&request.id, &file));
+    let shown = match reading {
+        Reading::Case => request.media.contains(&key),
+        _ => request.shows_media(&key),
+    };
+    if !shown {
+        return Err(ApiError::not_found(format!(
+            "report {} has no file `{}`",
+            request.id,
+            echo(&file)
+        )));
+    }
+    let read = match (query.size.as_deref(), version_key(&key, WEB)) {
+        (Some("original"), _) | (_, None) => key,
+        (_, Some(web)) => web,
+    };
+    let link = staff
+        .deps
+        .media
+        .download_url(&read, std::time::Duration::from_secs(300))
+        .await?;
+    Ok((
+        StatusCode::FOUND,
+        [
+            (axum::http::header::LOCATION, link),
+            (axum::http::header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+    )
+        .into_response())
+}
+
+/// The body of `POST …/media/{media_id}/privacy`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PrivacyBody {
+    /// True to keep the file from the public (a face, a licence plate); false to show it again.
+    private: bool,
+    /// Why, for the audit log and the staff timeline.
+    reason: String,
+}
+
+/// Keeps one photo or video of a request private, or shows it again: as any change of the work,
+/// by whoever may change the request, audited, with an internal entry that tells nobody.
+async fn media_privacy(
+    State(staff): Shared,
+    Path((id, media_id)): Path<(String, String)>,
+    SignedIn(claims): SignedIn,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let body: PrivacyBody = read_json(&headers, &body)?;
+    let action = WorkAction::MediaPrivacy {
+        media: media_id,
+        private: body.private,
+        reason: body.reason,
+    };
+    work(&staff, &claims, &id, &headers, Act::Work, action, None).await
 }
 
 /// The body of `POST /staff/v1/backlogs`.

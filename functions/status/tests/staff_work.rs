@@ -964,3 +964,189 @@ async fn a_backlog_tells_every_request_it_covers_once_and_new_ones_while_it_stan
         .await;
     assert!(list["backlogs"][0]["lifted_at"].is_string(), "{list}");
 }
+
+/// Puts checked photos on the pothole as the media function and status would have, the first
+/// becoming its `media_url`.
+async fn with_photos(fixture: &Fixture, media_ids: &[&str]) {
+    let mut request = fixture.stored().await;
+    let version = request.version;
+    request.media = media_ids
+        .iter()
+        .map(|id| format!("originals/{POTHOLE}/{id}.jpg"))
+        .collect();
+    request.media_url = Some(format!(
+        "http://127.0.0.1:3000/api/v1/media/{POTHOLE}/{}.jpg",
+        media_ids[0]
+    ));
+    request.version += 1;
+    let entry = cityfix_domain::TimelineEntry {
+        event_id: "photos".into(),
+        at: request.updated_at,
+        kind: cityfix_domain::TimelineKind::Media,
+        status: None,
+        note: Some("Photos added".into()),
+        public: true,
+        actor: None,
+        internal_note: None,
+        media: request.media.clone(),
+    };
+    fixture
+        .world
+        .store
+        .update(&request, version, &entry)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_photo_kept_private_is_in_no_public_output_and_no_message() {
+    // given a pothole with a photo showing a face and one of the street
+    let fixture = Fixture::new().await;
+    with_photos(&fixture, &["face", "street"]).await;
+    let privacy = |media: &str| format!("media/{media}/privacy");
+    let keep = json!({ "private": true, "reason": "a passer-by's face" });
+
+    // when an agent, or a crew of another department, tries to hide it: refused, nothing written
+    for caller in [AGENT, OTHER_CREW] {
+        let (status, answer) = fixture.post(caller, &privacy("face"), keep.clone()).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    }
+    let (status, answer) = fixture.post(CREW, &privacy("nope"), keep.clone()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert!(fixture.stored().await.private_media.is_empty());
+
+    // when the crew keeps it private
+    let (status, answer) = fixture.post(CREW, &privacy("face"), keep.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let face = format!("originals/{POTHOLE}/face.jpg");
+    assert_eq!(answer["request"]["private_media"], json!([face]));
+    // and again: nothing to change
+    let (status, answer) = fixture.post(CREW, &privacy("face"), keep.clone()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(answer["error"]["code"], "unchanged");
+
+    // then nobody is told of it, and the audit log has who and why
+    assert!(fixture.deliver().await.is_empty(), "an internal change");
+    let stored = fixture.stored().await;
+    let audit = fixture
+        .world
+        .store
+        .audit(&cityfix_app::ports::AuditQuery {
+            request: Some(stored.id.clone()),
+            actor: None,
+            from: chrono::Utc::now() - chrono::Duration::hours(1),
+            to: chrono::Utc::now() + chrono::Duration::hours(1),
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    let record = audit.last().unwrap();
+    assert_eq!(
+        (record.action.as_str(), record.actor.as_str()),
+        ("media_privacy", CREW.sub)
+    );
+    assert!(record.note.as_deref().unwrap().contains("passer-by"));
+
+    // when the crew closes it showing both photos
+    let (status, answer) = fixture
+        .post(
+            CREW,
+            "transitions",
+            json!({ "to": "closed", "resolution": "fixed", "note": "Filled", "media": ["face", "street"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+
+    // then the reporter's message links the street only
+    let emails = fixture.deliver().await;
+    assert_eq!(emails.len(), 1, "{emails:?}");
+    assert!(emails[0].contains(&format!("/api/v1/media/{POTHOLE}/street.jpg")));
+    assert!(!emails[0].contains("face.jpg"), "{}", emails[0]);
+
+    // and the public view, Open311 (JSON, XML, updates feed) show the street only
+    let stored = fixture.stored().await;
+    let timeline = fixture.world.store.timeline(&stored.id).await.unwrap();
+    let public = cityfix_http::api::request_view(&demo_city(), &stored, &timeline);
+    let open311 =
+        cityfix_http::open311::request_view(&demo_city(), "http://127.0.0.1:3000", &stored);
+    let street = format!("http://127.0.0.1:3000/api/v1/media/{POTHOLE}/street.jpg");
+    assert_eq!(open311["media_url"], json!(street));
+    assert_eq!(open311["media_urls"], json!([street]));
+    assert_eq!(public["media_url"], json!(street));
+    let history = cityfix_app::updates::public_history(&stored, &timeline);
+    let updates: Vec<Value> = history
+        .iter()
+        .map(|u| cityfix_http::open311::update_view(&demo_city(), "http://127.0.0.1:3000", u))
+        .collect();
+    let xml = cityfix_http::open311::to_xml("service_requests", &json!([open311]));
+    for shown in [
+        public.to_string(),
+        open311.to_string(),
+        json!(updates).to_string(),
+        xml,
+    ] {
+        assert!(!shown.contains("face"), "{shown}");
+        assert!(shown.contains("street.jpg"), "{shown}");
+    }
+
+    // and staff who read the case see it, others do not
+    let file = format!("/staff/v1/requests/{POTHOLE}/media/face.jpg");
+    let (status, _) = fixture.call(CREW, "GET", &file, None, None).await;
+    assert_eq!(status, StatusCode::FOUND);
+    let (status, _) = fixture.call(AGENT, "GET", &file, None, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // when a supervisor shows it again, it is public again
+    let (status, answer) = fixture
+        .post(
+            SUPERVISOR,
+            &privacy("face"),
+            json!({ "private": false, "reason": "blurred is fine" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let stored = fixture.stored().await;
+    let open311 =
+        cityfix_http::open311::request_view(&demo_city(), "http://127.0.0.1:3000", &stored);
+    assert_eq!(open311["media_urls"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn an_update_shows_at_most_five_photos_and_six_are_refused_whole() {
+    // given a pothole with six checked photos
+    let fixture = Fixture::new().await;
+    let ids = ["p1", "p2", "p3", "p4", "p5", "p6"];
+    with_photos(&fixture, &ids).await;
+    let before = fixture.stored().await;
+
+    // when a note or a transition names all six: refused, nothing written
+    for (action, body) in [
+        (
+            "notes",
+            json!({ "text": "Six views", "public": true, "media": ids }),
+        ),
+        ("transitions", json!({ "to": "in_progress", "media": ids })),
+    ] {
+        let (status, answer) = fixture.post(CREW, action, body).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{action}: {answer}"
+        );
+        assert_eq!(answer["error"]["code"], "too_many_files", "{answer}");
+        assert_eq!(answer["error"]["field"], "media", "{answer}");
+    }
+    assert_eq!(fixture.stored().await.version, before.version);
+
+    // when a note names five: they are shown with it
+    let (status, answer) = fixture
+        .post(
+            CREW,
+            "notes",
+            json!({ "text": "Five views", "public": true, "media": &ids[..5] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let timeline = fixture.world.store.timeline(&before.id).await.unwrap();
+    assert_eq!(timeline.last().unwrap().media.len(), 5);
+}

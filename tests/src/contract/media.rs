@@ -152,7 +152,7 @@ pub async fn a_changed_link_is_refused(media: &dyn MediaStore) {
 
 /// A queue that keeps what it is sent, for the media check.
 #[derive(Default)]
-struct Kept(std::sync::Mutex<Vec<String>>);
+pub struct Kept(pub std::sync::Mutex<Vec<String>>);
 
 #[async_trait::async_trait]
 impl cityfix_app::ports::Queue for Kept {
@@ -199,4 +199,37 @@ pub async fn the_check_refuses_a_file_over_its_kind(media: std::sync::Arc<dyn Me
         matches!(&sent[..], [note] if note.contains("refuse_media")),
         "{sent:?}"
     );
+}
+
+pub async fn the_keys_of_a_folder_are_listed_in_order(media: &dyn MediaStore) {
+    // given records in two folders, one nested, and a file beside them
+    for key in [
+        "slots/bbbb/m-2.jpg",
+        "slots/aaaa/m-1.mp4",
+        "slots/aaaa/m-0.jpg",
+        "states/m-1.pending",
+    ] {
+        media
+            .put(key, b"{}".to_vec(), "application/json")
+            .await
+            .unwrap();
+    }
+    // then a folder lists its keys at any depth, in key order, up to the limit
+    assert_eq!(
+        media.keys("slots/", 10).await.unwrap(),
+        [
+            "slots/aaaa/m-0.jpg",
+            "slots/aaaa/m-1.mp4",
+            "slots/bbbb/m-2.jpg"
+        ]
+    );
+    assert_eq!(
+        media.keys("slots/aaaa/", 10).await.unwrap(),
+        ["slots/aaaa/m-0.jpg", "slots/aaaa/m-1.mp4"]
+    );
+    assert_eq!(
+        media.keys("slots/", 1).await.unwrap(),
+        ["slots/aaaa/m-0.jpg"]
+    );
+    assert!(media.keys("nothing/", 10).await.unwrap().is_empty());
 }

@@ -59,7 +59,8 @@ macro_rules! media_contract {
     ($make:expr) => {
         $crate::media_contract!(@cases $make;
             a_file_is_put_read_and_deleted, a_stored_file_is_never_replaced, a_browser_uploads_with_the_form, a_form_refuses_a_file_over_its_size,
-            a_form_refuses_a_changed_field, a_link_reads_the_file, a_changed_link_is_refused);
+            a_form_refuses_a_changed_field, a_link_reads_the_file, a_changed_link_is_refused,
+            the_keys_of_a_folder_are_listed_in_order);
     };
     (@cases $make:expr; $($case:ident),*) => {
         $(

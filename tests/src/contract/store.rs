@@ -86,7 +86,8 @@ pub async fn an_idempotency_key_replays(store: &dyn RequestStore) {
         store.create(&again).await.unwrap(),
         Created::Replayed {
             id: first.request.id.clone(),
-            fingerprint: "fp-1".into()
+            fingerprint: "fp-1".into(),
+            token: Some(first.token.clone()),
         }
     );
     assert_eq!(
