@@ -153,9 +153,7 @@ fn sign_in_form(
     context.insert("next".into(), json!(next));
     context.insert("username".into(), json!(username));
     context.insert("expired".into(), json!(expired));
-    if let Some(error) = error {
-        context.insert("error".into(), json!(error));
-    }
+    context.insert("error".into(), json!(error));
     let mut response = admin.views.page(status, "sign_in.html", context);
     response.headers_mut().append(
         header::SET_COOKIE,
@@ -658,12 +656,8 @@ async fn request_page(
         ("timezone".into(), json!(admin.city.timezone.name())),
         ("idem".into(), json!(uuid::Uuid::new_v4().to_string())),
     ]);
-    if let Some(flash) = flash {
-        context.insert("flash".into(), json!(flash));
-    }
-    if let Some(error) = error {
-        context.insert("error".into(), json!(error));
-    }
+    context.insert("flash".into(), json!(flash));
+    context.insert("error".into(), json!(error));
     admin.views.page(status, "request.html", context)
 }
 
@@ -974,9 +968,7 @@ fn intake_form(
         ("timezone".into(), json!(admin.city.timezone.name())),
         ("idem".into(), json!(uuid::Uuid::new_v4().to_string())),
     ]);
-    if let Some(error) = error {
-        context.insert("error".into(), json!(error));
-    }
+    context.insert("error".into(), json!(error));
     admin.views.page(status, "intake.html", context)
 }
 
@@ -1197,9 +1189,7 @@ async fn backlogs_page(
         ("may_declare".into(), json!(oversees(&session.claims))),
         ("timezone".into(), json!(admin.city.timezone.name())),
     ]);
-    if let Some(error) = error {
-        context.insert("error".into(), json!(error));
-    }
+    context.insert("error".into(), json!(error));
     admin.views.page(status, "backlogs.html", context)
 }
 
