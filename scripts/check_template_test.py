@@ -139,7 +139,7 @@ CASES: dict[str, tuple[Mutation | None, Mutation | None, dict[int, list[str]]]] 
         {2: [r"functions/router \(package router\): builds no binary",
              r"RouterFunction: builds binary 'router', which no crate under functions/ provides"]}),
     "crates-duplicate-binary-name": (
-        None, lambda m: bins(m, "media")[0].update(name="intake"),
+        None, lambda m: next(b for b in bins(m, "media") if b["name"] == "media").update(name="intake"),
         {2: [r"binary 'intake' is built by functions/intake/src/main.rs and functions/media/src/main.rs",
              r"MediaFunction: builds binary 'media', which no crate under functions/ provides"]}),
     "crates-no-function-crates": (
@@ -176,7 +176,8 @@ CASES: dict[str, tuple[Mutation | None, Mutation | None, dict[int, list[str]]]] 
         {3: [r"RoutingQueue: no SqsManagedSseEnabled or KmsMasterKeyId"]}),
     "queues-no-sqs-event-source": (
         lambda t: [props(t, f)["Events"].pop(e) for f, e in
-                   (("RouterFunction", "RoutingJobs"), ("StatusFunction", "StatusChanges"), ("NotifyFunction", "Notifications"))], None,
+                   (("RouterFunction", "RoutingJobs"), ("StatusFunction", "StatusChanges"), ("NotifyFunction", "Notifications"),
+                    ("MediaFetchFunction", "FetchJobs"))], None,
         {3: [r"no SQS event sources found"]}),
     # (4) function shape
     "shape-runtime": (

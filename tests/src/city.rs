@@ -19,10 +19,26 @@ pub fn repo_root() -> PathBuf {
 
 /// The demo city on a free port with its data in `data`; `workers: false` stops reports after intake.
 pub async fn start_city(data: &Path, workers: bool, visibility_timeout: Duration) -> Running {
+    start_city_from(
+        &repo_root().join("config/hartford"),
+        data,
+        workers,
+        visibility_timeout,
+    )
+    .await
+}
+
+/// [`start_city`] with the city folder at `config` (a copy of the demo city a test changed).
+pub async fn start_city_from(
+    config: &Path,
+    data: &Path,
+    workers: bool,
+    visibility_timeout: Duration,
+) -> Running {
     start(LocalOptions {
         addr: "127.0.0.1:0".parse().unwrap(),
         data_dir: data.to_path_buf(),
-        config_dir: repo_root().join("config/hartford"),
+        config_dir: config.to_path_buf(),
         web_dir: repo_root().join("web"),
         public_url: None,
         queues: QueueSettings {

@@ -106,9 +106,9 @@ pub fn table(template: &Value) -> TableSpec {
     }
 }
 
-/// The queues `RoutingQueue`, `StatusQueue` and `NotifyQueue`.
+/// The queues `RoutingQueue`, `StatusQueue`, `NotifyQueue` and `MediaQueue`.
 pub fn queues(template: &Value) -> Vec<QueueSpec> {
-    ["routing", "status", "notify"]
+    ["routing", "status", "notify", "media"]
         .into_iter()
         .map(|name| {
             let id = format!("{}{}Queue", name[..1].to_uppercase(), &name[1..]);

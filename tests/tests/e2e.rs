@@ -185,3 +185,81 @@ async fn the_resident_page_is_served_at_the_root() {
         .contains("javascript"));
     city.stop().await;
 }
+
+#[tokio::test]
+async fn an_open311_media_url_on_the_city_list_is_fetched_checked_and_shown_from_the_city() {
+    use cityfix_tests::city::start_city_from;
+    // given an asset system's photo server on this machine, and a city that lists it
+    let photo = cityfix_app::samples::photo_with_location(1200, 900, 1);
+    let server = axum::Router::new().route(
+        "/wo/1187.jpg",
+        axum::routing::get(move || {
+            let photo = photo.clone();
+            async move { photo }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let photos = format!("http://{}/wo/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, server).await.unwrap() });
+    let config = tempfile::tempdir().unwrap();
+    cityfix_testing::copy_demo_city(config.path());
+    let city_toml = config.path().join("city.toml");
+    let text = std::fs::read_to_string(&city_toml).unwrap();
+    let listed = text.replacen("from = []", &format!("from = [\"{photos}\"]"), 1);
+    assert_ne!(
+        listed, text,
+        "the demo city.toml has an empty [media_fetch] list to fill"
+    );
+    std::fs::write(&city_toml, listed).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let city = start_city_from(config.path(), data.path(), true, Duration::from_secs(30)).await;
+
+    // when an Open311 client reports a pothole with the photo's URL
+    let answer: Value = reqwest::Client::new()
+        .post(format!("{}/open311/v2/requests.json", city.url))
+        .form(&[
+            ("api_key", "demo-open311-key"),
+            ("service_code", "pothole"),
+            ("lat", "41.7677"),
+            ("long", "-72.67602"),
+            ("attribute[pothole_size]", "small"),
+            ("media_url", &format!("{photos}1187.jpg")),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = answer[0]["service_request_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // then the photo is fetched, checked and served from the city's own address
+    let own = format!("{}/api/v1/media/{id}/", city.url.trim_end_matches('/'));
+    let (request, _) = read_until(&city, &id, |r| {
+        r["media_url"].as_str().is_some_and(|u| u.starts_with(&own))
+    })
+    .await;
+    let link = request["media_url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no photo: {request}"));
+    assert!(link.starts_with(&own), "{request}");
+    let open311: Value = get_json(&city, &format!("/open311/v2/requests/{id}.json")).await;
+    assert_eq!(open311[0]["media_url"], link, "{open311}");
+    assert!(
+        !open311.to_string().contains(&photos),
+        "the client's URL is never shown"
+    );
+    let served = reqwest::get(link).await.unwrap();
+    assert_eq!(served.status(), 200);
+    let bytes = served.bytes().await.unwrap();
+    for trace in cityfix_app::samples::LOCATION_TRACES {
+        assert!(
+            !cityfix_app::samples::holds(&bytes, trace),
+            "served with {trace:?}"
+        );
+    }
+    city.stop().await;
+}

@@ -4,6 +4,7 @@ pub mod archive;
 pub mod backlog;
 pub mod breach;
 pub mod devices;
+pub mod fetch;
 pub mod fix_history;
 pub mod follow;
 pub mod geocoding;

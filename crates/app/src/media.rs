@@ -121,6 +121,13 @@ pub fn upload_key(request_id: &TrackingNumber, media_id: &str, kind: &MediaKind)
     format!("uploads/{request_id}/{media_id}.{}", kind.extension)
 }
 
+/// Where the fetch function puts a file fetched from a client's `media_url`, for the same check as
+/// an upload: `fetched/<request>/<media id>.<ext>` (storage tells nobody of these; the fetch
+/// function checks each itself).
+pub fn fetched_key(request_id: &TrackingNumber, media_id: &str, kind: &MediaKind) -> String {
+    format!("fetched/{request_id}/{media_id}.{}", kind.extension)
+}
+
 /// Where a checked file is kept: `originals/<request>/<file>`.
 pub fn original_key(request_id: &TrackingNumber, file: &str) -> String {
     format!("originals/{request_id}/{file}")
@@ -190,32 +197,20 @@ pub fn public_links(public_url: &str, request: &ServiceRequest) -> Vec<String> {
 }
 
 /// The one picture a request shows (Open311 `media_url`): the web version of its first photo the
-/// public may see; else the link its reporter gave; none while its only photos are private.
+/// public may see; none while it has no photo or its only photos are private. A link an Open311
+/// client gave is never shown: such a photo is fetched and checked first (see [`crate::fetch`]).
 pub fn shown_media_url(public_url: &str, request: &ServiceRequest) -> Option<String> {
-    let own = format!("/api/v1/media/{}/", request.id);
     request
         .public_media()
         .find(|key| is_photo_key(key))
         .and_then(|key| media_link(public_url, &request.id, key))
-        .or_else(|| {
-            request
-                .media_url
-                .clone()
-                .filter(|url| !url.contains(own.as_str()))
-        })
 }
 
 /// [`shown_media_url`] for a caller that does not know the public address: the address is read
 /// from the link of ours the request keeps, if it keeps one.
 pub fn shown_media_url_of(request: &ServiceRequest) -> Option<String> {
-    match request
-        .media_url
-        .as_deref()
-        .and_then(|url| url.split_once("/api/v1/media/"))
-    {
-        Some((public_url, _)) => shown_media_url(public_url, request),
-        None => request.media_url.clone(),
-    }
+    let (public_url, _) = request.media_url.as_deref()?.split_once("/api/v1/media/")?;
+    shown_media_url(public_url, request)
 }
 
 /// Whether `media_id` may be a media id: 1 to 64 letters, digits and dashes (a uuid), so it is
@@ -230,7 +225,15 @@ pub fn plain_media_id(media_id: &str) -> bool {
 
 /// An upload's request, media id and kind, read from its key.
 pub fn parse_upload_key(key: &str) -> Option<(TrackingNumber, String, &'static MediaKind)> {
-    let rest = key.strip_prefix("uploads/")?;
+    parse_key_under("uploads/", key)
+}
+
+/// A request's file under `folder` (`uploads/`, `fetched/`): its request, media id and kind.
+fn parse_key_under(
+    folder: &str,
+    key: &str,
+) -> Option<(TrackingNumber, String, &'static MediaKind)> {
+    let rest = key.strip_prefix(folder)?;
     let (request, file) = rest.split_once('/')?;
     let (media_id, extension) = file.rsplit_once('.')?;
     if !plain_media_id(media_id) {
@@ -336,8 +339,9 @@ pub async fn check_upload(deps: &MediaDeps, key: &str) -> Result<Checked, AppErr
     if let Some(slot) = parse_slot_upload_key(key) {
         return check_slot_upload(deps, key, slot).await;
     }
-    let Some((request_id, media_id, kind)) = parse_upload_key(key) else {
-        if key.starts_with("uploads/") {
+    let parsed = parse_upload_key(key).or_else(|| parse_key_under("fetched/", key));
+    let Some((request_id, media_id, kind)) = parsed else {
+        if key.starts_with("uploads/") || key.starts_with("fetched/") {
             deps.media.delete(key).await?;
             return Ok(Checked::Refused(format!("`{key}` is not an upload key")));
         }
@@ -582,12 +586,11 @@ mod tests {
         request.private_media.push(street.into());
         assert_eq!(shown_media_url(base, &request), None);
         assert_eq!(shown_media_url_of(&request), None);
-        // a link the reporter gave stands when the request has no public photo
+        // a link a client gave (kept by requests stored before media_url was fetched) is never
+        // shown: only photos the city checked and serves itself
         let given = request_with(&[face], &[face], Some("https://photos.example/p.jpg"));
-        assert_eq!(
-            shown_media_url(base, &given).as_deref(),
-            Some("https://photos.example/p.jpg")
-        );
+        assert_eq!(shown_media_url(base, &given), None);
+        assert_eq!(shown_media_url_of(&given), None);
         // another request's file gets no link
         assert_eq!(
             media_link(base, &request.id, "originals/ABCD-EFGH/x.jpg"),

@@ -399,16 +399,24 @@ pub enum QueueName {
     Routing,
     Status,
     Notify,
+    /// Photos to fetch from a client's `media_url` (see [`crate::fetch`]).
+    Media,
 }
 
 impl QueueName {
-    pub const ALL: [QueueName; 3] = [QueueName::Routing, QueueName::Status, QueueName::Notify];
+    pub const ALL: [QueueName; 4] = [
+        QueueName::Routing,
+        QueueName::Status,
+        QueueName::Notify,
+        QueueName::Media,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             QueueName::Routing => "routing",
             QueueName::Status => "status",
             QueueName::Notify => "notify",
+            QueueName::Media => "media",
         }
     }
 }

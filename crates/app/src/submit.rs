@@ -50,6 +50,8 @@ pub struct Submitted {
     pub request: ServiceRequest,
     pub token: Option<String>,
     pub replayed: bool,
+    /// What the client should know that did not stop the report: a `media_url` not fetched.
+    pub notices: Vec<String>,
 }
 
 #[derive(Debug, Error)]
@@ -117,6 +119,11 @@ pub async fn submit(deps: &IntakeDeps, submission: Submission) -> Result<Submitt
             expires_at: now + Duration::hours(IDEMPOTENCY_WINDOW_HOURS),
         });
     let reporter = (!report.contact.is_empty()).then(|| report.contact.clone());
+    let (fetch_url, notices) = match report.media_url.clone() {
+        Some(url) if deps.city.media_fetch.allows(&url) => (Some(url), Vec::new()),
+        Some(url) => (None, vec![not_fetched(&url)]),
+        None => (None, Vec::new()),
+    };
     for _ in 0..MAX_NUMBER_DRAWS {
         let new = NewRequest {
             request: ServiceRequest::submitted(
@@ -134,10 +141,14 @@ pub async fn submit(deps: &IntakeDeps, submission: Submission) -> Result<Submitt
         match deps.store.create(&new).await {
             Ok(Created::New) => {
                 queue_for_routing(deps, &new.request).await;
+                if let Some(url) = fetch_url {
+                    queue_fetch(deps, &new.request, url).await;
+                }
                 return Ok(Submitted {
                     request: new.request,
                     token: Some(new.token),
                     replayed: false,
+                    notices,
                 });
             }
             Ok(Created::Replayed {
@@ -162,6 +173,7 @@ pub async fn submit(deps: &IntakeDeps, submission: Submission) -> Result<Submitt
                     request,
                     token,
                     replayed: true,
+                    notices,
                 });
             }
             Err(PortError::AlreadyExists(_)) => continue,
@@ -224,5 +236,28 @@ async fn queue_for_routing(deps: &IntakeDeps, request: &ServiceRequest) {
     let body = serde_json::to_string(&job).expect("a routing job always serialises");
     if let Err(error) = deps.queue.send(QueueName::Routing, &body).await {
         tracing::warn!(request_id = %request.id, %error, "routing job not queued; the sweep will queue it again");
+    }
+}
+
+/// Why a `media_url` off the city's list is not fetched (the report itself is taken).
+fn not_fetched(url: &str) -> String {
+    let shown: String = url.chars().take(80).collect();
+    format!(
+        "The photo at media_url `{shown}` was not added: this city fetches photos only from the \
+         places it lists; send it as an upload instead (POST /api/v1/requests/<tracking number>/media \
+         with this answer's token)."
+    )
+}
+
+/// Queues the photo at a client's `media_url` to be fetched. A failure to queue loses only the
+/// photo, never the report, and is logged.
+async fn queue_fetch(deps: &IntakeDeps, request: &ServiceRequest, url: String) {
+    let job = crate::fetch::FetchJob {
+        request_id: request.id.clone(),
+        url,
+    };
+    let body = serde_json::to_string(&job).expect("a fetch job always serialises");
+    if let Err(error) = deps.queue.send(QueueName::Media, &body).await {
+        tracing::error!(request_id = %request.id, %error, "the media_url photo was not queued to be fetched");
     }
 }

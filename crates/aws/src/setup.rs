@@ -65,6 +65,7 @@ pub fn queue_url_variable(queue: QueueName) -> &'static str {
         QueueName::Routing => "ROUTING_QUEUE_URL",
         QueueName::Status => "STATUS_QUEUE_URL",
         QueueName::Notify => "NOTIFY_QUEUE_URL",
+        QueueName::Media => "MEDIA_QUEUE_URL",
     }
 }
 
@@ -235,11 +236,12 @@ impl AwsSetup {
         Ok(IntakeDeps {
             city: self.city.clone(),
             store: Arc::new(self.store()?),
-            // Notify: the confirmation an ask to follow sends.
+            // Notify: the confirmation an ask to follow sends; media: photos to fetch.
             queue: Arc::new(self.queues(&[
                 QueueName::Routing,
                 QueueName::Status,
                 QueueName::Notify,
+                QueueName::Media,
             ])?),
             clock: Arc::new(SystemClock),
             ids: Arc::new(RandomIds),

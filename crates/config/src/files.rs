@@ -31,6 +31,8 @@ pub(crate) struct CityFile {
     pub(crate) residents: cityfix_domain::ResidentRules,
     #[serde(default)]
     pub(crate) retention: Retention,
+    #[serde(default)]
+    pub(crate) media_fetch: cityfix_domain::fetch::MediaFetch,
 }
 
 /// city.toml `center`: where the city's map opens.

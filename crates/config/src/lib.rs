@@ -82,6 +82,17 @@ pub fn load_city(dir: &Path) -> Result<City, ConfigError> {
             message: "must be longer than [residents] reopen_days, or a request could be archived while its reporter may still reopen it".into(),
         });
     }
+    let media_fetch = city
+        .content
+        .media_fetch
+        .clone()
+        .checked()
+        .map_err(|message| ConfigError {
+            file: city.path.clone(),
+            entry: Some("media_fetch".into()),
+            field: None,
+            message,
+        })?;
     checks::check_departments(&departments.path, &departments.content)?;
     checks::check_agencies(&agencies.path, &agencies.content, &departments.content)?;
     let assignees = Assignees {
@@ -119,6 +130,7 @@ pub fn load_city(dir: &Path) -> Result<City, ConfigError> {
         rate_limits: city.rate_limits,
         residents: city.residents,
         retention: city.retention,
+        media_fetch,
         departments: departments.content,
         agencies: agencies.content,
         services: services.content,

@@ -237,6 +237,8 @@ pub struct City {
     pub residents: ResidentRules,
     /// How long closed requests keep their reporters' contacts before they are archived.
     pub retention: crate::Retention,
+    /// Where photos named by an Open311 client's `media_url` may be fetched from.
+    pub media_fetch: crate::fetch::MediaFetch,
     pub departments: Vec<Department>,
     pub agencies: Vec<Agency>,
     pub services: Vec<Service>,
@@ -456,6 +458,7 @@ pub(crate) mod tests {
             rate_limits: RateLimits::default(),
             residents: ResidentRules::default(),
             retention: crate::Retention::default(),
+            media_fetch: crate::fetch::MediaFetch::default(),
             departments: vec![
                 department("public-works", "Public Works"),
                 department("parks", "Parks"),

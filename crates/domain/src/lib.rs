@@ -5,6 +5,7 @@ pub mod areas;
 pub mod backlog;
 pub mod city;
 pub mod expected;
+pub mod fetch;
 pub mod invalid;
 pub mod language;
 pub mod location;

@@ -150,7 +150,8 @@ impl ServiceRequest {
             location: report.location,
             address: report.address.clone(),
             attributes: report.attributes.clone(),
-            media_url: report.media_url.clone(),
+            // Our own link once a photo is attached; a client's `media_url` is fetched, never shown.
+            media_url: None,
             media: Vec::new(),
             private_media: Vec::new(),
             department: None,

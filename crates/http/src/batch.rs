@@ -17,6 +17,16 @@ where
     F: Fn(String) -> Fut,
     Fut: Future<Output = Result<(), String>>,
 {
+    for_each_counted_message(event, |body, _| work(body)).await
+}
+
+/// [`for_each_message`] for work that also needs how many times its message has been received
+/// (SQS's `ApproximateReceiveCount`, 1 on the first delivery), to give up on its last try.
+pub async fn for_each_counted_message<F, Fut>(event: SqsEvent, work: F) -> SqsBatchResponse
+where
+    F: Fn(String, u32) -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
     let work = &work;
     let failures: Vec<BatchItemFailure> = stream::iter(event.records)
         .map(|record| async move {
@@ -30,7 +40,8 @@ where
                 .cloned()
                 .unwrap_or_default();
             let span = tracing::info_span!("message", %message_id, receive_count = %receive_count);
-            let outcome = work(record.body.unwrap_or_default())
+            let count = receive_count.parse().unwrap_or(1);
+            let outcome = work(record.body.unwrap_or_default(), count)
                 .instrument(span.clone())
                 .await;
             match outcome {

@@ -278,5 +278,8 @@ async fn create(
     if let (Some(token), Some(fields)) = (&submitted.token, view.as_object_mut()) {
         fields.insert("token".into(), json!(token));
     }
+    if let (false, Some(fields)) = (submitted.notices.is_empty(), view.as_object_mut()) {
+        fields.insert("notices".into(), json!(submitted.notices));
+    }
     Ok((status, [(header::LOCATION, location)], Json(view)).into_response())
 }

@@ -369,10 +369,18 @@ async fn post(
             {
                 return unavailable(format, e);
             }
+            let mut notice = format!(
+                "Thank you. Your tracking number is {}.",
+                submitted.request.id
+            );
+            for more in &submitted.notices {
+                notice.push(' ');
+                notice.push_str(more);
+            }
             let body = json!([{
                 "service_request_id": submitted.request.id.as_str(),
                 "token": submitted.token,
-                "service_notice": format!("Thank you. Your tracking number is {}.", submitted.request.id),
+                "service_notice": notice,
                 "account_id": Value::Null,
             }]);
             Open311Response::ok(format, "service_requests", body).into_response()

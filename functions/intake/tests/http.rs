@@ -1522,3 +1522,117 @@ async fn an_open311_client_names_its_uploaded_photos_with_media_and_its_upload_t
         ))
     );
 }
+
+/// A harness whose city fetches `media_url` photos from `from`.
+fn harness_fetching_from(from: &str) -> Harness {
+    let world = World::new();
+    let mut deps = intake_deps(&world);
+    let mut city = Arc::try_unwrap(cityfix_testing::demo_city()).ok().unwrap();
+    city.media_fetch = cityfix_domain::fetch::MediaFetch {
+        from: vec![from.to_string()],
+        ..Default::default()
+    }
+    .checked()
+    .unwrap();
+    deps.city = Arc::new(city);
+    let app = intake::router(Intake {
+        deps,
+        public_url: "http://cityfix.test".into(),
+        media: Arc::new(world.media.clone()),
+    });
+    Harness { world, app }
+}
+
+#[tokio::test]
+async fn a_media_url_off_the_city_list_is_neither_fetched_nor_shown_and_the_client_is_told() {
+    // given the demo city, which lists no place to fetch photos from
+    let h = harness();
+    let form = format!(
+        "{}&media_url={}",
+        pothole_form(),
+        "https%3A%2F%2Ftracker.example%2Fpixel.jpg"
+    );
+
+    // when an Open311 client sends a report with a media_url
+    let answer = h.post_form("/open311/v2/requests.json", &form).await;
+
+    // then the report is taken, the notice says the photo was not added, and nothing is fetched
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let created = answer.json();
+    let notice = created[0]["service_notice"].as_str().unwrap();
+    assert!(
+        notice.contains("Thank you") && notice.contains("was not added"),
+        "{notice}"
+    );
+    assert_eq!(h.world.queue.depth("media").await.unwrap(), 0);
+    let id = created[0]["service_request_id"].as_str().unwrap();
+    let shown = h
+        .get(&format!("/open311/v2/requests/{id}.json"))
+        .await
+        .json();
+    assert!(
+        !shown.to_string().contains("tracker.example"),
+        "a client's URL is never shown: {shown}"
+    );
+
+    // and the web API says the same in `notices`
+    let mut body = pothole_json();
+    body["media_url"] = json!("https://tracker.example/pixel.jpg");
+    let answer = h.post_json(&body, None).await;
+    assert_eq!(answer.status, StatusCode::CREATED);
+    let created = answer.json();
+    assert!(created["notices"][0]
+        .as_str()
+        .unwrap()
+        .contains("was not added"));
+    assert_eq!(created["media_url"], Value::Null, "{created}");
+}
+
+#[tokio::test]
+async fn a_media_url_on_the_city_list_is_queued_to_be_fetched_once_per_report() {
+    // given a city that takes photos from its asset system's server
+    let h = harness_fetching_from("https://assets.hartford.example/photos/");
+    let url = "https://assets.hartford.example/photos/wo-1187.jpg";
+    let form = format!(
+        "{}&media_url={}",
+        pothole_form(),
+        "https%3A%2F%2Fassets.hartford.example%2Fphotos%2Fwo-1187.jpg"
+    );
+
+    // when an Open311 client sends a report with it, twice under one Idempotency-Key
+    let send = || {
+        let request = Request::post("/open311/v2/requests.json")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header("Idempotency-Key", "wo-1187")
+            .body(Body::from(form.clone()))
+            .unwrap();
+        h.call(request)
+    };
+    let first = send().await;
+    let replay = send().await;
+
+    // then one fetch job names the report and the URL, and the notice is the plain one
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    assert_eq!(
+        replay.json()[0]["service_request_id"],
+        first.json()[0]["service_request_id"]
+    );
+    assert!(!first.body.contains("not added"), "{}", first.body);
+    let jobs = h.world.queue.receive("media", 10).await.unwrap();
+    assert_eq!(jobs.len(), 1, "one job for one report");
+    let job: cityfix_app::fetch::FetchJob = serde_json::from_str(&jobs[0].body).unwrap();
+    assert_eq!(job.url, url);
+    assert_eq!(
+        job.request_id.as_str(),
+        first.json()[0]["service_request_id"]
+    );
+    // and until the photo is fetched and checked, the request shows no media_url at all
+    let shown = h
+        .get(&format!("/open311/v2/requests/{}.json", job.request_id))
+        .await
+        .json();
+    assert!(
+        !shown.to_string().contains("assets.hartford.example"),
+        "{shown}"
+    );
+}

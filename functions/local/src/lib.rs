@@ -13,6 +13,7 @@ use anyhow::Context;
 use aws_lambda_events::event::s3::{S3Entity, S3Event, S3EventRecord, S3Object};
 use axum::routing::get;
 use axum::Router;
+use cityfix_app::fetch::FetchDeps;
 use cityfix_app::links::LinkSigner;
 use cityfix_app::media::MediaDeps;
 use cityfix_app::notify::{NotifyDeps, NotifySettings};
@@ -354,6 +355,15 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
                     .unwrap_or_else(|| format!("{} 311 <{}>", city.short_name, city.contact_email)),
                 links: links.clone(),
             },
+        },
+        fetch: FetchDeps {
+            checks: MediaDeps {
+                media: adapters.media.clone(),
+                queue: adapters.queue.clone(),
+                public_url: url.clone(),
+            },
+            fetcher: Arc::new(media::http_fetch::HttpFetcher),
+            rules: city.media_fetch.clone(),
         },
     };
 

@@ -11,7 +11,7 @@ const MAX_MS: usize = 120_000;
 /// Per queue, a count of handled messages by whole milliseconds from sent to handled.
 #[derive(Default)]
 pub struct StageTimes {
-    queues: [Mutex<Vec<u64>>; 3],
+    queues: [Mutex<Vec<u64>>; 4],
 }
 
 fn slot(queue: QueueName) -> usize {
@@ -19,6 +19,7 @@ fn slot(queue: QueueName) -> usize {
         QueueName::Routing => 0,
         QueueName::Status => 1,
         QueueName::Notify => 2,
+        QueueName::Media => 3,
     }
 }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use cityfix_app::fetch::FetchDeps;
 use cityfix_app::notify::NotifyDeps;
 use cityfix_app::ports::{QueueConsumer, QueueName, ReceivedMessage};
 use cityfix_app::route::RouterDeps;
@@ -30,6 +31,8 @@ pub struct Functions {
     pub router: RouterDeps,
     pub status: StatusDeps,
     pub notify: NotifyDeps,
+    /// Photos fetched from Open311 clients' `media_url`.
+    pub fetch: FetchDeps,
 }
 
 /// Where the consumers take their messages from and report how long each took.
@@ -90,6 +93,7 @@ async fn consume(consumers: Consumers, name: QueueName, mut stopped: watch::Rece
             QueueName::Routing => router::handle(&functions.router, event).await,
             QueueName::Status => status::handle(&functions.status, event).await,
             QueueName::Notify => notify::handle(&functions.notify, event).await,
+            QueueName::Media => media::fetch::handle(&functions.fetch, event).await,
         };
         let mut handled = Vec::with_capacity(receipts.len());
         let now_ms = chrono::Utc::now().timestamp_millis();

@@ -1,5 +1,9 @@
 //! The media function: S3 tells it of every upload; it checks each one, keeps it without EXIF under
-//! `originals/`, and asks status to attach it (see `cityfix_app::media`).
+//! `originals/`, and asks status to attach it (see `cityfix_app::media`). Beside it, the fetch
+//! function ([`fetch`]) reads the photos Open311 clients name by `media_url`.
+
+pub mod fetch;
+pub mod http_fetch;
 
 use aws_lambda_events::event::s3::S3Event;
 use cityfix_app::media::{check_upload, Checked, MediaDeps};
