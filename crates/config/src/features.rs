@@ -21,35 +21,46 @@ pub(crate) fn feature_fault(path: &Path, name: &str, message: &str) -> ConfigErr
     }
 }
 
+/// The features of a GeoJSON FeatureCollection; a file that is not one, or has no features, is a fault.
+pub(crate) fn read_collection(path: &Path) -> Result<Vec<geojson::Feature>, ConfigError> {
+    let text = read_text(path)?;
+    let layer_fault = |field: Option<&str>, message: String| ConfigError {
+        file: path.into(),
+        entry: None,
+        field: field.map(str::to_string),
+        message,
+    };
+    let collection: geojson::FeatureCollection = text
+        .parse::<geojson::GeoJson>()
+        .map_err(|e| layer_fault(None, format!("is not GeoJSON: {e}")))
+        .and_then(|g| {
+            geojson::FeatureCollection::try_from(g)
+                .map_err(|e| layer_fault(None, format!("is not a FeatureCollection: {e}")))
+        })?;
+    if collection.features.is_empty() {
+        return Err(layer_fault(
+            Some("features"),
+            "the layer has no features".into(),
+        ));
+    }
+    Ok(collection.features)
+}
+
 /// The features of a FeatureCollection, each with its name; names must be present and unique.
 pub(crate) fn read_features(
     path: &Path,
     name_property: &str,
 ) -> Result<Vec<(String, geojson::Feature)>, ConfigError> {
-    let text = read_text(path)?;
+    let collection = read_collection(path)?;
     let layer_fault = |entry: Option<String>, field: Option<&str>, message: String| ConfigError {
         file: path.into(),
         entry,
         field: field.map(str::to_string),
         message,
     };
-    let collection: geojson::FeatureCollection = text
-        .parse::<geojson::GeoJson>()
-        .map_err(|e| layer_fault(None, None, format!("is not GeoJSON: {e}")))
-        .and_then(|g| {
-            geojson::FeatureCollection::try_from(g)
-                .map_err(|e| layer_fault(None, None, format!("is not a FeatureCollection: {e}")))
-        })?;
-    if collection.features.is_empty() {
-        return Err(layer_fault(
-            None,
-            Some("features"),
-            "the layer has no features".into(),
-        ));
-    }
     let mut names = BTreeSet::new();
-    let mut features = Vec::with_capacity(collection.features.len());
-    for (index, feature) in collection.features.into_iter().enumerate() {
+    let mut features = Vec::with_capacity(collection.len());
+    for (index, feature) in collection.into_iter().enumerate() {
         let name = feature
             .property(name_property)
             .and_then(|v| v.as_str())

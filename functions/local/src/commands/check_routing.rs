@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use cityfix_config::{read_area_layer, read_lines, LineProperties};
+use cityfix_config::{check_area_layer, read_lines, repairs_by_feature, LineProperties};
 use cityfix_domain::areas::{AreaIndex, LineIndex};
 use cityfix_domain::{Area, Location};
 
@@ -16,6 +16,10 @@ pub struct CheckRoutingArgs {
     /// The feature property that names an area.
     #[arg(long, default_value = "name")]
     name_property: String,
+    /// The areas must not overlap: slivers of overlap and gap are given to one side, as the
+    /// city folder's `partition = true` layers are.
+    #[arg(long)]
+    partition: bool,
     /// A GeoJSON FeatureCollection of road lines.
     #[arg(long)]
     lines: Option<PathBuf>,
@@ -50,6 +54,7 @@ pub fn run(args: CheckRoutingArgs) -> anyhow::Result<()> {
             .areas
             .as_deref()
             .map(|path| (path, args.name_property.as_str())),
+        partition: args.partition,
         lines: args.lines.as_deref().map(|path| (path, properties)),
         points: &args.points,
     };
@@ -69,6 +74,8 @@ pub fn run(args: CheckRoutingArgs) -> anyhow::Result<()> {
 /// What to check.
 pub struct CheckRouting<'a> {
     pub areas: Option<(&'a Path, &'a str)>,
+    /// Whether the areas are a partition (see [`cityfix_config::CheckedLayer::resolve_partition`]).
+    pub partition: bool,
     pub lines: Option<(&'a Path, LineProperties)>,
     pub points: &'a Path,
 }
@@ -90,14 +97,20 @@ struct TestPoint {
 }
 
 /// Writes `id,area[,line]` for every point in input order; areas that overlap at a point, and
-/// lines whose buffers hold it, are joined by `|`.
+/// lines whose buffers hold it, are joined by `|`. Areas are routed on as repaired, with a
+/// warning on stderr per repaired feature.
 pub fn check_routing(check: &CheckRouting<'_>, out: &mut impl Write) -> anyhow::Result<Summary> {
     let areas: Option<(Vec<Area>, AreaIndex)> = match check.areas {
         Some((path, name_property)) => {
-            let areas: Vec<Area> = read_area_layer(path, name_property)?
-                .into_iter()
-                .map(|(area, _)| area)
-                .collect();
+            let mut layer = check_area_layer(path, name_property)?;
+            if check.partition {
+                layer.resolve_partition();
+            }
+            let layer = layer.into_areas()?;
+            for warning in repairs_by_feature(path, layer.repairs) {
+                eprintln!("warning: {warning}");
+            }
+            let areas: Vec<Area> = layer.areas.into_iter().map(|(area, _)| area).collect();
             let index = AreaIndex::build(&areas);
             Some((areas, index))
         }
@@ -208,6 +221,7 @@ mod tests {
         let mut out = Vec::new();
         let check = CheckRouting {
             areas: Some((&areas, "ward")),
+            partition: false,
             lines: None,
             points: &points,
         };
@@ -242,6 +256,7 @@ mod tests {
         );
         let check = CheckRouting {
             areas: Some((&areas, "name")),
+            partition: false,
             lines: None,
             points: &points,
         };
