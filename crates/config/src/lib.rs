@@ -13,6 +13,7 @@ mod files;
 mod layer_faults;
 mod layers;
 mod repair;
+pub mod routing_check;
 
 pub use features::Properties;
 pub use layer_faults::{
