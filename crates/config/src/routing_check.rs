@@ -174,6 +174,30 @@ mod tests {
     }
 
     #[test]
+    fn a_layer_with_invalid_shapes_is_routed_on_as_repaired() {
+        let dir = tempfile::tempdir().unwrap();
+        let areas = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/layers/faulty-wards.geojson");
+        let points = write(
+            dir.path(),
+            "points.csv",
+            "id,lat,long\ngap,41.755,-72.695995\nsliver,41.7545,-72.705995\nbetween-triangles,41.7425,-72.706\n",
+        );
+        let check = CheckRouting {
+            areas: Some((&areas, "name")),
+            partition: true,
+            lines: None,
+            points: &points,
+        };
+        let mut out = Vec::new();
+        check_routing(&check, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "id,area\ngap,Gap East\nsliver,Sliver East\nbetween-triangles,\n"
+        );
+    }
+
+    #[test]
     fn a_bad_row_names_its_line() {
         let dir = tempfile::tempdir().unwrap();
         let areas = write(
