@@ -26,7 +26,7 @@ use cityfix_app::route::RouterDeps;
 use cityfix_app::submit::IntakeDeps;
 use cityfix_app::sweep::SchedulerDeps;
 use cityfix_app::transition::StatusDeps;
-use cityfix_config::load_city;
+use cityfix_config::load_city_with_repairs;
 use cityfix_domain::{AddressBook, City};
 
 /// The SDK's configuration loader, with the one HTTP client every cityfix AWS client uses:
@@ -156,11 +156,18 @@ impl AwsSetup {
     /// As [`AwsSetup::from_env`], with a given SDK configuration.
     pub fn with_sdk(sdk: SdkConfig) -> Result<Self, SetupError> {
         let dir = PathBuf::from(required("CITY_CONFIG")?);
-        let city = load_city(&dir).map_err(|e| SetupError::City {
+        let loaded = load_city_with_repairs(&dir).map_err(|e| SetupError::City {
             dir: dir.display().to_string(),
             reason: e.to_string(),
         })?;
-        Ok(Self::new(Arc::new(city), &required("PUBLIC_URL")?, sdk))
+        for repair in &loaded.repairs {
+            tracing::warn!(%repair, "a layer's shape was repaired");
+        }
+        Ok(Self::new(
+            Arc::new(loaded.city),
+            &required("PUBLIC_URL")?,
+            sdk,
+        ))
     }
 
     /// A setup for a city already loaded; other settings still come from the environment.

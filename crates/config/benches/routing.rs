@@ -124,6 +124,7 @@ fn hartford() -> Vec<Area> {
         .join("../../config/hartford/areas/neighborhoods.geojson");
     read_area_layer(&path, "name")
         .expect("the Hartford layer loads")
+        .areas
         .into_iter()
         .map(|(area, _)| area)
         .collect()

@@ -4,22 +4,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::str::FromStr;
 
-use geo::{Area as _, BooleanOps, BoundingRect, Intersects, MultiPolygon};
+use geo::{Intersects, MultiPolygon};
 
 use cityfix_domain::request::WEB_CHANNEL;
 use cityfix_domain::schedule::{MAX_ARCHIVE_AFTER_DAYS, MIN_ARCHIVE_AFTER_DAYS};
 use cityfix_domain::{
-    Agency, Area, Attribute, Department, Location, Open311Key, RateLimits, Retention, Service,
+    Agency, Attribute, Department, Location, Open311Key, RateLimits, Retention, Service,
 };
 
-use crate::features::feature_fault;
 use crate::files::CityFile;
 use crate::ConfigError;
-
-/// Overlap between two areas of a partition layer, in square metres, above which it is a fault.
-/// Real boundaries traced twice overlap by slivers (88 m² at most in Hartford's neighbourhoods);
-/// an area drawn over another overlaps by far more.
-const OVERLAP_TOLERANCE_M2: f64 = 1000.0;
 
 /// The area names of each area layer, by layer id, so services can only route by areas that exist.
 pub(crate) type AreaNames = BTreeMap<String, Vec<String>>;
@@ -480,28 +474,4 @@ pub(crate) fn is_slug(value: &str, separator: char) -> bool {
         && value
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == separator)
-}
-
-/// Faults of a partition layer: two areas that overlap by more than a sliver.
-pub fn check_partition(path: &Path, areas: &[Area]) -> Result<(), ConfigError> {
-    let boxes: Vec<_> = areas.iter().map(|a| a.shape.bounding_rect()).collect();
-    for (i, a) in areas.iter().enumerate() {
-        for (j, b) in areas.iter().enumerate().skip(i + 1) {
-            let (Some(box_a), Some(box_b)) = (boxes[i], boxes[j]) else {
-                continue;
-            };
-            if !box_a.intersects(&box_b) {
-                continue;
-            }
-            let latitude = (box_a.min().y + box_a.max().y) / 2.0;
-            let overlap_m2 = a.shape.intersection(&b.shape).unsigned_area()
-                * 111_320.0
-                * 111_320.0
-                * latitude.to_radians().cos();
-            if overlap_m2 > OVERLAP_TOLERANCE_M2 {
-                return Err(feature_fault(path, &a.name, &format!("overlaps `{}` by {overlap_m2:.0} m²; the areas of this layer must not overlap", b.name)));
-            }
-        }
-    }
-    Ok(())
 }

@@ -3,64 +3,24 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use geo::{Area as _, BooleanOps, Intersects, LineString, MultiPolygon, Validation};
+use geo::{Area as _, BooleanOps, Intersects, LineString, MultiPolygon};
 
 use cityfix_domain::areas::{AreaIndex, LineIndex};
 use cityfix_domain::city::{AreaLayer, LineLayer};
 use cityfix_domain::{AddressPoint, Agency, Area, Location, OwnedLine};
 
-use crate::checks::{check_partition, is_slug, AreaNames};
-use crate::features::{feature_fault, read_features, to_coord, to_multipolygon, Properties};
+use crate::checks::{is_slug, AreaNames};
+use crate::features::{feature_fault, read_features, to_coord, Properties};
 use crate::files::{AreaLayerFile, LineLayerFile, NeighboursFile, RoutingFile};
-use crate::ConfigError;
+use crate::layer_faults::{check_area_layer, LayerFault, RepairedLayer};
+use crate::{repairs_by_feature, ConfigError, LayerRepair};
 
 /// Reads a GeoJSON FeatureCollection of Polygon / MultiPolygon features, each named by
-/// `name_property`, with every feature's other properties. Rings must be closed, valid
-/// (no self-intersections) and inside the world's coordinate ranges.
-pub fn read_area_layer(
-    path: &Path,
-    name_property: &str,
-) -> Result<Vec<(Area, Properties)>, ConfigError> {
-    let mut areas = Vec::new();
-    for (name, feature) in read_features(path, name_property)? {
-        let shape = area_shape(path, &name, &feature)?;
-        areas.push((Area { name, shape }, feature.properties.unwrap_or_default()));
-    }
-    Ok(areas)
-}
-
-fn area_shape(
-    path: &Path,
-    name: &str,
-    feature: &geojson::Feature,
-) -> Result<MultiPolygon<f64>, ConfigError> {
-    let geometry = feature
-        .geometry
-        .as_ref()
-        .ok_or_else(|| feature_fault(path, name, "the feature has no geometry"))?;
-    let polygons = match &geometry.value {
-        geojson::Value::Polygon(rings) => vec![rings.clone()],
-        geojson::Value::MultiPolygon(polygons) => polygons.clone(),
-        other => {
-            return Err(feature_fault(
-                path,
-                name,
-                &format!("is a {}, not a Polygon or MultiPolygon", other.type_name()),
-            ))
-        }
-    };
-    let shape =
-        to_multipolygon(&polygons).map_err(|message| feature_fault(path, name, &message))?;
-    for polygon in &shape {
-        if let Err(invalid) = polygon.check_validation() {
-            return Err(feature_fault(
-                path,
-                name,
-                &format!("is not a valid polygon: {invalid}"),
-            ));
-        }
-    }
-    Ok(shape)
+/// `name_property`, with every feature's other properties. Shapes that are not valid polygons
+/// are repaired (see [`crate::check_area_layer`]); a layer with a fault repair cannot mend is
+/// refused with the first such fault.
+pub fn read_area_layer(path: &Path, name_property: &str) -> Result<RepairedLayer, ConfigError> {
+    check_area_layer(path, name_property)?.into_areas()
 }
 
 /// How a line layer's features carry their name, owner and buffer.
@@ -194,11 +154,15 @@ pub(crate) struct Boundary {
 }
 
 /// Reads routing.toml's `boundary` layer, whose features are named by `name`.
-pub(crate) fn load_boundary(dir: &Path, routing: &RoutingFile) -> Result<Boundary, ConfigError> {
-    let areas: Vec<Area> = read_area_layer(&dir.join(&routing.boundary), "name")?
-        .into_iter()
-        .map(|(area, _)| area)
-        .collect();
+pub(crate) fn load_boundary(
+    dir: &Path,
+    routing: &RoutingFile,
+    repairs: &mut Vec<LayerRepair>,
+) -> Result<Boundary, ConfigError> {
+    let path = dir.join(&routing.boundary);
+    let layer = read_area_layer(&path, "name")?;
+    note_repairs(&path, layer.repairs, repairs);
+    let areas: Vec<Area> = layer.areas.into_iter().map(|(area, _)| area).collect();
     let shape = MultiPolygon(areas.iter().flat_map(|area| area.shape.0.clone()).collect());
     Ok(Boundary { areas, shape })
 }
@@ -218,6 +182,7 @@ pub(crate) fn load_area_layers(
     routing_path: &Path,
     layers: &[AreaLayerFile],
     boundary: &MultiPolygon<f64>,
+    repairs: &mut Vec<LayerRepair>,
 ) -> Result<(Vec<AreaLayer>, AreaNames), ConfigError> {
     if layers.is_empty() {
         return Err(routing_fault(
@@ -238,7 +203,7 @@ pub(crate) fn load_area_layers(
                 "layer ids must be unique and made of a-z, 0-9 and -",
             ));
         }
-        let areas = load_area_layer(dir, layer, boundary)?;
+        let areas = load_area_layer(dir, layer, boundary, repairs)?;
         names.insert(
             layer.id.clone(),
             areas.iter().map(|a| a.name.clone()).collect(),
@@ -251,29 +216,27 @@ pub(crate) fn load_area_layers(
     Ok((loaded, names))
 }
 
-/// One area layer's areas, sorted by name, each inside the boundary and, in a partition, not overlapping.
+fn note_repairs(path: &Path, found: Vec<LayerFault>, repairs: &mut Vec<LayerRepair>) {
+    repairs.extend(repairs_by_feature(path, found));
+}
+
+/// One area layer's areas, sorted by name, each reaching into the boundary and, in a partition,
+/// not overlapping (slivers given to one side).
 fn load_area_layer(
     dir: &Path,
     layer: &AreaLayerFile,
     boundary: &MultiPolygon<f64>,
+    repairs: &mut Vec<LayerRepair>,
 ) -> Result<Vec<Area>, ConfigError> {
     let path = dir.join(&layer.file);
-    let mut areas: Vec<Area> = read_area_layer(&path, &layer.name_property)?
-        .into_iter()
-        .map(|(area, _)| area)
-        .collect();
-    for area in &areas {
-        if !area.shape.intersects(boundary) {
-            return Err(feature_fault(
-                &path,
-                &area.name,
-                "lies wholly outside the city boundary; are longitude and latitude swapped?",
-            ));
-        }
-    }
+    let mut checked = check_area_layer(&path, &layer.name_property)?;
+    checked.check_within(boundary);
     if layer.partition {
-        check_partition(&path, &areas)?;
+        checked.resolve_partition();
     }
+    let loaded = checked.into_areas()?;
+    note_repairs(&path, loaded.repairs, repairs);
+    let mut areas: Vec<Area> = loaded.areas.into_iter().map(|(area, _)| area).collect();
     areas.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(areas)
 }
@@ -284,10 +247,15 @@ pub(crate) fn load_neighbours(
     file: &NeighboursFile,
     agencies: &[Agency],
     boundary: &MultiPolygon<f64>,
+    repairs: &mut Vec<LayerRepair>,
 ) -> Result<(AreaIndex, Vec<String>), ConfigError> {
     let path = dir.join(&file.file);
+    let mut checked = check_area_layer(&path, &file.name_property)?;
+    checked.resolve_partition();
+    let loaded = checked.into_areas()?;
+    note_repairs(&path, loaded.repairs, repairs);
     let mut towns = Vec::new();
-    for (area, properties) in read_area_layer(&path, &file.name_property)? {
+    for (area, properties) in loaded.areas {
         let agency = neighbour_agency(&path, file, &area, &properties, agencies)?;
         let inside: f64 = area.shape.intersection(boundary).unsigned_area();
         if inside > 0.01 * area.shape.unsigned_area() {
@@ -296,7 +264,6 @@ pub(crate) fn load_neighbours(
         towns.push((area, agency));
     }
     let areas: Vec<Area> = towns.iter().map(|(area, _)| area.clone()).collect();
-    check_partition(&path, &areas)?;
     Ok((
         AreaIndex::build(&areas),
         towns.into_iter().map(|(_, agency)| agency).collect(),

@@ -10,10 +10,16 @@ use cityfix_domain::City;
 mod checks;
 mod features;
 mod files;
+mod layer_faults;
 mod layers;
+mod repair;
+pub mod routing_check;
 
-pub use checks::check_partition;
 pub use features::Properties;
+pub use layer_faults::{
+    check_area_layer, CheckedArea, CheckedLayer, FaultKind, LayerFault, RepairedLayer, Verdict,
+    ROUNDING_M2, SLIVER_MAX_M2,
+};
 pub use layers::{read_area_layer, read_lines, LineProperties};
 
 use checks::Assignees;
@@ -43,8 +49,74 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// The repairs made to one feature of a layer so the city could load: a warning for its GIS staff.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerRepair {
+    pub file: PathBuf,
+    /// The feature's faults, each repaired; at least one.
+    pub faults: Vec<LayerFault>,
+}
+
+impl LayerRepair {
+    /// The repaired feature's name.
+    pub fn feature(&self) -> String {
+        self.faults[0].feature()
+    }
+}
+
+impl fmt::Display for LayerRepair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} is repaired: ",
+            self.file.display(),
+            self.feature()
+        )?;
+        for (i, fault) in self.faults.iter().enumerate() {
+            let remedy = fault.kind.remedy().unwrap_or_default();
+            let separator = if i == 0 { "" } else { "; " };
+            write!(f, "{separator}{}, so {remedy}", fault.problem())?;
+        }
+        Ok(())
+    }
+}
+
+/// The repairs of the layer at `path`, one warning per feature with all its faults.
+pub fn repairs_by_feature(path: &Path, repairs: Vec<LayerFault>) -> Vec<LayerRepair> {
+    let mut warnings: Vec<LayerRepair> = Vec::new();
+    for fault in repairs {
+        match warnings.last_mut() {
+            Some(last) if last.faults[0].index == fault.index => last.faults.push(fault),
+            _ => warnings.push(LayerRepair {
+                file: path.to_path_buf(),
+                faults: vec![fault],
+            }),
+        }
+    }
+    warnings
+}
+
+/// The boundary of the city folder at `dir` (routing.toml's `boundary`), to check a layer against.
+pub fn read_city_boundary(dir: &Path) -> Result<geo::MultiPolygon<f64>, ConfigError> {
+    let routing: files::RoutingFile = files::read_toml(&dir.join("routing.toml"))?;
+    Ok(layers::load_boundary(dir, &routing, &mut Vec::new())?.shape)
+}
+
+/// The city and the repairs its layers needed.
+#[derive(Debug)]
+pub struct LoadedCity {
+    pub city: City,
+    pub repairs: Vec<LayerRepair>,
+}
+
 /// Reads and checks the whole city folder. The first fault found is returned.
 pub fn load_city(dir: &Path) -> Result<City, ConfigError> {
+    load_city_with_repairs(dir).map(|loaded| loaded.city)
+}
+
+/// As [`load_city`], with a warning for each feature whose shape was repaired.
+pub fn load_city_with_repairs(dir: &Path) -> Result<LoadedCity, ConfigError> {
+    let mut repairs = Vec::new();
     let CityFolder {
         city,
         departments,
@@ -101,14 +173,21 @@ pub fn load_city(dir: &Path) -> Result<City, ConfigError> {
     };
 
     let places = &routing.content;
-    let boundary = layers::load_boundary(dir, places)?;
+    let boundary = layers::load_boundary(dir, places, &mut repairs)?;
     checks::check_center_within(&city.path, center, &boundary.shape)?;
-    let (area_layers, area_names) =
-        layers::load_area_layers(dir, &routing.path, &places.area_layers, &boundary.shape)?;
+    let (area_layers, area_names) = layers::load_area_layers(
+        dir,
+        &routing.path,
+        &places.area_layers,
+        &boundary.shape,
+        &mut repairs,
+    )?;
     let neighbours = places
         .neighbours
         .as_ref()
-        .map(|file| layers::load_neighbours(dir, file, &agencies.content, &boundary.shape))
+        .map(|file| {
+            layers::load_neighbours(dir, file, &agencies.content, &boundary.shape, &mut repairs)
+        })
         .transpose()?;
     let lines = layers::load_line_layers(dir, &routing.path, &places.line_layers, &boundary.shape)?;
     checks::check_line_owners(&routing.path, &places.line_owners, &assignees)?;
@@ -116,7 +195,7 @@ pub fn load_city(dir: &Path) -> Result<City, ConfigError> {
     let address_points = layers::load_addresses(dir, places.addresses.as_ref())?;
 
     let (city, routing) = (city.content, routing.content);
-    Ok(City {
+    let city = City {
         name: city.name,
         short_name: city.short_name,
         jurisdiction_id: city.jurisdiction_id,
@@ -142,7 +221,8 @@ pub fn load_city(dir: &Path) -> Result<City, ConfigError> {
             lines,
             line_owners: routing.line_owners,
         },
-    })
+    };
+    Ok(LoadedCity { city, repairs })
 }
 
 #[cfg(test)]
@@ -185,7 +265,10 @@ mod tests {
 
     #[test]
     fn the_demo_city_loads() {
-        let city = load_city(&demo_dir()).unwrap();
+        let LoadedCity { city, repairs } = load_city_with_repairs(&demo_dir()).unwrap();
+        for repair in &repairs {
+            println!("{repair}");
+        }
         assert_eq!(city.places.layers[0].index.len(), 17);
         assert!(city.departments.len() >= 5);
         assert!(city.services.len() >= 10);
@@ -337,16 +420,118 @@ mod tests {
     }
 
     #[test]
-    fn a_self_intersecting_ring_is_refused() {
+    fn a_ring_crossing_itself_is_repaired_with_a_warning_naming_the_feature() {
+        let dir = tempfile::tempdir().unwrap();
+        copy_demo_city(dir.path());
+        let path = dir.path().join("areas/districts.geojson");
+        let mut value: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        value["features"][0]["geometry"]["coordinates"][0]
+            .as_array_mut()
+            .unwrap()
+            .swap(90, 91);
+        std::fs::write(&path, value.to_string()).unwrap();
+
+        let loaded = load_city_with_repairs(dir.path()).unwrap();
+
+        let repaired: Vec<_> = loaded
+            .repairs
+            .iter()
+            .filter(|r| r.file.ends_with("districts.geojson"))
+            .collect();
+        assert_eq!(repaired.len(), 1, "{repaired:?}");
+        assert_eq!(
+            repaired[0].faults[0].name.as_deref(),
+            Some("North District")
+        );
+        assert_eq!(repaired[0].faults[0].kind, FaultKind::SelfCrossing);
+        assert!(
+            repaired[0].to_string().contains("repaired"),
+            "{}",
+            repaired[0]
+        );
+    }
+
+    #[test]
+    fn a_layer_repair_makes_valid_loads_with_one_warning_per_feature_and_routes_as_repaired() {
+        // given the demo city with a partition layer that has every kind of repairable fault
+        let dir = tempfile::tempdir().unwrap();
+        copy_demo_city(dir.path());
+        std::fs::copy(
+            demo_dir().join("../../tests/fixtures/layers/faulty-wards.geojson"),
+            dir.path().join("areas/wards.geojson"),
+        )
+        .unwrap();
+        let routing = dir.path().join("routing.toml");
+        let text = std::fs::read_to_string(&routing).unwrap().replacen(
+            "[[area_layer]]",
+            "[[area_layer]]\nid = \"wards\"\nfile = \"areas/wards.geojson\"\nname_property = \"name\"\npartition = true\n\n[[area_layer]]",
+            1,
+        );
+        std::fs::write(&routing, text).unwrap();
+
+        // when it loads
+        let LoadedCity { city, repairs } = load_city_with_repairs(dir.path()).unwrap();
+
+        // then each repaired feature is named once, and routing uses the repaired shapes
+        let wards: Vec<(String, usize)> = repairs
+            .iter()
+            .filter(|r| r.file.ends_with("wards.geojson"))
+            .map(|r| (r.feature(), r.faults.len()))
+            .collect();
+        let expected = [
+            ("Bow Tie", 1),
+            ("Touching Ring", 1),
+            ("Nested Shells", 1),
+            ("Spike", 1),
+            ("Holes", 2),
+            ("Sliver West", 1),
+            ("Gap East", 1),
+        ]
+        .map(|(name, faults)| (format!("feature `{name}`"), faults));
+        assert_eq!(wards, expected);
+        let layer = city.places.layers.iter().find(|l| l.id == "wards").unwrap();
+        let at = |long: f64, lat: f64| {
+            layer
+                .index
+                .first_at(geo::Point::new(long, lat))
+                .map(|i| layer.index.name(i).to_string())
+        };
+        assert_eq!(
+            at(-72.695995, 41.755).as_deref(),
+            Some("Gap East"),
+            "the gap"
+        );
+        assert_eq!(
+            at(-72.705995, 41.7545).as_deref(),
+            Some("Sliver East"),
+            "the sliver"
+        );
+        assert_eq!(
+            at(-72.708, 41.744),
+            Some("Bow Tie".into()),
+            "a triangle of the bow-tie"
+        );
+        assert_eq!(at(-72.706, 41.7425), None, "between the triangles");
+        assert_eq!(
+            at(-72.696, 41.7465),
+            None,
+            "the loop the touching ring closes"
+        );
+    }
+
+    #[test]
+    fn a_shape_repair_cannot_save_is_refused_with_the_reason() {
         let (_dir, loaded) = demo_with("areas/districts.geojson", |t| {
             let mut value: serde_json::Value = serde_json::from_str(&t).unwrap();
-            let bow_tie = serde_json::json!({ "type": "Polygon", "coordinates": [[[-72.70, 41.76], [-72.68, 41.78], [-72.68, 41.76], [-72.70, 41.78], [-72.70, 41.76]]] });
-            value["features"][0]["geometry"] = bow_tie;
+            let flat = serde_json::json!({ "type": "Polygon", "coordinates": [[[-72.70, 41.76], [-72.68, 41.76], [-72.66, 41.76], [-72.68, 41.76], [-72.70, 41.76]]] });
+            value["features"][0]["geometry"] = flat;
             value.to_string()
         });
         let err = loaded.unwrap_err();
+        assert_eq!(err.entry.as_deref(), Some("feature `North District`"));
         assert_eq!(err.field.as_deref(), Some("geometry"));
-        assert!(err.message.contains("not a valid polygon"), "{err}");
+        assert!(err.message.contains("no valid polygon"), "{err}");
     }
 
     #[test]

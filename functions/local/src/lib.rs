@@ -26,7 +26,7 @@ use cityfix_app::submit::IntakeDeps;
 use cityfix_app::sweep::SchedulerDeps;
 use cityfix_app::transition::StatusDeps;
 use cityfix_aws::AwsSetup;
-use cityfix_config::load_city;
+use cityfix_config::load_city_with_repairs;
 use cityfix_domain::AddressBook;
 use cityfix_embedded::{EmbeddedSetup, Outbox, QueueSettings};
 use cityfix_http::auth::{StaffSignIn, TokenKeys};
@@ -279,10 +279,12 @@ pub fn object_created(key: &str) -> S3Event {
 
 /// Loads the city, opens the data folder, binds the address and starts the functions.
 pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
-    let city = Arc::new(
-        load_city(&options.config_dir)
-            .map_err(|e| anyhow::anyhow!("the city configuration is not valid: {e}"))?,
-    );
+    let loaded = load_city_with_repairs(&options.config_dir)
+        .map_err(|e| anyhow::anyhow!("the city configuration is not valid: {e}"))?;
+    for repair in &loaded.repairs {
+        tracing::warn!(%repair, "a layer's shape was repaired");
+    }
+    let city = Arc::new(loaded.city);
     std::fs::create_dir_all(&options.data_dir).with_context(|| {
         format!(
             "cannot create the data folder {}",

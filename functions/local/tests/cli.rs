@@ -209,6 +209,41 @@ fn check_routing_names_the_neighbourhood_of_every_test_point() {
 }
 
 #[test]
+fn check_layer_tells_by_its_exit_status_whether_a_layer_is_usable() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/layers");
+    let status = |file: &Path, extra: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_cityfix"))
+            .arg("check-layer")
+            .arg(file)
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8(output.stdout).unwrap(),
+        )
+    };
+    let (code, _) = status(&demo_config().join("areas/districts.geojson"), &[]);
+    assert_eq!(code, Some(0), "usable as it is");
+    let (code, printed) = status(&fixtures.join("faulty-wards.geojson"), &["--partition"]);
+    assert_eq!(code, Some(3), "usable after repair");
+    assert!(
+        printed.starts_with("feature `Bow Tie` (index 0): a ring crosses itself"),
+        "{printed}"
+    );
+    let city = demo_config();
+    let (code, printed) = status(
+        &fixtures.join("swapped-wards.geojson"),
+        &["--city", city.to_str().unwrap()],
+    );
+    assert_eq!(code, Some(4), "unusable");
+    assert!(
+        printed.contains("longitude and latitude are swapped"),
+        "{printed}"
+    );
+}
+
+#[test]
 fn a_staff_token_lives_at_most_twelve_hours() {
     let data = tempfile::tempdir().unwrap();
     let token = |hours: &str| {

@@ -14,7 +14,11 @@ pub fn run(args: CheckConfigArgs) -> anyhow::Result<()> {
     let dir = args
         .config
         .unwrap_or_else(|| default_dir("config/hartford"));
-    let city = cityfix_config::load_city(&dir)?;
+    let cityfix_config::LoadedCity { city, repairs } =
+        cityfix_config::load_city_with_repairs(&dir)?;
+    for repair in &repairs {
+        eprintln!("warning: {repair}");
+    }
     println!(
         "{}: {} services, {} departments, {} neighbourhoods",
         city.name,

@@ -1,9 +1,12 @@
 //! The `cityfix` command line: one module per sub-command, each with its arguments and its run.
 
 pub mod check_config;
+pub mod check_layer;
 pub mod check_routing;
 pub mod serve;
 pub mod token;
+
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
@@ -22,6 +25,8 @@ pub struct Cli {
 pub enum Command {
     /// Run every function in one process on embedded storage.
     Serve(serve::ServeArgs),
+    /// List every fault of an area layer, feature by feature, and what repair does; write the repaired layer.
+    CheckLayer(check_layer::CheckLayerArgs),
     /// Name the area (and owned road) of each test point, as GIS staff check a layer before going live.
     CheckRouting(check_routing::CheckRoutingArgs),
     /// Print a staff sign-in token for the local runner (signed with the data folder's secret).
@@ -31,12 +36,15 @@ pub enum Command {
 }
 
 impl Command {
-    pub async fn run(self) -> anyhow::Result<()> {
-        match self {
+    /// Runs the command; its exit status is success unless the command gives its own.
+    pub async fn run(self) -> anyhow::Result<ExitCode> {
+        let done = match self {
             Command::Serve(args) => serve::run(args).await,
+            Command::CheckLayer(args) => return check_layer::run(args),
             Command::CheckRouting(args) => check_routing::run(args),
             Command::Token(args) => token::run(args),
             Command::CheckConfig(args) => check_config::run(args),
-        }
+        };
+        done.map(|()| ExitCode::SUCCESS)
     }
 }

@@ -1,0 +1,224 @@
+//! The routing check GIS staff run before going live: the area (and road) of each test point, on the layers as repaired.
+
+use std::io::Write;
+use std::path::Path;
+
+use cityfix_domain::areas::{AreaIndex, LineIndex};
+use cityfix_domain::{Area, Location};
+
+use crate::{check_area_layer, read_lines, repairs_by_feature, LineProperties};
+
+/// Why the check could not run: a layer or the points file is at fault, or output failed.
+pub type CheckError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What to check.
+pub struct CheckRouting<'a> {
+    pub areas: Option<(&'a Path, &'a str)>,
+    /// Whether the areas are a partition (see [`crate::CheckedLayer::resolve_partition`]).
+    pub partition: bool,
+    pub lines: Option<(&'a Path, LineProperties)>,
+    pub points: &'a Path,
+}
+
+/// What the check found, for the summary.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub points: usize,
+    pub in_no_area: usize,
+    pub in_overlapping_areas: usize,
+    pub on_a_line: usize,
+}
+
+#[derive(serde::Deserialize)]
+struct TestPoint {
+    id: String,
+    lat: f64,
+    long: f64,
+}
+
+/// Writes `id,area[,line]` for every point in input order; areas that overlap at a point, and
+/// lines whose buffers hold it, are joined by `|`. Areas are routed on as repaired, with a
+/// warning on stderr per repaired feature.
+pub fn check_routing(
+    check: &CheckRouting<'_>,
+    out: &mut impl Write,
+) -> Result<Summary, CheckError> {
+    let areas: Option<(Vec<Area>, AreaIndex)> = match check.areas {
+        Some((path, name_property)) => {
+            let mut layer = check_area_layer(path, name_property)?;
+            if check.partition {
+                layer.resolve_partition();
+            }
+            let layer = layer.into_areas()?;
+            for warning in repairs_by_feature(path, layer.repairs) {
+                eprintln!("warning: {warning}");
+            }
+            let areas: Vec<Area> = layer.areas.into_iter().map(|(area, _)| area).collect();
+            let index = AreaIndex::build(&areas);
+            Some((areas, index))
+        }
+        None => None,
+    };
+    let lines = match &check.lines {
+        Some((path, properties)) => {
+            let lines = read_lines(path, properties)?;
+            let index = LineIndex::build(&lines);
+            Some((lines, index))
+        }
+        None => None,
+    };
+    let points = check.points.display();
+    let mut reader = csv::Reader::from_path(check.points)
+        .map_err(|e| format!("{points}: cannot be read: {e}"))?;
+    let headers = reader.headers()?.clone();
+    if headers.iter().take(3).collect::<Vec<_>>() != ["id", "lat", "long"] {
+        return Err(format!("{points}: the header must start with `id,lat,long`").into());
+    }
+    let mut writer = csv::Writer::from_writer(out);
+    let mut header = vec!["id"];
+    if areas.is_some() {
+        header.push("area");
+    }
+    if lines.is_some() {
+        header.push("line");
+    }
+    writer.write_record(&header)?;
+    let mut summary = Summary::default();
+    for (index, row) in reader.deserialize::<TestPoint>().enumerate() {
+        let line_number = index + 2;
+        let point =
+            row.map_err(|e| format!("{points}: line {line_number} is not `id,lat,long`: {e}"))?;
+        let location = Location::new(point.lat, point.long)
+            .map_err(|e| format!("{points}: line {line_number}: {}", e.message))?;
+        let mut record = vec![point.id];
+        summary.points += 1;
+        if let Some((areas, index)) = &areas {
+            let found = index.areas_at(location.to_point());
+            match found.len() {
+                0 => summary.in_no_area += 1,
+                1 => {}
+                _ => summary.in_overlapping_areas += 1,
+            }
+            record.push(
+                found
+                    .iter()
+                    .map(|&i| areas[i].name.as_str())
+                    .collect::<Vec<_>>()
+                    .join("|"),
+            );
+        }
+        if let Some((lines, index)) = &lines {
+            let near = index.within_buffer(location.to_point());
+            if !near.is_empty() {
+                summary.on_a_line += 1;
+            }
+            let mut names: Vec<String> = near
+                .iter()
+                .map(|n| format!("{} ({})", lines[n.line].name, lines[n.line].owner))
+                .collect();
+            names.dedup();
+            record.push(names.join("|"));
+        }
+        writer.write_record(&record)?;
+    }
+    writer.flush()?;
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn names_the_area_of_each_point_in_input_order_and_counts_the_odd_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let areas = write(
+            dir.path(),
+            "areas.geojson",
+            r#"{"type":"FeatureCollection","features":[
+            {"type":"Feature","properties":{"ward":"A, north"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[2,0],[2,1],[0,1],[0,0]]]}},
+            {"type":"Feature","properties":{"ward":"B"},"geometry":{"type":"Polygon","coordinates":[[[1,0],[3,0],[3,1],[1,1],[1,0]]]}}]}"#,
+        );
+        let points = write(
+            dir.path(),
+            "points.csv",
+            "id,lat,long\np3,0.5,2.5\np1,0.5,0.5\np2,0.5,1.5\np4,5,5\n",
+        );
+        let mut out = Vec::new();
+        let check = CheckRouting {
+            areas: Some((&areas, "ward")),
+            partition: false,
+            lines: None,
+            points: &points,
+        };
+        let summary = check_routing(&check, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "id,area\np3,B\np1,\"A, north\"\np2,\"A, north|B\"\np4,\n"
+        );
+        assert_eq!(
+            summary,
+            Summary {
+                points: 4,
+                in_no_area: 1,
+                in_overlapping_areas: 1,
+                on_a_line: 0
+            }
+        );
+    }
+
+    #[test]
+    fn a_layer_with_invalid_shapes_is_routed_on_as_repaired() {
+        let dir = tempfile::tempdir().unwrap();
+        let areas = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/layers/faulty-wards.geojson");
+        let points = write(
+            dir.path(),
+            "points.csv",
+            "id,lat,long\ngap,41.755,-72.695995\nsliver,41.7545,-72.705995\nbetween-triangles,41.7425,-72.706\n",
+        );
+        let check = CheckRouting {
+            areas: Some((&areas, "name")),
+            partition: true,
+            lines: None,
+            points: &points,
+        };
+        let mut out = Vec::new();
+        check_routing(&check, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "id,area\ngap,Gap East\nsliver,Sliver East\nbetween-triangles,\n"
+        );
+    }
+
+    #[test]
+    fn a_bad_row_names_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let areas = write(
+            dir.path(),
+            "areas.geojson",
+            r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"name":"A"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}}]}"#,
+        );
+        let points = write(
+            dir.path(),
+            "points.csv",
+            "id,lat,long\np1,0.5,0.5\np2,north,0.5\n",
+        );
+        let check = CheckRouting {
+            areas: Some((&areas, "name")),
+            partition: false,
+            lines: None,
+            points: &points,
+        };
+        let err = check_routing(&check, &mut Vec::new())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 3"), "{err}");
+    }
+}
