@@ -22,6 +22,7 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::builders::PutBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
@@ -166,6 +167,25 @@ fn audit_months(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<String> {
 
 fn unavailable(what: &str, error: impl std::fmt::Display) -> PortError {
     PortError::Unavailable(format!("dynamodb {what}: {error}"))
+}
+
+/// Whether a conditional write went through: `Ok(false)` when its condition refused it, an error
+/// when DynamoDB could not be reached or refused it for another reason.
+fn written<T, E, R>(result: Result<T, SdkError<E, R>>, what: &str) -> PortResult<bool>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(error)
+            if error.as_service_error().and_then(|e| e.code())
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(false)
+        }
+        Err(error) => Err(unavailable(what, DisplayErrorContext(&error))),
+    }
 }
 
 fn to_item<T: Serialize>(value: &T) -> PortResult<HashMap<String, AttributeValue>> {
@@ -773,17 +793,7 @@ impl RequestStore for DynamoStore {
             .condition_expression("attribute_not_exists(PK)")
             .send()
             .await;
-        match put {
-            Ok(_) => Ok(()),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(error) => Err(unavailable("add a follower", error.into_service_error())),
-        }
+        written(put, "add a follower").map(|_| ())
     }
 
     async fn confirm_follower(&self, id: &TrackingNumber, key: &str) -> PortResult<bool> {
@@ -798,20 +808,7 @@ impl RequestStore for DynamoStore {
             .condition_expression("attribute_exists(PK)")
             .send()
             .await;
-        match update {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(unavailable(
-                "confirm a follower",
-                error.into_service_error(),
-            )),
-        }
+        written(update, "confirm a follower")
     }
 
     async fn remove_follower(&self, id: &TrackingNumber, key: &str) -> PortResult<bool> {
@@ -1015,13 +1012,8 @@ impl RequestStore for DynamoStore {
                 .expression_attribute_values(":now", AttributeValue::N(now.timestamp().to_string()))
                 .send()
                 .await;
-            match put {
-                Ok(_) => return Ok(None),
-                Err(error)
-                    if error
-                        .as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
-                Err(error) => return Err(unavailable("claim key", error.into_service_error())),
+            if written(put, "claim key")? {
+                return Ok(None);
             }
             if let Some(earlier) = self.earlier_claim(&claim.key, now).await? {
                 return Ok(Some(earlier.fingerprint));
@@ -1242,17 +1234,7 @@ impl RequestStore for DynamoStore {
             .condition_expression("attribute_not_exists(PK)")
             .send()
             .await;
-        match put {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(unavailable("claim", error.into_service_error())),
-        }
+        written(put, "claim")
     }
 
     async fn release_delivery(&self, key: &str) -> PortResult<()> {
@@ -1304,13 +1286,8 @@ impl RequestStore for DynamoStore {
             )
             .send()
             .await;
-        match put {
-            Ok(_) => return Ok(SendClaim::Claimed),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
-            Err(error) => return Err(unavailable("begin a send", error.into_service_error())),
+        if written(put, "begin a send")? {
+            return Ok(SendClaim::Claimed);
         }
         let held = self
             .client
@@ -1361,17 +1338,7 @@ impl RequestStore for DynamoStore {
             .expression_attribute_values(":sending", AttributeValue::S("sending".into()))
             .send()
             .await;
-        match delete {
-            Ok(_) => Ok(()),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(error) => Err(unavailable("abandon a send", error.into_service_error())),
-        }
+        written(delete, "abandon a send").map(|_| ())
     }
 
     async fn set_channel_off(
@@ -1407,21 +1374,8 @@ impl RequestStore for DynamoStore {
             .condition_expression("attribute_not_exists(PK)")
             .send()
             .await;
-        match put {
-            Ok(_) => Ok(()),
-            // Off already, since an earlier time: that time stays.
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(error) => Err(unavailable(
-                "turn a channel off",
-                error.into_service_error(),
-            )),
-        }
+        // Off already, since an earlier time: that time stays.
+        written(put, "turn a channel off").map(|_| ())
     }
 
     async fn channel_off(&self, recipient: &str, channel: &str) -> PortResult<bool> {

@@ -85,12 +85,24 @@ pub fn staff_router(staff: Staff) -> Router {
         .route("/staff/v1/requests/{id}", get(read))
         .route("/staff/v1/requests/{id}/merge", post(merge))
         .route("/staff/v1/requests/{id}/unmerge", post(unmerge))
-        .route("/staff/v1/requests/{id}/transitions", post(transition))
+        .route(
+            "/staff/v1/requests/{id}/transitions",
+            post(act_on::<TransitionBody>),
+        )
         .route("/staff/v1/requests/{id}/assignment", post(assignment))
-        .route("/staff/v1/requests/{id}/notes", post(note))
-        .route("/staff/v1/requests/{id}/priority", post(priority))
-        .route("/staff/v1/requests/{id}/expected", post(expected))
-        .route("/staff/v1/requests/{id}/referral", post(referral))
+        .route("/staff/v1/requests/{id}/notes", post(act_on::<NoteBody>))
+        .route(
+            "/staff/v1/requests/{id}/priority",
+            post(act_on::<PriorityBody>),
+        )
+        .route(
+            "/staff/v1/requests/{id}/expected",
+            post(act_on::<ExpectedBody>),
+        )
+        .route(
+            "/staff/v1/requests/{id}/referral",
+            post(act_on::<ReferralBody>),
+        )
         .route("/staff/v1/requests/{id}/media", post(media_form))
         .route("/staff/v1/requests/{id}/media/{file}", get(read_media))
         .route(
@@ -501,48 +513,23 @@ struct TransitionBody {
     media: Vec<String>,
 }
 
-/// `{to, resolution?, note?, public?, expected_version?, media?}`: a move of the status table.
-async fn transition(
+/// A staff action's JSON body: what it asks of the request, checked before anyone's rights are.
+trait WorkBody: serde::de::DeserializeOwned {
+    /// The kind of act (for the rights check), the action, and the version the client last read.
+    fn planned(self) -> Result<(Act, WorkAction, Option<u64>), ApiError>;
+}
+
+/// `POST …/{transitions,notes,priority,expected,referral}`: one handler for every staff action
+/// whose body says all it needs; the body's [`WorkBody`] turns it into the action.
+async fn act_on<B: WorkBody>(
     State(staff): Shared,
     Path(id): Path<String>,
     SignedIn(claims): SignedIn,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let body: TransitionBody = read_json(&headers, &body)?;
-    let to = Status::parse(&body.to).ok_or_else(|| {
-        unprocessable(
-            "to",
-            format!(
-                "`{}` is not a status: submitted, open, in_progress, closed or archived",
-                echo(&body.to)
-            ),
-        )
-    })?;
-    let resolution = match body.resolution.as_deref() {
-        None => None,
-        Some(text) => Some(cityfix_domain::Resolution::parse(text).ok_or_else(|| {
-            unprocessable(
-                "resolution",
-                format!(
-                    "`{}` is not a resolution: fixed, no_action or cancelled",
-                    echo(text)
-                ),
-            )
-        })?),
-    };
-    let act = if to == Status::Archived {
-        Act::Archive
-    } else {
-        Act::Work
-    };
-    let action = WorkAction::Transition {
-        to,
-        resolution,
-        note: body.note,
-        public: body.public.unwrap_or(true),
-        media: body.media,
-    };
+    let body: B = read_json(&headers, &body)?;
+    let (act, action, expected_version) = body.planned()?;
     work(
         &staff,
         &claims,
@@ -550,9 +537,49 @@ async fn transition(
         &headers,
         act,
         action,
-        body.expected_version,
+        expected_version,
     )
     .await
+}
+
+/// `{to, resolution?, note?, public?, expected_version?, media?}`: a move of the status table.
+impl WorkBody for TransitionBody {
+    fn planned(self) -> Result<(Act, WorkAction, Option<u64>), ApiError> {
+        let to = Status::parse(&self.to).ok_or_else(|| {
+            unprocessable(
+                "to",
+                format!(
+                    "`{}` is not a status: submitted, open, in_progress, closed or archived",
+                    echo(&self.to)
+                ),
+            )
+        })?;
+        let resolution = match self.resolution.as_deref() {
+            None => None,
+            Some(text) => Some(cityfix_domain::Resolution::parse(text).ok_or_else(|| {
+                unprocessable(
+                    "resolution",
+                    format!(
+                        "`{}` is not a resolution: fixed, no_action or cancelled",
+                        echo(text)
+                    ),
+                )
+            })?),
+        };
+        let act = if to == Status::Archived {
+            Act::Archive
+        } else {
+            Act::Work
+        };
+        let action = WorkAction::Transition {
+            to,
+            resolution,
+            note: self.note,
+            public: self.public.unwrap_or(true),
+            media: self.media,
+        };
+        Ok((act, action, self.expected_version))
+    }
 }
 
 /// The body of `POST …/assignment`.
@@ -617,20 +644,15 @@ struct NoteBody {
     media: Vec<String>,
 }
 
-async fn note(
-    State(staff): Shared,
-    Path(id): Path<String>,
-    SignedIn(claims): SignedIn,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let body: NoteBody = read_json(&headers, &body)?;
-    let action = WorkAction::Note {
-        text: body.text,
-        public: body.public,
-        media: body.media,
-    };
-    work(&staff, &claims, &id, &headers, Act::Annotate, action, None).await
+impl WorkBody for NoteBody {
+    fn planned(self) -> Result<(Act, WorkAction, Option<u64>), ApiError> {
+        let action = WorkAction::Note {
+            text: self.text,
+            public: self.public,
+            media: self.media,
+        };
+        Ok((Act::Annotate, action, None))
+    }
 }
 
 /// The body of `POST …/priority`.
@@ -643,28 +665,14 @@ struct PriorityBody {
     expected_version: Option<u64>,
 }
 
-async fn priority(
-    State(staff): Shared,
-    Path(id): Path<String>,
-    SignedIn(claims): SignedIn,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let body: PriorityBody = read_json(&headers, &body)?;
-    let action = WorkAction::Prioritise {
-        priority: body.priority,
-        reason: body.reason,
-    };
-    work(
-        &staff,
-        &claims,
-        &id,
-        &headers,
-        Act::Work,
-        action,
-        body.expected_version,
-    )
-    .await
+impl WorkBody for PriorityBody {
+    fn planned(self) -> Result<(Act, WorkAction, Option<u64>), ApiError> {
+        let action = WorkAction::Prioritise {
+            priority: self.priority,
+            reason: self.reason,
+        };
+        Ok((Act::Work, action, self.expected_version))
+    }
 }
 
 /// The body of `POST …/expected`.
@@ -678,36 +686,22 @@ struct ExpectedBody {
     expected_version: Option<u64>,
 }
 
-async fn expected(
-    State(staff): Shared,
-    Path(id): Path<String>,
-    SignedIn(claims): SignedIn,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let body: ExpectedBody = read_json(&headers, &body)?;
-    let expected_at = chrono::DateTime::parse_from_rfc3339(body.expected_datetime.trim())
-        .map_err(|_| {
-            unprocessable(
-                "expected_datetime",
-                "expected_datetime is an RFC 3339 date and time with its offset, e.g. 2026-12-04T17:00:00-05:00".into(),
-            )
-        })?
-        .with_timezone(&chrono::Utc);
-    let action = WorkAction::Reschedule {
-        expected_at,
-        reason: body.reason,
-    };
-    work(
-        &staff,
-        &claims,
-        &id,
-        &headers,
-        Act::Work,
-        action,
-        body.expected_version,
-    )
-    .await
+impl WorkBody for ExpectedBody {
+    fn planned(self) -> Result<(Act, WorkAction, Option<u64>), ApiError> {
+        let expected_at = chrono::DateTime::parse_from_rfc3339(self.expected_datetime.trim())
+            .map_err(|_| {
+                unprocessable(
+                    "expected_datetime",
+                    "expected_datetime is an RFC 3339 date and time with its offset, e.g. 2026-12-04T17:00:00-05:00".into(),
+                )
+            })?
+            .with_timezone(&chrono::Utc);
+        let action = WorkAction::Reschedule {
+            expected_at,
+            reason: self.reason,
+        };
+        Ok((Act::Work, action, self.expected_version))
+    }
 }
 
 /// The body of `POST …/referral`.
@@ -723,28 +717,14 @@ struct ReferralBody {
 
 /// Forwards a request to the agency responsible: closed as referred, the agency gets the report
 /// and the reporter hears whom to contact, as when the router refers one.
-async fn referral(
-    State(staff): Shared,
-    Path(id): Path<String>,
-    SignedIn(claims): SignedIn,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let body: ReferralBody = read_json(&headers, &body)?;
-    let action = WorkAction::Refer {
-        agency: body.agency,
-        note: body.note,
-    };
-    work(
-        &staff,
-        &claims,
-        &id,
-        &headers,
-        Act::Work,
-        action,
-        body.expected_version,
-    )
-    .await
+impl WorkBody for ReferralBody {
+    fn planned(self) -> Result<(Act, WorkAction, Option<u64>), ApiError> {
+        let action = WorkAction::Refer {
+            agency: self.agency,
+            note: self.note,
+        };
+        Ok((Act::Work, action, self.expected_version))
+    }
 }
 
 /// Checks that this person may take `act` on the request, claims the Idempotency-Key, and applies
