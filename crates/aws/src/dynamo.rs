@@ -293,6 +293,19 @@ impl DynamoStore {
         Put::builder().table_name(&self.table).set_item(Some(item))
     }
 
+    /// Writes `item` unless its key holds one already: true when written, false when it was there.
+    async fn put_new<T: Serialize>(&self, item: &Item<T>, what: &str) -> PortResult<bool> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(item)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        written(put, what)
+    }
+
     /// Writes all or nothing: true when written, false when a condition refused it.
     async fn transact(&self, what: &str, puts: Vec<PutBuilder>) -> PortResult<bool> {
         let writes = puts
@@ -778,22 +791,14 @@ impl RequestStore for DynamoStore {
     }
 
     async fn add_follower(&self, id: &TrackingNumber, follower: &Follower) -> PortResult<()> {
-        let item = to_item(&Item {
+        let item = Item {
             pk: request_key(id),
             sk: format!("FOLLOWER#{}", follower.key),
             body: follower.clone(),
             ttl: None,
-        })?;
+        };
         // Once: adding again must not turn a confirmed follower back into one still asking.
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .send()
-            .await;
-        written(put, "add a follower").map(|_| ())
+        self.put_new(&item, "add a follower").await.map(|_| ())
     }
 
     async fn confirm_follower(&self, id: &TrackingNumber, key: &str) -> PortResult<bool> {
@@ -1220,21 +1225,13 @@ impl RequestStore for DynamoStore {
     }
 
     async fn claim_delivery(&self, key: &str, at: DateTime<Utc>) -> PortResult<bool> {
-        let item = to_item(&Item {
+        let item = Item {
             pk: format!("DELIVERY#{key}"),
             sk: "DELIVERY".into(),
             body: at,
             ttl: Some((at + Duration::days(DELIVERY_DAYS)).timestamp()),
-        })?;
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .send()
-            .await;
-        written(put, "claim")
+        };
+        self.put_new(&item, "claim").await
     }
 
     async fn release_delivery(&self, key: &str) -> PortResult<()> {
@@ -1360,22 +1357,14 @@ impl RequestStore for DynamoStore {
                 .map_err(|e| unavailable("turn a channel on", e.into_service_error()))?;
             return Ok(());
         }
-        let item = to_item(&Item {
+        // Off already, since an earlier time: that time stays.
+        let item = Item {
             pk,
             sk,
             body: at,
             ttl: None,
-        })?;
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .send()
-            .await;
-        // Off already, since an earlier time: that time stays.
-        written(put, "turn a channel off").map(|_| ())
+        };
+        self.put_new(&item, "turn a channel off").await.map(|_| ())
     }
 
     async fn channel_off(&self, recipient: &str, channel: &str) -> PortResult<bool> {
