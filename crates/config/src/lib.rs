@@ -11,10 +11,12 @@ mod checks;
 mod features;
 mod files;
 mod layers;
+mod site;
 
 pub use checks::check_partition;
 pub use features::Properties;
 pub use layers::{read_area_layer, read_lines, LineProperties};
+pub use site::{read_site, Site, BUILT_IN_LANGUAGES};
 
 use checks::Assignees;
 use files::CityFolder;
