@@ -221,9 +221,11 @@ mod tests {
 
     fn copy_of_demo() -> tempfile::TempDir {
         let copy = tempfile::tempdir().unwrap();
-        for file in ["routing.toml"] {
-            std::fs::copy(demo_dir().join(file), copy.path().join(file)).unwrap();
-        }
+        std::fs::copy(
+            demo_dir().join("routing.toml"),
+            copy.path().join("routing.toml"),
+        )
+        .unwrap();
         std::fs::create_dir(copy.path().join("areas")).unwrap();
         for layer in ["boundary", "neighborhoods", "districts"] {
             let name = format!("areas/{layer}.geojson");

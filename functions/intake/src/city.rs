@@ -11,7 +11,7 @@ use axum::Router;
 use cityfix_config::Site;
 use cityfix_domain::City;
 use cityfix_http::api::ApiError;
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// How long a browser may keep the city's description before asking again.
 const CACHE_CONTROL: &str = "public, max-age=300";
