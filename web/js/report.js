@@ -239,6 +239,7 @@ function resetReportForm() {
   clearService();
   clearPoint();
   $('address-suggestions').hidden = true;
+  $('service-suggestions').hidden = true;
   renderChosenMedia([]);
   updateCounter();
   clearNearby();

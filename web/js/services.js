@@ -286,7 +286,48 @@ export function restoreAttributes(values) {
   }
 }
 
+/* Suggestions from the description ----------------------------------- */
+
+const SUGGEST_DELAY_MS = 500;
+const suggestState = { timer: null, token: 0 };
+
+/** Asks which services the description's words mean, ~0.5 s after typing stops. */
+function scheduleSuggestions() {
+  clearTimeout(suggestState.timer);
+  const typed = $('description').value.trim();
+  const token = ++suggestState.token;
+  if (typed.length < 4) {
+    $('service-suggestions').hidden = true;
+    return;
+  }
+  suggestState.timer = setTimeout(async () => {
+    let suggestions = [];
+    try {
+      const { body } = await api(`/services/suggest?q=${encodeURIComponent(typed)}`);
+      suggestions = Array.isArray(body && body.suggestions) ? body.suggestions.slice(0, 3) : [];
+    } catch {
+      suggestions = []; // a convenience only
+    }
+    if (token !== suggestState.token) return;
+    const chosen = chosenServiceCode();
+    const shown = suggestions.filter((s) => catalogue.byCode.has(s.service_code) && s.service_code !== chosen);
+    const box = $('service-suggestions');
+    box.querySelector('ul').replaceChildren(...shown.map((s) => {
+      const button = el('button', { type: 'button', className: 'btn btn-link', dataset: { serviceCode: s.service_code }, text: serviceName(s.service_code) });
+      button.addEventListener('click', () => {
+        chooseService(s.service_code);
+        box.hidden = true;
+        const radio = document.querySelector(`#service-list input[value="${CSS.escape(s.service_code)}"]`);
+        if (radio) radio.focus();
+      });
+      return el('li', {}, [button]);
+    }));
+    box.hidden = shown.length === 0;
+  }, SUGGEST_DELAY_MS);
+}
+
 export function initServices() {
+  $('description').addEventListener('input', scheduleSuggestions);
   $('service-list').addEventListener('change', (event) => {
     if (event.target.name === 'service_code') changed();
   });

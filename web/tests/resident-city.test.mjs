@@ -194,6 +194,24 @@ test('the address search places the pin, and suggests the addresses the city kno
   await page.close();
 });
 
+test('the description suggests the type of problem, in English and in Spanish', { timeout: 60_000 }, async () => {
+  for (const [locale, words, label] of [['en-US', 'Deep hole in the road by the school', 'Describe the problem'], ['es-ES', 'Hay un bache enorme en la calle', 'Describa el problema']]) {
+    const page = await newPage({ locale });
+    await page.goto(`${BASE}/`);
+    await page.locator('#service-list input[value="pothole"]').waitFor({ state: 'attached' });
+    const asked = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/v1/services/suggest');
+    await page.getByLabel(label).fill(words);
+    assert.equal((await asked).status(), 200);
+    const suggestion = page.locator('#service-suggestions button[data-service-code="pothole"]');
+    await suggestion.waitFor({ state: 'visible' });
+    assert.equal(await page.locator('#service-suggestions button').first().getAttribute('data-service-code'), 'pothole', `${locale}: the pothole comes first`);
+    await suggestion.click();
+    assert.ok(await page.locator('#service-list input[value="pothole"]').isChecked(), `${locale}: the suggestion chooses the service`);
+    await page.locator('#attributes [data-attribute-code="pothole_size"]').waitFor();
+    await page.close();
+  }
+});
+
 test('a pin outside the city says whom to contact before anything is sent', { timeout: 60_000 }, async () => {
   const city = await cityOf(BASE);
   const page = await newPage();

@@ -9,6 +9,7 @@ mod media;
 mod open311;
 mod open311_updates;
 mod residents;
+mod suggest;
 mod unsubscribe;
 
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use cityfix_http::MAX_BODY_BYTES;
 
 pub use city::{city_router, CitySite};
 pub use devices::{devices_router, Devices};
+pub use suggest::{suggest_router, Suggester};
 pub use unsubscribe::{unsubscribe_router, Preferences};
 
 /// The web API's routes as (method, path), kept beside the router and checked against the
@@ -31,6 +33,7 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/city/messages/{language}"),
     ("get", "/api/v1/addresses"),
     ("get", "/api/v1/services"),
+    ("get", "/api/v1/services/suggest"),
     ("post", "/api/v1/requests"),
     ("get", "/api/v1/requests/nearby"),
     ("get", "/api/v1/requests/{id}"),

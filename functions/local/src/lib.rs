@@ -398,6 +398,7 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
         .merge(cityfix_admin::admin_router(staff_app))
         .merge(adapters.routes)
         .merge(intake::city_router(intake::CitySite::new(&city, &site)))
+        .merge(intake::suggest_router(&city.services))
         .route("/health", get(|| async { "ok" }));
     let app = site::static_site(app, &options.web_dir);
     let app = if options.rate_limits {
