@@ -235,7 +235,7 @@ async fn measure(app: &axum::Router, cases: &[(&str, &str)]) -> (usize, usize, V
     let mut misses = Vec::new();
     let mut first = 0;
     for (typed, expected) in cases {
-        let (status, body) = suggest(&app, &format!("q={}", encoded(typed))).await;
+        let (status, body) = suggest(app, &format!("q={}", encoded(typed))).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let codes: Vec<&str> = body["suggestions"]
             .as_array()
