@@ -178,11 +178,21 @@ async fn the_resident_page_is_served_at_the_root() {
     let page = reqwest::get(format!("{}/", city.url)).await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("311"));
-    let script = reqwest::get(format!("{}/app.js", city.url)).await.unwrap();
+    let script = reqwest::get(format!("{}/js/main.js", city.url))
+        .await
+        .unwrap();
     assert!(script.headers()["content-type"]
         .to_str()
         .unwrap()
         .contains("javascript"));
+    // The page learns which city it serves from the API, not from its own files.
+    let described: serde_json::Value = reqwest::get(format!("{}/api/v1/city", city.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(described["name"], "City of Hartford");
     city.stop().await;
 }
 

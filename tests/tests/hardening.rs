@@ -123,7 +123,8 @@ async fn pages_and_the_api_carry_the_security_headers() {
     let city = start_city(data.path(), false, Duration::from_secs(30)).await;
     for path in [
         "/",
-        "/app.js",
+        "/js/main.js",
+        "/api/v1/city",
         "/api/v1/services",
         "/open311/v2/services.xml",
         "/api/v1/nope",

@@ -24,7 +24,7 @@ import { chromium } from 'playwright-core';
 
 const BASE = (process.env.CITYFIX_URL || '').replace(/\/+$/, '');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const WAIT = 10_000; // upper bound for any single wait
+const WAIT = Number(process.env.WAIT || 10_000); // upper bound for any single wait
 const TRACKING_RE = /^[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$/;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -57,17 +57,20 @@ const foreignRequests = [];
 const shared = { trackingNumber: null };
 
 async function newPage() {
-  const page = await browser.newPage();
+  // A phone's width: every screen is used at 360 px.
+  const page = await browser.newPage({ viewport: { width: 360, height: 780 }, locale: 'en-US' });
   page.setDefaultTimeout(WAIT);
   page.setDefaultNavigationTimeout(WAIT);
   page.on('pageerror', (err) => pageErrors.push(`${page.url()}: ${err.message}`));
   page.on('request', (r) => {
     const url = new URL(r.url());
-    if (url.origin !== new URL(BASE).origin && url.protocol !== 'data:') foreignRequests.push(r.url());
+    // Map tiles come from the city's tile server (unreachable here); nothing else may come from elsewhere.
+    if (url.origin !== new URL(BASE).origin && url.protocol !== 'data:' && !isTile(url)) foreignRequests.push(r.url());
   });
   return page;
 }
 
+const isTile = (url) => /^\/\d+\/\d+\/\d+\.png$/.test(url.pathname);
 const isCreate = (req) => req.method() === 'POST' && new URL(req.url()).pathname === '/api/v1/requests';
 const isCreateResponse = (res) => isCreate(res.request());
 const isMediaAsk = (req) => req.method() === 'POST' && /^\/api\/v1\/requests\/[^/]+\/media$/.test(new URL(req.url()).pathname);
@@ -84,8 +87,7 @@ async function startPotholeReport(page) {
 async function startReport(page, serviceCode) {
   await page.goto(`${BASE}/`);
   // The service list is filled from GET /api/v1/services.
-  await page.locator(`#service option[value="${serviceCode}"]`).waitFor({ state: 'attached' });
-  await page.getByLabel('Type of problem').selectOption(serviceCode);
+  await chooseService(page, serviceCode);
 
   const required = page.locator('#attributes [data-required="true"]');
   const count = await required.count();
@@ -116,6 +118,21 @@ async function startReport(page, serviceCode) {
     }
   }
   return count;
+}
+
+/** Picks a service from the searchable list, as a resident would: by its radio button. */
+async function chooseService(page, serviceCode) {
+  const radio = page.locator(`#service-list input[type=radio][value="${serviceCode}"]`);
+  await radio.waitFor({ state: 'attached' });
+  await radio.check();
+}
+
+/** Types the point in the coordinate fields (behind "Enter latitude and longitude instead"). */
+async function typePoint(page, lat, long) {
+  const details = page.locator('#coordinates');
+  if (!(await details.evaluate((d) => d.open))) await page.getByText('Enter latitude and longitude instead').click();
+  await page.getByLabel('Latitude').fill(lat);
+  await page.getByLabel('Longitude').fill(long);
 }
 
 /** Clicks "Send report", expects 201 and the tracking number; returns { id, body, created }. */
@@ -200,8 +217,7 @@ test('a resident reports a pothole and gets a tracking number', { timeout: 60_00
     assert.ok(await named.count() >= 1, `the "${a.code}" question is labelled with its description`);
   }
 
-  await page.getByLabel('Latitude').fill(LAT);
-  await page.getByLabel('Longitude').fill(LONG);
+  await typePoint(page, LAT, LONG);
   await page.getByLabel('Describe the problem').fill(DESCRIPTION);
   await page.getByLabel('Email').fill(EMAIL);
   await assert.doesNotReject(
@@ -323,8 +339,7 @@ test('the resident tracks the report until it is routed, without seeing contact 
 test('an impossible latitude is refused with a message at the latitude field', { timeout: 60_000 }, async () => {
   const page = await newPage();
   await startPotholeReport(page);
-  await page.getByLabel('Latitude').fill('95');
-  await page.getByLabel('Longitude').fill(LONG);
+  await typePoint(page, '95', LONG);
   await page.getByLabel('Describe the problem').fill(DESCRIPTION);
 
   const responsePromise = page.waitForResponse(isCreateResponse);
@@ -368,8 +383,7 @@ test('before sending, an open report of the same problem nearby is shown, and on
   assert.ok(await panel.isHidden(), 'no panel before a place is given');
 
   const potholeAnswer = page.waitForResponse(nearbyFor('pothole'));
-  await page.getByLabel('Latitude').fill(NEAR_LAT);
-  await page.getByLabel('Longitude').fill(LONG);
+  await typePoint(page, NEAR_LAT, LONG);
   const answered = await potholeAnswer;
   assert.equal(answered.status(), 200);
   await page.getByRole('heading', { name: 'Already reported nearby' }).waitFor({ state: 'visible' });
@@ -401,7 +415,7 @@ test('before sending, an open report of the same problem nearby is shown, and on
 
   // A different problem at the same place: nothing is reported nearby.
   const streetlightAnswer = page.waitForResponse(nearbyFor('streetlight_out'));
-  await page.getByLabel('Type of problem').selectOption('streetlight_out');
+  await chooseService(page, 'streetlight_out');
   const none = await streetlightAnswer;
   assert.deepEqual((await none.json()).requests, [], 'no streetlight is reported there');
   await page.waitForTimeout(300); // let the page handle the answer
@@ -409,7 +423,7 @@ test('before sending, an open report of the same problem nearby is shown, and on
   assert.ok(!(await page.evaluate(() => document.body.innerText)).includes('Already reported nearby'));
 
   // And back to pothole: the panel comes back.
-  await page.getByLabel('Type of problem').selectOption('pothole');
+  await chooseService(page, 'pothole');
   await panel.locator(`li[data-request-id="${first}"]`).waitFor({ state: 'visible' });
 
   // The link opens the earlier report.
@@ -423,8 +437,7 @@ test('a report sent anyway is linked to the earlier one, which the track view li
   assert.ok(first, 'needs the Downtown pothole of the first test');
   const page = await newPage();
   await startPotholeReport(page);
-  await page.getByLabel('Latitude').fill(NEAR_LAT);
-  await page.getByLabel('Longitude').fill(LONG);
+  await typePoint(page, NEAR_LAT, LONG);
   await page.locator(`#nearby li[data-request-id="${first}"]`).waitFor({ state: 'visible' });
   const { id } = await sendAndGetTrackingNumber(page);
   assert.notEqual(id, first);
@@ -452,8 +465,7 @@ test('a pothole on a state road is referred, and the resident is told whom to ca
   const page = await newPage();
   await startPotholeReport(page);
   const answer = page.waitForResponse(nearbyFor('pothole'));
-  await page.getByLabel('Latitude').fill(STATE_ROAD.lat);
-  await page.getByLabel('Longitude').fill(STATE_ROAD.long);
+  await typePoint(page, STATE_ROAD.lat, STATE_ROAD.long);
   await page.getByLabel('Describe the problem').fill(`Pothole on Albany Avenue (browser test ${RUN}).`);
   assert.deepEqual((await (await answer).json()).requests, [], 'nothing is reported there yet');
   const { id } = await sendAndGetTrackingNumber(page);
@@ -486,11 +498,11 @@ test('a report given only as a street address is placed by the City', { timeout:
   const page = await newPage();
   await startReport(page, 'sidewalk_damage');
 
-  // Without an address the form still asks for the point, and sends nothing.
+  // Without a place the form asks for one, and sends nothing.
   let posted = 0;
   page.on('request', (r) => { if (isCreate(r)) posted++; });
   await page.getByRole('button', { name: 'Send report' }).click();
-  await page.locator('[data-field="lat"] .field-error').filter({ hasText: /latitude/i }).waitFor();
+  await page.locator('[data-field="address_string"] .field-error').filter({ hasText: /Say where the problem is/ }).waitFor();
   assert.equal(posted, 0, 'the form checks for a place before sending');
 
   await page.getByLabel('Address or landmark').fill('550 Main Street');
@@ -549,8 +561,7 @@ test('a photo sent with a report is uploaded, checked and shown on the report', 
     };
   });
   await startReport(page, 'graffiti');
-  await page.getByLabel('Latitude').fill(PHOTO_PLACE.lat);
-  await page.getByLabel('Longitude').fill(PHOTO_PLACE.long);
+  await typePoint(page, PHOTO_PLACE.lat, PHOTO_PLACE.long);
   await page.getByLabel('Describe the problem').fill(`Tags on the wall by the bus stop (browser test ${RUN}).`);
 
   const photo = page.getByLabel('Photo or video');
@@ -635,8 +646,7 @@ test('a photo sent with a report is uploaded, checked and shown on the report', 
 test('a file of a kind the City does not take is refused at the field, and nothing is uploaded', { timeout: 60_000 }, async () => {
   const page = await newPage();
   await startReport(page, 'blocked_storm_drain');
-  await page.getByLabel('Latitude').fill(REFUSED_FILE_PLACE.lat);
-  await page.getByLabel('Longitude').fill(REFUSED_FILE_PLACE.long);
+  await typePoint(page, REFUSED_FILE_PLACE.lat, REFUSED_FILE_PLACE.long);
   await page.getByLabel('Describe the problem').fill(`Drain full of leaves (browser test ${RUN}).`);
 
   let creates = 0;

@@ -14,6 +14,7 @@ mod layer_faults;
 mod layers;
 mod repair;
 pub mod routing_check;
+mod site;
 
 pub use features::Properties;
 pub use layer_faults::{
@@ -21,6 +22,7 @@ pub use layer_faults::{
     ROUNDING_M2, SLIVER_MAX_M2,
 };
 pub use layers::{read_area_layer, read_lines, LineProperties};
+pub use site::{read_site, Site, BUILT_IN_LANGUAGES};
 
 use checks::Assignees;
 use files::CityFolder;

@@ -1,12 +1,15 @@
 //! The intake function: takes reports from residents and Open311 clients and answers their reads.
 
+mod addresses;
 mod api;
+mod city;
 mod devices;
 mod followers;
 mod media;
 mod open311;
 mod open311_updates;
 mod residents;
+mod suggest;
 mod unsubscribe;
 
 use std::sync::Arc;
@@ -18,13 +21,19 @@ use cityfix_app::ports::MediaStore;
 use cityfix_app::submit::IntakeDeps;
 use cityfix_http::MAX_BODY_BYTES;
 
+pub use city::{city_router, CitySite};
 pub use devices::{devices_router, Devices};
+pub use suggest::{suggest_router, Suggester};
 pub use unsubscribe::{unsubscribe_router, Preferences};
 
 /// The web API's routes as (method, path), kept beside the router and checked against the
 /// OpenAPI document by a test.
 pub const API_ROUTES: &[(&str, &str)] = &[
+    ("get", "/api/v1/city"),
+    ("get", "/api/v1/city/messages/{language}"),
+    ("get", "/api/v1/addresses"),
     ("get", "/api/v1/services"),
+    ("get", "/api/v1/services/suggest"),
     ("post", "/api/v1/requests"),
     ("get", "/api/v1/requests/nearby"),
     ("get", "/api/v1/requests/{id}"),
@@ -63,6 +72,7 @@ pub fn router(intake: Intake) -> Router {
     let state = Arc::new(intake);
     open311::routes()
         .merge(api::routes())
+        .merge(addresses::routes())
         .merge(media::routes())
         .merge(residents::routes())
         .merge(followers::routes())

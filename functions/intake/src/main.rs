@@ -30,7 +30,12 @@ async fn main() -> Result<(), lambda_http::Error> {
         clock: Arc::new(SystemClock),
         city: setup.city.short_name.clone(),
     };
+    let site = cityfix_config::read_site(std::path::Path::new(&std::env::var("CITY_CONFIG")?))?;
+    let site = intake::CitySite::new(&setup.city, &site);
+    let suggestions = intake::suggest_router(&setup.city.services);
     let routes = intake::router(intake)
+        .merge(intake::city_router(site))
+        .merge(suggestions)
         .merge(intake::unsubscribe_router(preferences))
         .merge(intake::devices_router(devices));
     lambda_http::run(lambda_front(routes, &limits)).await

@@ -2,6 +2,7 @@
 
 pub mod commands;
 mod outbox_page;
+mod site;
 pub mod stages;
 mod workers;
 
@@ -26,7 +27,7 @@ use cityfix_app::submit::IntakeDeps;
 use cityfix_app::sweep::SchedulerDeps;
 use cityfix_app::transition::StatusDeps;
 use cityfix_aws::AwsSetup;
-use cityfix_config::load_city_with_repairs;
+use cityfix_config::{load_city_with_repairs, read_site};
 use cityfix_domain::AddressBook;
 use cityfix_embedded::{EmbeddedSetup, Outbox, QueueSettings};
 use cityfix_http::auth::{StaffSignIn, TokenKeys};
@@ -34,7 +35,6 @@ use cityfix_http::guard;
 use stages::StageTimes;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tower_http::services::ServeDir;
 
 /// The folder of this source tree, for defaults that work from any working directory.
 const SOURCE_ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
@@ -285,6 +285,8 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
         tracing::warn!(%repair, "a layer's shape was repaired");
     }
     let city = Arc::new(loaded.city);
+    let site = read_site(&options.config_dir)
+        .map_err(|e| anyhow::anyhow!("the city's site settings are not valid: {e}"))?;
     std::fs::create_dir_all(&options.data_dir).with_context(|| {
         format!(
             "cannot create the data folder {}",
@@ -407,8 +409,10 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
         .merge(status::staff_router(staff))
         .merge(cityfix_admin::admin_router(staff_app))
         .merge(adapters.routes)
-        .route("/health", get(|| async { "ok" }))
-        .fallback_service(ServeDir::new(&options.web_dir));
+        .merge(intake::city_router(intake::CitySite::new(&city, &site)))
+        .merge(intake::suggest_router(&city.services))
+        .route("/health", get(|| async { "ok" }));
+    let app = site::static_site(app, &options.web_dir);
     let app = if options.rate_limits {
         guard::with_rate_limits(app, Arc::new(guard::Limiter::new(&city.rate_limits)))
     } else {
