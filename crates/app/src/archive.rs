@@ -6,8 +6,8 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::messages::StatusCommand;
-use crate::ports::{Queue, QueueName, RequestStore};
+use crate::messages::{queue_for_status, StatusCommand};
+use crate::ports::{Queue, RequestStore};
 use crate::transition::{missing, write_retrying, Applied, AuditDraft, Plan, StatusDeps};
 use crate::work::Actor;
 use crate::AppError;
@@ -40,20 +40,12 @@ pub async fn queue_archiving(
     let closed = store
         .closed_before(retention.archive_cutoff(now), limit)
         .await?;
-    let commands: Vec<String> = closed
-        .iter()
-        .map(|request_id| {
-            serde_json::to_string(&StatusCommand::Archive {
-                request_id: request_id.clone(),
-            })
-            .expect("a status command always serialises")
-        })
-        .collect();
-    queue.send_batch(QueueName::Status, &commands).await?;
-    if !closed.is_empty() {
-        tracing::info!(count = closed.len(), "queued closed requests for archiving");
+    let command = |request_id| StatusCommand::Archive { request_id };
+    let queued = queue_for_status(queue, closed, command).await?;
+    if queued > 0 {
+        tracing::info!(count = queued, "queued closed requests for archiving");
     }
-    Ok(closed.len())
+    Ok(queued)
 }
 
 /// Archives a request closed longer than the city's retention, once, and forgets its contacts

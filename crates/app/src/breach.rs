@@ -6,8 +6,8 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::messages::{NotifyKind, StatusCommand};
-use crate::ports::{Queue, QueueName, RequestStore};
+use crate::messages::{queue_for_status, NotifyKind, StatusCommand};
+use crate::ports::{Queue, RequestStore};
 use crate::transition::{announce, missing, write_retrying, Applied, Plan, StatusDeps};
 use crate::AppError;
 use cityfix_domain::{lateness_in_words, TimelineEntry, TimelineKind, TrackingNumber};
@@ -28,20 +28,12 @@ pub async fn queue_breach_notices(
     limit: u32,
 ) -> Result<usize, AppError> {
     let overdue = store.overdue(now, limit).await?;
-    let commands: Vec<String> = overdue
-        .iter()
-        .map(|request_id| {
-            serde_json::to_string(&StatusCommand::NoticeBreach {
-                request_id: request_id.clone(),
-            })
-            .expect("a status command always serialises")
-        })
-        .collect();
-    queue.send_batch(QueueName::Status, &commands).await?;
-    if !overdue.is_empty() {
-        tracing::info!(count = overdue.len(), "queued breach notices");
+    let command = |request_id| StatusCommand::NoticeBreach { request_id };
+    let queued = queue_for_status(queue, overdue, command).await?;
+    if queued > 0 {
+        tracing::info!(count = queued, "queued breach notices");
     }
-    Ok(overdue.len())
+    Ok(queued)
 }
 
 /// Records that a request is past its expected date, once, and announces it to notify (again on

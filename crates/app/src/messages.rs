@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ports::{PortResult, Queue, QueueName};
+
 use cityfix_domain::{RoutingDecision, TrackingNumber};
 
 /// On the routing queue: a stored report waiting to be routed.
@@ -113,4 +115,21 @@ pub struct NotifyEvent {
     pub event_id: String,
     pub request_id: TrackingNumber,
     pub kind: NotifyKind,
+}
+
+/// Sends status one command per request (the scheduler's jobs: breach notices, archiving), in as
+/// few calls as the queue allows; gives how many were sent.
+pub async fn queue_for_status(
+    queue: &dyn Queue,
+    requests: Vec<TrackingNumber>,
+    command: impl Fn(TrackingNumber) -> StatusCommand,
+) -> PortResult<usize> {
+    let bodies: Vec<String> = requests
+        .into_iter()
+        .map(|request_id| {
+            serde_json::to_string(&command(request_id)).expect("a status command always serialises")
+        })
+        .collect();
+    queue.send_batch(QueueName::Status, &bodies).await?;
+    Ok(bodies.len())
 }
