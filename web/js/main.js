@@ -82,6 +82,8 @@ async function start() {
 
   const loaded = await loadCity();
   await useLanguage(pickLanguage(loaded.languages), loaded);
+  // What was written before the messages came (language listeners run on later changes only).
+  updateCounter();
   showCity();
   offerLanguages();
   initMap();

@@ -294,5 +294,4 @@ export function initReport() {
       /* the resident closed the share sheet */
     }
   });
-  updateCounter();
 }

@@ -195,6 +195,26 @@ after(async () => {
   if (browser) await browser.close();
 });
 
+test('no message key is shown in place of its text, in English or in Spanish', { timeout: 60_000 }, async () => {
+  for (const lang of ['en', 'es']) {
+    const page = await newPage();
+    await page.goto(BASE);
+    await page.evaluate((l) => localStorage.setItem('cityfix.language', l), lang);
+    await page.reload();
+    await page.locator('#service-list input[type=radio]').first().waitFor();
+    const shown = await page.evaluate(async () => {
+      const keys = Object.keys(await (await fetch('/i18n/en.json')).json());
+      const texts = [...document.querySelectorAll('body *')]
+        .filter((node) => node.children.length === 0 && node.offsetParent !== null)
+        .map((node) => node.textContent.trim());
+      return texts.filter((text) => keys.includes(text));
+    });
+    assert.deepEqual(shown, [], `${lang}: keys shown as text`);
+    assert.match(await page.locator('#description-count').textContent(), lang === 'en' ? /0 of 4000 characters/ : /0 de 4000 caracteres/);
+    await page.close();
+  }
+});
+
 test('a resident reports a pothole and gets a tracking number', { timeout: 60_000 }, async () => {
   const page = await newPage();
   await startPotholeReport(page);
