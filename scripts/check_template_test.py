@@ -145,7 +145,7 @@ CASES: dict[str, tuple[Mutation | None, Mutation | None, dict[int, list[str]]]] 
     "crates-no-function-crates": (
         None, lambda m: m.update(packages=[p for p in m["packages"] if "/functions/" not in p["manifest_path"]]),
         {2: [r"no function crates found under .*functions",
-             r"Function: builds binary '\w+', which no crate under functions/ provides"]}),
+             r"Function: builds binary '[\w-]+', which no crate under functions/ provides"]}),
     # (3) queues
     "queues-no-partial-batch-failures": (
         lambda t: event(t, "RouterFunction", "RoutingJobs").pop("FunctionResponseTypes"), None,

@@ -1,5 +1,7 @@
 //! A recipient's channels: an unsubscribe link or a STOP reply turns one off, and notify asks first.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 
 use crate::links::{LinkRefused, LinkSigner, Purpose};
@@ -61,41 +63,62 @@ pub async fn unsubscribe(
     Ok(channel)
 }
 
-/// Whether a text message asks to stop (the carriers' words, and their Spanish ones).
-pub fn is_stop_word(text: &str) -> bool {
-    let word = text.trim().trim_end_matches(['.', '!']).to_uppercase();
-    [
-        "STOP",
-        "STOPALL",
-        "UNSUBSCRIBE",
-        "CANCEL",
-        "END",
-        "QUIT",
-        "PARAR",
-        "ALTO",
-        "BAJA",
-    ]
-    .contains(&word.as_str())
+/// What a text message sent back to the city's number asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextReply {
+    /// A stop word (the carriers' words, and their Spanish ones): no more texts.
+    Stop,
+    /// `START` or `UNSTOP`: texts again, after a stop.
+    Start,
+    /// Anything else; nothing changes.
+    Other,
 }
 
-/// A text message received from `from`: a stop word turns texts to that number off. True when
-/// it did.
+impl TextReply {
+    /// Reads the whole message as one word, as carriers do: "stop." stops, "don't stop" does not.
+    pub fn read(text: &str) -> TextReply {
+        let word = text.trim().trim_end_matches(['.', '!']).to_uppercase();
+        match word.as_str() {
+            "STOP" | "STOPALL" | "UNSUBSCRIBE" | "CANCEL" | "END" | "QUIT" | "PARAR" | "ALTO"
+            | "BAJA" => TextReply::Stop,
+            "START" | "UNSTOP" => TextReply::Start,
+            _ => TextReply::Other,
+        }
+    }
+}
+
+/// What answering text replies needs: the store, and the city's calling code to read numbers.
+#[derive(Clone)]
+pub struct TextReplies {
+    pub store: Arc<dyn RequestStore>,
+    pub country_calling_code: u16,
+}
+
+/// A text message received from `from`: a stop word turns texts to that number off, `START`
+/// turns them on again. Says which it was.
 pub async fn sms_reply(
-    store: &dyn RequestStore,
+    replies: &TextReplies,
     from: &str,
     text: &str,
-    country_calling_code: u16,
     now: DateTime<Utc>,
-) -> Result<bool, PortError> {
-    if !is_stop_word(text) {
-        return Ok(false);
-    }
-    let recipient = recipient_key(Channel::Sms, from, country_calling_code);
-    store
-        .set_channel_off(&recipient, Channel::Sms.as_str(), true, now)
+) -> Result<TextReply, PortError> {
+    let reply = TextReply::read(text);
+    let off = match reply {
+        TextReply::Stop => true,
+        TextReply::Start => false,
+        TextReply::Other => return Ok(reply),
+    };
+    let recipient = recipient_key(Channel::Sms, from, replies.country_calling_code);
+    replies
+        .store
+        .set_channel_off(&recipient, Channel::Sms.as_str(), off, now)
         .await?;
-    tracing::info!("a number replied STOP: texts to it are off");
-    Ok(true)
+    if off {
+        tracing::info!("a number replied STOP: texts to it are off");
+    } else {
+        tracing::info!("a number replied START: texts to it are on again");
+    }
+    Ok(reply)
 }
 
 #[cfg(test)]
@@ -118,10 +141,13 @@ mod tests {
     #[test]
     fn stop_words_are_the_whole_message() {
         for stop in ["STOP", " stop ", "Stop.", "PARAR", "baja"] {
-            assert!(is_stop_word(stop), "{stop}");
+            assert_eq!(TextReply::read(stop), TextReply::Stop, "{stop}");
         }
-        for other in ["don't stop", "thanks", "", "STOP IT"] {
-            assert!(!is_stop_word(other), "{other}");
+        for start in ["START", "unstop!"] {
+            assert_eq!(TextReply::read(start), TextReply::Start, "{start}");
+        }
+        for other in ["don't stop", "thanks", "", "STOP IT", "start again"] {
+            assert_eq!(TextReply::read(other), TextReply::Other, "{other}");
         }
     }
 }

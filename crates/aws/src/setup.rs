@@ -22,6 +22,7 @@ use cityfix_app::links::LinkSigner;
 use cityfix_app::media::MediaDeps;
 use cityfix_app::notify::{NotifyDeps, NotifySettings};
 use cityfix_app::ports::{QueueName, RandomIds, SystemClock};
+use cityfix_app::preferences::TextReplies;
 use cityfix_app::route::RouterDeps;
 use cityfix_app::submit::IntakeDeps;
 use cityfix_app::sweep::SchedulerDeps;
@@ -321,6 +322,14 @@ impl AwsSetup {
             self.optional("PUSH_APNS_APPLICATION_ARN"),
             self.optional("PUSH_FCM_APPLICATION_ARN"),
         )
+    }
+
+    /// The text replies function: STOP and START from residents' numbers, kept in the table.
+    pub fn text_replies(&self) -> Result<TextReplies, SetupError> {
+        Ok(TextReplies {
+            store: Arc::new(self.store()?),
+            country_calling_code: self.city.country_calling_code,
+        })
     }
 
     /// Notify sends e-mail as `FROM_ADDRESS` in `SES_CONFIGURATION_SET` (optional), texts by SNS,

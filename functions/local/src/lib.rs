@@ -220,7 +220,7 @@ fn embedded_adapters(
             }
         });
     });
-    let replies = outbox_page::Replies {
+    let replies = cityfix_app::preferences::TextReplies {
         store: Arc::new(store.clone()),
         country_calling_code,
     };

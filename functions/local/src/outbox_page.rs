@@ -12,7 +12,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Form;
 use axum::Router;
-use cityfix_app::ports::RequestStore;
+use cityfix_app::preferences::{self, TextReplies, TextReply};
 use cityfix_domain::escape_html;
 use cityfix_embedded::Outbox;
 use cityfix_http::auth::{Role, TokenKeys};
@@ -34,18 +34,11 @@ struct Guard {
     keys: Arc<TokenKeys>,
 }
 
-/// The phone side of the outbox: where a text message "arrives" from a resident (a STOP reply).
-#[derive(Clone)]
-pub struct Replies {
-    pub store: Arc<dyn RequestStore>,
-    pub country_calling_code: u16,
-}
-
 pub fn router(
     outbox: Outbox,
     access: OutboxAccess,
     keys: Arc<TokenKeys>,
-    replies: Replies,
+    replies: TextReplies,
 ) -> Router {
     let guard = Arc::new(Guard { access, keys });
     Router::new()
@@ -146,7 +139,7 @@ struct SmsReply {
 /// A text message from a resident, as SNS would hand over a reply: a stop word turns texts to
 /// that number off. Only a form of this page may post it (its `Origin` is this host).
 async fn sms_reply(
-    State(replies): State<Replies>,
+    State(replies): State<TextReplies>,
     headers: axum::http::HeaderMap,
     Form(reply): Form<SmsReply>,
 ) -> Response {
@@ -162,19 +155,17 @@ async fn sms_reply(
         )
             .into_response();
     }
-    match cityfix_app::preferences::sms_reply(
-        replies.store.as_ref(),
-        &reply.from,
-        &reply.text,
-        replies.country_calling_code,
-        chrono::Utc::now(),
-    )
-    .await
-    {
-        Ok(true) => Html("<p>Texts to that number are now off. <a href=\"/outbox\">Outbox</a></p>")
-            .into_response(),
-        Ok(false) => {
-            Html("<p>Not a stop word: nothing changed. <a href=\"/outbox\">Outbox</a></p>")
+    match preferences::sms_reply(&replies, &reply.from, &reply.text, chrono::Utc::now()).await {
+        Ok(TextReply::Stop) => {
+            Html("<p>Texts to that number are now off. <a href=\"/outbox\">Outbox</a></p>")
+                .into_response()
+        }
+        Ok(TextReply::Start) => {
+            Html("<p>Texts to that number are on again. <a href=\"/outbox\">Outbox</a></p>")
+                .into_response()
+        }
+        Ok(TextReply::Other) => {
+            Html("<p>Not a stop or start word: nothing changed. <a href=\"/outbox\">Outbox</a></p>")
                 .into_response()
         }
         Err(error) => (StatusCode::SERVICE_UNAVAILABLE, error.to_string()).into_response(),

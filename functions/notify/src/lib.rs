@@ -1,5 +1,7 @@
 //! The notify function: turns status events into messages for the people who follow a request.
 
+pub mod sms_replies;
+
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use cityfix_app::messages::NotifyEvent;
 use cityfix_app::notify::{notify, NotifyDeps};

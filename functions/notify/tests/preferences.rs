@@ -8,7 +8,7 @@ use cityfix_app::links::LinkSigner;
 use cityfix_app::messages::{NotifyEvent, NotifyKind};
 use cityfix_app::notify::{notify, NotifyDeps, NotifySettings};
 use cityfix_app::ports::SystemClock;
-use cityfix_app::preferences::{sms_reply, unsubscribe};
+use cityfix_app::preferences::{sms_reply, unsubscribe, TextReplies, TextReply};
 use cityfix_domain::{Contact, Language, TrackingNumber};
 use cityfix_testing::{demo_city, seed_request_by, World};
 
@@ -137,20 +137,13 @@ async fn stop_turns_texts_off_for_the_number_however_it_was_written() {
     )
     .await;
     let deps = deps(&world);
-    assert!(!sms_reply(
-        deps.store.as_ref(),
-        "+18605550199",
-        "thanks!",
-        1,
-        Utc::now()
-    )
-    .await
-    .unwrap());
-    assert!(
-        sms_reply(deps.store.as_ref(), "+18605550199", "STOP", 1, Utc::now())
-            .await
-            .unwrap()
-    );
+    let replies = TextReplies {
+        store: deps.store.clone(),
+        country_calling_code: 1,
+    };
+    let reply = |text: &'static str| sms_reply(&replies, "+18605550199", text, Utc::now());
+    assert_eq!(reply("thanks!").await.unwrap(), TextReply::Other);
+    assert_eq!(reply("STOP").await.unwrap(), TextReply::Stop);
 
     let notified = notify(&deps, &event("routed", NotifyKind::Acknowledged))
         .await
@@ -166,4 +159,11 @@ async fn stop_turns_texts_off_for_the_number_however_it_was_written() {
         .map(|e| e.channel)
         .collect();
     assert_eq!(channels, ["push"]);
+
+    // START, from the number as the carrier writes it, turns texts on again
+    assert_eq!(reply("start").await.unwrap(), TextReply::Start);
+    let notified = notify(&deps, &event("note", NotifyKind::Acknowledged))
+        .await
+        .unwrap();
+    assert_eq!((notified.sent, notified.turned_off), (2, 0));
 }
