@@ -177,7 +177,7 @@ CASES: dict[str, tuple[Mutation | None, Mutation | None, dict[int, list[str]]]] 
     "queues-no-sqs-event-source": (
         lambda t: [props(t, f)["Events"].pop(e) for f, e in
                    (("RouterFunction", "RoutingJobs"), ("StatusFunction", "StatusChanges"), ("NotifyFunction", "Notifications"),
-                    ("MediaFetchFunction", "FetchJobs"))], None,
+                    ("MediaFetchFunction", "FetchJobs"), ("WebhooksFunction", "Deliveries"))], None,
         {3: [r"no SQS event sources found"]}),
     # (4) function shape
     "shape-runtime": (

@@ -19,7 +19,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use crate::template;
 
 /// The names of the queues, each with its dead-letter queue.
-pub const QUEUES: [&str; 4] = ["routing", "status", "notify", "media"];
+pub const QUEUES: [&str; 5] = ["routing", "status", "notify", "media", "webhooks"];
 
 /// The endpoint of the moto server, started on first use.
 pub fn endpoint() -> String {
@@ -307,6 +307,7 @@ pub async fn start_city(
             .set("STATUS_QUEUE_URL", &stack.queues["status"])
             .set("NOTIFY_QUEUE_URL", &stack.queues["notify"])
             .set("MEDIA_QUEUE_URL", &stack.queues["media"])
+            .set("WEBHOOKS_QUEUE_URL", &stack.queues["webhooks"])
             .set("MEDIA_BUCKET", &stack.bucket)
             .set("FROM_ADDRESS", sender)
             .set("LINK_SECRET", "a link secret of the moto tests, 32+ chars")

@@ -106,9 +106,9 @@ pub fn table(template: &Value) -> TableSpec {
     }
 }
 
-/// The queues `RoutingQueue`, `StatusQueue`, `NotifyQueue` and `MediaQueue`.
+/// The queues of template.yaml, `<Name>Queue` for each of [`crate::moto::QUEUES`].
 pub fn queues(template: &Value) -> Vec<QueueSpec> {
-    ["routing", "status", "notify", "media"]
+    crate::moto::QUEUES
         .into_iter()
         .map(|name| {
             let id = format!("{}{}Queue", name[..1].to_uppercase(), &name[1..]);

@@ -273,3 +273,61 @@ async fn an_open311_media_url_on_the_city_list_is_fetched_checked_and_shown_from
     }
     city.stop().await;
 }
+
+#[tokio::test]
+async fn a_city_webhook_hears_of_a_report_signed_and_without_the_reporter() {
+    use cityfix_tests::city::start_city_from;
+    use std::sync::{Arc, Mutex};
+    // given the city's asset system listening on this machine, and a city.toml that names it
+    let got: Arc<Mutex<Vec<(axum::http::HeaderMap, String)>>> = Arc::default();
+    let kept = got.clone();
+    let server = axum::Router::new().route(
+        "/hooks/cityfix",
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: String| async move {
+                kept.lock().unwrap().push((headers, body));
+                axum::http::StatusCode::NO_CONTENT
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hooks/cityfix", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, server).await.unwrap() });
+    let config = tempfile::tempdir().unwrap();
+    cityfix_testing::copy_demo_city(config.path());
+    let city_toml = config.path().join("city.toml");
+    let mut text = std::fs::read_to_string(&city_toml).unwrap();
+    text.push_str(&format!(
+        "\n[[webhooks]]\nname = \"assets\"\nurl = \"{url}\"\nevents = [\"received\"]\n"
+    ));
+    std::fs::write(&city_toml, text).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let city = start_city_from(config.path(), data.path(), true, Duration::from_secs(30)).await;
+
+    // when a resident reports a pothole
+    let id = report(&city, "ana.quintero@example.org").await;
+    until_open(&city, &id).await;
+
+    // then the asset system gets one delivery, signed with the secret the CLI prints
+    let started = Instant::now();
+    while got.lock().unwrap().is_empty() && started.elapsed() < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let deliveries = got.lock().unwrap().clone();
+    assert_eq!(deliveries.len(), 1, "{deliveries:?}");
+    let (headers, body) = &deliveries[0];
+    let payload: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(payload["event"], "received");
+    assert_eq!(payload["request"]["service_request_id"], id.as_str());
+    assert!(!body.contains("quintero"), "{body}");
+    let secret = cityfix_app::webhooks::webhook_secret(
+        &cityfix_app::links::LinkSigner::new(
+            &std::fs::read(data.path().join("link.secret")).unwrap(),
+        ),
+        "assets",
+    );
+    let header = headers["cityfix-signature"].to_str().unwrap();
+    let t: i64 = header[2..header.find(',').unwrap()].parse().unwrap();
+    assert_eq!(header, cityfix_app::webhooks::signature(&secret, t, body));
+    city.stop().await;
+}

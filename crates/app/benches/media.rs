@@ -108,6 +108,10 @@ impl Queue for Nowhere {
     async fn send(&self, _: QueueName, _: &str) -> PortResult<()> {
         Ok(())
     }
+
+    async fn send_delayed(&self, _: QueueName, _: &str, _: std::time::Duration) -> PortResult<()> {
+        Ok(())
+    }
 }
 
 /// Runs a future to its end on this thread (everything here is ready at once).

@@ -26,6 +26,7 @@ pub mod sweep;
 pub mod transition;
 pub mod updates;
 pub mod video;
+pub mod webhooks;
 pub mod work;
 
 use thiserror::Error;

@@ -74,6 +74,16 @@ impl LinkSigner {
         LinkSigner { key: key.to_vec() }
     }
 
+    /// A secret of its own for `label`, made from this signer's key (hexadecimal, 64 digits): the
+    /// same key always gives the same secret, and one label's secret tells nothing of another's.
+    pub fn derived_secret(&self, label: &str) -> String {
+        hex::encode(
+            self.mac(&format!("derived\u{1f}{label}"))
+                .finalize()
+                .into_bytes(),
+        )
+    }
+
     fn mac(&self, signed: &str) -> Hmac<Sha256> {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key");
         mac.update(signed.as_bytes());

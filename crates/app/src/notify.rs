@@ -11,11 +11,13 @@ use crate::letters::{
 use crate::links::{LinkSigner, Purpose, CONFIRM_FOLLOW_HOURS, UNSUBSCRIBE_DAYS};
 use crate::messages::{NotifyEvent, NotifyKind};
 use crate::ports::{
-    Clock, Email, Follower, Mailer, PortError, PushMessage, PushSender, RequestStore, SendClaim,
-    SmsSender, TextMessage,
+    Clock, Email, Follower, Mailer, PortError, PushMessage, PushSender, Queue, QueueName,
+    RequestStore, SendClaim, SmsSender, TextMessage,
 };
 use crate::preferences::recipient_key;
 use crate::survey::{answer_token, still_due};
+use crate::updates::listed_publicly;
+use crate::webhooks::{event_name, WebhookJob};
 use crate::AppError;
 use cityfix_domain::{
     recipient_hash, City, Contact, Language, ServiceRequest, Status, TimelineEntry, TimelineKind,
@@ -41,6 +43,8 @@ pub struct NotifyDeps {
     pub mailer: Arc<dyn Mailer>,
     pub sms: Arc<dyn SmsSender>,
     pub push: Arc<dyn PushSender>,
+    /// Where deliveries to the city's webhooks are queued.
+    pub queue: Arc<dyn Queue>,
     pub clock: Arc<dyn Clock>,
     pub settings: NotifySettings,
 }
@@ -52,6 +56,8 @@ pub struct Notified {
     pub sent: usize,
     pub already_sent: usize,
     pub turned_off: usize,
+    /// Deliveries queued for the city's webhooks.
+    pub webhooks: usize,
 }
 
 /// Channels a message goes out on.
@@ -180,38 +186,101 @@ pub async fn notify(deps: &NotifyDeps, event: &NotifyEvent) -> Result<Notified, 
             message.channel.as_str(),
             recipient_hash(&message.to)
         );
-        let now = deps.clock.now();
-        match deps
-            .store
-            .begin_send(&dedupe_key, now, now + SEND_LEASE)
-            .await?
-        {
-            SendClaim::Claimed => {}
-            SendClaim::Sent => {
-                notified.already_sent += 1;
-                continue;
-            }
-            SendClaim::InFlight => {
-                failure = Some(PortError::Conflict(format!(
-                    "{dedupe_key} is being sent by another attempt"
-                )));
-                continue;
-            }
+        let sending = send(deps, &message, &dedupe_key, request.id.as_str());
+        match once(deps, &dedupe_key, sending).await {
+            Ok(true) => notified.sent += 1,
+            Ok(false) => notified.already_sent += 1,
+            Err(error) => failure = Some(error),
         }
-        if let Err(error) = send(deps, &message, &dedupe_key, request.id.as_str()).await {
-            deps.store.abandon_send(&dedupe_key).await?;
-            failure = Some(error);
-            continue;
+    }
+    for job in webhook_jobs(deps, event, &request).await? {
+        let key = format!("{}/webhook/{}", event.event_id, job.webhook);
+        let body = serde_json::to_string(&job).expect("a webhook job always serialises");
+        match once(deps, &key, deps.queue.send(QueueName::Webhooks, &body)).await {
+            Ok(true) => notified.webhooks += 1,
+            Ok(false) => {}
+            Err(error) => failure = Some(error),
         }
-        deps.store
-            .finish_send(&dedupe_key, deps.clock.now())
-            .await?;
-        notified.sent += 1;
     }
     match failure {
         Some(error) => Err(error.into()),
         None => Ok(notified),
     }
+}
+
+/// Does `sending` once for `key` across redeliveries and crashes (see docs/messages.md): true when
+/// it was done now, false when an earlier attempt had done it. Another attempt holding the key,
+/// or `sending` failing, is an error, and the key is free again for the redelivery.
+async fn once(
+    deps: &NotifyDeps,
+    key: &str,
+    sending: impl std::future::Future<Output = Result<(), PortError>>,
+) -> Result<bool, PortError> {
+    let now = deps.clock.now();
+    match deps.store.begin_send(key, now, now + SEND_LEASE).await? {
+        SendClaim::Claimed => {}
+        SendClaim::Sent => return Ok(false),
+        SendClaim::InFlight => {
+            return Err(PortError::Conflict(format!(
+                "{key} is being sent by another attempt"
+            )))
+        }
+    }
+    if let Err(error) = sending.await {
+        deps.store.abandon_send(key).await?;
+        return Err(error);
+    }
+    deps.store.finish_send(key, deps.clock.now()).await?;
+    Ok(true)
+}
+
+/// The deliveries an event makes to the city's webhooks: its public moments only, of requests
+/// the public may see, to each webhook that asked for that event.
+async fn webhook_jobs(
+    deps: &NotifyDeps,
+    event: &NotifyEvent,
+    request: &ServiceRequest,
+) -> Result<Vec<WebhookJob>, AppError> {
+    if deps.city.webhooks.is_empty() || !listed_publicly(&deps.city, request) {
+        return Ok(Vec::new());
+    }
+    let letter = match event.kind {
+        NotifyKind::SlaBreached => Some(Letter::SlaBreach),
+        NotifyKind::Updated => {
+            let entry = timeline_entry(deps, event).await?;
+            update_letter(&entry).filter(|_| entry.public)
+        }
+        kind => reporter_letter(kind),
+    };
+    let Some(name) = letter.and_then(event_name) else {
+        return Ok(Vec::new());
+    };
+    let now = deps.clock.now();
+    Ok(deps
+        .city
+        .webhooks
+        .iter()
+        .filter(|webhook| webhook.wants(name))
+        .map(|webhook| WebhookJob::new(&webhook.name, &event.event_id, name, &request.id, now))
+        .collect())
+}
+
+/// The timeline entry an `Updated` event was queued for.
+async fn timeline_entry(deps: &NotifyDeps, event: &NotifyEvent) -> Result<TimelineEntry, AppError> {
+    let entry_id = event
+        .event_id
+        .strip_prefix(&format!("{}/", event.request_id))
+        .unwrap_or(&event.event_id);
+    let timeline = deps.store.timeline(&event.request_id).await?;
+    timeline
+        .into_iter()
+        .find(|entry| entry.event_id == entry_id)
+        .ok_or_else(|| {
+            AppError::Impossible(format!(
+                "request {} has no timeline entry {entry_id}",
+                event.request_id
+            ))
+        })
 }
 
 /// The letter the reporter gets for an event of their own report; `None` for events told from a
@@ -277,18 +346,8 @@ async fn updates(
     event: &NotifyEvent,
     reporter: Option<&Contact>,
 ) -> Result<Vec<Outgoing>, AppError> {
-    let entry_id = event
-        .event_id
-        .strip_prefix(&format!("{}/", event.request_id))
-        .unwrap_or(&event.event_id);
-    let timeline = deps.store.timeline(&event.request_id).await?;
-    let Some(entry) = timeline.iter().find(|entry| entry.event_id == entry_id) else {
-        return Err(AppError::Impossible(format!(
-            "request {} has no timeline entry {entry_id}",
-            event.request_id
-        )));
-    };
-    let Some(letter) = update_letter(entry).filter(|_| entry.public) else {
+    let entry = timeline_entry(deps, event).await?;
+    let Some(letter) = update_letter(&entry).filter(|_| entry.public) else {
         return Ok(Vec::new());
     };
     let mut people: Vec<(Contact, Option<&Follower>)> = Vec::new();
@@ -305,7 +364,7 @@ async fn updates(
         let via = follower
             .map(|f| f.via.clone())
             .filter(|via| via != &event.request_id);
-        for addressed in compose.addressed(letter, &contact, via, Some(entry), follower)? {
+        for addressed in compose.addressed(letter, &contact, via, Some(&entry), follower)? {
             if !outgoing
                 .iter()
                 .any(|o| o.channel == addressed.channel && o.to == addressed.to)

@@ -401,14 +401,17 @@ pub enum QueueName {
     Notify,
     /// Photos to fetch from a client's `media_url` (see [`crate::fetch`]).
     Media,
+    /// Deliveries to the city's webhooks (see [`crate::webhooks`]).
+    Webhooks,
 }
 
 impl QueueName {
-    pub const ALL: [QueueName; 4] = [
+    pub const ALL: [QueueName; 5] = [
         QueueName::Routing,
         QueueName::Status,
         QueueName::Notify,
         QueueName::Media,
+        QueueName::Webhooks,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -417,6 +420,7 @@ impl QueueName {
             QueueName::Status => "status",
             QueueName::Notify => "notify",
             QueueName::Media => "media",
+            QueueName::Webhooks => "webhooks",
         }
     }
 }
@@ -434,7 +438,19 @@ pub trait Queue: Send + Sync {
         }
         Ok(())
     }
+
+    /// Sends a message that no consumer sees before `delay` has passed (at most 15 minutes, as
+    /// SQS's `DelaySeconds`; longer is cut to that).
+    async fn send_delayed(
+        &self,
+        queue: QueueName,
+        body: &str,
+        delay: std::time::Duration,
+    ) -> PortResult<()>;
 }
+
+/// The longest delay [`Queue::send_delayed`] gives.
+pub const MAX_SEND_DELAY: std::time::Duration = std::time::Duration::from_secs(900);
 
 /// A message handed to a consumer, to be deleted by its receipt once handled.
 #[derive(Debug, Clone, PartialEq, Eq)]

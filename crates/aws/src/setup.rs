@@ -27,6 +27,7 @@ use cityfix_app::route::RouterDeps;
 use cityfix_app::submit::IntakeDeps;
 use cityfix_app::sweep::SchedulerDeps;
 use cityfix_app::transition::StatusDeps;
+use cityfix_app::webhooks::{WebhookDeps, WebhookSender};
 use cityfix_config::load_city_with_repairs;
 use cityfix_domain::{AddressBook, City};
 
@@ -67,6 +68,7 @@ pub fn queue_url_variable(queue: QueueName) -> &'static str {
         QueueName::Status => "STATUS_QUEUE_URL",
         QueueName::Notify => "NOTIFY_QUEUE_URL",
         QueueName::Media => "MEDIA_QUEUE_URL",
+        QueueName::Webhooks => "WEBHOOKS_QUEUE_URL",
     }
 }
 
@@ -324,6 +326,20 @@ impl AwsSetup {
         )
     }
 
+    /// The webhooks function: deliveries from `WEBHOOKS_QUEUE_URL` (queued again there when a
+    /// try fails), signed with secrets made from `LINK_SECRET`, posted by `sender`.
+    pub fn webhook_deps(&self, sender: Arc<dyn WebhookSender>) -> Result<WebhookDeps, SetupError> {
+        Ok(WebhookDeps {
+            city: self.city.clone(),
+            store: Arc::new(self.store()?),
+            queue: Arc::new(self.queues(&[QueueName::Webhooks])?),
+            sender,
+            clock: Arc::new(SystemClock),
+            links: self.link_signer()?,
+            public_url: self.public_url.clone(),
+        })
+    }
+
     /// The text replies function: STOP and START from residents' numbers, kept in the table.
     pub fn text_replies(&self) -> Result<TextReplies, SetupError> {
         Ok(TextReplies {
@@ -352,6 +368,7 @@ impl AwsSetup {
                 Some(arn) => Arc::new(SnsPush::new(client!(self, aws_sdk_sns), arn)),
                 None => Arc::new(NoPush),
             },
+            queue: Arc::new(self.queues(&[QueueName::Webhooks])?),
             clock: Arc::new(SystemClock),
             settings: NotifySettings {
                 public_url: self.public_url.clone(),

@@ -47,6 +47,25 @@ impl Queue for SqsQueues {
         Ok(())
     }
 
+    /// SendMessage with `DelaySeconds`.
+    async fn send_delayed(
+        &self,
+        queue: QueueName,
+        body: &str,
+        delay: std::time::Duration,
+    ) -> PortResult<()> {
+        let seconds = delay.min(cityfix_app::ports::MAX_SEND_DELAY).as_secs() as i32;
+        self.client
+            .send_message()
+            .queue_url(self.url(queue.as_str())?)
+            .message_body(body)
+            .delay_seconds(seconds)
+            .send()
+            .await
+            .map_err(|e| unavailable("send delayed", e.into_service_error()))?;
+        Ok(())
+    }
+
     /// SendMessageBatch, ten messages a call (SQS's most).
     async fn send_batch(&self, queue: QueueName, bodies: &[String]) -> PortResult<()> {
         let url = self.url(queue.as_str())?;

@@ -33,6 +33,8 @@ pub(crate) struct CityFile {
     pub(crate) retention: Retention,
     #[serde(default)]
     pub(crate) media_fetch: cityfix_domain::fetch::MediaFetch,
+    #[serde(default)]
+    pub(crate) webhooks: Vec<cityfix_domain::webhooks::Webhook>,
 }
 
 /// city.toml `center`: where the city's map opens.

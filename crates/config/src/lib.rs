@@ -167,6 +167,13 @@ pub fn load_city_with_repairs(dir: &Path) -> Result<LoadedCity, ConfigError> {
             field: None,
             message,
         })?;
+    let webhooks = cityfix_domain::webhooks::checked_webhooks(city.content.webhooks.clone())
+        .map_err(|message| ConfigError {
+            file: city.path.clone(),
+            entry: Some("webhooks".into()),
+            field: None,
+            message,
+        })?;
     checks::check_departments(&departments.path, &departments.content)?;
     checks::check_agencies(&agencies.path, &agencies.content, &departments.content)?;
     let assignees = Assignees {
@@ -212,6 +219,7 @@ pub fn load_city_with_repairs(dir: &Path) -> Result<LoadedCity, ConfigError> {
         residents: city.residents,
         retention: city.retention,
         media_fetch,
+        webhooks,
         departments: departments.content,
         agencies: agencies.content,
         services: services.content,
@@ -276,6 +284,21 @@ mod tests {
         assert!(city.services.len() >= 10);
         assert!(city.contains(city.center));
         assert!(city.open311_client("demo-open311-key").is_some());
+    }
+
+    #[test]
+    fn a_webhook_that_cannot_be_sent_is_refused_with_its_entry() {
+        let (_dir, loaded) = demo_with("city.toml", |t| {
+            t + "\n[[webhooks]]\nname = \"work-orders\"\nurl = \"http://workorders.example/hook\"\nevents = [\"closed\"]\n"
+        });
+        let err = loaded.unwrap_err();
+        assert!(err.file.ends_with("city.toml"));
+        assert_eq!(err.entry.as_deref(), Some("webhooks"));
+        assert!(err.to_string().contains("plain http"), "{err}");
+        let (_dir, loaded) = demo_with("city.toml", |t| {
+            t + "\n[[webhooks]]\nname = \"work-orders\"\nurl = \"https://workorders.example/hook\"\nevents = [\"closed\"]\n"
+        });
+        assert_eq!(loaded.unwrap().webhooks[0].name, "work-orders");
     }
 
     #[test]

@@ -239,6 +239,8 @@ pub struct City {
     pub retention: crate::Retention,
     /// Where photos named by an Open311 client's `media_url` may be fetched from.
     pub media_fetch: crate::fetch::MediaFetch,
+    /// city.toml `[[webhooks]]`: systems told of requests' events.
+    pub webhooks: Vec<crate::webhooks::Webhook>,
     pub departments: Vec<Department>,
     pub agencies: Vec<Agency>,
     pub services: Vec<Service>,
@@ -459,6 +461,7 @@ pub(crate) mod tests {
             residents: ResidentRules::default(),
             retention: crate::Retention::default(),
             media_fetch: crate::fetch::MediaFetch::default(),
+            webhooks: Vec::new(),
             departments: vec![
                 department("public-works", "Public Works"),
                 department("parks", "Parks"),

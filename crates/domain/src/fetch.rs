@@ -59,7 +59,7 @@ impl MediaFetch {
         self.from = self
             .from
             .iter()
-            .map(|prefix| normalised_prefix(prefix))
+            .map(|prefix| checked_url(prefix, "media_fetch.from"))
             .collect::<Result<_, _>>()?;
         Ok(self)
     }
@@ -93,10 +93,11 @@ impl MediaFetch {
     }
 }
 
-/// `prefix` as [`MediaFetch::allows`] compares it: `https://host[:port]/…`, or `http://` for a
-/// loopback host; lower-case scheme and host; a `/` after the host.
-fn normalised_prefix(prefix: &str) -> Result<String, String> {
-    let refuse = |why: &str| Err(format!("`{prefix}` in media_fetch.from {why}"));
+/// `prefix` (a URL the city wrote in `field`) as [`MediaFetch::allows`] compares it and webhooks
+/// are sent to: `https://host[:port]/…`, or `http://` for a loopback host; lower-case scheme and
+/// host; a `/` after the host; no user name, query or fragment.
+pub fn checked_url(prefix: &str, field: &str) -> Result<String, String> {
+    let refuse = |why: &str| Err(format!("`{prefix}` in {field} {why}"));
     let Some((scheme, rest)) = prefix.trim().split_once("://") else {
         return refuse("is not a URL (write https://host/)");
     };
@@ -125,7 +126,7 @@ fn normalised_prefix(prefix: &str) -> Result<String, String> {
         "https" => {}
         "http" if LOOPBACK_HOSTS.contains(&host) => {}
         "http" => {
-            return refuse("is plain http: only https is fetched (http only from this machine)")
+            return refuse("is plain http: only https is allowed (http only on this machine)")
         }
         _ => return refuse("is not an https URL"),
     }

@@ -17,6 +17,7 @@ pub mod service;
 pub mod status;
 pub mod text;
 pub mod tracking;
+pub mod webhooks;
 pub mod work;
 
 pub use addresses::{AddressBook, AddressPoint, Lookup};

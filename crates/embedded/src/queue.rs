@@ -59,14 +59,19 @@ impl EmbeddedQueue {
 
     /// Sends to a queue by name (including dead-letter queues, for redrive).
     pub async fn send_to(&self, queue: &str, body: &str) -> PortResult<()> {
+        self.send_after(queue, body, 0).await
+    }
+
+    /// Sends a message that becomes visible `delay_ms` from now.
+    async fn send_after(&self, queue: &str, body: &str, delay_ms: i64) -> PortResult<()> {
         let queue = queue.to_string();
         let body = body.to_string();
         self.db
             .call(move |conn| {
                 let now = now_ms();
                 run(conn,
-                    "INSERT INTO queue_messages (id, queue, body, sent_at_ms, visible_at_ms) VALUES (?1, ?2, ?3, ?4, ?4)",
-                    params![uuid::Uuid::new_v4().to_string(), queue, body, now],
+                    "INSERT INTO queue_messages (id, queue, body, sent_at_ms, visible_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![uuid::Uuid::new_v4().to_string(), queue, body, now, now + delay_ms],
                 ).map_err(sqlite_error)?;
                 Ok(())
             })
@@ -186,5 +191,15 @@ impl QueueConsumer for EmbeddedQueue {
 impl Queue for EmbeddedQueue {
     async fn send(&self, queue: QueueName, body: &str) -> PortResult<()> {
         self.send_to(queue.as_str(), body).await
+    }
+
+    async fn send_delayed(
+        &self,
+        queue: QueueName,
+        body: &str,
+        delay: std::time::Duration,
+    ) -> PortResult<()> {
+        let delay = delay.min(cityfix_app::ports::MAX_SEND_DELAY).as_millis() as i64;
+        self.send_after(queue.as_str(), body, delay).await
     }
 }

@@ -101,6 +101,7 @@ pub fn notify_deps(world: &World, public_url: &str) -> cityfix_app::notify::Noti
         mailer: Arc::new(world.outbox.clone()),
         sms: Arc::new(world.outbox.clone()),
         push: Arc::new(world.outbox.clone()),
+        queue: Arc::new(world.queue.clone()),
         clock: Arc::new(cityfix_app::ports::SystemClock),
         settings: cityfix_app::notify::NotifySettings {
             public_url: public_url.into(),

@@ -26,6 +26,7 @@ use cityfix_app::route::RouterDeps;
 use cityfix_app::submit::IntakeDeps;
 use cityfix_app::sweep::SchedulerDeps;
 use cityfix_app::transition::StatusDeps;
+use cityfix_app::webhooks::WebhookDeps;
 use cityfix_aws::AwsSetup;
 use cityfix_config::{load_city_with_repairs, read_site};
 use cityfix_domain::AddressBook;
@@ -350,6 +351,7 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
             mailer: adapters.mailer.clone(),
             sms: adapters.sms.clone(),
             push: adapters.push.clone(),
+            queue: adapters.queue.clone(),
             clock: Arc::new(SystemClock),
             settings: NotifySettings {
                 public_url: url.clone(),
@@ -368,6 +370,15 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
             },
             fetcher: Arc::new(media::http_fetch::HttpFetcher),
             rules: city.media_fetch.clone(),
+        },
+        webhooks: WebhookDeps {
+            city: city.clone(),
+            store: adapters.store.clone(),
+            queue: adapters.queue.clone(),
+            sender: Arc::new(notify::http_webhooks::HttpWebhooks::new()?),
+            clock: Arc::new(SystemClock),
+            links: links.clone(),
+            public_url: url.clone(),
         },
     };
 

@@ -20,6 +20,7 @@ fn slot(queue: QueueName) -> usize {
         QueueName::Status => 1,
         QueueName::Notify => 2,
         QueueName::Media => 3,
+        QueueName::Webhooks => 4,
     }
 }
 

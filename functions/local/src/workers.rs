@@ -11,6 +11,7 @@ use cityfix_app::ports::{QueueConsumer, QueueName, ReceivedMessage};
 use cityfix_app::route::RouterDeps;
 use cityfix_app::sweep::SchedulerDeps;
 use cityfix_app::transition::StatusDeps;
+use cityfix_app::webhooks::WebhookDeps;
 use tokio::sync::watch;
 
 use crate::stages::StageTimes;
@@ -33,6 +34,8 @@ pub struct Functions {
     pub notify: NotifyDeps,
     /// Photos fetched from Open311 clients' `media_url`.
     pub fetch: FetchDeps,
+    /// Deliveries to the city's webhooks.
+    pub webhooks: WebhookDeps,
 }
 
 /// Where the consumers take their messages from and report how long each took.
@@ -94,6 +97,7 @@ async fn consume(consumers: Consumers, name: QueueName, mut stopped: watch::Rece
             QueueName::Status => status::handle(&functions.status, event).await,
             QueueName::Notify => notify::handle(&functions.notify, event).await,
             QueueName::Media => media::fetch::handle(&functions.fetch, event).await,
+            QueueName::Webhooks => notify::webhooks::handle(&functions.webhooks, event).await,
         };
         let mut handled = Vec::with_capacity(receipts.len());
         let now_ms = chrono::Utc::now().timestamp_millis();

@@ -279,3 +279,38 @@ fn a_staff_token_lives_at_most_twelve_hours() {
     assert_eq!(claims.department.as_deref(), Some("public-works"));
     assert!(claims.exp <= now + 12 * 3600);
 }
+
+#[test]
+fn webhook_secret_prints_the_secret_deliveries_are_signed_with() {
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(data.path().join("link.secret"), "ab".repeat(32)).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_cityfix"))
+        .args(["webhook-secret", "assets", "--data"])
+        .arg(data.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let expected = cityfix_app::webhooks::webhook_secret(
+        &cityfix_app::links::LinkSigner::new("ab".repeat(32).as_bytes()),
+        "assets",
+    );
+    assert_eq!(String::from_utf8(output.stdout).unwrap().trim(), expected);
+
+    // a folder the runner never used makes no secret: one clear line
+    let empty = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_cityfix"))
+        .args(["webhook-secret", "assets", "--data"])
+        .arg(empty.path())
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(message.contains("link.secret does not exist"), "{message}");
+    assert_eq!(message.trim_end().lines().count(), 1, "{message}");
+    assert!(!empty.path().join("link.secret").exists());
+}

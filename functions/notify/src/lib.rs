@@ -1,6 +1,8 @@
 //! The notify function: turns status events into messages for the people who follow a request.
 
+pub mod http_webhooks;
 pub mod sms_replies;
+pub mod webhooks;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use cityfix_app::messages::NotifyEvent;

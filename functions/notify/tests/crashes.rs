@@ -80,6 +80,7 @@ async fn setup(world: &World, dies: Dies) -> Setup {
         mailer: mail.clone(),
         sms: Arc::new(world.outbox.clone()),
         push: Arc::new(world.outbox.clone()),
+        queue: Arc::new(world.queue.clone()),
         clock: clock.clone(),
         settings: NotifySettings {
             public_url: "http://127.0.0.1:3000".into(),

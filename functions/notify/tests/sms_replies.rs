@@ -18,6 +18,7 @@ fn deps(world: &World) -> NotifyDeps {
         mailer: Arc::new(world.outbox.clone()),
         sms: Arc::new(world.outbox.clone()),
         push: Arc::new(world.outbox.clone()),
+        queue: Arc::new(world.queue.clone()),
         clock: Arc::new(SystemClock),
         settings: NotifySettings {
             public_url: "http://127.0.0.1:3000".into(),

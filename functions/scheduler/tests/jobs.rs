@@ -79,6 +79,7 @@ impl City311 {
             mailer: Arc::new(self.world.outbox.clone()),
             sms: Arc::new(self.world.outbox.clone()),
             push: Arc::new(self.world.outbox.clone()),
+            queue: Arc::new(self.world.queue.clone()),
             clock: Arc::new(FixedClock(now)),
             settings: NotifySettings {
                 public_url: "https://hartford.example/311".into(),

@@ -211,6 +211,7 @@ impl Fixture {
             mailer: Arc::new(self.world.outbox.clone()),
             sms: Arc::new(self.world.outbox.clone()),
             push: Arc::new(self.world.outbox.clone()),
+            queue: Arc::new(self.world.queue.clone()),
             clock: Arc::new(SystemClock),
             settings: NotifySettings {
                 public_url: "http://127.0.0.1:3000".into(),

@@ -164,6 +164,15 @@ impl cityfix_app::ports::Queue for Kept {
         self.0.lock().unwrap().push(body.to_string());
         Ok(())
     }
+
+    async fn send_delayed(
+        &self,
+        queue: cityfix_app::ports::QueueName,
+        body: &str,
+        _: std::time::Duration,
+    ) -> cityfix_app::ports::PortResult<()> {
+        self.send(queue, body).await
+    }
 }
 
 /// Where storage takes a file larger than its kind allows (moto does not check a form's policy),

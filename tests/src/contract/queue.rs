@@ -44,6 +44,23 @@ pub async fn a_sent_message_is_received_once_and_deleted(make: &impl MakeQueue) 
     assert_eq!(queue.depth(ROUTING).await.unwrap(), 0);
 }
 
+pub async fn a_delayed_message_is_received_only_after_its_delay(make: &impl MakeQueue) {
+    let queue = make(30, 4).await;
+    queue
+        .send_delayed(QueueName::Routing, "later", Duration::from_secs(1))
+        .await
+        .unwrap();
+    queue.send(QueueName::Routing, "now").await.unwrap();
+    let first = queue.receive(ROUTING, 10).await.unwrap();
+    let bodies: Vec<&str> = first.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies, ["now"], "a delayed message is not visible yet");
+    tokio::time::sleep(PAST_TIMEOUT).await;
+    let later = queue.receive(ROUTING, 10).await.unwrap();
+    assert_eq!(later.len(), 1);
+    assert_eq!(later[0].body, "later");
+    assert_eq!(later[0].receive_count, 1);
+}
+
 pub async fn an_unacknowledged_message_comes_back_after_the_timeout(make: &impl MakeQueue) {
     let queue = make(1, 4).await;
     queue.send(QueueName::Routing, "again").await.unwrap();

@@ -5,6 +5,7 @@ pub mod check_layer;
 pub mod check_routing;
 pub mod serve;
 pub mod token;
+pub mod webhook_secret;
 
 use std::process::ExitCode;
 
@@ -33,6 +34,8 @@ pub enum Command {
     Token(token::TokenArgs),
     /// Load and check a city folder, then exit.
     CheckConfig(check_config::CheckConfigArgs),
+    /// Print the secret a webhook's deliveries are signed with (for the receiving system).
+    WebhookSecret(webhook_secret::WebhookSecretArgs),
 }
 
 impl Command {
@@ -44,6 +47,7 @@ impl Command {
             Command::CheckRouting(args) => check_routing::run(args),
             Command::Token(args) => token::run(args),
             Command::CheckConfig(args) => check_config::run(args),
+            Command::WebhookSecret(args) => webhook_secret::run(args),
         };
         done.map(|()| ExitCode::SUCCESS)
     }
