@@ -31,10 +31,16 @@ pub enum Letter {
     SlaBreach,
     /// To an outside agency: the report, referred to them.
     AgencyReferral,
+    /// An answer to an e-mailed report that could not be placed: asks for the address.
+    MailNeedsPlace,
+    /// An answer to an e-mail with no words about a problem (empty, or only a signature).
+    MailNeedsWords,
+    /// An answer to an e-mail that could not be taken, saying why (`resolution` holds it).
+    MailRefused,
 }
 
 impl Letter {
-    pub const ALL: [Letter; 16] = [
+    pub const ALL: [Letter; 19] = [
         Letter::Received,
         Letter::Assigned,
         Letter::InProgress,
@@ -51,6 +57,9 @@ impl Letter {
         Letter::Survey,
         Letter::SlaBreach,
         Letter::AgencyReferral,
+        Letter::MailNeedsPlace,
+        Letter::MailNeedsWords,
+        Letter::MailRefused,
     ];
 
     /// The template's file name, without language and extension.
@@ -72,6 +81,9 @@ impl Letter {
             Letter::Survey => "survey",
             Letter::SlaBreach => "sla_breach",
             Letter::AgencyReferral => "agency_referral",
+            Letter::MailNeedsPlace => "mail_needs_place",
+            Letter::MailNeedsWords => "mail_needs_words",
+            Letter::MailRefused => "mail_refused",
         }
     }
 
@@ -79,6 +91,15 @@ impl Letter {
     /// than to staff or an agency, whose messages are part of their work.
     pub fn to_resident(self) -> bool {
         !matches!(self, Letter::SlaBreach | Letter::AgencyReferral)
+    }
+
+    /// Whether it is about a stored request (its subject names the tracking number), rather than
+    /// an answer to an e-mail that filed nothing.
+    pub fn about_a_request(self) -> bool {
+        !matches!(
+            self,
+            Letter::MailNeedsPlace | Letter::MailNeedsWords | Letter::MailRefused
+        )
     }
 }
 
@@ -234,6 +255,9 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "survey",
     "sla_breach",
     "agency_referral",
+    "mail_needs_place",
+    "mail_needs_words",
+    "mail_refused",
 );
 
 const WORDS_EN: &str = include_str!("../templates/en/words.json");
@@ -414,7 +438,11 @@ mod tests {
                 )
                 .unwrap();
                 let what = format!("{} ({})", letter.name(), language.tag());
-                assert!(rendered.subject.contains("7K3M-9QZ2"), "{what}: subject");
+                assert_eq!(
+                    rendered.subject.contains("7K3M-9QZ2"),
+                    letter.about_a_request(),
+                    "{what}: subject"
+                );
                 assert!(!rendered.subject.contains('\n'), "{what}: one line");
                 assert!(!rendered.short.is_empty(), "{what}: short text");
                 assert!(rendered.short.len() <= 320, "{what}: {}", rendered.short);

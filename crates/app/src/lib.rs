@@ -10,6 +10,7 @@ pub mod follow;
 pub mod geocoding;
 pub mod letters;
 pub mod links;
+pub mod mail_intake;
 pub mod media;
 pub mod messages;
 pub mod notify;

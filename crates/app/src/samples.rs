@@ -46,6 +46,56 @@ pub fn photo_with_location(width: u32, height: u32, orientation: u16) -> Vec<u8>
     out
 }
 
+/// A small photo whose EXIF holds a real GPS position (`lat`, `long`), as a phone writes one:
+/// IFD0 points to a GPS IFD with the references and degrees, minutes, seconds as rationals.
+pub fn photo_taken_at(lat: f64, long: f64) -> Vec<u8> {
+    let picture = RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8 * 4, y as u8 * 5, 90]));
+    let mut plain = Vec::new();
+    JpegEncoder::new_with_quality(&mut plain, 90)
+        .encode_image(&picture)
+        .expect("a picture in memory encodes");
+    let rationals = |value: f64| {
+        let value = value.abs();
+        let degrees = value.trunc();
+        let minutes = ((value - degrees) * 60.0).trunc();
+        let seconds = ((value - degrees) * 60.0 - minutes) * 60.0;
+        let mut out = Vec::new();
+        for (numerator, denominator) in [
+            (degrees as u32, 1u32),
+            (minutes as u32, 1),
+            ((seconds * 10_000.0).round() as u32, 10_000),
+        ] {
+            out.extend(numerator.to_le_bytes());
+            out.extend(denominator.to_le_bytes());
+        }
+        out
+    };
+    // TIFF header, then IFD0 (one entry: the GPS IFD at 26), then the GPS IFD (four entries)
+    // with its rationals after it, at 80 and 104.
+    let mut tiff = b"II\x2A\0\x08\0\0\0".to_vec();
+    tiff.extend([1, 0]);
+    tiff.extend([0x25, 0x88, 4, 0, 1, 0, 0, 0, 26, 0, 0, 0]);
+    tiff.extend([0, 0, 0, 0]);
+    tiff.extend([4, 0]);
+    let north = if lat >= 0.0 { b'N' } else { b'S' };
+    let east = if long >= 0.0 { b'E' } else { b'W' };
+    tiff.extend([1, 0, 2, 0, 2, 0, 0, 0, north, 0, 0, 0]);
+    tiff.extend([2, 0, 5, 0, 3, 0, 0, 0, 80, 0, 0, 0]);
+    tiff.extend([3, 0, 2, 0, 2, 0, 0, 0, east, 0, 0, 0]);
+    tiff.extend([4, 0, 5, 0, 3, 0, 0, 0, 104, 0, 0, 0]);
+    tiff.extend([0, 0, 0, 0]);
+    tiff.extend(rationals(lat));
+    tiff.extend(rationals(long));
+    let mut exif = b"Exif\0\0".to_vec();
+    exif.extend(tiff);
+    let mut out = plain[..2].to_vec();
+    out.extend([0xFF, 0xE1]);
+    out.extend(((exif.len() + 2) as u16).to_be_bytes());
+    out.extend(exif);
+    out.extend_from_slice(&plain[2..]);
+    out
+}
+
 /// A box of `kind` around `contents`.
 pub fn mp4_box(kind: &[u8; 4], contents: &[u8]) -> Vec<u8> {
     let mut out = ((contents.len() + 8) as u32).to_be_bytes().to_vec();

@@ -11,7 +11,9 @@ use crate::ports::{
     Clock, Created, Geocoder, IdempotencyClaim, Ids, NewRequest, PortError, Queue, QueueName,
     RequestStore,
 };
-use cityfix_domain::{City, Invalid, Lookup, ReportForm, ServiceRequest, TimelineEntry};
+use cityfix_domain::{
+    City, Invalid, Lookup, ReportForm, ServiceRequest, TimelineEntry, ValidReport,
+};
 
 /// How long an Idempotency-Key is remembered.
 pub const IDEMPOTENCY_WINDOW_HOURS: i64 = 24;
@@ -79,6 +81,23 @@ pub fn fingerprint(body: &[u8]) -> String {
 /// returns, so the tracking number is good at once. If queueing fails the report stays
 /// `submitted` and the sweep queues it again.
 pub async fn submit(deps: &IntakeDeps, submission: Submission) -> Result<Submitted, SubmitError> {
+    submit_checked(deps, submission, ReportForm::validate).await
+}
+
+/// [`submit`] for a report whose reporter could not be asked the service's questions (an
+/// e-mail): required questions left open are left for staff.
+pub async fn submit_unasked(
+    deps: &IntakeDeps,
+    submission: Submission,
+) -> Result<Submitted, SubmitError> {
+    submit_checked(deps, submission, ReportForm::validate_unasked).await
+}
+
+async fn submit_checked(
+    deps: &IntakeDeps,
+    submission: Submission,
+    validate: fn(ReportForm, &City) -> Result<ValidReport, Invalid>,
+) -> Result<Submitted, SubmitError> {
     if let Some(key) = &submission.idempotency_key {
         if key.is_empty() || key.len() > 255 || !key.chars().all(|c| c.is_ascii_graphic()) {
             return Err(Invalid::field(
@@ -90,7 +109,7 @@ pub async fn submit(deps: &IntakeDeps, submission: Submission) -> Result<Submitt
     }
     submission.form.check_characters()?;
     let form = place_typed_address(deps, submission.form).await?;
-    let mut report = form.validate(&deps.city)?;
+    let mut report = validate(form, &deps.city)?;
     if report.address.is_none() {
         let nearest = deps
             .geocoder

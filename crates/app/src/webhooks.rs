@@ -79,9 +79,13 @@ pub fn retry_delay(attempt: u32) -> Option<Duration> {
 /// The webhook event a letter's moment is: the letter's own name (see docs/messages.md).
 pub fn event_name(letter: Letter) -> Option<&'static str> {
     match letter {
-        Letter::FollowAsk | Letter::FollowConfirmed | Letter::Survey | Letter::AgencyReferral => {
-            None
-        }
+        Letter::FollowAsk
+        | Letter::FollowConfirmed
+        | Letter::Survey
+        | Letter::AgencyReferral
+        | Letter::MailNeedsPlace
+        | Letter::MailNeedsWords
+        | Letter::MailRefused => None,
         other => Some(other.name()),
     }
 }

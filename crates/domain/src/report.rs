@@ -67,6 +67,13 @@ pub struct ReportForm {
     pub media_url: Option<String>,
 }
 
+/// Whether the reporter was asked the service's questions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Questions {
+    Asked,
+    NotAsked,
+}
+
 /// A report that passed every check and can be stored as is.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidReport {
@@ -117,6 +124,16 @@ impl ReportForm {
     /// Checks the report against the city: a known service, a point inside the city, answers of
     /// the right types, sane text and contact fields.
     pub fn validate(self, city: &City) -> Result<ValidReport, Invalid> {
+        self.validate_with(city, Questions::Asked)
+    }
+
+    /// [`ReportForm::validate`] for a report taken where the service's questions could not be
+    /// asked (an e-mail): the answers given are checked, the required ones may wait for staff.
+    pub fn validate_unasked(self, city: &City) -> Result<ValidReport, Invalid> {
+        self.validate_with(city, Questions::NotAsked)
+    }
+
+    fn validate_with(self, city: &City, questions: Questions) -> Result<ValidReport, Invalid> {
         self.check_characters()?;
         let code = trimmed(self.service_code)
             .ok_or_else(|| Invalid::missing("service_code", "service_code is required"))?;
@@ -165,7 +182,10 @@ impl ReportForm {
             )
             .with_code("outside_city"));
         }
-        let attributes = service.check_answers(&self.attributes)?;
+        let attributes = match questions {
+            Questions::Asked => service.check_answers(&self.attributes)?,
+            Questions::NotAsked => service.check_given_answers(&self.attributes)?,
+        };
         let description = trimmed(self.description);
         if let Some(description) = &description {
             if description.chars().count() > MAX_DESCRIPTION_CHARS {
@@ -243,7 +263,7 @@ pub fn check_contact(contact: Contact, country_calling_code: u16) -> Result<Cont
 /// Refuses an e-mail address no mail can reach or that names more than one mailbox: it must parse
 /// as one address (`user@domain`, the `email_address` parser lettre uses too), with no display name, quotes, comments or
 /// IP-literal domain, and a domain of at least two labels.
-fn check_mailbox(email: &str) -> Result<(), Invalid> {
+pub fn check_mailbox(email: &str) -> Result<(), Invalid> {
     let refuse = |why: &str| {
         Invalid::field(
             "email",

@@ -10,6 +10,9 @@ use crate::{AttributeValue, Location, Priority, Resolution, Status, TrackingNumb
 /// The channel of reports sent from the city's own web client.
 pub const WEB_CHANNEL: &str = "web";
 
+/// The channel of reports e-mailed to the city (`cityfix intake-email`, the SES receipt rule).
+pub const EMAIL_CHANNEL: &str = "email";
+
 /// The public record of a report. Holds no personal data: the reporter's contact lives apart.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServiceRequest {

@@ -158,6 +158,23 @@ impl Service {
         &self,
         raw: &BTreeMap<String, RawAttribute>,
     ) -> Result<BTreeMap<String, AttributeValue>, Invalid> {
+        self.checked_answers(raw, true)
+    }
+
+    /// [`Service::check_answers`] for a report whose reporter was not asked (an e-mail): what is
+    /// answered is checked, and a required question left open is left for staff.
+    pub fn check_given_answers(
+        &self,
+        raw: &BTreeMap<String, RawAttribute>,
+    ) -> Result<BTreeMap<String, AttributeValue>, Invalid> {
+        self.checked_answers(raw, false)
+    }
+
+    fn checked_answers(
+        &self,
+        raw: &BTreeMap<String, RawAttribute>,
+        require: bool,
+    ) -> Result<BTreeMap<String, AttributeValue>, Invalid> {
         if let Some(unknown) = raw.keys().find(|code| {
             !self
                 .attributes
@@ -176,7 +193,7 @@ impl Service {
                 Some(answer) if !answer.is_blank() => {
                     answers.insert(attribute.code.clone(), attribute.check(answer)?);
                 }
-                _ if attribute.required => {
+                _ if attribute.required && require => {
                     return Err(Invalid::missing(
                         format!("attribute[{}]", attribute.code),
                         format!(
