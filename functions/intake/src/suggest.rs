@@ -167,7 +167,7 @@ const SYNONYMS: &[(&str, &[&str])] = &[
 ];
 
 /// Lowercase, without accents, split on anything not a letter or digit, stop words left out.
-fn words(text: &str) -> Vec<String> {
+pub(crate) fn words(text: &str) -> Vec<String> {
     let plain: String = text
         .to_lowercase()
         .chars()
@@ -189,7 +189,7 @@ fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
-fn stem(word: &str) -> String {
+pub(crate) fn stem(word: &str) -> String {
     word.chars().take(STEM).collect()
 }
 
