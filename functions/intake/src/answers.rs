@@ -20,7 +20,7 @@ use cityfix_http::json::read_json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::suggest::{stem, words, Suggester};
+use crate::suggest::{add_words, stem, words, StemIndex, Suggester};
 
 /// Most answers a search returns.
 const FOUND: usize = 5;
@@ -45,9 +45,8 @@ const THROUGH_TYPO: f64 = 0.7;
 pub struct AnswerDesk {
     answers: Vec<Answer>,
     first_language: String,
-    /// Each answer's stems (from every language) and how much each counts.
-    weights: Vec<HashMap<String, f64>>,
-    answers_with: HashMap<String, usize>,
+    /// Each answer's stems, from every language, and how much each counts.
+    index: StemIndex,
     services: Suggester,
     city: Arc<City>,
     store: Arc<dyn RequestStore>,
@@ -65,19 +64,11 @@ impl AnswerDesk {
         clock: Arc<dyn Clock>,
         ids: Arc<dyn Ids>,
     ) -> Self {
-        let weights: Vec<HashMap<String, f64>> = answers.iter().map(answer_weights).collect();
-        let mut answers_with: HashMap<String, usize> = HashMap::new();
-        for stems in &weights {
-            for stem in stems.keys() {
-                *answers_with.entry(stem.clone()).or_default() += 1;
-            }
-        }
         AnswerDesk {
+            index: StemIndex::new(answers.iter().map(answer_weights).collect()),
             services: Suggester::new(&city.services),
             answers,
             first_language: languages.first().cloned().unwrap_or_else(|| "en".into()),
-            weights,
-            answers_with,
             city,
             store,
             clock,
@@ -85,40 +76,21 @@ impl AnswerDesk {
         }
     }
 
-    /// Answer indexes with their scores, best first; only answers some typed word reaches.
+    /// Answer positions with their scores, best first; only answers some typed word reaches.
     pub fn rank(&self, typed: &str) -> Vec<(usize, f64)> {
         let mut wanted: HashMap<String, f64> = HashMap::new();
         for word in words(typed).into_iter().collect::<HashSet<_>>() {
             let own = stem(&word);
-            if self.answers_with.contains_key(&own) {
+            if self.index.knows(&own) {
                 wanted.insert(own, 1.0);
                 continue;
             }
-            for known in self.answers_with.keys().filter(|k| one_letter_off(k, &own)) {
+            for known in self.index.stems().filter(|k| one_letter_off(k, &own)) {
                 let reach = wanted.entry(known.clone()).or_default();
                 *reach = reach.max(THROUGH_TYPO);
             }
         }
-        let total = self.answers.len() as f64;
-        let mut ranked: Vec<(usize, f64)> = self
-            .weights
-            .iter()
-            .enumerate()
-            .map(|(index, weights)| {
-                let score = wanted
-                    .iter()
-                    .filter_map(|(stem, reach)| {
-                        let weight = weights.get(stem)?;
-                        let rarity = (1.0 + total / self.answers_with[stem] as f64).ln();
-                        Some(weight * reach * rarity)
-                    })
-                    .sum::<f64>();
-                (index, score)
-            })
-            .filter(|(_, score)| *score > 0.0)
-            .collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        ranked
+        self.index.rank(&wanted)
     }
 
     fn service_name(&self, code: &str) -> Option<&str> {
@@ -139,22 +111,16 @@ impl AnswerDesk {
 
 /// Every stem of an answer, in all its languages, at the best weight it is found with.
 fn answer_weights(answer: &Answer) -> HashMap<String, f64> {
-    let mut weights: HashMap<String, f64> = HashMap::new();
-    let mut add = |text: &str, weight: f64| {
-        for word in words(text) {
-            let entry = weights.entry(stem(&word)).or_default();
-            *entry = entry.max(weight);
-        }
-    };
+    let mut weights = HashMap::new();
     for text in answer.text.values() {
-        add(&text.question, IN_QUESTION);
-        add(&text.keywords.join(" "), IN_KEYWORDS);
-        add(&text.answer, IN_ANSWER);
+        add_words(&mut weights, &text.question, IN_QUESTION);
+        add_words(&mut weights, &text.keywords.join(" "), IN_KEYWORDS);
+        add_words(&mut weights, &text.answer, IN_ANSWER);
         for part in [&text.where_to_go, &text.bring, &text.cost, &text.hours]
             .into_iter()
             .flatten()
         {
-            add(part, IN_ANSWER);
+            add_words(&mut weights, part, IN_ANSWER);
         }
     }
     weights

@@ -193,7 +193,7 @@ async fn a_question_no_answer_met_is_kept_with_a_tracking_number_and_the_email_n
 }
 
 #[tokio::test]
-async fn a_bad_question_is_refused_with_the_field_and_nothing_is_kept() {
+async fn a_bad_question_is_refused_with_the_field_it_is_about() {
     let world = World::new();
     let app = app(&world);
     let cases = [
