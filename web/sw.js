@@ -13,6 +13,7 @@ const SHELL = [
   '/i18n/en.json',
   '/i18n/es.json',
   '/js/main.js',
+  '/js/answers.js',
   '/js/api.js',
   '/js/city.js',
   '/js/dom.js',

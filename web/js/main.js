@@ -1,6 +1,7 @@
-// The resident page: starts each part, routes #/report, #/track and #/requests/<id>, and
-// offers the city's languages.
+// The resident page: starts each part, routes #/report, #/track, #/requests/<id>, #/answers and
+// #/answers/<id>, and offers the city's languages.
 
+import { initAnswers, renderAnswersAgain, showAnswer } from './answers.js';
 import { city, loadCity, showCity } from './city.js';
 import { $, el } from './dom.js';
 import { initDraft, sendKeptDraft } from './draft.js';
@@ -11,31 +12,35 @@ import { initReport, updateCounter } from './report.js';
 import { chosenServiceCode, filterServices, initServices, loadServices, onServiceChange } from './services.js';
 import { initTrack, loadRequest, renderLastRequest } from './track.js';
 
+const VIEWS = ['report', 'track', 'answers'];
+
+function decoded(part) {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part; // keep it as typed
+  }
+}
+
 function parseRoute(hash) {
   const h = (hash || '').replace(/^#/, '');
-  const m = h.match(/^\/requests\/(.+)$/);
-  if (m) {
-    let id = m[1];
-    try {
-      id = decodeURIComponent(id);
-    } catch {
-      /* keep it as typed */
-    }
-    return { view: 'track', id };
-  }
+  const request = h.match(/^\/requests\/(.+)$/);
+  if (request) return { view: 'track', id: decoded(request[1]) };
+  const answer = h.match(/^\/answers\/(.+)$/);
+  if (answer) return { view: 'answers', id: decoded(answer[1]) };
   if (h === '/track') return { view: 'track', id: null };
+  if (h === '/answers') return { view: 'answers', id: null };
   return { view: 'report', id: null };
 }
 
 function showView(view, { focus }) {
-  const report = view === 'report';
-  $('report-view').hidden = !report;
-  $('track-view').hidden = report;
-  $('nav-report').toggleAttribute('aria-current', false);
-  $('nav-track').toggleAttribute('aria-current', false);
-  $(report ? 'nav-report' : 'nav-track').setAttribute('aria-current', 'page');
-  document.title = t(report ? 'title.report' : 'title.track');
-  if (focus) $(report ? 'report-heading' : 'track-heading').focus();
+  for (const name of VIEWS) {
+    $(`${name}-view`).hidden = name !== view;
+    $(`nav-${name}`).toggleAttribute('aria-current', false);
+  }
+  $(`nav-${view}`).setAttribute('aria-current', 'page');
+  document.title = t(`title.${view}`);
+  if (focus) $(`${view}-heading`).focus();
 }
 
 function route({ initial = false } = {}) {
@@ -47,6 +52,7 @@ function route({ initial = false } = {}) {
     $('tracking-input').value = r.id;
     loadRequest(r.id, { focusResult: !initial });
   }
+  if (r.view === 'answers') showAnswer(r.id, { focus: !initial && Boolean(r.id) });
 }
 
 function offerLanguages() {
@@ -67,6 +73,7 @@ async function start() {
   initReport();
   initTrack();
   initDraft();
+  initAnswers();
   onServiceChange(checkNearby);
   onPlaceChange(checkNearby);
   onLanguageChange(() => {
@@ -76,6 +83,7 @@ async function start() {
     describeCurrentPlace();
     renderLastRequest();
     updateCounter();
+    renderAnswersAgain();
     showView(parseRoute(location.hash).view, { focus: false });
   });
   window.addEventListener('hashchange', () => route());

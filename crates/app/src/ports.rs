@@ -373,6 +373,15 @@ pub trait RequestStore: Send + Sync {
     /// The device registered with this id. Only the device and notification paths may call this.
     async fn device(&self, id: &str) -> PortResult<Option<Device>>;
 
+    /// Saves a resident's question no answer met; saving the same id again changes nothing.
+    async fn save_information_request(&self, asked: &InformationRequest) -> PortResult<()>;
+
+    /// The question asked under this tracking number. Only the paths that answer it may call this.
+    async fn information_request(
+        &self,
+        id: &TrackingNumber,
+    ) -> PortResult<Option<InformationRequest>>;
+
     /// Saves a backlog, new or changed (lifted).
     async fn save_backlog(&self, backlog: &Backlog) -> PortResult<()>;
 
@@ -629,6 +638,19 @@ pub struct Device {
     /// Where push reaches it: an SNS platform endpoint ARN on AWS, an outbox address locally.
     pub endpoint: String,
     pub registered_at: DateTime<Utc>,
+}
+
+/// A question a resident sent because no answer of the city's met it: staff answer it by e-mail,
+/// and it has a tracking number of its own. The e-mail is personal data: never in a public
+/// response or a log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InformationRequest {
+    pub id: TrackingNumber,
+    pub question: String,
+    pub email: String,
+    /// The language to answer in.
+    pub language: cityfix_domain::Language,
+    pub asked_at: DateTime<Utc>,
 }
 
 /// Registers phone apps with the push service (SNS platform applications on AWS).

@@ -7,6 +7,7 @@
 //! | timeline entry | `REQ#<id>` | `EVT#<event id>` (unique per event, so a redelivered change is refused) |
 //! | follower | `REQ#<id>` | `FOLLOWER#<key>` |
 //! | device registered for push | `DEVICE#<device id>` | `DEVICE` |
+//! | a resident's question for staff (information request) | `ASKED#<id>` | `ASKED` |
 //! | survey answer | `SURVEY` | `<closed time>#<id>` (no personal data) |
 //! | Open311 token | `TOKEN#<token>` | `TOKEN` |
 //! | idempotency key | `IDEM#<key>` | `IDEM` (`ttl`) |
@@ -31,8 +32,8 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use cityfix_app::ports::SendClaim;
 use cityfix_app::ports::{
-    AuditQuery, Created, Device, Follower, IdempotencyClaim, NewRequest, PortError, PortResult,
-    QueuePage, RequestQuery, RequestStore, SurveyAnswer,
+    AuditQuery, Created, Device, Follower, IdempotencyClaim, InformationRequest, NewRequest,
+    PortError, PortResult, QueuePage, RequestQuery, RequestStore, SurveyAnswer,
 };
 use cityfix_domain::areas::distance_m;
 use cityfix_domain::backlog::Backlog;
@@ -1146,6 +1147,37 @@ impl RequestStore for DynamoStore {
         answer
             .item
             .map(|item| from_item::<Item<Device>>(item).map(|i| i.body))
+            .transpose()
+    }
+
+    async fn save_information_request(&self, asked: &InformationRequest) -> PortResult<()> {
+        let item = Item {
+            pk: format!("ASKED#{}", asked.id),
+            sk: "ASKED".into(),
+            body: asked.clone(),
+            ttl: None,
+        };
+        self.put_new(&item, "save an information request")
+            .await
+            .map(|_| ())
+    }
+
+    async fn information_request(
+        &self,
+        id: &TrackingNumber,
+    ) -> PortResult<Option<InformationRequest>> {
+        let answer = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", AttributeValue::S(format!("ASKED#{id}")))
+            .key("SK", AttributeValue::S("ASKED".into()))
+            .send()
+            .await
+            .map_err(|e| unavailable("read an information request", e.into_service_error()))?;
+        answer
+            .item
+            .map(|item| from_item::<Item<InformationRequest>>(item).map(|i| i.body))
             .transpose()
     }
 

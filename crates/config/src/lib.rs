@@ -7,6 +7,7 @@ use cityfix_domain::areas::AreaIndex;
 use cityfix_domain::city::Places;
 use cityfix_domain::City;
 
+mod answers;
 mod checks;
 mod features;
 mod files;
@@ -16,6 +17,7 @@ mod repair;
 pub mod routing_check;
 mod site;
 
+pub use answers::{read_answers, Answer, AnswerText, Link};
 pub use features::Properties;
 pub use layer_faults::{
     check_area_layer, CheckedArea, CheckedLayer, FaultKind, LayerFault, RepairedLayer, Verdict,

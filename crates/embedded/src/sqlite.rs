@@ -90,6 +90,11 @@ CREATE TABLE IF NOT EXISTS devices (
     id TEXT PRIMARY KEY,
     doc TEXT NOT NULL
 );
+-- Residents' questions for staff to answer by e-mail (personal data: the e-mail).
+CREATE TABLE IF NOT EXISTS information_requests (
+    id TEXT PRIMARY KEY,
+    doc TEXT NOT NULL
+);
 -- Answers to "Has it been fixed?", one per request and closing (no personal data).
 CREATE TABLE IF NOT EXISTS survey_answers (
     request_id TEXT NOT NULL,

@@ -9,8 +9,8 @@ use crate::sqlite::{from_json, is_constraint, timestamp, to_json, Db};
 use crate::sqlite::{one_row, run, sqlite_error};
 use cityfix_app::ports::SendClaim;
 use cityfix_app::ports::{
-    AuditQuery, Created, Device, Follower, IdempotencyClaim, NewRequest, PortError, PortResult,
-    QueuePage, RequestQuery, RequestStore, SurveyAnswer,
+    AuditQuery, Created, Device, Follower, IdempotencyClaim, InformationRequest, NewRequest,
+    PortError, PortResult, QueuePage, RequestQuery, RequestStore, SurveyAnswer,
 };
 use cityfix_domain::backlog::Backlog;
 use cityfix_domain::expected::Fixed;
@@ -541,6 +541,29 @@ impl RequestStore for SqliteStore {
                     read_docs(conn, "SELECT doc FROM devices WHERE id = ?1", [id.as_str()])?;
                 Ok(docs.into_iter().next())
             })
+            .await
+    }
+
+    async fn save_information_request(&self, asked: &InformationRequest) -> PortResult<()> {
+        let asked = asked.clone();
+        self.db
+            .call(move |conn| {
+                run(
+                    conn,
+                    "INSERT OR IGNORE INTO information_requests (id, doc) VALUES (?1, ?2)",
+                    params![asked.id.as_str(), to_json(&asked)],
+                )
+                .map(|_| ())
+                .map_err(sqlite_error)
+            })
+            .await
+    }
+
+    async fn information_request(
+        &self,
+        id: &TrackingNumber,
+    ) -> PortResult<Option<InformationRequest>> {
+        self.document("SELECT doc FROM information_requests WHERE id = ?1", id)
             .await
     }
 

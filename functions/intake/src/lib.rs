@@ -1,6 +1,7 @@
 //! The intake function: takes reports from residents and Open311 clients and answers their reads.
 
 mod addresses;
+mod answers;
 mod api;
 mod city;
 mod devices;
@@ -21,6 +22,7 @@ use cityfix_app::ports::MediaStore;
 use cityfix_app::submit::IntakeDeps;
 use cityfix_http::MAX_BODY_BYTES;
 
+pub use answers::{answers_router, AnswerDesk};
 pub use city::{city_router, CitySite};
 pub use devices::{devices_router, Devices};
 pub use suggest::{suggest_router, Suggester};
@@ -32,6 +34,9 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/city"),
     ("get", "/api/v1/city/messages/{language}"),
     ("get", "/api/v1/addresses"),
+    ("get", "/api/v1/answers"),
+    ("get", "/api/v1/answers/{id}"),
+    ("post", "/api/v1/questions"),
     ("get", "/api/v1/services"),
     ("get", "/api/v1/services/suggest"),
     ("post", "/api/v1/requests"),

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use cityfix_app::ports::{QueueName, SystemClock};
+use cityfix_app::ports::{QueueName, RandomIds, SystemClock};
 use cityfix_aws::AwsSetup;
 use cityfix_http::guard::lambda_front;
 
@@ -30,12 +30,23 @@ async fn main() -> Result<(), lambda_http::Error> {
         clock: Arc::new(SystemClock),
         city: setup.city.short_name.clone(),
     };
-    let site = cityfix_config::read_site(std::path::Path::new(&std::env::var("CITY_CONFIG")?))?;
+    let city_dir = std::path::PathBuf::from(std::env::var("CITY_CONFIG")?);
+    let site = cityfix_config::read_site(&city_dir)?;
+    let answers = cityfix_config::read_answers(&city_dir, &site.languages, &setup.city.services)?;
+    let answers = intake::AnswerDesk::new(
+        answers,
+        &site.languages,
+        setup.city.clone(),
+        Arc::new(setup.store()?),
+        Arc::new(SystemClock),
+        Arc::new(RandomIds),
+    );
     let site = intake::CitySite::new(&setup.city, &site);
     let suggestions = intake::suggest_router(&setup.city.services);
     let routes = intake::router(intake)
         .merge(intake::city_router(site))
         .merge(suggestions)
+        .merge(intake::answers_router(answers))
         .merge(intake::unsubscribe_router(preferences))
         .merge(intake::devices_router(devices));
     lambda_http::run(lambda_front(routes, &limits)).await

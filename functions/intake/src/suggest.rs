@@ -167,7 +167,7 @@ const SYNONYMS: &[(&str, &[&str])] = &[
 ];
 
 /// Lowercase, without accents, split on anything not a letter or digit, stop words left out.
-fn words(text: &str) -> Vec<String> {
+pub(crate) fn words(text: &str) -> Vec<String> {
     let plain: String = text
         .to_lowercase()
         .chars()
@@ -189,55 +189,105 @@ fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
-fn stem(word: &str) -> String {
+pub(crate) fn stem(word: &str) -> String {
     word.chars().take(STEM).collect()
 }
 
-/// One service's words (as stems) and how much each counts.
+/// Adds each word of `text` to `weights` as its stem, at `weight` unless it counts more already.
+pub(crate) fn add_words(weights: &mut HashMap<String, f64>, text: &str, weight: f64) {
+    for word in words(text) {
+        let entry = weights.entry(stem(&word)).or_default();
+        *entry = entry.max(weight);
+    }
+}
+
+/// Entries (services, answers) as weighted stems, with how many entries have each stem.
+pub(crate) struct StemIndex {
+    weights: Vec<HashMap<String, f64>>,
+    having: HashMap<String, usize>,
+}
+
+impl StemIndex {
+    pub(crate) fn new(weights: Vec<HashMap<String, f64>>) -> Self {
+        let mut having: HashMap<String, usize> = HashMap::new();
+        for stems in &weights {
+            for stem in stems.keys() {
+                *having.entry(stem.clone()).or_default() += 1;
+            }
+        }
+        StemIndex { weights, having }
+    }
+
+    /// Whether some entry has this stem.
+    pub(crate) fn knows(&self, stem: &str) -> bool {
+        self.having.contains_key(stem)
+    }
+
+    pub(crate) fn stems(&self) -> impl Iterator<Item = &String> {
+        self.having.keys()
+    }
+
+    /// Entry positions with their scores, best first (then in order): each wanted stem's weight
+    /// in the entry, times how far it was reached, times how rare it is (ln(1 + entries / having)).
+    pub(crate) fn rank(&self, wanted: &HashMap<String, f64>) -> Vec<(usize, f64)> {
+        let total = self.weights.len() as f64;
+        let mut ranked: Vec<(usize, f64)> = self
+            .weights
+            .iter()
+            .enumerate()
+            .map(|(index, weights)| {
+                let score = wanted
+                    .iter()
+                    .filter_map(|(stem, reach)| {
+                        let weight = weights.get(stem)?;
+                        let rarity = (1.0 + total / self.having[stem] as f64).ln();
+                        Some(weight * reach * rarity)
+                    })
+                    .sum::<f64>();
+                (index, score)
+            })
+            .filter(|(_, score)| *score > 0.0)
+            .collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        ranked
+    }
+}
+
+/// One service as a suggestion shows it.
 struct Entry {
     code: String,
     name: String,
     group: String,
-    weights: HashMap<String, f64>,
 }
 
 /// The catalogue, ready to rank: every service's weighted stems and how many services have each.
 pub struct Suggester {
     entries: Vec<Entry>,
-    services_with: HashMap<String, usize>,
+    index: StemIndex,
     synonyms: HashMap<String, Vec<String>>,
 }
 
 impl Suggester {
     pub fn new(services: &[Service]) -> Self {
-        let entries: Vec<Entry> = services
+        let weights = services
             .iter()
             .map(|service| {
-                let mut weights: HashMap<String, f64> = HashMap::new();
-                let mut add = |text: &str, weight: f64| {
-                    for word in words(text) {
-                        let entry = weights.entry(stem(&word)).or_default();
-                        *entry = entry.max(weight);
-                    }
-                };
-                add(&service.name, IN_NAME);
-                add(&service.keywords.join(" "), IN_KEYWORDS);
-                add(&service.group, IN_GROUP);
-                add(&service.description, IN_DESCRIPTION);
-                Entry {
-                    code: service.code.clone(),
-                    name: service.name.clone(),
-                    group: service.group.clone(),
-                    weights,
-                }
+                let mut weights = HashMap::new();
+                add_words(&mut weights, &service.name, IN_NAME);
+                add_words(&mut weights, &service.keywords.join(" "), IN_KEYWORDS);
+                add_words(&mut weights, &service.group, IN_GROUP);
+                add_words(&mut weights, &service.description, IN_DESCRIPTION);
+                weights
             })
             .collect();
-        let mut services_with: HashMap<String, usize> = HashMap::new();
-        for entry in &entries {
-            for stem in entry.weights.keys() {
-                *services_with.entry(stem.clone()).or_default() += 1;
-            }
-        }
+        let entries = services
+            .iter()
+            .map(|service| Entry {
+                code: service.code.clone(),
+                name: service.name.clone(),
+                group: service.group.clone(),
+            })
+            .collect();
         let synonyms = SYNONYMS
             .iter()
             .map(|(word, means)| {
@@ -251,7 +301,7 @@ impl Suggester {
             .collect();
         Suggester {
             entries,
-            services_with,
+            index: StemIndex::new(weights),
             synonyms,
         }
     }
@@ -272,22 +322,11 @@ impl Suggester {
                 *through = through.max(THROUGH_SYNONYM);
             }
         }
-        let total = self.entries.len() as f64;
         let mut ranked: Vec<(&str, f64)> = self
-            .entries
-            .iter()
-            .map(|entry| {
-                let score = wanted
-                    .iter()
-                    .filter_map(|(stem, reach)| {
-                        let weight = entry.weights.get(stem)?;
-                        let rarity = (1.0 + total / self.services_with[stem] as f64).ln();
-                        Some(weight * reach * rarity)
-                    })
-                    .sum::<f64>();
-                (entry.code.as_str(), score)
-            })
-            .filter(|(_, score)| *score > 0.0)
+            .index
+            .rank(&wanted)
+            .into_iter()
+            .map(|(index, score)| (self.entries[index].code.as_str(), score))
             .collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
         ranked

@@ -28,7 +28,7 @@ use cityfix_app::sweep::SchedulerDeps;
 use cityfix_app::transition::StatusDeps;
 use cityfix_app::webhooks::WebhookDeps;
 use cityfix_aws::AwsSetup;
-use cityfix_config::{load_city_with_repairs, read_site};
+use cityfix_config::{load_city_with_repairs, read_answers, read_site};
 use cityfix_domain::AddressBook;
 use cityfix_embedded::{EmbeddedSetup, Outbox, QueueSettings};
 use cityfix_http::auth::{StaffSignIn, TokenKeys};
@@ -288,6 +288,8 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
     let city = Arc::new(loaded.city);
     let site = read_site(&options.config_dir)
         .map_err(|e| anyhow::anyhow!("the city's site settings are not valid: {e}"))?;
+    let answers = read_answers(&options.config_dir, &site.languages, &city.services)
+        .map_err(|e| anyhow::anyhow!("the city's answers are not valid: {e}"))?;
     std::fs::create_dir_all(&options.data_dir).with_context(|| {
         format!(
             "cannot create the data folder {}",
@@ -422,6 +424,14 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
         .merge(adapters.routes)
         .merge(intake::city_router(intake::CitySite::new(&city, &site)))
         .merge(intake::suggest_router(&city.services))
+        .merge(intake::answers_router(intake::AnswerDesk::new(
+            answers,
+            &site.languages,
+            city.clone(),
+            adapters.store.clone(),
+            Arc::new(SystemClock),
+            Arc::new(RandomIds),
+        )))
         .route("/health", get(|| async { "ok" }));
     let app = site::static_site(app, &options.web_dir);
     let app = if options.rate_limits {

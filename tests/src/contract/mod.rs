@@ -19,6 +19,7 @@ macro_rules! store_contract {
             an_audit_record_is_written_with_its_change_and_read_by_request_actor_and_time, a_staff_key_is_claimed_once_and_tells_its_first_fingerprint, fixes_are_recorded_once_and_read_newest_first_within_the_window, backlogs_are_saved_changed_and_listed_oldest_first,
             overdue_lists_worked_requests_past_their_date_until_noticed, closed_before_lists_closed_requests_until_archived,
             closed_between_lists_the_closings_of_a_window_earliest_first, a_survey_answer_is_kept_once_per_closing_the_latest_replacing, a_device_is_saved_once_and_read_by_its_id,
+            an_information_request_is_saved_once_and_read_by_its_tracking_number,
             forgetting_contacts_keeps_the_request_and_its_timeline);
     };
     (@cases $make:expr; $($case:ident),*) => {

@@ -1174,3 +1174,30 @@ pub async fn backlogs_are_saved_changed_and_listed_oldest_first(store: &dyn Requ
         "saved again, a backlog is changed, not doubled"
     );
 }
+
+pub async fn an_information_request_is_saved_once_and_read_by_its_tracking_number(
+    store: &dyn RequestStore,
+) {
+    use cityfix_app::ports::InformationRequest;
+    let asked = InformationRequest {
+        id: id("Q7KM4X2P"),
+        question: "Where do I get a fishing licence?".into(),
+        email: "resident@example.org".into(),
+        language: cityfix_domain::Language::Es,
+        asked_at: at(5),
+    };
+    assert_eq!(store.information_request(&asked.id).await.unwrap(), None);
+    store.save_information_request(&asked).await.unwrap();
+    let again = InformationRequest {
+        question: "something else".into(),
+        ..asked.clone()
+    };
+    store.save_information_request(&again).await.unwrap();
+    assert_eq!(
+        store.information_request(&asked.id).await.unwrap(),
+        Some(asked),
+        "saved again under the same number, the first question stays"
+    );
+    let other = id("Q7KM4X2Q");
+    assert_eq!(store.information_request(&other).await.unwrap(), None);
+}
