@@ -17,6 +17,7 @@ use cityfix_http::auth::{Act, Role, StaffClaims};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use crate::hosted_ui::{SignInRefused, HOSTED_SIGN_IN_COOKIE, HOSTED_SIGN_IN_SECS};
 use crate::session::{cookie, safe_next, Session, SESSION_SECS, SIGN_IN_COOKIE};
 use crate::staff_api::Refusal;
 use crate::Admin;
@@ -127,6 +128,19 @@ pub struct SignInQuery {
 }
 
 pub async fn sign_in_page(State(admin): Shared, Query(query): Query<SignInQuery>) -> Response {
+    if let Some(hosted_ui) = &admin.hosted_ui {
+        let started = hosted_ui.start(&safe_next(query.next.as_deref()));
+        let mut response = Redirect::to(&started.authorize_url).into_response();
+        response.headers_mut().append(
+            header::SET_COOKIE,
+            admin.sessions.returning_cookie(
+                HOSTED_SIGN_IN_COOKIE,
+                &started.cookie,
+                HOSTED_SIGN_IN_SECS,
+            ),
+        );
+        return response;
+    }
     sign_in_form(
         &admin,
         StatusCode::OK,
@@ -175,6 +189,15 @@ pub async fn sign_in(
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Response {
+    if admin.hosted_ui.is_some() {
+        return problem(
+            &admin,
+            None,
+            StatusCode::NOT_FOUND,
+            "Sign in through the city's sign-in page",
+            "Staff accounts are kept by the city's sign-in service; this form takes no passwords.",
+        );
+    }
     let next = safe_next(form.next.as_deref());
     let expected = cookie(&headers, SIGN_IN_COOKIE).unwrap_or("");
     if expected.is_empty() || expected != form.csrf {
@@ -221,6 +244,81 @@ pub async fn sign_in(
 }
 
 #[derive(Debug, Deserialize)]
+pub struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+/// Where the hosted UI sends someone back: the code is exchanged and its ID token checked, then the
+/// session starts. The answer is a page that moves on by itself, not a redirect: a browser sent
+/// here by another site would not send the new `SameSite=Strict` session cookie along a redirect.
+pub async fn hosted_sign_in_callback(
+    State(admin): Shared,
+    headers: HeaderMap,
+    Query(query): Query<CallbackQuery>,
+) -> Response {
+    let Some(hosted_ui) = &admin.hosted_ui else {
+        return problem(
+            &admin,
+            None,
+            StatusCode::NOT_FOUND,
+            "Page not found",
+            "Sign-in here is with the runner's own accounts.",
+        );
+    };
+    let now = admin.now_secs();
+    let outcome = match (&query.error, &query.code, &query.state) {
+        (Some(error), _, _) => Err(SignInRefused::HostedUi(error.chars().take(64).collect())),
+        (None, Some(code), Some(state)) => {
+            hosted_ui
+                .finish(cookie(&headers, HOSTED_SIGN_IN_COOKIE), code, state, now)
+                .await
+        }
+        _ => Err(SignInRefused::State),
+    };
+    let forget = admin
+        .sessions
+        .returning_cookie(HOSTED_SIGN_IN_COOKIE, "", 0);
+    let (claims, next) = match outcome {
+        Ok(found) => found,
+        Err(refused) => {
+            tracing::warn!(reason = %refused, "a hosted sign-in was refused");
+            let status = match refused {
+                SignInRefused::NoRole => StatusCode::FORBIDDEN,
+                SignInRefused::Exchange(_) | SignInRefused::Keys(_) => StatusCode::BAD_GATEWAY,
+                _ => StatusCode::UNAUTHORIZED,
+            };
+            let mut context = base(&admin, None, "sign-in");
+            context.insert("message".into(), json!(refused.message()));
+            let mut response = admin.views.page(status, "signed_in.html", context);
+            response.headers_mut().append(header::SET_COOKIE, forget);
+            return response;
+        }
+    };
+    let session = StaffClaims {
+        exp: now + SESSION_SECS,
+        ..claims
+    };
+    let token = admin
+        .sessions
+        .keys
+        .issue(&session, now)
+        .expect("a session lives less than a token may");
+    tracing::info!(sub = %session.sub, role = ?session.role, "staff signed in through the hosted UI");
+    let mut context = base(&admin, None, "sign-in");
+    context.insert("next".into(), json!(safe_next(Some(&next))));
+    let mut response = admin.views.page(StatusCode::OK, "signed_in.html", context);
+    let headers = response.headers_mut();
+    headers.append(
+        header::SET_COOKIE,
+        admin.sessions.session_cookie(&token, SESSION_SECS),
+    );
+    headers.append(header::SET_COOKIE, forget);
+    response
+}
+
+#[derive(Debug, Deserialize)]
 pub struct CsrfOnly {
     csrf: Option<String>,
 }
@@ -233,7 +331,11 @@ pub async fn sign_out(
     if !session.form_is_genuine(&admin, form.csrf.as_deref()) {
         return forged(&admin, &session);
     }
-    let mut response = Redirect::to("/admin/sign-in").into_response();
+    let signed_out = match &admin.hosted_ui {
+        Some(hosted_ui) => hosted_ui.logout_url(),
+        None => "/admin/sign-in".to_string(),
+    };
+    let mut response = Redirect::to(&signed_out).into_response();
     response
         .headers_mut()
         .append(header::SET_COOKIE, admin.sessions.end_cookie());

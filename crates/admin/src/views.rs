@@ -20,6 +20,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("backlogs.html", include_str!("../templates/backlogs.html")),
     ("audit.html", include_str!("../templates/audit.html")),
     ("problem.html", include_str!("../templates/problem.html")),
+    (
+        "signed_in.html",
+        include_str!("../templates/signed_in.html"),
+    ),
 ];
 
 impl Views {
