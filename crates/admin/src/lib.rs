@@ -107,6 +107,7 @@ pub fn admin_router(admin: Admin) -> Router {
         .route("/admin/auth/callback", get(pages::hosted_sign_in_callback))
         .route("/admin/sign-out", post(pages::sign_out))
         .route("/admin/queue", get(pages::queue))
+        .route("/admin/queue/assign", post(pages::assign_many))
         .route("/admin/lookup", get(pages::lookup))
         .route("/admin/requests/{id}", get(pages::request))
         .route("/admin/requests/{id}/version", get(pages::version))

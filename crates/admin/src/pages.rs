@@ -350,8 +350,158 @@ pub struct QueueQuery {
     status: Option<String>,
     service: Option<String>,
     overdue: Option<String>,
+    priority: Option<String>,
+    /// An area's name, in any of the city's layers (a neighbourhood, a ward).
+    area: Option<String>,
+    /// Only requests reported more than this many days ago.
+    older_than: Option<String>,
+    /// Only requests marked as duplicates of another.
+    duplicate: Option<String>,
+    /// `urgent` (the index's order), `oldest`, `newest` or `expected`, within the page read.
+    sort: Option<String>,
     after: Option<String>,
     print: Option<String>,
+}
+
+/// The filters a queue page applies to the index page it read, beyond department and status.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct PageFilters {
+    service: Option<String>,
+    overdue: bool,
+    priority: Option<String>,
+    area: Option<String>,
+    older_than_days: Option<i64>,
+    duplicate: bool,
+    sort: QueueSort,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+enum QueueSort {
+    #[default]
+    Urgent,
+    Oldest,
+    Newest,
+    Expected,
+}
+
+impl QueueSort {
+    fn parse(text: &str) -> QueueSort {
+        match text {
+            "oldest" => QueueSort::Oldest,
+            "newest" => QueueSort::Newest,
+            "expected" => QueueSort::Expected,
+            _ => QueueSort::Urgent,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            QueueSort::Urgent => "urgent",
+            QueueSort::Oldest => "oldest",
+            QueueSort::Newest => "newest",
+            QueueSort::Expected => "expected",
+        }
+    }
+}
+
+impl PageFilters {
+    fn of(query: &QueueQuery) -> PageFilters {
+        let text = |v: &Option<String>| {
+            v.clone()
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        PageFilters {
+            service: text(&query.service),
+            overdue: query.overdue.is_some(),
+            priority: text(&query.priority).filter(|p| {
+                cityfix_domain::Priority::ALL
+                    .iter()
+                    .any(|known| json!(known) == json!(p))
+            }),
+            area: text(&query.area).map(|a| a.chars().take(80).collect()),
+            older_than_days: text(&query.older_than)
+                .and_then(|d| d.parse::<i64>().ok())
+                .filter(|d| (1..=3650).contains(d)),
+            duplicate: query.duplicate.is_some(),
+            sort: query
+                .sort
+                .as_deref()
+                .map(QueueSort::parse)
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Whether a queue row (see [`queue_row`]) passes, at `now`.
+    fn keeps(&self, row: &Value, now: DateTime<Utc>) -> bool {
+        self.service
+            .as_deref()
+            .is_none_or(|s| row["service_code"] == s)
+            && (!self.overdue || row["overdue"] == true)
+            && self
+                .priority
+                .as_deref()
+                .is_none_or(|p| row["priority"] == p)
+            && self.area.as_deref().is_none_or(|area| {
+                row["areas"].as_object().is_some_and(|areas| {
+                    areas
+                        .values()
+                        .filter_map(Value::as_str)
+                        .any(|name| name.eq_ignore_ascii_case(area))
+                })
+            })
+            && self.older_than_days.is_none_or(|days| {
+                row["requested_at"]
+                    .as_str()
+                    .and_then(parse_time)
+                    .is_some_and(|at| now - at > chrono::Duration::days(days))
+            })
+            && (!self.duplicate || !row["duplicates"].is_null())
+    }
+
+    /// `rows` in this page's order: the index's (most urgent, then oldest) unless asked otherwise.
+    fn sort(&self, rows: &mut [Value]) {
+        let time = |row: &Value, field: &str| row[field].as_str().and_then(parse_time);
+        match self.sort {
+            QueueSort::Urgent => {}
+            QueueSort::Oldest => rows.sort_by_key(|row| time(row, "requested_at")),
+            QueueSort::Newest => {
+                rows.sort_by_key(|row| std::cmp::Reverse(time(row, "requested_at")))
+            }
+            // Those with no expected date last.
+            QueueSort::Expected => rows.sort_by_key(|row| {
+                let at = time(row, "expected_at");
+                (at.is_none(), at)
+            }),
+        }
+    }
+
+    /// The query pairs that keep these filters in a link.
+    fn pairs(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = Vec::new();
+        if let Some(service) = &self.service {
+            pairs.push(("service", service.clone()));
+        }
+        if self.overdue {
+            pairs.push(("overdue", "1".into()));
+        }
+        if let Some(priority) = &self.priority {
+            pairs.push(("priority", priority.clone()));
+        }
+        if let Some(area) = &self.area {
+            pairs.push(("area", area.clone()));
+        }
+        if let Some(days) = self.older_than_days {
+            pairs.push(("older_than", days.to_string()));
+        }
+        if self.duplicate {
+            pairs.push(("duplicate", "1".into()));
+        }
+        if self.sort != QueueSort::Urgent {
+            pairs.push(("sort", self.sort.as_str().into()));
+        }
+        pairs
+    }
 }
 
 /// How many requests a queue page shows (and a printed work list holds).
@@ -397,15 +547,14 @@ pub async fn queue(
         Err(refusal) => return refused_page(&admin, &session, refusal),
     };
     let now = admin.clock.now();
-    let service = query.service.clone().filter(|s| !s.is_empty());
-    let overdue_only = query.overdue.is_some();
+    let filters = PageFilters::of(&query);
     let all: Vec<Value> = page["requests"].as_array().cloned().unwrap_or_default();
     let mut rows: Vec<Value> = all
         .iter()
         .map(|r| queue_row(r, now))
-        .filter(|row| service.as_deref().is_none_or(|s| row["service_code"] == s))
-        .filter(|row| !overdue_only || row["overdue"] == true)
+        .filter(|row| filters.keeps(row, now))
         .collect();
+    filters.sort(&mut rows);
     let filtered_out = all.len() - rows.len();
     if print {
         rows = walking_order(rows, admin.city.center.lat(), admin.city.center.long());
@@ -419,21 +568,15 @@ pub async fn queue(
         );
     }
     // The links keep the filters; a cursor only ever comes from the page before.
-    let mut filters = vec![
+    let mut kept = vec![
         ("department", department.clone()),
         ("status", status.as_str().to_string()),
     ];
-    if let Some(service) = &service {
-        filters.push(("service", service.clone()));
-    }
-    if overdue_only {
-        filters.push(("overdue", "1".into()));
-    }
+    kept.extend(filters.pairs());
     let link = |extra: &[(&str, String)]| {
         let query: String = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(
-                filters
-                    .iter()
+                kept.iter()
                     .chain(extra.iter())
                     .map(|(k, v)| (*k, v.as_str())),
             )
@@ -471,8 +614,32 @@ pub async fn queue(
             json!(Status::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>()),
         ),
         ("services".into(), json!(services)),
-        ("service".into(), json!(service)),
-        ("overdue".into(), json!(overdue_only)),
+        ("service".into(), json!(filters.service)),
+        ("overdue".into(), json!(filters.overdue)),
+        ("priority".into(), json!(filters.priority)),
+        ("priorities".into(), json!(cityfix_domain::Priority::ALL)),
+        ("area".into(), json!(filters.area)),
+        ("older_than".into(), json!(filters.older_than_days)),
+        ("duplicate".into(), json!(filters.duplicate)),
+        ("sort".into(), json!(filters.sort.as_str())),
+        (
+            "members".into(),
+            json!(admin
+                .city
+                .department(&department)
+                .map(|d| d
+                    .members
+                    .iter()
+                    .map(|m| json!({ "id": m.id, "name": m.name }))
+                    .collect::<Vec<_>>())
+                .unwrap_or_default()),
+        ),
+        (
+            "may_assign".into(),
+            json!(claims.may_act(Act::Work, Some(&department), false)),
+        ),
+        ("this_page".into(), json!(link(&[]))),
+        ("idem".into(), json!(uuid::Uuid::new_v4().to_string())),
         ("rows".into(), json!(rows)),
         ("filtered_out".into(), json!(filtered_out)),
         ("next_link".into(), json!(next_link)),
@@ -480,6 +647,80 @@ pub async fn queue(
         ("print_link".into(), json!(print_link)),
     ]);
     admin.views.page(StatusCode::OK, "queue.html", context)
+}
+
+/// How many requests one bulk assignment may take: a queue page.
+const BULK_MOST: usize = QUEUE_PAGE as usize;
+
+/// The queue's bulk assignment: each request ticked (`request` = `<id>@<version>`) goes through the
+/// same staff action as the request page's assignment, at the version the queue showed, once per
+/// form (`idem`); the answer says what happened to each.
+pub async fn assign_many(
+    State(admin): Shared,
+    session: Session,
+    Form(fields): Form<Fields>,
+) -> Response {
+    if !session.form_is_genuine(&admin, field(&fields, "csrf")) {
+        return forged(&admin, &session);
+    }
+    let unprocessable = |message: &str| {
+        problem(
+            &admin,
+            Some(&session),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Nothing was assigned",
+            message,
+        )
+    };
+    let picked = all_of(&fields, "request");
+    if picked.is_empty() {
+        return unprocessable("Tick at least one request to assign.");
+    }
+    if picked.len() > BULK_MOST {
+        return unprocessable(&format!("Assign at most {BULK_MOST} requests at once."));
+    }
+    let Some(assignee) = field(&fields, "assignee") else {
+        return unprocessable("Choose whom to assign them to.");
+    };
+    let department = field(&fields, "department");
+    let idem = field(&fields, "idem").unwrap_or_default();
+    let mut results = Vec::with_capacity(picked.len());
+    for pick in &picked {
+        let (id, version) = match pick.split_once('@') {
+            Some((id, version)) => (id, version.parse::<u64>().ok()),
+            None => (pick.as_str(), None),
+        };
+        let outcome = match (TrackingNumber::parse(id), version) {
+            (Ok(_), Some(version)) => {
+                let body = json!({ "department": department, "assignee": assignee, "expected_version": version });
+                let path = format!("/staff/v1/requests/{}/assignment", encode(id));
+                let key = (!idem.is_empty()).then(|| format!("admin-{idem}-{id}"));
+                admin
+                    .api
+                    .post(&session.claims, &path, &body, key.as_deref())
+                    .await
+                    .map(|_| ())
+                    .map_err(|refusal| refusal.message)
+            }
+            _ => Err("not a request of the queue page".to_string()),
+        };
+        results.push(json!({
+            "id": id.chars().take(20).collect::<String>(),
+            "assigned": outcome.is_ok(),
+            "message": outcome.err(),
+        }));
+    }
+    let done = results.iter().filter(|r| r["assigned"] == true).count();
+    let mut context = base(&admin, Some(&session), "queue");
+    context.insert("results".into(), json!(results));
+    context.insert("done".into(), json!(done));
+    context.insert("back".into(), json!(safe_next(field(&fields, "back"))));
+    let status = if done == 0 {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::OK
+    };
+    admin.views.page(status, "assigned.html", context)
 }
 
 fn encode(text: &str) -> String {
@@ -503,6 +744,11 @@ fn queue_row(request: &Value, now: DateTime<Utc>) -> Value {
         "long": request["long"],
         "priority": request["priority"],
         "duplicates": request["duplicate_of"],
+        "areas": request["areas"],
+        "version": request["version"],
+        "assignee": request["assignee"],
+        "requested_at": request["requested_datetime"],
+        "expected_at": expected,
         "age": requested.map(|at| age(now - at)).unwrap_or_default(),
         "expected": expected.map(|e| e.get(..16).unwrap_or(e).replace('T', " ")),
         "overdue": overdue,
