@@ -839,6 +839,18 @@ fn refused_page(admin: &Admin, session: &Session, refusal: Refusal) -> Response 
 #[derive(Debug, Deserialize)]
 pub struct RequestQuery {
     done: Option<String>,
+    /// A response template to fill a form with (no script needed): its id.
+    response: Option<String>,
+    /// Which form it fills: `note` or `transition`.
+    #[serde(rename = "for")]
+    for_form: Option<String>,
+}
+
+/// A response template picked for one of the request page's forms.
+struct Wording<'a> {
+    /// `note` or `transition`.
+    form: &'a str,
+    template: &'a cityfix_domain::ResponseTemplate,
 }
 
 pub async fn request(
@@ -848,7 +860,18 @@ pub async fn request(
     Query(query): Query<RequestQuery>,
 ) -> Response {
     let flash = query.done.as_deref().map(done_message);
-    request_page(&admin, &session, &id, StatusCode::OK, flash, None).await
+    let wording = query
+        .response
+        .as_deref()
+        .and_then(|id| admin.city.response(id))
+        .zip(
+            query
+                .for_form
+                .as_deref()
+                .filter(|f| matches!(*f, "note" | "transition")),
+        )
+        .map(|(template, form)| Wording { form, template });
+    request_page(&admin, &session, &id, StatusCode::OK, flash, None, wording).await
 }
 
 fn done_message(action: &str) -> &'static str {
@@ -873,6 +896,7 @@ async fn request_page(
     status: StatusCode,
     flash: Option<&str>,
     error: Option<&str>,
+    wording: Option<Wording<'_>>,
 ) -> Response {
     let claims = &session.claims;
     let path = format!("/staff/v1/requests/{}", encode(id));
@@ -966,6 +990,53 @@ async fn request_page(
     } else {
         Vec::new()
     };
+    // The city's wording for this service: on a note for the status it is in, on a change for the
+    // status it may move to.
+    let service = view["service_code"].as_str().unwrap_or_default();
+    let offered = |statuses: &[Status]| -> Vec<Value> {
+        admin
+            .city
+            .responses
+            .iter()
+            .filter(|t| statuses.iter().any(|s| t.fits(service, *s)))
+            .map(
+                |t| json!({ "id": t.id, "title": t.title, "text": t.text, "statuses": t.statuses }),
+            )
+            .collect()
+    };
+    let moves: Vec<Status> = legal_moves
+        .iter()
+        .filter_map(|s| Status::parse(s))
+        .collect();
+    let note_responses = current.map(|c| offered(&[c])).unwrap_or_default();
+    let move_responses = offered(&moves);
+    let chosen = |form: &str, offered: &[Value]| {
+        wording
+            .as_ref()
+            .filter(|w| w.form == form && offered.iter().any(|t| t["id"] == w.template.id.as_str()))
+            .map(|w| w.template)
+    };
+    let note_wording = chosen("note", &note_responses);
+    let move_wording = chosen("transition", &move_responses);
+    let chosen_to = move_wording.and_then(|t| {
+        moves
+            .iter()
+            .find(|s| t.statuses.is_empty() || t.statuses.contains(s))
+            .map(|s| s.as_str())
+    });
+    context.extend([
+        ("note_responses".into(), json!(note_responses)),
+        ("move_responses".into(), json!(move_responses)),
+        (
+            "note_wording".into(),
+            json!(note_wording.map(|t| (&t.id, &t.text))),
+        ),
+        (
+            "move_wording".into(),
+            json!(move_wording.map(|t| (&t.id, &t.text))),
+        ),
+        ("chosen_to".into(), json!(chosen_to)),
+    ]);
     context.extend([
         ("r".into(), view.clone()),
         ("case".into(), json!(case)),
@@ -1207,6 +1278,7 @@ pub async fn act(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 None,
                 Some(&why),
+                None,
             )
             .await
         }
@@ -1229,6 +1301,7 @@ pub async fn act(
                 refusal.status,
                 None,
                 Some(&refusal.message),
+                None,
             )
             .await
         }

@@ -770,3 +770,55 @@ async fn bulk_assign_takes_each_ticked_request_through_the_staff_action_with_a_r
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "nothing ticked");
 }
+
+#[tokio::test]
+async fn response_templates_of_the_service_and_status_fill_a_form_without_a_script() {
+    let f = Fixture::new().await;
+    let who = f.sign(&crew());
+    let (status, html, _) = f.get("/admin/requests/7K3M-9QZ2", Some(&who)).await;
+    assert_eq!(status, StatusCode::OK);
+    // An open pothole: "filled" is for closing it, "crew scheduled" for moving it in progress;
+    // graffiti's wording is not offered.
+    assert!(html.contains(r#"<option value="pothole-filled""#), "{html}");
+    assert!(html.contains(r#"<option value="crew-scheduled""#));
+    assert!(!html.contains(r#"<option value="graffiti-removed""#));
+    assert!(
+        html.contains(r#"<option value="need-more-detail""#),
+        "for any service and status"
+    );
+
+    let (_, html, _) = f
+        .get(
+            "/admin/requests/7K3M-9QZ2?for=transition&response=pothole-filled",
+            Some(&who),
+        )
+        .await;
+    assert!(
+        html.contains("aria-describedby=\"t-note-help\">A crew filled this pothole today."),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<option value="closed" selected>"#),
+        "the status it is written for"
+    );
+    assert!(html.contains(r#"<option value="pothole-filled" data-text="#));
+
+    let (_, html, _) = f
+        .get(
+            "/admin/requests/7K3M-9QZ2?for=note&response=need-more-detail",
+            Some(&who),
+        )
+        .await;
+    assert!(
+        html.contains("required>We could not find the problem at this location."),
+        "{html}"
+    );
+    // Another service's template, or one not for this status, fills nothing.
+    let (_, html, _) = f
+        .get(
+            "/admin/requests/7K3M-9QZ2?for=note&response=graffiti-removed",
+            Some(&who),
+        )
+        .await;
+    assert!(!html.contains("The graffiti has been removed"));
+}
