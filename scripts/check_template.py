@@ -502,13 +502,15 @@ def function_binaries(template: dict[str, Any]) -> dict[str, str]:
 
 
 def check_routes(template: dict[str, Any]) -> Check:
-    # /staff/… is served by the `staff` binary (functions/status/src/bin/staff.rs), /admin/… by an
-    # `admin` binary once there is one: never by a queue worker such as StatusFunction.
-    check = Check(6, "staff routes (/staff, /admin) behind the Cognito JWT authorizer, each served by its own binary")
+    # /staff/… is served by the `staff` binary (functions/status/src/bin/staff.rs) behind the Cognito
+    # JWT authorizer; /admin/… by the `admin` binary (functions/admin), whose pages a browser opens
+    # without a bearer token, so it is not behind the authorizer: it signs people in through the
+    # hosted UI itself. Neither is ever served by a queue worker such as StatusFunction.
+    check = Check(6, "staff routes: /staff behind the Cognito JWT authorizer on the staff binary, /admin on the admin binary")
     apis = resources(template, "AWS::Serverless::HttpApi")
     binaries = function_binaries(template)
     routes = {}
-    staff = 0
+    found = {"staff": 0, "admin": 0}
     for fname, props in functions(template).items():
         for ename, event in (props.get("Events") or {}).items():
             if not isinstance(event, dict) or event.get("Type") != "HttpApi":
@@ -529,9 +531,13 @@ def check_routes(template: dict[str, Any]) -> Check:
             area = re.match(r"^/(staff|admin)(/|$)", path) if isinstance(path, str) else None
             if not area:
                 continue
-            staff += 1
+            found[area.group(1)] += 1
             if binaries.get(fname) != area.group(1):
                 check.fail(f"{where}: served by binary {binaries.get(fname)!r}, not {area.group(1)!r}")
+            if area.group(1) == "admin":
+                if authorizer != "NONE":
+                    check.fail(f"{where}: behind authorizer {authorizer}, which refuses every browser (the pages sign in through the hosted UI)")
+                continue
             config = (auth.get("Authorizers") or {}).get(authorizer) or {}
             jwt = config.get("JwtConfiguration") or {}
             issuer = sub_text(jwt.get("issuer")) or ""
@@ -539,9 +545,10 @@ def check_routes(template: dict[str, Any]) -> Check:
                 check.fail(f"{where}: no JWT authorizer")
             elif not issuer.startswith("https://cognito-idp.") or not jwt.get("audience"):
                 check.fail(f"{where}: authorizer {authorizer} has no Cognito issuer and audience")
-    if not staff:
-        check.fail("no /staff or /admin route found")
-    check.summary = f"{staff} staff routes of {len(routes)}"
+    for area, count in found.items():
+        if not count:
+            check.fail(f"no /{area} route found")
+    check.summary = f"{found['staff']} staff and {found['admin']} admin routes of {len(routes)}"
     return check
 
 

@@ -200,7 +200,7 @@ CASES: dict[str, tuple[Mutation | None, Mutation | None, dict[int, list[str]]]] 
         # With no function at all, every rule about functions fails with it.
         {4: [r"no AWS::Serverless::Function in the template"],
          2: [r"0 function resources build it"], 3: [r"no SQS event sources found"],
-         6: [r"no /staff or /admin route found"], 7: [r"no function resource builds binary '(media|scheduler)'"]}),
+         6: [r"no /staff route found", r"no /admin route found"], 7: [r"no function resource builds binary '(media|scheduler)'"]}),
     # (5) alarms and logs
     "alarms-dead-letter-queue-depth": (
         lambda t: t["Resources"].pop("RoutingDeadLetterAlarm"), None,
@@ -227,9 +227,16 @@ CASES: dict[str, tuple[Mutation | None, Mutation | None, dict[int, list[str]]]] 
         {6: [r"(Intake|Status)Function.Events.WebApi \(ANY /api/\{proxy\+\}\): the same route as (Intake|Status)Function.Events.WebApi"],
          1: [TRANSFORM_FAILED], 8: [TRANSFORM_FAILED]}),
     "routes-staff-route-on-other-binary": (
+        lambda t: props(t, "IntakeFunction")["Events"].update(Staff={"Type": "HttpApi", "Properties": {
+            "ApiId": {"Ref": "HttpApi"}, "Path": "/staff/v2/{proxy+}", "Method": "ANY", "Auth": {"Authorizer": "CognitoJwt"}}}), None,
+        {6: [r"IntakeFunction.Events.Staff \(ANY /staff/v2/\{proxy\+\}\): served by binary 'intake', not 'staff'"]}),
+    "routes-admin-route-on-other-binary": (
         lambda t: props(t, "IntakeFunction")["Events"].update(Admin={"Type": "HttpApi", "Properties": {
-            "ApiId": {"Ref": "HttpApi"}, "Path": "/admin/{proxy+}", "Method": "ANY", "Auth": {"Authorizer": "CognitoJwt"}}}), None,
-        {6: [r"IntakeFunction.Events.Admin \(ANY /admin/\{proxy\+\}\): served by binary 'intake', not 'admin'"]}),
+            "ApiId": {"Ref": "HttpApi"}, "Path": "/admin/v2/{proxy+}", "Method": "ANY", "Auth": {"Authorizer": "NONE"}}}), None,
+        {6: [r"IntakeFunction.Events.Admin \(ANY /admin/v2/\{proxy\+\}\): served by binary 'intake', not 'admin'"]}),
+    "routes-admin-route-behind-jwt": (
+        lambda t: event(t, "AdminFunction", "AdminPages").update(Auth={"Authorizer": "CognitoJwt"}), None,
+        {6: [r"AdminFunction.Events.AdminPages \(ANY /admin/\{proxy\+\}\): behind authorizer CognitoJwt, which refuses every browser"]}),
     "routes-staff-route-without-jwt": (
         lambda t: event(t, "StaffFunction", "StaffActions").update(Auth={"Authorizer": "NONE"}), None,
         {6: [r"StaffFunction.Events.StaffActions \(ANY /staff/\{proxy\+\}\): no JWT authorizer"]}),
@@ -238,7 +245,10 @@ CASES: dict[str, tuple[Mutation | None, Mutation | None, dict[int, list[str]]]] 
         {6: [r"StaffFunction.Events.StaffActions .*: authorizer CognitoJwt has no Cognito issuer and audience"]}),
     "routes-no-staff-route": (
         lambda t: props(t, "StaffFunction")["Events"].pop("StaffActions"), None,
-        {6: [r"no /staff or /admin route found"]}),
+        {6: [r"no /staff route found"]}),
+    "routes-no-admin-route": (
+        lambda t: props(t, "AdminFunction").pop("Events"), None,
+        {6: [r"no /admin route found"]}),
     # (7) S3 and schedule triggers
     "triggers-s3-bucket-not-in-template": (
         lambda t: event(t, "MediaFunction", "Uploaded").update(Bucket={"Ref": "Table"}), None,

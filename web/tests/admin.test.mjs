@@ -4,7 +4,8 @@
 //
 // A crew member signs in, finds a new report in the department's queue, triages it, closes it with
 // a photo of the fix, and the resident then sees the closing note and the photo on the report's
-// page. A call-taker files a report by phone and reads its number out. Every page passes axe-core
+// page. A crew member assigns ticked requests from the queue at once. A call-taker files a report
+// by phone and reads its number out. Every page passes axe-core
 // with no serious or critical violation and has no horizontal scroll at 1280 and 768 px.
 
 import { test, before, after } from 'node:test';
@@ -158,6 +159,23 @@ test('a crew member triages a new report and closes it with a photo the resident
   const loaded = await photo.evaluate((img) => img.complete && img.naturalWidth > 0);
   assert.ok(loaded, 'the photo of the fix loads');
   await resident.context().close();
+  await page.context().close();
+});
+
+test('a crew member assigns ticked requests from the queue and sees the result of each', async () => {
+  const id = await routedReport(`Pothole for the bulk assign test ${RUN}`);
+  const page = await newPage();
+  await signIn(page, demoLogins().staff, '/admin/queue?sort=newest');
+  await page.waitForURL(/\/admin\/queue/);
+  await page.getByRole('checkbox', { name: `Tick ${id}` }).check();
+  const assignee = page.getByLabel('Assign the ticked requests to');
+  const first = await assignee.locator('option').nth(1).getAttribute('value');
+  await assignee.selectOption(first);
+  await page.getByRole('button', { name: 'Assign', exact: true }).click();
+  await page.getByRole('heading', { name: 'Assigned 1 of 1' }).waitFor();
+  await checkPage(page, 'assigned');
+  await page.getByRole('link', { name: 'Back to the queue' }).click();
+  await page.waitForURL(/\/admin\/queue\?.*sort=newest/);
   await page.context().close();
 });
 

@@ -2,10 +2,14 @@
 //! over the staff routes of the status function (called in this process as the signed-in person),
 //! so every check of role, department and version is the one scripts meet.
 //!
+//! Locally the runner's own accounts sign people in; on AWS the Cognito hosted UI does
+//! ([`hosted_ui`]), and both end in the same session.
+//!
 //! Pages: sign-in, the work queue, a request with every action, phone intake, backlogs and the
 //! audit log. See docs/staff-app.md.
 
 pub mod accounts;
+pub mod hosted_ui;
 mod pages;
 pub mod session;
 pub mod staff_api;
@@ -22,6 +26,7 @@ use cityfix_domain::City;
 use cityfix_http::auth::{StaffSignIn, TokenKeys};
 
 pub use accounts::{Account, Accounts, DemoLogin};
+pub use hosted_ui::{HostedUi, HostedUiSettings};
 pub use session::Sessions;
 pub use staff_api::StaffApi;
 
@@ -32,6 +37,8 @@ pub struct Admin {
     pub intake: IntakeDeps,
     pub sessions: Sessions,
     pub accounts: Accounts,
+    /// On AWS: sign-in through Cognito's hosted UI instead of the local accounts.
+    pub hosted_ui: Option<HostedUi>,
     pub clock: Arc<dyn Clock>,
     views: views::Views,
 }
@@ -68,8 +75,16 @@ impl Admin {
                 secure: parts.public_url.starts_with("https://"),
             },
             accounts: parts.accounts,
+            hosted_ui: None,
             clock,
         }
+    }
+
+    /// The same application, signing people in through Cognito's hosted UI (the admin function):
+    /// the local sign-in form is then refused.
+    pub fn signing_in_through(mut self, hosted_ui: HostedUi) -> Self {
+        self.hosted_ui = Some(hosted_ui);
+        self
     }
 
     /// Now, in seconds since 1970.
@@ -89,8 +104,10 @@ pub fn admin_router(admin: Admin) -> Router {
             "/admin/sign-in",
             get(pages::sign_in_page).post(pages::sign_in),
         )
+        .route("/admin/auth/callback", get(pages::hosted_sign_in_callback))
         .route("/admin/sign-out", post(pages::sign_out))
         .route("/admin/queue", get(pages::queue))
+        .route("/admin/queue/assign", post(pages::assign_many))
         .route("/admin/lookup", get(pages::lookup))
         .route("/admin/requests/{id}", get(pages::request))
         .route("/admin/requests/{id}/version", get(pages::version))

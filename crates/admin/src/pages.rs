@@ -17,6 +17,7 @@ use cityfix_http::auth::{Act, Role, StaffClaims};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use crate::hosted_ui::{SignInRefused, HOSTED_SIGN_IN_COOKIE, HOSTED_SIGN_IN_SECS};
 use crate::session::{cookie, safe_next, Session, SESSION_SECS, SIGN_IN_COOKIE};
 use crate::staff_api::Refusal;
 use crate::Admin;
@@ -127,6 +128,19 @@ pub struct SignInQuery {
 }
 
 pub async fn sign_in_page(State(admin): Shared, Query(query): Query<SignInQuery>) -> Response {
+    if let Some(hosted_ui) = &admin.hosted_ui {
+        let started = hosted_ui.start(&safe_next(query.next.as_deref()));
+        let mut response = Redirect::to(&started.authorize_url).into_response();
+        response.headers_mut().append(
+            header::SET_COOKIE,
+            admin.sessions.returning_cookie(
+                HOSTED_SIGN_IN_COOKIE,
+                &started.cookie,
+                HOSTED_SIGN_IN_SECS,
+            ),
+        );
+        return response;
+    }
     sign_in_form(
         &admin,
         StatusCode::OK,
@@ -175,6 +189,15 @@ pub async fn sign_in(
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Response {
+    if admin.hosted_ui.is_some() {
+        return problem(
+            &admin,
+            None,
+            StatusCode::NOT_FOUND,
+            "Sign in through the city's sign-in page",
+            "Staff accounts are kept by the city's sign-in service; this form takes no passwords.",
+        );
+    }
     let next = safe_next(form.next.as_deref());
     let expected = cookie(&headers, SIGN_IN_COOKIE).unwrap_or("");
     if expected.is_empty() || expected != form.csrf {
@@ -221,6 +244,81 @@ pub async fn sign_in(
 }
 
 #[derive(Debug, Deserialize)]
+pub struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+/// Where the hosted UI sends someone back: the code is exchanged and its ID token checked, then the
+/// session starts. The answer is a page that moves on by itself, not a redirect: a browser sent
+/// here by another site would not send the new `SameSite=Strict` session cookie along a redirect.
+pub async fn hosted_sign_in_callback(
+    State(admin): Shared,
+    headers: HeaderMap,
+    Query(query): Query<CallbackQuery>,
+) -> Response {
+    let Some(hosted_ui) = &admin.hosted_ui else {
+        return problem(
+            &admin,
+            None,
+            StatusCode::NOT_FOUND,
+            "Page not found",
+            "Sign-in here is with the runner's own accounts.",
+        );
+    };
+    let now = admin.now_secs();
+    let outcome = match (&query.error, &query.code, &query.state) {
+        (Some(error), _, _) => Err(SignInRefused::HostedUi(error.chars().take(64).collect())),
+        (None, Some(code), Some(state)) => {
+            hosted_ui
+                .finish(cookie(&headers, HOSTED_SIGN_IN_COOKIE), code, state, now)
+                .await
+        }
+        _ => Err(SignInRefused::State),
+    };
+    let forget = admin
+        .sessions
+        .returning_cookie(HOSTED_SIGN_IN_COOKIE, "", 0);
+    let (claims, next) = match outcome {
+        Ok(found) => found,
+        Err(refused) => {
+            tracing::warn!(reason = %refused, "a hosted sign-in was refused");
+            let status = match refused {
+                SignInRefused::NoRole => StatusCode::FORBIDDEN,
+                SignInRefused::Exchange(_) | SignInRefused::Keys(_) => StatusCode::BAD_GATEWAY,
+                _ => StatusCode::UNAUTHORIZED,
+            };
+            let mut context = base(&admin, None, "sign-in");
+            context.insert("message".into(), json!(refused.message()));
+            let mut response = admin.views.page(status, "signed_in.html", context);
+            response.headers_mut().append(header::SET_COOKIE, forget);
+            return response;
+        }
+    };
+    let session = StaffClaims {
+        exp: now + SESSION_SECS,
+        ..claims
+    };
+    let token = admin
+        .sessions
+        .keys
+        .issue(&session, now)
+        .expect("a session lives less than a token may");
+    tracing::info!(sub = %session.sub, role = ?session.role, "staff signed in through the hosted UI");
+    let mut context = base(&admin, None, "sign-in");
+    context.insert("next".into(), json!(safe_next(Some(&next))));
+    let mut response = admin.views.page(StatusCode::OK, "signed_in.html", context);
+    let headers = response.headers_mut();
+    headers.append(
+        header::SET_COOKIE,
+        admin.sessions.session_cookie(&token, SESSION_SECS),
+    );
+    headers.append(header::SET_COOKIE, forget);
+    response
+}
+
+#[derive(Debug, Deserialize)]
 pub struct CsrfOnly {
     csrf: Option<String>,
 }
@@ -233,7 +331,11 @@ pub async fn sign_out(
     if !session.form_is_genuine(&admin, form.csrf.as_deref()) {
         return forged(&admin, &session);
     }
-    let mut response = Redirect::to("/admin/sign-in").into_response();
+    let signed_out = match &admin.hosted_ui {
+        Some(hosted_ui) => hosted_ui.logout_url(),
+        None => "/admin/sign-in".to_string(),
+    };
+    let mut response = Redirect::to(&signed_out).into_response();
     response
         .headers_mut()
         .append(header::SET_COOKIE, admin.sessions.end_cookie());
@@ -248,8 +350,158 @@ pub struct QueueQuery {
     status: Option<String>,
     service: Option<String>,
     overdue: Option<String>,
+    priority: Option<String>,
+    /// An area's name, in any of the city's layers (a neighbourhood, a ward).
+    area: Option<String>,
+    /// Only requests reported more than this many days ago.
+    older_than: Option<String>,
+    /// Only requests marked as duplicates of another.
+    duplicate: Option<String>,
+    /// `urgent` (the index's order), `oldest`, `newest` or `expected`, within the page read.
+    sort: Option<String>,
     after: Option<String>,
     print: Option<String>,
+}
+
+/// The filters a queue page applies to the index page it read, beyond department and status.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct PageFilters {
+    service: Option<String>,
+    overdue: bool,
+    priority: Option<String>,
+    area: Option<String>,
+    older_than_days: Option<i64>,
+    duplicate: bool,
+    sort: QueueSort,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+enum QueueSort {
+    #[default]
+    Urgent,
+    Oldest,
+    Newest,
+    Expected,
+}
+
+impl QueueSort {
+    fn parse(text: &str) -> QueueSort {
+        match text {
+            "oldest" => QueueSort::Oldest,
+            "newest" => QueueSort::Newest,
+            "expected" => QueueSort::Expected,
+            _ => QueueSort::Urgent,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            QueueSort::Urgent => "urgent",
+            QueueSort::Oldest => "oldest",
+            QueueSort::Newest => "newest",
+            QueueSort::Expected => "expected",
+        }
+    }
+}
+
+impl PageFilters {
+    fn of(query: &QueueQuery) -> PageFilters {
+        let text = |v: &Option<String>| {
+            v.clone()
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        PageFilters {
+            service: text(&query.service),
+            overdue: query.overdue.is_some(),
+            priority: text(&query.priority).filter(|p| {
+                cityfix_domain::Priority::ALL
+                    .iter()
+                    .any(|known| json!(known) == json!(p))
+            }),
+            area: text(&query.area).map(|a| a.chars().take(80).collect()),
+            older_than_days: text(&query.older_than)
+                .and_then(|d| d.parse::<i64>().ok())
+                .filter(|d| (1..=3650).contains(d)),
+            duplicate: query.duplicate.is_some(),
+            sort: query
+                .sort
+                .as_deref()
+                .map(QueueSort::parse)
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Whether a queue row (see [`queue_row`]) passes, at `now`.
+    fn keeps(&self, row: &Value, now: DateTime<Utc>) -> bool {
+        self.service
+            .as_deref()
+            .is_none_or(|s| row["service_code"] == s)
+            && (!self.overdue || row["overdue"] == true)
+            && self
+                .priority
+                .as_deref()
+                .is_none_or(|p| row["priority"] == p)
+            && self.area.as_deref().is_none_or(|area| {
+                row["areas"].as_object().is_some_and(|areas| {
+                    areas
+                        .values()
+                        .filter_map(Value::as_str)
+                        .any(|name| name.eq_ignore_ascii_case(area))
+                })
+            })
+            && self.older_than_days.is_none_or(|days| {
+                row["requested_at"]
+                    .as_str()
+                    .and_then(parse_time)
+                    .is_some_and(|at| now - at > chrono::Duration::days(days))
+            })
+            && (!self.duplicate || !row["duplicates"].is_null())
+    }
+
+    /// `rows` in this page's order: the index's (most urgent, then oldest) unless asked otherwise.
+    fn sort(&self, rows: &mut [Value]) {
+        let time = |row: &Value, field: &str| row[field].as_str().and_then(parse_time);
+        match self.sort {
+            QueueSort::Urgent => {}
+            QueueSort::Oldest => rows.sort_by_key(|row| time(row, "requested_at")),
+            QueueSort::Newest => {
+                rows.sort_by_key(|row| std::cmp::Reverse(time(row, "requested_at")))
+            }
+            // Those with no expected date last.
+            QueueSort::Expected => rows.sort_by_key(|row| {
+                let at = time(row, "expected_at");
+                (at.is_none(), at)
+            }),
+        }
+    }
+
+    /// The query pairs that keep these filters in a link.
+    fn pairs(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = Vec::new();
+        if let Some(service) = &self.service {
+            pairs.push(("service", service.clone()));
+        }
+        if self.overdue {
+            pairs.push(("overdue", "1".into()));
+        }
+        if let Some(priority) = &self.priority {
+            pairs.push(("priority", priority.clone()));
+        }
+        if let Some(area) = &self.area {
+            pairs.push(("area", area.clone()));
+        }
+        if let Some(days) = self.older_than_days {
+            pairs.push(("older_than", days.to_string()));
+        }
+        if self.duplicate {
+            pairs.push(("duplicate", "1".into()));
+        }
+        if self.sort != QueueSort::Urgent {
+            pairs.push(("sort", self.sort.as_str().into()));
+        }
+        pairs
+    }
 }
 
 /// How many requests a queue page shows (and a printed work list holds).
@@ -295,15 +547,14 @@ pub async fn queue(
         Err(refusal) => return refused_page(&admin, &session, refusal),
     };
     let now = admin.clock.now();
-    let service = query.service.clone().filter(|s| !s.is_empty());
-    let overdue_only = query.overdue.is_some();
+    let filters = PageFilters::of(&query);
     let all: Vec<Value> = page["requests"].as_array().cloned().unwrap_or_default();
     let mut rows: Vec<Value> = all
         .iter()
         .map(|r| queue_row(r, now))
-        .filter(|row| service.as_deref().is_none_or(|s| row["service_code"] == s))
-        .filter(|row| !overdue_only || row["overdue"] == true)
+        .filter(|row| filters.keeps(row, now))
         .collect();
+    filters.sort(&mut rows);
     let filtered_out = all.len() - rows.len();
     if print {
         rows = walking_order(rows, admin.city.center.lat(), admin.city.center.long());
@@ -317,21 +568,15 @@ pub async fn queue(
         );
     }
     // The links keep the filters; a cursor only ever comes from the page before.
-    let mut filters = vec![
+    let mut kept = vec![
         ("department", department.clone()),
         ("status", status.as_str().to_string()),
     ];
-    if let Some(service) = &service {
-        filters.push(("service", service.clone()));
-    }
-    if overdue_only {
-        filters.push(("overdue", "1".into()));
-    }
+    kept.extend(filters.pairs());
     let link = |extra: &[(&str, String)]| {
         let query: String = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(
-                filters
-                    .iter()
+                kept.iter()
                     .chain(extra.iter())
                     .map(|(k, v)| (*k, v.as_str())),
             )
@@ -369,8 +614,32 @@ pub async fn queue(
             json!(Status::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>()),
         ),
         ("services".into(), json!(services)),
-        ("service".into(), json!(service)),
-        ("overdue".into(), json!(overdue_only)),
+        ("service".into(), json!(filters.service)),
+        ("overdue".into(), json!(filters.overdue)),
+        ("priority".into(), json!(filters.priority)),
+        ("priorities".into(), json!(cityfix_domain::Priority::ALL)),
+        ("area".into(), json!(filters.area)),
+        ("older_than".into(), json!(filters.older_than_days)),
+        ("duplicate".into(), json!(filters.duplicate)),
+        ("sort".into(), json!(filters.sort.as_str())),
+        (
+            "members".into(),
+            json!(admin
+                .city
+                .department(&department)
+                .map(|d| d
+                    .members
+                    .iter()
+                    .map(|m| json!({ "id": m.id, "name": m.name }))
+                    .collect::<Vec<_>>())
+                .unwrap_or_default()),
+        ),
+        (
+            "may_assign".into(),
+            json!(claims.may_act(Act::Work, Some(&department), false)),
+        ),
+        ("this_page".into(), json!(link(&[]))),
+        ("idem".into(), json!(uuid::Uuid::new_v4().to_string())),
         ("rows".into(), json!(rows)),
         ("filtered_out".into(), json!(filtered_out)),
         ("next_link".into(), json!(next_link)),
@@ -378,6 +647,80 @@ pub async fn queue(
         ("print_link".into(), json!(print_link)),
     ]);
     admin.views.page(StatusCode::OK, "queue.html", context)
+}
+
+/// How many requests one bulk assignment may take: a queue page.
+const BULK_MOST: usize = QUEUE_PAGE as usize;
+
+/// The queue's bulk assignment: each request ticked (`request` = `<id>@<version>`) goes through the
+/// same staff action as the request page's assignment, at the version the queue showed, once per
+/// form (`idem`); the answer says what happened to each.
+pub async fn assign_many(
+    State(admin): Shared,
+    session: Session,
+    Form(fields): Form<Fields>,
+) -> Response {
+    if !session.form_is_genuine(&admin, field(&fields, "csrf")) {
+        return forged(&admin, &session);
+    }
+    let unprocessable = |message: &str| {
+        problem(
+            &admin,
+            Some(&session),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Nothing was assigned",
+            message,
+        )
+    };
+    let picked = all_of(&fields, "request");
+    if picked.is_empty() {
+        return unprocessable("Tick at least one request to assign.");
+    }
+    if picked.len() > BULK_MOST {
+        return unprocessable(&format!("Assign at most {BULK_MOST} requests at once."));
+    }
+    let Some(assignee) = field(&fields, "assignee") else {
+        return unprocessable("Choose whom to assign them to.");
+    };
+    let department = field(&fields, "department");
+    let idem = field(&fields, "idem").unwrap_or_default();
+    let mut results = Vec::with_capacity(picked.len());
+    for pick in &picked {
+        let (id, version) = match pick.split_once('@') {
+            Some((id, version)) => (id, version.parse::<u64>().ok()),
+            None => (pick.as_str(), None),
+        };
+        let outcome = match (TrackingNumber::parse(id), version) {
+            (Ok(_), Some(version)) => {
+                let body = json!({ "department": department, "assignee": assignee, "expected_version": version });
+                let path = format!("/staff/v1/requests/{}/assignment", encode(id));
+                let key = (!idem.is_empty()).then(|| format!("admin-{idem}-{id}"));
+                admin
+                    .api
+                    .post(&session.claims, &path, &body, key.as_deref())
+                    .await
+                    .map(|_| ())
+                    .map_err(|refusal| refusal.message)
+            }
+            _ => Err("not a request of the queue page".to_string()),
+        };
+        results.push(json!({
+            "id": id.chars().take(20).collect::<String>(),
+            "assigned": outcome.is_ok(),
+            "message": outcome.err(),
+        }));
+    }
+    let done = results.iter().filter(|r| r["assigned"] == true).count();
+    let mut context = base(&admin, Some(&session), "queue");
+    context.insert("results".into(), json!(results));
+    context.insert("done".into(), json!(done));
+    context.insert("back".into(), json!(safe_next(field(&fields, "back"))));
+    let status = if done == 0 {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::OK
+    };
+    admin.views.page(status, "assigned.html", context)
 }
 
 fn encode(text: &str) -> String {
@@ -401,6 +744,11 @@ fn queue_row(request: &Value, now: DateTime<Utc>) -> Value {
         "long": request["long"],
         "priority": request["priority"],
         "duplicates": request["duplicate_of"],
+        "areas": request["areas"],
+        "version": request["version"],
+        "assignee": request["assignee"],
+        "requested_at": request["requested_datetime"],
+        "expected_at": expected,
         "age": requested.map(|at| age(now - at)).unwrap_or_default(),
         "expected": expected.map(|e| e.get(..16).unwrap_or(e).replace('T', " ")),
         "overdue": overdue,
@@ -491,6 +839,18 @@ fn refused_page(admin: &Admin, session: &Session, refusal: Refusal) -> Response 
 #[derive(Debug, Deserialize)]
 pub struct RequestQuery {
     done: Option<String>,
+    /// A response template to fill a form with (no script needed): its id.
+    response: Option<String>,
+    /// Which form it fills: `note` or `transition`.
+    #[serde(rename = "for")]
+    for_form: Option<String>,
+}
+
+/// A response template picked for one of the request page's forms.
+struct Wording<'a> {
+    /// `note` or `transition`.
+    form: &'a str,
+    template: &'a cityfix_domain::ResponseTemplate,
 }
 
 pub async fn request(
@@ -500,7 +860,18 @@ pub async fn request(
     Query(query): Query<RequestQuery>,
 ) -> Response {
     let flash = query.done.as_deref().map(done_message);
-    request_page(&admin, &session, &id, StatusCode::OK, flash, None).await
+    let wording = query
+        .response
+        .as_deref()
+        .and_then(|id| admin.city.response(id))
+        .zip(
+            query
+                .for_form
+                .as_deref()
+                .filter(|f| matches!(*f, "note" | "transition")),
+        )
+        .map(|(template, form)| Wording { form, template });
+    request_page(&admin, &session, &id, StatusCode::OK, flash, None, wording).await
 }
 
 fn done_message(action: &str) -> &'static str {
@@ -525,6 +896,7 @@ async fn request_page(
     status: StatusCode,
     flash: Option<&str>,
     error: Option<&str>,
+    wording: Option<Wording<'_>>,
 ) -> Response {
     let claims = &session.claims;
     let path = format!("/staff/v1/requests/{}", encode(id));
@@ -618,6 +990,53 @@ async fn request_page(
     } else {
         Vec::new()
     };
+    // The city's wording for this service: on a note for the status it is in, on a change for the
+    // status it may move to.
+    let service = view["service_code"].as_str().unwrap_or_default();
+    let offered = |statuses: &[Status]| -> Vec<Value> {
+        admin
+            .city
+            .responses
+            .iter()
+            .filter(|t| statuses.iter().any(|s| t.fits(service, *s)))
+            .map(
+                |t| json!({ "id": t.id, "title": t.title, "text": t.text, "statuses": t.statuses }),
+            )
+            .collect()
+    };
+    let moves: Vec<Status> = legal_moves
+        .iter()
+        .filter_map(|s| Status::parse(s))
+        .collect();
+    let note_responses = current.map(|c| offered(&[c])).unwrap_or_default();
+    let move_responses = offered(&moves);
+    let chosen = |form: &str, offered: &[Value]| {
+        wording
+            .as_ref()
+            .filter(|w| w.form == form && offered.iter().any(|t| t["id"] == w.template.id.as_str()))
+            .map(|w| w.template)
+    };
+    let note_wording = chosen("note", &note_responses);
+    let move_wording = chosen("transition", &move_responses);
+    let chosen_to = move_wording.and_then(|t| {
+        moves
+            .iter()
+            .find(|s| t.statuses.is_empty() || t.statuses.contains(s))
+            .map(|s| s.as_str())
+    });
+    context.extend([
+        ("note_responses".into(), json!(note_responses)),
+        ("move_responses".into(), json!(move_responses)),
+        (
+            "note_wording".into(),
+            json!(note_wording.map(|t| (&t.id, &t.text))),
+        ),
+        (
+            "move_wording".into(),
+            json!(move_wording.map(|t| (&t.id, &t.text))),
+        ),
+        ("chosen_to".into(), json!(chosen_to)),
+    ]);
     context.extend([
         ("r".into(), view.clone()),
         ("case".into(), json!(case)),
@@ -859,6 +1278,7 @@ pub async fn act(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 None,
                 Some(&why),
+                None,
             )
             .await
         }
@@ -881,6 +1301,7 @@ pub async fn act(
                 refusal.status,
                 None,
                 Some(&refusal.message),
+                None,
             )
             .await
         }

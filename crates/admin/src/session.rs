@@ -31,6 +31,20 @@ const CSRF_BYTES: usize = 16;
 /// How long a session lasts from sign-in: a working day.
 pub const SESSION_SECS: u64 = 10 * 3600;
 
+/// The session keys and the CSRF key of one secret (the admin function's `ADMIN_SESSION_SECRET`),
+/// each derived under its own label so that neither can stand in for the other.
+pub fn keys_from_secret(secret: &[u8]) -> (Arc<TokenKeys>, Vec<u8>) {
+    let derive = |label: &[u8]| {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key");
+        mac.update(label);
+        mac.finalize().into_bytes().to_vec()
+    };
+    (
+        Arc::new(TokenKeys::from_secret(&derive(b"cityfix-admin-session"))),
+        derive(b"cityfix-admin-csrf-key"),
+    )
+}
+
 /// How sessions are checked and their forms protected.
 pub struct Sessions {
     pub keys: Arc<TokenKeys>,
@@ -74,9 +88,26 @@ impl Sessions {
 
     /// A cookie for `/admin` only, unreadable by scripts, never sent from another site.
     pub fn cookie(&self, name: &str, value: &str, max_age: u64) -> HeaderValue {
+        self.cookie_for_sites(name, value, max_age, "Strict")
+    }
+
+    /// A cookie as [`Sessions::cookie`], but also sent when another site sends the browser here
+    /// with a plain link or redirect (`SameSite=Lax`): only for a sign-in on its way back from the
+    /// hosted UI, which is such a redirect.
+    pub fn returning_cookie(&self, name: &str, value: &str, max_age: u64) -> HeaderValue {
+        self.cookie_for_sites(name, value, max_age, "Lax")
+    }
+
+    fn cookie_for_sites(
+        &self,
+        name: &str,
+        value: &str,
+        max_age: u64,
+        same_site: &str,
+    ) -> HeaderValue {
         let secure = if self.secure { "; Secure" } else { "" };
         HeaderValue::from_str(&format!(
-            "{name}={value}; Path=/admin; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
+            "{name}={value}; Path=/admin; Max-Age={max_age}; HttpOnly; SameSite={same_site}{secure}"
         ))
         .expect("cookie values are token characters")
     }
@@ -277,6 +308,38 @@ mod tests {
             assert_eq!(safe_next(Some(bad)), "/admin/queue", "{bad}");
         }
         assert_eq!(safe_next(None), "/admin/queue");
+    }
+
+    #[test]
+    fn one_secret_gives_different_session_and_csrf_keys() {
+        let (keys, csrf) = keys_from_secret(b"a secret of the admin function, long enough");
+        let (_, other_csrf) = keys_from_secret(b"another secret of the admin function, as long");
+        assert_ne!(csrf, other_csrf);
+        let claims = StaffClaims {
+            sub: "u1".into(),
+            name: "Ana".into(),
+            role: cityfix_http::auth::Role::Staff,
+            department: None,
+            exp: 2_000_000_000,
+        };
+        let token = keys.issue(&claims, 2_000_000_000 - 60).unwrap();
+        let csrf_as_session = TokenKeys::from_secret(&csrf);
+        assert!(csrf_as_session
+            .verify_token(&token, 2_000_000_000 - 30)
+            .is_err());
+        assert!(keys.verify_token(&token, 2_000_000_000 - 30).is_ok());
+    }
+
+    #[test]
+    fn a_returning_cookie_is_lax_and_the_others_strict() {
+        let s = sessions();
+        let text = s.returning_cookie("c", "v", 600);
+        assert!(text.to_str().unwrap().contains("SameSite=Lax; Secure"));
+        assert!(s
+            .cookie("c", "v", 600)
+            .to_str()
+            .unwrap()
+            .contains("SameSite=Strict"));
     }
 
     #[test]

@@ -20,6 +20,11 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("backlogs.html", include_str!("../templates/backlogs.html")),
     ("audit.html", include_str!("../templates/audit.html")),
     ("problem.html", include_str!("../templates/problem.html")),
+    (
+        "signed_in.html",
+        include_str!("../templates/signed_in.html"),
+    ),
+    ("assigned.html", include_str!("../templates/assigned.html")),
 ];
 
 impl Views {
@@ -83,6 +88,26 @@ mod tests {
             .unwrap();
         assert!(html.contains("&lt;script&gt;alert(1)"), "{html}");
         assert!(!html.contains("<script>alert"));
+    }
+
+    #[test]
+    fn a_bulk_assignment_says_what_happened_to_each_request() {
+        let html = Views::new()
+            .env
+            .get_template("assigned.html")
+            .unwrap()
+            .render(json!({
+                "done": 1, "back": "/admin/queue",
+                "results": [
+                    { "id": "7K3M-9QZ2", "assigned": true, "message": null },
+                    { "id": "4F7P-2HXM", "assigned": false, "message": "the request changed <meanwhile>" },
+                ],
+            }))
+            .unwrap();
+        assert!(html.contains("Assigned 1 of 2"), "{html}");
+        assert!(html.contains(
+            "<strong>4F7P-2HXM</strong>: not assigned. the request changed &lt;meanwhile&gt;"
+        ));
     }
 
     #[test]

@@ -1,5 +1,6 @@
-// The staff application's one enhancement: attaching a photo of the work to a status change or a
-// note. Without this script the pages work and the photo fields stay hidden.
+// The staff application's enhancements: attaching a photo of the work to a status change or a
+// note, and filling in a response template's wording in place. Without this script the pages work,
+// the photo fields stay hidden and a wording is filled in by reloading the page.
 const csrf = () => document.querySelector('input[name="csrf"]')?.value ?? '';
 
 async function post(url, fields) {
@@ -69,3 +70,14 @@ function enhance(form) {
 }
 
 document.querySelectorAll('form[data-photo-target]').forEach(enhance);
+
+// A response template's wording goes into its note as soon as it is picked (without this script,
+// "Use this wording" reloads the page with it filled in).
+document.querySelectorAll('select[data-fill]').forEach((select) => {
+  const note = document.getElementById(select.dataset.fill);
+  if (!note) return;
+  select.addEventListener('change', () => {
+    const text = select.selectedOptions[0]?.dataset.text;
+    if (text) note.value = text;
+  });
+});

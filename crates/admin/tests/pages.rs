@@ -616,3 +616,209 @@ async fn only_supervisors_declare_backlogs() {
     let (_, html, _) = f.get("/admin/backlogs", Some(&sup)).await;
     assert!(html.contains("Storm damage") && html.contains("/lift"));
 }
+
+/// Where `id`'s link first appears on a page (to compare orders), or `None`.
+fn position(html: &str, id: &str) -> Option<usize> {
+    html.find(&format!("/admin/requests/{id}\""))
+}
+
+#[tokio::test]
+async fn the_queue_filters_by_priority_area_age_and_duplicates_and_sorts_its_page() {
+    let f = Fixture::new().await;
+    let mut urgent = f
+        .seed("4F7P-2HXM", Some("public-works"), Status::Open)
+        .await;
+    urgent.priority = cityfix_domain::Priority::High;
+    force_status(&f.world.store, urgent, Status::Open, "prioritised").await;
+    let mut old = f
+        .seed("9C4D-7MWR", Some("public-works"), Status::Open)
+        .await;
+    old.requested_at = chrono::Utc::now() - chrono::Duration::days(10);
+    old.duplicate_of = Some(TrackingNumber::parse(POTHOLE).unwrap());
+    force_status(&f.world.store, old, Status::Open, "marked").await;
+    let area = f
+        .stored(POTHOLE)
+        .await
+        .areas
+        .values()
+        .next()
+        .cloned()
+        .unwrap();
+    let who = f.sign(&crew());
+    let shown = |html: &str| {
+        ["7K3M-9QZ2", "4F7P-2HXM", "9C4D-7MWR"]
+            .into_iter()
+            .filter(|id| position(html, id).is_some())
+            .collect::<Vec<_>>()
+    };
+
+    let (_, html, _) = f.get("/admin/queue?priority=high", Some(&who)).await;
+    assert_eq!(shown(&html), ["4F7P-2HXM"]);
+    let (_, html, _) = f.get("/admin/queue?older_than=5", Some(&who)).await;
+    assert_eq!(shown(&html), ["9C4D-7MWR"]);
+    let (_, html, _) = f.get("/admin/queue?duplicate=1", Some(&who)).await;
+    assert_eq!(shown(&html), ["9C4D-7MWR"]);
+    let (_, html, _) = f
+        .get(
+            &format!(
+                "/admin/queue?area={}",
+                area.to_uppercase().replace(' ', "+")
+            ),
+            Some(&who),
+        )
+        .await;
+    assert_eq!(shown(&html).len(), 3, "every seed is in {area}");
+    let (_, html, _) = f.get("/admin/queue?area=Nowhere", Some(&who)).await;
+    assert!(shown(&html).is_empty());
+    assert!(html.contains("3 more on this page did not match the filters"));
+
+    let (_, oldest, _) = f.get("/admin/queue?sort=oldest", Some(&who)).await;
+    let (_, newest, _) = f.get("/admin/queue?sort=newest", Some(&who)).await;
+    assert!(position(&oldest, "9C4D-7MWR") < position(&oldest, "7K3M-9QZ2"));
+    assert!(position(&newest, "9C4D-7MWR") > position(&newest, "7K3M-9QZ2"));
+    // The next page keeps the filters and the order.
+    let (_, html, _) = f
+        .get("/admin/queue?priority=high&sort=oldest", Some(&who))
+        .await;
+    assert!(html.contains("priority=high&amp;sort=oldest"), "{html}");
+}
+
+#[tokio::test]
+async fn bulk_assign_takes_each_ticked_request_through_the_staff_action_with_a_result_for_each() {
+    let f = Fixture::new().await;
+    f.seed("4F7P-2HXM", Some("public-works"), Status::Open)
+        .await;
+    f.seed("9C4D-7MWR", Some("transportation"), Status::Open)
+        .await;
+    let who = f.sign(&crew());
+    let (status, html, _) = f.get("/admin/queue", Some(&who)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(r#"name="request" value="7K3M-9QZ2@"#),
+        "{html}"
+    );
+    let version = |id: &str| {
+        let marker = format!("value=\"{id}@");
+        let start = html.find(&marker).unwrap() + marker.len();
+        html[start..].split('"').next().unwrap().to_string()
+    };
+    let good = format!("7K3M-9QZ2@{}", version("7K3M-9QZ2"));
+    let stale = format!(
+        "4F7P-2HXM@{}",
+        version("4F7P-2HXM").parse::<u64>().unwrap() - 1
+    );
+    let elsewhere = format!("9C4D-7MWR@{}", f.stored("9C4D-7MWR").await.version);
+    let fields = |csrf: &str| {
+        vec![
+            ("csrf", csrf.to_string()),
+            ("idem", "bulk-1".to_string()),
+            ("department", "public-works".to_string()),
+            ("assignee", "local:dana.ortiz".to_string()),
+            ("request", good.clone()),
+            ("request", stale.clone()),
+            ("request", elsewhere.clone()),
+            ("back", "/admin/queue?sort=oldest".to_string()),
+        ]
+    };
+
+    let (status, _, _) = f
+        .post_owned("/admin/queue/assign", &who, &fields("forged"))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "a forged form assigns nothing"
+    );
+    assert_eq!(f.stored(POTHOLE).await.assignee, None);
+
+    let (status, html, _) = f
+        .post_owned("/admin/queue/assign", &who, &fields(&who.csrf))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("Assigned 1 of 3"), "{html}");
+    assert!(html.contains("<strong>7K3M-9QZ2</strong>: assigned"));
+    assert!(html.contains("<strong>4F7P-2HXM</strong>: not assigned."));
+    assert!(html.contains("<strong>9C4D-7MWR</strong>: not assigned."));
+    assert!(
+        html.contains("href=\"&#x2f;admin&#x2f;queue?sort=oldest\""),
+        "{html}"
+    );
+    assert_eq!(
+        f.stored(POTHOLE).await.assignee.as_deref(),
+        Some("local:dana.ortiz")
+    );
+    assert_eq!(
+        f.stored("4F7P-2HXM").await.assignee,
+        None,
+        "a stale version"
+    );
+    assert_eq!(
+        f.stored("9C4D-7MWR").await.assignee,
+        None,
+        "another department's"
+    );
+
+    let (status, _, _) = f
+        .post_owned(
+            "/admin/queue/assign",
+            &who,
+            &[
+                ("csrf", who.csrf.clone()),
+                ("assignee", "local:dana.ortiz".into()),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "nothing ticked");
+}
+
+#[tokio::test]
+async fn response_templates_of_the_service_and_status_fill_a_form_without_a_script() {
+    let f = Fixture::new().await;
+    let who = f.sign(&crew());
+    let (status, html, _) = f.get("/admin/requests/7K3M-9QZ2", Some(&who)).await;
+    assert_eq!(status, StatusCode::OK);
+    // An open pothole: "filled" is for closing it, "crew scheduled" for moving it in progress;
+    // graffiti's wording is not offered.
+    assert!(html.contains(r#"<option value="pothole-filled""#), "{html}");
+    assert!(html.contains(r#"<option value="crew-scheduled""#));
+    assert!(!html.contains(r#"<option value="graffiti-removed""#));
+    assert!(
+        html.contains(r#"<option value="need-more-detail""#),
+        "for any service and status"
+    );
+
+    let (_, html, _) = f
+        .get(
+            "/admin/requests/7K3M-9QZ2?for=transition&response=pothole-filled",
+            Some(&who),
+        )
+        .await;
+    assert!(
+        html.contains("aria-describedby=\"t-note-help\">A crew filled this pothole today."),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<option value="closed" selected>"#),
+        "the status it is written for"
+    );
+    assert!(html.contains(r#"<option value="pothole-filled" data-text="#));
+
+    let (_, html, _) = f
+        .get(
+            "/admin/requests/7K3M-9QZ2?for=note&response=need-more-detail",
+            Some(&who),
+        )
+        .await;
+    assert!(
+        html.contains("required>We could not find the problem at this location."),
+        "{html}"
+    );
+    // Another service's template, or one not for this status, fills nothing.
+    let (_, html, _) = f
+        .get(
+            "/admin/requests/7K3M-9QZ2?for=note&response=graffiti-removed",
+            Some(&who),
+        )
+        .await;
+    assert!(!html.contains("The graffiti has been removed"));
+}

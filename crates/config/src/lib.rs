@@ -1,4 +1,5 @@
-//! Loading the city folder (city.toml, departments.toml, services.toml, area layers) and checking it whole.
+//! Loading the city folder (city.toml, departments.toml, services.toml, responses.toml, area
+//! layers) and checking it whole.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ mod files;
 mod layer_faults;
 mod layers;
 mod repair;
+mod responses;
 pub mod routing_check;
 mod site;
 
@@ -203,6 +205,7 @@ pub fn load_city_with_repairs(dir: &Path) -> Result<LoadedCity, ConfigError> {
     let lines = layers::load_line_layers(dir, &routing.path, &places.line_layers, &boundary.shape)?;
     checks::check_line_owners(&routing.path, &places.line_owners, &assignees)?;
     checks::check_services(&services.path, &services.content, &assignees, &area_names)?;
+    let responses = responses::read_responses(dir, &services.content)?;
     let address_points = layers::load_addresses(dir, places.addresses.as_ref())?;
 
     let (city, routing) = (city.content, routing.content);
@@ -225,6 +228,7 @@ pub fn load_city_with_repairs(dir: &Path) -> Result<LoadedCity, ConfigError> {
         departments: departments.content,
         agencies: agencies.content,
         services: services.content,
+        responses,
         address_points,
         places: Places {
             boundary: AreaIndex::build(&boundary.areas),
@@ -403,6 +407,64 @@ mod tests {
             r#"{"type":"FeatureCollection","features":[]}"#.into()
         });
         assert!(loaded.unwrap_err().message.contains("no features"));
+    }
+
+    #[test]
+    fn response_templates_load_and_a_fault_names_the_response_and_field() {
+        let city = load_city(&demo_dir()).unwrap();
+        let filled = city.response("pothole-filled").unwrap();
+        assert_eq!(filled.services, ["pothole"]);
+        assert!(city
+            .responses_for("pothole", cityfix_domain::Status::Closed)
+            .any(|t| t.id == "pothole-filled"));
+        assert!(!city
+            .responses_for("graffiti", cityfix_domain::Status::Closed)
+            .any(|t| t.id == "pothole-filled"));
+
+        let (_dir, loaded) = demo_with("responses.toml", |t| {
+            t.replacen(r#"services = ["pothole"]"#, r#"services = ["potholes"]"#, 1)
+        });
+        let err = loaded.unwrap_err();
+        assert!(err.file.ends_with("responses.toml"));
+        assert_eq!(err.entry.as_deref(), Some("response `pothole-filled`"));
+        assert_eq!(err.field.as_deref(), Some("services"));
+        assert!(err.message.contains("`potholes` is not a service"), "{err}");
+
+        let (_dir, loaded) = demo_with("responses.toml", |t| {
+            t.replacen(r#"id = "crew-scheduled""#, r#"id = "pothole-filled""#, 1)
+        });
+        assert!(loaded
+            .unwrap_err()
+            .message
+            .contains("used by an earlier response"));
+        let (_dir, loaded) = demo_with("responses.toml", |t| {
+            t.replacen(
+                r#"statuses = ["in_progress"]"#,
+                r#"statuses = ["finished"]"#,
+                1,
+            )
+        });
+        let err = loaded.unwrap_err();
+        assert!(
+            err.to_string().contains("responses.toml") && err.to_string().contains("finished"),
+            "{err}"
+        );
+        let (_dir, loaded) = demo_with("responses.toml", |t| {
+            t.replacen(
+                r#"statuses = ["in_progress"]"#,
+                r#"statuses = ["archived"]"#,
+                1,
+            )
+        });
+        assert_eq!(loaded.unwrap_err().field.as_deref(), Some("statuses"));
+
+        let dir = tempfile::tempdir().unwrap();
+        copy_demo_city(dir.path());
+        std::fs::remove_file(dir.path().join("responses.toml")).unwrap();
+        assert!(
+            load_city(dir.path()).unwrap().responses.is_empty(),
+            "the file is optional"
+        );
     }
 
     #[test]

@@ -244,6 +244,8 @@ pub struct City {
     pub departments: Vec<Department>,
     pub agencies: Vec<Agency>,
     pub services: Vec<Service>,
+    /// Stock wording for notes and status changes (`responses.toml`; none when it is absent).
+    pub responses: Vec<crate::ResponseTemplate>,
     /// The city's address points, for geocoding.
     pub address_points: Vec<super::AddressPoint>,
     pub places: Places,
@@ -261,6 +263,22 @@ pub enum Unroutable {
 impl City {
     pub fn service(&self, code: &str) -> Option<&Service> {
         self.services.iter().find(|s| s.code == code)
+    }
+
+    /// The response templates offered for a request of `service` at (or moving to) `status`.
+    pub fn responses_for<'a>(
+        &'a self,
+        service: &'a str,
+        status: crate::Status,
+    ) -> impl Iterator<Item = &'a crate::ResponseTemplate> {
+        self.responses
+            .iter()
+            .filter(move |t| t.fits(service, status))
+    }
+
+    /// The response template `id`.
+    pub fn response(&self, id: &str) -> Option<&crate::ResponseTemplate> {
+        self.responses.iter().find(|t| t.id == id)
     }
 
     pub fn department(&self, id: &str) -> Option<&Department> {
@@ -501,6 +519,7 @@ pub(crate) mod tests {
                 priority: crate::Priority::Normal,
                 target_hours: None,
             }],
+            responses: Vec::new(),
             address_points: Vec::new(),
             places: Places {
                 boundary: AreaIndex::build(&[area("Test City", square(-73.0, 41.0, -72.0, 42.0))]),

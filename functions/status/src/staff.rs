@@ -289,7 +289,13 @@ async fn queue(
             claims.may_read(request.department.as_deref(), confidential(&staff, request))
                 == Reading::Case
         })
-        .map(|request| request_view(&staff.deps.city, request, &[]))
+        .map(|request| {
+            let mut view = request_view(&staff.deps.city, request, &[]);
+            // The version a page's bulk action acts on, as a request's own page gives it.
+            view["version"] = json!(request.version);
+            view["assignee"] = json!(request.assignee);
+            view
+        })
         .collect();
     // The cursor travels hex-encoded, so it is safe in a URL as it is.
     Ok(Json(
