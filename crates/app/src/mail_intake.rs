@@ -223,7 +223,7 @@ struct Answer<'a> {
 }
 
 impl Answer<'_> {
-    /// Sends `letter` to the sender (marked as an automatic reply, RFC 3834), once per message.
+    /// Sends `letter` to the sender: one answer per message, letter and sender.
     async fn send(&self, letter: Letter, why: Option<String>) -> Result<MailOutcome, AppError> {
         let city = &self.deps.intake.city;
         let subject = if self.subject.is_empty() {

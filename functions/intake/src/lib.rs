@@ -25,7 +25,7 @@ use cityfix_http::MAX_BODY_BYTES;
 pub use answers::{answers_router, AnswerDesk};
 pub use city::{city_router, CitySite};
 pub use devices::{devices_router, Devices};
-pub use suggest::{suggest_router, Suggester};
+pub use suggest::{service_chooser, suggest_router, Suggester};
 pub use unsubscribe::{unsubscribe_router, Preferences};
 
 /// The web API's routes as (method, path), kept beside the router and checked against the

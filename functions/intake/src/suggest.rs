@@ -337,6 +337,22 @@ impl Suggester {
     }
 }
 
+/// The least score a suggestion needs to file an e-mailed report under it without asking.
+const FILED_UNDER_AT: f64 = 1.0;
+
+/// Chooses the service of an e-mailed report: the best suggestion for its words, if one scores
+/// at least [`FILED_UNDER_AT`] (a word of the service's own, or a synonym and more).
+pub fn service_chooser(services: &[Service]) -> cityfix_app::mail_intake::ServiceChooser {
+    let suggester = Suggester::new(services);
+    Arc::new(move |words: &str| {
+        suggester
+            .rank(words)
+            .first()
+            .filter(|(_, score)| *score >= FILED_UNDER_AT)
+            .map(|(code, _)| code.to_string())
+    })
+}
+
 /// The suggestion route over a catalogue prepared once.
 pub fn suggest_router(services: &[Service]) -> Router {
     Router::new()

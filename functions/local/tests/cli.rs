@@ -314,3 +314,50 @@ fn webhook_secret_prints_the_secret_deliveries_are_signed_with() {
     assert_eq!(message.trim_end().lines().count(), 1, "{message}");
     assert!(!empty.path().join("link.secret").exists());
 }
+
+#[test]
+fn intake_email_files_a_saved_message_into_the_local_city_or_answers_it() {
+    let data = tempfile::tempdir().unwrap();
+    let mail = tempfile::tempdir().unwrap();
+    let run = |name: &str, message: &str| {
+        let file = mail.path().join(name);
+        std::fs::write(&file, message).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_cityfix"))
+            .arg("intake-email")
+            .arg(&file)
+            .arg("--config")
+            .arg(demo_config())
+            .arg("--data")
+            .arg(data.path())
+            .output()
+            .unwrap()
+    };
+    let filed = run(
+        "pothole.eml",
+        "From: Ana Quintero <ana.quintero@example.org>\r\nTo: 311@hartford.example\r\nSubject: Pothole\r\nMessage-ID: <1@mail.example.org>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nA deep pothole in front of 550 Main St.\r\n",
+    );
+    assert!(
+        filed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&filed.stderr)
+    );
+    let said = String::from_utf8_lossy(&filed.stdout);
+    assert!(said.starts_with("filed "), "{said}");
+
+    let answered = run(
+        "nowhere.eml",
+        "From: Ana Quintero <ana.quintero@example.org>\r\nTo: 311@hartford.example\r\nSubject: Pothole\r\nMessage-ID: <2@mail.example.org>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nA deep pothole somewhere on my way to work.\r\n",
+    );
+    assert!(answered.status.success());
+    let said = String::from_utf8_lossy(&answered.stdout);
+    assert!(said.contains("answered with mail_needs_place"), "{said}");
+    let missing = Command::new(env!("CARGO_BIN_EXE_cityfix"))
+        .args(["intake-email", "no-such.eml"])
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    let message = String::from_utf8_lossy(&missing.stderr);
+    assert!(message.contains("cannot read no-such.eml"), "{message}");
+    assert_eq!(message.trim_end().lines().count(), 1, "{message}");
+}

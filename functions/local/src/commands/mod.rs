@@ -3,6 +3,7 @@
 pub mod check_config;
 pub mod check_layer;
 pub mod check_routing;
+pub mod intake_email;
 pub mod serve;
 pub mod token;
 pub mod webhook_secret;
@@ -34,6 +35,8 @@ pub enum Command {
     Token(token::TokenArgs),
     /// Load and check a city folder, then exit.
     CheckConfig(check_config::CheckConfigArgs),
+    /// Read an e-mailed report (a .eml file) into the local city: filed, a comment, or answered.
+    IntakeEmail(intake_email::IntakeEmailArgs),
     /// Print the secret a webhook's deliveries are signed with (for the receiving system).
     WebhookSecret(webhook_secret::WebhookSecretArgs),
 }
@@ -48,6 +51,7 @@ impl Command {
             Command::Token(args) => token::run(args),
             Command::CheckConfig(args) => check_config::run(args),
             Command::WebhookSecret(args) => webhook_secret::run(args),
+            Command::IntakeEmail(args) => intake_email::run(args).await,
         };
         done.map(|()| ExitCode::SUCCESS)
     }
