@@ -558,12 +558,16 @@ def check_routes(template: dict[str, Any]) -> Check:
 S3_BINARY = "media"
 SCHEDULE_BINARY = "scheduler"
 UPLOADS_PREFIX = "uploads/"
+# The binaries S3 may start, each on the one prefix it reads and never writes.
+S3_PREFIXES = {S3_BINARY: UPLOADS_PREFIX, "mail": "inbound/"}
 
 
 def check_triggers(template: dict[str, Any]) -> Check:
-    # Every S3 event is filtered to uploads/: the media function writes originals/ in the same bucket,
-    # so an unfiltered ObjectCreated trigger would start it again on its own output, without end.
-    check = Check(7, f"S3 events only for ObjectCreated under {UPLOADS_PREFIX}; {S3_BINARY} has one, {SCHEDULE_BINARY} a ScheduleV2 schedule")
+    # Every S3 event is filtered to the one prefix its function reads: the media function writes
+    # originals/ in the same bucket, so an unfiltered ObjectCreated trigger would start it again on
+    # its own output, without end; the mail function reads inbound/ only, where SES writes.
+    allowed = ", ".join(f"{prefix} ({binary})" for binary, prefix in S3_PREFIXES.items())
+    check = Check(7, f"S3 events only for ObjectCreated under {allowed}; each has one, {SCHEDULE_BINARY} a ScheduleV2 schedule")
     buckets = resources(template, "AWS::S3::Bucket")
     binaries = function_binaries(template)
     s3_events, schedules = [], []
@@ -582,8 +586,11 @@ def check_triggers(template: dict[str, Any]) -> Check:
                     check.fail(f"{where}: Events {kinds!r} are not only s3:ObjectCreated:*")
                 rules = (((eprops.get("Filter") or {}).get("S3Key") or {}).get("Rules")) or []
                 prefixes = [r.get("Value") for r in rules if isinstance(r, dict) and str(r.get("Name", "")).lower() == "prefix"]
-                if prefixes != [UPLOADS_PREFIX]:
-                    check.fail(f"{where}: Filter.S3Key.Rules has prefix {prefixes!r}, not [{UPLOADS_PREFIX!r}]")
+                expected = S3_PREFIXES.get(binaries.get(fname, ""))
+                if expected is None:
+                    check.fail(f"{where}: an S3 event on binary {binaries.get(fname)!r}, which S3 may not start (only {', '.join(S3_PREFIXES)})")
+                elif prefixes != [expected]:
+                    check.fail(f"{where}: Filter.S3Key.Rules has prefix {prefixes!r}, not [{expected!r}]")
             elif event.get("Type") == "ScheduleV2":
                 schedules.append(fname)
                 expression = eprops.get("ScheduleExpression")
@@ -593,7 +600,8 @@ def check_triggers(template: dict[str, Any]) -> Check:
                     check.fail(f"{where}: FlexibleTimeWindow.Mode is not OFF")
                 if eprops.get("State", "ENABLED") != "ENABLED":
                     check.fail(f"{where}: State is {eprops.get('State')!r}, not ENABLED")
-    for binary, kind, having in ((S3_BINARY, "S3", s3_events), (SCHEDULE_BINARY, "ScheduleV2", schedules)):
+    needed = [(binary, "S3", s3_events) for binary in S3_PREFIXES] + [(SCHEDULE_BINARY, "ScheduleV2", schedules)]
+    for binary, kind, having in needed:
         owners = [f for f, b in binaries.items() if b == binary]
         if not owners:
             check.fail(f"no function resource builds binary {binary!r}")

@@ -200,7 +200,7 @@ CASES: dict[str, tuple[Mutation | None, Mutation | None, dict[int, list[str]]]] 
         # With no function at all, every rule about functions fails with it.
         {4: [r"no AWS::Serverless::Function in the template"],
          2: [r"0 function resources build it"], 3: [r"no SQS event sources found"],
-         6: [r"no /staff route found", r"no /admin route found"], 7: [r"no function resource builds binary '(media|scheduler)'"]}),
+         6: [r"no /staff route found", r"no /admin route found"], 7: [r"no function resource builds binary '(media|mail|scheduler)'"]}),
     # (5) alarms and logs
     "alarms-dead-letter-queue-depth": (
         lambda t: t["Resources"].pop("RoutingDeadLetterAlarm"), None,
@@ -260,6 +260,12 @@ CASES: dict[str, tuple[Mutation | None, Mutation | None, dict[int, list[str]]]] 
     "triggers-s3-prefix": (
         lambda t: event(t, "MediaFunction", "Uploaded").pop("Filter"), None,
         {7: [r"MediaFunction.Events.Uploaded: Filter.S3Key.Rules has prefix \[\], not \['uploads/'\]"]}),
+    "triggers-s3-mail-prefix": (
+        lambda t: event(t, "MailFunction", "Received")["Filter"]["S3Key"]["Rules"][0].update(Value="uploads/"), None,
+        {7: [r"MailFunction.Events.Received: Filter.S3Key.Rules has prefix \['uploads/'\], not \['inbound/'\]"]}),
+    "triggers-s3-on-another-function": (
+        lambda t: props(t, "RouterFunction")["Events"].update(Uploaded=props(t, "MediaFunction")["Events"]["Uploaded"]), None,
+        {7: [r"RouterFunction.Events.Uploaded: an S3 event on binary 'router', which S3 may not start"]}),
     "triggers-schedule-expression": (
         lambda t: event(t, "SchedulerFunction", "Sweep").update(ScheduleExpression="every minute"), None,
         {7: [r"SchedulerFunction.Events.Sweep: ScheduleExpression 'every minute' is not rate"]}),

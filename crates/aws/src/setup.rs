@@ -19,6 +19,7 @@ use aws_smithy_types::config_bag::ConfigBag;
 
 use crate::{DynamoStore, S3Media, SesMailer, SnsDevices, SnsPush, SnsSms, SqsQueues};
 use cityfix_app::links::LinkSigner;
+use cityfix_app::mail_intake::{MailIntakeDeps, ServiceChooser};
 use cityfix_app::media::MediaDeps;
 use cityfix_app::notify::{NotifyDeps, NotifySettings};
 use cityfix_app::ports::{QueueName, RandomIds, SystemClock};
@@ -229,6 +230,11 @@ impl AwsSetup {
 
     /// Photos and videos in the bucket named by `MEDIA_BUCKET`.
     pub fn media(&self) -> Result<S3Media, SetupError> {
+        self.bucket("MEDIA_BUCKET")
+    }
+
+    /// Objects in the bucket named by the variable `bucket`.
+    fn bucket(&self, bucket: &'static str) -> Result<S3Media, SetupError> {
         let mut config = aws_sdk_s3::config::Builder::from(&self.sdk)
             // S3-compatible endpoints (moto) take the bucket in the path, not the host name.
             .force_path_style(self.sdk.endpoint_url().is_some());
@@ -237,7 +243,7 @@ impl AwsSetup {
         }
         Ok(S3Media::new(
             aws_sdk_s3::Client::from_conf(config.build()),
-            self.required("MEDIA_BUCKET")?,
+            self.required(bucket)?,
             &self.sdk,
         ))
     }
@@ -338,6 +344,31 @@ impl AwsSetup {
             links: self.link_signer()?,
             public_url: self.public_url.clone(),
         })
+    }
+
+    /// The mail function: messages SES wrote to `MAIL_BUCKET`, read into reports as intake
+    /// takes them, photos checked into `MEDIA_BUCKET`, answers sent by SES as `FROM_ADDRESS`.
+    pub fn mail_intake(
+        &self,
+        choose_service: ServiceChooser,
+    ) -> Result<(S3Media, MailIntakeDeps), SetupError> {
+        let from = self.required("FROM_ADDRESS")?;
+        let deps = MailIntakeDeps {
+            intake: self.intake_deps()?,
+            media: MediaDeps {
+                media: Arc::new(self.media()?),
+                queue: Arc::new(self.queues(&[QueueName::Status])?),
+                public_url: self.public_url.clone(),
+            },
+            mailer: Arc::new(SesMailer::new(
+                client!(self, aws_sdk_sesv2),
+                self.optional("SES_CONFIGURATION_SET"),
+            )),
+            mail_from: format!("{} 311 <{from}>", self.city.short_name),
+            public_url: self.public_url.clone(),
+            choose_service,
+        };
+        Ok((self.bucket("MAIL_BUCKET")?, deps))
     }
 
     /// The text replies function: STOP and START from residents' numbers, kept in the table.

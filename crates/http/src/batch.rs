@@ -65,6 +65,22 @@ where
     response
 }
 
+/// The keys of the objects an S3 event names, decoded: S3 sends them URL-encoded in the form way
+/// (spaces as `+`). A record without a key is left out.
+pub fn s3_object_keys(event: aws_lambda_events::event::s3::S3Event) -> Vec<String> {
+    event
+        .records
+        .into_iter()
+        .filter_map(|record| record.s3.object.key)
+        .map(|key| {
+            form_urlencoded::parse(format!("k={key}").as_bytes())
+                .next()
+                .map(|(_, k)| k.into_owned())
+                .unwrap_or(key)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use aws_lambda_events::event::sqs::SqsMessage;

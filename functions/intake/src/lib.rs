@@ -6,6 +6,7 @@ mod api;
 mod city;
 mod devices;
 mod followers;
+pub mod mail;
 mod media;
 mod open311;
 mod open311_updates;

@@ -249,3 +249,37 @@ async fn a_reply_from_the_reporter_is_a_comment_and_from_anyone_else_is_refused(
         "{outcome:?}"
     );
 }
+
+#[tokio::test]
+async fn the_mail_function_reads_the_message_the_sample_event_names() {
+    use cityfix_app::ports::MediaStore;
+    let world = World::new();
+    let message = eml(
+        "",
+        "Pothole",
+        "A deep pothole in front of 550 Main St.",
+        None,
+    );
+    world
+        .media
+        .put(
+            "inbound/7rs0p4nd8c2mjq4l1u4hb1e5v3o9kq2n0g6c1a01",
+            message,
+            "message/rfc822",
+        )
+        .await
+        .unwrap();
+    let event = cityfix_testing::event("intake/s3-mail-received.json");
+
+    let outcomes = intake::mail::handle(&world.media, &deps(&world), event)
+        .await
+        .unwrap();
+
+    // the setup notification SES writes at the bucket's root is left
+    assert_eq!(outcomes.len(), 1, "{outcomes:?}");
+    assert!(
+        matches!(outcomes[0], MailOutcome::Reported { .. }),
+        "{outcomes:?}"
+    );
+    assert_eq!(stored(&world).await.len(), 1);
+}

@@ -13,15 +13,7 @@ use cityfix_app::AppError;
 /// to reach storage or the queue is, so Lambda invokes again (each step is safe to repeat).
 pub async fn handle(deps: &MediaDeps, event: S3Event) -> Result<Vec<Checked>, AppError> {
     let mut results = Vec::new();
-    for record in event.records {
-        let Some(key) = record.s3.object.key else {
-            continue;
-        };
-        // S3 sends keys URL-encoded in the form way (spaces as `+`).
-        let key = form_urlencoded::parse(format!("k={key}").as_bytes())
-            .next()
-            .map(|(_, k)| k.into_owned())
-            .unwrap_or(key);
+    for key in cityfix_http::batch::s3_object_keys(event) {
         let checked = check_upload(deps, &key).await?;
         match &checked {
             Checked::Attached { request_id, key } => {
