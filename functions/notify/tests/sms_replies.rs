@@ -4,28 +4,15 @@
 use std::sync::Arc;
 
 use cityfix_app::messages::{NotifyEvent, NotifyKind};
-use cityfix_app::notify::{notify, NotifyDeps, NotifySettings};
+use cityfix_app::notify::{notify, NotifyDeps};
 use cityfix_app::ports::SystemClock;
 use cityfix_app::preferences::TextReplies;
 use cityfix_domain::{Contact, TrackingNumber};
-use cityfix_testing::{demo_city, event, seed_request_by, World};
+use cityfix_testing::{event, notify_deps, seed_request_by, World};
 use notify::sms_replies::{handle, Handled};
 
 fn deps(world: &World) -> NotifyDeps {
-    NotifyDeps {
-        city: demo_city(),
-        store: Arc::new(world.store.clone()),
-        mailer: Arc::new(world.outbox.clone()),
-        sms: Arc::new(world.outbox.clone()),
-        push: Arc::new(world.outbox.clone()),
-        queue: Arc::new(world.queue.clone()),
-        clock: Arc::new(SystemClock),
-        settings: NotifySettings {
-            public_url: "http://127.0.0.1:3000".into(),
-            mail_from: "Hartford 311 <311@hartford.example>".into(),
-            links: cityfix_app::links::LinkSigner::new(b"a test link secret"),
-        },
-    }
+    notify_deps(world, "http://127.0.0.1:3000")
 }
 
 async fn reported_by_phone(world: &World, id: &str, phone: &str) {
