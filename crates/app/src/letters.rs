@@ -303,6 +303,8 @@ struct Layout<'a> {
     facts: &'a [Fact],
     photos: &'a [String],
     track_link: &'a str,
+    /// Whether the link is to the request (else to the site, for answers that filed nothing).
+    about_request: bool,
     unsubscribe_link: Option<&'a str>,
     city: &'a Signature,
 }
@@ -351,6 +353,7 @@ pub fn render(
         facts: &particulars.facts,
         photos: &particulars.photos,
         track_link: &particulars.track_link,
+        about_request: letter.about_a_request(),
         unsubscribe_link: unsubscribe_link.filter(|_| letter.to_resident()),
         city: &particulars.city,
     };
@@ -443,6 +446,13 @@ mod tests {
                     letter.about_a_request(),
                     "{what}: subject"
                 );
+                let link_words = if letter.about_a_request() {
+                    "track"
+                } else {
+                    "report"
+                };
+                let link_words = words(language)[link_words].as_str().unwrap();
+                assert!(rendered.text.contains(link_words), "{what}: {link_words}");
                 assert!(!rendered.subject.contains('\n'), "{what}: one line");
                 assert!(!rendered.short.is_empty(), "{what}: short text");
                 assert!(rendered.short.len() <= 320, "{what}: {}", rendered.short);
