@@ -12,7 +12,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::media::{check_upload, fetched_key, Checked, MediaDeps};
+use crate::media::{check_upload, fetched_key, not_a_kind_taken, sniffed_kind, Checked, MediaDeps};
 use crate::messages::StatusCommand;
 use crate::ports::{PortError, QueueName};
 use crate::AppError;
@@ -101,18 +101,8 @@ pub async fn fetch_media(
             ))))
         }
     };
-    let Some(kind) =
-        infer::get(&fetched.bytes).and_then(|sniffed| crate::media::accepted(sniffed.mime_type()))
-    else {
-        let kinds: Vec<&str> = crate::media::ACCEPTED
-            .iter()
-            .map(|k| k.content_type)
-            .collect();
-        let why = format!(
-            "the file is not a photo or video of a kind taken ({})",
-            kinds.join(", ")
-        );
-        return tell(deps, job, &media_id, &why).await;
+    let Some(kind) = sniffed_kind(&fetched.bytes) else {
+        return tell(deps, job, &media_id, &not_a_kind_taken("the file")).await;
     };
     let key = fetched_key(&job.request_id, &media_id, kind);
     match deps

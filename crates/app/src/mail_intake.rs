@@ -19,7 +19,7 @@ use std::sync::Arc;
 use mail_parser::{Address, Message, MessageParser, MimeHeaders};
 
 use crate::letters::{render, Letter, Particulars, Signature};
-use crate::media::{accepted, check_upload, fetched_key, MediaDeps, ACCEPTED};
+use crate::media::{check_upload, fetched_key, not_a_kind_taken, sniffed_kind, MediaDeps};
 use crate::messages::StatusCommand;
 use crate::ports::{Email, Mailer, PortError, QueueName};
 use crate::submit::{submit_unasked, IntakeDeps, Submission, SubmitError};
@@ -527,13 +527,8 @@ fn attachments(message: &Message<'_>) -> Result<Vec<Attached>, String> {
             ));
         }
         let bytes = part.contents().to_vec();
-        let Some(kind) = infer::get(&bytes).and_then(|sniffed| accepted(sniffed.mime_type()))
-        else {
-            let kinds: Vec<&str> = ACCEPTED.iter().map(|k| k.content_type).collect();
-            return Err(format!(
-                "{name} is not a photo or video of a kind we take ({})",
-                kinds.join(", ")
-            ));
+        let Some(kind) = sniffed_kind(&bytes) else {
+            return Err(not_a_kind_taken(&name));
         };
         files.push(Attached { bytes, kind });
     }

@@ -93,6 +93,20 @@ pub fn accepted(content_type: &str) -> Option<&'static MediaKind> {
     ACCEPTED.iter().find(|k| k.content_type == content_type)
 }
 
+/// The accepted kind of a file by its first bytes (never by the name or type it came with).
+pub fn sniffed_kind(bytes: &[u8]) -> Option<&'static MediaKind> {
+    infer::get(bytes).and_then(|sniffed| accepted(sniffed.mime_type()))
+}
+
+/// Why `what` (a fetched or attached file) of no accepted kind is refused, naming the kinds taken.
+pub fn not_a_kind_taken(what: &str) -> String {
+    let kinds: Vec<&str> = ACCEPTED.iter().map(|k| k.content_type).collect();
+    format!(
+        "{what} is not a photo or video of a kind taken ({})",
+        kinds.join(", ")
+    )
+}
+
 /// Why `content_type` is not taken, naming the kinds that are. HEIC (iPhones' own format) has no
 /// well-kept pure-Rust decoder, so it is refused with a hint to send JPEG.
 pub fn not_accepted(content_type: &str) -> String {

@@ -346,6 +346,14 @@ impl AwsSetup {
         })
     }
 
+    /// SES v2, sending in `SES_CONFIGURATION_SET` when it is set.
+    fn mailer(&self) -> SesMailer {
+        SesMailer::new(
+            client!(self, aws_sdk_sesv2),
+            self.optional("SES_CONFIGURATION_SET"),
+        )
+    }
+
     /// The mail function: messages SES wrote to `MAIL_BUCKET`, read into reports as intake
     /// takes them, photos checked into `MEDIA_BUCKET`, answers sent by SES as `FROM_ADDRESS`.
     pub fn mail_intake(
@@ -360,10 +368,7 @@ impl AwsSetup {
                 queue: Arc::new(self.queues(&[QueueName::Status])?),
                 public_url: self.public_url.clone(),
             },
-            mailer: Arc::new(SesMailer::new(
-                client!(self, aws_sdk_sesv2),
-                self.optional("SES_CONFIGURATION_SET"),
-            )),
+            mailer: Arc::new(self.mailer()),
             mail_from: format!("{} 311 <{from}>", self.city.short_name),
             public_url: self.public_url.clone(),
             choose_service,
@@ -387,10 +392,7 @@ impl AwsSetup {
         Ok(NotifyDeps {
             city: self.city.clone(),
             store: Arc::new(self.store()?),
-            mailer: Arc::new(SesMailer::new(
-                client!(self, aws_sdk_sesv2),
-                self.optional("SES_CONFIGURATION_SET"),
-            )),
+            mailer: Arc::new(self.mailer()),
             sms: Arc::new(SnsSms::new(
                 client!(self, aws_sdk_sns),
                 self.city.country_calling_code,
