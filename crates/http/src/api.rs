@@ -11,6 +11,26 @@ use cityfix_app::ports::{PortError, RequestStore};
 use cityfix_domain::text::{cap, ECHO_CHARS};
 use cityfix_domain::{City, Invalid, Service, ServiceRequest, TimelineEntry, TrackingNumber};
 
+/// A query string read into `T`, refused as an [`ApiError`] (400 `invalid_query`, naming the
+/// fault: an unknown or repeated parameter, a value of the wrong kind) instead of axum's
+/// plain-text rejection, so every refusal of the API has the same JSON shape.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S>
+    for ApiQuery<T>
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::try_from_uri(&parts.uri)
+            .map(|axum::extract::Query(query)| ApiQuery(query))
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))
+    }
+}
+
 /// An API error: `{"error": {"status", "code", "message", "field"?}}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {

@@ -2,13 +2,11 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use cityfix_domain::{Invalid, Lookup};
-use cityfix_http::api::ApiError;
+use cityfix_http::api::{ApiError, ApiQuery};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -30,10 +28,8 @@ struct AddressQuery {
 /// closest addresses (best first) when it does not know the one typed.
 async fn search(
     State(intake): State<Arc<Intake>>,
-    query: Result<Query<AddressQuery>, QueryRejection>,
+    ApiQuery(query): ApiQuery<AddressQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(query) = query
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
     let typed = query.q.unwrap_or_default();
     let typed = typed.trim();
     if typed.is_empty() {

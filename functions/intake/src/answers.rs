@@ -4,8 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -15,7 +14,7 @@ use cityfix_config::Answer;
 use cityfix_domain::report::check_contact;
 use cityfix_domain::text::{echo, forbidden_char};
 use cityfix_domain::{City, Contact, Invalid, Language};
-use cityfix_http::api::ApiError;
+use cityfix_http::api::{ApiError, ApiQuery};
 use cityfix_http::json::read_json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -172,17 +171,12 @@ struct SearchQuery {
     lang: Option<String>,
 }
 
-fn query_fault(e: QueryRejection) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text())
-}
-
 /// `{"answers": [...], "services": [...]}`: the answers the words reach, best first, and the
 /// services to report when the words look like a problem. Without `q`, every answer in order.
 async fn search(
     State(desk): Desk,
-    query: Result<Query<SearchQuery>, QueryRejection>,
+    ApiQuery(query): ApiQuery<SearchQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(query) = query.map_err(query_fault)?;
     let language = query.lang.unwrap_or_else(|| desk.first_language.clone());
     let typed = query.q.unwrap_or_default();
     if typed.chars().count() > MAX_TYPED {
@@ -231,9 +225,8 @@ struct ReadQuery {
 async fn read(
     State(desk): Desk,
     Path(id): Path<String>,
-    query: Result<Query<ReadQuery>, QueryRejection>,
+    ApiQuery(query): ApiQuery<ReadQuery>,
 ) -> Result<Response, ApiError> {
-    let Query(query) = query.map_err(query_fault)?;
     let language = query.lang.unwrap_or_else(|| desk.first_language.clone());
     let answer = desk
         .answers

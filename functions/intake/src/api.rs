@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -17,7 +17,7 @@ use cityfix_domain::areas::distance_m;
 use cityfix_domain::request::WEB_CHANNEL;
 use cityfix_domain::text::echo;
 use cityfix_domain::{Contact, Invalid, RawAttribute, ReportForm, Status};
-use cityfix_http::api::{request_view, service_view, stored_request, ApiError};
+use cityfix_http::api::{request_view, service_view, stored_request, ApiError, ApiQuery};
 use cityfix_http::json::{read_json, unique_keys};
 use cityfix_http::parse_near;
 use serde::Deserialize;
@@ -71,10 +71,8 @@ const NEARBY_LIMIT: u32 = 50;
 /// Open reports near a point, nearest first, so a resident can ask "is this the same?" before sending.
 async fn nearby(
     State(intake): Shared,
-    query: Result<Query<NearbyQuery>, QueryRejection>,
+    ApiQuery(query): ApiQuery<NearbyQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(query) = query
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
     let near = parse_near(
         query.lat.as_deref(),
         query.long.as_deref(),

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -13,7 +13,7 @@ use cityfix_app::media::{
     key_of_file, original_key, state_of, version_key, MediaState, DOWNLOAD_LINK_LIFETIME,
     MAX_FILES_FROM_REPORTER, THUMBNAILS, WEB,
 };
-use cityfix_http::api::ApiError;
+use cityfix_http::api::{ApiError, ApiQuery};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -220,7 +220,7 @@ struct ReadAsk {
 async fn read(
     State(intake): Shared,
     Path((id, file)): Path<(String, String)>,
-    Query(ask): Query<ReadAsk>,
+    ApiQuery(ask): ApiQuery<ReadAsk>,
 ) -> Result<Response, ApiError> {
     let request = stored_request(intake.deps.store.as_ref(), &id).await?;
     let key = key_of_file(&request, &file)

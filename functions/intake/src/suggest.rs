@@ -3,13 +3,11 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use cityfix_domain::{Invalid, Service};
-use cityfix_http::api::ApiError;
+use cityfix_http::api::{ApiError, ApiQuery};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -368,10 +366,8 @@ struct SuggestQuery {
 /// `{"suggestions": [{service_code, service_name, group, score}]}`, best first, at most five.
 async fn suggest(
     State(suggester): State<Arc<Suggester>>,
-    query: Result<Query<SuggestQuery>, QueryRejection>,
+    ApiQuery(query): ApiQuery<SuggestQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(query) = query
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
     let typed = query.q.unwrap_or_default();
     if typed.trim().is_empty() {
         return Err(Invalid::missing("q", "give the words to suggest services for").into());

@@ -172,6 +172,10 @@ async fn no_words_lists_every_answer_and_words_that_meet_none_find_nothing() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{long}");
     let (status, unknown) = get(&app, "/api/v1/answers?query=x").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{unknown}");
+    assert_eq!(unknown["error"]["code"], "invalid_query", "{unknown}");
+    let (status, twice) = get(&app, "/api/v1/answers/birth-certificate?lang=en&lang=es").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{twice}");
+    assert_eq!(twice["error"]["code"], "invalid_query", "{twice}");
 }
 
 #[tokio::test]

@@ -1636,3 +1636,36 @@ async fn a_media_url_on_the_city_list_is_queued_to_be_fetched_once_per_report() 
         "{shown}"
     );
 }
+
+#[tokio::test]
+async fn a_bad_query_string_is_refused_in_the_api_s_own_json_naming_the_fault() {
+    let h = harness();
+    // A repeated parameter (found by the fuzzer on the media read, which answered in plain text).
+    for path in [
+        "/api/v1/requests/nearby?lat=41.7&lat=41.8&long=-72.6",
+        "/api/v1/addresses?q=main&q=elm",
+        "/api/v1/media/311-0/photo.jpg?size=web&size=thumbnail",
+    ] {
+        let answer = h.get(path).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::BAD_REQUEST,
+            "{path}: {}",
+            answer.body
+        );
+        assert!(
+            answer.content_type.starts_with("application/json"),
+            "{path}: {}",
+            answer.content_type
+        );
+        let error = &answer.json()["error"];
+        assert_eq!(error["code"], "invalid_query", "{path}");
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .contains("duplicate field"),
+            "{path}: {error}"
+        );
+    }
+}
