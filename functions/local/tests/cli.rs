@@ -1,78 +1,18 @@
 //! The `cityfix` binary as an operator runs it: serve, kill it mid-way, start again; check a broken city folder.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn demo_config() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/hartford")
-}
-
-/// A `cityfix serve` process that is killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-    _stdout: BufReader<std::process::ChildStdout>,
-}
-
-impl Server {
-    fn start(data: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cityfix"))
-            .args([
-                "serve",
-                "--addr",
-                "127.0.0.1:0",
-                "--visibility-timeout-secs",
-                "2",
-                "--config",
-            ])
-            .arg(demo_config())
-            .arg("--data")
-            .arg(data)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        // The first line on stdout is the URL; logs go to stderr.
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        let Some(url) = line
-            .split_whitespace()
-            .find(|word| word.starts_with("http://"))
-        else {
-            let _ = child.kill();
-            panic!("the runner did not print its URL first: `{line}`");
-        };
-        let url = url.trim_end_matches('/').to_string();
-        Server {
-            child,
-            url,
-            _stdout: stdout,
-        }
-    }
-
-    /// Kills the process at once, as a crash or power cut would.
-    fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+mod common;
+use common::{demo_config, Server};
 
 #[tokio::test]
 async fn a_report_survives_the_runner_being_killed() {
     let data = tempfile::tempdir().unwrap();
-    let server = Server::start(data.path());
+    let server = Server::start(data.path(), None);
     let form = "api_key=demo-open311-key&service_code=streetlight_out&lat=41.7677&long=-72.67602&email=eve%40example.org";
     let posted: Value = reqwest::Client::new()
         .post(format!("{}/open311/v2/requests.json", server.url))
@@ -90,7 +30,7 @@ async fn a_report_survives_the_runner_being_killed() {
         .to_string();
     server.kill();
 
-    let server = Server::start(data.path());
+    let server = Server::start(data.path(), None);
     let started = Instant::now();
     let status = loop {
         let request: Value = reqwest::get(format!("{}/api/v1/requests/{id}", server.url))
