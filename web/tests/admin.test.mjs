@@ -5,7 +5,8 @@
 // A crew member signs in, finds a new report in the department's queue, triages it, closes it with
 // a photo of the fix, and the resident then sees the closing note and the photo on the report's
 // page. A crew member assigns ticked requests from the queue at once. A call-taker files a report
-// by phone and reads its number out. Every page passes axe-core
+// by phone and reads its number out. A supervisor hides a report and edits its description, and
+// the resident's page and Open311 follow. Every page passes axe-core
 // with no serious or critical violation and has no horizontal scroll at 1280 and 768 px.
 
 import { test, before, after } from 'node:test';
@@ -200,6 +201,47 @@ test('a call-taker files a report by phone and the number is read out', async ()
   const read = await api(`/api/v1/requests/${id}`);
   assert.equal(read.status, 200);
   assert.ok(!JSON.stringify(read.body).includes('860-555-0142'), 'the caller’s phone is not public');
+  await page.context().close();
+});
+
+test('a supervisor hides a report and edits its description, and the public view follows', async () => {
+  const id = await routedReport(`Pothole for the moderation test ${RUN}, Jo Bloggs did it`);
+  const page = await newPage();
+  await signIn(page, demoLogins().supervisor, `/admin/requests/${id}`);
+  await page.waitForURL(new RegExp(`/admin/requests/${id}`));
+  const hide = page.locator('form[action$="/visibility"]');
+  await hide.getByLabel('Reason (staff only)').fill('names a neighbour');
+  await hide.getByRole('button', { name: 'Hide it' }).click();
+  await page.getByText('What the public sees of the request was changed.').waitFor();
+  await page.locator('#hidden-mark').waitFor();
+  await checkPage(page, 'request moderated');
+
+  // The resident's page and Open311 no longer have it.
+  const resident = await newPage();
+  await resident.goto(`${BASE}/#/requests/${id}`);
+  await resident.getByText('No report with that tracking number.').waitFor();
+  assert.equal((await api(`/open311/v2/requests/${id}.json`)).status, 404);
+  const listed = await api('/open311/v2/requests.json?page_size=100');
+  assert.ok(!JSON.stringify(listed.body).includes(id), 'not in the Open311 list');
+
+  // Edited and shown again: the public reads the edited words, staff the reporter's too.
+  const edit = page.locator('form[action$="/description"]').first();
+  await edit.getByLabel('What the public reads').fill(`Pothole for the moderation test ${RUN}`);
+  await edit.getByLabel('Reason (staff only)').fill('a name');
+  await edit.getByRole('button', { name: 'Save the description' }).click();
+  await page.getByText('The public description was changed.').waitFor();
+  await page.locator('#original-description', { hasText: 'Jo Bloggs' }).waitFor();
+  const show = page.locator('form[action$="/visibility"]');
+  await show.getByLabel('Reason (staff only)').fill('reviewed');
+  await show.getByRole('button', { name: 'Show it' }).click();
+  await page.getByText('What the public sees of the request was changed.').waitFor();
+  assert.equal(await page.locator('#hidden-mark').count(), 0);
+
+  await resident.goto(`${BASE}/#/requests/${id}`);
+  await resident.reload();
+  await resident.locator('#r-description', { hasText: `moderation test ${RUN}` }).waitFor();
+  assert.ok(!(await resident.locator('#r-description').textContent()).includes('Bloggs'));
+  await resident.context().close();
   await page.context().close();
 });
 

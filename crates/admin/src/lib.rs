@@ -111,6 +111,7 @@ pub fn admin_router(admin: Admin) -> Router {
         .route("/admin/lookup", get(pages::lookup))
         .route("/admin/requests/{id}", get(pages::request))
         .route("/admin/requests/{id}/version", get(pages::version))
+        .route("/admin/requests/{id}/media/{file}", get(pages::media_file))
         .route("/admin/requests/{id}/{action}", post(pages::act))
         .route("/admin/intake", get(pages::intake_page).post(pages::intake))
         .route(

@@ -752,6 +752,7 @@ fn queue_row(request: &Value, now: DateTime<Utc>) -> Value {
         "age": requested.map(|at| age(now - at)).unwrap_or_default(),
         "expected": expected.map(|e| e.get(..16).unwrap_or(e).replace('T', " ")),
         "overdue": overdue,
+        "hidden": request["hidden"] == true,
     })
 }
 
@@ -884,6 +885,9 @@ fn done_message(action: &str) -> &'static str {
         "referral" => "The request was forwarded to the agency.",
         "merge" => "The request was merged as a duplicate.",
         "unmerge" => "The request was unmerged.",
+        "privacy" => "What the public sees of the photo was changed.",
+        "visibility" => "What the public sees of the request was changed.",
+        "description" => "The public description was changed.",
         _ => "Done.",
     }
 }
@@ -913,6 +917,7 @@ async fn request_page(
         .is_some_and(|s| s.confidential);
     let may_work = case && claims.may_act(Act::Work, department, confidential);
     let may_note = case && claims.may_act(Act::Annotate, department, confidential);
+    let may_moderate = case && claims.may_act(Act::Moderate, department, confidential);
     let current = view["status"].as_str().and_then(Status::parse);
     let closed_as_duplicate = view["resolution"] == "duplicate";
     let legal_moves: Vec<&str> = match current {
@@ -1042,6 +1047,7 @@ async fn request_page(
         ("case".into(), json!(case)),
         ("may_work".into(), json!(may_work)),
         ("may_note".into(), json!(may_note)),
+        ("may_moderate".into(), json!(may_moderate)),
         ("legal_moves".into(), json!(legal_moves)),
         ("resolutions".into(), json!(resolutions)),
         (
@@ -1121,7 +1127,8 @@ fn answers_of(admin: &Admin, view: &Value) -> Vec<Value> {
         .collect()
 }
 
-/// The public links of stored media keys (`web/<request>/<file>` and the like).
+/// The staff links of stored media keys (`originals/<request>/<file>` and the like): through the
+/// staff read, so staff see a photo kept private, and those of a hidden request.
 fn media_links(view: &Value, media: &Value) -> Vec<String> {
     let id = view["service_request_id"].as_str().unwrap_or_default();
     media
@@ -1134,10 +1141,31 @@ fn media_links(view: &Value, media: &Value) -> Vec<String> {
                 key.to_string()
             } else {
                 let file = key.rsplit('/').next().unwrap_or(key);
-                format!("/api/v1/media/{id}/{file}")
+                format!("/admin/requests/{id}/media/{}", encode(file))
             }
         })
         .collect()
+}
+
+/// A photo or video of a request as staff read it (`GET /staff/v1/requests/{id}/media/{file}`):
+/// a redirect to its short-lived link, or the staff route's refusal.
+pub async fn media_file(
+    State(admin): Shared,
+    session: Session,
+    Path((id, file)): Path<(String, String)>,
+) -> Response {
+    let path = format!("/staff/v1/requests/{}/media/{}", encode(&id), encode(&file));
+    match admin.api.location(&session.claims, &path).await {
+        Ok(link) => (
+            StatusCode::FOUND,
+            [
+                (header::LOCATION, link),
+                (header::CACHE_CONTROL, "no-store".to_string()),
+            ],
+        )
+            .into_response(),
+        Err(refusal) => (refusal.status, refusal.message).into_response(),
+    }
 }
 
 /// Every photo of a request: the report's and those of its timeline, once each.
@@ -1151,7 +1179,22 @@ fn photos_of(view: &Value) -> Vec<Value> {
             }
         }
     }
-    seen.into_iter().map(|url| json!({ "url": url })).collect()
+    let private = &view["private_media"];
+    seen.into_iter()
+        .map(|url| {
+            let file = url.rsplit('/').next().unwrap_or_default().to_string();
+            let kept_private = private
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .any(|key| key.rsplit('/').next() == Some(file.as_str()));
+            let media_id = file
+                .rsplit_once('.')
+                .map_or(file.as_str(), |(stem, _)| stem);
+            json!({ "url": url, "media_id": media_id, "private": kept_private })
+        })
+        .collect()
 }
 
 /// The fields of a posted form, any repeated (`media`).
@@ -1215,6 +1258,25 @@ fn action_body(admin: &Admin, action: &str, fields: &Fields) -> Result<(String, 
             json!({ "into": field(fields, "into").ok_or("give the number of the original request")? })
         }
         "unmerge" => json!({}),
+        "privacy" => json!({
+            "private": field(fields, "private") == Some("true"),
+            "reason": field(fields, "reason").ok_or("say why")?,
+        }),
+        "visibility" => json!({
+            "hidden": field(fields, "hidden") == Some("true"),
+            "reason": field(fields, "reason").ok_or("say why")?,
+            "expected_version": version,
+        }),
+        "description" if field(fields, "restore").is_some() => json!({
+            "restore_original": true,
+            "reason": field(fields, "reason").ok_or("say why")?,
+            "expected_version": version,
+        }),
+        "description" => json!({
+            "description": field(fields, "description").ok_or("write the description the public reads")?,
+            "reason": field(fields, "reason").ok_or("say why")?,
+            "expected_version": version,
+        }),
         _ => {
             return Err(format!(
                 "there is no action `{}`",
@@ -1223,11 +1285,15 @@ fn action_body(admin: &Admin, action: &str, fields: &Fields) -> Result<(String, 
         }
     };
     let route = match action {
-        "transition" => "transitions",
-        "note" => "notes",
-        other => other,
+        "transition" => "transitions".to_string(),
+        "note" => "notes".to_string(),
+        "privacy" => format!(
+            "media/{}/privacy",
+            encode(field(fields, "media").ok_or("choose the photo")?)
+        ),
+        other => other.to_string(),
     };
-    Ok((route.to_string(), body))
+    Ok((route, body))
 }
 
 /// A `datetime-local` value read in the city's time zone, as RFC 3339.

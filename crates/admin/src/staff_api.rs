@@ -51,6 +51,15 @@ impl StaffApi {
         self.call(claims, Method::DELETE, path, None, None).await
     }
 
+    /// Where a staff route that answers with a redirect (a file's short-lived link) sends `claims`.
+    pub async fn location(&self, claims: &StaffClaims, path: &str) -> Result<String, Refusal> {
+        let (status, location, value) = self.send(claims, Method::GET, path, None, None).await?;
+        match location {
+            Some(location) if status.is_redirection() => Ok(location),
+            _ => Err(refusal(status, &value)),
+        }
+    }
+
     async fn call(
         &self,
         claims: &StaffClaims,
@@ -59,6 +68,24 @@ impl StaffApi {
         body: Option<&Value>,
         idempotency_key: Option<&str>,
     ) -> Result<Value, Refusal> {
+        let (status, _, value) = self
+            .send(claims, method, path, body, idempotency_key)
+            .await?;
+        if status.is_success() {
+            return Ok(value);
+        }
+        Err(refusal(status, &value))
+    }
+
+    /// The status, `Location` and JSON body a staff route answers.
+    async fn send(
+        &self,
+        claims: &StaffClaims,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        idempotency_key: Option<&str>,
+    ) -> Result<(StatusCode, Option<String>, Value), Refusal> {
         let mut request = Request::builder().method(method).uri(path);
         if let Some(key) = idempotency_key {
             request = request.header("idempotency-key", key);
@@ -82,6 +109,11 @@ impl StaffApi {
             .await
             .expect("a router never fails");
         let status = response.status();
+        let location = response
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .map(str::to_string);
         let bytes = response
             .into_body()
             .collect()
@@ -89,14 +121,16 @@ impl StaffApi {
             .map(|b| b.to_bytes())
             .unwrap_or_default();
         let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        if status.is_success() {
-            return Ok(value);
-        }
-        let message = value
-            .pointer("/error/message")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .unwrap_or_else(|| status.canonical_reason().unwrap_or("refused").to_string());
-        Err(Refusal { status, message })
+        Ok((status, location, value))
     }
+}
+
+/// A staff route's refusal: its status and the reason it gave.
+fn refusal(status: StatusCode, value: &Value) -> Refusal {
+    let message = value
+        .pointer("/error/message")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("refused").to_string());
+    Refusal { status, message }
 }

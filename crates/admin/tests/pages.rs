@@ -822,3 +822,177 @@ async fn response_templates_of_the_service_and_status_fill_a_form_without_a_scri
         .await;
     assert!(!html.contains("The graffiti has been removed"));
 }
+
+#[tokio::test]
+async fn a_supervisor_hides_a_request_and_edits_its_description_from_the_page_and_undoes_both() {
+    let f = Fixture::new().await;
+    let supervisor = f.sign(&claims(Role::Supervisor, None, "local:dana.ortiz"));
+    let page = "/admin/requests/7K3M-9QZ2";
+
+    // a crew of the department gets no moderation forms, and is refused if it posts one
+    let crew = f.sign(&crew());
+    let (_, html, _) = f.get(page, Some(&crew)).await;
+    assert!(!html.contains("/visibility\""), "no hide form for a crew");
+    let (status, _, _) = f
+        .post_owned(
+            "/admin/requests/7K3M-9QZ2/visibility",
+            &crew,
+            &[
+                ("csrf", crew.csrf.clone()),
+                ("hidden", "true".into()),
+                ("reason", "rude".into()),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(!f.stored(POTHOLE).await.hidden);
+
+    // a supervisor's form without a reason is refused, nothing changes
+    let (_, html, _) = f.get(page, Some(&supervisor)).await;
+    assert!(html.contains("Hide from the public"), "{html}");
+    let (status, _, _) = f
+        .post_owned(
+            "/admin/requests/7K3M-9QZ2/visibility",
+            &supervisor,
+            &[("csrf", supervisor.csrf.clone()), ("hidden", "true".into())],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(!f.stored(POTHOLE).await.hidden);
+
+    // then hides it and edits its description
+    for (action, fields) in [
+        (
+            "visibility",
+            vec![("hidden", "true"), ("reason", "a neighbour named")],
+        ),
+        (
+            "description",
+            vec![
+                ("description", "Deep hole by the curb"),
+                ("reason", "a script tag"),
+            ],
+        ),
+    ] {
+        let mut fields: Vec<(&str, String)> = fields
+            .into_iter()
+            .map(|(k, v)| (k, v.to_string()))
+            .collect();
+        fields.push(("csrf", supervisor.csrf.clone()));
+        fields.push(("version", f.stored(POTHOLE).await.version.to_string()));
+        let (status, html, location) = f
+            .post_owned(&format!("{page}/{action}"), &supervisor, &fields)
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{action}: {html}");
+        assert_eq!(location.unwrap(), format!("{page}?done={action}"));
+    }
+    let stored = f.stored(POTHOLE).await;
+    assert!(stored.hidden);
+    assert_eq!(stored.description.as_deref(), Some("Deep hole by the curb"));
+
+    // staff see it marked, with the reporter's words as text, and the reasons on the timeline
+    let (_, html, _) = f.get(page, Some(&crew)).await;
+    assert!(html.contains("hidden from the public"), "{html}");
+    assert!(html.contains("The reporter wrote"));
+    assert!(html.contains("&lt;script&gt;alert("), "escaped: {html}");
+    assert!(!html.contains("<script>alert("));
+    assert!(html.contains("Hidden from public view: a neighbour named"));
+    let (_, queue, _) = f.get("/admin/queue", Some(&crew)).await;
+    assert!(queue.contains("tag moderated"), "{queue}");
+
+    // and the supervisor undoes both
+    let (_, html, _) = f.get(page, Some(&supervisor)).await;
+    assert!(html.contains("Restore the reporter"), "{html}");
+    for (action, fields) in [
+        (
+            "visibility",
+            vec![("hidden", "false"), ("reason", "reviewed")],
+        ),
+        (
+            "description",
+            vec![("restore", "1"), ("reason", "reviewed")],
+        ),
+    ] {
+        let mut fields: Vec<(&str, String)> = fields
+            .into_iter()
+            .map(|(k, v)| (k, v.to_string()))
+            .collect();
+        fields.push(("csrf", supervisor.csrf.clone()));
+        let (status, html, _) = f
+            .post_owned(&format!("{page}/{action}"), &supervisor, &fields)
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{action}: {html}");
+    }
+    let stored = f.stored(POTHOLE).await;
+    assert!(!stored.hidden);
+    assert!(stored.description.unwrap().contains("<script>"));
+    assert_eq!(stored.original_description, None);
+}
+
+#[tokio::test]
+async fn a_crew_keeps_a_photo_private_from_the_page_and_still_sees_it() {
+    use cityfix_app::ports::MediaStore;
+    let f = Fixture::new().await;
+    let key = "originals/7K3M-9QZ2/face.jpg";
+    f.world
+        .media
+        .put(key, vec![0xFF; 10], "image/jpeg")
+        .await
+        .unwrap();
+    let mut request = f.stored(POTHOLE).await;
+    let version = request.version;
+    request.version += 1;
+    request.media = vec![key.into()];
+    let mut entry = cityfix_domain::TimelineEntry::submitted(request.updated_at);
+    entry.event_id = "photo".into();
+    entry.kind = cityfix_domain::TimelineKind::Media;
+    entry.media = vec![key.into()];
+    f.world
+        .store
+        .update(&request, version, &entry)
+        .await
+        .unwrap();
+
+    let crew = f.sign(&crew());
+    let page = "/admin/requests/7K3M-9QZ2";
+    let (_, html, _) = f.get(page, Some(&crew)).await;
+    assert!(html.contains("Keep photo 1 private"), "{html}");
+    // (the page escapes `/` as `&#x2f;`)
+    assert!(
+        html.replace("&#x2f;", "/")
+            .contains("/admin/requests/7K3M-9QZ2/media/face.jpg"),
+        "the photo is read through the staff link: {html}"
+    );
+    let (status, html, _) = f
+        .post_owned(
+            &format!("{page}/privacy"),
+            &crew,
+            &[
+                ("csrf", crew.csrf.clone()),
+                ("media", "face".into()),
+                ("private", "true".into()),
+                ("reason", "a passer-by's face".into()),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+    assert_eq!(f.stored(POTHOLE).await.private_media, vec![key.to_string()]);
+
+    // staff still open it through their own link, marked private; the public link is gone
+    let (_, html, _) = f.get(page, Some(&crew)).await;
+    assert!(html.contains("Show photo 1 to the public"), "{html}");
+    let (status, _, location) = f
+        .get("/admin/requests/7K3M-9QZ2/media/face.jpg", Some(&crew))
+        .await;
+    assert_eq!(status, StatusCode::FOUND);
+    assert!(location.is_some());
+    let agent = f.sign(&claims(Role::Agent, None, "local:agent"));
+    let (status, _, _) = f
+        .get("/admin/requests/7K3M-9QZ2/media/face.jpg", Some(&agent))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "callers see public files only"
+    );
+}

@@ -162,6 +162,9 @@ pub struct RequestQuery {
     pub updated_to: Option<DateTime<Utc>>,
     /// Requests of these services are left out (confidential services, on public lists).
     pub without_service_codes: Vec<String>,
+    /// Requests staff hid from public view (`ServiceRequest::hidden`) are left out: every public
+    /// list sets this.
+    pub without_hidden: bool,
     /// Only requests within this circle.
     pub near: Option<Near>,
     /// 1-based.

@@ -45,11 +45,13 @@ pub fn update_id(request: &TrackingNumber, event_id: &str) -> String {
     format!("{request}-{}", hex::encode(&digest[..8]))
 }
 
-/// Whether the public may list a request at all: a confidential service's reports are not there.
+/// Whether the public may list a request at all: a confidential service's reports are not there,
+/// nor those staff hid from public view.
 pub fn listed_publicly(city: &City, request: &ServiceRequest) -> bool {
-    !city
-        .service(&request.service_code)
-        .is_some_and(|service| service.confidential)
+    !request.hidden
+        && !city
+            .service(&request.service_code)
+            .is_some_and(|service| service.confidential)
 }
 
 /// The codes of the services whose reports public lists leave out.
@@ -156,6 +158,7 @@ async fn changed_since(
         let query = RequestQuery {
             updated_from: Some(window.from),
             without_service_codes: confidential_services(city),
+            without_hidden: true,
             page,
             page_size: REQUESTS_PER_PAGE,
             ..RequestQuery::default()

@@ -15,7 +15,7 @@ use crate::transition::{
 };
 use crate::AppError;
 use cityfix_domain::expected::Fixed;
-use cityfix_domain::work::checked_note;
+use cityfix_domain::work::{checked_description, checked_note};
 use cityfix_domain::{
     City, Invalid, Move, MoveRefused, Priority, Resolution, ServiceRequest, Status, TimelineEntry,
     TimelineKind, TrackingNumber,
@@ -114,6 +114,19 @@ pub enum WorkAction {
         private: bool,
         reason: String,
     },
+    /// Moderation: the request hidden from public view (`hidden`), or shown again. The entry is
+    /// internal: nobody is told.
+    Hide {
+        hidden: bool,
+        reason: String,
+    },
+    /// Moderation: the public description replaced by `text`, the reporter's own kept for staff;
+    /// without `text`, the reporter's own restored. The entry is internal.
+    EditDescription {
+        #[serde(default)]
+        text: Option<String>,
+        reason: String,
+    },
 }
 
 /// The actor of what a reporter does with the token of their report.
@@ -190,6 +203,10 @@ impl WorkAction {
             WorkAction::Backlogged { .. } => "backlog",
             WorkAction::BacklogLifted { .. } => "backlog_lifted",
             WorkAction::MediaPrivacy { .. } => "media_privacy",
+            WorkAction::Hide { hidden: true, .. } => "hide",
+            WorkAction::Hide { hidden: false, .. } => "unhide",
+            WorkAction::EditDescription { text: Some(_), .. } => "edit_description",
+            WorkAction::EditDescription { text: None, .. } => "restore_description",
         }
     }
 }
@@ -620,6 +637,10 @@ fn work(
                 media: vec![key],
             })
         }
+        WorkAction::Hide { hidden, reason } => hide(current, *hidden, reason),
+        WorkAction::EditDescription { text, reason } => {
+            edit_description(current, text.as_deref(), reason)
+        }
         WorkAction::Refer { agency, note } => {
             let note = note_of("note", note)?;
             let Some(found) = city.agency(agency) else {
@@ -720,6 +741,91 @@ fn resident_work(
             })
         }
     }
+}
+
+/// What hiding `current` from public view, or showing it again, makes of it: refused when it is
+/// so already.
+fn hide(current: &ServiceRequest, hidden: bool, reason: &str) -> Result<Worked, Rejection> {
+    let reason = checked_note("reason", reason).map_err(Rejection::Invalid)?;
+    if current.hidden == hidden {
+        return Err(unchanged(
+            "hidden",
+            format!(
+                "request {} is {} already",
+                current.id,
+                if hidden { "hidden" } else { "shown" }
+            ),
+        ));
+    }
+    let mut changed = current.clone();
+    changed.hidden = hidden;
+    let said = if hidden {
+        format!("Hidden from public view: {reason}")
+    } else {
+        format!("Shown to the public again: {reason}")
+    };
+    Ok(moderated(changed, said))
+}
+
+/// What a new public description (`Some`), or the reporter's own restored (`None`), makes of
+/// `current`. The reporter's words are kept in `original_description` while another shows.
+fn edit_description(
+    current: &ServiceRequest,
+    text: Option<&str>,
+    reason: &str,
+) -> Result<Worked, Rejection> {
+    let reason = checked_note("reason", reason).map_err(Rejection::Invalid)?;
+    let mut changed = current.clone();
+    let said = match text {
+        Some(text) => {
+            let text = checked_description(text).map_err(Rejection::Invalid)?;
+            if current.description.as_deref() == Some(text.as_str()) {
+                return Err(unchanged(
+                    "description",
+                    "the public description reads so already".into(),
+                ));
+            }
+            if current.original_description.is_none() {
+                changed.original_description =
+                    Some(current.description.clone().unwrap_or_default());
+            }
+            changed.description = Some(text);
+            format!("Public description edited: {reason}")
+        }
+        None => {
+            let Some(original) = &current.original_description else {
+                return Err(unchanged(
+                    "description",
+                    format!(
+                        "request {} shows the reporter's own description",
+                        current.id
+                    ),
+                ));
+            };
+            changed.description = Some(original.clone()).filter(|text| !text.is_empty());
+            changed.original_description = None;
+            format!("The reporter's own description restored: {reason}")
+        }
+    };
+    Ok(moderated(changed, said))
+}
+
+/// The internal entry of a moderation: staff read why, nobody is told.
+fn moderated(changed: ServiceRequest, said: String) -> Worked {
+    Worked {
+        status: Some(changed.status),
+        changed,
+        kind: TimelineKind::Moderated,
+        note: Some(said),
+        public: false,
+        internal_note: None,
+        media: Vec::new(),
+    }
+}
+
+/// A refusal of a change that changes nothing.
+fn unchanged(field: &str, message: String) -> Rejection {
+    Rejection::Invalid(Invalid::field(field, message).with_code("unchanged"))
 }
 
 /// Refuses a change of priority or date to a request no longer being worked.
@@ -862,5 +968,63 @@ mod tests {
         );
         assert!(media_keys(&request, &["m-2".into()]).is_err());
         assert!(media_keys(&request, &["m".into()]).is_err());
+    }
+
+    #[test]
+    fn hiding_says_why_tells_nobody_and_refuses_what_already_is() {
+        let request = crate::testing::pothole("7K3M9QZ2");
+        let worked = hide(&request, true, " abusive words ").unwrap();
+        assert!(worked.changed.hidden);
+        assert!(!worked.public);
+        assert_eq!(worked.kind, TimelineKind::Moderated);
+        assert_eq!(
+            worked.note.as_deref(),
+            Some("Hidden from public view: abusive words")
+        );
+        assert!(hide(&worked.changed, true, "again").is_err());
+        assert!(
+            hide(&worked.changed, false, " ").is_err(),
+            "a reason is needed"
+        );
+        let shown = hide(&worked.changed, false, "cleaned up").unwrap();
+        assert!(!shown.changed.hidden);
+        assert!(hide(&request, false, "never hidden").is_err());
+    }
+
+    #[test]
+    fn an_edited_description_keeps_the_reporters_words_until_restored() {
+        let mut request = crate::testing::pothole("7K3M9QZ2");
+        request.description = Some("Big hole, call me on 555-0100".into());
+        let first = edit_description(&request, Some("Big hole"), "a phone number").unwrap();
+        assert_eq!(first.changed.description.as_deref(), Some("Big hole"));
+        assert_eq!(
+            first.changed.original_description.as_deref(),
+            Some("Big hole, call me on 555-0100")
+        );
+        assert!(!first.public);
+        // A second edit keeps the reporter's words, not the first edit's.
+        let second = edit_description(&first.changed, Some("A hole"), "shorter").unwrap();
+        assert_eq!(
+            second.changed.original_description, request.description,
+            "the original stays the reporter's"
+        );
+        assert!(edit_description(&second.changed, Some("A hole"), "same").is_err());
+        assert!(edit_description(&second.changed, Some("  "), "blank").is_err());
+        let long = "x".repeat(cityfix_domain::report::MAX_DESCRIPTION_CHARS + 1);
+        assert!(edit_description(&second.changed, Some(&long), "long").is_err());
+        let restored = edit_description(&second.changed, None, "was fine").unwrap();
+        assert_eq!(restored.changed.description, request.description);
+        assert_eq!(restored.changed.original_description, None);
+        assert!(edit_description(&restored.changed, None, "again").is_err());
+    }
+
+    #[test]
+    fn a_request_without_a_description_gets_one_and_goes_back_to_none() {
+        let request = crate::testing::pothole("7K3M9QZ2");
+        let edited = edit_description(&request, Some("Pothole by the school"), "clearer").unwrap();
+        assert_eq!(edited.changed.original_description.as_deref(), Some(""));
+        let restored = edit_description(&edited.changed, None, "undo").unwrap();
+        assert_eq!(restored.changed.description, None);
+        assert_eq!(restored.changed.original_description, None);
     }
 }

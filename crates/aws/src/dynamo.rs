@@ -771,6 +771,7 @@ impl RequestStore for DynamoStore {
             .filter(|r| query.updated_from.is_none_or(|from| r.updated_at >= from))
             .filter(|r| query.updated_to.is_none_or(|to| r.updated_at <= to))
             .filter(|r| !query.without_service_codes.contains(&r.service_code))
+            .filter(|r| !(query.without_hidden && r.hidden))
             .filter(|r| {
                 query.near.is_none_or(|near| {
                     distance_m(near.location.to_point(), r.location.to_point()) <= near.radius_m

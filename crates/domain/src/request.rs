@@ -71,6 +71,14 @@ pub struct ServiceRequest {
     /// When its department's supervisors were told it passed `expected_at` (once per request).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub breach_noticed_at: Option<DateTime<Utc>>,
+    /// Staff hid it from public view (moderation): no public list, read, map, feed or webhook
+    /// shows it; staff still read and work it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hidden: bool,
+    /// The reporter's own description, kept for staff while moderation shows the public an edited
+    /// one in `description`; `None` while the description is the reporter's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original_description: Option<String>,
     /// Where it came from: "web", or the name of the Open311 client.
     pub channel: String,
     pub requested_at: DateTime<Utc>,
@@ -106,6 +114,8 @@ pub enum TimelineKind {
     BacklogLifted,
     /// It passed its expected date while being worked, and the supervisors were told (internal).
     SlaBreached,
+    /// Staff hid or showed it again, or edited or restored its public description (internal).
+    Moderated,
 }
 
 /// One line of a request's history. Internal entries are for staff only.
@@ -170,6 +180,8 @@ impl ServiceRequest {
             backlogs: Vec::new(),
             supporters: 0,
             breach_noticed_at: None,
+            hidden: false,
+            original_description: None,
             channel: channel.to_string(),
             requested_at: now,
             updated_at: now,

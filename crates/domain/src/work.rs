@@ -69,6 +69,25 @@ pub fn checked_note(field: &str, text: &str) -> Result<String, Invalid> {
     Ok(text.to_string())
 }
 
+/// Checks a public description staff write in moderation: as a resident's (at most
+/// [`crate::report::MAX_DESCRIPTION_CHARS`], no control characters), trimmed and not blank.
+pub fn checked_description(text: &str) -> Result<String, Invalid> {
+    use crate::report::MAX_DESCRIPTION_CHARS;
+    crate::report::no_forbidden_char("description", text)?;
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(Invalid::missing("description", "description is empty"));
+    }
+    if text.chars().count() > MAX_DESCRIPTION_CHARS {
+        return Err(Invalid::field(
+            "description",
+            format!("description is longer than {MAX_DESCRIPTION_CHARS} characters"),
+        )
+        .with_code("too_long"));
+    }
+    Ok(text.to_string())
+}
+
 /// Why a staff move was refused before anything was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MoveRefused {
@@ -190,6 +209,9 @@ pub struct AuditState {
     pub agency: Option<String>,
     pub priority: Priority,
     pub expected_at: Option<DateTime<Utc>>,
+    /// Hidden from public view by moderation.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hidden: bool,
     pub version: u64,
 }
 
@@ -203,6 +225,7 @@ impl AuditState {
             agency: request.agency.clone(),
             priority: request.priority,
             expected_at: request.expected_at,
+            hidden: request.hidden,
             version: request.version,
         }
     }

@@ -900,6 +900,10 @@ fn search_sql(query: &RequestQuery) -> (String, Vec<String>) {
     if !query.statuses.is_empty() {
         conditions.push(status_condition(&query.statuses));
     }
+    if query.without_hidden {
+        // `hidden` is written only when true.
+        conditions.push("json_extract(doc, '$.hidden') IS NULL".into());
+    }
     if let Some(from) = query.requested_from {
         conditions.push("requested_at >= ?".into());
         values.push(timestamp(from));

@@ -100,14 +100,28 @@ pub async fn stored_request(
     store: &dyn RequestStore,
     typed: &str,
 ) -> Result<ServiceRequest, ApiError> {
-    let not_found = || {
-        ApiError::not_found(format!(
-            "there is no report with tracking number `{}`",
-            typed.chars().take(20).collect::<String>()
-        ))
-    };
-    let id = TrackingNumber::parse(typed).map_err(|_| not_found())?;
-    store.get(&id).await?.ok_or_else(not_found)
+    let id = TrackingNumber::parse(typed).map_err(|_| no_such_report(typed))?;
+    store.get(&id).await?.ok_or_else(|| no_such_report(typed))
+}
+
+/// The stored request of a tracking number as the public may read it: a request staff hid from
+/// public view is a 404 in the same words as one never made.
+pub async fn public_request(
+    store: &dyn RequestStore,
+    typed: &str,
+) -> Result<ServiceRequest, ApiError> {
+    let request = stored_request(store, typed).await?;
+    if request.hidden {
+        return Err(no_such_report(typed));
+    }
+    Ok(request)
+}
+
+fn no_such_report(typed: &str) -> ApiError {
+    ApiError::not_found(format!(
+        "there is no report with tracking number `{}`",
+        typed.chars().take(20).collect::<String>()
+    ))
 }
 
 impl IntoResponse for ApiError {

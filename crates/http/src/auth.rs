@@ -99,18 +99,23 @@ pub enum Act {
     Work,
     /// Archive a closed request by hand.
     Archive,
+    /// Moderate what the public reads: hide a request, edit its public description.
+    Moderate,
 }
 
 impl StaffClaims {
     /// Whether this person may take `act` on a request of `department`: staff in their own
     /// department, supervisors and admins anywhere, agents notes only, ethics officers on
-    /// confidential reports only (and nobody else on those).
+    /// confidential reports only (and nobody else on those). Moderation is for supervisors and
+    /// admins only: a confidential report is never public, so there is nothing to moderate.
     pub fn may_act(&self, act: Act, department: Option<&str>, confidential: bool) -> bool {
         match (self.role, confidential) {
-            (Role::Ethics, true) => true,
+            (Role::Ethics, true) => act != Act::Moderate,
             (Role::Ethics, false) | (_, true) => false,
             (Role::Agent, false) => act == Act::Annotate,
-            (Role::Staff, false) => act != Act::Archive && self.may_work(department),
+            (Role::Staff, false) => {
+                !matches!(act, Act::Archive | Act::Moderate) && self.may_work(department)
+            }
             (Role::Supervisor | Role::Admin, false) => true,
         }
     }

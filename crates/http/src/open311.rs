@@ -283,6 +283,7 @@ fn summary(kind: TimelineKind) -> &'static str {
         TimelineKind::Backlog => "Delayed by a backlog",
         TimelineKind::BacklogLifted => "Backlog lifted",
         TimelineKind::SlaBreached => "Past its expected date",
+        TimelineKind::Moderated => "Moderated",
     }
 }
 

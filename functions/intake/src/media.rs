@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::Intake;
-use cityfix_http::api::stored_request;
+use cityfix_http::api::{public_request, stored_request};
 
 type Shared = State<Arc<Intake>>;
 
@@ -222,7 +222,7 @@ async fn read(
     Path((id, file)): Path<(String, String)>,
     ApiQuery(ask): ApiQuery<ReadAsk>,
 ) -> Result<Response, ApiError> {
-    let request = stored_request(intake.deps.store.as_ref(), &id).await?;
+    let request = public_request(intake.deps.store.as_ref(), &id).await?;
     let key = key_of_file(&request, &file)
         .cloned()
         .unwrap_or_else(|| original_key(&request.id, &file));

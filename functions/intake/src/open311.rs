@@ -149,6 +149,8 @@ async fn request(State(intake): Shared, Path(file): Path<String>) -> Response {
         return not_found();
     };
     match intake.deps.store.get(&id).await {
+        // A request staff hid from public view reads as one never made.
+        Ok(Some(request)) if request.hidden => not_found(),
         Ok(Some(request)) => Open311Response::ok(
             format,
             "service_requests",
@@ -227,6 +229,7 @@ async fn search(State(intake): Shared, format: Format, RawQuery(query): RawQuery
     };
     let city = &intake.deps.city;
     query.without_service_codes = confidential_services(city);
+    query.without_hidden = true;
     let found = match intake.deps.store.search(&query).await {
         Ok(found) => found,
         Err(e) => return unavailable(format, e),

@@ -21,7 +21,7 @@ use cityfix_app::work::{
 use cityfix_domain::text::fingerprint;
 use cityfix_domain::work::checked_note;
 use cityfix_domain::{ServiceRequest, Status};
-use cityfix_http::api::{stored_request, ApiError};
+use cityfix_http::api::{public_request, stored_request, ApiError};
 use cityfix_http::json::read_json;
 use serde::Deserialize;
 use serde_json::json;
@@ -133,7 +133,7 @@ async fn support(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let body: SupportBody = read_json(&headers, &body)?;
-    let request = stored_request(intake.deps.store.as_ref(), &id).await?;
+    let request = public_request(intake.deps.store.as_ref(), &id).await?;
     let who = [&body.email, &body.phone, &body.device_id]
         .into_iter()
         .flatten()

@@ -257,3 +257,55 @@ async fn the_sample_batch_hands_back_only_its_poison_message() {
     );
     assert_eq!(fixture.receiver.got.lock().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_request_staff_hid_is_sent_to_no_webhook_and_an_edited_description_goes_as_edited() {
+    use cityfix_app::ports::RequestStore;
+    let fixture = Fixture::new(&["*"]).await;
+    let id = TrackingNumber::parse("7K3M-9QZ2").unwrap();
+    // a delivery queued while it was shown, then staff hide it
+    notify(&fixture.notify(), &acknowledged()).await.unwrap();
+    let jobs = fixture.queued().await;
+    assert_eq!(jobs.len(), 1);
+    let change = |change: fn(&mut cityfix_domain::ServiceRequest)| {
+        let store = fixture.world.store.clone();
+        let id = id.clone();
+        async move {
+            let mut request = store.get(&id).await.unwrap().unwrap();
+            change(&mut request);
+            let version = request.version;
+            request.version += 1;
+            let mut entry = cityfix_domain::TimelineEntry::submitted(request.updated_at);
+            entry.event_id = format!("moderated-{version}");
+            entry.public = false;
+            store.update(&request, version, &entry).await.unwrap();
+        }
+    };
+    change(|request| request.hidden = true).await;
+
+    // the queued delivery is dropped, and a new event queues none
+    let delivery = deliver(&fixture.webhooks(), &jobs[0]).await.unwrap();
+    assert!(matches!(delivery, Delivery::Dropped(_)), "{delivery:?}");
+    let another = NotifyEvent {
+        event_id: "7K3M-9QZ2/another".into(),
+        ..acknowledged()
+    };
+    let notified = notify(&fixture.notify(), &another).await.unwrap();
+    assert_eq!(notified.webhooks, 0);
+    assert!(fixture.queued().await.is_empty());
+    assert!(fixture.receiver.got.lock().unwrap().is_empty());
+
+    // shown again with an edited description: the receiver gets the edited words only
+    change(|request| {
+        request.hidden = false;
+        request.original_description = Some("Jo Bloggs dug this hole".into());
+        request.description = Some("A hole".into());
+    })
+    .await;
+    let delivery = deliver(&fixture.webhooks(), &jobs[0]).await.unwrap();
+    assert_eq!(delivery, Delivery::Delivered(200));
+    let got = fixture.receiver.got.lock().unwrap().clone();
+    let body = &got[0].1;
+    assert!(body.contains("\"A hole\""), "{body}");
+    assert!(!body.contains("Bloggs"), "{body}");
+}

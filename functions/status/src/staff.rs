@@ -103,6 +103,14 @@ pub fn staff_router(staff: Staff) -> Router {
             "/staff/v1/requests/{id}/referral",
             post(act_on::<ReferralBody>),
         )
+        .route(
+            "/staff/v1/requests/{id}/visibility",
+            post(act_on::<VisibilityBody>),
+        )
+        .route(
+            "/staff/v1/requests/{id}/description",
+            post(act_on::<DescriptionBody>),
+        )
         .route("/staff/v1/requests/{id}/media", post(media_form))
         .route("/staff/v1/requests/{id}/media/{file}", get(read_media))
         .route(
@@ -138,6 +146,8 @@ async fn read(
         if let Some(fields) = view.as_object_mut() {
             fields.insert("department".into(), json!(request.department));
             fields.insert("agency".into(), json!(request.agency));
+            // So a caller can be told it is not shown, rather than that it does not exist.
+            fields.insert("hidden".into(), json!(request.hidden));
         }
         return Ok(Json(view));
     }
@@ -178,6 +188,11 @@ async fn case_view(
         fields.insert("version".into(), json!(request.version));
         fields.insert("media".into(), json!(request.media));
         fields.insert("private_media".into(), json!(request.private_media));
+        fields.insert("hidden".into(), json!(request.hidden));
+        fields.insert(
+            "original_description".into(),
+            json!(request.original_description),
+        );
     }
     Ok(view)
 }
@@ -294,6 +309,7 @@ async fn queue(
             // The version a page's bulk action acts on, as a request's own page gives it.
             view["version"] = json!(request.version);
             view["assignee"] = json!(request.assignee);
+            view["hidden"] = json!(request.hidden);
             view
         })
         .collect();
@@ -441,6 +457,7 @@ fn permit(
         Act::Annotate => "add notes to",
         Act::Work => "change",
         Act::Archive => "archive",
+        Act::Moderate => "moderate",
     };
     Err(ApiError::new(
         StatusCode::FORBIDDEN,
@@ -730,6 +747,67 @@ impl WorkBody for ReferralBody {
             note: self.note,
         };
         Ok((Act::Work, action, self.expected_version))
+    }
+}
+
+/// The body of `POST …/visibility`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VisibilityBody {
+    /// True to hide the request from public view; false to show it again.
+    hidden: bool,
+    /// Why, for the audit log and the staff timeline.
+    reason: String,
+    #[serde(default)]
+    expected_version: Option<u64>,
+}
+
+/// Moderation: hides a request from every public output, or shows it again (supervisors, admins).
+impl WorkBody for VisibilityBody {
+    fn planned(self) -> Result<(Act, WorkAction, Option<u64>), ApiError> {
+        let action = WorkAction::Hide {
+            hidden: self.hidden,
+            reason: self.reason,
+        };
+        Ok((Act::Moderate, action, self.expected_version))
+    }
+}
+
+/// The body of `POST …/description`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DescriptionBody {
+    /// The description the public reads from now on; absent with `restore_original`.
+    #[serde(default)]
+    description: Option<String>,
+    /// True to show the reporter's own description again.
+    #[serde(default)]
+    restore_original: bool,
+    /// Why, for the audit log and the staff timeline.
+    reason: String,
+    #[serde(default)]
+    expected_version: Option<u64>,
+}
+
+/// Moderation: edits the public description, the reporter's own kept for staff, or restores it
+/// (supervisors, admins).
+impl WorkBody for DescriptionBody {
+    fn planned(self) -> Result<(Act, WorkAction, Option<u64>), ApiError> {
+        let text = match (self.description, self.restore_original) {
+            (Some(text), false) => Some(text),
+            (None, true) => None,
+            _ => {
+                return Err(unprocessable(
+                    "description",
+                    "send either a `description` or `restore_original: true`".into(),
+                ))
+            }
+        };
+        let action = WorkAction::EditDescription {
+            text,
+            reason: self.reason,
+        };
+        Ok((Act::Moderate, action, self.expected_version))
     }
 }
 

@@ -1151,3 +1151,176 @@ async fn an_update_shows_at_most_five_photos_and_six_are_refused_whole() {
     let timeline = fixture.world.store.timeline(&before.id).await.unwrap();
     assert_eq!(timeline.last().unwrap().media.len(), 5);
 }
+
+#[tokio::test]
+async fn only_supervisors_and_admins_moderate_with_a_reason_audited_and_told_to_nobody() {
+    // (caller, hide, edit the description) → allowed
+    let table = [
+        (AGENT, false),
+        (CREW, false),
+        (OTHER_CREW, false),
+        (SUPERVISOR, true),
+        (ADMIN, true),
+        (ETHICS, false),
+    ];
+    for (caller, allowed) in table {
+        let fixture = Fixture::new().await;
+        let actions = [
+            (
+                "visibility",
+                json!({ "hidden": true, "reason": "abusive words" }),
+            ),
+            (
+                "description",
+                json!({ "description": "A pothole", "reason": "a name in it" }),
+            ),
+        ];
+        for (action, body) in actions {
+            let (status, answer) = fixture.post(caller, action, body).await;
+            let expected = if allowed {
+                StatusCode::OK
+            } else {
+                StatusCode::FORBIDDEN
+            };
+            assert_eq!(status, expected, "{:?} {action}: {answer}", caller.role);
+        }
+        let stored = fixture.stored().await;
+        assert_eq!(stored.hidden, allowed, "{:?}", caller.role);
+        assert_eq!(stored.original_description.is_some(), allowed);
+    }
+}
+
+#[tokio::test]
+async fn a_hidden_request_and_an_edited_description_are_marked_for_staff_and_undone() {
+    let fixture = Fixture::new().await;
+    let mut described = fixture.stored().await;
+    let reporters = "Hole outside number 12, Jo Bloggs next door is a menace";
+    described.description = Some(reporters.into());
+    force_status(&fixture.world.store, described, Status::Open, "described").await;
+
+    // a reason is required, and a body must say what it asks
+    let (status, answer) = fixture
+        .post(
+            SUPERVISOR,
+            "visibility",
+            json!({ "hidden": true, "reason": " " }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    let (status, answer) = fixture
+        .post(
+            SUPERVISOR,
+            "description",
+            json!({ "description": "x", "restore_original": true, "reason": "both" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert!(!fixture.stored().await.hidden);
+
+    // when a supervisor hides it and edits its description
+    let (status, answer) = fixture
+        .post(
+            SUPERVISOR,
+            "visibility",
+            json!({ "hidden": true, "reason": "abusive words" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (status, answer) = fixture
+        .post(
+            SUPERVISOR,
+            "description",
+            json!({ "description": "A pothole by the kerb", "reason": "a neighbour's name" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+
+    // then staff read both marked, with the reporter's words and why on the internal timeline
+    let path = format!("/staff/v1/requests/{POTHOLE}");
+    let (_, case) = fixture.call(CREW, "GET", &path, None, None).await;
+    assert_eq!(case["hidden"], json!(true), "{case}");
+    assert_eq!(case["description"], json!("A pothole by the kerb"));
+    assert_eq!(case["original_description"], json!(reporters));
+    let moderated: Vec<&Value> = case["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|entry| entry["kind"] == "moderated")
+        .collect();
+    assert_eq!(moderated.len(), 2, "{case}");
+    assert!(moderated
+        .iter()
+        .all(|entry| entry["public"] == json!(false)));
+    assert!(moderated[0]["note"]
+        .as_str()
+        .unwrap()
+        .contains("abusive words"));
+    let (_, caller_view) = fixture.call(AGENT, "GET", &path, None, None).await;
+    assert_eq!(caller_view["hidden"], json!(true), "{caller_view}");
+    let (_, queue) = fixture
+        .call(CREW, "GET", "/staff/v1/queue", None, None)
+        .await;
+    assert_eq!(queue["requests"][0]["hidden"], json!(true), "{queue}");
+
+    // and the audit log has who, what and why, the hiding before and after
+    let stored = fixture.stored().await;
+    let audit = fixture
+        .world
+        .store
+        .audit(&cityfix_app::ports::AuditQuery {
+            request: Some(stored.id.clone()),
+            actor: None,
+            from: chrono::Utc::now() - chrono::Duration::hours(1),
+            to: chrono::Utc::now() + chrono::Duration::hours(1),
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    let actions: Vec<&str> = audit.iter().map(|r| r.action.as_str()).collect();
+    assert!(
+        actions.ends_with(&["hide", "edit_description"]),
+        "{actions:?}"
+    );
+    let hiding = &audit[audit.len() - 2];
+    assert!((!hiding.before.hidden) && hiding.after.hidden);
+    assert_eq!(hiding.actor, SUPERVISOR.sub);
+    assert!(audit[audit.len() - 1]
+        .note
+        .as_deref()
+        .unwrap()
+        .contains("a neighbour's name"));
+    // nobody is told of moderation
+    assert!(fixture.deliver().await.is_empty());
+
+    // when an admin undoes both
+    let (status, answer) = fixture
+        .post(
+            ADMIN,
+            "visibility",
+            json!({ "hidden": false, "reason": "reviewed" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (status, answer) = fixture
+        .post(
+            ADMIN,
+            "description",
+            json!({ "restore_original": true, "reason": "reviewed" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let stored = fixture.stored().await;
+    assert!(!stored.hidden);
+    assert_eq!(stored.description.as_deref(), Some(reporters));
+    assert_eq!(stored.original_description, None);
+    // and undoing again changes nothing
+    let (status, answer) = fixture
+        .post(
+            ADMIN,
+            "description",
+            json!({ "restore_original": true, "reason": "again" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(answer["error"]["code"], "unchanged");
+}

@@ -1201,3 +1201,85 @@ pub async fn an_information_request_is_saved_once_and_read_by_its_tracking_numbe
     let other = id("Q7KM4X2Q");
     assert_eq!(store.information_request(&other).await.unwrap(), None);
 }
+
+/// Moderation lives on the request: its marks come back as written, and a search that asks
+/// leaves hidden requests out before it pages (a public page is never short for them).
+pub async fn a_moderated_request_keeps_its_marks_and_public_searches_leave_hidden_ones_out(
+    store: &dyn RequestStore,
+) {
+    for (n, minute) in [1, 2, 3].into_iter().enumerate() {
+        store
+            .create(&new_request(&format!("MMMM-000{n}"), "pothole", minute))
+            .await
+            .unwrap();
+    }
+    let moderate = |tracking: &'static str, hidden: bool, minute: u32| async move {
+        let mut request = store.get(&id(tracking)).await.unwrap().unwrap();
+        let expected = request.version;
+        request.version += 1;
+        request.hidden = hidden;
+        request.original_description = hidden.then(|| "Deep hole by the curb".to_string());
+        request.description = Some(
+            if hidden {
+                "A hole"
+            } else {
+                "Deep hole by the curb"
+            }
+            .into(),
+        );
+        let entry = TimelineEntry {
+            event_id: format!("moderated-{minute}"),
+            kind: TimelineKind::Moderated,
+            public: false,
+            ..routed_entry(minute)
+        };
+        store.update(&request, expected, &entry).await.unwrap();
+        request
+    };
+    let hidden = moderate("MMMM-0001", true, 5).await;
+    assert_eq!(store.get(&hidden.id).await.unwrap(), Some(hidden.clone()));
+    let ids = |found: Vec<ServiceRequest>| {
+        found
+            .into_iter()
+            .map(|r| r.id.to_string())
+            .collect::<Vec<_>>()
+    };
+    let public = |page: u32, near: bool| RequestQuery {
+        without_hidden: true,
+        near: near.then_some(cityfix_app::ports::Near {
+            location: cityfix_domain::Location::new(41.7677, -72.67602).unwrap(),
+            radius_m: 200.0,
+        }),
+        page,
+        page_size: 1,
+        ..RequestQuery::default()
+    };
+    for near in [false, true] {
+        assert_eq!(
+            ids(store.search(&public(1, near)).await.unwrap()),
+            ["MMMM-0002"]
+        );
+        assert_eq!(
+            ids(store.search(&public(2, near)).await.unwrap()),
+            ["MMMM-0000"]
+        );
+        assert!(store.search(&public(3, near)).await.unwrap().is_empty());
+    }
+    let everything = RequestQuery {
+        page: 1,
+        page_size: 10,
+        ..RequestQuery::default()
+    };
+    assert_eq!(
+        ids(store.search(&everything).await.unwrap()),
+        ["MMMM-0002", "MMMM-0001", "MMMM-0000"]
+    );
+    // shown again, it is listed again
+    let shown = moderate("MMMM-0001", false, 6).await;
+    assert_eq!(store.get(&shown.id).await.unwrap(), Some(shown));
+    let all_public = RequestQuery {
+        page_size: 10,
+        ..public(1, false)
+    };
+    assert_eq!(ids(store.search(&all_public).await.unwrap()).len(), 3);
+}
