@@ -189,12 +189,7 @@ mod tests {
         let points = write(
             dir.path(),
             "points.csv",
-            "id,lat,long
-downtown,41.7610,-72.6890
-hole,41.7645,-72.6855
-two,41.7510,-72.6875
-out,41.7000,-72.6000
-",
+            "id,lat,long\ndowntown,41.7610,-72.6890\nhole,41.7645,-72.6855\ntwo,41.7425,-72.6875\nroad,41.75125,-72.6875\nout,41.7000,-72.6000\n",
         );
         let check = CheckRouting {
             areas: Some((&areas, "name")),
@@ -214,7 +209,7 @@ out,41.7000,-72.6000
         check_routing(&check, &mut out).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "id,area,line\ndowntown,Downtown,\nhole,,\ntwo,Two Parts,\nroad,,Route 44\nout,,\n"
+            "id,area,line\ndowntown,Downtown,\nhole,,\ntwo,Two Parts,\nroad,,Route 44 (CTDOT)\nout,,\n"
         );
     }
 
