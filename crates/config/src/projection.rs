@@ -22,7 +22,7 @@ pub(crate) enum System {
     /// WGS 84 longitude / latitude in degrees: positions are read as they are.
     Wgs84 { name: String },
     /// Any other system proj4rs knows: positions are reprojected.
-    Other(Reprojection),
+    Other(Box<Reprojection>),
 }
 
 impl System {
@@ -108,7 +108,7 @@ pub(crate) fn system_named(name: &str) -> Result<System, String> {
     };
     let code = epsg_code(name).ok_or_else(unknown)?;
     let proj = Proj::from_epsg_code(code).map_err(|_| unknown())?;
-    Reprojection::new(name, proj).map(System::Other)
+    Reprojection::new(name, proj).map(|r| System::Other(Box::new(r)))
 }
 
 /// The name a WKT definition gives its system: the first quoted string (`PROJCS["NAD83 / ..."`).
@@ -136,7 +136,7 @@ pub(crate) fn system_of_wkt(wkt: &str) -> Result<System, String> {
         .map_err(|e| {
             format!("the layer is in `{name}`, a coordinate system cityfix cannot read ({e}); {EXPORT_AS_WGS84}")
         })?;
-    Reprojection::new(&name, proj).map(System::Other)
+    Reprojection::new(&name, proj).map(|r| System::Other(Box::new(r)))
 }
 
 #[cfg(test)]
@@ -153,7 +153,7 @@ mod tests {
 
     fn reprojection(system: System) -> Reprojection {
         match system {
-            System::Other(reprojection) => reprojection,
+            System::Other(reprojection) => *reprojection,
             System::Wgs84 { name } => panic!("{name} read as WGS 84"),
         }
     }

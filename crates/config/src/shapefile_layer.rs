@@ -233,6 +233,9 @@ fn ring<P: shapefile::record::traits::HasXY>(ring: &PolygonRing<P>) -> (bool, Ve
     }
 }
 
+/// A polygon's rings of positions, the outer ring first.
+type Rings = Vec<Vec<Vec<f64>>>;
+
 fn polygons(rings: Vec<(bool, Vec<Vec<f64>>)>) -> geojson::Value {
     let as_line = |positions: &[Vec<f64>]| {
         LineString(
@@ -242,7 +245,7 @@ fn polygons(rings: Vec<(bool, Vec<Vec<f64>>)>) -> geojson::Value {
                 .collect(),
         )
     };
-    let mut shells: Vec<(Polygon<f64>, Vec<Vec<Vec<f64>>>)> = Vec::new();
+    let mut shells: Vec<(Polygon<f64>, Rings)> = Vec::new();
     let mut holes = Vec::new();
     for (outer, mut positions) in rings {
         positions.reverse();

@@ -200,7 +200,9 @@ fn geometry_of(blob: &[u8]) -> Result<Option<geojson::Value>, String> {
         .ok_or("the geometry is cut short in its header")?;
     let parsed = wkb::reader::read_wkb(wkb)
         .map_err(|e| format!("the geometry's WKB cannot be read: {e}"))?;
-    let geometry: geo_types::Geometry<f64> = parsed.to_geometry();
+    let geometry: geo_types::Geometry<f64> = parsed
+        .try_to_geometry()
+        .ok_or("the geometry is an empty point, or a MultiPoint holding one")?;
     Ok(Some(geojson::Value::from(&geometry)))
 }
 
