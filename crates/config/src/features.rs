@@ -6,6 +6,7 @@ use std::path::Path;
 use geo::{Coord, LineString, MultiPolygon, Polygon};
 
 use crate::files::read_text;
+use crate::layer_file::read_layer_features;
 use crate::ConfigError;
 
 /// The properties of a GeoJSON feature.
@@ -21,8 +22,11 @@ pub(crate) fn feature_fault(path: &Path, name: &str, message: &str) -> ConfigErr
     }
 }
 
-/// The features of a GeoJSON FeatureCollection; a file that is not one, or has no features, is a fault.
-pub(crate) fn read_collection(path: &Path) -> Result<Vec<geojson::Feature>, ConfigError> {
+/// The features of a GeoJSON FeatureCollection as stored, with the name its old `crs` member
+/// gives its coordinate system, if it has one; a file that is not a FeatureCollection is a fault.
+pub(crate) fn read_geojson(
+    path: &Path,
+) -> Result<(Vec<geojson::Feature>, Option<String>), ConfigError> {
     let text = read_text(path)?;
     let layer_fault = |field: Option<&str>, message: String| ConfigError {
         file: path.into(),
@@ -37,44 +41,25 @@ pub(crate) fn read_collection(path: &Path) -> Result<Vec<geojson::Feature>, Conf
             geojson::FeatureCollection::try_from(g)
                 .map_err(|e| layer_fault(None, format!("is not a FeatureCollection: {e}")))
         })?;
-    if let Some(crs) = collection
+    let crs = match collection
         .foreign_members
         .as_ref()
         .and_then(|members| members.get("crs"))
     {
-        check_crs(crs).map_err(|message| layer_fault(Some("crs"), message))?;
-    }
-    if collection.features.is_empty() {
-        return Err(layer_fault(
-            Some("features"),
-            "the layer has no features".into(),
-        ));
-    }
-    Ok(collection.features)
-}
-
-/// The names the old GeoJSON `crs` member gives WGS 84 longitude / latitude, the only system
-/// read (RFC 7946 dropped the member; files exported before it still carry it).
-const WGS84_NAMES: [&str; 6] = [
-    "urn:ogc:def:crs:ogc:1.3:crs84",
-    "urn:ogc:def:crs:epsg::4326",
-    "urn:ogc:def:crs:epsg:4326",
-    "epsg:4326",
-    "ogc:crs84",
-    "crs84",
-];
-
-/// A `crs` member must name WGS 84; a projected system (State Plane feet, Web Mercator) is
-/// refused with how to export the layer in WGS 84, since its numbers are not degrees.
-fn check_crs(crs: &serde_json::Value) -> Result<(), String> {
-    let name = crs
-        .pointer("/properties/name")
-        .and_then(|n| n.as_str())
-        .ok_or("the `crs` member names no coordinate system (`properties.name`)")?;
-    if WGS84_NAMES.contains(&name.trim().to_lowercase().as_str()) {
-        return Ok(());
-    }
-    Err(format!("the layer is in `{name}`, not WGS 84 longitude / latitude; cityfix does not reproject yet: export it as EPSG:4326 (in QGIS: Export > Save Features As, CRS EPSG:4326)"))
+        Some(crs) => Some(
+            crs.pointer("/properties/name")
+                .and_then(|n| n.as_str())
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    layer_fault(
+                        Some("crs"),
+                        "the `crs` member names no coordinate system (`properties.name`)".into(),
+                    )
+                })?,
+        ),
+        None => None,
+    };
+    Ok((collection.features, crs))
 }
 
 /// The features of a FeatureCollection, each with its name; names must be present and unique.
@@ -82,7 +67,7 @@ pub(crate) fn read_features(
     path: &Path,
     name_property: &str,
 ) -> Result<Vec<(String, geojson::Feature)>, ConfigError> {
-    let collection = read_collection(path)?;
+    let collection = read_layer_features(path)?.features;
     let layer_fault = |entry: Option<String>, field: Option<&str>, message: String| ConfigError {
         file: path.into(),
         entry,
@@ -106,7 +91,7 @@ pub(crate) fn read_features(
             .to_string();
         if !names.insert(name.clone()) {
             return Err(layer_fault(
-                Some(format!("feature `{name}`")),
+                Some(format!("feature `{name}` (index {index})")),
                 Some(name_property),
                 "the name is used by another feature".into(),
             ));
@@ -122,7 +107,14 @@ pub(crate) fn to_coord(position: &[f64]) -> Result<Coord<f64>, String> {
         [long, lat, ..] => (*long, *lat),
         _ => return Err("a position has fewer than two numbers".into()),
     };
-    if !(-180.0..=180.0).contains(&long) || !(-90.0..=90.0).contains(&lat) {
+    let in_world =
+        |long: f64, lat: f64| (-180.0..=180.0).contains(&long) && (-90.0..=90.0).contains(&lat);
+    if !in_world(long, lat) {
+        if in_world(lat, long) {
+            return Err(format!(
+                "position [{long}, {lat}] has a latitude beyond 90°: longitude and latitude are swapped (GeoJSON is [longitude, latitude])"
+            ));
+        }
         return Err(format!(
             "position [{long}, {lat}] is outside the world; GeoJSON is [longitude, latitude]"
         ));
@@ -157,34 +149,4 @@ pub(crate) fn to_multipolygon(
         result.push(Polygon::new(ring(exterior)?, interiors));
     }
     Ok(MultiPolygon(result))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn layer_with_crs(name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("layer.geojson");
-        let text = format!(
-            r#"{{"type":"FeatureCollection","crs":{{"type":"name","properties":{{"name":"{name}"}}}},"features":[{{"type":"Feature","properties":{{"name":"A"}},"geometry":{{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}}}}]}}"#
-        );
-        std::fs::write(&path, text).unwrap();
-        (dir, path)
-    }
-
-    #[test]
-    fn the_old_crs_member_is_read_when_it_names_wgs84_and_refused_when_projected() {
-        for name in ["urn:ogc:def:crs:OGC:1.3:CRS84", "EPSG:4326"] {
-            let (_dir, path) = layer_with_crs(name);
-            assert_eq!(read_collection(&path).unwrap().len(), 1, "{name}");
-        }
-        let (_dir, path) = layer_with_crs("urn:ogc:def:crs:EPSG::2234");
-        let err = read_collection(&path).unwrap_err();
-        assert_eq!(err.field.as_deref(), Some("crs"));
-        assert!(
-            err.message.contains("EPSG::2234") && err.message.contains("EPSG:4326"),
-            "{err}"
-        );
-    }
 }

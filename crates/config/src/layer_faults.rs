@@ -11,7 +11,8 @@ use geo::{
 
 use cityfix_domain::Area;
 
-use crate::features::{read_collection, to_multipolygon, Properties};
+use crate::features::{to_multipolygon, Properties};
+use crate::layer_file::{read_layer_features, LayerFeatures, LayerSource};
 use crate::repair::diagnose;
 use crate::ConfigError;
 
@@ -189,6 +190,8 @@ pub struct CheckedArea {
 #[derive(Debug, Clone)]
 pub struct CheckedLayer {
     pub path: PathBuf,
+    /// The format and coordinate system the layer was read from.
+    pub source: LayerSource,
     pub name_property: String,
     pub areas: Vec<CheckedArea>,
     pub faults: Vec<LayerFault>,
@@ -201,12 +204,24 @@ pub struct RepairedLayer {
     pub repairs: Vec<LayerFault>,
 }
 
-/// Reads an area layer and checks every feature, repairing what can be repaired. Only a file
-/// that cannot be read as a layer at all is an error; every feature's fault is in the result.
+/// Reads an area layer (any format [`read_layer_features`] reads) and checks every feature,
+/// repairing what can be repaired. Only a file that cannot be read as a layer at all is an
+/// error; every feature's fault is in the result.
 pub fn check_area_layer(path: &Path, name_property: &str) -> Result<CheckedLayer, ConfigError> {
-    let features = read_collection(path)?;
+    Ok(check_area_features(
+        path,
+        name_property,
+        read_layer_features(path)?,
+    ))
+}
+
+/// Checks the features read from `path` (by [`read_layer_features`] or another reader) as an
+/// area layer, as [`check_area_layer`] does.
+pub fn check_area_features(path: &Path, name_property: &str, read: LayerFeatures) -> CheckedLayer {
+    let LayerFeatures { features, source } = read;
     let mut layer = CheckedLayer {
         path: path.to_path_buf(),
+        source,
         name_property: name_property.to_string(),
         areas: Vec::new(),
         faults: Vec::new(),
@@ -263,7 +278,7 @@ pub fn check_area_layer(path: &Path, name_property: &str) -> Result<CheckedLayer
             properties: feature.properties.unwrap_or_default(),
         });
     }
-    Ok(layer)
+    layer
 }
 
 fn feature_shape(feature: &geojson::Feature) -> Result<MultiPolygon<f64>, (FaultKind, String)> {

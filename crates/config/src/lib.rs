@@ -13,17 +13,23 @@ mod checks;
 mod features;
 mod files;
 mod layer_faults;
+mod layer_file;
 mod layers;
+mod projection;
 mod repair;
 mod responses;
 pub mod routing_check;
+mod shapefile_layer;
 mod site;
 
 pub use answers::{read_answers, Answer, AnswerText, Link};
 pub use features::Properties;
 pub use layer_faults::{
-    check_area_layer, CheckedArea, CheckedLayer, FaultKind, LayerFault, RepairedLayer, Verdict,
-    ROUNDING_M2, SLIVER_MAX_M2,
+    check_area_features, check_area_layer, CheckedArea, CheckedLayer, FaultKind, LayerFault,
+    RepairedLayer, Verdict, ROUNDING_M2, SLIVER_MAX_M2,
+};
+pub use layer_file::{
+    features_in_wgs84, read_layer_features, DeclaredSystem, LayerFeatures, LayerFormat, LayerSource,
 };
 pub use layers::{read_area_layer, read_lines, LineProperties};
 pub use site::{read_site, Site, BUILT_IN_LANGUAGES};
@@ -630,5 +636,44 @@ mod tests {
         });
         let err = loaded.unwrap_err();
         assert_eq!(err.field.as_deref(), Some("owner"), "{err}");
+    }
+
+    #[test]
+    fn a_city_folder_takes_a_shapefile_layer_in_state_plane_feet() {
+        let dir = tempfile::tempdir().unwrap();
+        copy_demo_city(dir.path());
+        let formats =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/layers/formats");
+        for extension in ["shp", "shx", "dbf", "prj", "cpg"] {
+            let name = format!("roads-ct-feet.{extension}");
+            std::fs::copy(formats.join(&name), dir.path().join("lines").join(&name)).unwrap();
+        }
+        let routing = dir.path().join("routing.toml");
+        let text = std::fs::read_to_string(&routing).unwrap();
+        std::fs::write(
+            &routing,
+            text.replace("lines/state-roads.geojson", "lines/roads-ct-feet.shp"),
+        )
+        .unwrap();
+        let city = load_city(dir.path()).unwrap();
+        let lines = &city.places.lines[0].lines;
+        let found: Vec<(&str, &str, f64)> = lines
+            .iter()
+            .map(|l| (l.name.as_str(), l.owner.as_str(), l.buffer_m))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("Route 44", "CTDOT", 20.0),
+                ("I-84 ramps", "CTDOT", 25.0),
+                ("I-84 ramps", "CTDOT", 25.0)
+            ]
+        );
+        // The script drew Route 44 from (-72.700, 41.750), in feet; it is read back in degrees.
+        let start = lines[0].shape.0[0];
+        assert!(
+            (start.x + 72.7).abs() < 1e-7 && (start.y - 41.75).abs() < 1e-7,
+            "{start:?}"
+        );
     }
 }

@@ -46,6 +46,9 @@ pub fn check_routing(
     let areas: Option<(Vec<Area>, AreaIndex)> = match check.areas {
         Some((path, name_property)) => {
             let mut layer = check_area_layer(path, name_property)?;
+            if layer.source.reprojected {
+                eprintln!("{}: read as {}", path.display(), layer.source);
+            }
             if check.partition {
                 layer.resolve_partition();
             }
@@ -170,6 +173,43 @@ mod tests {
                 in_overlapping_areas: 1,
                 on_a_line: 0
             }
+        );
+    }
+
+    #[test]
+    fn shapefile_areas_and_lines_in_state_plane_feet_are_routed_on_in_degrees() {
+        let dir = tempfile::tempdir().unwrap();
+        let formats =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/layers/formats");
+        let (areas, lines) = (
+            formats.join("wards-ct-feet.shp"),
+            formats.join("roads-ct-feet.shp"),
+        );
+        // Inside Downtown, in its hole, in the second part of Two Parts, on Route 44, outside.
+        let points = write(
+            dir.path(),
+            "points.csv",
+            "id,lat,long\ndowntown,41.7610,-72.6890\nhole,41.7645,-72.6855\ntwo,41.7425,-72.6875\nroad,41.75125,-72.6875\nout,41.7000,-72.6000\n",
+        );
+        let check = CheckRouting {
+            areas: Some((&areas, "name")),
+            partition: true,
+            lines: Some((
+                &lines,
+                LineProperties {
+                    name: "name".into(),
+                    owner: "owner".into(),
+                    buffer: Some("buffer_m".into()),
+                    default_buffer_m: 15.0,
+                },
+            )),
+            points: &points,
+        };
+        let mut out = Vec::new();
+        check_routing(&check, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "id,area,line\ndowntown,Downtown,\nhole,,\ntwo,Two Parts,\nroad,,Route 44 (CTDOT)\nout,,\n"
         );
     }
 

@@ -1,6 +1,7 @@
 //! The local runner: every function in one process on embedded storage, fed the way Lambda feeds them.
 
 pub mod commands;
+mod geopackage;
 mod outbox_page;
 mod site;
 pub mod stages;

@@ -4,7 +4,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use cityfix_config::{check_area_layer, read_city_boundary, CheckedLayer, Verdict};
+use cityfix_config::{
+    check_area_features, check_area_layer, read_city_boundary, CheckedLayer, Verdict,
+};
+
+use crate::geopackage::{is_geopackage, read_geopackage};
 
 /// The exit status of each verdict (1 is a layer that could not be read, 2 bad arguments).
 pub const USABLE: u8 = 0;
@@ -13,7 +17,8 @@ pub const UNUSABLE: u8 = 4;
 
 #[derive(clap::Args)]
 pub struct CheckLayerArgs {
-    /// The area layer: a GeoJSON FeatureCollection of Polygon / MultiPolygon features.
+    /// The area layer of Polygon / MultiPolygon features: GeoJSON, an ESRI Shapefile (the .shp,
+    /// with its .dbf and .prj beside it) or a GeoPackage (.gpkg, its first feature table).
     file: PathBuf,
     /// The feature property that names an area.
     #[arg(long, default_value = "name")]
@@ -33,6 +38,7 @@ pub struct CheckLayerArgs {
 /// Prints one line per fault on stdout and the verdict on stderr; the exit status is the verdict.
 pub fn run(args: CheckLayerArgs) -> anyhow::Result<ExitCode> {
     let layer = check_layer(&args)?;
+    eprintln!("{}: read as {}", args.file.display(), layer.source);
     for fault in &layer.faults {
         println!("{fault}");
     }
@@ -67,7 +73,15 @@ pub fn run(args: CheckLayerArgs) -> anyhow::Result<ExitCode> {
 
 /// The layer checked as the arguments ask.
 pub fn check_layer(args: &CheckLayerArgs) -> anyhow::Result<CheckedLayer> {
-    let mut layer = check_area_layer(&args.file, &args.name_property)?;
+    let mut layer = if is_geopackage(&args.file) {
+        check_area_features(
+            &args.file,
+            &args.name_property,
+            read_geopackage(&args.file)?,
+        )
+    } else {
+        check_area_layer(&args.file, &args.name_property)?
+    };
     if let Some(city) = &args.city {
         layer.check_within(&read_city_boundary(city)?);
     }
@@ -171,5 +185,87 @@ mod tests {
         let found: Vec<FaultKind> = layer.faults.iter().map(|f| f.kind).collect();
         assert_eq!(found, [FaultKind::Swapped, FaultKind::OutsideCity]);
         assert_eq!(layer.verdict(), Verdict::Unusable);
+    }
+
+    fn formats(file: &str) -> CheckLayerArgs {
+        let mut arguments = args(&format!("formats/{file}"));
+        arguments.city = Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/hartford"));
+        arguments
+    }
+
+    #[test]
+    fn a_shapefile_in_state_plane_feet_is_checked_in_the_city_and_says_it_was_reprojected() {
+        let layer = check_layer(&formats("wards-ct-feet.shp")).unwrap();
+        assert_eq!(layer.faults, [], "{:?}", layer.faults);
+        assert_eq!(layer.verdict(), Verdict::Usable);
+        assert_eq!(
+            layer.source.to_string(),
+            "ESRI Shapefile in `NAD_1983_StatePlane_Connecticut_FIPS_0600_Feet`, reprojected to WGS 84 longitude / latitude"
+        );
+        let names: Vec<&str> = layer.areas.iter().map(|a| a.area.name.as_str()).collect();
+        assert_eq!(names, ["Downtown", "Two Parts", "Café Sur"]);
+    }
+
+    #[test]
+    fn a_shapefile_null_shape_and_missing_and_repeated_names_are_named_by_index() {
+        let mut arguments = formats("wards-latin1.shp");
+        arguments.name_property = "NAME".into();
+        let layer = check_layer(&arguments).unwrap();
+        let found: Vec<(usize, FaultKind)> =
+            layer.faults.iter().map(|f| (f.index, f.kind)).collect();
+        assert_eq!(
+            found,
+            [
+                (1, FaultKind::NoGeometry),
+                (2, FaultKind::NoName),
+                (3, FaultKind::RepeatedName)
+            ]
+        );
+        assert!(layer.faults[1].to_string().contains("feature 2 (index 2)"));
+        assert_eq!(layer.areas[0].area.name, "Peñón");
+        assert_eq!(layer.verdict(), Verdict::Unusable);
+    }
+
+    #[test]
+    fn a_geopackage_in_state_plane_feet_is_checked_and_written_as_geojson_in_wgs84() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("wards.geojson");
+        let mut arguments = formats("wards-ct-feet.gpkg");
+        let layer = check_layer(&arguments).unwrap();
+        assert_eq!(layer.faults, [], "{:?}", layer.faults);
+        assert_eq!(
+            layer.source.to_string(),
+            "GeoPackage in `EPSG:2234`, reprojected to WGS 84 longitude / latitude"
+        );
+        arguments.repair = Some(out.clone());
+        assert_eq!(run(arguments).unwrap(), ExitCode::from(USABLE));
+        let written = cityfix_config::read_layer_features(&out).unwrap();
+        assert!(!written.source.reprojected);
+        assert_eq!(written.features.len(), 2);
+        assert_eq!(
+            written.features[0].property("name"),
+            Some(&serde_json::json!("Downtown"))
+        );
+        assert_eq!(
+            written.features[0].property("ward_no"),
+            Some(&serde_json::json!(1))
+        );
+        let again = check_layer(&CheckLayerArgs {
+            file: out,
+            ..formats("wards-ct-feet.gpkg")
+        })
+        .unwrap();
+        assert_eq!(again.verdict(), Verdict::Usable);
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_geopackage_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("wards.gpkg");
+        std::fs::write(&fake, "not SQLite").unwrap();
+        let mut arguments = formats("wards-ct-feet.gpkg");
+        arguments.file = fake;
+        let err = check_layer(&arguments).err().unwrap().to_string();
+        assert!(err.contains("cannot be read as a GeoPackage"), "{err}");
     }
 }
