@@ -8,6 +8,8 @@ import { plural, t } from './i18n.js';
 export const catalogue = {
   services: [],
   byCode: new Map(),
+  // Confidential services (misconduct): only on their own form, never in the public list.
+  confidential: [],
   loaded: false,
 };
 
@@ -58,7 +60,9 @@ export async function loadServices() {
   $('service-count').textContent = t('what.loading');
   try {
     const { body } = await api('/services');
-    const services = Array.isArray(body && body.services) ? body.services : [];
+    const all = Array.isArray(body && body.services) ? body.services : [];
+    const services = all.filter((s) => !s.confidential);
+    catalogue.confidential = all.filter((s) => s.confidential);
     catalogue.services = services;
     catalogue.byCode = new Map(services.map((s) => [s.service_code, s]));
     catalogue.loaded = true;

@@ -507,6 +507,19 @@ impl Compose<'_> {
         format!("{}/#/requests/{id}", self.settings.public_url)
     }
 
+    /// Where the reader follows this request: its public page, or for a confidential report
+    /// (which has none) the page that reads it by the reporter's key.
+    fn track_link(&self) -> String {
+        let confidential = self
+            .city
+            .service(&self.request.service_code)
+            .is_some_and(|service| service.confidential);
+        match confidential {
+            true => format!("{}/#/confidential/follow", self.settings.public_url),
+            false => self.link(self.request.id.as_str()),
+        }
+    }
+
     fn map_link(&self) -> String {
         let (lat, long) = (self.request.location.lat(), self.request.location.long());
         format!(
@@ -597,7 +610,7 @@ impl Compose<'_> {
             status: Some(request.status.to_string()),
             assignee: None,
             member: None,
-            track_link: self.link(request.id.as_str()),
+            track_link: self.track_link(),
             staff_link: None,
             facts: vec![
                 Fact::new("tracking", request.id.to_string()),

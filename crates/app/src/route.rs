@@ -50,8 +50,12 @@ pub async fn route(deps: &RouterDeps, job: &RoutingJob) -> Result<Routed, AppErr
             request.id, request.service_code
         ))
     })?;
-    let (command, outcome) =
-        match earlier_report_nearby(deps, &request, service.routing.duplicate_radius_m).await? {
+    // A confidential report is never joined to another: most are filed at the city's centre.
+    let radius_m = match service.confidential {
+        true => 0.0,
+        false => service.routing.duplicate_radius_m,
+    };
+    let (command, outcome) = match earlier_report_nearby(deps, &request, radius_m).await? {
             Some(original) => {
                 let outcome = Routed::Duplicate {
                     of: original.id.to_string(),

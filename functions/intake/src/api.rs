@@ -17,7 +17,7 @@ use cityfix_domain::areas::distance_m;
 use cityfix_domain::request::WEB_CHANNEL;
 use cityfix_domain::text::echo;
 use cityfix_domain::{Contact, Invalid, RawAttribute, ReportForm, Status};
-use cityfix_http::api::{request_view, service_view, stored_request, ApiError};
+use cityfix_http::api::{public_request, request_view, service_view, ApiError};
 use cityfix_http::json::{read_json, unique_keys};
 use cityfix_http::parse_near;
 use serde::Deserialize;
@@ -50,7 +50,7 @@ async fn services(State(intake): Shared) -> Json<Value> {
 }
 
 async fn read(State(intake): Shared, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let request = stored_request(intake.deps.store.as_ref(), &id).await?;
+    let request = public_request(intake.deps.store.as_ref(), &intake.deps.city, &id).await?;
     let timeline = intake.deps.store.timeline(&request.id).await?;
     Ok(Json(request_view(&intake.deps.city, &request, &timeline)))
 }
@@ -104,6 +104,7 @@ async fn nearby(
         near: Some(near),
         page: 1,
         page_size: NEARBY_LIMIT,
+        without_service_codes: cityfix_app::updates::confidential_services(&intake.deps.city),
         ..RequestQuery::default()
     };
     let here = near.location.to_point();

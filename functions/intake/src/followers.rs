@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use cityfix_app::follow::{ask_to_follow, FollowRefused, CONFIRM_FOLLOW_HOURS};
 use cityfix_domain::report::check_contact;
 use cityfix_domain::{Contact, Invalid, Language};
-use cityfix_http::api::{stored_request, ApiError};
+use cityfix_http::api::{public_request, ApiError};
 use cityfix_http::json::read_json;
 use serde::Deserialize;
 use serde_json::json;
@@ -91,7 +91,7 @@ async fn follow(
             .and_then(|v| v.to_str().ok()),
         deps.city.country_calling_code,
     )?;
-    let request = stored_request(deps.store.as_ref(), &id).await?;
+    let request = public_request(deps.store.as_ref(), &deps.city, &id).await?;
     match ask_to_follow(
         deps.store.as_ref(),
         deps.queue.as_ref(),

@@ -149,6 +149,10 @@ async fn request(State(intake): Shared, Path(file): Path<String>) -> Response {
         return not_found();
     };
     match intake.deps.store.get(&id).await {
+        // A confidential report is not there for Open311, in the same words as an unknown number.
+        Ok(Some(request)) if cityfix_http::api::is_confidential(&intake.deps.city, &request) => {
+            not_found()
+        }
         Ok(Some(request)) => Open311Response::ok(
             format,
             "service_requests",

@@ -268,7 +268,10 @@ pub struct Suggester {
 }
 
 impl Suggester {
+    /// Confidential services (misconduct) are left out: they have a form of their own, and words
+    /// typed on the public form should never lead a report there.
     pub fn new(services: &[Service]) -> Self {
+        let services: Vec<&Service> = services.iter().filter(|s| !s.confidential).collect();
         let weights = services
             .iter()
             .map(|service| {
