@@ -13,7 +13,7 @@ import { language, languageName, onLanguageChange, pickLanguage, t, useLanguage 
 import { currentPoint, describeCurrentPlace, initLocation, initMap, onPlaceChange } from './location.js';
 import { renderNearby, scheduleNearby } from './nearby.js';
 import { initReport, updateCounter } from './report.js';
-import { chosenServiceCode, filterServices, initServices, loadServices, onServiceChange } from './services.js';
+import { catalogue, chosenServiceCode, filterServices, initServices, loadServices, onServiceChange } from './services.js';
 import { initTrack, loadRequest, renderLastRequest } from './track.js';
 
 const VIEWS = ['report', 'track', 'around', 'answers', 'confidential'];
@@ -89,7 +89,7 @@ async function start() {
   initAround();
   onServiceChange(checkNearby);
   onPlaceChange(checkNearby);
-  onLanguageChange(() => {
+  onLanguageChange(async () => {
     showCity();
     filterServices();
     renderNearby();
@@ -101,6 +101,13 @@ async function start() {
     renderConfidentialAgain();
     renderAroundChoices();
     showView(parseRoute(location.hash).view, { focus: false });
+    // The catalogue again, in the new language (the chosen service stays chosen).
+    if (catalogue.loaded) {
+      await loadServices();
+      renderConfidentialServices();
+      renderAroundChoices();
+      renderLastRequest();
+    }
   });
   window.addEventListener('hashchange', () => route());
 

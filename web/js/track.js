@@ -115,7 +115,9 @@ function timeNode(value) {
 }
 
 function renderRequest(r) {
-  $('r-service').textContent = r.service_name || r.service_code || t('track.report');
+  // The catalogue's name in the page's language, where services.toml translates it.
+  const known = catalogue.byCode.get(r.service_code);
+  $('r-service').textContent = (known && known.service_name) || r.service_name || r.service_code || t('track.report');
   $('r-id').textContent = r.service_request_id;
   const badge = $('r-status');
   badge.textContent = statusLabel(r.status);

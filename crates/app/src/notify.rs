@@ -580,13 +580,19 @@ impl Compose<'_> {
             .filter_map(|key| crate::media::media_link(&self.settings.public_url, &request.id, key))
             .collect();
         let original = request.duplicate_of.as_ref().map(|id| id.to_string());
+        // The service's name in the reader's language where services.toml translates it.
+        let service = self
+            .city
+            .service(&request.service_code)
+            .map(|service| service.name_in(language.tag()).to_string())
+            .unwrap_or_else(|| request.service_name.clone());
         let note = entry
             .and_then(|e| e.note.clone())
             .filter(|n| !n.trim().is_empty());
         Particulars {
             city: Signature::of(self.city),
             id: request.id.to_string(),
-            service: request.service_name.clone(),
+            service: service.clone(),
             place: request.place(),
             who,
             via: via.map(|v| v.to_string()),
@@ -614,7 +620,7 @@ impl Compose<'_> {
             staff_link: None,
             facts: vec![
                 Fact::new("tracking", request.id.to_string()),
-                Fact::new("what", request.service_name.clone()),
+                Fact::new("what", service),
                 Fact::new("where", request.place()),
             ],
         }

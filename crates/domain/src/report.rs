@@ -372,7 +372,10 @@ mod tests {
             address_string: Some("the permit office".into()),
             ..pothole_form()
         };
-        assert_eq!(form().validate(&city).unwrap_err().code, "geocoding_unavailable");
+        assert_eq!(
+            form().validate(&city).unwrap_err().code,
+            "geocoding_unavailable"
+        );
         city.services[0].confidential = true;
         let valid = form().validate(&city).unwrap();
         assert_eq!(valid.location, city.center);

@@ -7,9 +7,9 @@ use serde_json::{json, Value};
 
 use crate::city_time;
 use crate::open311::MAX_ERROR_CHARS;
+use chrono::{DateTime, Utc};
 use cityfix_app::ports::{PortError, RequestStore};
 use cityfix_domain::text::{cap, ECHO_CHARS};
-use chrono::{DateTime, Utc};
 use cityfix_domain::{
     City, Invalid, Resolution, Service, ServiceRequest, Status, TimelineEntry, TrackingNumber,
 };

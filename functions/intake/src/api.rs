@@ -44,9 +44,31 @@ async fn unknown_path(Path(rest): Path<String>) -> ApiError {
     ApiError::not_found(format!("there is no API resource `{}`", echo(&rest)))
 }
 
-async fn services(State(intake): Shared) -> Json<Value> {
-    let services: Vec<Value> = intake.deps.city.services.iter().map(service_view).collect();
-    Json(json!({ "services": services }))
+/// The query of `GET /api/v1/services`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServicesQuery {
+    /// The language of the texts (services.toml's translations); else the catalogue's own.
+    lang: Option<String>,
+}
+
+async fn services(
+    State(intake): Shared,
+    query: Result<Query<ServicesQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(query) = query
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
+    let services: Vec<Value> = intake
+        .deps
+        .city
+        .services
+        .iter()
+        .map(|service| match query.lang.as_deref() {
+            Some(language) => service_view(&service.in_language(language)),
+            None => service_view(service),
+        })
+        .collect();
+    Ok(Json(json!({ "services": services })))
 }
 
 async fn read(State(intake): Shared, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {

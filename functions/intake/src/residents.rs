@@ -63,7 +63,12 @@ async fn read_by_token(
     if token.is_empty() || token.len() > 200 {
         return Err(unknown());
     }
-    let id = intake.deps.store.find_token(token).await?.ok_or_else(unknown)?;
+    let id = intake
+        .deps
+        .store
+        .find_token(token)
+        .await?
+        .ok_or_else(unknown)?;
     let request = intake.deps.store.get(&id).await?.ok_or_else(unknown)?;
     let timeline = intake.deps.store.timeline(&request.id).await?;
     Ok(Json(cityfix_http::api::request_view(

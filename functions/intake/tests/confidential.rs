@@ -108,7 +108,10 @@ async fn a_confidential_report_is_in_no_public_output_and_its_reporter_reads_it_
     let anonymous = h
         .file(json!({ "service_code": "ethics_concern", "description": MARK }))
         .await;
-    let id = anonymous["service_request_id"].as_str().unwrap().to_string();
+    let id = anonymous["service_request_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let token = anonymous["token"].as_str().unwrap().to_string();
 
     // The single reads are 404 in the words of a number that does not exist.
@@ -121,16 +124,16 @@ async fn a_confidential_report_is_in_no_public_output_and_its_reporter_reads_it_
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = h
-        .call("GET", &format!("/open311/v2/requests/{pothole_id}.json"), None)
+        .call(
+            "GET",
+            &format!("/open311/v2/requests/{pothole_id}.json"),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
 
     // Lists, feeds and nearby show the pothole and never the complaint.
-    let near = format!(
-        "lat={}&long={}&radius=500",
-        center.lat(),
-        center.long()
-    );
+    let near = format!("lat={}&long={}&radius=500", center.lat(), center.long());
     for uri in [
         "/open311/v2/requests.json".to_string(),
         "/open311/v2/requests.xml".to_string(),
@@ -143,7 +146,10 @@ async fn a_confidential_report_is_in_no_public_output_and_its_reporter_reads_it_
         format!("/api/v1/requests/nearby?{near}&service_code=ethics_concern"),
     ] {
         let (status, text) = h.call("GET", &uri, None).await;
-        assert!(status.is_success() || status == StatusCode::BAD_REQUEST, "{uri}: {status}");
+        assert!(
+            status.is_success() || status == StatusCode::BAD_REQUEST,
+            "{uri}: {status}"
+        );
         assert!(!text.contains(&id) && !text.contains(MARK), "{uri}: {text}");
     }
     for uri in [
@@ -193,6 +199,7 @@ async fn a_confidential_report_is_in_no_public_output_and_its_reporter_reads_it_
     let own: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(own["service_request_id"], id.as_str());
     assert_eq!(own["description"], MARK);
+    assert_eq!(own["address"], Value::Null, "no address made up from the city's centre");
     assert!(own["timeline"].is_array());
     let (status, text) = h
         .call(
@@ -203,7 +210,11 @@ async fn a_confidential_report_is_in_no_public_output_and_its_reporter_reads_it_
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{text}");
     let (status, _) = h
-        .call("POST", "/api/v1/requests/by-token", Some(json!({ "id": id })))
+        .call(
+            "POST",
+            "/api/v1/requests/by-token",
+            Some(json!({ "id": id })),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (status, text) = h
@@ -237,6 +248,7 @@ async fn a_confidential_report_needs_what_happened_and_its_letters_link_to_the_k
         }))
         .await;
     let id = filed["service_request_id"].as_str().unwrap().to_string();
+    assert_eq!(filed["address"], "the permits counter, last Tuesday");
     h.deliver().await;
     let outbox = &h.world.outbox;
     let letters: Vec<String> = outbox
@@ -247,7 +259,10 @@ async fn a_confidential_report_needs_what_happened_and_its_letters_link_to_the_k
         .map(|entry| String::from_utf8(outbox.read(&entry.file).unwrap()).unwrap())
         .filter(|text| text.contains("To: whistle@example.org"))
         .collect();
-    assert!(!letters.is_empty(), "the reporter who gave a contact is written to");
+    assert!(
+        !letters.is_empty(),
+        "the reporter who gave a contact is written to"
+    );
     for letter in &letters {
         assert!(
             letter.contains(&format!("{PUBLIC_URL}/#/confidential/follow")),
