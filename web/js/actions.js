@@ -1,17 +1,18 @@
 // What a resident does on a request's page, each shown only when it applies: "me too" and
 // following while it is being worked, and "not fixed: reopen it" with a comment while it is closed
-// as fixed and inside the window the server gives (`reopen_until`), by the reporter only (the
-// token of a report sent from this browser is kept here for it).
+// as fixed and inside the window the server gives (`reopen_until`), by its reporter only: the
+// token of a report sent from this page is held in memory for it (never stored; a reload forgets
+// it, and the link in the City's "Has it been fixed?" message reopens it then).
 
 import { api, newIdempotencyKey } from './api.js';
 import { $ } from './dom.js';
 import { formatDate, language, plural, t } from './i18n.js';
 
-const TOKENS = 'cityfix.tokens';
 const DEVICE = 'cityfix.device';
-const KEPT_TOKENS = 50;
 const OPEN = ['submitted', 'open', 'in_progress'];
 
+// Tracking number -> token of the reports sent from this page, in memory only.
+const tokens = new Map();
 const state = { request: null, reopened: new Set(), onChanged: null };
 
 function stored(key, fallback) {
@@ -31,20 +32,13 @@ function store(key, value) {
   }
 }
 
-/** Keeps the token of a report this browser made (not a confidential one), for reopening it. */
+/** Holds the token of a report this page sent, for reopening it (in memory, never stored). */
 export function rememberToken(id, token) {
-  if (!id || typeof token !== 'string' || !token) return;
-  const tokens = stored(TOKENS, {});
-  delete tokens[id];
-  tokens[id] = token;
-  const ids = Object.keys(tokens);
-  for (const old of ids.slice(0, Math.max(0, ids.length - KEPT_TOKENS))) delete tokens[old];
-  store(TOKENS, tokens);
+  if (id && typeof token === 'string' && token) tokens.set(id, token);
 }
 
 function tokenOf(id) {
-  const tokens = stored(TOKENS, {});
-  return typeof tokens[id] === 'string' ? tokens[id] : '';
+  return tokens.get(id) || '';
 }
 
 /** This browser's own random id, so "me too" counts it once without asking who it is. */

@@ -198,8 +198,8 @@ export async function sendReport(body, files, key) {
     body: JSON.stringify(body),
   });
   if (!created || !created.service_request_id) throw new ApiError(500, null, t('error.no_number'));
-  // The token proves this page made the report: for the uploads, and kept in this browser so
-  // its reporter can reopen it from its page ("not fixed").
+  // The token proves this page made the report: for the uploads, and held in memory so its
+  // reporter can reopen it from its page ("not fixed"). Never shown, never stored.
   const { token, ...request } = created;
   rememberToken(request.service_request_id, token);
   showSuccess(request);

@@ -1,7 +1,8 @@
 // Real-browser tests of what a resident does on a request's page at a phone's 360 px, in English
 // and Spanish: "me too" and following while it is worked; once closed as fixed, "not fixed:
-// reopen it" with a comment for its reporter (this browser sent it), a note of who may reopen it
-// for anyone else, and nothing to do on a report closed otherwise. axe-core on every screen.
+// reopen it" with a comment for its reporter (the page that sent it, which holds its token in
+// memory and stores it nowhere), a note of who may reopen it for anyone else (and for the reporter
+// after a reload), and nothing to do on a report closed otherwise. axe-core on every screen.
 //
 //   CITYFIX_URL=http://127.0.0.1:3000 CITYFIX_DATA=<its data folder> CITYFIX_BIN=…/cityfix node --test tests/
 
@@ -22,9 +23,13 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const WAIT = 10_000;
 const WIDTH = 360;
 const RUN = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+// Where this run reports, apart from an earlier run's on the same server (not its duplicates).
+const BASE_LAT = 41.7500 + Math.round(Math.random() * 100) * 0.0001;
 
 let browser;
 let staffToken;
+// The token the server gave the last report sent from a page.
+let lastToken;
 const pageErrors = [];
 
 async function newPage(locale = 'en-US') {
@@ -63,13 +68,15 @@ async function reportFromPage(page, n) {
   await page.goto(`${BASE}/#/report`);
   await page.locator('#service-list input[name="service_code"]').first().waitFor({ state: 'attached' });
   const body = {
-    service_code: 'streetlight_out', lat: 41.7530 + n * 0.0007, long: -72.6990,
+    service_code: 'streetlight_out', lat: BASE_LAT + n * 0.0007, long: -72.6990,
     description: `Light out for the track test ${RUN}-${n}`,
   };
+  const created = page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/api/v1/requests');
   const request = await page.evaluate(async (b) => {
     const report = await import('/js/report.js');
     return report.sendReport(b, [], crypto.randomUUID());
   }, body);
+  lastToken = (await (await created).json()).token;
   const id = request.service_request_id;
   await until(`${id} routed`, async () => (await api(`/api/v1/requests/${id}`)).body?.status !== 'submitted');
   return id;
@@ -84,9 +91,20 @@ async function close(id, resolution) {
   await until(`${id} closed`, async () => (await api(`/api/v1/requests/${id}`)).body?.status === 'closed');
 }
 
+/** The request's page, loaded afresh (a new query, so not the same page's hash change). */
 async function open(page, id) {
-  await page.goto(`${BASE}/#/requests/${id}`);
+  await page.goto(`${BASE}/?read=${Date.now()}#/requests/${id}`);
   await page.locator('#track-result').waitFor();
+}
+
+/** The request's page read again in the same page (which holds the token of what it sent). */
+async function reread(page, id) {
+  const read = page.waitForResponse((r) => new URL(r.url()).pathname === `/api/v1/requests/${id}`);
+  await page.evaluate(() => { location.hash = '#/track'; });
+  await page.evaluate((n) => { location.hash = `#/requests/${n}`; }, id);
+  await read;
+  await page.locator('#track-result').waitFor();
+  await page.waitForFunction(() => !document.getElementById('track-status').textContent.endsWith('…'));
 }
 
 before(async () => {
@@ -109,7 +127,7 @@ after(async () => {
 test('on a report being worked: me too and follow; once fixed, its reporter reopens it with a comment', { timeout: 90_000 }, async () => {
   const page = await newPage('en-US');
   const id = await reportFromPage(page, 1);
-  await open(page, id);
+  await reread(page, id);
   assert.ok(await page.locator('#r-actions').isVisible());
   assert.ok(await page.locator('#metoo-button').isVisible());
   assert.ok(await page.locator('#follow-button').isVisible());
@@ -119,7 +137,7 @@ test('on a report being worked: me too and follow; once fixed, its reporter reop
   await page.locator('#metoo-button').click();
   await page.locator('#metoo-status', { hasText: 'Thank you' }).waitFor();
   await until('the supporter counted', async () => (await api(`/api/v1/requests/${id}`)).body?.supporters === 1);
-  await open(page, id);
+  await reread(page, id);
   assert.equal(await page.locator('#r-supporters').textContent(), '1 other person said they see this problem too.');
 
   await page.locator('#follow-button').click();
@@ -132,7 +150,9 @@ test('on a report being worked: me too and follow; once fixed, its reporter reop
   await checkScreen(page, 'request followed');
 
   await close(id, 'fixed');
-  await open(page, id);
+  await reread(page, id);
+  const kept = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }) + document.cookie);
+  assert.ok(lastToken && !kept.includes(lastToken), 'the token is held in memory, stored nowhere');
   assert.ok(await page.locator('#metoo-block').isHidden() && await page.locator('#follow-block').isHidden(), 'a closed report takes no me too or followers');
   assert.ok(await page.locator('#reopen-form-wrap').isVisible(), 'its reporter may reopen it');
   assert.match(await page.locator('#reopen-window').textContent(), /^Not fixed\? You can reopen this report until /);
