@@ -1,18 +1,22 @@
-// The resident page: starts each part, routes #/report, #/track, #/requests/<id>, #/answers and
-// #/answers/<id>, and offers the city's languages.
+// The resident page: starts each part, routes #/report, #/track, #/requests/<id>, #/answers,
+// #/answers/<id>, #/nearby, #/confidential and #/confidential/follow, and offers the city's
+// languages.
 
+import { initActions } from './actions.js';
 import { initAnswers, renderAnswersAgain, showAnswer } from './answers.js';
+import { initAround, renderAroundChoices, showAround } from './around.js';
 import { city, loadCity, showCity } from './city.js';
+import { initConfidential, renderConfidentialAgain, renderConfidentialServices, showConfidential } from './confidential.js';
 import { $, el } from './dom.js';
 import { initDraft, sendKeptDraft } from './draft.js';
 import { language, languageName, onLanguageChange, pickLanguage, t, useLanguage } from './i18n.js';
 import { currentPoint, describeCurrentPlace, initLocation, initMap, onPlaceChange } from './location.js';
 import { renderNearby, scheduleNearby } from './nearby.js';
 import { initReport, updateCounter } from './report.js';
-import { chosenServiceCode, filterServices, initServices, loadServices, onServiceChange } from './services.js';
+import { catalogue, chosenServiceCode, filterServices, initServices, loadServices, onServiceChange } from './services.js';
 import { initTrack, loadRequest, renderLastRequest } from './track.js';
 
-const VIEWS = ['report', 'track', 'answers'];
+const VIEWS = ['report', 'track', 'around', 'answers', 'confidential'];
 
 function decoded(part) {
   try {
@@ -30,6 +34,9 @@ function parseRoute(hash) {
   if (answer) return { view: 'answers', id: decoded(answer[1]) };
   if (h === '/track') return { view: 'track', id: null };
   if (h === '/answers') return { view: 'answers', id: null };
+  if (h === '/nearby') return { view: 'around', id: null };
+  if (h === '/confidential') return { view: 'confidential', id: null };
+  if (h === '/confidential/follow') return { view: 'confidential', id: 'follow' };
   return { view: 'report', id: null };
 }
 
@@ -40,6 +47,7 @@ function showView(view, { focus }) {
   }
   $(`nav-${view}`).setAttribute('aria-current', 'page');
   document.title = t(`title.${view}`);
+  if (view === 'around') showAround();
   if (focus) $(`${view}-heading`).focus();
 }
 
@@ -53,6 +61,7 @@ function route({ initial = false } = {}) {
     loadRequest(r.id, { focusResult: !initial });
   }
   if (r.view === 'answers') showAnswer(r.id, { focus: !initial && Boolean(r.id) });
+  if (r.view === 'confidential') showConfidential(r.id, { focus: !initial, fresh: true });
 }
 
 function offerLanguages() {
@@ -72,11 +81,15 @@ async function start() {
   initLocation();
   initReport();
   initTrack();
+  // A reopening is applied by the status function in a moment: the page is read again then.
+  initActions((id) => setTimeout(() => loadRequest(id), 1500));
   initDraft();
   initAnswers();
+  initConfidential();
+  initAround();
   onServiceChange(checkNearby);
   onPlaceChange(checkNearby);
-  onLanguageChange(() => {
+  onLanguageChange(async () => {
     showCity();
     filterServices();
     renderNearby();
@@ -84,7 +97,17 @@ async function start() {
     renderLastRequest();
     updateCounter();
     renderAnswersAgain();
+    renderConfidentialServices();
+    renderConfidentialAgain();
+    renderAroundChoices();
     showView(parseRoute(location.hash).view, { focus: false });
+    // The catalogue again, in the new language (the chosen service stays chosen).
+    if (catalogue.loaded) {
+      await loadServices();
+      renderConfidentialServices();
+      renderAroundChoices();
+      renderLastRequest();
+    }
   });
   window.addEventListener('hashchange', () => route());
 
@@ -95,8 +118,11 @@ async function start() {
   showCity();
   offerLanguages();
   initMap();
+  renderAroundChoices();
   route({ initial: true });
   await loadServices();
+  renderConfidentialServices();
+  renderAroundChoices();
   renderLastRequest();
   sendKeptDraft();
   if ('serviceWorker' in navigator) {

@@ -2,6 +2,7 @@
 // listed at the top and at their fields, and the confirmation: the tracking number (large,
 // copyable, spelled out), the expected date, a link to share, and what happens next.
 
+import { rememberToken } from './actions.js';
 import { api, ApiError, newIdempotencyKey } from './api.js';
 import { $, el } from './dom.js';
 import { formatDate, language, t } from './i18n.js';
@@ -197,8 +198,10 @@ export async function sendReport(body, files, key) {
     body: JSON.stringify(body),
   });
   if (!created || !created.service_request_id) throw new ApiError(500, null, t('error.no_number'));
-  // The token proves this page made the report. It stays in memory, for the uploads only.
+  // The token proves this page made the report: for the uploads, and held in memory so its
+  // reporter can reopen it from its page ("not fixed"). Never shown, never stored.
   const { token, ...request } = created;
+  rememberToken(request.service_request_id, token);
   showSuccess(request);
   if (files.length) uploadMedia(request.service_request_id, typeof token === 'string' ? token : '', files);
   return request;

@@ -3,11 +3,13 @@
 
 import { api } from './api.js';
 import { $, el, humanize } from './dom.js';
-import { plural, t } from './i18n.js';
+import { language, plural, t } from './i18n.js';
 
 export const catalogue = {
   services: [],
   byCode: new Map(),
+  // Confidential services (misconduct): only on their own form, never in the public list.
+  confidential: [],
   loaded: false,
 };
 
@@ -57,12 +59,16 @@ export async function loadServices() {
   $('services-retry').hidden = true;
   $('service-count').textContent = t('what.loading');
   try {
-    const { body } = await api('/services');
-    const services = Array.isArray(body && body.services) ? body.services : [];
+    // In the page's language where services.toml translates the catalogue.
+    const { body } = await api(`/services?lang=${encodeURIComponent(language())}`);
+    const all = Array.isArray(body && body.services) ? body.services : [];
+    const services = all.filter((s) => !s.confidential);
+    catalogue.confidential = all.filter((s) => s.confidential);
     catalogue.services = services;
     catalogue.byCode = new Map(services.map((s) => [s.service_code, s]));
     catalogue.loaded = true;
     renderServiceList();
+    renderChosenAttributesAgain();
   } catch (err) {
     $('service-count').textContent = `${t('what.load_failed')} ${err.message}`;
     $('services-retry').hidden = false;
@@ -147,6 +153,15 @@ export function sortedAttributes(service) {
 
 export function attrInputId(code) {
   return `attr-${String(code).replace(/[^A-Za-z0-9_-]/g, '_')}`;
+}
+
+/** The chosen service's questions again (in a new language), keeping the answers given. */
+function renderChosenAttributesAgain() {
+  const service = chosenService();
+  if (!service) return;
+  const { values } = collectAttributes(service);
+  renderAttributes(service);
+  restoreAttributes(values);
 }
 
 function renderAttributes(service) {
@@ -303,7 +318,7 @@ function scheduleSuggestions() {
   suggestState.timer = setTimeout(async () => {
     let suggestions = [];
     try {
-      const { body } = await api(`/services/suggest?q=${encodeURIComponent(typed)}`);
+      const { body } = await api(`/services/suggest?q=${encodeURIComponent(typed)}&lang=${encodeURIComponent(language())}`);
       suggestions = Array.isArray(body && body.suggestions) ? body.suggestions.slice(0, 3) : [];
     } catch {
       suggestions = []; // a convenience only

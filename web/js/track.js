@@ -1,11 +1,13 @@
 // A request's public page by tracking number or link: status, department, expected date,
-// place, details, photos and timeline; re-checked while it is being routed or a photo checked.
+// place, details, photos and timeline, and what the resident may do about it (actions.js);
+// re-checked while it is being routed or a photo checked.
 
 import { api, API } from './api.js';
 import { $, el, humanize, linkifiedText, trackHref } from './dom.js';
 import { formatDate, formatDateTime, t } from './i18n.js';
 import { resolutionLabel, statusLabel, timelineLabel } from './labels.js';
 import { catalogue, sortedAttributes } from './services.js';
+import { renderActions } from './actions.js';
 import { mediaExpected } from './uploads.js';
 
 const POLL_INTERVAL_MS = 1000;
@@ -113,7 +115,9 @@ function timeNode(value) {
 }
 
 function renderRequest(r) {
-  $('r-service').textContent = r.service_name || r.service_code || t('track.report');
+  // The catalogue's name in the page's language, where services.toml translates it.
+  const known = catalogue.byCode.get(r.service_code);
+  $('r-service').textContent = (known && known.service_name) || r.service_name || r.service_code || t('track.report');
   $('r-id').textContent = r.service_request_id;
   const badge = $('r-status');
   badge.textContent = statusLabel(r.status);
@@ -140,6 +144,7 @@ function renderRequest(r) {
   renderRequestAttributes(r);
   renderMedia(r);
   renderTimeline(Array.isArray(r.timeline) ? r.timeline : []);
+  renderActions(r);
   $('track-result').hidden = false;
 }
 

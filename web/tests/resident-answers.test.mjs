@@ -163,7 +163,7 @@ test('en español: la respuesta, el reporte y la pregunta sin respuesta', { time
 
   await page.goto(`${BASE}/#/answers`);
   await search(page, 'hay un bache enorme en mi calle');
-  await page.getByRole('button', { name: 'Reportar: Pothole' }).waitFor();
+  await page.getByRole('button', { name: 'Reportar: Bache' }).waitFor();
   await checkScreen(page, 'respuestas que ofrecen un reporte');
 
   await page.locator('#ask-question').fill(`¿Dónde saco una licencia de pesca? (prueba ${RUN})`);

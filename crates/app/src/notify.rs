@@ -507,6 +507,19 @@ impl Compose<'_> {
         format!("{}/#/requests/{id}", self.settings.public_url)
     }
 
+    /// Where the reader follows this request: its public page, or for a confidential report
+    /// (which has none) the page that reads it by the reporter's key.
+    fn track_link(&self) -> String {
+        let confidential = self
+            .city
+            .service(&self.request.service_code)
+            .is_some_and(|service| service.confidential);
+        match confidential {
+            true => format!("{}/#/confidential/follow", self.settings.public_url),
+            false => self.link(self.request.id.as_str()),
+        }
+    }
+
     fn map_link(&self) -> String {
         let (lat, long) = (self.request.location.lat(), self.request.location.long());
         format!(
@@ -567,13 +580,19 @@ impl Compose<'_> {
             .filter_map(|key| crate::media::media_link(&self.settings.public_url, &request.id, key))
             .collect();
         let original = request.duplicate_of.as_ref().map(|id| id.to_string());
+        // The service's name in the reader's language where services.toml translates it.
+        let service = self
+            .city
+            .service(&request.service_code)
+            .map(|service| service.name_in(language.tag()).to_string())
+            .unwrap_or_else(|| request.service_name.clone());
         let note = entry
             .and_then(|e| e.note.clone())
             .filter(|n| !n.trim().is_empty());
         Particulars {
             city: Signature::of(self.city),
             id: request.id.to_string(),
-            service: request.service_name.clone(),
+            service: service.clone(),
             place: request.place(),
             who,
             via: via.map(|v| v.to_string()),
@@ -597,11 +616,11 @@ impl Compose<'_> {
             status: Some(request.status.to_string()),
             assignee: None,
             member: None,
-            track_link: self.link(request.id.as_str()),
+            track_link: self.track_link(),
             staff_link: None,
             facts: vec![
                 Fact::new("tracking", request.id.to_string()),
-                Fact::new("what", request.service_name.clone()),
+                Fact::new("what", service),
                 Fact::new("where", request.place()),
             ],
         }

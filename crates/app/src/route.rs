@@ -50,42 +50,45 @@ pub async fn route(deps: &RouterDeps, job: &RoutingJob) -> Result<Routed, AppErr
             request.id, request.service_code
         ))
     })?;
-    let (command, outcome) =
-        match earlier_report_nearby(deps, &request, service.routing.duplicate_radius_m).await? {
-            Some(original) => {
-                let outcome = Routed::Duplicate {
-                    of: original.id.to_string(),
-                };
-                let command = StatusCommand::LinkDuplicate {
+    // A confidential report is never joined to another: most are filed at the city's centre.
+    let radius_m = match service.confidential {
+        true => 0.0,
+        false => service.routing.duplicate_radius_m,
+    };
+    let (command, outcome) = match earlier_report_nearby(deps, &request, radius_m).await? {
+        Some(original) => {
+            let outcome = Routed::Duplicate {
+                of: original.id.to_string(),
+            };
+            let command = StatusCommand::LinkDuplicate {
+                request_id: request.id.clone(),
+                original_id: original.id,
+                decision_id: DUPLICATE_EVENT.into(),
+                by: None,
+            };
+            (command, outcome)
+        }
+        None => {
+            let mut decision = decide(&deps.city, &request)?;
+            if matches!(
+                decision.assignee,
+                cityfix_domain::Assignee::Department { .. }
+            ) {
+                decision.expected_secs = expected_secs(deps, &request, service, &decision).await?;
+            }
+            let outcome = Routed::Decided {
+                assignee: decision.assignee.id().to_string(),
+            };
+            (
+                StatusCommand::Route {
                     request_id: request.id.clone(),
-                    original_id: original.id,
-                    decision_id: DUPLICATE_EVENT.into(),
-                    by: None,
-                };
-                (command, outcome)
-            }
-            None => {
-                let mut decision = decide(&deps.city, &request)?;
-                if matches!(
-                    decision.assignee,
-                    cityfix_domain::Assignee::Department { .. }
-                ) {
-                    decision.expected_secs =
-                        expected_secs(deps, &request, service, &decision).await?;
-                }
-                let outcome = Routed::Decided {
-                    assignee: decision.assignee.id().to_string(),
-                };
-                (
-                    StatusCommand::Route {
-                        request_id: request.id.clone(),
-                        decision_id: ROUTED_EVENT.into(),
-                        decision,
-                    },
-                    outcome,
-                )
-            }
-        };
+                    decision_id: ROUTED_EVENT.into(),
+                    decision,
+                },
+                outcome,
+            )
+        }
+    };
     let body = serde_json::to_string(&command).expect("a status command always serialises");
     deps.queue.send(QueueName::Status, &body).await?;
     Ok(outcome)

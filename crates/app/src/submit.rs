@@ -108,9 +108,19 @@ async fn submit_checked(
         }
     }
     submission.form.check_characters()?;
-    let form = place_typed_address(deps, submission.form).await?;
+    // A confidential report (misconduct) has no place to find: its words say where, if anywhere.
+    let confidential = submission
+        .form
+        .service_code
+        .as_deref()
+        .and_then(|code| deps.city.service(code.trim()))
+        .is_some_and(|service| service.confidential);
+    let form = match confidential {
+        true => submission.form,
+        false => place_typed_address(deps, submission.form).await?,
+    };
     let mut report = validate(form, &deps.city)?;
-    if report.address.is_none() {
+    if report.address.is_none() && !confidential {
         let nearest = deps
             .geocoder
             .nearest_address(report.location)

@@ -21,6 +21,7 @@ mod responses;
 pub mod routing_check;
 mod shapefile_layer;
 mod site;
+mod translations;
 
 pub use answers::{read_answers, Answer, AnswerText, Link};
 pub use features::Properties;
@@ -33,6 +34,7 @@ pub use layer_file::{
 };
 pub use layers::{read_area_layer, read_lines, LineProperties};
 pub use site::{read_site, Site, BUILT_IN_LANGUAGES};
+pub use translations::check_service_translations;
 
 use checks::Assignees;
 use files::CityFolder;
@@ -211,6 +213,9 @@ pub fn load_city_with_repairs(dir: &Path) -> Result<LoadedCity, ConfigError> {
     let lines = layers::load_line_layers(dir, &routing.path, &places.line_layers, &boundary.shape)?;
     checks::check_line_owners(&routing.path, &places.line_owners, &assignees)?;
     checks::check_services(&services.path, &services.content, &assignees, &area_names)?;
+    // Translations name languages, which site.toml offers (or not).
+    let site = site::read_site(dir)?;
+    translations::check_service_translations(dir, &site.languages, &services.content)?;
     let responses = responses::read_responses(dir, &services.content)?;
     let address_points = layers::load_addresses(dir, places.addresses.as_ref())?;
 

@@ -516,6 +516,7 @@ pub(crate) mod tests {
                     }],
                 }],
                 confidential: false,
+                translations: Default::default(),
                 priority: crate::Priority::Normal,
                 target_hours: None,
             }],

@@ -34,7 +34,10 @@ pub use report::{Contact, RawAttribute, ReportForm, ValidReport};
 pub use request::{ServiceRequest, TimelineEntry, TimelineKind};
 pub use responses::ResponseTemplate;
 pub use schedule::{lateness_in_words, Retention};
-pub use service::{Attribute, AttributeValue, Datatype, Service, ServiceRouting, ValueOption};
+pub use service::{
+    Attribute, AttributeText, AttributeValue, Datatype, Service, ServiceRouting, ServiceText,
+    ValueOption,
+};
 pub use status::{Resolution, Status};
 pub use text::{escape_html, recipient_hash};
 pub use tracking::TrackingNumber;

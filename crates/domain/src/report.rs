@@ -156,6 +156,9 @@ impl ReportForm {
             (Some(lat), Some(long)) => Location::new(lat, long)?,
             (Some(_), None) => return Err(Invalid::missing("long", "long is required with lat")),
             (None, Some(_)) => return Err(Invalid::missing("lat", "lat is required with long")),
+            // A confidential report (misconduct) needs no place: it is filed at the city's centre,
+            // which no public map shows and its routing (one department) does not read.
+            (None, None) if service.confidential => city.center,
             (None, None) if address.is_some() => {
                 return Err(Invalid::missing(
                     "lat",
@@ -194,6 +197,12 @@ impl ReportForm {
                     format!("description is longer than {MAX_DESCRIPTION_CHARS} characters"),
                 ));
             }
+        }
+        if service.confidential && description.is_none() {
+            return Err(Invalid::missing(
+                "description",
+                "a confidential report needs a description of what happened",
+            ));
         }
         let media_url = trimmed(self.media_url);
         if let Some(url) = &media_url {
@@ -352,6 +361,33 @@ mod tests {
         let valid = pothole_form().validate(&test_city()).unwrap();
         assert_eq!(valid.description.as_deref(), Some("Deep hole by the curb"));
         assert_eq!(valid.contact.email.as_deref(), Some("ana@example.org"));
+    }
+
+    #[test]
+    fn a_confidential_report_needs_no_place_and_another_does() {
+        let mut city = test_city();
+        let form = || ReportForm {
+            lat: None,
+            long: None,
+            address_string: Some("the permit office".into()),
+            ..pothole_form()
+        };
+        assert_eq!(
+            form().validate(&city).unwrap_err().code,
+            "geocoding_unavailable"
+        );
+        city.services[0].confidential = true;
+        let valid = form().validate(&city).unwrap();
+        assert_eq!(valid.location, city.center);
+        let undescribed = ReportForm {
+            description: None,
+            ..form()
+        };
+        assert_eq!(
+            undescribed.validate(&city).unwrap_err().field.as_deref(),
+            Some("description")
+        );
+        assert_eq!(valid.address.as_deref(), Some("the permit office"));
     }
 
     /// A change that spoils a good form.

@@ -34,6 +34,95 @@ pub struct Service {
     /// (counted from when it was made). Sets the expected date until history knows better.
     #[serde(default)]
     pub target_hours: Option<u32>,
+    /// Its texts in other languages than the catalogue's own, by language code
+    /// (`[service.translations.es]`); what a translation leaves out stays as written above.
+    #[serde(default)]
+    pub translations: BTreeMap<String, ServiceText>,
+}
+
+/// A service's texts in one more language. Every field is optional: the catalogue's own text
+/// stands in for what is not translated.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceText {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub group: Option<String>,
+    /// The words residents use in this language; they replace the catalogue's own in this
+    /// language's view, and every language's words find the service when suggesting.
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    /// Attribute code → its question in this language.
+    #[serde(default, rename = "attribute")]
+    pub attributes: BTreeMap<String, AttributeText>,
+}
+
+/// One attribute's question in one more language.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttributeText {
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub datatype_description: Option<String>,
+    /// A list attribute's choices: value key → its name in this language.
+    #[serde(default)]
+    pub values: BTreeMap<String, String>,
+}
+
+impl Service {
+    /// The service as a reader of `language` sees it: the translated texts where
+    /// services.toml has them, the catalogue's own elsewhere (and for a language it has none in).
+    pub fn in_language(&self, language: &str) -> Service {
+        let mut shown = self.clone();
+        shown.translations = BTreeMap::new();
+        let Some(text) = self.translations.get(language) else {
+            return shown;
+        };
+        let replace = |own: &mut String, translated: &Option<String>| {
+            if let Some(translated) = translated.as_ref().filter(|t| !t.trim().is_empty()) {
+                *own = translated.clone();
+            }
+        };
+        replace(&mut shown.name, &text.name);
+        replace(&mut shown.description, &text.description);
+        replace(&mut shown.group, &text.group);
+        if !text.keywords.is_empty() {
+            shown.keywords = text.keywords.clone();
+        }
+        for attribute in &mut shown.attributes {
+            let Some(asked) = text.attributes.get(&attribute.code) else {
+                continue;
+            };
+            replace(&mut attribute.description, &asked.description);
+            replace(
+                &mut attribute.datatype_description,
+                &asked.datatype_description,
+            );
+            for value in &mut attribute.values {
+                if let Some(name) = asked
+                    .values
+                    .get(&value.key)
+                    .filter(|n| !n.trim().is_empty())
+                {
+                    value.name = name.clone();
+                }
+            }
+        }
+        shown
+    }
+
+    /// Its name for a reader of `language` (the catalogue's own if not translated).
+    pub fn name_in(&self, language: &str) -> &str {
+        self.translations
+            .get(language)
+            .and_then(|text| text.name.as_deref())
+            .filter(|name| !name.trim().is_empty())
+            .unwrap_or(&self.name)
+    }
 }
 
 /// How a service's reports are routed beyond its department.
@@ -388,7 +477,38 @@ mod tests {
             confidential: false,
             priority: crate::Priority::Normal,
             target_hours: None,
+            translations: BTreeMap::new(),
         }
+    }
+
+    #[test]
+    fn a_translation_replaces_what_it_gives_and_keeps_the_rest() {
+        let mut service = pothole();
+        let text: ServiceText = serde_json::from_value(serde_json::json!({
+            "name": "Bache",
+            "keywords": ["bache", "hoyo"],
+            "attribute": { "size": { "description": "¿Qué tamaño tiene?", "values": { "small": "Pequeño" } } },
+        }))
+        .unwrap();
+        service.translations.insert("es".into(), text);
+        let es = service.in_language("es");
+        assert_eq!(es.name, "Bache");
+        assert_eq!(service.name_in("es"), "Bache");
+        assert_eq!(
+            es.description, service.description,
+            "not translated: as written"
+        );
+        assert_eq!(es.keywords, ["bache", "hoyo"]);
+        let size = es.attributes.iter().find(|a| a.code == "size").unwrap();
+        assert_eq!(size.description, "¿Qué tamaño tiene?");
+        assert_eq!(size.values[0].name, "Pequeño");
+        assert_eq!(
+            size.values[1].name, "Large",
+            "a choice not translated stays"
+        );
+        assert!(es.translations.is_empty());
+        assert_eq!(service.in_language("fr").name, "Pothole");
+        assert_eq!(service.name_in("fr"), "Pothole");
     }
 
     fn answers(pairs: &[(&str, RawAttribute)]) -> BTreeMap<String, RawAttribute> {

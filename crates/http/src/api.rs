@@ -7,9 +7,12 @@ use serde_json::{json, Value};
 
 use crate::city_time;
 use crate::open311::MAX_ERROR_CHARS;
+use chrono::{DateTime, Utc};
 use cityfix_app::ports::{PortError, RequestStore};
 use cityfix_domain::text::{cap, ECHO_CHARS};
-use cityfix_domain::{City, Invalid, Service, ServiceRequest, TimelineEntry, TrackingNumber};
+use cityfix_domain::{
+    City, Invalid, Resolution, Service, ServiceRequest, Status, TimelineEntry, TrackingNumber,
+};
 
 /// A query string read into `T`, refused as an [`ApiError`] (400 `invalid_query`, naming the
 /// fault: an unknown or repeated parameter, a value of the wrong kind) instead of axum's
@@ -104,24 +107,37 @@ pub async fn stored_request(
     store.get(&id).await?.ok_or_else(|| no_such_report(typed))
 }
 
-/// The stored request of a tracking number as the public may read it: a request staff hid from
-/// public view is a 404 in the same words as one never made.
-pub async fn public_request(
-    store: &dyn RequestStore,
-    typed: &str,
-) -> Result<ServiceRequest, ApiError> {
-    let request = stored_request(store, typed).await?;
-    if request.hidden {
-        return Err(no_such_report(typed));
-    }
-    Ok(request)
-}
-
 fn no_such_report(typed: &str) -> ApiError {
     ApiError::not_found(format!(
         "there is no report with tracking number `{}`",
         typed.chars().take(20).collect::<String>()
     ))
+}
+
+/// The request `typed` names as the public may read it: one staff hid from public view, or a
+/// confidential service's report (an ethics complaint), is 404 with the same words as a number
+/// that does not exist, so a tracking number never tells that either was made.
+pub async fn public_request(
+    store: &dyn RequestStore,
+    city: &City,
+    typed: &str,
+) -> Result<ServiceRequest, ApiError> {
+    let request = stored_request(store, typed).await?;
+    if !shown_publicly(city, &request) {
+        return Err(no_such_report(typed));
+    }
+    Ok(request)
+}
+
+/// Whether the public may see `request` at all: not hidden by staff, not confidential.
+pub fn shown_publicly(city: &City, request: &ServiceRequest) -> bool {
+    !request.hidden && !is_confidential(city, request)
+}
+
+/// Whether `request` is of a confidential service (only the ethics role reads it).
+pub fn is_confidential(city: &City, request: &ServiceRequest) -> bool {
+    city.service(&request.service_code)
+        .is_some_and(|service| service.confidential)
 }
 
 impl IntoResponse for ApiError {
@@ -164,6 +180,7 @@ pub fn service_view(service: &Service) -> Value {
         "group": service.group,
         "keywords": service.keywords,
         "attributes": attributes,
+        "confidential": service.confidential,
     })
 }
 
@@ -212,6 +229,18 @@ pub fn request_view(city: &City, request: &ServiceRequest, timeline: &[TimelineE
         "requested_datetime": city_time(city, request.requested_at),
         "updated_datetime": city_time(city, request.updated_at),
         "expected_datetime": request.expected_at.map(|at| city_time(city, at)),
+        "reopen_until": reopen_until(city, request).map(|at| city_time(city, at)),
         "timeline": timeline,
     })
+}
+
+/// Until when the reporter of `request` may reopen it ("not fixed"): while it is closed as fixed,
+/// its closing plus the city's `reopen_days` (the window `work::reopen_refused` applies).
+pub fn reopen_until(city: &City, request: &ServiceRequest) -> Option<DateTime<Utc>> {
+    match (request.status, request.resolution, request.closed_at) {
+        (Status::Closed, Some(Resolution::Fixed), Some(closed)) => {
+            Some(closed + chrono::Duration::days(city.residents.reopen_days.into()))
+        }
+        _ => None,
+    }
 }

@@ -177,9 +177,18 @@ fn write_element(writer: &mut Writer<Vec<u8>>, name: &str, value: &Value) {
 
 /// The service list (GET services).
 pub fn service_list(city: &City) -> Value {
+    service_list_in(city, None)
+}
+
+/// The service list in `language` where services.toml translates it (GET services?locale=es).
+pub fn service_list_in(city: &City, language: Option<&str>) -> Value {
     Value::Array(
         city.services
             .iter()
+            .map(|service| match language {
+                Some(language) => service.in_language(language),
+                None => service.clone(),
+            })
             .map(|service| {
                 json!({
                     "service_code": service.code,

@@ -92,8 +92,9 @@ impl AnswerDesk {
         self.index.rank(&wanted)
     }
 
-    fn service_name(&self, code: &str) -> Option<&str> {
-        self.city.service(code).map(|s| s.name.as_str())
+    /// A service's name in `language` where services.toml translates it.
+    fn service_name(&self, code: &str, language: &str) -> Option<&str> {
+        self.city.service(code).map(|s| s.name_in(language))
     }
 
     /// One answer in brief, for a list.
@@ -209,7 +210,7 @@ async fn search(
         .filter(|(_, score)| *score >= LOOKS_LIKE_A_PROBLEM)
         .take(REPORTS)
         .filter_map(|(code, _)| {
-            Some(json!({ "service_code": code, "service_name": desk.service_name(code)? }))
+            Some(json!({ "service_code": code, "service_name": desk.service_name(code, &language)? }))
         })
         .collect();
     Ok(Json(json!({ "answers": answers, "services": services })))
@@ -248,7 +249,7 @@ async fn read(
         })
         .collect();
     let service = answer.service.as_deref().and_then(|code| {
-        Some(json!({ "service_code": code, "service_name": desk.service_name(code)? }))
+        Some(json!({ "service_code": code, "service_name": desk.service_name(code, &language)? }))
     });
     let language_shown = if answer.text.contains_key(&language) {
         language.as_str()

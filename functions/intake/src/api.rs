@@ -44,13 +44,33 @@ async fn unknown_path(Path(rest): Path<String>) -> ApiError {
     ApiError::not_found(format!("there is no API resource `{}`", echo(&rest)))
 }
 
-async fn services(State(intake): Shared) -> Json<Value> {
-    let services: Vec<Value> = intake.deps.city.services.iter().map(service_view).collect();
-    Json(json!({ "services": services }))
+/// The query of `GET /api/v1/services`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServicesQuery {
+    /// The language of the texts (services.toml's translations); else the catalogue's own.
+    lang: Option<String>,
+}
+
+async fn services(
+    State(intake): Shared,
+    ApiQuery(query): ApiQuery<ServicesQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let services: Vec<Value> = intake
+        .deps
+        .city
+        .services
+        .iter()
+        .map(|service| match query.lang.as_deref() {
+            Some(language) => service_view(&service.in_language(language)),
+            None => service_view(service),
+        })
+        .collect();
+    Ok(Json(json!({ "services": services })))
 }
 
 async fn read(State(intake): Shared, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let request = public_request(intake.deps.store.as_ref(), &id).await?;
+    let request = public_request(intake.deps.store.as_ref(), &intake.deps.city, &id).await?;
     let timeline = intake.deps.store.timeline(&request.id).await?;
     Ok(Json(request_view(&intake.deps.city, &request, &timeline)))
 }
@@ -103,6 +123,7 @@ async fn nearby(
         without_hidden: true,
         page: 1,
         page_size: NEARBY_LIMIT,
+        without_service_codes: cityfix_app::updates::confidential_services(&intake.deps.city),
         ..RequestQuery::default()
     };
     let here = near.location.to_point();

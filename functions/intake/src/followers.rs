@@ -91,7 +91,7 @@ async fn follow(
             .and_then(|v| v.to_str().ok()),
         deps.city.country_calling_code,
     )?;
-    let request = public_request(deps.store.as_ref(), &id).await?;
+    let request = public_request(deps.store.as_ref(), &deps.city, &id).await?;
     match ask_to_follow(
         deps.store.as_ref(),
         deps.queue.as_ref(),

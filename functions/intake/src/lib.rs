@@ -47,6 +47,7 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/requests/{id}/reopen"),
     ("post", "/api/v1/requests/{id}/comments"),
     ("post", "/api/v1/requests/{id}/supporters"),
+    ("post", "/api/v1/requests/by-token"),
     ("post", "/api/v1/requests/{id}/followers"),
     ("post", "/api/v1/media"),
     ("get", "/api/v1/media/{id}"),

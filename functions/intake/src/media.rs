@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::Intake;
-use cityfix_http::api::{public_request, stored_request};
+use cityfix_http::api::{public_request, shown_publicly, stored_request};
 
 type Shared = State<Arc<Intake>>;
 
@@ -58,6 +58,9 @@ async fn upload_form(
     })?;
     let request = stored_request(intake.deps.store.as_ref(), &id).await?;
     let owner = intake.deps.store.find_token(ask.token.trim()).await?;
+    if owner.as_ref() != Some(&request.id) && !shown_publicly(&intake.deps.city, &request) {
+        public_request(intake.deps.store.as_ref(), &intake.deps.city, &id).await?;
+    }
     if owner.as_ref() != Some(&request.id) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -222,7 +225,7 @@ async fn read(
     Path((id, file)): Path<(String, String)>,
     ApiQuery(ask): ApiQuery<ReadAsk>,
 ) -> Result<Response, ApiError> {
-    let request = public_request(intake.deps.store.as_ref(), &id).await?;
+    let request = public_request(intake.deps.store.as_ref(), &intake.deps.city, &id).await?;
     let key = key_of_file(&request, &file)
         .cloned()
         .unwrap_or_else(|| original_key(&request.id, &file));

@@ -93,7 +93,24 @@ async fn services(State(intake): Shared, format: Format, RawQuery(query): RawQue
     {
         return refusal;
     }
-    Open311Response::ok(format, "services", wire::service_list(&intake.deps.city)).into_response()
+    let language = asked_language(&pairs);
+    Open311Response::ok(
+        format,
+        "services",
+        wire::service_list_in(&intake.deps.city, language.as_deref()),
+    )
+    .into_response()
+}
+
+/// The language an Open311 client asks the catalogue in: `locale` (`es`, `es-MX`, `es_MX`, as
+/// several GeoReport v2 clients send it) or `lang`, by its first part; none leaves the city's own.
+fn asked_language(pairs: &[(String, String)]) -> Option<String> {
+    let asked = param(pairs, "locale").or_else(|| param(pairs, "lang"))?;
+    let language = asked.split(['-', '_']).next()?.trim().to_ascii_lowercase();
+    (!language.is_empty()
+        && language.len() <= 8
+        && language.chars().all(|c| c.is_ascii_alphabetic()))
+    .then_some(language)
 }
 
 async fn service_definition(
@@ -108,18 +125,21 @@ async fn service_definition(
             "add .json or .xml to the path",
         );
     };
-    if let Some(refusal) = refuse_other_jurisdiction(
-        &intake,
-        format,
-        param(&query_pairs(query), "jurisdiction_id"),
-    ) {
+    let pairs = query_pairs(query);
+    if let Some(refusal) =
+        refuse_other_jurisdiction(&intake, format, param(&pairs, "jurisdiction_id"))
+    {
         return refusal;
     }
+    let language = asked_language(&pairs);
     match intake.deps.city.service(code) {
         Some(service) => Open311Response::ok(
             format,
             "service_definition",
-            wire::service_definition(service),
+            wire::service_definition(&match language {
+                Some(language) => service.in_language(&language),
+                None => service.clone(),
+            }),
         )
         .into_response(),
         None => error(
@@ -149,8 +169,10 @@ async fn request(State(intake): Shared, Path(file): Path<String>) -> Response {
         return not_found();
     };
     match intake.deps.store.get(&id).await {
-        // A request staff hid from public view reads as one never made.
-        Ok(Some(request)) if request.hidden => not_found(),
+        // Hidden by staff or confidential: not there for Open311, in the words of an unknown number.
+        Ok(Some(request)) if !cityfix_http::api::shown_publicly(&intake.deps.city, &request) => {
+            not_found()
+        }
         Ok(Some(request)) => Open311Response::ok(
             format,
             "service_requests",

@@ -1,5 +1,6 @@
-//! What residents do with a report after making it: reopen one closed as fixed ("not fixed"),
-//! comment on it with its token, and say "me too" on a neighbour's report.
+//! What residents do with a report after making it: read it by its token alone (a confidential
+//! one has no other page), reopen one closed as fixed ("not fixed"), comment on it with its token,
+//! and say "me too" on a neighbour's report.
 //!
 //! Intake checks what it can answer at once (the token, the window, the body) and hands the change
 //! to status, the only writer of a request's state, which checks again when it applies it.
@@ -21,7 +22,7 @@ use cityfix_app::work::{
 use cityfix_domain::text::fingerprint;
 use cityfix_domain::work::checked_note;
 use cityfix_domain::{ServiceRequest, Status};
-use cityfix_http::api::{public_request, stored_request, ApiError};
+use cityfix_http::api::{public_request, shown_publicly, stored_request, ApiError};
 use cityfix_http::json::read_json;
 use serde::Deserialize;
 use serde_json::json;
@@ -35,6 +36,46 @@ pub fn routes() -> Router<Arc<Intake>> {
         .route("/api/v1/requests/{id}/reopen", post(reopen))
         .route("/api/v1/requests/{id}/comments", post(comment))
         .route("/api/v1/requests/{id}/supporters", post(support))
+        .route("/api/v1/requests/by-token", post(read_by_token))
+}
+
+/// The body of `POST /api/v1/requests/by-token`: the token in the body, never in a URL or a log.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenBody {
+    token: String,
+}
+
+/// The reporter's own report by the token they were given alone: the one way to follow a
+/// confidential report (it has no public page), and the same view as the public read for others.
+async fn read_by_token(
+    State(intake): Shared,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let body: TokenBody = read_json(&headers, &body)?;
+    let token = body.token.trim();
+    let unknown = || {
+        ApiError::not_found(
+            "no report has this key: check it against the one given when the report was sent",
+        )
+    };
+    if token.is_empty() || token.len() > 200 {
+        return Err(unknown());
+    }
+    let id = intake
+        .deps
+        .store
+        .find_token(token)
+        .await?
+        .ok_or_else(unknown)?;
+    let request = intake.deps.store.get(&id).await?.ok_or_else(unknown)?;
+    let timeline = intake.deps.store.timeline(&request.id).await?;
+    Ok(Json(cityfix_http::api::request_view(
+        &intake.deps.city,
+        &request,
+        &timeline,
+    )))
 }
 
 /// The body of `POST …/reopen`.
@@ -133,7 +174,7 @@ async fn support(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let body: SupportBody = read_json(&headers, &body)?;
-    let request = public_request(intake.deps.store.as_ref(), &id).await?;
+    let request = public_request(intake.deps.store.as_ref(), &intake.deps.city, &id).await?;
     let who = [&body.email, &body.phone, &body.device_id]
         .into_iter()
         .flatten()
@@ -191,7 +232,8 @@ fn shown_with_an_update(request: &ServiceRequest, media: &[String]) -> Result<()
 }
 
 /// The request `typed` names, if `token` is its reporter's: 404 for an unknown request, 403 for a
-/// wrong token (the same words whether or not the token is another report's).
+/// wrong token (the same words whether or not the token is another report's); a confidential
+/// or hidden report with a wrong token is 404, as to the public.
 async fn reporters_request(
     intake: &Intake,
     typed: &str,
@@ -199,6 +241,9 @@ async fn reporters_request(
 ) -> Result<ServiceRequest, ApiError> {
     let request = stored_request(intake.deps.store.as_ref(), typed).await?;
     let owner = intake.deps.store.find_token(token.trim()).await?;
+    if owner.as_ref() != Some(&request.id) && !shown_publicly(&intake.deps.city, &request) {
+        return public_request(intake.deps.store.as_ref(), &intake.deps.city, typed).await;
+    }
     if owner.as_ref() != Some(&request.id) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,

@@ -1,6 +1,6 @@
 //! `GET /api/v1/services/suggest?q=`: the services a resident's own words most likely mean, ranked by a keyword and synonym model in English and Spanish built from the catalogue.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -251,11 +251,22 @@ impl StemIndex {
     }
 }
 
-/// One service as a suggestion shows it.
+/// One service as a suggestion shows it: in the catalogue's language, and its name and group in
+/// each language services.toml translates it into.
 struct Entry {
     code: String,
     name: String,
     group: String,
+    translated: BTreeMap<String, (String, String)>,
+}
+
+impl Entry {
+    fn name_and_group(&self, language: Option<&str>) -> (&str, &str) {
+        match language.and_then(|l| self.translated.get(l)) {
+            Some((name, group)) => (name, group),
+            None => (&self.name, &self.group),
+        }
+    }
 }
 
 /// The catalogue, ready to rank: every service's weighted stems and how many services have each.
@@ -266,7 +277,10 @@ pub struct Suggester {
 }
 
 impl Suggester {
+    /// Confidential services (misconduct) are left out: they have a form of their own, and words
+    /// typed on the public form should never lead a report there.
     pub fn new(services: &[Service]) -> Self {
+        let services: Vec<&Service> = services.iter().filter(|s| !s.confidential).collect();
         let weights = services
             .iter()
             .map(|service| {
@@ -275,6 +289,17 @@ impl Suggester {
                 add_words(&mut weights, &service.keywords.join(" "), IN_KEYWORDS);
                 add_words(&mut weights, &service.group, IN_GROUP);
                 add_words(&mut weights, &service.description, IN_DESCRIPTION);
+                // Every language's words find it: "bache" the pothole, whatever the page's language.
+                for text in service.translations.values() {
+                    add_words(&mut weights, text.name.as_deref().unwrap_or(""), IN_NAME);
+                    add_words(&mut weights, &text.keywords.join(" "), IN_KEYWORDS);
+                    add_words(&mut weights, text.group.as_deref().unwrap_or(""), IN_GROUP);
+                    add_words(
+                        &mut weights,
+                        text.description.as_deref().unwrap_or(""),
+                        IN_DESCRIPTION,
+                    );
+                }
                 weights
             })
             .collect();
@@ -284,6 +309,14 @@ impl Suggester {
                 code: service.code.clone(),
                 name: service.name.clone(),
                 group: service.group.clone(),
+                translated: service
+                    .translations
+                    .keys()
+                    .map(|language| {
+                        let shown = service.in_language(language);
+                        (language.clone(), (shown.name, shown.group))
+                    })
+                    .collect(),
             })
             .collect();
         let synonyms = SYNONYMS
@@ -361,6 +394,8 @@ pub fn suggest_router(services: &[Service]) -> Router {
 #[derive(Deserialize)]
 struct SuggestQuery {
     q: Option<String>,
+    /// The language the names are given in (services.toml's translations); else the catalogue's.
+    lang: Option<String>,
 }
 
 /// `{"suggestions": [{service_code, service_name, group, score}]}`, best first, at most five.
@@ -383,10 +418,11 @@ async fn suggest(
         .take(SUGGESTIONS)
         .filter_map(|(code, score)| {
             let entry = suggester.entry(code)?;
+            let (name, group) = entry.name_and_group(query.lang.as_deref());
             Some(json!({
                 "service_code": entry.code,
-                "service_name": entry.name,
-                "group": entry.group,
+                "service_name": name,
+                "group": group,
                 "score": (score * 100.0).round() / 100.0,
             }))
         })
