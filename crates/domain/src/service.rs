@@ -34,6 +34,10 @@ pub struct Service {
     /// (counted from when it was made). Sets the expected date until history knows better.
     #[serde(default)]
     pub target_hours: Option<u32>,
+    /// The asset layer its reports are about (a streetlight out names its pole), and how near
+    /// a report's point its nearest asset is taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assets: Option<crate::assets::ServiceAssets>,
 }
 
 /// How a service's reports are routed beyond its department.
@@ -142,7 +146,7 @@ impl Datatype {
 impl Service {
     /// Whether Open311 clients must fetch this service's definition (it asks questions).
     pub fn has_metadata(&self) -> bool {
-        !self.attributes.is_empty()
+        !self.attributes.is_empty() || self.assets.is_some()
     }
 
     /// The attributes in the order a form shows them.
@@ -388,6 +392,7 @@ mod tests {
             confidential: false,
             priority: crate::Priority::Normal,
             target_hours: None,
+            assets: None,
         }
     }
 
