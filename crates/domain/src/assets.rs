@@ -27,7 +27,7 @@ pub struct Asset {
 }
 
 /// The asset a request is about: its layer and its id there.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct AssetRef {
     pub layer: String,
     pub id: String,
