@@ -996,3 +996,42 @@ async fn a_crew_keeps_a_photo_private_from_the_page_and_still_sees_it() {
         "callers see public files only"
     );
 }
+
+#[tokio::test]
+async fn a_request_about_an_asset_shows_the_pole_with_its_label() {
+    let f = Fixture::new().await;
+    let seeded = seed_request(
+        &f.world.store,
+        "AAAA-0007",
+        "streetlight_out",
+        41.76777,
+        -72.673629,
+        None,
+    )
+    .await;
+    let mut request = seeded.clone();
+    request.department = Some("transportation".into());
+    request.asset = Some(cityfix_domain::AssetRef {
+        layer: "streetlights".into(),
+        id: "SL-014-020".into(),
+    });
+    force_status(&f.world.store, request, Status::Open, "routed").await;
+    let lights = f.sign(&claims(
+        Role::Staff,
+        Some("transportation"),
+        "local:lee.chan",
+    ));
+    let (status, html, _) = f.get("/admin/requests/AAAA-0007", Some(&lights)).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(
+        html.contains("<dt>Asset</dt><dd>SL-014-020 · Main Street, by 710 <span class=\"muted\">(streetlights)</span></dd>"),
+        "{html}"
+    );
+    let (_, pothole, _) = f
+        .get("/admin/requests/7K3M-9QZ2", Some(&f.sign(&crew())))
+        .await;
+    assert!(
+        !pothole.contains("<dt>Asset</dt>"),
+        "a report about no asset shows none"
+    );
+}

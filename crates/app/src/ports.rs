@@ -256,6 +256,13 @@ pub trait RequestStore: Send + Sync {
     /// Requests matching the query, newest first; with `near`, only those within the circle.
     async fn search(&self, query: &RequestQuery) -> PortResult<Vec<ServiceRequest>>;
 
+    /// Every request about this asset (a streetlight's pole), whatever its status, newest first:
+    /// how the router finds an earlier report of the same asset wherever its point was put.
+    async fn requests_about_asset(
+        &self,
+        asset: &cityfix_domain::AssetRef,
+    ) -> PortResult<Vec<ServiceRequest>>;
+
     /// Adds a follower to a request; adding the same one again changes nothing.
     async fn add_follower(&self, id: &TrackingNumber, follower: &Follower) -> PortResult<()>;
 

@@ -55,7 +55,11 @@ pub async fn route(deps: &RouterDeps, job: &RoutingJob) -> Result<Routed, AppErr
         true => 0.0,
         false => service.routing.duplicate_radius_m,
     };
-    let (command, outcome) = match earlier_report_nearby(deps, &request, radius_m).await? {
+    let original = match earlier_report_of_asset(deps, &request).await? {
+        Some(original) => Some(original),
+        None => earlier_report_nearby(deps, &request, radius_m).await?,
+    };
+    let (command, outcome) = match original {
         Some(original) => {
             let outcome = Routed::Duplicate {
                 of: original.id.to_string(),
@@ -141,8 +145,40 @@ pub fn decide(city: &City, request: &ServiceRequest) -> Result<RoutingDecision, 
         })
 }
 
+/// Whether `other` may be the original of `request`: another report, not itself a duplicate,
+/// that came in earlier.
+fn may_be_original(request: &ServiceRequest, other: &ServiceRequest) -> bool {
+    other.id != request.id
+        && other.duplicate_of.is_none()
+        && (other.requested_at, &other.id) < (request.requested_at, &request.id)
+}
+
+/// The first report of the same service about the same asset (a streetlight's pole) that came
+/// in earlier and is still being worked, wherever its point was put, if the request names one.
+async fn earlier_report_of_asset(
+    deps: &RouterDeps,
+    request: &ServiceRequest,
+) -> Result<Option<ServiceRequest>, AppError> {
+    let Some(asset) = &request.asset else {
+        return Ok(None);
+    };
+    let worked = [Status::Submitted, Status::Open, Status::InProgress];
+    Ok(deps
+        .store
+        .requests_about_asset(asset)
+        .await?
+        .into_iter()
+        .filter(|other| {
+            other.service_code == request.service_code
+                && worked.contains(&other.status)
+                && may_be_original(request, other)
+        })
+        .min_by(|a, b| (a.requested_at, &a.id).cmp(&(b.requested_at, &b.id))))
+}
+
 /// The nearest report of the same service within `radius_m` that came in earlier and is still
-/// being worked (and is not itself a duplicate), if any. Only inside the city: referrals are not linked.
+/// being worked (and is not itself a duplicate), if any. Only inside the city: referrals are not
+/// linked, nor are two reports about different assets (two poles side by side).
 async fn earlier_report_nearby(
     deps: &RouterDeps,
     request: &ServiceRequest,
@@ -163,15 +199,13 @@ async fn earlier_report_nearby(
         ..RequestQuery::default()
     };
     let here = request.location.to_point();
-    let earlier = |other: &ServiceRequest| {
-        (other.requested_at, &other.id) < (request.requested_at, &request.id)
-    };
+    let other_asset = |other: &ServiceRequest| matches!((&request.asset, &other.asset), (Some(a), Some(b)) if a != b);
     Ok(deps
         .store
         .search(&query)
         .await?
         .into_iter()
-        .filter(|other| other.id != request.id && other.duplicate_of.is_none() && earlier(other))
+        .filter(|other| may_be_original(request, other) && !other_asset(other))
         .min_by(|a, b| {
             let (da, db) = (
                 distance_m(here, a.location.to_point()),

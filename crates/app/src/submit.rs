@@ -119,7 +119,15 @@ async fn submit_checked(
         true => submission.form,
         false => place_typed_address(deps, submission.form).await?,
     };
+    let sent_asset = form.asset_id.clone();
     let mut report = validate(form, &deps.city)?;
+    let asset = match deps.city.service(&report.service_code) {
+        Some(service) => {
+            deps.city
+                .asset_of_report(service, sent_asset.as_deref(), report.location)?
+        }
+        None => None,
+    };
     if report.address.is_none() && !confidential {
         let nearest = deps
             .geocoder
@@ -154,14 +162,16 @@ async fn submit_checked(
         None => (None, Vec::new()),
     };
     for _ in 0..MAX_NUMBER_DRAWS {
+        let mut request = ServiceRequest::submitted(
+            deps.ids.tracking_number(),
+            &report,
+            &service_name,
+            &submission.channel,
+            now,
+        );
+        request.asset = asset.clone();
         let new = NewRequest {
-            request: ServiceRequest::submitted(
-                deps.ids.tracking_number(),
-                &report,
-                &service_name,
-                &submission.channel,
-                now,
-            ),
+            request,
             reporter: reporter.clone(),
             token: deps.ids.token(),
             first_entry: TimelineEntry::submitted(now),

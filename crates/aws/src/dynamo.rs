@@ -142,6 +142,11 @@ fn request_key(id: &TrackingNumber) -> String {
     format!("REQ#{id}")
 }
 
+/// The partition of the requests about one asset; the layer id is a slug, so no `#` is ambiguous.
+fn asset_key(asset: &cityfix_domain::AssetRef) -> String {
+    format!("ASSET#{}#{}", asset.layer, asset.id)
+}
+
 fn month_key(at: DateTime<Utc>) -> String {
     format!("REQ#{:04}-{:02}", at.year(), at.month())
 }
@@ -608,6 +613,15 @@ impl RequestStore for DynamoStore {
                 ttl: None,
             })?),
         ];
+        if let Some(asset) = &new.request.asset {
+            // The asset's list of requests, read by the router for duplicates of the asset.
+            puts.push(self.put(to_item(&Item {
+                pk: asset_key(asset),
+                sk: format!("REQ#{id}"),
+                body: id.clone(),
+                ttl: None,
+            })?));
+        }
         if let Some(reporter) = &new.reporter {
             puts.push(self.put(to_item(&Item {
                 pk: request_key(id),
@@ -745,6 +759,32 @@ impl RequestStore for DynamoStore {
             "request {} is not at version {expected_version}, or holds the most files",
             request.id
         )))
+    }
+
+    async fn requests_about_asset(
+        &self,
+        asset: &cityfix_domain::AssetRef,
+    ) -> PortResult<Vec<ServiceRequest>> {
+        let values = HashMap::from([(":pk".to_string(), AttributeValue::S(asset_key(asset)))]);
+        let ids: Vec<TrackingNumber> = self
+            .query_all(None, "PK = :pk", values, false)
+            .await?
+            .into_iter()
+            .map(|item| from_item::<Item<TrackingNumber>>(item).map(|i| i.body))
+            .collect::<PortResult<_>>()?;
+        let requests = futures_util::future::try_join_all(
+            ids.iter()
+                .map(|id| self.get_item::<RequestItem>(request_key(id), "META")),
+        )
+        .await?;
+        let mut found: Vec<ServiceRequest> =
+            requests.into_iter().flatten().map(|i| i.request).collect();
+        found.sort_by(|a, b| {
+            b.requested_at
+                .cmp(&a.requested_at)
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        Ok(found)
     }
 
     async fn timeline(&self, id: &TrackingNumber) -> PortResult<Vec<TimelineEntry>> {

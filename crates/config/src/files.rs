@@ -61,6 +61,20 @@ pub(crate) struct RoutingFile {
     /// CSV of the city's address points (`number,street,lat,long`), for geocoding.
     #[serde(default)]
     pub(crate) addresses: Option<PathBuf>,
+    /// Point layers of the city's assets, which services may name (see crate::assets).
+    #[serde(default, rename = "asset_layer")]
+    pub(crate) asset_layers: Vec<AssetLayerFile>,
+}
+
+/// routing.toml `[[asset_layer]]`: a GeoJSON layer of points (streetlights, hydrants), each with an id.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AssetLayerFile {
+    pub(crate) id: String,
+    pub(crate) file: PathBuf,
+    pub(crate) id_property: String,
+    #[serde(default)]
+    pub(crate) label_property: Option<String>,
 }
 
 /// routing.toml `[[area_layer]]`: a GeoJSON layer of named areas services route by.

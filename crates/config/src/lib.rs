@@ -9,6 +9,7 @@ use cityfix_domain::city::Places;
 use cityfix_domain::City;
 
 mod answers;
+mod assets;
 mod checks;
 mod features;
 mod files;
@@ -24,6 +25,7 @@ mod site;
 mod translations;
 
 pub use answers::{read_answers, Answer, AnswerText, Link};
+pub use assets::{read_asset_layer, MAX_SNAP_M};
 pub use features::Properties;
 pub use layer_faults::{
     check_area_features, check_area_layer, CheckedArea, CheckedLayer, FaultKind, LayerFault,
@@ -218,6 +220,10 @@ pub fn load_city_with_repairs(dir: &Path) -> Result<LoadedCity, ConfigError> {
     translations::check_service_translations(dir, &site.languages, &services.content)?;
     let responses = responses::read_responses(dir, &services.content)?;
     let address_points = layers::load_addresses(dir, places.addresses.as_ref())?;
+    let boundary_index = AreaIndex::build(&boundary.areas);
+    let asset_layers =
+        assets::load_asset_layers(dir, &routing.path, &places.asset_layers, &boundary_index)?;
+    assets::check_service_assets(&services.path, &services.content, &asset_layers)?;
 
     let (city, routing) = (city.content, routing.content);
     let city = City {
@@ -242,11 +248,12 @@ pub fn load_city_with_repairs(dir: &Path) -> Result<LoadedCity, ConfigError> {
         responses,
         address_points,
         places: Places {
-            boundary: AreaIndex::build(&boundary.areas),
+            boundary: boundary_index,
             layers: area_layers,
             neighbours,
             lines,
             line_owners: routing.line_owners,
+            assets: asset_layers,
         },
     };
     Ok(LoadedCity { city, repairs })

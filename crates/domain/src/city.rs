@@ -193,6 +193,8 @@ pub struct Places {
     pub lines: Vec<LineLayer>,
     /// Line owner (as the line layer names it) → department or agency id.
     pub line_owners: BTreeMap<String, String>,
+    /// Point layers of the city's assets (routing.toml `[[asset_layer]]`), in configuration order.
+    pub assets: Vec<crate::assets::AssetLayer>,
 }
 
 impl fmt::Debug for Places {
@@ -274,6 +276,29 @@ impl City {
         self.responses
             .iter()
             .filter(move |t| t.fits(service, status))
+    }
+
+    /// The asset layer of this id (routing.toml `[[asset_layer]]`).
+    pub fn asset_layer(&self, id: &str) -> Option<&crate::AssetLayer> {
+        self.places.assets.iter().find(|layer| layer.id == id)
+    }
+
+    /// The asset layer a service's reports are about, if it names one.
+    pub fn asset_layer_of(&self, service: &Service) -> Option<&crate::AssetLayer> {
+        service
+            .assets
+            .as_ref()
+            .and_then(|assets| self.asset_layer(&assets.layer))
+    }
+
+    /// Which asset a report of `service` at `at` is about (see [`crate::assets::asset_of_report`]).
+    pub fn asset_of_report(
+        &self,
+        service: &Service,
+        sent: Option<&str>,
+        at: Location,
+    ) -> Result<Option<crate::AssetRef>, crate::Invalid> {
+        crate::assets::asset_of_report(service, self.asset_layer_of(service), sent, at)
     }
 
     /// The response template `id`.
@@ -519,6 +544,7 @@ pub(crate) mod tests {
                 translations: Default::default(),
                 priority: crate::Priority::Normal,
                 target_hours: None,
+                assets: None,
             }],
             responses: Vec::new(),
             address_points: Vec::new(),
@@ -541,6 +567,7 @@ pub(crate) mod tests {
                     lines: vec![road],
                 }],
                 line_owners: BTreeMap::from([("DOT".to_string(), "dot".to_string())]),
+                assets: Vec::new(),
             },
         }
     }

@@ -2,6 +2,7 @@
 
 pub mod addresses;
 pub mod areas;
+pub mod assets;
 pub mod backlog;
 pub mod city;
 pub mod expected;
@@ -23,6 +24,7 @@ pub mod work;
 
 pub use addresses::{AddressBook, AddressPoint, Lookup};
 pub use areas::{Area, OwnedLine};
+pub use assets::{Asset, AssetLayer, AssetRef, ServiceAssets};
 pub use city::{
     Agency, Assignee, City, ClientAction, Department, Member, Open311Key, RateLimits,
     ResidentRules, RoutingDecision, Unroutable,

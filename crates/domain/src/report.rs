@@ -65,6 +65,9 @@ pub struct ReportForm {
     pub description: Option<String>,
     pub contact: Contact,
     pub media_url: Option<String>,
+    /// The asset the report is about, by its id in the service's asset layer (Open311
+    /// `attribute[asset_id]`); checked, or the nearest found, at submit.
+    pub asset_id: Option<String>,
 }
 
 /// Whether the reporter was asked the service's questions.
@@ -96,6 +99,7 @@ impl ReportForm {
             ("address_string", &self.address_string),
             ("description", &self.description),
             ("media_url", &self.media_url),
+            ("asset_id", &self.asset_id),
             ("email", &contact.email),
             ("phone", &contact.phone),
             ("first_name", &contact.first_name),

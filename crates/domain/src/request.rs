@@ -51,6 +51,9 @@ pub struct ServiceRequest {
     /// The request this one was linked to as a duplicate.
     #[serde(default)]
     pub duplicate_of: Option<TrackingNumber>,
+    /// The asset it is about (a streetlight's pole), named by the reporter or the nearest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asset: Option<crate::AssetRef>,
     /// The person in the department who works it (a member id of departments.toml).
     #[serde(default)]
     pub assignee: Option<String>,
@@ -173,6 +176,7 @@ impl ServiceRequest {
             areas: BTreeMap::new(),
             routing_reason: None,
             duplicate_of: None,
+            asset: None,
             assignee: None,
             priority: Priority::Normal,
             expected_at: None,

@@ -38,6 +38,10 @@ pub struct Service {
     /// (`[service.translations.es]`); what a translation leaves out stays as written above.
     #[serde(default)]
     pub translations: BTreeMap<String, ServiceText>,
+    /// The asset layer its reports are about (a streetlight out names its pole), and how near
+    /// a report's point its nearest asset is taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assets: Option<crate::assets::ServiceAssets>,
 }
 
 /// A service's texts in one more language. Every field is optional: the catalogue's own text
@@ -231,7 +235,7 @@ impl Datatype {
 impl Service {
     /// Whether Open311 clients must fetch this service's definition (it asks questions).
     pub fn has_metadata(&self) -> bool {
-        !self.attributes.is_empty()
+        !self.attributes.is_empty() || self.assets.is_some()
     }
 
     /// The attributes in the order a form shows them.
@@ -478,6 +482,7 @@ mod tests {
             priority: crate::Priority::Normal,
             target_hours: None,
             translations: BTreeMap::new(),
+            assets: None,
         }
     }
 

@@ -23,6 +23,9 @@ CREATE TABLE IF NOT EXISTS requests (
     doc TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS requests_by_cell ON requests (cell);
+-- The router's duplicates of one asset (a streetlight's pole), wherever their points are.
+CREATE INDEX IF NOT EXISTS requests_by_asset ON requests (json_extract(doc, '$.asset.layer'), json_extract(doc, '$.asset.id'))
+    WHERE json_extract(doc, '$.asset') IS NOT NULL;
 CREATE INDEX IF NOT EXISTS requests_by_requested ON requests (requested_at);
 -- No query reads by raw coordinates; every change paid to keep this one.
 DROP INDEX IF EXISTS requests_by_point;

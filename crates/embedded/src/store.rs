@@ -286,6 +286,24 @@ impl RequestStore for SqliteStore {
             .await
     }
 
+    async fn requests_about_asset(
+        &self,
+        asset: &cityfix_domain::AssetRef,
+    ) -> PortResult<Vec<ServiceRequest>> {
+        let (layer, asset_id) = (asset.layer.clone(), asset.id.clone());
+        self.db
+            .read(move |conn| {
+                let mut statement = conn.prepare_cached(ASSET_SQL).map_err(sqlite_error)?;
+                let docs = statement
+                    .query_map(params![layer, asset_id], |row| row.get::<_, String>(0))
+                    .map_err(sqlite_error)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(sqlite_error)?;
+                docs.iter().map(|doc| from_json(doc)).collect()
+            })
+            .await
+    }
+
     async fn add_follower(&self, id: &TrackingNumber, follower: &Follower) -> PortResult<()> {
         let id = id.clone();
         let follower = follower.clone();
@@ -998,10 +1016,43 @@ const QUEUE_SQL: &str = "SELECT doc, queue_rank, requested_at, id FROM requests 
      WHERE department = ?1 AND status = ?2 AND (queue_rank, requested_at, id) > (?3, ?4, ?5) \
      ORDER BY queue_rank, requested_at, id LIMIT ?6";
 
+/// The requests about one asset, newest first: the same expressions and condition as the index
+/// requests_by_asset, so it is read rather than every request.
+const ASSET_SQL: &str = "SELECT doc FROM requests WHERE json_extract(doc, '$.asset') IS NOT NULL \
+     AND json_extract(doc, '$.asset.layer') = ?1 AND json_extract(doc, '$.asset.id') = ?2 \
+     ORDER BY requested_at DESC, id";
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use cityfix_app::ports::Near;
+
+    #[tokio::test]
+    async fn the_requests_about_an_asset_are_read_by_the_asset_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("plan.sqlite")).unwrap();
+        let steps: Vec<String> = db
+            .read(|conn| {
+                let mut statement = conn
+                    .prepare(&format!("EXPLAIN QUERY PLAN {ASSET_SQL}"))
+                    .unwrap();
+                Ok(statement
+                    .query_map(params!["streetlights", "SL-014-020"], |row| {
+                        row.get::<_, String>(3)
+                    })
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap())
+            })
+            .await
+            .unwrap();
+        assert!(
+            steps
+                .iter()
+                .any(|s| s.contains("USING INDEX requests_by_asset")),
+            "{steps:?}"
+        );
+    }
 
     #[tokio::test]
     async fn a_queue_page_reads_the_queue_index_in_order_without_sorting() {

@@ -181,6 +181,8 @@ pub fn service_view(service: &Service) -> Value {
         "keywords": service.keywords,
         "attributes": attributes,
         "confidential": service.confidential,
+        // The asset layer its reports are about, so the page offers its assets to pick.
+        "assets": service.assets.as_ref().map(|assets| json!({ "layer": assets.layer, "snap_m": assets.snap_m })),
     })
 }
 
@@ -224,6 +226,7 @@ pub fn request_view(city: &City, request: &ServiceRequest, timeline: &[TimelineE
         "neighbourhood": city.places.layers.first().and_then(|layer| request.areas.get(&layer.id)),
         "areas": request.areas,
         "duplicate_of": request.duplicate_of.as_ref().map(|id| id.as_str()),
+        "asset_id": request.asset.as_ref().map(|asset| asset.id.as_str()),
         "priority": request.priority,
         "supporters": request.supporters,
         "requested_datetime": city_time(city, request.requested_at),

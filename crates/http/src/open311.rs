@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use crate::city_time;
 use cityfix_app::media::{media_link, public_links, shown_media_url};
 use cityfix_app::updates::PublicUpdate;
+use cityfix_domain::assets::ASSET_ATTRIBUTE;
 use cityfix_domain::text::{cap, echo, xml_safe};
 use cityfix_domain::{
     City, Contact, Invalid, RawAttribute, ReportForm, Service, ServiceRequest, TimelineKind,
@@ -222,6 +223,27 @@ pub fn service_definition(service: &Service) -> Value {
             })
         })
         .collect();
+    let mut attributes = attributes;
+    if let Some(assets) = &service.assets {
+        // Not a question of services.toml: the asset the report is about, checked at submit.
+        let order = service
+            .attributes
+            .iter()
+            .map(|a| a.order)
+            .max()
+            .unwrap_or(0)
+            + 1;
+        attributes.push(json!({
+            "variable": true,
+            "code": ASSET_ATTRIBUTE,
+            "datatype": "string",
+            "required": false,
+            "datatype_description": format!("the id of an asset of the city's `{}` layer (GET /api/v1/services/{}/assets lists them)", assets.layer, service.code),
+            "order": order,
+            "description": format!("Which one? Leave empty to take the nearest within {} m of the point.", assets.snap_m),
+            "values": [],
+        }));
+    }
     json!({ "service_code": service.code, "attributes": attributes })
 }
 
@@ -322,6 +344,10 @@ pub fn extended_attributes(
     if let Some(parent) = &request.duplicate_of {
         attributes["duplicate_of"] = json!(parent.as_str());
         attributes["parent_service_request_id"] = json!(parent.as_str());
+    }
+    if let Some(asset) = &request.asset {
+        attributes[ASSET_ATTRIBUTE] = json!(asset.id);
+        attributes["asset_layer"] = json!(asset.layer);
     }
     attributes
 }
@@ -436,6 +462,16 @@ pub fn parse_report_form(body: &[u8]) -> Result<(ReportForm, PostEnvelope), Inva
     };
     let lat = number("lat", take("lat"))?;
     let long = number("long", take("long"))?;
+    let asset_id = match attributes.remove(ASSET_ATTRIBUTE) {
+        Some(RawAttribute::One(id)) => Some(id).filter(|id| !id.trim().is_empty()),
+        Some(RawAttribute::Many(_)) => {
+            return Err(Invalid::field(
+                format!("attribute[{ASSET_ATTRIBUTE}]"),
+                "a report is about one asset: send attribute[asset_id] once, not as a list",
+            ))
+        }
+        None => None,
+    };
     let form = ReportForm {
         service_code: take("service_code"),
         lat,
@@ -452,6 +488,7 @@ pub fn parse_report_form(body: &[u8]) -> Result<(ReportForm, PostEnvelope), Inva
             language: None,
         },
         media_url: take("media_url"),
+        asset_id,
     };
     let envelope = PostEnvelope {
         api_key: take("api_key"),

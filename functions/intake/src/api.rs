@@ -171,6 +171,8 @@ struct NewReport {
     /// The language the reporter wants to be written to in (`en`, `es`); else their browser's.
     language: Option<String>,
     media_url: Option<String>,
+    /// The id of the asset the report is about, in the service's asset layer (a streetlight's pole).
+    asset_id: Option<String>,
     /// Media ids of files uploaded before the report (`POST /api/v1/media`), with their token.
     #[serde(default)]
     media: Vec<String>,
@@ -223,6 +225,7 @@ impl NewReport {
                 language,
             },
             media_url: self.media_url,
+            asset_id: self.asset_id,
         })
     }
 }

@@ -3,6 +3,7 @@
 mod addresses;
 mod answers;
 mod api;
+mod assets;
 mod city;
 mod devices;
 mod followers;
@@ -40,6 +41,7 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/questions"),
     ("get", "/api/v1/services"),
     ("get", "/api/v1/services/suggest"),
+    ("get", "/api/v1/services/{code}/assets"),
     ("post", "/api/v1/requests"),
     ("get", "/api/v1/requests/nearby"),
     ("get", "/api/v1/requests/{id}"),
@@ -80,6 +82,7 @@ pub fn router(intake: Intake) -> Router {
     open311::routes()
         .merge(api::routes())
         .merge(addresses::routes())
+        .merge(assets::routes())
         .merge(media::routes())
         .merge(residents::routes())
         .merge(followers::routes())

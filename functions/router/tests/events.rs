@@ -193,6 +193,117 @@ async fn a_report_beyond_the_radius_or_older_than_the_other_is_routed_normally()
     assert_eq!(decision(&world).await.assignee.id(), "public-works");
 }
 
+/// Stores a submitted streetlight report about pole `pole` (or none) at the point, reported at `at`.
+async fn seed_streetlight(
+    world: &World,
+    id: &str,
+    point: (f64, f64),
+    at: chrono::DateTime<chrono::Utc>,
+    pole: Option<&str>,
+) -> cityfix_domain::ServiceRequest {
+    let report = cityfix_domain::ValidReport {
+        service_code: "streetlight_out".into(),
+        location: cityfix_domain::Location::new(point.0, point.1).unwrap(),
+        address: None,
+        attributes: Default::default(),
+        description: None,
+        contact: Default::default(),
+        media_url: None,
+    };
+    let id = cityfix_domain::TrackingNumber::parse(id).unwrap();
+    let mut request = cityfix_domain::ServiceRequest::submitted(
+        id.clone(),
+        &report,
+        "Streetlight out",
+        "web",
+        at,
+    );
+    request.asset = pole.map(|pole| cityfix_domain::AssetRef {
+        layer: "streetlights".into(),
+        id: pole.into(),
+    });
+    let new = cityfix_app::ports::NewRequest {
+        request: request.clone(),
+        reporter: None,
+        token: format!("token-{id}"),
+        first_entry: cityfix_domain::TimelineEntry::submitted(at),
+        idempotency: None,
+    };
+    cityfix_app::ports::RequestStore::create(&world.store, &new)
+        .await
+        .unwrap();
+    request
+}
+
+#[tokio::test]
+async fn a_report_of_the_same_pole_is_linked_whatever_the_distance_and_another_pole_s_is_not() {
+    // given an open report of pole SL-014-020, and one of its neighbour SL-014-021 next to it
+    let world = World::new();
+    let original = seed_streetlight(
+        &world,
+        "AAAA-0001",
+        (41.76777, -72.673629),
+        an_hour_ago(),
+        Some("SL-014-020"),
+    )
+    .await;
+    seed_streetlight(
+        &world,
+        "AAAA-0002",
+        (41.767772, -72.673629),
+        an_hour_ago() - chrono::Duration::minutes(5),
+        Some("SL-014-021"),
+    )
+    .await;
+    // when a report names SL-014-020 from 400 m away (far beyond the 50 m duplicate radius)
+    seed_streetlight(
+        &world,
+        "7K3M-9QZ2",
+        (41.76777 + 400.0 / 111_320.0, -72.673629),
+        chrono::Utc::now(),
+        Some("SL-014-020"),
+    )
+    .await;
+    router::handle(&deps(&world), sqs_event("router/sqs-batch.json")).await;
+
+    // then it is linked to the report of the same pole, not to the nearer, older one of another
+    match decisions(&world).await.as_slice() {
+        [StatusCommand::LinkDuplicate { original_id, .. }] => {
+            assert_eq!(original_id, &original.id)
+        }
+        other => panic!("expected a duplicate link, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_report_of_one_pole_is_not_a_duplicate_of_another_pole_s_right_beside_it() {
+    let world = World::new();
+    seed_streetlight(
+        &world,
+        "AAAA-0001",
+        (41.76777, -72.673629),
+        an_hour_ago(),
+        Some("SL-014-021"),
+    )
+    .await;
+    seed_streetlight(
+        &world,
+        "7K3M-9QZ2",
+        (41.76777 + 5.0 / 111_320.0, -72.673629),
+        chrono::Utc::now(),
+        Some("SL-014-020"),
+    )
+    .await;
+    router::handle(&deps(&world), sqs_event("router/sqs-batch.json")).await;
+    assert!(
+        matches!(
+            decisions(&world).await.as_slice(),
+            [StatusCommand::Route { .. }]
+        ),
+        "routed, not linked"
+    );
+}
+
 /// A pothole fixed in `area`, `days` after it was reported, `ago_days` before now.
 fn fixed(area: &str, n: usize, days: i64, ago_days: i64) -> cityfix_domain::expected::Fixed {
     cityfix_domain::expected::Fixed {

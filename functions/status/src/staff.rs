@@ -182,6 +182,18 @@ async fn case_view(
                 .map(|at| city_time(&staff.deps.city, at))),
         );
         fields.insert("routing_reason".into(), json!(request.routing_reason));
+        if let Some(asset) = &request.asset {
+            let label = staff
+                .deps
+                .city
+                .asset_layer(&asset.layer)
+                .and_then(|layer| layer.get(&asset.id))
+                .and_then(|found| found.label.clone());
+            fields.insert(
+                "asset".into(),
+                json!({ "layer": asset.layer, "id": asset.id, "label": label }),
+            );
+        }
         fields.insert("channel".into(), json!(request.channel));
         fields.insert("followers".into(), json!(followers));
         fields.insert("reporter_can_be_reached".into(), json!(has_reporter));

@@ -1283,3 +1283,50 @@ pub async fn a_moderated_request_keeps_its_marks_and_public_searches_leave_hidde
     };
     assert_eq!(ids(store.search(&all_public).await.unwrap()).len(), 3);
 }
+
+pub async fn requests_about_an_asset_are_found_wherever_they_are_and_by_layer_and_id(
+    store: &dyn RequestStore,
+) {
+    use cityfix_domain::{AssetRef, Location};
+    let asset = |layer: &str, id: &str| AssetRef {
+        layer: layer.into(),
+        id: id.into(),
+    };
+    let about = |tracking: &str, minute: u32, on: Option<AssetRef>, lat: f64| {
+        let mut new = new_request(tracking, "streetlight_out", minute);
+        new.request.asset = on;
+        new.request.location = Location::new(lat, -72.67602).unwrap();
+        new
+    };
+    // two reports of pole SL-7 10 km apart, one of SL-8, one of a hydrant with the same id, one of none
+    for new in [
+        about("EEEE-0001", 1, Some(asset("streetlights", "SL-7")), 41.7677),
+        about("EEEE-0002", 2, Some(asset("streetlights", "SL-8")), 41.7677),
+        about("EEEE-0003", 3, Some(asset("hydrants", "SL-7")), 41.7677),
+        about("EEEE-0004", 4, None, 41.7677),
+        about("EEEE-0005", 5, Some(asset("streetlights", "SL-7")), 41.8577),
+    ] {
+        store.create(&new).await.unwrap();
+    }
+    let ids = |found: Vec<ServiceRequest>| -> Vec<String> {
+        found.into_iter().map(|r| r.id.to_string()).collect()
+    };
+    let sl7 = store
+        .requests_about_asset(&asset("streetlights", "SL-7"))
+        .await
+        .unwrap();
+    assert_eq!(sl7[1].asset, Some(asset("streetlights", "SL-7")));
+    assert_eq!(ids(sl7), ["EEEE-0005", "EEEE-0001"], "newest first");
+    assert_eq!(
+        ids(store
+            .requests_about_asset(&asset("hydrants", "SL-7"))
+            .await
+            .unwrap()),
+        ["EEEE-0003"]
+    );
+    assert!(store
+        .requests_about_asset(&asset("streetlights", "SL-9"))
+        .await
+        .unwrap()
+        .is_empty());
+}
