@@ -343,7 +343,8 @@ mod tests {
         assert_eq!(err.field.as_deref(), Some("assets.snap_m"));
 
         let err = demo_with("services.toml", |t| {
-            t.replacen("code = \"pothole_size\"", "code = \"asset_id\"", 1)
+            // The question and its Spanish text both renamed, so only the reserved code is wrong.
+            t.replace("pothole_size", "asset_id")
         })
         .unwrap_err();
         assert_eq!(err.entry.as_deref(), Some("service `pothole`"));
