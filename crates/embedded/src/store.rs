@@ -1027,25 +1027,34 @@ mod tests {
     use super::*;
     use cityfix_app::ports::Near;
 
-    #[tokio::test]
-    async fn the_requests_about_an_asset_are_read_by_the_asset_index() {
+    /// The steps of SQLite's plan for `sql` with `params`, on a new empty database.
+    async fn query_plan(sql: &'static str, params: Vec<rusqlite::types::Value>) -> Vec<String> {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(&dir.path().join("plan.sqlite")).unwrap();
-        let steps: Vec<String> = db
-            .read(|conn| {
-                let mut statement = conn
-                    .prepare(&format!("EXPLAIN QUERY PLAN {ASSET_SQL}"))
-                    .unwrap();
-                Ok(statement
-                    .query_map(params!["streetlights", "SL-014-020"], |row| {
-                        row.get::<_, String>(3)
-                    })
-                    .unwrap()
-                    .collect::<Result<_, _>>()
-                    .unwrap())
-            })
-            .await
-            .unwrap();
+        db.read(move |conn| {
+            let mut statement = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            Ok(statement
+                .query_map(rusqlite::params_from_iter(params), |row| {
+                    row.get::<_, String>(3)
+                })
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap())
+        })
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_requests_about_an_asset_are_read_by_the_asset_index() {
+        let steps = query_plan(
+            ASSET_SQL,
+            vec![
+                "streetlights".to_string().into(),
+                "SL-014-020".to_string().into(),
+            ],
+        )
+        .await;
         assert!(
             steps
                 .iter()
@@ -1056,23 +1065,18 @@ mod tests {
 
     #[tokio::test]
     async fn a_queue_page_reads_the_queue_index_in_order_without_sorting() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&dir.path().join("plan.sqlite")).unwrap();
-        let steps: Vec<String> = db
-            .read(|conn| {
-                let mut statement = conn
-                    .prepare(&format!("EXPLAIN QUERY PLAN {QUEUE_SQL}"))
-                    .unwrap();
-                Ok(statement
-                    .query_map(params!["public-works", "open", -1, "", "", 26], |row| {
-                        row.get::<_, String>(3)
-                    })
-                    .unwrap()
-                    .collect::<Result<_, _>>()
-                    .unwrap())
-            })
-            .await
-            .unwrap();
+        let steps = query_plan(
+            QUEUE_SQL,
+            vec![
+                "public-works".to_string().into(),
+                "open".to_string().into(),
+                (-1).into(),
+                "".to_string().into(),
+                "".to_string().into(),
+                26.into(),
+            ],
+        )
+        .await;
         assert!(
             steps
                 .iter()
