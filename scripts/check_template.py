@@ -695,6 +695,89 @@ def check_cycles(translated: dict[str, Any] | None, error: str | None) -> Check:
     return check
 
 
+# ─────────────────────────────────────── (9) the site's one origin ───────────────────────────────────────
+
+SITE_BINARY = "site"
+CLOUDFRONT = "AWS::CloudFront::Distribution"
+# AWS's managed CloudFront policies (their ids are the same in every account).
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+ALL_METHODS = {"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"}
+SECURE_VIEWERS = {"redirect-to-https", "https-only"}
+
+
+def path_pattern_matches(pattern: str, path: str) -> bool:
+    """CloudFront's PathPattern: `*` any run of characters (slashes too), `?` one, case-sensitive."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, path) is not None
+
+
+def check_site(template: dict[str, Any]) -> Check:
+    # Everything the browser reaches goes through one CloudFront distribution in front of the HTTP
+    # API. A route of the API must never be cached at the edge (one resident's request answered with
+    # another's), nor lose its cookies, query or methods: each is matched by a CachingDisabled
+    # behaviour forwarding all but Host. Only the site binary's GET routes fall to the cached default.
+    check = Check(9, "the site: one CloudFront origin, every API route uncached with all viewer headers, the site binary GET only")
+    distributions = resources(template, CLOUDFRONT)
+    if len(distributions) != 1:
+        check.fail(f"{len(distributions)} CloudFront distributions; expected one in front of the HTTP API")
+        return check
+    (dname, distribution), = distributions.items()
+    config = (distribution.get("Properties") or {}).get("DistributionConfig") or {}
+    api_origins = set()
+    for origin in config.get("Origins") or []:
+        domain = sub_text(origin.get("DomainName")) or ""
+        if re.fullmatch(r"\$\{[A-Za-z0-9]+\}\.execute-api\..*", domain):
+            api = domain[2:domain.index("}")]
+            if template.get("Resources", {}).get(api, {}).get("Type") != "AWS::Serverless::HttpApi":
+                check.fail(f"{dname}: origin {origin.get('Id')} names {api}, which is no HttpApi of this template")
+                continue
+            if (origin.get("CustomOriginConfig") or {}).get("OriginProtocolPolicy") != "https-only":
+                check.fail(f"{dname}: origin {origin.get('Id')} is not https-only")
+            api_origins.add(origin.get("Id"))
+    if not api_origins:
+        check.fail(f"{dname}: no origin is the HTTP API (DomainName !Sub ${{HttpApi}}.execute-api...)")
+    default = config.get("DefaultCacheBehavior") or {}
+    behaviours = [b for b in config.get("CacheBehaviors") or [] if isinstance(b, dict)]
+    for where, behaviour in [("DefaultCacheBehavior", default)] + [(f"CacheBehaviors {b.get('PathPattern')}", b) for b in behaviours]:
+        if behaviour.get("ViewerProtocolPolicy") not in SECURE_VIEWERS:
+            check.fail(f"{dname}.{where}: ViewerProtocolPolicy {behaviour.get('ViewerProtocolPolicy')!r} lets plain http through")
+        if behaviour.get("TargetOriginId") not in api_origins:
+            check.fail(f"{dname}.{where}: targets {behaviour.get('TargetOriginId')!r}, not the HTTP API")
+    if set(default.get("AllowedMethods") or ["GET", "HEAD"]) - {"GET", "HEAD"}:
+        check.fail(f"{dname}.DefaultCacheBehavior: the cached default takes {sorted(set(default['AllowedMethods']) - {'GET', 'HEAD'})}")
+    binaries = function_binaries(template)
+    routes = 0
+    for fname, fprops in functions(template).items():
+        for ename, event in (fprops.get("Events") or {}).items():
+            if not isinstance(event, dict) or event.get("Type") != "HttpApi":
+                continue
+            eprops = event.get("Properties") or {}
+            path, method = str(eprops.get("Path")), str(eprops.get("Method", "ANY")).upper()
+            where = f"{fname}.Events.{ename} ({method} {path})"
+            routes += 1
+            if binaries.get(fname) == SITE_BINARY:
+                if method != "GET":
+                    check.fail(f"{where}: the site binary serves files, GET only")
+                continue
+            sample = re.sub(r"\{[^}]*\}", "x", path)
+            behaviour = next((b for b in behaviours if path_pattern_matches(str(b.get("PathPattern")), sample)), None)
+            if behaviour is None:
+                check.fail(f"{where}: no CloudFront behaviour matches it, so the cached default would take it")
+                continue
+            pattern = behaviour.get("PathPattern")
+            if behaviour.get("CachePolicyId") != CACHING_DISABLED:
+                check.fail(f"{where}: behaviour {pattern} caches it (CachePolicyId is not CachingDisabled)")
+            if behaviour.get("OriginRequestPolicyId") != ALL_VIEWER_EXCEPT_HOST:
+                check.fail(f"{where}: behaviour {pattern} does not forward the viewer's headers, cookies and query (AllViewerExceptHostHeader)")
+            wanted = ALL_METHODS if method == "ANY" else {method}
+            missing = wanted - set(behaviour.get("AllowedMethods") or ["GET", "HEAD"])
+            if missing:
+                check.fail(f"{where}: behaviour {pattern} refuses {sorted(missing)}")
+    check.summary = f"{routes} API routes, {len(behaviours)} uncached behaviours"
+    return check
+
+
 def main() -> int:
     here = Path(__file__).resolve().parent.parent
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -727,6 +810,7 @@ def run_checks(template: dict[str, Any], root: Path, metadata: dict[str, Any] | 
         check_routes(template),
         check_triggers(template),
         check_cycles(translated, error),
+        check_site(template),
     ]
 
 

@@ -66,6 +66,11 @@ def bucket_statements(template: dict[str, Any]) -> list[Any]:
     return props(template, "MediaBucketPolicy")["PolicyDocument"]["Statement"]
 
 
+def behaviour(template: dict[str, Any], pattern: str) -> dict[str, Any]:
+    behaviours = props(template, "SiteDistribution")["DistributionConfig"]["CacheBehaviors"]
+    return next(b for b in behaviours if b["PathPattern"] == pattern)
+
+
 def package(metadata: dict[str, Any], name: str) -> dict[str, Any]:
     return next(p for p in metadata["packages"] if p["name"] == name)
 
@@ -286,6 +291,26 @@ CASES: dict[str, tuple[Mutation | None, Mutation | None, dict[int, list[str]]]] 
     "cycles-function-names-its-trigger-bucket": (
         lambda t: props(t, "MediaFunction")["Environment"]["Variables"].update(MEDIA_BUCKET={"Ref": "MediaBucket"}), None,
         {8: [r"MediaBucket → MediaFunction → MediaBucket|MediaFunction → MediaBucket → MediaFunction"]}),
+    # (9) the site's one origin
+    "site-api-route-cached": (
+        lambda t: behaviour(t, "/api/*").update(CachePolicyId="658327ea-f89d-4fab-a63d-7e88639e58f6"), None,
+        {9: [r"IntakeFunction\.Events\.\w+ \(\w+ /api/[^)]*\): behaviour /api/\* caches it"]}),
+    "site-route-falls-to-the-cached-default": (
+        lambda t: props(t, "SiteDistribution")["DistributionConfig"]["CacheBehaviors"].remove(behaviour(t, "/staff/*")), None,
+        {9: [r"StaffFunction\.Events\.StaffActions \(ANY /staff/\{proxy\+\}\): no CloudFront behaviour matches it"]}),
+    "site-cookies-not-forwarded": (
+        lambda t: behaviour(t, "/admin*").pop("OriginRequestPolicyId"), None,
+        {9: [r"AdminFunction\.Events\.\w+ \(ANY /admin[^)]*\): behaviour /admin\* does not forward"]}),
+    "site-default-takes-writes": (
+        lambda t: props(t, "SiteDistribution")["DistributionConfig"]["DefaultCacheBehavior"].update(
+            AllowedMethods=["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"], CachedMethods=["GET", "HEAD"]), None,
+        {9: [r"DefaultCacheBehavior: the cached default takes"]}),
+    "site-plain-http": (
+        lambda t: behaviour(t, "/open311/*").update(ViewerProtocolPolicy="allow-all"), None,
+        {9: [r"CacheBehaviors /open311/\*: ViewerProtocolPolicy 'allow-all' lets plain http through"]}),
+    "site-binary-takes-writes": (
+        lambda t: event(t, "SiteFunction", "SiteFiles").update(Method="ANY"), None,
+        {9: [r"SiteFunction\.Events\.SiteFiles \(ANY /\{proxy\+\}\): the site binary serves files, GET only"]}),
 }
 
 

@@ -7,6 +7,7 @@ pub mod guard;
 pub mod json;
 pub mod open311;
 pub mod open311_search;
+pub mod site;
 pub mod uploads;
 
 /// Largest request body accepted anywhere (413 beyond it).

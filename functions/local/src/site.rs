@@ -1,11 +1,10 @@
-//! The resident site's files as the local runner serves them: `web/` itself, the map library from `web/node_modules` under `/vendor/leaflet/`, and nothing else of the npm tree or the tests.
+//! The resident site's files as the local runner serves them: `web/` itself, the map library from `web/node_modules` under `/vendor/leaflet/`, and nothing else of the npm tree, the tests or the layer's build file.
 
 use std::path::Path;
 
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
-use tower_http::services::ServeDir;
 
 /// Paths under the web folder that are the build's and the tests', not the site's.
 const NOT_THE_SITE: &[&str] = &[
@@ -13,6 +12,7 @@ const NOT_THE_SITE: &[&str] = &[
     "/tests/{*rest}",
     "/package.json",
     "/package-lock.json",
+    "/Makefile",
 ];
 
 /// The routes of the site's static files; give it last, as the router's fallback.
@@ -20,10 +20,5 @@ pub fn static_site(router: Router, web_dir: &Path) -> Router {
     let router = NOT_THE_SITE.iter().fold(router, |router, path| {
         router.route(path, get(|| async { StatusCode::NOT_FOUND }))
     });
-    router
-        .nest_service(
-            "/vendor/leaflet",
-            ServeDir::new(web_dir.join("node_modules/leaflet/dist")),
-        )
-        .fallback_service(ServeDir::new(web_dir))
+    cityfix_http::site::static_site(router, web_dir, &web_dir.join("node_modules/leaflet/dist"))
 }
