@@ -5,12 +5,13 @@
 //! Locally the runner's own accounts sign people in; on AWS the Cognito hosted UI does
 //! ([`hosted_ui`]), and both end in the same session.
 //!
-//! Pages: sign-in, the work queue, a request with every action, phone intake, backlogs and the
-//! audit log. See docs/staff-app.md.
+//! Pages: sign-in, the work queue, a request with every action, phone intake, backlogs,
+//! residents' questions (information requests) and the audit log. See docs/staff-app.md.
 
 pub mod accounts;
 pub mod hosted_ui;
 mod pages;
+mod questions;
 pub mod session;
 pub mod staff_api;
 mod views;
@@ -119,6 +120,12 @@ pub fn admin_router(admin: Admin) -> Router {
             get(pages::backlogs).post(pages::declare_backlog),
         )
         .route("/admin/backlogs/{id}/lift", post(pages::lift_backlog))
+        .route("/admin/information-requests", get(questions::list))
+        .route("/admin/information-requests/{id}", get(questions::question))
+        .route(
+            "/admin/information-requests/{id}/answer",
+            post(questions::answer),
+        )
         .route("/admin/audit", get(pages::audit))
         .with_state(Arc::new(admin))
 }

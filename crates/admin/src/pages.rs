@@ -25,7 +25,7 @@ use crate::Admin;
 type Shared = State<Arc<Admin>>;
 
 /// What every page shows: the city, who is signed in, their forms' CSRF token, the page's name.
-fn base(admin: &Admin, session: Option<&Session>, page: &str) -> Map<String, Value> {
+pub(crate) fn base(admin: &Admin, session: Option<&Session>, page: &str) -> Map<String, Value> {
     let mut context = Map::new();
     context.insert(
         "city".into(),
@@ -83,7 +83,7 @@ fn problem(
 }
 
 /// The answer to a form whose CSRF token is not this session's.
-fn forged(admin: &Admin, session: &Session) -> Response {
+pub(crate) fn forged(admin: &Admin, session: &Session) -> Response {
     problem(
         admin,
         Some(session),
@@ -723,7 +723,7 @@ pub async fn assign_many(
     admin.views.page(status, "assigned.html", context)
 }
 
-fn encode(text: &str) -> String {
+pub(crate) fn encode(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
@@ -820,7 +820,7 @@ pub async fn lookup(
 }
 
 /// A page for a refusal of the staff routes.
-fn refused_page(admin: &Admin, session: &Session, refusal: Refusal) -> Response {
+pub(crate) fn refused_page(admin: &Admin, session: &Session, refusal: Refusal) -> Response {
     let title = match refusal.status {
         StatusCode::NOT_FOUND => "Not found",
         StatusCode::FORBIDDEN => "Not yours to see",
@@ -1198,9 +1198,9 @@ fn photos_of(view: &Value) -> Vec<Value> {
 }
 
 /// The fields of a posted form, any repeated (`media`).
-type Fields = Vec<(String, String)>;
+pub(crate) type Fields = Vec<(String, String)>;
 
-fn field<'a>(fields: &'a Fields, name: &str) -> Option<&'a str> {
+pub(crate) fn field<'a>(fields: &'a Fields, name: &str) -> Option<&'a str> {
     fields
         .iter()
         .find(|(key, _)| key == name)

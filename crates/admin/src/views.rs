@@ -25,6 +25,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/signed_in.html"),
     ),
     ("assigned.html", include_str!("../templates/assigned.html")),
+    (
+        "information_requests.html",
+        include_str!("../templates/information_requests.html"),
+    ),
+    (
+        "information_request.html",
+        include_str!("../templates/information_request.html"),
+    ),
 ];
 
 impl Views {

@@ -10,7 +10,7 @@ use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use cityfix_admin::session::Sessions;
 use cityfix_admin::{admin_router, Account, Accounts, Admin, AdminParts};
-use cityfix_app::ports::{RequestStore, SystemClock};
+use cityfix_app::ports::{QueueConsumer, RequestStore, SystemClock};
 use cityfix_app::transition::StatusDeps;
 use cityfix_domain::{ServiceRequest, Status, TrackingNumber};
 use cityfix_http::auth::{Role, StaffClaims, TokenKeys};
@@ -1033,5 +1033,191 @@ async fn a_request_about_an_asset_shows_the_pole_with_its_label() {
     assert!(
         !pothole.contains("<dt>Asset</dt>"),
         "a report about no asset shows none"
+    );
+}
+
+/// A resident's question saved as the answers desk saves it.
+async fn ask(f: &Fixture, id: &str, question: &str) -> TrackingNumber {
+    let id = TrackingNumber::parse(id).unwrap();
+    f.world
+        .store
+        .save_information_request(&cityfix_app::ports::InformationRequest {
+            id: id.clone(),
+            question: question.into(),
+            email: "ana.resident@example.org".into(),
+            language: cityfix_domain::Language::En,
+            asked_at: chrono::Utc::now(),
+            answered: None,
+        })
+        .await
+        .unwrap();
+    id
+}
+
+#[tokio::test]
+async fn residents_questions_are_listed_to_call_takers_with_addresses_only_for_supervisors() {
+    let f = Fixture::new().await;
+    ask(
+        &f,
+        "Q7KM-4X2A",
+        "Where do I get a <script>fishing</script> licence?",
+    )
+    .await;
+    let agent = f.sign(&claims(Role::Agent, None, "local:desk"));
+    let (status, html, _) = f.get("/admin/information-requests", Some(&agent)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("&lt;script&gt;fishing"), "{html}");
+    assert!(!html.contains("<script>fishing"));
+    assert!(html.contains("/admin/information-requests/Q7KM-4X2A"));
+    assert!(
+        !html.contains("ana.resident@example.org"),
+        "no address for a call-taker"
+    );
+    let (_, page, _) = f
+        .get("/admin/information-requests/Q7KM-4X2A", Some(&agent))
+        .await;
+    assert!(!page.contains("ana.resident@example.org"));
+    assert!(page.contains("Send the answer"));
+
+    let sup = f.sign(&claims(Role::Supervisor, None, "local:sup"));
+    let (_, html, _) = f.get("/admin/information-requests", Some(&sup)).await;
+    assert!(html.contains("ana.resident@example.org"));
+
+    for refused in [crew(), claims(Role::Ethics, None, "local:ethics")] {
+        let who = f.sign(&refused);
+        let (status, _, _) = f.get("/admin/information-requests", Some(&who)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{:?}", refused.role);
+        let (status, _, _) = f
+            .get("/admin/information-requests/Q7KM-4X2A", Some(&who))
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{:?}", refused.role);
+        let (status, _, _) = f
+            .post(
+                "/admin/information-requests/Q7KM-4X2A/answer",
+                Some(&who),
+                &[("csrf", &who.csrf), ("text", "an answer"), ("idem", "k1")],
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{:?}", refused.role);
+    }
+    let (status, _, _) = f
+        .get("/admin/information-requests/Q7KM-4X2Z", Some(&agent))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_call_taker_answers_a_question_by_e_mail_once_and_an_admin_gets_its_answers_entry() {
+    let f = Fixture::new().await;
+    let id = ask(&f, "Q7KM-4X2B", "Where do I get a fishing licence?").await;
+    let agent = f.sign(&claims(Role::Agent, None, "local:desk"));
+    let path = "/admin/information-requests/Q7KM-4X2B/answer";
+    let answer = "At the town clerk's office, 550 Main St.";
+    let (status, _, _) = f
+        .post(
+            path,
+            Some(&agent),
+            &[("csrf", "forged"), ("text", answer), ("idem", "k1")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a forged form is refused");
+    let (status, _, _) = f
+        .post(
+            path,
+            Some(&agent),
+            &[("csrf", &agent.csrf), ("text", "  "), ("idem", "k1")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "an empty answer");
+    assert!(f
+        .world
+        .queue
+        .receive("notify", 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    for _ in 0..2 {
+        // The same form sent twice (a double click): one answer, one e-mail.
+        let (status, _, location) = f
+            .post(
+                path,
+                Some(&agent),
+                &[("csrf", &agent.csrf), ("text", answer), ("idem", "k1")],
+            )
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert_eq!(
+            location.as_deref(),
+            Some("/admin/information-requests/Q7KM-4X2B")
+        );
+    }
+    let kept = f
+        .world
+        .store
+        .information_request(&id)
+        .await
+        .unwrap()
+        .unwrap();
+    let answered = kept.answered.unwrap();
+    assert_eq!(
+        (
+            answered.text.as_str(),
+            answered.by.as_str(),
+            answered.by_name.as_str()
+        ),
+        (answer, "local:desk", "Test local:desk")
+    );
+    let (_, html, _) = f.get("/admin/information-requests", Some(&agent)).await;
+    assert!(
+        !html.contains("Q7KM-4X2B"),
+        "answered questions leave the list"
+    );
+
+    let deps = cityfix_testing::notify_deps(&f.world, "http://cityfix.test");
+    for message in f.world.queue.receive("notify", 10).await.unwrap() {
+        let event: cityfix_app::messages::NotifyEvent =
+            serde_json::from_str(&message.body).unwrap();
+        cityfix_app::notify::notify(&deps, &event).await.unwrap();
+    }
+    let mails = f.world.outbox.list().unwrap();
+    let emails: Vec<_> = mails.iter().filter(|m| m.file.ends_with(".eml")).collect();
+    assert_eq!(emails.len(), 1, "{mails:?}");
+    let mail = String::from_utf8(f.world.outbox.read(&emails[0].file).unwrap()).unwrap();
+    assert!(mail.contains("To: ana.resident@example.org") && mail.contains("550 Main St."));
+
+    let (status, html, _) = f
+        .post(
+            path,
+            Some(&agent),
+            &[("csrf", &agent.csrf), ("text", "another"), ("idem", "k2")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "answered already");
+    assert!(html.contains("was answered by Test local:desk"), "{html}");
+
+    let (_, page, _) = f
+        .get(
+            "/admin/information-requests/Q7KM-4X2B?entry=toml",
+            Some(&agent),
+        )
+        .await;
+    assert!(!page.contains("[[answer]]"), "only admins save answers");
+    assert!(!page.contains("Save as an answer"));
+    let admin = f.sign(&claims(Role::Admin, None, "local:admin"));
+    let (_, page, _) = f
+        .get("/admin/information-requests/Q7KM-4X2B", Some(&admin))
+        .await;
+    assert!(page.contains("Save as an answer") && page.contains("ana.resident@example.org"));
+    let (_, page, _) = f
+        .get(
+            "/admin/information-requests/Q7KM-4X2B?entry=toml",
+            Some(&admin),
+        )
+        .await;
+    assert!(page.contains("[[answer]]"), "{page}");
+    assert!(
+        page.contains("id = &quot;where-do-i-get-a-fishing-licence&quot;"),
+        "{page}"
     );
 }

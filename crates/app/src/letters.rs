@@ -37,10 +37,13 @@ pub enum Letter {
     MailNeedsWords,
     /// An answer to an e-mail that could not be taken, saying why (`resolution` holds it).
     MailRefused,
+    /// Staff's answer to a resident's question (an information request): `original` is the
+    /// question, `note` the answer, `id` the question's tracking number.
+    InformationAnswer,
 }
 
 impl Letter {
-    pub const ALL: [Letter; 19] = [
+    pub const ALL: [Letter; 20] = [
         Letter::Received,
         Letter::Assigned,
         Letter::InProgress,
@@ -60,6 +63,7 @@ impl Letter {
         Letter::MailNeedsPlace,
         Letter::MailNeedsWords,
         Letter::MailRefused,
+        Letter::InformationAnswer,
     ];
 
     /// The template's file name, without language and extension.
@@ -84,6 +88,7 @@ impl Letter {
             Letter::MailNeedsPlace => "mail_needs_place",
             Letter::MailNeedsWords => "mail_needs_words",
             Letter::MailRefused => "mail_refused",
+            Letter::InformationAnswer => "information_answer",
         }
     }
 
@@ -98,7 +103,10 @@ impl Letter {
     pub fn about_a_request(self) -> bool {
         !matches!(
             self,
-            Letter::MailNeedsPlace | Letter::MailNeedsWords | Letter::MailRefused
+            Letter::MailNeedsPlace
+                | Letter::MailNeedsWords
+                | Letter::MailRefused
+                | Letter::InformationAnswer
         )
     }
 }
@@ -258,6 +266,7 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "mail_needs_place",
     "mail_needs_words",
     "mail_refused",
+    "information_answer",
 );
 
 const WORDS_EN: &str = include_str!("../templates/en/words.json");

@@ -105,6 +105,9 @@ pub enum NotifyKind {
     /// A fix came of age: its reporter is asked "Has it been fixed?" (the closing, in seconds,
     /// ends the event id). See [`crate::survey`].
     SurveyDue,
+    /// Staff answered a resident's question: the answer goes to them by e-mail, once. The event's
+    /// `request_id` is then the question's tracking number, not a request's.
+    InformationAnswered,
 }
 
 /// On the notify queue: one event per change, to be turned into messages for the people concerned.

@@ -128,6 +128,9 @@ pub const SEND_LEASE: Duration = Duration::seconds(30);
 /// again; a message another attempt holds fails the event too, to be tried once that attempt is
 /// done or its lease has run out. What each crash window does: docs/messages.md.
 pub async fn notify(deps: &NotifyDeps, event: &NotifyEvent) -> Result<Notified, AppError> {
+    if event.kind == NotifyKind::InformationAnswered {
+        return answer_question(deps, event).await;
+    }
     let request = deps.store.get(&event.request_id).await?.ok_or_else(|| {
         AppError::Impossible(format!("request {} does not exist", event.request_id))
     })?;
@@ -206,6 +209,78 @@ pub async fn notify(deps: &NotifyDeps, event: &NotifyEvent) -> Result<Notified, 
         Some(error) => Err(error.into()),
         None => Ok(notified),
     }
+}
+
+/// Sends staff's answer to a resident's question to the address they gave, once across
+/// redeliveries (the same send record as every message). A question not answered yet is an
+/// error, so the event is tried again; there is no unsubscribe link, since they asked for it.
+async fn answer_question(deps: &NotifyDeps, event: &NotifyEvent) -> Result<Notified, AppError> {
+    let asked = deps
+        .store
+        .information_request(&event.request_id)
+        .await?
+        .ok_or_else(|| {
+            AppError::Impossible(format!("question {} does not exist", event.request_id))
+        })?;
+    let answer = asked.answered.as_ref().ok_or_else(|| {
+        AppError::Impossible(format!("question {} is not answered yet", asked.id))
+    })?;
+    let public_url = deps.settings.public_url.trim_end_matches('/');
+    let particulars = Particulars {
+        city: Signature::of(&deps.city),
+        id: asked.id.to_string(),
+        service: String::new(),
+        place: String::new(),
+        who: String::new(),
+        via: None,
+        note: Some(answer.text.clone()),
+        note_short: None,
+        photos: Vec::new(),
+        resolution: None,
+        expected: None,
+        original: Some(asked.question.clone()),
+        original_link: None,
+        agency: None,
+        late: None,
+        confirm_link: None,
+        answer_links: None,
+        status: None,
+        assignee: None,
+        member: None,
+        track_link: format!("{public_url}/"),
+        staff_link: None,
+        facts: Vec::new(),
+    };
+    let rendered = letters::render(
+        Letter::InformationAnswer,
+        asked.language,
+        &particulars,
+        None,
+        None,
+    )
+    .map_err(|e| AppError::Impossible(e.to_string()))?;
+    let dedupe_key = format!(
+        "{}/{}/{}",
+        event.event_id,
+        Channel::Email.as_str(),
+        recipient_hash(&asked.email)
+    );
+    let email = Email {
+        to: asked.email.clone(),
+        from: deps.settings.mail_from.clone(),
+        subject: rendered.subject,
+        text: rendered.text,
+        html: rendered.html,
+        dedupe_key: dedupe_key.clone(),
+        list_unsubscribe: None,
+    };
+    let mut notified = Notified::default();
+    if once(deps, &dedupe_key, deps.mailer.send_email(&email)).await? {
+        notified.sent += 1;
+    } else {
+        notified.already_sent += 1;
+    }
+    Ok(notified)
 }
 
 /// Does `sending` once for `key` across redeliveries and crashes (see docs/messages.md): true when
@@ -295,7 +370,8 @@ fn reporter_letter(kind: NotifyKind) -> Option<Letter> {
         | NotifyKind::SlaBreached
         | NotifyKind::FollowAsked
         | NotifyKind::FollowConfirmed
-        | NotifyKind::SurveyDue => None,
+        | NotifyKind::SurveyDue
+        | NotifyKind::InformationAnswered => None,
     }
 }
 

@@ -392,6 +392,23 @@ pub trait RequestStore: Send + Sync {
         id: &TrackingNumber,
     ) -> PortResult<Option<InformationRequest>>;
 
+    /// Questions not answered yet, oldest first, `limit` from after the cursor `after` (from an
+    /// earlier page's `next`). Read from an index of the unanswered ones, never the whole table.
+    async fn unanswered_information_requests(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> PortResult<InformationPage>;
+
+    /// Records the answer to a question, which leaves the unanswered ones. `Ok(true)` when
+    /// recorded now, `Ok(false)` when this very answer (`answer_id`) was recorded before (a
+    /// retry); `Conflict` when it was answered otherwise, `NotFound` when there is no question.
+    async fn answer_information_request(
+        &self,
+        id: &TrackingNumber,
+        answer: &InformationAnswer,
+    ) -> PortResult<bool>;
+
     /// Saves a backlog, new or changed (lifted).
     async fn save_backlog(&self, backlog: &Backlog) -> PortResult<()>;
 
@@ -661,6 +678,49 @@ pub struct InformationRequest {
     /// The language to answer in.
     pub language: cityfix_domain::Language,
     pub asked_at: DateTime<Utc>,
+    /// Staff's answer, once sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered: Option<InformationAnswer>,
+}
+
+/// Staff's answer to an information request: what was written, by whom and when. The e-mail it
+/// goes out in is sent once by notify (`NotifyKind::InformationAnswered`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InformationAnswer {
+    /// Unique per answer given (from the staff action's Idempotency-Key): a retry is recognised.
+    pub answer_id: String,
+    pub text: String,
+    /// The staff member's id (`sub`) and name.
+    pub by: String,
+    pub by_name: String,
+    pub at: DateTime<Utc>,
+}
+
+impl InformationAnswer {
+    /// What answering a question already answered with `self` comes to: no change for a retry of
+    /// the same answer, `Conflict` for another (two staff members answered at once).
+    pub fn answered_again(
+        &self,
+        id: &TrackingNumber,
+        answer: &InformationAnswer,
+    ) -> PortResult<bool> {
+        if self.answer_id == answer.answer_id {
+            return Ok(false);
+        }
+        Err(PortError::Conflict(format!(
+            "question {id} was answered by {} at {}",
+            self.by_name,
+            self.at.to_rfc3339()
+        )))
+    }
+}
+
+/// One page of the questions not answered yet, oldest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InformationPage {
+    pub asked: Vec<InformationRequest>,
+    /// Where the next page starts (pass it back as `after`); `None` on the last page. Opaque.
+    pub next: Option<String>,
 }
 
 /// Registers phone apps with the push service (SNS platform applications on AWS).

@@ -85,7 +85,8 @@ pub fn event_name(letter: Letter) -> Option<&'static str> {
         | Letter::AgencyReferral
         | Letter::MailNeedsPlace
         | Letter::MailNeedsWords
-        | Letter::MailRefused => None,
+        | Letter::MailRefused
+        | Letter::InformationAnswer => None,
         other => Some(other.name()),
     }
 }

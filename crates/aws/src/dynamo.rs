@@ -7,7 +7,7 @@
 //! | timeline entry | `REQ#<id>` | `EVT#<event id>` (unique per event, so a redelivered change is refused) |
 //! | follower | `REQ#<id>` | `FOLLOWER#<key>` |
 //! | device registered for push | `DEVICE#<device id>` | `DEVICE` |
-//! | a resident's question for staff (information request) | `ASKED#<id>` | `ASKED` |
+//! | a resident's question for staff (information request) | `ASKED#<id>` | `ASKED` (GSI1 `ASKED#unanswered`, `<asked time>#<id>` while unanswered: sparse) |
 //! | survey answer | `SURVEY` | `<closed time>#<id>` (no personal data) |
 //! | Open311 token | `TOKEN#<token>` | `TOKEN` |
 //! | idempotency key | `IDEM#<key>` | `IDEM` (`ttl`) |
@@ -32,8 +32,9 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use cityfix_app::ports::SendClaim;
 use cityfix_app::ports::{
-    AuditQuery, Created, Device, Follower, IdempotencyClaim, InformationRequest, NewRequest,
-    PortError, PortResult, QueuePage, RequestQuery, RequestStore, SurveyAnswer,
+    AuditQuery, Created, Device, Follower, IdempotencyClaim, InformationAnswer, InformationPage,
+    InformationRequest, NewRequest, PortError, PortResult, QueuePage, RequestQuery, RequestStore,
+    SurveyAnswer,
 };
 use cityfix_domain::areas::distance_m;
 use cityfix_domain::backlog::Backlog;
@@ -114,6 +115,38 @@ struct RequestItem {
     due_order: Option<String>,
     version: u64,
     request: ServiceRequest,
+}
+
+/// GSI1's partition of the questions not answered yet (no department is named `ASKED…`'s way:
+/// department partitions start `DEPT#`).
+const UNANSWERED: &str = "ASKED#unanswered";
+
+/// A resident's question: in GSI1's unanswered partition until it is answered, when the item is
+/// written again without those keys and leaves the index.
+#[derive(Serialize, Deserialize)]
+struct AskedItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(rename = "GSI1PK", default, skip_serializing_if = "Option::is_none")]
+    queue: Option<String>,
+    #[serde(rename = "GSI1SK", default, skip_serializing_if = "Option::is_none")]
+    queue_order: Option<String>,
+    body: InformationRequest,
+}
+
+impl AskedItem {
+    fn of(asked: &InformationRequest) -> Self {
+        let unanswered = asked.answered.is_none();
+        AskedItem {
+            pk: format!("ASKED#{}", asked.id),
+            sk: "ASKED".into(),
+            queue: unanswered.then(|| UNANSWERED.to_string()),
+            queue_order: unanswered.then(|| format!("{}#{}", sort_stamp(asked.asked_at), asked.id)),
+            body: asked.clone(),
+        }
+    }
 }
 
 /// Any other item: its keys, a body, and an expiry.
@@ -1192,15 +1225,94 @@ impl RequestStore for DynamoStore {
     }
 
     async fn save_information_request(&self, asked: &InformationRequest) -> PortResult<()> {
-        let item = Item {
-            pk: format!("ASKED#{}", asked.id),
-            sk: "ASKED".into(),
-            body: asked.clone(),
-            ttl: None,
-        };
-        self.put_new(&item, "save an information request")
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&AskedItem::of(asked))?))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        written(put, "save an information request").map(|_| ())
+    }
+
+    async fn unanswered_information_requests(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> PortResult<InformationPage> {
+        let limit = limit.max(1);
+        let mut values = HashMap::from([(":q".to_string(), AttributeValue::S(UNANSWERED.into()))]);
+        let mut condition = "GSI1PK = :q".to_string();
+        if let Some(after) = after {
+            values.insert(":after".into(), AttributeValue::S(after.to_string()));
+            condition.push_str(" AND GSI1SK > :after");
+        }
+        // One more than a page, to know whether another follows.
+        let answer = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("GSI1")
+            .key_condition_expression(condition)
+            .set_expression_attribute_values(Some(values))
+            .scan_index_forward(true)
+            .limit(limit as i32 + 1)
+            .send()
             .await
-            .map(|_| ())
+            .map_err(|e| unavailable("query", e.into_service_error()))?;
+        let mut items = answer
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item::<AskedItem>)
+            .collect::<PortResult<Vec<_>>>()?;
+        let more = items.len() > limit as usize;
+        items.truncate(limit as usize);
+        let next = items
+            .last()
+            .filter(|_| more)
+            .and_then(|item| item.queue_order.clone());
+        Ok(InformationPage {
+            asked: items.into_iter().map(|item| item.body).collect(),
+            next,
+        })
+    }
+
+    async fn answer_information_request(
+        &self,
+        id: &TrackingNumber,
+        answer: &InformationAnswer,
+    ) -> PortResult<bool> {
+        let earlier = self
+            .get_item::<AskedItem>(format!("ASKED#{id}"), "ASKED")
+            .await?
+            .ok_or_else(|| PortError::NotFound(format!("there is no question {id}")))?;
+        if let Some(given) = &earlier.body.answered {
+            return given.answered_again(id, answer);
+        }
+        let mut asked = earlier.body;
+        asked.answered = Some(answer.clone());
+        // Still unanswered as read: of two answers at once, one is written.
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&AskedItem::of(&asked))?))
+            .condition_expression("attribute_exists(PK) AND attribute_not_exists(#body.#answered)")
+            .expression_attribute_names("#body", "body")
+            .expression_attribute_names("#answered", "answered")
+            .send()
+            .await;
+        if written(put, "answer an information request")? {
+            return Ok(true);
+        }
+        let now = self
+            .get_item::<AskedItem>(format!("ASKED#{id}"), "ASKED")
+            .await?
+            .and_then(|item| item.body.answered)
+            .ok_or_else(|| unavailable("answer an information request", "the question changed"))?;
+        now.answered_again(id, answer)
     }
 
     async fn information_request(

@@ -67,7 +67,7 @@ impl Answer {
 }
 
 /// answers.toml as written.
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AnswersFile {
     #[serde(default, rename = "answer")]
@@ -171,8 +171,91 @@ pub fn read_answers(
     Ok(file.answers)
 }
 
+/// The `[[answer]]` entry of answers.toml for a question staff answered, ready to paste into the
+/// city folder (answers are read when the city loads; nothing adds one while it runs). Its id is
+/// made from the question's words; the one who pastes it may change it, and add keywords.
+pub fn answer_entry(language: &str, question: &str, answer: &str) -> String {
+    let text = AnswerText {
+        question: question.trim().to_string(),
+        answer: answer.trim().to_string(),
+        where_to_go: None,
+        bring: None,
+        cost: None,
+        hours: None,
+        keywords: Vec::new(),
+    };
+    let file = AnswersFile {
+        answers: vec![Answer {
+            id: answer_id(question),
+            service: None,
+            text: BTreeMap::from([(language.to_string(), text)]),
+            links: Vec::new(),
+        }],
+    };
+    toml::to_string(&file).expect("an answer always serialises")
+}
+
+/// An answer id from a question's words: lowercase letters and digits joined by dashes, at most
+/// [`MAX_ID`] characters, `question` when no word is left.
+fn answer_id(question: &str) -> String {
+    // Spanish letters as their plain ones, so "¿Dónde…?" is `donde`.
+    let plain: String = question
+        .chars()
+        .map(|c| match c.to_lowercase().next().unwrap_or(c) {
+            'á' | 'à' => 'a',
+            'é' | 'è' => 'e',
+            'í' => 'i',
+            'ó' => 'o',
+            'ú' | 'ü' => 'u',
+            'ñ' => 'n',
+            other => other,
+        })
+        .collect();
+    let mut id = String::new();
+    for word in plain
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        let word = word.to_ascii_lowercase();
+        let wanted = if id.is_empty() {
+            word.len()
+        } else {
+            word.len() + 1
+        };
+        if id.len() + wanted > MAX_ID {
+            break;
+        }
+        if !id.is_empty() {
+            id.push('-');
+        }
+        id.push_str(&word);
+    }
+    if id.is_empty() {
+        id.push_str("question");
+    }
+    id
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn an_answered_question_becomes_an_entry_answers_toml_reads_back() {
+        let entry = super::answer_entry(
+            "es",
+            "¿Dónde saco la licencia de pesca? \"Ya\"",
+            "En la oficina del secretario, 550 Main St.\nDe lunes a viernes.",
+        );
+        let file: super::AnswersFile = toml::from_str(&entry).unwrap();
+        let answer = &file.answers[0];
+        assert_eq!(answer.id, "donde-saco-la-licencia-de-pesca-ya");
+        let text = &answer.text["es"];
+        assert_eq!(text.question, "¿Dónde saco la licencia de pesca? \"Ya\"");
+        assert!(text.answer.ends_with("De lunes a viernes."));
+        assert!(entry.starts_with("[[answer]]"), "{entry}");
+        assert_eq!(super::answer_id("?!"), "question");
+        assert!(super::answer_id(&"word ".repeat(40)).len() <= super::MAX_ID);
+    }
     use super::*;
 
     fn demo_dir() -> std::path::PathBuf {

@@ -24,7 +24,7 @@ mod shapefile_layer;
 mod site;
 mod translations;
 
-pub use answers::{read_answers, Answer, AnswerText, Link};
+pub use answers::{answer_entry, read_answers, Answer, AnswerText, Link};
 pub use assets::{read_asset_layer, MAX_SNAP_M};
 pub use features::Properties;
 pub use layer_faults::{

@@ -98,6 +98,10 @@ CREATE TABLE IF NOT EXISTS information_requests (
     id TEXT PRIMARY KEY,
     doc TEXT NOT NULL
 );
+-- The questions not answered yet, oldest first: the staff's list reads this, not the table.
+CREATE INDEX IF NOT EXISTS information_requests_unanswered
+    ON information_requests (json_extract(doc, '$.asked_at'), id)
+    WHERE json_extract(doc, '$.answered') IS NULL;
 -- Answers to "Has it been fixed?", one per request and closing (no personal data).
 CREATE TABLE IF NOT EXISTS survey_answers (
     request_id TEXT NOT NULL,

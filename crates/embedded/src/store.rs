@@ -9,8 +9,9 @@ use crate::sqlite::{from_json, is_constraint, timestamp, to_json, Db};
 use crate::sqlite::{one_row, run, sqlite_error};
 use cityfix_app::ports::SendClaim;
 use cityfix_app::ports::{
-    AuditQuery, Created, Device, Follower, IdempotencyClaim, InformationRequest, NewRequest,
-    PortError, PortResult, QueuePage, RequestQuery, RequestStore, SurveyAnswer,
+    AuditQuery, Created, Device, Follower, IdempotencyClaim, InformationAnswer, InformationPage,
+    InformationRequest, NewRequest, PortError, PortResult, QueuePage, RequestQuery, RequestStore,
+    SurveyAnswer,
 };
 use cityfix_domain::backlog::Backlog;
 use cityfix_domain::expected::Fixed;
@@ -92,6 +93,13 @@ impl SqliteStore {
             .await
     }
 }
+
+/// The unanswered questions after a cursor, oldest first, from their partial index.
+const UNANSWERED_SQL: &str =
+    "SELECT doc, json_extract(doc, '$.asked_at') FROM information_requests \
+     WHERE json_extract(doc, '$.answered') IS NULL \
+     AND (json_extract(doc, '$.asked_at'), id) > (?1, ?2) \
+     ORDER BY json_extract(doc, '$.asked_at'), id LIMIT ?3";
 
 #[async_trait::async_trait]
 impl RequestStore for SqliteStore {
@@ -585,6 +593,83 @@ impl RequestStore for SqliteStore {
             .await
     }
 
+    async fn unanswered_information_requests(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> PortResult<InformationPage> {
+        // The cursor is the last row's `<asked at, as stored>#<id>`.
+        let (after_at, after_id) = match after {
+            Some(cursor) => cursor
+                .rsplit_once('#')
+                .map(|(at, id)| (at.to_string(), id.to_string()))
+                .ok_or_else(|| {
+                    PortError::NotFound(format!("`{cursor}` is not a question cursor"))
+                })?,
+            None => (String::new(), String::new()),
+        };
+        let limit = limit.max(1);
+        self.db
+            .read(move |conn| {
+                let mut statement = conn.prepare_cached(UNANSWERED_SQL).map_err(sqlite_error)?;
+                let rows = statement
+                    .query_map(params![after_at, after_id, limit + 1], |row| {
+                        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                    })
+                    .map_err(sqlite_error)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(sqlite_error)?;
+                let more = rows.len() > limit as usize;
+                let mut asked = Vec::new();
+                let mut next = None;
+                for (doc, at) in rows.into_iter().take(limit as usize) {
+                    let question: InformationRequest = from_json(&doc)?;
+                    next = Some(format!("{at}#{}", question.id.as_str()));
+                    asked.push(question);
+                }
+                Ok(InformationPage {
+                    asked,
+                    next: next.filter(|_| more),
+                })
+            })
+            .await
+    }
+
+    async fn answer_information_request(
+        &self,
+        id: &TrackingNumber,
+        answer: &InformationAnswer,
+    ) -> PortResult<bool> {
+        let (id, answer) = (id.clone(), answer.clone());
+        self.db
+            .call(move |conn| {
+                let doc: Option<String> = one_row(
+                    conn,
+                    "SELECT doc FROM information_requests WHERE id = ?1",
+                    [id.as_str()],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(sqlite_error)?;
+                let Some(doc) = doc else {
+                    return Err(PortError::NotFound(format!("there is no question {id}")));
+                };
+                let mut asked: InformationRequest = from_json(&doc)?;
+                if let Some(earlier) = &asked.answered {
+                    return earlier.answered_again(&id, &answer);
+                }
+                asked.answered = Some(answer);
+                run(
+                    conn,
+                    "UPDATE information_requests SET doc = ?2 WHERE id = ?1",
+                    params![id.as_str(), to_json(&asked)],
+                )
+                .map_err(sqlite_error)?;
+                Ok(true)
+            })
+            .await
+    }
+
     async fn save_backlog(&self, backlog: &Backlog) -> PortResult<()> {
         let backlog = backlog.clone();
         self.db
@@ -1059,6 +1144,29 @@ mod tests {
             steps
                 .iter()
                 .any(|s| s.contains("USING INDEX requests_by_asset")),
+            "{steps:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn unanswered_questions_are_read_by_their_partial_index_in_order_without_sorting() {
+        let steps = query_plan(
+            UNANSWERED_SQL,
+            vec![
+                "2026-12-01T10:00:00Z".to_string().into(),
+                "Q7KM4X2P".to_string().into(),
+                51i64.into(),
+            ],
+        )
+        .await;
+        assert!(
+            steps
+                .iter()
+                .any(|s| s.contains("USING INDEX information_requests_unanswered")),
+            "{steps:?}"
+        );
+        assert!(
+            !steps.iter().any(|s| s.contains("TEMP B-TREE")),
             "{steps:?}"
         );
     }

@@ -331,6 +331,7 @@ async fn ask(State(desk): Desk, headers: HeaderMap, body: Bytes) -> Result<Respo
         email,
         language,
         asked_at: desk.clock.now(),
+        answered: None,
     };
     desk.store.save_information_request(&asked).await?;
     tracing::info!(information_request = %asked.id, "a question was sent to the City");

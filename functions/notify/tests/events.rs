@@ -187,3 +187,60 @@ async fn a_reporter_from_the_app_also_gets_a_push_once() {
     assert!(text.contains("7K3M-9QZ2"));
     assert!(!text.contains("fcm-token-0a1b2c"));
 }
+
+#[tokio::test]
+async fn staffs_answer_to_a_question_is_mailed_once_and_not_before_it_is_recorded() {
+    use cityfix_app::ports::{InformationAnswer, InformationRequest, RequestStore};
+    let world = World::new();
+    let deps = deps(&world, Arc::new(world.outbox.clone()));
+    let id = TrackingNumber::parse("Q7KM-4X2P").unwrap();
+    world
+        .store
+        .save_information_request(&InformationRequest {
+            id: id.clone(),
+            question: "Where do I get a <fishing> licence?".into(),
+            email: "ana@example.org".into(),
+            language: cityfix_domain::Language::Es,
+            asked_at: chrono::Utc::now(),
+            answered: None,
+        })
+        .await
+        .unwrap();
+    let event = NotifyEvent {
+        event_id: format!("{id}/answer-1"),
+        request_id: id.clone(),
+        kind: NotifyKind::InformationAnswered,
+    };
+    assert!(
+        notify(&deps, &event).await.is_err(),
+        "not answered yet: tried again later"
+    );
+    assert!(files(&world.outbox).is_empty());
+    world
+        .store
+        .answer_information_request(
+            &id,
+            &InformationAnswer {
+                answer_id: "answer-1".into(),
+                text: "En la oficina del secretario municipal, 550 Main St.".into(),
+                by: "sub-agent".into(),
+                by_name: "Dana Agent".into(),
+                at: chrono::Utc::now(),
+            },
+        )
+        .await
+        .unwrap();
+    let first = notify(&deps, &event).await.unwrap();
+    let again = notify(&deps, &event).await.unwrap();
+    assert_eq!((first.sent, again.sent, again.already_sent), (1, 0, 1));
+    let sent = files(&world.outbox);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let email = String::from_utf8(world.outbox.read(&sent[0]).unwrap()).unwrap();
+    assert!(email.contains("To: ana@example.org"));
+    assert!(email.contains("550 Main St."), "the answer, in Spanish");
+    assert!(email.contains("Q7KM-4X2P"), "the question's number");
+    assert!(
+        !email.contains("List-Unsubscribe"),
+        "they asked for this answer"
+    );
+}

@@ -1,5 +1,6 @@
 //! The status function: applies every change to a request (routing decisions first) and emits one event per change.
 
+mod information;
 mod staff;
 
 pub use staff::{staff_router, Staff};

@@ -41,7 +41,7 @@ pub struct Staff {
 type Shared = State<Arc<Staff>>;
 
 /// The staff member making a call: 401 without a valid sign-in.
-struct SignedIn(StaffClaims);
+pub(crate) struct SignedIn(pub(crate) StaffClaims);
 
 impl FromRequestParts<Arc<Staff>> for SignedIn {
     type Rejection = ApiError;
@@ -116,6 +116,18 @@ pub fn staff_router(staff: Staff) -> Router {
         .route(
             "/staff/v1/requests/{id}/media/{media_id}/privacy",
             post(media_privacy),
+        )
+        .route(
+            "/staff/v1/information-requests",
+            get(crate::information::list),
+        )
+        .route(
+            "/staff/v1/information-requests/{id}",
+            get(crate::information::read),
+        )
+        .route(
+            "/staff/v1/information-requests/{id}/answer",
+            post(crate::information::answer),
         )
         .route("/staff/v1/audit", get(audit))
         .route(
@@ -406,7 +418,7 @@ const KEY_HOURS: i64 = 24;
 /// person with the fingerprint of what they asked: a retry of the same call is applied once, and
 /// the key sent again with another action or body is refused (422) before anything is done.
 /// Without one, the action is fresh.
-async fn claim_decision(
+pub(crate) async fn claim_decision(
     staff: &Staff,
     claims: &StaffClaims,
     headers: &HeaderMap,

@@ -20,6 +20,7 @@ macro_rules! store_contract {
             overdue_lists_worked_requests_past_their_date_until_noticed, closed_before_lists_closed_requests_until_archived,
             closed_between_lists_the_closings_of_a_window_earliest_first, a_survey_answer_is_kept_once_per_closing_the_latest_replacing, a_device_is_saved_once_and_read_by_its_id,
             an_information_request_is_saved_once_and_read_by_its_tracking_number,
+            unanswered_information_requests_page_oldest_first_and_an_answer_is_recorded_once,
             a_moderated_request_keeps_its_marks_and_public_searches_leave_hidden_ones_out,
             forgetting_contacts_keeps_the_request_and_its_timeline,
             requests_about_an_asset_are_found_wherever_they_are_and_by_layer_and_id);

@@ -1185,6 +1185,7 @@ pub async fn an_information_request_is_saved_once_and_read_by_its_tracking_numbe
         email: "resident@example.org".into(),
         language: cityfix_domain::Language::Es,
         asked_at: at(5),
+        answered: None,
     };
     assert_eq!(store.information_request(&asked.id).await.unwrap(), None);
     store.save_information_request(&asked).await.unwrap();
@@ -1200,6 +1201,97 @@ pub async fn an_information_request_is_saved_once_and_read_by_its_tracking_numbe
     );
     let other = id("Q7KM4X2Q");
     assert_eq!(store.information_request(&other).await.unwrap(), None);
+}
+
+/// The unanswered questions come oldest first, a page at a time from the cursor; an answer is
+/// recorded once (its retry is no change, another answer is refused) and leaves the list.
+pub async fn unanswered_information_requests_page_oldest_first_and_an_answer_is_recorded_once(
+    store: &dyn RequestStore,
+) {
+    use cityfix_app::ports::{InformationAnswer, InformationRequest};
+    let empty = store
+        .unanswered_information_requests(None, 2)
+        .await
+        .unwrap();
+    assert_eq!((empty.asked.len(), empty.next), (0, None));
+    // Saved out of order: the list is in the order they were asked.
+    let numbers = ["Q7KM4X2C", "Q7KM4X2A", "Q7KM4X2D", "Q7KM4X2B"];
+    for (n, minutes) in numbers.iter().zip([30, 10, 40, 20]) {
+        store
+            .save_information_request(&InformationRequest {
+                id: id(n),
+                question: format!("question asked at minute {minutes}"),
+                email: "resident@example.org".into(),
+                language: cityfix_domain::Language::En,
+                asked_at: at(minutes),
+                answered: None,
+            })
+            .await
+            .unwrap();
+    }
+    let first = store
+        .unanswered_information_requests(None, 3)
+        .await
+        .unwrap();
+    let ids = |page: &cityfix_app::ports::InformationPage| {
+        page.asked
+            .iter()
+            .map(|q| q.id.to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&first), ["Q7KM-4X2A", "Q7KM-4X2B", "Q7KM-4X2C"]);
+    let second = store
+        .unanswered_information_requests(first.next.as_deref(), 3)
+        .await
+        .unwrap();
+    assert_eq!(ids(&second), ["Q7KM-4X2D"]);
+    assert_eq!(second.next, None, "the last page says so");
+
+    let answer = InformationAnswer {
+        answer_id: "answer-1".into(),
+        text: "At the town clerk's office, 550 Main St.".into(),
+        by: "staff-sub-1".into(),
+        by_name: "Dana Agent".into(),
+        at: at(50),
+    };
+    let asked = id("Q7KM4X2B");
+    assert!(store
+        .answer_information_request(&asked, &answer)
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .answer_information_request(&asked, &answer)
+            .await
+            .unwrap(),
+        "the same answer again is no change"
+    );
+    let other = InformationAnswer {
+        answer_id: "answer-2".into(),
+        text: "something else".into(),
+        ..answer.clone()
+    };
+    assert!(matches!(
+        store.answer_information_request(&asked, &other).await,
+        Err(PortError::Conflict(_))
+    ));
+    assert!(matches!(
+        store
+            .answer_information_request(&id("Q7KM4X2Z"), &answer)
+            .await,
+        Err(PortError::NotFound(_))
+    ));
+    let kept = store.information_request(&asked).await.unwrap().unwrap();
+    assert_eq!(
+        kept.answered,
+        Some(answer),
+        "the first answer, with who and when"
+    );
+    let left = store
+        .unanswered_information_requests(None, 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(&left), ["Q7KM-4X2A", "Q7KM-4X2C", "Q7KM-4X2D"]);
 }
 
 /// Moderation lives on the request: its marks come back as written, and a search that asks
