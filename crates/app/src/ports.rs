@@ -199,6 +199,28 @@ impl QueuePage {
     }
 }
 
+/// Where [`RequestStore::requests_made`] goes on after `request`: `<requested at>#<id>`, the
+/// time in RFC 3339 UTC with microseconds, so text order is time order on every adapter.
+pub fn made_cursor(request: &ServiceRequest) -> String {
+    format!(
+        "{}#{}",
+        request
+            .requested_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        request.id
+    )
+}
+
+/// The time and tracking number of a [`made_cursor`], or `NotFound` naming what was given.
+pub fn parse_made_cursor(cursor: &str) -> PortResult<(DateTime<Utc>, TrackingNumber)> {
+    let shown: String = cursor.chars().take(60).collect();
+    let refused = || PortError::NotFound(format!("`{shown}` is not a cursor of requests made"));
+    let (at, id) = cursor.split_once('#').ok_or_else(refused)?;
+    let at = DateTime::parse_from_rfc3339(at).map_err(|_| refused())?;
+    let id = TrackingNumber::parse(id).map_err(|_| refused())?;
+    Ok((at.with_timezone(&Utc), id))
+}
+
 /// Requests stored, with their private reporter contact, timelines and delivery ledger.
 #[async_trait::async_trait]
 pub trait RequestStore: Send + Sync {
@@ -305,6 +327,19 @@ pub trait RequestStore: Send + Sync {
     /// were not told yet (`breach_noticed_at` unset), earliest due first, at most `limit`. A
     /// request noticed is never found again, so each run reads only the new breaches.
     async fn overdue(&self, before: DateTime<Utc>, limit: u32) -> PortResult<Vec<TrackingNumber>>;
+
+    /// Requests made from `from` up to `to` (excluded), oldest first (by `requested_at`, then
+    /// id), `limit` at a time from `after` (a page's `next`, or [`made_cursor`] of a request
+    /// already read): the open-data exports read a year a page at a time in constant memory.
+    /// Hidden and confidential requests are included; callers leave them out. `NotFound` for an
+    /// `after` that is not such a cursor.
+    async fn requests_made(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> PortResult<QueuePage>;
 
     /// Requests `closed` (not archived) since before `before` (`closed_at`, or their last change
     /// if they were closed before `closed_at` was kept), longest closed first, at most `limit`.

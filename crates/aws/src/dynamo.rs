@@ -30,7 +30,7 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Datelike, Duration, Utc};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
-use cityfix_app::ports::SendClaim;
+use cityfix_app::ports::{parse_made_cursor, SendClaim};
 use cityfix_app::ports::{
     AuditQuery, Created, Device, Follower, IdempotencyClaim, InformationAnswer, InformationPage,
     InformationRequest, NewRequest, PortError, PortResult, QueuePage, RequestQuery, RequestStore,
@@ -1103,6 +1103,96 @@ impl RequestStore for DynamoStore {
             "idempotency key {} could be neither claimed nor read",
             claim.key
         )))
+    }
+
+    async fn requests_made(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> PortResult<QueuePage> {
+        // GSI3 holds the requests of each month made, by `<requested at>#<id>`: the months of
+        // the range are queried in order, each from the cursor, until one more than a page came.
+        let limit = limit.max(1);
+        let after = match after {
+            Some(cursor) => {
+                let (at, id) = parse_made_cursor(cursor)?;
+                Some((at, format!("{}#{id}", sort_stamp(at))))
+            }
+            None => None,
+        };
+        let start = after.as_ref().map_or(from, |(at, _)| (*at).max(from));
+        let after = after.map(|(_, cursor)| cursor);
+        let lower = after
+            .clone()
+            .map_or_else(|| sort_stamp(from), |cursor| cursor.max(sort_stamp(from)));
+        // `<to>` sorts before every `<to>#<id>`, so requests made at `to` are left out.
+        let upper = sort_stamp(to);
+        let mut items: Vec<RequestItem> = Vec::new();
+        if start >= to {
+            return QueuePage::from_rows(
+                items,
+                limit,
+                |item| item.requested_order.clone(),
+                |item| Ok(item.request),
+            );
+        }
+        let last = to - Duration::microseconds(1);
+        for (year, month) in months_back(start, last).into_iter().rev() {
+            let mut exclusive_start = None;
+            loop {
+                let wanted = limit as usize + 1 - items.len();
+                let values = HashMap::from([
+                    (
+                        ":m".to_string(),
+                        AttributeValue::S(format!("REQ#{year:04}-{month:02}")),
+                    ),
+                    (":lower".to_string(), AttributeValue::S(lower.clone())),
+                    (":upper".to_string(), AttributeValue::S(upper.clone())),
+                ]);
+                let answer = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name("GSI3")
+                    .key_condition_expression("GSI3PK = :m AND GSI3SK BETWEEN :lower AND :upper")
+                    .set_expression_attribute_values(Some(values))
+                    .scan_index_forward(true)
+                    // one more, as the cursor's own item may be among them
+                    .limit(wanted as i32 + 1)
+                    .set_exclusive_start_key(exclusive_start)
+                    .send()
+                    .await
+                    .map_err(|e| unavailable("query", e.into_service_error()))?;
+                for item in answer.items.unwrap_or_default() {
+                    let item = from_item::<RequestItem>(item)?;
+                    if after.as_deref() != Some(item.requested_order.as_str())
+                        && items.len() <= limit as usize
+                    {
+                        items.push(item);
+                    }
+                }
+                exclusive_start = answer.last_evaluated_key;
+                if items.len() > limit as usize {
+                    return QueuePage::from_rows(
+                        items,
+                        limit,
+                        |item| item.requested_order.clone(),
+                        |item| Ok(item.request),
+                    );
+                }
+                if exclusive_start.is_none() {
+                    break;
+                }
+            }
+        }
+        QueuePage::from_rows(
+            items,
+            limit,
+            |item| item.requested_order.clone(),
+            |item| Ok(item.request),
+        )
     }
 
     async fn overdue(&self, before: DateTime<Utc>, limit: u32) -> PortResult<Vec<TrackingNumber>> {

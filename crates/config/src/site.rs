@@ -32,6 +32,9 @@ pub struct Site {
     pub boundary: Value,
     /// The first area layer (the neighbourhoods) as a GeoJSON FeatureCollection, each feature named.
     pub neighbourhoods: Value,
+    /// Decimals of a degree the open-data exports keep of each point (`[open_data]
+    /// location_decimals`, 1 to 6); `None` exports points as reported.
+    pub open_data_location_decimals: Option<u32>,
 }
 
 /// site.toml; every part may be left out.
@@ -44,6 +47,15 @@ struct SiteFile {
     map: MapFile,
     #[serde(default)]
     emergency: BTreeMap<String, String>,
+    #[serde(default)]
+    open_data: OpenDataFile,
+}
+
+/// site.toml `[open_data]`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct OpenDataFile {
+    location_decimals: Option<u32>,
 }
 
 /// site.toml `[map]`.
@@ -109,6 +121,15 @@ pub fn read_site(dir: &Path) -> Result<Site, ConfigError> {
         }
     }
 
+    if let Some(decimals) = file.open_data.location_decimals {
+        if !(1..=6).contains(&decimals) {
+            return Err(fault(
+                "open_data.location_decimals",
+                format!("must be from 1 (about 11 km) to 6 (about 10 cm), not {decimals}"),
+            ));
+        }
+    }
+
     let routing_path = dir.join("routing.toml");
     let routing: RoutingFile = read_toml(&routing_path)?;
     // The shapes as routing uses them: repaired where a feature needed it.
@@ -127,6 +148,7 @@ pub fn read_site(dir: &Path) -> Result<Site, ConfigError> {
         messages,
         boundary,
         neighbourhoods,
+        open_data_location_decimals: file.open_data.location_decimals,
     })
 }
 

@@ -7,7 +7,7 @@ use rusqlite::{params, params_from_iter, OptionalExtension};
 
 use crate::sqlite::{from_json, is_constraint, timestamp, to_json, Db};
 use crate::sqlite::{one_row, run, sqlite_error};
-use cityfix_app::ports::SendClaim;
+use cityfix_app::ports::{made_cursor, parse_made_cursor, SendClaim};
 use cityfix_app::ports::{
     AuditQuery, Created, Device, Follower, IdempotencyClaim, InformationAnswer, InformationPage,
     InformationRequest, NewRequest, PortError, PortResult, QueuePage, RequestQuery, RequestStore,
@@ -450,6 +450,48 @@ impl RequestStore for SqliteStore {
             .await
     }
 
+    async fn requests_made(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> PortResult<QueuePage> {
+        // Without a cursor the row value `('', '')` is below every row.
+        let (after_at, after_id) = match after {
+            Some(cursor) => {
+                let (at, id) = parse_made_cursor(cursor)?;
+                (timestamp(at), id.to_string())
+            }
+            None => (String::new(), String::new()),
+        };
+        let limit = limit.max(1);
+        self.db
+            .read(move |conn| {
+                let mut statement = conn.prepare_cached(MADE_SQL).map_err(sqlite_error)?;
+                let rows = statement
+                    .query_map(
+                        params![
+                            timestamp(from),
+                            timestamp(to),
+                            after_at,
+                            after_id,
+                            limit + 1
+                        ],
+                        |row| row.get::<_, String>(0),
+                    )
+                    .map_err(sqlite_error)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(sqlite_error)?;
+                let requests = rows
+                    .iter()
+                    .map(|doc| from_json::<ServiceRequest>(doc))
+                    .collect::<PortResult<Vec<_>>>()?;
+                QueuePage::from_rows(requests, limit, made_cursor, Ok)
+            })
+            .await
+    }
+
     async fn overdue(&self, before: DateTime<Utc>, limit: u32) -> PortResult<Vec<TrackingNumber>> {
         self.ids(OVERDUE_SQL, before, limit).await
     }
@@ -882,6 +924,10 @@ const CLOSED_BETWEEN_SQL: &str = "SELECT id FROM requests WHERE status = 'closed
      AND julianday(COALESCE(json_extract(doc, '$.closed_at'), updated_at)) < julianday(?2) \
      ORDER BY julianday(COALESCE(json_extract(doc, '$.closed_at'), updated_at)) LIMIT ?3";
 
+/// A page of requests made in a range, from a cursor, in the order of the `requests_made` index.
+const MADE_SQL: &str = "SELECT doc FROM requests WHERE requested_at >= ?1 AND requested_at < ?2 \
+     AND (requested_at, id) > (?3, ?4) ORDER BY requested_at, id LIMIT ?5";
+
 const CLOSED_BEFORE_SQL: &str = "SELECT id FROM requests WHERE status = 'closed' \
      AND julianday(COALESCE(json_extract(doc, '$.closed_at'), updated_at)) < julianday(?1) \
      ORDER BY julianday(COALESCE(json_extract(doc, '$.closed_at'), updated_at)) LIMIT ?2";
@@ -1196,6 +1242,31 @@ mod tests {
             "the index gives the order: {steps:?}"
         );
     }
+    #[tokio::test]
+    async fn a_page_of_requests_made_reads_a_range_of_the_made_index_without_sorting() {
+        let steps = query_plan(
+            MADE_SQL,
+            vec![
+                "2026-01-01T05:00:00.000000Z".to_string().into(),
+                "2026-02-01T05:00:00.000000Z".to_string().into(),
+                "".to_string().into(),
+                "".to_string().into(),
+                501.into(),
+            ],
+        )
+        .await;
+        assert!(
+            steps.iter().any(
+                |s| s.contains("USING INDEX requests_made (requested_at>? AND requested_at<?)")
+            ),
+            "{steps:?}"
+        );
+        assert!(
+            !steps.iter().any(|s| s.contains("TEMP B-TREE")),
+            "the index gives the order: {steps:?}"
+        );
+    }
+
     use cityfix_domain::Location;
 
     /// The steps SQLite plans for a search, as `EXPLAIN QUERY PLAN` names them.

@@ -11,6 +11,7 @@ pub mod mail;
 mod media;
 mod open311;
 mod open311_updates;
+mod open_data;
 mod residents;
 mod suggest;
 mod unsubscribe;
@@ -27,6 +28,10 @@ use cityfix_http::MAX_BODY_BYTES;
 pub use answers::{answers_router, AnswerDesk};
 pub use city::{city_router, CitySite};
 pub use devices::{devices_router, Devices};
+pub use open_data::{
+    open_data_router, OpenData, ResponseSize, COLUMNS as OPEN_DATA_COLUMNS, LAMBDA_RESPONSE_BYTES,
+    PAGE_ROWS as OPEN_DATA_PAGE_ROWS,
+};
 pub use suggest::{service_chooser, suggest_router, Suggester};
 pub use unsubscribe::{unsubscribe_router, Preferences};
 

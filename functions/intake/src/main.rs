@@ -41,6 +41,13 @@ async fn main() -> Result<(), lambda_http::Error> {
         Arc::new(SystemClock),
         Arc::new(RandomIds),
     );
+    // API Gateway cannot stream a response: each holds part of a range and links to the next.
+    let open_data = intake::open_data_router(intake::OpenData {
+        store: Arc::new(setup.store()?),
+        city: setup.city.clone(),
+        location_decimals: site.open_data_location_decimals,
+        response_size: intake::ResponseSize::Capped(intake::LAMBDA_RESPONSE_BYTES),
+    });
     let site = intake::CitySite::new(&setup.city, &site);
     let suggestions = intake::suggest_router(&setup.city.services);
     let routes = intake::router(intake)
@@ -48,6 +55,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         .merge(suggestions)
         .merge(intake::answers_router(answers))
         .merge(intake::unsubscribe_router(preferences))
-        .merge(intake::devices_router(devices));
+        .merge(intake::devices_router(devices))
+        .merge(open_data);
     lambda_http::run(lambda_front(routes, &limits)).await
 }

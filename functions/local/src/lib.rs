@@ -425,6 +425,12 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
         .merge(adapters.routes)
         .merge(intake::city_router(intake::CitySite::new(&city, &site)))
         .merge(intake::suggest_router(&city.services))
+        .merge(intake::open_data_router(intake::OpenData {
+            store: adapters.store.clone(),
+            city: city.clone(),
+            location_decimals: site.open_data_location_decimals,
+            response_size: intake::ResponseSize::Streamed,
+        }))
         .merge(intake::answers_router(intake::AnswerDesk::new(
             answers,
             &site.languages,

@@ -254,6 +254,13 @@ fn public_paths(ids: &[(String, Option<String>)]) -> Vec<String> {
             path => paths.push(path.to_string()),
         }
     }
+    // The open-data exports of the days around now (the city's day may not be UTC's).
+    let today = chrono::Utc::now().date_naive();
+    let (from, to) = (today.pred_opt().unwrap(), today.succ_opt().unwrap());
+    paths.push("/open-data/".into());
+    for format in ["csv", "geojson"] {
+        paths.push(format!("/open-data/requests.{format}?from={from}&to={to}"));
+    }
     paths
 }
 
@@ -300,6 +307,14 @@ async fn no_public_answer_and_no_log_line_holds_a_reporters_personal_data() {
         let status = response.status();
         let body = response.text().await.unwrap();
         assert!(!status.is_server_error(), "{path}: {status} {body}");
+        if path.starts_with("/open-data/requests") {
+            // an export that held no rows would prove nothing
+            assert!(status.is_success(), "{path}: {status} {body}");
+            assert!(
+                body.lines().count() > 1 || body.contains("\"Feature\""),
+                "{path} holds no request: {body}"
+            );
+        }
         for needle in leaks(&body) {
             found.push(format!("{path} ({status}) holds `{needle}`"));
         }

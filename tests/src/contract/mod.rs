@@ -23,7 +23,8 @@ macro_rules! store_contract {
             unanswered_information_requests_page_oldest_first_and_an_answer_is_recorded_once,
             a_moderated_request_keeps_its_marks_and_public_searches_leave_hidden_ones_out,
             forgetting_contacts_keeps_the_request_and_its_timeline,
-            requests_about_an_asset_are_found_wherever_they_are_and_by_layer_and_id);
+            requests_about_an_asset_are_found_wherever_they_are_and_by_layer_and_id,
+            requests_made_in_a_range_are_read_oldest_first_a_page_at_a_time_across_months);
     };
     (@cases $make:expr; $($case:ident),*) => {
         $(

@@ -1422,3 +1422,87 @@ pub async fn requests_about_an_asset_are_found_wherever_they_are_and_by_layer_an
         .unwrap()
         .is_empty());
 }
+
+pub async fn requests_made_in_a_range_are_read_oldest_first_a_page_at_a_time_across_months(
+    store: &dyn RequestStore,
+) {
+    use chrono::TimeZone;
+    // given seven requests made from late January to early March (three months), two at the
+    // same instant, and one each just before and at the end of the range
+    let made = |day: (u32, u32), hour: u32| {
+        chrono::Utc
+            .with_ymd_and_hms(2026, day.0, day.1, hour, 0, 0)
+            .unwrap()
+    };
+    let times = [
+        ("MADE-0001", made((1, 31), 23)),
+        ("MADE-0002", made((2, 1), 0)),
+        ("MADE-0003", made((2, 1), 0)),
+        ("MADE-0004", made((2, 14), 9)),
+        ("MADE-0005", made((3, 1), 8)),
+        ("MADE-0006", made((1, 31), 22)),
+        ("MADE-0007", made((3, 2), 0)),
+    ];
+    for (tracking, requested_at) in times {
+        let mut new = new_request(tracking, "pothole", 1);
+        new.request.requested_at = requested_at;
+        new.request.updated_at = requested_at;
+        new.token = format!("token-{tracking}");
+        store.create(&new).await.unwrap();
+    }
+    let (from, to) = (made((1, 31), 23), made((3, 2), 0));
+
+    // when the range is read two at a time
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let page = store
+            .requests_made(from, to, after.as_deref(), 2)
+            .await
+            .unwrap();
+        pages += 1;
+        assert!(page.requests.len() <= 2, "{page:?}");
+        seen.extend(page.requests.iter().map(|r| r.id.to_string()));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+        assert!(pages < 10, "the pages end");
+    }
+
+    // then each request made in the range comes once, by time then id, the end excluded
+    let ids = |all: &[&str]| all.iter().map(|t| id(t).to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        seen,
+        ids(&[
+            "MADE-0001",
+            "MADE-0002",
+            "MADE-0003",
+            "MADE-0004",
+            "MADE-0005"
+        ])
+    );
+    assert_eq!(pages, 3);
+
+    // and a cursor made from a request read goes on after it; a range with none is empty
+    let stored = store.get(&id("MADE-0002")).await.unwrap().unwrap();
+    let cursor = cityfix_app::ports::made_cursor(&stored);
+    let rest = store
+        .requests_made(from, to, Some(&cursor), 10)
+        .await
+        .unwrap();
+    let rest: Vec<_> = rest.requests.iter().map(|r| r.id.to_string()).collect();
+    assert_eq!(rest, ids(&["MADE-0003", "MADE-0004", "MADE-0005"]));
+    let none = store
+        .requests_made(made((4, 1), 0), made((5, 1), 0), None, 10)
+        .await
+        .unwrap();
+    assert!(none.requests.is_empty() && none.next.is_none());
+    assert!(matches!(
+        store
+            .requests_made(from, to, Some("not a cursor"), 10)
+            .await,
+        Err(PortError::NotFound(_))
+    ));
+}
