@@ -2,7 +2,7 @@
 // connection (fresh from the network whenever there is one), and background sync wakes an open
 // page to send a report kept offline. Reports themselves never pass through here.
 
-const CACHE = 'cityfix-site-v1';
+const CACHE = 'cityfix-site-v2';
 const SHELL = [
   '/',
   '/style.css',
@@ -15,6 +15,7 @@ const SHELL = [
   '/js/main.js',
   '/js/actions.js',
   '/js/answers.js',
+  '/js/assets.js',
   '/js/around.js',
   '/js/api.js',
   '/js/city.js',

@@ -25,6 +25,11 @@ export function onPlaceChange(listener) {
   place.listeners.push(listener);
 }
 
+/** The report form's Leaflet map, or null where it could not be drawn. */
+export function placeMap() {
+  return place.map;
+}
+
 export function currentPoint() {
   return place.point;
 }

@@ -10,6 +10,7 @@ import { initConfidential, renderConfidentialAgain, renderConfidentialServices, 
 import { $, el } from './dom.js';
 import { initDraft, sendKeptDraft } from './draft.js';
 import { language, languageName, onLanguageChange, pickLanguage, t, useLanguage } from './i18n.js';
+import { initAssets, renderAssetsAgain } from './assets.js';
 import { currentPoint, describeCurrentPlace, initLocation, initMap, onPlaceChange } from './location.js';
 import { renderNearby, scheduleNearby } from './nearby.js';
 import { initReport, updateCounter } from './report.js';
@@ -80,6 +81,7 @@ async function start() {
   initServices();
   initLocation();
   initReport();
+  initAssets();
   initTrack();
   // A reopening is applied by the status function in a moment: the page is read again then.
   initActions((id) => setTimeout(() => loadRequest(id), 1500));
@@ -94,6 +96,7 @@ async function start() {
     filterServices();
     renderNearby();
     describeCurrentPlace();
+    renderAssetsAgain();
     renderLastRequest();
     updateCounter();
     renderAnswersAgain();

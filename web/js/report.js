@@ -2,6 +2,7 @@
 // listed at the top and at their fields, and the confirmation: the tracking number (large,
 // copyable, spelled out), the expected date, a link to share, and what happens next.
 
+import { chosenAsset } from './assets.js';
 import { rememberToken } from './actions.js';
 import { api, ApiError, newIdempotencyKey } from './api.js';
 import { $, el } from './dom.js';
@@ -62,6 +63,8 @@ export function buildRequestBody() {
     errors.push(...attrs.errors);
     if (Object.keys(attrs.values).length) body.attributes = attrs.values;
   }
+  const asset = chosenAsset();
+  if (asset) body.asset_id = asset;
   const mediaProblems = checkMedia(chosenMedia());
   if (mediaProblems.length) errors.push({ field: 'media', message: mediaProblems.join(' ') });
   return { body, errors };

@@ -136,14 +136,20 @@ async fn main() {
         assert!(response.status().is_success(), "{}", response.status());
         let mut first_byte = None;
         let (mut bytes, mut newlines, mut features) = (0usize, 0usize, 0usize);
+        const FEATURE: &[u8] = b"{\"type\":\"Feature\"";
+        // The last bytes of the chunk before, so a feature split across two chunks is counted once.
+        let mut carried: Vec<u8> = Vec::new();
         while let Some(chunk) = response.chunk().await.expect("the body reads") {
             first_byte.get_or_insert_with(|| started.elapsed());
             bytes += chunk.len();
             newlines += chunk.iter().filter(|b| **b == b'\n').count();
-            features += chunk
-                .windows(17)
-                .filter(|w| w == b"{\"type\":\"Feature\"")
+            carried.extend_from_slice(&chunk);
+            features += carried
+                .windows(FEATURE.len())
+                .filter(|w| *w == FEATURE)
                 .count();
+            let keep = carried.len().min(FEATURE.len() - 1);
+            carried.drain(..carried.len() - keep);
         }
         let took = started.elapsed();
         let peak_kb = status_kb("VmHWM:");
