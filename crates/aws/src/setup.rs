@@ -167,6 +167,9 @@ impl AwsSetup {
         for repair in &loaded.repairs {
             tracing::warn!(%repair, "a layer's shape was repaired");
         }
+        for layer in &loaded.reprojected {
+            tracing::warn!(%layer, "a layer was reprojected to WGS 84");
+        }
         Ok(Self::new(
             Arc::new(loaded.city),
             &required("PUBLIC_URL")?,

@@ -12,7 +12,7 @@ use crate::checks::is_slug;
 use crate::features::to_coord;
 use crate::files::AssetLayerFile;
 use crate::layer_file::read_layer_features;
-use crate::ConfigError;
+use crate::{ConfigError, LayerNotes};
 
 /// The farthest a service may snap a report to an asset, in metres.
 pub const MAX_SNAP_M: f64 = 500.0;
@@ -30,6 +30,18 @@ pub fn read_asset_layer(
 ) -> Result<AssetLayer, ConfigError> {
     // GeoJSON or a Shapefile, in any system the layer readers know, as WGS 84 points.
     let features = read_layer_features(path)?.features;
+    assets_of_features(path, features, id, id_property, label_property, inside)
+}
+
+/// The assets of a layer's features read from `path`, checked as [`read_asset_layer`] says.
+fn assets_of_features(
+    path: &Path,
+    features: Vec<geojson::Feature>,
+    id: &str,
+    id_property: &str,
+    label_property: Option<&str>,
+    inside: Option<&AreaIndex>,
+) -> Result<AssetLayer, ConfigError> {
     let fault = |entry: String, field: &str, message: String| ConfigError {
         file: path.to_path_buf(),
         entry: Some(entry),
@@ -126,6 +138,7 @@ pub(crate) fn load_asset_layers(
     routing_path: &Path,
     layers: &[AssetLayerFile],
     boundary: &AreaIndex,
+    notes: &mut LayerNotes,
 ) -> Result<Vec<AssetLayer>, ConfigError> {
     let mut ids = BTreeSet::new();
     let mut loaded = Vec::with_capacity(layers.len());
@@ -138,8 +151,12 @@ pub(crate) fn load_asset_layers(
                 message: "asset layer ids must be unique and made of a-z, 0-9 and -".into(),
             });
         }
-        loaded.push(read_asset_layer(
-            &dir.join(&layer.file),
+        let path = dir.join(&layer.file);
+        let read = read_layer_features(&path)?;
+        notes.layer(&path, &read.source, Vec::new());
+        loaded.push(assets_of_features(
+            &path,
+            read.features,
             &layer.id,
             &layer.id_property,
             layer.label_property.as_deref(),

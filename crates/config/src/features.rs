@@ -6,7 +6,7 @@ use std::path::Path;
 use geo::{Coord, LineString, MultiPolygon, Polygon};
 
 use crate::files::read_text;
-use crate::layer_file::read_layer_features;
+use crate::layer_file::{read_layer_features, LayerFeatures, LayerSource};
 use crate::ConfigError;
 
 /// The properties of a GeoJSON feature.
@@ -66,8 +66,11 @@ pub(crate) fn read_geojson(
 pub(crate) fn read_features(
     path: &Path,
     name_property: &str,
-) -> Result<Vec<(String, geojson::Feature)>, ConfigError> {
-    let collection = read_layer_features(path)?.features;
+) -> Result<(Vec<(String, geojson::Feature)>, LayerSource), ConfigError> {
+    let LayerFeatures {
+        features: collection,
+        source,
+    } = read_layer_features(path)?;
     let layer_fault = |entry: Option<String>, field: Option<&str>, message: String| ConfigError {
         file: path.into(),
         entry,
@@ -98,7 +101,7 @@ pub(crate) fn read_features(
         }
         features.push((name, feature));
     }
-    Ok(features)
+    Ok((features, source))
 }
 
 /// A GeoJSON `[longitude, latitude]` position as a coordinate, refusing positions outside the world.

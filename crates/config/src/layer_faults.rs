@@ -200,6 +200,8 @@ pub struct CheckedLayer {
 /// The areas of a layer repair made usable, with one fault per repair done.
 #[derive(Debug, Clone)]
 pub struct RepairedLayer {
+    /// The format and coordinate system the layer was read from.
+    pub source: LayerSource,
     pub areas: Vec<(Area, Properties)>,
     pub repairs: Vec<LayerFault>,
 }
@@ -469,6 +471,7 @@ impl CheckedLayer {
             });
         }
         Ok(RepairedLayer {
+            source: self.source,
             areas: self
                 .areas
                 .into_iter()

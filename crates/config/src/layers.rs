@@ -12,8 +12,9 @@ use cityfix_domain::{AddressPoint, Agency, Area, Location, OwnedLine};
 use crate::checks::{is_slug, AreaNames};
 use crate::features::{feature_fault, read_features, to_coord, Properties};
 use crate::files::{AreaLayerFile, LineLayerFile, NeighboursFile, RoutingFile};
-use crate::layer_faults::{check_area_layer, LayerFault, RepairedLayer};
-use crate::{repairs_by_feature, ConfigError, LayerRepair};
+use crate::layer_faults::{check_area_layer, RepairedLayer};
+use crate::layer_file::LayerSource;
+use crate::{ConfigError, LayerNotes};
 
 /// Reads a GeoJSON FeatureCollection of Polygon / MultiPolygon features, each named by
 /// `name_property`, with every feature's other properties. Shapes that are not valid polygons
@@ -42,12 +43,17 @@ pub fn read_lines(path: &Path, properties: &LineProperties) -> Result<Vec<OwnedL
         buffer_property: properties.buffer.clone(),
         default_buffer_m: properties.default_buffer_m,
     };
-    read_line_layer(path, &layer)
+    read_line_layer(path, &layer).map(|(lines, _)| lines)
 }
 
-fn read_line_layer(path: &Path, layer: &LineLayerFile) -> Result<Vec<OwnedLine>, ConfigError> {
+/// A line layer's lines, and what its file was read as.
+fn read_line_layer(
+    path: &Path,
+    layer: &LineLayerFile,
+) -> Result<(Vec<OwnedLine>, LayerSource), ConfigError> {
     let mut lines = Vec::new();
-    for (name, feature) in read_features(path, &layer.name_property)? {
+    let (features, source) = read_features(path, &layer.name_property)?;
+    for (name, feature) in features {
         let owner = line_owner(path, layer, &name, &feature)?;
         let buffer_m = line_buffer_m(path, layer, &name, &feature)?;
         for shape in line_shapes(path, &name, &feature)? {
@@ -59,7 +65,7 @@ fn read_line_layer(path: &Path, layer: &LineLayerFile) -> Result<Vec<OwnedLine>,
             });
         }
     }
-    Ok(lines)
+    Ok((lines, source))
 }
 
 fn line_owner(
@@ -157,11 +163,11 @@ pub(crate) struct Boundary {
 pub(crate) fn load_boundary(
     dir: &Path,
     routing: &RoutingFile,
-    repairs: &mut Vec<LayerRepair>,
+    notes: &mut LayerNotes,
 ) -> Result<Boundary, ConfigError> {
     let path = dir.join(&routing.boundary);
     let layer = read_area_layer(&path, "name")?;
-    note_repairs(&path, layer.repairs, repairs);
+    notes.layer(&path, &layer.source, layer.repairs);
     let areas: Vec<Area> = layer.areas.into_iter().map(|(area, _)| area).collect();
     let shape = MultiPolygon(areas.iter().flat_map(|area| area.shape.0.clone()).collect());
     Ok(Boundary { areas, shape })
@@ -182,7 +188,7 @@ pub(crate) fn load_area_layers(
     routing_path: &Path,
     layers: &[AreaLayerFile],
     boundary: &MultiPolygon<f64>,
-    repairs: &mut Vec<LayerRepair>,
+    notes: &mut LayerNotes,
 ) -> Result<(Vec<AreaLayer>, AreaNames), ConfigError> {
     if layers.is_empty() {
         return Err(routing_fault(
@@ -203,7 +209,7 @@ pub(crate) fn load_area_layers(
                 "layer ids must be unique and made of a-z, 0-9 and -",
             ));
         }
-        let areas = load_area_layer(dir, layer, boundary, repairs)?;
+        let areas = load_area_layer(dir, layer, boundary, notes)?;
         names.insert(
             layer.id.clone(),
             areas.iter().map(|a| a.name.clone()).collect(),
@@ -216,17 +222,13 @@ pub(crate) fn load_area_layers(
     Ok((loaded, names))
 }
 
-fn note_repairs(path: &Path, found: Vec<LayerFault>, repairs: &mut Vec<LayerRepair>) {
-    repairs.extend(repairs_by_feature(path, found));
-}
-
 /// One area layer's areas, sorted by name, each reaching into the boundary and, in a partition,
 /// not overlapping (slivers given to one side).
 fn load_area_layer(
     dir: &Path,
     layer: &AreaLayerFile,
     boundary: &MultiPolygon<f64>,
-    repairs: &mut Vec<LayerRepair>,
+    notes: &mut LayerNotes,
 ) -> Result<Vec<Area>, ConfigError> {
     let path = dir.join(&layer.file);
     let mut checked = check_area_layer(&path, &layer.name_property)?;
@@ -235,7 +237,7 @@ fn load_area_layer(
         checked.resolve_partition();
     }
     let loaded = checked.into_areas()?;
-    note_repairs(&path, loaded.repairs, repairs);
+    notes.layer(&path, &loaded.source, loaded.repairs);
     let mut areas: Vec<Area> = loaded.areas.into_iter().map(|(area, _)| area).collect();
     areas.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(areas)
@@ -247,13 +249,13 @@ pub(crate) fn load_neighbours(
     file: &NeighboursFile,
     agencies: &[Agency],
     boundary: &MultiPolygon<f64>,
-    repairs: &mut Vec<LayerRepair>,
+    notes: &mut LayerNotes,
 ) -> Result<(AreaIndex, Vec<String>), ConfigError> {
     let path = dir.join(&file.file);
     let mut checked = check_area_layer(&path, &file.name_property)?;
     checked.resolve_partition();
     let loaded = checked.into_areas()?;
-    note_repairs(&path, loaded.repairs, repairs);
+    notes.layer(&path, &loaded.source, loaded.repairs);
     let mut towns = Vec::new();
     for (area, properties) in loaded.areas {
         let agency = neighbour_agency(&path, file, &area, &properties, agencies)?;
@@ -299,6 +301,7 @@ pub(crate) fn load_line_layers(
     routing_path: &Path,
     layers: &[LineLayerFile],
     boundary: &MultiPolygon<f64>,
+    notes: &mut LayerNotes,
 ) -> Result<Vec<LineLayer>, ConfigError> {
     let mut loaded = Vec::new();
     for layer in layers {
@@ -311,7 +314,8 @@ pub(crate) fn load_line_layers(
                 "must be between 0 and 500 metres",
             ));
         }
-        let owned = read_line_layer(&path, layer)?;
+        let (owned, source) = read_line_layer(&path, layer)?;
+        notes.layer(&path, &source, Vec::new());
         for line in &owned {
             if !line.shape.intersects(boundary) {
                 return Err(feature_fault(

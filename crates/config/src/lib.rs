@@ -115,14 +115,54 @@ pub fn repairs_by_feature(path: &Path, repairs: Vec<LayerFault>) -> Vec<LayerRep
 /// The boundary of the city folder at `dir` (routing.toml's `boundary`), to check a layer against.
 pub fn read_city_boundary(dir: &Path) -> Result<geo::MultiPolygon<f64>, ConfigError> {
     let routing: files::RoutingFile = files::read_toml(&dir.join("routing.toml"))?;
-    Ok(layers::load_boundary(dir, &routing, &mut Vec::new())?.shape)
+    Ok(layers::load_boundary(dir, &routing, &mut LayerNotes::default())?.shape)
 }
 
-/// The city and the repairs its layers needed.
+/// A layer whose positions were reprojected to WGS 84 as the city loaded: a notice for its GIS
+/// staff, since a wrong `.prj` or `crs` member moves every shape while still loading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReprojectedLayer {
+    pub file: PathBuf,
+    pub source: LayerSource,
+}
+
+impl fmt::Display for ReprojectedLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: read as {}; check that a few known places land where they should",
+            self.file.display(),
+            self.source
+        )
+    }
+}
+
+/// What loading the layers noticed: the shapes repaired and the files reprojected.
+#[derive(Debug, Default)]
+pub(crate) struct LayerNotes {
+    pub(crate) repairs: Vec<LayerRepair>,
+    pub(crate) reprojected: Vec<ReprojectedLayer>,
+}
+
+impl LayerNotes {
+    /// Notes the layer at `path`, read as `source`, and the repairs its features needed.
+    pub(crate) fn layer(&mut self, path: &Path, source: &LayerSource, repairs: Vec<LayerFault>) {
+        if source.reprojected {
+            self.reprojected.push(ReprojectedLayer {
+                file: path.to_path_buf(),
+                source: source.clone(),
+            });
+        }
+        self.repairs.extend(repairs_by_feature(path, repairs));
+    }
+}
+
+/// The city, the repairs its layers needed and the layers that were reprojected.
 #[derive(Debug)]
 pub struct LoadedCity {
     pub city: City,
     pub repairs: Vec<LayerRepair>,
+    pub reprojected: Vec<ReprojectedLayer>,
 }
 
 /// Reads and checks the whole city folder. The first fault found is returned.
@@ -130,9 +170,10 @@ pub fn load_city(dir: &Path) -> Result<City, ConfigError> {
     load_city_with_repairs(dir).map(|loaded| loaded.city)
 }
 
-/// As [`load_city`], with a warning for each feature whose shape was repaired.
+/// As [`load_city`], with a warning for each feature whose shape was repaired and a notice for
+/// each layer that was reprojected.
 pub fn load_city_with_repairs(dir: &Path) -> Result<LoadedCity, ConfigError> {
-    let mut repairs = Vec::new();
+    let mut notes = LayerNotes::default();
     let CityFolder {
         city,
         departments,
@@ -196,23 +237,29 @@ pub fn load_city_with_repairs(dir: &Path) -> Result<LoadedCity, ConfigError> {
     };
 
     let places = &routing.content;
-    let boundary = layers::load_boundary(dir, places, &mut repairs)?;
+    let boundary = layers::load_boundary(dir, places, &mut notes)?;
     checks::check_center_within(&city.path, center, &boundary.shape)?;
     let (area_layers, area_names) = layers::load_area_layers(
         dir,
         &routing.path,
         &places.area_layers,
         &boundary.shape,
-        &mut repairs,
+        &mut notes,
     )?;
     let neighbours = places
         .neighbours
         .as_ref()
         .map(|file| {
-            layers::load_neighbours(dir, file, &agencies.content, &boundary.shape, &mut repairs)
+            layers::load_neighbours(dir, file, &agencies.content, &boundary.shape, &mut notes)
         })
         .transpose()?;
-    let lines = layers::load_line_layers(dir, &routing.path, &places.line_layers, &boundary.shape)?;
+    let lines = layers::load_line_layers(
+        dir,
+        &routing.path,
+        &places.line_layers,
+        &boundary.shape,
+        &mut notes,
+    )?;
     checks::check_line_owners(&routing.path, &places.line_owners, &assignees)?;
     checks::check_services(&services.path, &services.content, &assignees, &area_names)?;
     // Translations name languages, which site.toml offers (or not).
@@ -221,8 +268,13 @@ pub fn load_city_with_repairs(dir: &Path) -> Result<LoadedCity, ConfigError> {
     let responses = responses::read_responses(dir, &services.content)?;
     let address_points = layers::load_addresses(dir, places.addresses.as_ref())?;
     let boundary_index = AreaIndex::build(&boundary.areas);
-    let asset_layers =
-        assets::load_asset_layers(dir, &routing.path, &places.asset_layers, &boundary_index)?;
+    let asset_layers = assets::load_asset_layers(
+        dir,
+        &routing.path,
+        &places.asset_layers,
+        &boundary_index,
+        &mut notes,
+    )?;
     assets::check_service_assets(&services.path, &services.content, &asset_layers)?;
 
     let (city, routing) = (city.content, routing.content);
@@ -256,7 +308,11 @@ pub fn load_city_with_repairs(dir: &Path) -> Result<LoadedCity, ConfigError> {
             assets: asset_layers,
         },
     };
-    Ok(LoadedCity { city, repairs })
+    Ok(LoadedCity {
+        city,
+        repairs: notes.repairs,
+        reprojected: notes.reprojected,
+    })
 }
 
 #[cfg(test)]
@@ -299,10 +355,15 @@ mod tests {
 
     #[test]
     fn the_demo_city_loads() {
-        let LoadedCity { city, repairs } = load_city_with_repairs(&demo_dir()).unwrap();
+        let LoadedCity {
+            city,
+            repairs,
+            reprojected,
+        } = load_city_with_repairs(&demo_dir()).unwrap();
         for repair in &repairs {
             println!("{repair}");
         }
+        assert!(reprojected.is_empty(), "the demo city's layers are WGS 84");
         assert_eq!(city.places.layers[0].index.len(), 17);
         assert!(city.departments.len() >= 5);
         assert!(city.services.len() >= 10);
@@ -578,7 +639,7 @@ mod tests {
         std::fs::write(&routing, text).unwrap();
 
         // when it loads
-        let LoadedCity { city, repairs } = load_city_with_repairs(dir.path()).unwrap();
+        let LoadedCity { city, repairs, .. } = load_city_with_repairs(dir.path()).unwrap();
 
         // then each repaired feature is named once, and routing uses the repaired shapes
         let wards: Vec<(String, usize)> = repairs
@@ -651,7 +712,8 @@ mod tests {
     }
 
     #[test]
-    fn a_city_folder_takes_a_shapefile_layer_in_state_plane_feet() {
+    fn a_city_folder_takes_a_shapefile_layer_in_state_plane_feet_with_a_notice_it_was_reprojected()
+    {
         let dir = tempfile::tempdir().unwrap();
         copy_demo_city(dir.path());
         let formats =
@@ -667,7 +729,13 @@ mod tests {
             text.replace("lines/state-roads.geojson", "lines/roads-ct-feet.shp"),
         )
         .unwrap();
-        let city = load_city(dir.path()).unwrap();
+        let LoadedCity {
+            city, reprojected, ..
+        } = load_city_with_repairs(dir.path()).unwrap();
+        // One notice, for the one layer that was not in WGS 84, naming its file and system.
+        assert_eq!(reprojected.len(), 1, "{reprojected:?}");
+        let notice = reprojected[0].to_string();
+        assert!(notice.contains("lines/roads-ct-feet.shp: read as ESRI Shapefile in `NAD_1983_StatePlane_Connecticut_FIPS_0600_Feet`, reprojected to WGS 84"), "{notice}");
         let lines = &city.places.lines[0].lines;
         let found: Vec<(&str, &str, f64)> = lines
             .iter()

@@ -286,6 +286,9 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
     for repair in &loaded.repairs {
         tracing::warn!(%repair, "a layer's shape was repaired");
     }
+    for layer in &loaded.reprojected {
+        tracing::warn!(%layer, "a layer was reprojected to WGS 84");
+    }
     let city = Arc::new(loaded.city);
     let site = read_site(&options.config_dir)
         .map_err(|e| anyhow::anyhow!("the city's site settings are not valid: {e}"))?;

@@ -108,6 +108,39 @@ fn a_broken_city_folder_is_refused_with_the_file_entry_and_field() {
 }
 
 #[test]
+fn check_config_notes_each_layer_it_reprojected() {
+    let city = tempfile::tempdir().unwrap();
+    cityfix_testing::copy_demo_city(city.path());
+    let formats = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/layers/formats");
+    for extension in ["shp", "shx", "dbf", "prj", "cpg"] {
+        let name = format!("roads-ct-feet.{extension}");
+        std::fs::copy(formats.join(&name), city.path().join("lines").join(&name)).unwrap();
+    }
+    let routing = city.path().join("routing.toml");
+    let text = std::fs::read_to_string(&routing).unwrap();
+    std::fs::write(
+        &routing,
+        text.replace("lines/state-roads.geojson", "lines/roads-ct-feet.shp"),
+    )
+    .unwrap();
+
+    let output = Command::new(env!("CARGO_BIN_EXE_cityfix"))
+        .args(["check-config", "--config"])
+        .arg(city.path())
+        .output()
+        .unwrap();
+
+    assert!(output.status.success());
+    let notes = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = notes.lines().filter(|l| l.starts_with("note: ")).collect();
+    assert_eq!(lines.len(), 1, "{notes}");
+    assert!(
+        lines[0].contains("roads-ct-feet.shp: read as ESRI Shapefile in `NAD_1983_StatePlane_Connecticut_FIPS_0600_Feet`, reprojected to WGS 84"),
+        "{notes}"
+    );
+}
+
+#[test]
 fn check_routing_names_the_neighbourhood_of_every_test_point() {
     let config = demo_config();
     let output = Command::new(env!("CARGO_BIN_EXE_cityfix"))

@@ -14,10 +14,16 @@ pub fn run(args: CheckConfigArgs) -> anyhow::Result<()> {
     let dir = args
         .config
         .unwrap_or_else(|| default_dir("config/hartford"));
-    let cityfix_config::LoadedCity { city, repairs } =
-        cityfix_config::load_city_with_repairs(&dir)?;
+    let cityfix_config::LoadedCity {
+        city,
+        repairs,
+        reprojected,
+    } = cityfix_config::load_city_with_repairs(&dir)?;
     for repair in &repairs {
         eprintln!("warning: {repair}");
+    }
+    for layer in &reprojected {
+        eprintln!("note: {layer}");
     }
     println!(
         "{}: {} services, {} departments, {} neighbourhoods",
