@@ -124,12 +124,25 @@ impl AssetLayer {
     }
 
     /// The asset nearest `at` if it lies within `within_m` metres, with its distance.
+    /// A finite distance is a bounded search: only the tree's nodes that reach within it are
+    /// visited, and the nearest of the few assets there is taken (ties to the first in the layer).
     pub fn nearest_within(&self, at: Location, within_m: f64) -> Option<(&Asset, f64)> {
         let here = self.project(at);
-        let found = self.tree.nearest_neighbor(&here)?;
-        let [x, y] = *found.geom();
-        let distance = ((x - here[0]).powi(2) + (y - here[1]).powi(2)).sqrt();
-        (distance <= within_m).then(|| (&self.assets[found.data as usize], distance))
+        let distance_2 = |p: &GeomWithData<[f64; 2], u32>| {
+            let [x, y] = *p.geom();
+            (x - here[0]).powi(2) + (y - here[1]).powi(2)
+        };
+        let found = if within_m.is_finite() {
+            self.tree
+                .locate_within_distance(here, within_m * within_m)
+                .map(|p| (distance_2(p), p.data))
+                .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)))?
+        } else {
+            let p = self.tree.nearest_neighbor(&here)?;
+            (distance_2(p), p.data)
+        };
+        let distance = found.0.sqrt();
+        (distance <= within_m).then(|| (&self.assets[found.1 as usize], distance))
     }
 
     /// Up to `limit` assets within `within_m` metres of `at`, nearest first, with their distances.
@@ -261,6 +274,53 @@ mod tests {
             .unwrap();
         assert_eq!(found.id, "SL-2");
         assert!((distance - 40.0).abs() < 0.5, "{distance}");
+    }
+
+    #[test]
+    fn the_bounded_search_finds_what_a_scan_of_every_asset_finds() {
+        use rand::rngs::StdRng;
+        use rand::{Rng, SeedableRng};
+        let mut rng = StdRng::seed_from_u64(7);
+        let mut random = || {
+            at(
+                41.75 + rng.gen::<f64>() * 0.01,
+                -72.69 + rng.gen::<f64>() * 0.01,
+            )
+        };
+        let assets: Vec<Asset> = (0..2_000)
+            .map(|i| Asset {
+                id: format!("A{i}"),
+                label: None,
+                location: random(),
+            })
+            .collect();
+        let layer = AssetLayer::new("random", assets.clone()).unwrap();
+        for _ in 0..2_000 {
+            let here = random();
+            let [hx, hy] = layer.project(here);
+            let scanned = assets
+                .iter()
+                .map(|a| {
+                    let [x, y] = layer.project(a.location);
+                    (((x - hx).powi(2) + (y - hy).powi(2)).sqrt(), a)
+                })
+                .min_by(|a, b| a.0.total_cmp(&b.0))
+                .unwrap();
+            for within in [5.0, 20.0, 60.0, f64::INFINITY] {
+                let found = layer.nearest_within(here, within);
+                if scanned.0 <= within {
+                    let (asset, distance) = found.unwrap();
+                    assert!(
+                        (distance - scanned.0).abs() < 1e-9,
+                        "{distance} {}",
+                        scanned.0
+                    );
+                    assert_eq!(asset.id, scanned.1.id);
+                } else {
+                    assert!(found.is_none(), "nothing lies within {within} m");
+                }
+            }
+        }
     }
 
     #[test]
