@@ -144,6 +144,49 @@ impl PublicRow {
     }
 }
 
+/// The first characters that make a spreadsheet read a cell as a formula (`=`, `+`, `-`, `@`) or
+/// that some read past (a tab, a carriage return) before one.
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// `text` as a spreadsheet shows it but never runs it: a leading `'` before a formula start, as
+/// OWASP's advice on CSV injection has it. Other text is unchanged.
+fn neutralise_formula(text: String) -> String {
+    if text.starts_with(FORMULA_STARTS) {
+        format!("'{text}")
+    } else {
+        text
+    }
+}
+
+impl PublicRow {
+    /// The row for the CSV export: every free-text cell a resident, a staff member or a client
+    /// wrote neutralised against formula injection (GeoJSON keeps the text as written).
+    fn for_spreadsheets(&self) -> PublicRow {
+        let text = |t: &Option<String>| t.clone().map(neutralise_formula);
+        PublicRow {
+            service_request_id: self.service_request_id.clone(),
+            requested_datetime: self.requested_datetime.clone(),
+            updated_datetime: self.updated_datetime.clone(),
+            closed_datetime: self.closed_datetime.clone(),
+            status: self.status,
+            detailed_status: self.detailed_status,
+            resolution: self.resolution,
+            service_code: self.service_code.clone(),
+            service_name: neutralise_formula(self.service_name.clone()),
+            description: text(&self.description),
+            status_notes: text(&self.status_notes),
+            address: text(&self.address),
+            lat: self.lat,
+            long: self.long,
+            department: self.department.clone(),
+            agency_responsible: text(&self.agency_responsible),
+            channel: neutralise_formula(self.channel.clone()),
+            supporters: self.supporters,
+            duplicate_of: self.duplicate_of.clone(),
+        }
+    }
+}
+
 /// The two formats of the export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Format {
@@ -194,7 +237,7 @@ impl Format {
                 let mut writer = csv::WriterBuilder::new()
                     .has_headers(false)
                     .from_writer(Vec::new());
-                let _ = writer.serialize(row);
+                let _ = writer.serialize(row.for_spreadsheets());
                 writer.into_inner().unwrap_or_default()
             }
             Format::GeoJson => {
@@ -515,6 +558,7 @@ a {{ color: #0b5394; }}
 </ul>
 <p><code>from</code> and <code>to</code> are days in the city's time zone ({zone}), both included, by the day a request was made; a range covers at most {max} days. Rows come oldest first. A response that carries a <code>Link</code> header with <code>rel="next"</code> holds part of the range: follow the link for the rest.</p>
 <p>{rounding}</p>
+<p>In the CSV file, a text cell that would start with <code>=</code>, <code>+</code>, <code>-</code>, <code>@</code>, a tab or a carriage return starts with an apostrophe (<code>'</code>) before it, so that a spreadsheet shows the text rather than running it as a formula. The GeoJSON file holds the text as written.</p>
 <h2>Columns</h2>
 <table>
 <caption>The columns of the CSV file, in order; in GeoJSON each is a property of the feature except <code>lat</code> and <code>long</code>, which are its point.</caption>
@@ -562,6 +606,25 @@ pub fn open_data_router(open: OpenData) -> Router {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_a_spreadsheet_would_run_as_a_formula_is_kept_from_running() {
+        for (given, exported) in [
+            (
+                "=HYPERLINK(\"http://x.example\",\"click\")",
+                "'=HYPERLINK(\"http://x.example\",\"click\")",
+            ),
+            ("+1 555 0100", "'+1 555 0100"),
+            ("-5 degrees and icy", "'-5 degrees and icy"),
+            ("@SUM(A1:A9)", "'@SUM(A1:A9)"),
+            ("\t=1+1", "'\t=1+1"),
+            ("\r=1+1", "'\r=1+1"),
+            ("Pothole, 3 ft = big", "Pothole, 3 ft = big"),
+            ("", ""),
+        ] {
+            assert_eq!(neutralise_formula(given.into()), exported, "{given:?}");
+        }
+    }
 
     #[test]
     fn the_csv_header_names_every_field_of_a_row_in_order() {

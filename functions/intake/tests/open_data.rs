@@ -257,6 +257,41 @@ async fn both_exports_hold_the_public_requests_and_no_personal_data() {
 }
 
 #[tokio::test]
+async fn a_description_a_spreadsheet_would_run_is_neutralised_in_the_csv_and_kept_in_the_geojson() {
+    let world = World::new();
+    let formula = "=HYPERLINK(\"http://evil.example\",\"pothole\")";
+    let request = new_request("FRM0-0001", "pothole", formula, at(0));
+    world.store.create(&request).await.unwrap();
+    let app = app(&world, None, ResponseSize::Streamed);
+
+    let (status, _, csv_text) = get(
+        &app,
+        "/open-data/requests.csv?from=2026-03-10&to=2026-03-10",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{csv_text}");
+    let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
+    let columns: Vec<&str> = intake::OPEN_DATA_COLUMNS.iter().map(|c| c.0).collect();
+    let row = reader.records().next().unwrap().unwrap();
+    let description = &row[columns.iter().position(|c| *c == "description").unwrap()];
+    assert_eq!(description, format!("'{formula}"));
+
+    let (_, _, geojson_text) = get(
+        &app,
+        "/open-data/requests.geojson?from=2026-03-10&to=2026-03-10",
+    )
+    .await;
+    let parsed: geojson::GeoJson = geojson_text.parse().unwrap();
+    let geojson::GeoJson::FeatureCollection(collection) = parsed else {
+        panic!("not a FeatureCollection: {geojson_text}")
+    };
+    assert_eq!(
+        collection.features[0].property("description"),
+        Some(&Value::String(formula.into()))
+    );
+}
+
+#[tokio::test]
 async fn a_bad_range_is_refused_with_the_field_and_the_reason() {
     let world = World::new();
     let app = app(&world, None, ResponseSize::Streamed);
