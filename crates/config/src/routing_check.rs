@@ -29,11 +29,27 @@ pub struct Summary {
     pub on_a_line: usize,
 }
 
-#[derive(serde::Deserialize)]
-struct TestPoint {
-    id: String,
+/// A row of the points file, borrowed from the record it was read into.
+struct TestPoint<'a> {
+    id: &'a str,
     lat: f64,
     long: f64,
+}
+
+/// The `id,lat,long` of a row (further columns are ignored).
+fn test_point(row: &csv::StringRecord) -> Result<TestPoint<'_>, String> {
+    let field = |i: usize, name: &str| row.get(i).ok_or_else(|| format!("no `{name}`"));
+    let number = |i: usize, name: &str| {
+        field(i, name)?
+            .trim()
+            .parse::<f64>()
+            .map_err(|e| format!("`{name}` is not a number: {e}"))
+    };
+    Ok(TestPoint {
+        id: field(0, "id")?,
+        lat: number(1, "lat")?,
+        long: number(2, "long")?,
+    })
 }
 
 /// Writes `id,area[,line]` for every point in input order; areas that overlap at a point, and
@@ -87,13 +103,21 @@ pub fn check_routing(
     }
     writer.write_record(&header)?;
     let mut summary = Summary::default();
-    for (index, row) in reader.deserialize::<TestPoint>().enumerate() {
-        let line_number = index + 2;
-        let point =
-            row.map_err(|e| format!("{points}: line {line_number} is not `id,lat,long`: {e}"))?;
+    // One record read into and one set of cells written from, reused for every point: a layer
+    // check runs over hundreds of thousands of points, and per-point allocations were most of it.
+    let mut row = csv::StringRecord::new();
+    let (mut area_cell, mut line_cell) = (String::new(), String::new());
+    let mut line_names: Vec<String> = Vec::new();
+    let mut line_number = 1;
+    while reader
+        .read_record(&mut row)
+        .map_err(|e| format!("{points}: line {}: {e}", line_number + 1))?
+    {
+        line_number += 1;
+        let point = test_point(&row)
+            .map_err(|e| format!("{points}: line {line_number} is not `id,lat,long`: {e}"))?;
         let location = Location::new(point.lat, point.long)
             .map_err(|e| format!("{points}: line {line_number}: {}", e.message))?;
-        let mut record = vec![point.id];
         summary.points += 1;
         if let Some((areas, index)) = &areas {
             let found = index.areas_at(location.to_point());
@@ -102,27 +126,36 @@ pub fn check_routing(
                 1 => {}
                 _ => summary.in_overlapping_areas += 1,
             }
-            record.push(
-                found
-                    .iter()
-                    .map(|&i| areas[i].name.as_str())
-                    .collect::<Vec<_>>()
-                    .join("|"),
-            );
+            area_cell.clear();
+            for (n, &i) in found.iter().enumerate() {
+                if n > 0 {
+                    area_cell.push('|');
+                }
+                area_cell.push_str(&areas[i].name);
+            }
         }
         if let Some((lines, index)) = &lines {
             let near = index.within_buffer(location.to_point());
             if !near.is_empty() {
                 summary.on_a_line += 1;
             }
-            let mut names: Vec<String> = near
-                .iter()
-                .map(|n| format!("{} ({})", lines[n.line].name, lines[n.line].owner))
-                .collect();
-            names.dedup();
-            record.push(names.join("|"));
+            line_names.clear();
+            line_names.extend(
+                near.iter()
+                    .map(|n| format!("{} ({})", lines[n.line].name, lines[n.line].owner)),
+            );
+            line_names.dedup();
+            line_cell.clear();
+            line_cell.push_str(&line_names.join("|"));
         }
-        writer.write_record(&record)?;
+        writer.write_field(point.id)?;
+        if areas.is_some() {
+            writer.write_field(&area_cell)?;
+        }
+        if lines.is_some() {
+            writer.write_field(&line_cell)?;
+        }
+        writer.write_record(None::<&[u8]>)?;
     }
     writer.flush()?;
     Ok(summary)
