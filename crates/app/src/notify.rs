@@ -33,6 +33,9 @@ pub struct NotifySettings {
     pub mail_from: String,
     /// Signs the unsubscribe links (intake checks them with the same secret).
     pub links: LinkSigner,
+    /// How long one attempt holds a message it is sending: [`SEND_LEASE`], or less where the
+    /// notify queue gives a message back sooner ([`send_lease_for`]).
+    pub send_lease: Duration,
 }
 
 /// What the notify function needs.
@@ -121,6 +124,17 @@ struct Outgoing {
 /// queue's visibility timeout (60 s), so the redelivery of an attempt that died finds the lease
 /// run out and sends.
 pub const SEND_LEASE: Duration = Duration::seconds(30);
+
+/// The lease for a notify queue that gives a message back `visibility` after it was taken:
+/// [`SEND_LEASE`], or half of `visibility` when that is shorter. A lease that outlived the
+/// visibility timeout would make every redelivery after a crash find the message still held and
+/// fail, until the queue's receive limit sent the event (an acknowledgement) to the dead-letter
+/// queue unsent: the crash proof (functions/local/tests/crash.rs) found exactly that with a 2 s
+/// timeout. Half leaves the attempt that holds it time to finish before a redelivery.
+pub fn send_lease_for(visibility: std::time::Duration) -> Duration {
+    let half = Duration::milliseconds((visibility.as_millis() / 2).min(i64::MAX as u128) as i64);
+    half.min(SEND_LEASE)
+}
 
 /// Sends the messages this event calls for. Each message has a send record (a conditional
 /// write): begun before the send, finished after it, so a redelivered event sends nothing that
@@ -292,7 +306,11 @@ async fn once(
     sending: impl std::future::Future<Output = Result<(), PortError>>,
 ) -> Result<bool, PortError> {
     let now = deps.clock.now();
-    match deps.store.begin_send(key, now, now + SEND_LEASE).await? {
+    match deps
+        .store
+        .begin_send(key, now, now + deps.settings.send_lease)
+        .await?
+    {
         SendClaim::Claimed => {}
         SendClaim::Sent => return Ok(false),
         SendClaim::InFlight => {
@@ -923,5 +941,19 @@ impl Compose<'_> {
             rendered,
             unsubscribe: None,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_never_outlives_half_the_queues_visibility_timeout() {
+        use std::time::Duration as Std;
+        assert_eq!(send_lease_for(Std::from_secs(60)), SEND_LEASE);
+        assert_eq!(send_lease_for(Std::from_secs(30)), Duration::seconds(15));
+        assert_eq!(send_lease_for(Std::from_secs(2)), Duration::seconds(1));
+        assert_eq!(send_lease_for(Std::from_secs(3600)), SEND_LEASE);
     }
 }

@@ -410,6 +410,8 @@ impl AwsSetup {
                 public_url: self.public_url.clone(),
                 mail_from: format!("{} 311 <{from}>", self.city.short_name),
                 links: self.link_signer()?,
+                // The template gives the notify queue 60 s: the whole lease fits in it.
+                send_lease: cityfix_app::notify::SEND_LEASE,
             },
         })
     }

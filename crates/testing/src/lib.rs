@@ -107,6 +107,7 @@ pub fn notify_deps(world: &World, public_url: &str) -> cityfix_app::notify::Noti
             public_url: public_url.into(),
             mail_from: "Hartford 311 <311@hartford.example>".into(),
             links: cityfix_app::links::LinkSigner::new(TEST_LINK_SECRET),
+            send_lease: cityfix_app::notify::SEND_LEASE,
         },
     }
 }

@@ -18,7 +18,7 @@ use axum::Router;
 use cityfix_app::fetch::FetchDeps;
 use cityfix_app::links::LinkSigner;
 use cityfix_app::media::MediaDeps;
-use cityfix_app::notify::{NotifyDeps, NotifySettings};
+use cityfix_app::notify::{send_lease_for, NotifyDeps, NotifySettings};
 use cityfix_app::ports::{
     DeviceRegistry, Mailer, MediaStore, PushSender, Queue, QueueConsumer, QueueName, RandomIds,
     RequestStore, SmsSender, SystemClock,
@@ -366,6 +366,7 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
                     .clone()
                     .unwrap_or_else(|| format!("{} 311 <{}>", city.short_name, city.contact_email)),
                 links: links.clone(),
+                send_lease: send_lease_for(options.queues.visibility_timeout),
             },
         },
         fetch: FetchDeps {

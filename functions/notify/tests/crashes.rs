@@ -86,6 +86,7 @@ async fn setup(world: &World, dies: Dies) -> Setup {
             public_url: "http://127.0.0.1:3000".into(),
             mail_from: "Hartford 311 <311@hartford.example>".into(),
             links: LinkSigner::new(b"a test link secret"),
+            send_lease: SEND_LEASE,
         },
     };
     Setup { deps, mail, clock }

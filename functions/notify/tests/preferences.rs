@@ -25,6 +25,7 @@ fn deps(world: &World) -> NotifyDeps {
             public_url: "http://127.0.0.1:3000".into(),
             mail_from: "Hartford 311 <311@hartford.example>".into(),
             links: LinkSigner::new(b"a test link secret"),
+            send_lease: cityfix_app::notify::SEND_LEASE,
         },
     }
 }

@@ -85,6 +85,7 @@ impl City311 {
                 public_url: "https://hartford.example/311".into(),
                 mail_from: "Hartford 311 <311@hartford.example>".into(),
                 links: cityfix_app::links::LinkSigner::new(b"a test link secret"),
+                send_lease: cityfix_app::notify::SEND_LEASE,
             },
         }
     }
