@@ -12,7 +12,7 @@ use crate::ports::{
     RequestStore,
 };
 use cityfix_domain::{
-    City, Invalid, Lookup, ReportForm, ServiceRequest, TimelineEntry, ValidReport,
+    City, Invalid, Lookup, ReportForm, ServiceRequest, Status, TimelineEntry, ValidReport,
 };
 
 /// How long an Idempotency-Key is remembered.
@@ -208,6 +208,12 @@ async fn submit_checked(
                             "request {id} of an idempotency key is missing"
                         ))
                     })?;
+                // The first call may have died between storing the report and queueing it (the
+                // client then never had its answer, and so sends again): queue it again rather
+                // than leave it for the sweep. Routing a report twice still routes it once.
+                if request.status == Status::Submitted {
+                    queue_for_routing(deps, &request).await;
+                }
                 return Ok(Submitted {
                     request,
                     token,

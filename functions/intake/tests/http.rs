@@ -649,7 +649,40 @@ async fn the_same_idempotency_key_returns_the_same_request_and_never_a_second() 
     statuses.sort();
     assert_eq!(statuses, [StatusCode::OK, StatusCode::CREATED]);
     assert_eq!(h.stored().await, 2);
-    assert_eq!(h.routing_jobs().await, 2);
+    // One job per report, and one more per replay that found its report still waiting to be
+    // routed (nothing routes in this harness): the first call may have died before queueing it.
+    assert_eq!(h.routing_jobs().await, 4);
+}
+
+#[tokio::test]
+async fn a_replay_queues_a_report_still_waiting_for_routing_again_and_a_routed_one_never() {
+    let h = harness();
+    let first = h.post_json(&pothole_json(), Some("lost-answer")).await;
+    assert_eq!(h.routing_jobs().await, 1);
+    // the client never saw the answer (the process died before queueing, say) and sends again
+    let again = h.post_json(&pothole_json(), Some("lost-answer")).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(h.routing_jobs().await, 2, "queued again while `submitted`");
+
+    // once routed, a replay only answers
+    let id =
+        cityfix_domain::TrackingNumber::parse(first.json()["service_request_id"].as_str().unwrap())
+            .unwrap();
+    h.change_stored(&id, |request| {
+        request.status = cityfix_domain::Status::Open;
+    })
+    .await;
+    let late = h.post_json(&pothole_json(), Some("lost-answer")).await;
+    assert_eq!(late.status, StatusCode::OK);
+    assert_eq!(
+        late.json()["service_request_id"],
+        first.json()["service_request_id"]
+    );
+    assert_eq!(
+        h.routing_jobs().await,
+        2,
+        "a routed report is not queued again"
+    );
 }
 
 #[tokio::test]
