@@ -19,7 +19,13 @@ pub struct Server {
 impl Server {
     /// Starts the runner on the demo city with `data` as its folder; its log (stderr) goes to
     /// `log` when given, else nowhere.
+    #[allow(dead_code)] // each test binary compiles this module; the crash proof passes arguments
     pub fn start(data: &Path, log: Option<&Path>) -> Server {
+        Server::start_with(data, log, &[])
+    }
+
+    /// As [`Server::start`], with more arguments to `cityfix serve` (`--rate-limit off`).
+    pub fn start_with(data: &Path, log: Option<&Path>, more: &[&str]) -> Server {
         let stderr = match log {
             Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
             None => Stdio::null(),
@@ -36,6 +42,7 @@ impl Server {
             .arg(demo_config())
             .arg("--data")
             .arg(data)
+            .args(more)
             .stdout(Stdio::piped())
             .stderr(stderr)
             .spawn()

@@ -1,0 +1,355 @@
+//! The crash proof: reports posted from many clients while the `cityfix serve` process is killed
+//! (`kill -9`, as a power cut) and started again on the same data folder, then every report
+//! followed in the store and the outbox: none lost, each routed once, each reporter acknowledged
+//! by exactly one e-mail.
+//!
+//! The CI run keeps a short version (400 reports, 32 clients, two kills). The proof in README
+//! is the same test at 10,000 reports from 64 clients:
+//!
+//!   CITYFIX_CRASH_REPORTS=10000 CITYFIX_CRASH_CLIENTS=64 \
+//!     cargo test -p cityfix-local --test crash -- --nocapture
+//!
+//! A client whose post fails (the process died under it, or is starting again) sends the same
+//! report again with the same Idempotency-Key until an answer comes, as a phone app would; an
+//! answer with a tracking number is a report the city accepted and must not lose.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+
+mod common;
+use common::Server;
+
+/// Services posted, with the attribute each requires.
+const SERVICES: [(&str, Option<(&str, &str)>); 4] = [
+    ("pothole", Some(("pothole_size", "small"))),
+    ("streetlight_out", None),
+    ("sidewalk_damage", None),
+    ("rodents", None),
+];
+
+fn setting(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.replace('_', "").parse().ok())
+        .unwrap_or(default)
+}
+
+/// The report of client `n`: a point in a square kilometre of downtown, dense enough that the
+/// router links some reports to earlier ones (and chains of them), and an address of its own.
+fn report(n: usize, rng: &mut StdRng) -> Value {
+    let (code, attribute) = SERVICES[rng.gen_range(0..SERVICES.len())];
+    let mut body = json!({
+        "service_code": code,
+        "lat": rng.gen_range(41.760..41.769),
+        "long": rng.gen_range(-72.684..-72.672),
+        "description": "crash proof report",
+        "email": format!("crash{n}@example.org"),
+    });
+    if let Some((name, value)) = attribute {
+        body["attributes"] = json!({ name: value });
+    }
+    body
+}
+
+/// The runner of the moment: a kill replaces it, and clients read its URL afresh on each try.
+struct Runner {
+    data: PathBuf,
+    restarts: AtomicUsize,
+    server: Mutex<Option<Server>>,
+    url: RwLock<String>,
+}
+
+impl Runner {
+    fn start(data: &Path) -> Runner {
+        let log = data.join("serve.log");
+        let server = Server::start_with(data, Some(&log), &["--rate-limit", "off"]);
+        Runner {
+            data: data.to_path_buf(),
+            url: RwLock::new(server.url.clone()),
+            server: Mutex::new(Some(server)),
+            restarts: AtomicUsize::new(0),
+        }
+    }
+
+    /// Kills the process at once and starts another on the same folder.
+    fn kill_and_restart(&self) -> Duration {
+        let started = Instant::now();
+        if let Some(server) = self.server.lock().unwrap().take() {
+            server.kill();
+        }
+        let restarts = self.restarts.fetch_add(1, Ordering::SeqCst) + 1;
+        let log = self.data.join(format!("serve-{restarts}.log"));
+        let server = Server::start_with(&self.data, Some(&log), &["--rate-limit", "off"]);
+        *self.url.write().unwrap() = server.url.clone();
+        *self.server.lock().unwrap() = Some(server);
+        started.elapsed()
+    }
+
+    fn url(&self) -> String {
+        self.url.read().unwrap().clone()
+    }
+}
+
+/// Posts `body` until the runner answers with a tracking number; the number and the tries.
+async fn post_until_accepted(runner: &Runner, body: &Value, key: &str) -> (String, usize) {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        assert!(tries < 2_000, "report {key} was never accepted");
+        let sent = client
+            .post(format!("{}/api/v1/requests", runner.url()))
+            .header("Idempotency-Key", key)
+            .json(body)
+            .send()
+            .await;
+        if let Ok(answer) = sent {
+            let status = answer.status();
+            if status.is_success() {
+                let answer: Value = answer.json().await.unwrap();
+                let id = answer["service_request_id"].as_str().unwrap().to_string();
+                return (id, tries);
+            }
+            // Only the runner failing is worth another try; a refusal of the report is a bug here.
+            assert!(
+                status.is_server_error(),
+                "report {key} refused with {status}: {}",
+                answer.text().await.unwrap_or_default()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// What the store and the outbox say of the accepted reports.
+#[derive(Debug, Default)]
+struct Outcome {
+    missing: Vec<String>,
+    still_submitted: Vec<String>,
+    /// Reports routed (routed, referred or linked as a duplicate) other than exactly once.
+    routed_not_once: Vec<(String, i64)>,
+    /// Reporters with other than exactly one acknowledgement e-mail in the outbox.
+    mailed_not_once: Vec<(String, usize)>,
+    duplicates: usize,
+}
+
+fn outcome(data: &Path, accepted: &[(String, String)]) -> Outcome {
+    let db = rusqlite::Connection::open_with_flags(
+        data.join("cityfix.sqlite"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut status = db
+        .prepare("SELECT status FROM requests WHERE id = ?1")
+        .unwrap();
+    let mut routed = db
+        .prepare(
+            "SELECT json_extract(doc, '$.kind') FROM timeline WHERE request_id = ?1
+             AND json_extract(doc, '$.kind') IN ('routed', 'referred', 'duplicate')",
+        )
+        .unwrap();
+    let outbox = rusqlite::Connection::open_with_flags(
+        data.join("outbox/messages.sqlite"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut mails: HashMap<String, usize> = HashMap::new();
+    let mut messages = outbox
+        .prepare("SELECT bytes FROM messages WHERE channel = 'email'")
+        .unwrap();
+    for bytes in messages
+        .query_map([], |row| row.get::<_, Vec<u8>>(0))
+        .unwrap()
+    {
+        let text = String::from_utf8_lossy(&bytes.unwrap()).into_owned();
+        for line in text.lines().take_while(|l| !l.is_empty()) {
+            if let Some(to) = line.strip_prefix("To: ") {
+                *mails.entry(to.trim().to_string()).or_default() += 1;
+            }
+        }
+    }
+    let mut result = Outcome::default();
+    for (id, email) in accepted {
+        let found: Option<String> = status.query_row([id], |row| row.get(0)).ok();
+        match found.as_deref() {
+            None => result.missing.push(id.clone()),
+            Some("submitted") => result.still_submitted.push(id.clone()),
+            Some(_) => {}
+        }
+        let kinds: Vec<String> = routed
+            .query_map([id], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        if kinds.len() != 1 {
+            result
+                .routed_not_once
+                .push((id.clone(), kinds.len() as i64));
+        }
+        if kinds.iter().any(|k| k == "duplicate") {
+            result.duplicates += 1;
+        }
+        let sent = mails.get(email).copied().unwrap_or(0);
+        if sent != 1 {
+            result.mailed_not_once.push((email.clone(), sent));
+        }
+    }
+    result
+}
+
+impl Outcome {
+    fn settled(&self) -> bool {
+        self.missing.is_empty()
+            && self.still_submitted.is_empty()
+            && self.routed_not_once.iter().all(|(_, n)| *n > 0)
+            && self.mailed_not_once.iter().all(|(_, n)| *n > 0)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn accepted_reports_survive_the_runner_killed_twice_mid_load() {
+    let reports = setting("CITYFIX_CRASH_REPORTS", 400);
+    let clients = setting("CITYFIX_CRASH_CLIENTS", 32);
+    let kills = setting("CITYFIX_CRASH_KILLS", 2);
+    let mut data = tempfile::tempdir().unwrap();
+    if std::env::var_os("CITYFIX_CRASH_KEEP").is_some() {
+        // For a look at the store and the logs afterwards.
+        data.disable_cleanup(true);
+        eprintln!("data folder kept: {}", data.path().display());
+    }
+    let runner = Arc::new(Runner::start(data.path()));
+    let started = Instant::now();
+
+    // given clients posting reports, while the runner is killed at even steps of the load
+    let next = Arc::new(AtomicUsize::new(0));
+    let accepted = Arc::new(Mutex::new(Vec::with_capacity(reports)));
+    let retried = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for client in 0..clients {
+        let (runner, next, accepted, retried) = (
+            runner.clone(),
+            next.clone(),
+            accepted.clone(),
+            retried.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut rng = StdRng::seed_from_u64(client as u64);
+            loop {
+                let n = next.fetch_add(1, Ordering::SeqCst);
+                if n >= reports {
+                    break;
+                }
+                let body = report(n, &mut rng);
+                let (id, tries) = post_until_accepted(&runner, &body, &format!("crash-{n}")).await;
+                retried.fetch_add(tries - 1, Ordering::SeqCst);
+                let email = body["email"].as_str().unwrap().to_string();
+                accepted.lock().unwrap().push((id, email));
+            }
+        }));
+    }
+    let mut restarts = Vec::new();
+    for kill in 1..=kills {
+        let at = reports * kill / (kills + 1);
+        while next.load(Ordering::SeqCst) < at {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let runner = runner.clone();
+        restarts.push(
+            tokio::task::spawn_blocking(move || runner.kill_and_restart())
+                .await
+                .unwrap(),
+        );
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let posted_in = started.elapsed();
+    let accepted = accepted.lock().unwrap().clone();
+
+    // when the chain has had time to finish (the last kill's messages come back after their
+    // visibility timeout, 2 s in these runners)
+    let patience = Duration::from_secs(60 + reports as u64 / 20);
+    let waited = Instant::now();
+    let mut found = outcome(data.path(), &accepted);
+    let mut said = Instant::now();
+    while !found.settled() && waited.elapsed() < patience {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        found = outcome(data.path(), &accepted);
+        if said.elapsed() > Duration::from_secs(10) {
+            said = Instant::now();
+            eprintln!(
+                "after {:.0} s: {} left submitted, {} not routed, {} not acknowledged",
+                waited.elapsed().as_secs_f64(),
+                found.still_submitted.len(),
+                found
+                    .routed_not_once
+                    .iter()
+                    .filter(|(_, n)| *n == 0)
+                    .count(),
+                found
+                    .mailed_not_once
+                    .iter()
+                    .filter(|(_, n)| *n == 0)
+                    .count(),
+            );
+        }
+    }
+    // a second look after settling, so that a late second e-mail or route is seen too
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let found = outcome(data.path(), &accepted);
+
+    let mut ids: Vec<&String> = accepted.iter().map(|(id, _)| id).collect();
+    ids.sort();
+    ids.dedup();
+    println!(
+        "crash proof: {reports} reports from {clients} clients, {kills} kills (restarts took {:?}); \
+         {} accepted ({} distinct numbers), {} posts sent again; posted in {:.1} s, settled {:.1} s after; \
+         {} linked as duplicates; lost {}, left submitted {}, routed other than once {}, \
+         acknowledged other than once {}",
+        restarts,
+        accepted.len(),
+        ids.len(),
+        retried.load(Ordering::SeqCst),
+        posted_in.as_secs_f64(),
+        waited.elapsed().as_secs_f64(),
+        found.duplicates,
+        found.missing.len(),
+        found.still_submitted.len(),
+        found.routed_not_once.len(),
+        found.mailed_not_once.len(),
+    );
+
+    // then every accepted report is there, routed once, its reporter mailed once
+    assert_eq!(accepted.len(), reports);
+    assert_eq!(ids.len(), reports, "each report has its own number");
+    assert!(found.missing.is_empty(), "lost: {:?}", found.missing);
+    assert!(
+        found.still_submitted.is_empty(),
+        "never routed: {:?}",
+        found.still_submitted
+    );
+    assert!(
+        found.routed_not_once.is_empty(),
+        "routed other than once: {:?}",
+        found.routed_not_once
+    );
+    assert!(
+        found.mailed_not_once.is_empty(),
+        "acknowledged other than once: {:?}",
+        &found.mailed_not_once[..found.mailed_not_once.len().min(10)]
+    );
+    assert!(
+        found.duplicates > 0,
+        "the load is dense enough to make duplicates"
+    );
+}
