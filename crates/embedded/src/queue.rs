@@ -57,6 +57,23 @@ impl EmbeddedQueue {
         }
     }
 
+    /// The queues of the local runner's data folder `data_dir` (its `queues.sqlite`), for the
+    /// operator's commands; a folder without one is refused rather than given an empty one.
+    pub fn open_in(data_dir: &std::path::Path) -> PortResult<EmbeddedQueue> {
+        let file = data_dir.join("queues.sqlite");
+        if !file.exists() {
+            return Err(cityfix_app::ports::PortError::Unavailable(format!(
+                "{} does not exist: is {} the runner's --data folder?",
+                file.display(),
+                data_dir.display()
+            )));
+        }
+        Ok(EmbeddedQueue::new(
+            Db::open_queues(&file)?,
+            QueueSettings::default(),
+        ))
+    }
+
     /// Sends to a queue by name (including dead-letter queues, for redrive).
     pub async fn send_to(&self, queue: &str, body: &str) -> PortResult<()> {
         self.send_after(queue, body, 0).await
@@ -83,6 +100,64 @@ impl EmbeddedQueue {
     pub fn settings(&self) -> QueueSettings {
         self.settings
     }
+
+    /// The messages in every dead-letter queue, oldest first, at most `limit`: for the operator's
+    /// `cityfix dlq list`.
+    pub async fn dead_letters(&self, limit: usize) -> PortResult<Vec<DeadLetter>> {
+        self.db
+            .read(move |conn| {
+                let mut statement = conn
+                    .prepare(
+                        "SELECT id, queue, body, sent_at_ms FROM queue_messages
+                         WHERE queue LIKE '%-dlq' ORDER BY sent_at_ms, id LIMIT ?1",
+                    )
+                    .map_err(sqlite_error)?;
+                let rows = statement
+                    .query_map([limit as i64], |row| {
+                        let dead: String = row.get(1)?;
+                        Ok(DeadLetter {
+                            id: row.get(0)?,
+                            queue: dead.trim_end_matches("-dlq").to_string(),
+                            body: row.get(2)?,
+                            sent_at_ms: row.get(3)?,
+                        })
+                    })
+                    .map_err(sqlite_error)?;
+                rows.collect::<Result<_, _>>().map_err(sqlite_error)
+            })
+            .await
+    }
+
+    /// Moves every message of `queue`'s dead-letter queue back to `queue`, visible at once and
+    /// with its receives counted afresh, in one transaction; how many moved.
+    pub async fn redrive(&self, queue: &str) -> PortResult<usize> {
+        let queue = queue.to_string();
+        let moved = self
+            .db
+            .call(move |conn| {
+                run(
+                    conn,
+                    "UPDATE queue_messages SET queue = ?1, receive_count = 0, receipt = NULL, visible_at_ms = ?2
+                     WHERE queue = ?3",
+                    params![queue, now_ms(), dead_letter_name(&queue)],
+                )
+                .map_err(sqlite_error)
+            })
+            .await?;
+        self.arrivals.notify_waiters();
+        Ok(moved)
+    }
+}
+
+/// A message a queue gave up on after its receive limit, in its dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub id: String,
+    /// The queue it was sent to (`notify` for `notify-dlq`), where a redrive puts it back.
+    pub queue: String,
+    pub body: String,
+    /// When it was first sent, in milliseconds since 1970.
+    pub sent_at_ms: i64,
 }
 
 #[async_trait::async_trait]

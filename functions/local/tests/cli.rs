@@ -107,6 +107,61 @@ fn a_broken_city_folder_is_refused_with_the_file_entry_and_field() {
     assert!(String::from_utf8_lossy(&good.stdout).contains("17 neighbourhoods"));
 }
 
+#[tokio::test]
+async fn dlq_lists_the_dead_letters_and_redrive_puts_them_back_to_be_handled() {
+    use cityfix_app::ports::QueueConsumer;
+    let data = tempfile::tempdir().unwrap();
+    let cityfix = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_cityfix"))
+            .args(args)
+            .arg("--data")
+            .arg(data.path())
+            .output()
+            .unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    // a folder that is not the runner's is refused, not given an empty queue file
+    let (ok, _, err) = cityfix(&["dlq", "list"]);
+    assert!(!ok);
+    assert!(err.contains("queues.sqlite does not exist"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one clear line: {err}");
+
+    // given an acknowledgement the notify queue gave up on
+    let queue = cityfix_embedded::EmbeddedQueue::new(
+        cityfix_embedded::sqlite::Db::open_queues(&data.path().join("queues.sqlite")).unwrap(),
+        cityfix_embedded::QueueSettings::default(),
+    );
+    let body = r#"{"event_id":"V1Z2-1SVY/routed","request_id":"V1Z2-1SVY","kind":"acknowledged"}"#;
+    queue.send_to("notify-dlq", body).await.unwrap();
+
+    let (ok, out, _) = cityfix(&["dlq", "list"]);
+    assert!(ok);
+    let row: Vec<&str> = out.trim_end().split('\t').collect();
+    assert_eq!(row[0], "notify", "{out}");
+    assert_eq!(row[3], body);
+
+    let (ok, _, err) = cityfix(&["dlq", "redrive", "--queue", "notifications"]);
+    assert!(!ok);
+    assert!(err.contains("`notifications` is not a queue"), "{err}");
+
+    let (ok, out, _) = cityfix(&["dlq", "redrive", "--queue", "notify"]);
+    assert!(ok);
+    assert_eq!(out.trim(), "notify: 1 moved back from notify-dlq");
+    let received = queue.receive("notify", 10).await.unwrap();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].body, body);
+    assert_eq!(
+        received[0].receive_count, 1,
+        "its receives are counted afresh"
+    );
+    let (_, out, _) = cityfix(&["dlq", "list"]);
+    assert!(out.starts_with("no dead letters"), "{out}");
+}
+
 #[test]
 fn check_config_notes_each_layer_it_reprojected() {
     let city = tempfile::tempdir().unwrap();

@@ -3,6 +3,7 @@
 pub mod check_config;
 pub mod check_layer;
 pub mod check_routing;
+pub mod dlq;
 pub mod intake_email;
 pub mod serve;
 pub mod token;
@@ -39,6 +40,8 @@ pub enum Command {
     IntakeEmail(intake_email::IntakeEmailArgs),
     /// Print the secret a webhook's deliveries are signed with (for the receiving system).
     WebhookSecret(webhook_secret::WebhookSecretArgs),
+    /// List the messages the queues gave up on, or move them back to be handled again.
+    Dlq(dlq::DlqArgs),
 }
 
 impl Command {
@@ -52,6 +55,7 @@ impl Command {
             Command::CheckConfig(args) => check_config::run(args),
             Command::WebhookSecret(args) => webhook_secret::run(args),
             Command::IntakeEmail(args) => intake_email::run(args).await,
+            Command::Dlq(args) => dlq::run(args).await,
         };
         done.map(|()| ExitCode::SUCCESS)
     }
