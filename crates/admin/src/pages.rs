@@ -9,6 +9,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Form, Json};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use cityfix_app::ports::QueueMark;
 use cityfix_app::submit::{submit, Submission, SubmitError};
 use cityfix_domain::{
     Contact, Datatype, RawAttribute, ReportForm, Resolution, Status, TrackingNumber,
@@ -357,6 +358,9 @@ pub struct QueueQuery {
     older_than: Option<String>,
     /// Only requests marked as duplicates of another.
     duplicate: Option<String>,
+    /// `has_duplicates` or `reopened`: the whole queue narrowed to the requests so marked, read
+    /// from the mark's own index.
+    mark: Option<String>,
     /// `urgent` (the index's order), `oldest`, `newest` or `expected`, within the page read.
     sort: Option<String>,
     after: Option<String>,
@@ -456,7 +460,7 @@ impl PageFilters {
                     .and_then(parse_time)
                     .is_some_and(|at| now - at > chrono::Duration::days(days))
             })
-            && (!self.duplicate || !row["duplicates"].is_null())
+            && (!self.duplicate || !row["duplicate_of"].is_null())
     }
 
     /// `rows` in this page's order: the index's (most urgent, then oldest) unless asked otherwise.
@@ -533,12 +537,16 @@ pub async fn queue(
         .as_deref()
         .and_then(Status::parse)
         .unwrap_or(Status::Open);
+    let mark = query.mark.as_deref().and_then(QueueMark::parse);
     let mut path = format!(
         "/staff/v1/queue?department={}&status={}&limit={}",
         encode(&department),
         status.as_str(),
         if print { WORK_LIST } else { QUEUE_PAGE }
     );
+    if let Some(mark) = mark {
+        path.push_str(&format!("&mark={}", mark.as_str()));
+    }
     if let Some(after) = query.after.as_deref().filter(|a| !a.is_empty()) {
         path.push_str(&format!("&after={}", encode(after)));
     }
@@ -572,6 +580,9 @@ pub async fn queue(
         ("department", department.clone()),
         ("status", status.as_str().to_string()),
     ];
+    if let Some(mark) = mark {
+        kept.push(("mark", mark.as_str().to_string()));
+    }
     kept.extend(filters.pairs());
     let link = |extra: &[(&str, String)]| {
         let query: String = form_urlencoded::Serializer::new(String::new())
@@ -621,6 +632,7 @@ pub async fn queue(
         ("area".into(), json!(filters.area)),
         ("older_than".into(), json!(filters.older_than_days)),
         ("duplicate".into(), json!(filters.duplicate)),
+        ("mark".into(), json!(mark.map(QueueMark::as_str))),
         ("sort".into(), json!(filters.sort.as_str())),
         (
             "members".into(),
@@ -743,7 +755,9 @@ fn queue_row(request: &Value, now: DateTime<Utc>) -> Value {
         "lat": request["lat"],
         "long": request["long"],
         "priority": request["priority"],
-        "duplicates": request["duplicate_of"],
+        "duplicate_of": request["duplicate_of"],
+        "duplicate_count": request["duplicates"],
+        "reopened": request["reopened"],
         "areas": request["areas"],
         "version": request["version"],
         "assignee": request["assignee"],

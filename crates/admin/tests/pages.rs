@@ -684,6 +684,59 @@ async fn the_queue_filters_by_priority_area_age_and_duplicates_and_sorts_its_pag
 }
 
 #[tokio::test]
+async fn the_queue_narrowed_to_duplicates_or_reopened_holds_them_from_the_whole_queue() {
+    // given a full page of older requests, then one with duplicates and one reopened, newer, so
+    // that the plain queue's first page shows neither
+    let f = Fixture::new().await;
+    for n in 0..50 {
+        let mut filler = f
+            .seed(&format!("BBBB-{n:04}"), Some("public-works"), Status::Open)
+            .await;
+        filler.requested_at = chrono::Utc::now() - chrono::Duration::days(2);
+        force_status(&f.world.store, filler, Status::Open, "older").await;
+    }
+    let mut with_duplicates = f
+        .seed("4F7P-2HXM", Some("public-works"), Status::Open)
+        .await;
+    with_duplicates.duplicates = 2;
+    force_status(&f.world.store, with_duplicates, Status::Open, "linked").await;
+    let mut reopened = f
+        .seed("9C4D-7MWR", Some("public-works"), Status::Open)
+        .await;
+    reopened.reopened = 1;
+    force_status(&f.world.store, reopened, Status::Open, "reopened").await;
+    let who = f.sign(&crew());
+    let shown = |html: &str| {
+        ["4F7P-2HXM", "9C4D-7MWR", "BBBB-0000"]
+            .into_iter()
+            .filter(|id| position(html, id).is_some())
+            .collect::<Vec<_>>()
+    };
+    let (_, html, _) = f.get("/admin/queue", Some(&who)).await;
+    assert_eq!(
+        shown(&html),
+        ["BBBB-0000"],
+        "the first page is the older ones"
+    );
+
+    // when the queue is narrowed to a mark, then it holds those so marked, wherever they stand
+    let (status, html, _) = f.get("/admin/queue?mark=has_duplicates", Some(&who)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(shown(&html), ["4F7P-2HXM"]);
+    assert!(html.contains("2 duplicates"), "{html}");
+    assert!(!html.contains("did not match the filters"));
+    let (_, html, _) = f.get("/admin/queue?mark=reopened", Some(&who)).await;
+    assert_eq!(shown(&html), ["9C4D-7MWR"]);
+    assert!(html.contains(">reopened</span>"), "{html}");
+    assert!(
+        html.contains(r#"<option value="reopened" selected>"#),
+        "{html}"
+    );
+    // and the links keep the mark
+    assert!(html.contains("mark=reopened&amp;"), "{html}");
+}
+
+#[tokio::test]
 async fn bulk_assign_takes_each_ticked_request_through_the_staff_action_with_a_result_for_each() {
     let f = Fixture::new().await;
     f.seed("4F7P-2HXM", Some("public-works"), Status::Open)

@@ -172,6 +172,40 @@ pub struct RequestQuery {
     pub page_size: u32,
 }
 
+/// What a department's queue may be narrowed to, each from its own sparse index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueMark {
+    /// Reports are linked to it as duplicates (`ServiceRequest::duplicates` above zero).
+    HasDuplicates,
+    /// It was worked again after a closing (`ServiceRequest::reopened` above zero).
+    Reopened,
+}
+
+impl QueueMark {
+    pub const ALL: [QueueMark; 2] = [QueueMark::HasDuplicates, QueueMark::Reopened];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueMark::HasDuplicates => "has_duplicates",
+            QueueMark::Reopened => "reopened",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<QueueMark> {
+        QueueMark::ALL
+            .into_iter()
+            .find(|mark| mark.as_str() == text)
+    }
+
+    /// Whether `request` bears the mark.
+    pub fn marks(self, request: &ServiceRequest) -> bool {
+        match self {
+            QueueMark::HasDuplicates => request.duplicates > 0,
+            QueueMark::Reopened => request.reopened > 0,
+        }
+    }
+}
+
 /// One page of a department's work queue, oldest first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueuePage {
@@ -319,6 +353,18 @@ pub trait RequestStore: Send + Sync {
         &self,
         department: &str,
         status: Status,
+        after: Option<&str>,
+        limit: u32,
+    ) -> PortResult<QueuePage>;
+
+    /// [`RequestStore::department_queue`] narrowed to the requests bearing `mark`, in the same
+    /// order and with cursors of the same form, read from an index of the marked requests alone
+    /// (sparse), never the table: true of the whole queue, not of one page.
+    async fn marked_queue(
+        &self,
+        department: &str,
+        status: Status,
+        mark: QueueMark,
         after: Option<&str>,
         limit: u32,
     ) -> PortResult<QueuePage>;

@@ -215,8 +215,71 @@ async fn merge_duplicate(
         return Ok(outcome);
     }
     tracing::info!(%request_id, original_id = %original.id, by = by.unwrap_or("router"), "linked as a duplicate");
+    count_duplicate(deps, &original.id, request_id, decision_id, Linking::Linked).await?;
     follow_original(deps, request_id, &original.id, decision_id).await?;
     Ok(outcome)
+}
+
+/// Whether a duplicate was linked to its original or unlinked from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Linking {
+    Linked,
+    Unlinked,
+}
+
+/// Counts a duplicate linked to (or unlinked from) `original_id` on the original, with an
+/// internal timeline entry there naming it. Once per link or unlink: the entry's id is made of
+/// the duplicate's number and the decision's id, so a redelivery finds it written and counts
+/// nothing again. The original's status is left as it is.
+async fn count_duplicate(
+    deps: &StatusDeps,
+    original_id: &TrackingNumber,
+    duplicate_id: &TrackingNumber,
+    decision_id: &str,
+    linking: Linking,
+) -> Result<(), AppError> {
+    let (prefix, said) = match linking {
+        Linking::Linked => (
+            "linked",
+            format!("{duplicate_id} was linked here as the same problem"),
+        ),
+        Linking::Unlinked => (
+            "unlinked",
+            format!("{duplicate_id} was unlinked from this request"),
+        ),
+    };
+    let event_id = format!("{prefix}-{duplicate_id}-{decision_id}");
+    write_retrying(deps, original_id, Some(&event_id), |current, now| {
+        let Some(current) = current else {
+            return Ok(Plan::Done(missing(original_id)));
+        };
+        let mut changed = Box::new(current.clone());
+        changed.duplicates = match linking {
+            Linking::Linked => current.duplicates + 1,
+            Linking::Unlinked => current.duplicates.saturating_sub(1),
+        };
+        Ok(Plan::Write {
+            changed,
+            entry: TimelineEntry {
+                event_id: event_id.clone(),
+                at: now,
+                kind: TimelineKind::Note,
+                status: None,
+                note: Some(said.clone()),
+                public: false,
+                actor: None,
+                internal_note: None,
+                media: Vec::new(),
+            },
+            applied: Applied::Changed {
+                from: current.status,
+                to: current.status,
+            },
+            audit: None,
+        })
+    })
+    .await?;
+    Ok(())
 }
 
 /// The follow-ups of a duplicate link, each idempotent: the reporter follows the original, and so
@@ -263,6 +326,7 @@ async fn original_closed_meanwhile(
     };
     if has_entry(deps, request_id, decision_id).await? {
         if let Some(linked_to) = &request.duplicate_of {
+            count_duplicate(deps, linked_to, request_id, decision_id, Linking::Linked).await?;
             follow_original(deps, request_id, linked_to, decision_id).await?;
         }
         return Ok(Applied::AlreadyApplied);
@@ -311,6 +375,7 @@ async fn unmerge(
         return Ok(outcome);
     }
     if let Some(original) = &original {
+        count_duplicate(deps, original, request_id, decision_id, Linking::Unlinked).await?;
         deps.store
             .remove_followers_via(original, request_id)
             .await?;
@@ -581,6 +646,9 @@ pub(crate) async fn write_retrying(
                     Some(current),
                 ) => (current, changed, entry, applied, audit),
             };
+        if current.reopens_on(changed.status) {
+            changed.reopened += 1;
+        }
         changed.updated_at = now;
         changed.version = current.version + 1;
         let audit = audit.map(|draft| *draft).map(|draft| AuditRecord {

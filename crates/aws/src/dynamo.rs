@@ -2,7 +2,7 @@
 //!
 //! | item | PK | SK |
 //! |---|---|---|
-//! | request | `REQ#<id>` | `META` (GSI1 department queue, GSI2 location cell, GSI3 requested month, GSI4 updated month, GSI5 scheduler's due work: sparse) |
+//! | request | `REQ#<id>` | `META` (GSI1 department queue, GSI2 location cell, GSI3 requested month, GSI4 updated month, GSI5 scheduler's due work: sparse; GSI6 with duplicates and GSI7 reopened, each a sparse queue) |
 //! | reporter contact | `REQ#<id>` | `REPORTER` |
 //! | timeline entry | `REQ#<id>` | `EVT#<event id>` (unique per event, so a redelivered change is refused) |
 //! | follower | `REQ#<id>` | `FOLLOWER#<key>` |
@@ -33,8 +33,8 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use cityfix_app::ports::{parse_made_cursor, SendClaim};
 use cityfix_app::ports::{
     AuditQuery, Created, Device, Follower, IdempotencyClaim, InformationAnswer, InformationPage,
-    InformationRequest, NewRequest, PortError, PortResult, QueuePage, RequestQuery, RequestStore,
-    SurveyAnswer,
+    InformationRequest, NewRequest, PortError, PortResult, QueueMark, QueuePage, RequestQuery,
+    RequestStore, SurveyAnswer,
 };
 use cityfix_domain::areas::distance_m;
 use cityfix_domain::backlog::Backlog;
@@ -113,6 +113,18 @@ struct RequestItem {
     /// `<due time>#<id>`: the expected date, or when it was closed.
     #[serde(rename = "GSI5SK", default, skip_serializing_if = "Option::is_none")]
     due_order: Option<String>,
+    /// `DUPS#<department>#<status>` while reports are linked to it as duplicates: the queue's
+    /// "has duplicates", a sparse index in the queue's order (`GSI6SK` is `GSI1SK`).
+    #[serde(rename = "GSI6PK", default, skip_serializing_if = "Option::is_none")]
+    with_duplicates: Option<String>,
+    #[serde(rename = "GSI6SK", default, skip_serializing_if = "Option::is_none")]
+    with_duplicates_order: Option<String>,
+    /// `REOPENED#<department>#<status>` once it was reopened: the queue's "reopened", sparse,
+    /// in the queue's order (`GSI7SK` is `GSI1SK`).
+    #[serde(rename = "GSI7PK", default, skip_serializing_if = "Option::is_none")]
+    reopened: Option<String>,
+    #[serde(rename = "GSI7SK", default, skip_serializing_if = "Option::is_none")]
+    reopened_order: Option<String>,
     version: u64,
     request: ServiceRequest,
 }
@@ -287,11 +299,44 @@ fn due_job(request: &ServiceRequest) -> Option<(&'static str, DateTime<Utc>)> {
     }
 }
 
+/// The partition of a routed request in the sparse queue index of `mark`, if it bears it.
+fn marked_partition(request: &ServiceRequest, mark: QueueMark) -> Option<String> {
+    let department = request.department.as_deref()?;
+    mark.marks(request)
+        .then(|| marked_queue_key(mark, department, request.status))
+}
+
+fn marked_queue_key(mark: QueueMark, department: &str, status: Status) -> String {
+    let prefix = match mark {
+        QueueMark::HasDuplicates => "DUPS",
+        QueueMark::Reopened => "REOPENED",
+    };
+    format!("{prefix}#{department}#{status}")
+}
+
+/// The sparse index (and its key attributes) holding the queue of `mark`.
+fn marked_index(mark: QueueMark) -> (&'static str, &'static str, &'static str) {
+    match mark {
+        QueueMark::HasDuplicates => ("GSI6", "GSI6PK", "GSI6SK"),
+        QueueMark::Reopened => ("GSI7", "GSI7PK", "GSI7SK"),
+    }
+}
+
 impl RequestItem {
     fn new(request: &ServiceRequest) -> Self {
         let cell = request.location.cell();
         let stamp = sort_stamp(request.requested_at);
+        let queue_order = match &request.department {
+            Some(_) => format!("{}#{stamp}#{}", request.priority.queue_rank(), request.id),
+            None => format!("{stamp}#{}", request.id),
+        };
+        let with_duplicates = marked_partition(request, QueueMark::HasDuplicates);
+        let reopened = marked_partition(request, QueueMark::Reopened);
         RequestItem {
+            with_duplicates_order: with_duplicates.as_ref().map(|_| queue_order.clone()),
+            with_duplicates,
+            reopened_order: reopened.as_ref().map(|_| queue_order.clone()),
+            reopened,
             pk: request_key(&request.id),
             sk: "META".into(),
             queue: format!(
@@ -301,10 +346,7 @@ impl RequestItem {
             ),
             // A department's queue: urgent first, then oldest first (`Priority::queue_rank`). The
             // requests not yet routed sort by time alone, for the sweep's `GSI1SK < :before`.
-            queue_order: match &request.department {
-                Some(_) => format!("{}#{stamp}#{}", request.priority.queue_rank(), request.id),
-                None => format!("{stamp}#{}", request.id),
-            },
+            queue_order,
             cell_partition: cell[..CELL_PARTITION].to_string(),
             cell_order: format!("{cell}#{}", request.id),
             month: month_key(request.requested_at),
@@ -320,6 +362,49 @@ impl RequestItem {
 }
 
 impl DynamoStore {
+    /// One page of a queue partition of `index` (its name, partition and sort key attributes),
+    /// in its order from `after` (the sort key of the last row read).
+    async fn queue_page(
+        &self,
+        (index, partition_key, sort_key): (&str, &str, &str),
+        partition: String,
+        after: Option<&str>,
+        limit: u32,
+    ) -> PortResult<QueuePage> {
+        let limit = limit.max(1);
+        let mut values = HashMap::from([(":q".to_string(), AttributeValue::S(partition))]);
+        let mut condition = format!("{partition_key} = :q");
+        if let Some(after) = after {
+            values.insert(":after".into(), AttributeValue::S(after.to_string()));
+            condition.push_str(&format!(" AND {sort_key} > :after"));
+        }
+        // One more than a page, to know whether another follows.
+        let answer = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .key_condition_expression(condition)
+            .set_expression_attribute_values(Some(values))
+            .scan_index_forward(true)
+            .limit(limit as i32 + 1)
+            .send()
+            .await
+            .map_err(|e| unavailable("query", e.into_service_error()))?;
+        let items = answer
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item::<RequestItem>)
+            .collect::<PortResult<Vec<_>>>()?;
+        QueuePage::from_rows(
+            items,
+            limit,
+            |item| item.queue_order.clone(),
+            |item| Ok(item.request),
+        )
+    }
+
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         DynamoStore {
             client,
@@ -974,41 +1059,22 @@ impl RequestStore for DynamoStore {
         after: Option<&str>,
         limit: u32,
     ) -> PortResult<QueuePage> {
-        let limit = limit.max(1);
-        let mut values = HashMap::from([(
-            ":q".to_string(),
-            AttributeValue::S(format!("DEPT#{department}#{status}")),
-        )]);
-        let mut condition = "GSI1PK = :q".to_string();
-        if let Some(after) = after {
-            values.insert(":after".into(), AttributeValue::S(after.to_string()));
-            condition.push_str(" AND GSI1SK > :after");
-        }
-        // One more than a page, to know whether another follows.
-        let answer = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name("GSI1")
-            .key_condition_expression(condition)
-            .set_expression_attribute_values(Some(values))
-            .scan_index_forward(true)
-            .limit(limit as i32 + 1)
-            .send()
+        let partition = format!("DEPT#{department}#{status}");
+        self.queue_page(("GSI1", "GSI1PK", "GSI1SK"), partition, after, limit)
             .await
-            .map_err(|e| unavailable("query", e.into_service_error()))?;
-        let items = answer
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item::<RequestItem>)
-            .collect::<PortResult<Vec<_>>>()?;
-        QueuePage::from_rows(
-            items,
-            limit,
-            |item| item.queue_order.clone(),
-            |item| Ok(item.request),
-        )
+    }
+
+    async fn marked_queue(
+        &self,
+        department: &str,
+        status: Status,
+        mark: QueueMark,
+        after: Option<&str>,
+        limit: u32,
+    ) -> PortResult<QueuePage> {
+        let partition = marked_queue_key(mark, department, status);
+        self.queue_page(marked_index(mark), partition, after, limit)
+            .await
     }
 
     async fn audit(&self, query: &AuditQuery) -> PortResult<Vec<AuditRecord>> {

@@ -82,12 +82,24 @@ pub struct ServiceRequest {
     /// one in `description`; `None` while the description is the reporter's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original_description: Option<String>,
+    /// How many reports are linked to it as duplicates now (a link adds one, an unmerge takes it
+    /// back): the queue shows it, and "has duplicates" lists the requests where it is not zero.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub duplicates: u32,
+    /// How many times it was worked again after being closed (a "not fixed", a staff move out of
+    /// closed; an unmerge is not a reopening): "reopened" in the queue.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reopened: u32,
     /// Where it came from: "web", or the name of the Open311 client.
     pub channel: String,
     pub requested_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Bumped on every change; writes carry the version they read (optimistic concurrency).
     pub version: u64,
+}
+
+fn is_zero(count: &u32) -> bool {
+    *count == 0
 }
 
 /// What kind of thing a timeline entry records.
@@ -186,11 +198,21 @@ impl ServiceRequest {
             breach_noticed_at: None,
             hidden: false,
             original_description: None,
+            duplicates: 0,
+            reopened: 0,
             channel: channel.to_string(),
             requested_at: now,
             updated_at: now,
             version: 1,
         }
+    }
+
+    /// Whether moving it to `to` works it again after a closing: from closed back to being
+    /// worked, unless it was closed as a duplicate (an unmerge frees it; nothing was reopened).
+    pub fn reopens_on(&self, to: Status) -> bool {
+        self.status == Status::Closed
+            && matches!(to, Status::Open | Status::InProgress)
+            && self.resolution != Some(Resolution::Duplicate)
     }
 
     /// Whether `key` is one of this request's media that anyone may see: attached and not kept

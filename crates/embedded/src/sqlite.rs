@@ -422,6 +422,15 @@ fn migrate(conn: &Connection) -> Result<(), PortError> {
          CREATE INDEX IF NOT EXISTS requests_in_queue ON requests (department, status, queue_rank, requested_at, id);",
     )
     .map_err(sqlite_error)?;
+    // The queue narrowed to requests with duplicates, or reopened: the same order, each a partial
+    // index of the requests whose document holds the count (it is left out while zero).
+    conn.execute_batch(
+        "CREATE INDEX IF NOT EXISTS requests_with_duplicates_in_queue ON requests (department, status, queue_rank, requested_at, id)
+             WHERE json_extract(doc, '$.duplicates') IS NOT NULL;
+         CREATE INDEX IF NOT EXISTS requests_reopened_in_queue ON requests (department, status, queue_rank, requested_at, id)
+             WHERE json_extract(doc, '$.reopened') IS NOT NULL;",
+    )
+    .map_err(sqlite_error)?;
     if !has_point {
         conn.execute_batch(
             "ALTER TABLE requests ADD COLUMN lat REAL;

@@ -10,8 +10,8 @@ use crate::sqlite::{one_row, run, sqlite_error};
 use cityfix_app::ports::{made_cursor, parse_made_cursor, SendClaim};
 use cityfix_app::ports::{
     AuditQuery, Created, Device, Follower, IdempotencyClaim, InformationAnswer, InformationPage,
-    InformationRequest, NewRequest, PortError, PortResult, QueuePage, RequestQuery, RequestStore,
-    SurveyAnswer,
+    InformationRequest, NewRequest, PortError, PortResult, QueueMark, QueuePage, RequestQuery,
+    RequestStore, SurveyAnswer,
 };
 use cityfix_domain::backlog::Backlog;
 use cityfix_domain::expected::Fixed;
@@ -24,6 +24,72 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// One page of a department's queue by `sql` (one of the queue statements below), after a
+    /// cursor `<rank>#<requested at>#<id>`.
+    async fn queue_page(
+        &self,
+        sql: &'static str,
+        department: &str,
+        status: Status,
+        after: Option<&str>,
+        limit: u32,
+    ) -> PortResult<QueuePage> {
+        let department = department.to_string();
+        // The cursor is the last row's `<rank>#<requested at>#<id>`.
+        let (after_rank, after_at, after_id) = match after {
+            Some(cursor) => {
+                let mut parts = cursor.splitn(3, '#');
+                match (
+                    parts.next().and_then(|r| r.parse::<i64>().ok()),
+                    parts.next(),
+                    parts.next(),
+                ) {
+                    (Some(rank), Some(at), Some(id)) => (rank, at.to_string(), id.to_string()),
+                    _ => {
+                        return Err(PortError::NotFound(format!(
+                            "`{cursor}` is not a queue cursor"
+                        )))
+                    }
+                }
+            }
+            None => (-1, String::new(), String::new()),
+        };
+        let limit = limit.max(1);
+        self.db
+            .read(move |conn| {
+                let mut statement = conn.prepare_cached(sql).map_err(sqlite_error)?;
+                let rows = statement
+                    .query_map(
+                        params![
+                            department,
+                            status.as_str(),
+                            after_rank,
+                            after_at,
+                            after_id,
+                            limit + 1
+                        ],
+                        |row| {
+                            Ok((
+                                row.get::<_, String>(0)?,
+                                row.get::<_, i64>(1)?,
+                                row.get::<_, String>(2)?,
+                                row.get::<_, String>(3)?,
+                            ))
+                        },
+                    )
+                    .map_err(sqlite_error)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(sqlite_error)?;
+                QueuePage::from_rows(
+                    rows,
+                    limit,
+                    |(_, rank, at, id)| format!("{rank}#{at}#{id}"),
+                    |(doc, _, _, _)| from_json(&doc),
+                )
+            })
+            .await
+    }
+
     pub fn new(db: Db) -> Self {
         SqliteStore { db }
     }
@@ -394,60 +460,23 @@ impl RequestStore for SqliteStore {
         after: Option<&str>,
         limit: u32,
     ) -> PortResult<QueuePage> {
-        let department = department.to_string();
-        // The cursor is the last row's `<rank>#<requested at>#<id>`.
-        let (after_rank, after_at, after_id) = match after {
-            Some(cursor) => {
-                let mut parts = cursor.splitn(3, '#');
-                match (
-                    parts.next().and_then(|r| r.parse::<i64>().ok()),
-                    parts.next(),
-                    parts.next(),
-                ) {
-                    (Some(rank), Some(at), Some(id)) => (rank, at.to_string(), id.to_string()),
-                    _ => {
-                        return Err(PortError::NotFound(format!(
-                            "`{cursor}` is not a queue cursor"
-                        )))
-                    }
-                }
-            }
-            None => (-1, String::new(), String::new()),
-        };
-        let limit = limit.max(1);
-        self.db
-            .read(move |conn| {
-                let mut statement = conn.prepare_cached(QUEUE_SQL).map_err(sqlite_error)?;
-                let rows = statement
-                    .query_map(
-                        params![
-                            department,
-                            status.as_str(),
-                            after_rank,
-                            after_at,
-                            after_id,
-                            limit + 1
-                        ],
-                        |row| {
-                            Ok((
-                                row.get::<_, String>(0)?,
-                                row.get::<_, i64>(1)?,
-                                row.get::<_, String>(2)?,
-                                row.get::<_, String>(3)?,
-                            ))
-                        },
-                    )
-                    .map_err(sqlite_error)?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(sqlite_error)?;
-                QueuePage::from_rows(
-                    rows,
-                    limit,
-                    |(_, rank, at, id)| format!("{rank}#{at}#{id}"),
-                    |(doc, _, _, _)| from_json(&doc),
-                )
-            })
+        self.queue_page(QUEUE_SQL, department, status, after, limit)
             .await
+    }
+
+    async fn marked_queue(
+        &self,
+        department: &str,
+        status: Status,
+        mark: QueueMark,
+        after: Option<&str>,
+        limit: u32,
+    ) -> PortResult<QueuePage> {
+        let sql = match mark {
+            QueueMark::HasDuplicates => WITH_DUPLICATES_QUEUE_SQL,
+            QueueMark::Reopened => REOPENED_QUEUE_SQL,
+        };
+        self.queue_page(sql, department, status, after, limit).await
     }
 
     async fn requests_made(
@@ -1147,6 +1176,18 @@ const QUEUE_SQL: &str = "SELECT doc, queue_rank, requested_at, id FROM requests 
      WHERE department = ?1 AND status = ?2 AND (queue_rank, requested_at, id) > (?3, ?4, ?5) \
      ORDER BY queue_rank, requested_at, id LIMIT ?6";
 
+/// [`QUEUE_SQL`] of the requests with duplicates: the condition of their partial index.
+const WITH_DUPLICATES_QUEUE_SQL: &str = "SELECT doc, queue_rank, requested_at, id FROM requests \
+     WHERE department = ?1 AND status = ?2 AND (queue_rank, requested_at, id) > (?3, ?4, ?5) \
+     AND json_extract(doc, '$.duplicates') IS NOT NULL \
+     ORDER BY queue_rank, requested_at, id LIMIT ?6";
+
+/// [`QUEUE_SQL`] of the reopened requests: the condition of their partial index.
+const REOPENED_QUEUE_SQL: &str = "SELECT doc, queue_rank, requested_at, id FROM requests \
+     WHERE department = ?1 AND status = ?2 AND (queue_rank, requested_at, id) > (?3, ?4, ?5) \
+     AND json_extract(doc, '$.reopened') IS NOT NULL \
+     ORDER BY queue_rank, requested_at, id LIMIT ?6";
+
 /// The requests about one asset, newest first: the same expressions and condition as the index
 /// requests_by_asset, so it is read rather than every request.
 const ASSET_SQL: &str = "SELECT doc FROM requests WHERE json_extract(doc, '$.asset') IS NOT NULL \
@@ -1215,6 +1256,40 @@ mod tests {
             !steps.iter().any(|s| s.contains("TEMP B-TREE")),
             "{steps:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_marked_queue_page_reads_its_partial_index_in_order_without_sorting() {
+        for (sql, index) in [
+            (
+                WITH_DUPLICATES_QUEUE_SQL,
+                "requests_with_duplicates_in_queue",
+            ),
+            (REOPENED_QUEUE_SQL, "requests_reopened_in_queue"),
+        ] {
+            let steps = query_plan(
+                sql,
+                vec![
+                    "public-works".to_string().into(),
+                    "open".to_string().into(),
+                    (-1).into(),
+                    "".to_string().into(),
+                    "".to_string().into(),
+                    51.into(),
+                ],
+            )
+            .await;
+            assert!(
+                steps
+                    .iter()
+                    .any(|s| s.contains(&format!("USING INDEX {index}"))),
+                "{steps:?}"
+            );
+            assert!(
+                !steps.iter().any(|s| s.contains("TEMP B-TREE")),
+                "{steps:?}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -16,7 +16,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use cityfix_app::messages::StatusCommand;
-use cityfix_app::ports::{AuditQuery, IdempotencyClaim};
+use cityfix_app::ports::{AuditQuery, IdempotencyClaim, QueueMark};
 use cityfix_app::transition::{apply, Applied, Rejection, StatusDeps};
 use cityfix_app::work::{Actor, WorkAction, WorkCommand};
 use cityfix_app::AppError;
@@ -263,6 +263,8 @@ struct QueueQuery {
     after: Option<String>,
     /// 1 to 100; default 25.
     limit: Option<u32>,
+    /// `has_duplicates` or `reopened`: only the requests so marked, from the mark's own index.
+    mark: Option<String>,
 }
 
 /// A department's work queue, oldest first, a page at a time.
@@ -310,15 +312,32 @@ async fn queue(
         ),
         None => None,
     };
-    let page = staff
-        .deps
-        .store
-        .department_queue(&department, status, after.as_deref(), limit)
-        .await
-        .map_err(|e| match e {
-            cityfix_app::ports::PortError::NotFound(why) => bad(why),
-            other => ApiError::from(other),
-        })?;
+    let mark = match query.mark.as_deref().filter(|m| !m.is_empty()) {
+        None => None,
+        Some(text) => Some(QueueMark::parse(text).ok_or_else(|| {
+            bad(format!(
+                "`{}` is not a mark; the marks are has_duplicates and reopened",
+                text.chars().take(40).collect::<String>()
+            ))
+        })?),
+    };
+    let store = &staff.deps.store;
+    let page = match mark {
+        None => {
+            store
+                .department_queue(&department, status, after.as_deref(), limit)
+                .await
+        }
+        Some(mark) => {
+            store
+                .marked_queue(&department, status, mark, after.as_deref(), limit)
+                .await
+        }
+    };
+    let page = page.map_err(|e| match e {
+        cityfix_app::ports::PortError::NotFound(why) => bad(why),
+        other => ApiError::from(other),
+    })?;
     // Only what this person reads as a case: ethics reports for ethics, the others for the rest.
     // A page may so hold fewer than `limit`; `next` still says whether more follow.
     let requests: Vec<Value> = page
@@ -334,12 +353,14 @@ async fn queue(
             view["version"] = json!(request.version);
             view["assignee"] = json!(request.assignee);
             view["hidden"] = json!(request.hidden);
+            view["duplicates"] = json!(request.duplicates);
+            view["reopened"] = json!(request.reopened);
             view
         })
         .collect();
     // The cursor travels hex-encoded, so it is safe in a URL as it is.
     Ok(Json(
-        json!({ "department": department, "status": status, "requests": requests, "next": page.next.map(hex::encode) }),
+        json!({ "department": department, "status": status, "mark": mark.map(QueueMark::as_str), "requests": requests, "next": page.next.map(hex::encode) }),
     ))
 }
 

@@ -112,6 +112,19 @@ async fn the_sample_merge_links_the_duplicate_once() {
         .unwrap()
         .unwrap();
     assert_eq!(merged.duplicate_of.unwrap().as_str(), "7K3M-9QZ3");
+    // and the original counts the duplicate once, however often the merge was sent
+    let original = world
+        .store
+        .get(&TrackingNumber::parse("7K3M-9QZ3").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(original.duplicates, 1);
+    assert_eq!(
+        original.status,
+        Status::Open,
+        "the original is worked as before"
+    );
 }
 
 #[tokio::test]

@@ -476,6 +476,89 @@ async fn a_reused_key_on_a_merge_into_another_request_changes_nothing() {
 }
 
 #[tokio::test]
+async fn the_queue_marks_a_request_with_duplicates_until_unmerged_and_one_reopened_after_a_fix() {
+    let fixture = Fixture::new().await;
+    let original = fixture.seed("7K3M-CCC2", Status::Open).await;
+    let listed = |mark: &'static str| {
+        let fixture = &fixture;
+        async move {
+            let path = format!("/staff/v1/queue?department=public-works&mark={mark}");
+            let (status, answer) = fixture.call(SUPERVISOR, "GET", &path, None, None).await;
+            assert_eq!(status, StatusCode::OK, "{answer}");
+            answer["requests"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    let count = r[if mark == "reopened" {
+                        "reopened"
+                    } else {
+                        "duplicates"
+                    }]
+                    .clone();
+                    (r["service_request_id"].as_str().unwrap().to_string(), count)
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    assert!(listed("has_duplicates").await.is_empty());
+
+    // a merge counts the duplicate on the original, an unmerge takes it back
+    let (status, answer) = fixture
+        .post(SUPERVISOR, "merge", json!({ "into": "7K3M-CCC2" }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(
+        listed("has_duplicates").await,
+        [("7K3M-CCC2".to_string(), json!(1))]
+    );
+    let stored = fixture
+        .world
+        .store
+        .get(&original.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((stored.duplicates, stored.status), (1, Status::Open));
+    let (status, answer) = fixture.post(SUPERVISOR, "unmerge", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(listed("has_duplicates").await.is_empty());
+    assert_eq!(
+        fixture.stored().await.reopened,
+        0,
+        "an unmerge is no reopening"
+    );
+
+    // a fix worked again is reopened
+    for to in ["closed", "open"] {
+        let (status, answer) = fixture
+            .post(
+                SUPERVISOR,
+                "transitions",
+                json!({ "to": to, "resolution": (to == "closed").then_some("fixed") }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{to}: {answer}");
+    }
+    assert_eq!(listed("reopened").await, [(POTHOLE.to_string(), json!(1))]);
+
+    let (status, answer) = fixture
+        .call(
+            SUPERVISOR,
+            "GET",
+            "/staff/v1/queue?department=public-works&mark=stale",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        answer.to_string().contains("has_duplicates and reopened"),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
 async fn roles_act_in_their_department_agents_annotate_and_ethics_only_on_confidential_reports() {
     // (caller, note, in progress, priority, assignment) → allowed
     let table = [

@@ -2,7 +2,7 @@
 
 use chrono::Duration;
 use cityfix_app::ports::{
-    AuditQuery, Created, IdempotencyClaim, PortError, RequestQuery, RequestStore,
+    AuditQuery, Created, IdempotencyClaim, PortError, QueueMark, RequestQuery, RequestStore,
 };
 use cityfix_domain::{
     AuditRecord, AuditState, Priority, ServiceRequest, Status, TimelineEntry, TimelineKind,
@@ -436,6 +436,117 @@ pub async fn a_department_queue_pages_oldest_first(store: &dyn RequestStore) {
         .unwrap();
     let first: Vec<_> = first.requests.iter().map(|r| r.id.clone()).collect();
     assert_eq!(first, [ahead[0].clone(), ahead[1].clone(), ids[0].clone()]);
+}
+
+pub async fn a_marked_queue_holds_only_the_marked_requests_of_the_whole_queue_in_its_order(
+    store: &dyn RequestStore,
+) {
+    // given open Public Works requests (the earliest made first), with duplicates or reopened or
+    // both or neither, one of Parks reopened and one closed with duplicates
+    let marks: [(&str, u32, u32, &str, Status); 7] = [
+        ("MMMM-0001", 2, 0, "public-works", Status::Open),
+        ("MMMM-0002", 0, 1, "public-works", Status::Open),
+        ("MMMM-0003", 0, 0, "public-works", Status::Open),
+        ("MMMM-0004", 1, 2, "public-works", Status::Open),
+        ("MMMM-0005", 0, 0, "public-works", Status::Open),
+        ("MMMM-0006", 0, 1, "parks", Status::Open),
+        ("MMMM-0007", 3, 0, "public-works", Status::Closed),
+    ];
+    let mut stored = Vec::new();
+    for (n, (tracking, duplicates, reopened, department, status)) in marks.into_iter().enumerate() {
+        let new = new_request(tracking, "pothole", n as u32);
+        stored.push(
+            stored_as(store, &new, status, 30, |request| {
+                request.department = Some(department.into());
+                request.duplicates = duplicates;
+                request.reopened = reopened;
+            })
+            .await,
+        );
+    }
+    let read_all = |mark: QueueMark, department: &'static str, status: Status| async move {
+        let mut seen = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = store
+                .marked_queue(department, status, mark, after.as_deref(), 1)
+                .await
+                .unwrap();
+            assert!(page.requests.len() <= 1);
+            seen.extend(page.requests.iter().map(|r| r.id.to_string()));
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        seen
+    };
+    // when each mark's queue is read a request at a time, then it holds only the marked requests
+    // of the department and status, oldest first, across pages
+    assert_eq!(
+        read_all(QueueMark::HasDuplicates, "public-works", Status::Open).await,
+        ["MMMM-0001", "MMMM-0004"]
+    );
+    assert_eq!(
+        read_all(QueueMark::Reopened, "public-works", Status::Open).await,
+        ["MMMM-0002", "MMMM-0004"]
+    );
+    assert_eq!(
+        read_all(QueueMark::Reopened, "parks", Status::Open).await,
+        ["MMMM-0006"]
+    );
+    assert_eq!(
+        read_all(QueueMark::HasDuplicates, "public-works", Status::Closed).await,
+        ["MMMM-0007"]
+    );
+    // and an urgent request marked comes first, as in the whole queue
+    let mut urgent = stored[3].clone();
+    urgent.priority = Priority::Urgent;
+    urgent.version = 3;
+    store
+        .update(&urgent, 2, &noted_entry(31, "urgent"))
+        .await
+        .unwrap();
+    assert_eq!(
+        read_all(QueueMark::HasDuplicates, "public-works", Status::Open).await,
+        ["MMMM-0004", "MMMM-0001"]
+    );
+    // and a request whose duplicates were all unlinked leaves that mark's queue
+    let mut unlinked = stored[0].clone();
+    unlinked.duplicates = 0;
+    unlinked.version = 3;
+    store
+        .update(&unlinked, 2, &noted_entry(32, "unlinked"))
+        .await
+        .unwrap();
+    assert_eq!(
+        read_all(QueueMark::HasDuplicates, "public-works", Status::Open).await,
+        ["MMMM-0004"]
+    );
+    // and a reopened request closed again is in the closed queue's mark, not the open one's
+    let mut closed = urgent;
+    closed.status = Status::Closed;
+    closed.version = 4;
+    store
+        .update(&closed, 3, &noted_entry(33, "closed"))
+        .await
+        .unwrap();
+    assert_eq!(
+        read_all(QueueMark::Reopened, "public-works", Status::Open).await,
+        ["MMMM-0002"]
+    );
+    assert_eq!(
+        read_all(QueueMark::Reopened, "public-works", Status::Closed).await,
+        ["MMMM-0004"]
+    );
+}
+
+fn noted_entry(minute: u32, event_id: &str) -> TimelineEntry {
+    TimelineEntry {
+        event_id: event_id.into(),
+        kind: TimelineKind::Note,
+        ..routed_entry(minute)
+    }
 }
 
 pub async fn a_delivery_is_claimed_once(store: &dyn RequestStore) {
