@@ -1,6 +1,10 @@
-//! Keeping the metrics' counters: each status event announced to notify is counted once, on the rows its change moves.
+//! The metrics' counters: each status event announced to notify counted once on the rows its change moves, and read back by day as one reader may see them.
 
-use cityfix_domain::metrics::counted_change;
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+
+use cityfix_domain::metrics::{counted_change, MetricsKey, Tally};
 use cityfix_domain::City;
 
 use crate::messages::{NotifyEvent, NotifyKind};
@@ -65,4 +69,72 @@ pub async fn count_event(
     } else {
         Counted::Before
     })
+}
+
+/// Whose counts a reader sees: the read policy of docs/staff-access.md applied to the counters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Supervisors and admins: every department, confidential requests left out.
+    AllDepartments,
+    /// Staff of one department: theirs only, confidential requests left out.
+    Department(String),
+    /// Ethics: the confidential requests only.
+    Confidential,
+}
+
+impl Scope {
+    /// Whether a row is one this reader may count.
+    pub fn sees(&self, key: &MetricsKey) -> bool {
+        match self {
+            Scope::AllDepartments => !key.confidential,
+            Scope::Department(department) => !key.confidential && &key.department == department,
+            Scope::Confidential => key.confidential,
+        }
+    }
+}
+
+/// What a metrics answer covers: days from `from` to `to` (both included), optionally one
+/// service, department or area, as one reader may see them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsFilter {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub service: Option<String>,
+    pub department: Option<String>,
+    pub area: Option<String>,
+    pub scope: Scope,
+}
+
+impl MetricsFilter {
+    fn keeps(&self, key: &MetricsKey) -> bool {
+        let matches =
+            |wanted: &Option<String>, value: &str| wanted.as_deref().is_none_or(|w| w == value);
+        self.scope.sees(key)
+            && matches(&self.service, &key.service)
+            && matches(&self.department, &key.department)
+            && matches(&self.area, &key.area)
+    }
+}
+
+/// The counts of a filter's rows, by day and in all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Each day that has counts, in order.
+    pub days: BTreeMap<NaiveDate, Tally>,
+    pub total: Tally,
+}
+
+/// Adds up the rows a filter keeps, by day: what the metrics answer and page are drawn from.
+pub async fn summarise(
+    metrics: &dyn MetricsStore,
+    filter: &MetricsFilter,
+) -> Result<Summary, AppError> {
+    let mut summary = Summary::default();
+    for (key, tally) in metrics.tallies(filter.from, filter.to).await? {
+        if filter.keeps(&key) {
+            summary.days.entry(key.day).or_default().add(&tally);
+            summary.total.add(&tally);
+        }
+    }
+    Ok(summary)
 }

@@ -160,11 +160,16 @@ impl MetricsStore for DynamoStore {
             .condition_expression("attribute_not_exists(PK)")
             .build()
             .map_err(|e| unavailable("metrics marker", e))?;
-        let mut writes = vec![TransactWriteItem::builder().put(marker).build()];
+        // A transaction takes one operation per item: tallies of one row are added up first.
+        let mut rows: std::collections::BTreeMap<&MetricsKey, Tally> = Default::default();
         for (key, tally) in tallies {
+            rows.entry(key).or_default().add(tally);
+        }
+        let mut writes = vec![TransactWriteItem::builder().put(marker).build()];
+        for (key, tally) in rows {
             writes.push(
                 TransactWriteItem::builder()
-                    .update(add_to_row(&self.table, key, tally)?)
+                    .update(add_to_row(&self.table, key, &tally)?)
                     .build(),
             );
         }

@@ -177,7 +177,13 @@ pub fn counted_change(
         _ => {}
     }
     if !now.is_empty() {
-        counted.push((key_on(entry.at), now));
+        let key = key_on(entry.at);
+        // One row is written once per event (DynamoDB takes one operation per item in a
+        // transaction): made and acknowledged the same day add up on it.
+        match counted.iter_mut().find(|(made, _)| *made == key) {
+            Some((_, made)) => made.add(&now),
+            None => counted.push((key, now)),
+        }
     }
     counted
 }

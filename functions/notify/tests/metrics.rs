@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use cityfix_app::messages::{NotifyEvent, StatusCommand};
+use cityfix_app::metrics::{summarise, MetricsFilter, Scope};
 use cityfix_app::notify::notify;
 use cityfix_app::ports::{Clock, MetricsStore, QueueConsumer, RequestStore};
 use cityfix_app::route::decide;
@@ -233,4 +234,32 @@ async fn counters_equal_a_count_by_hand_and_redelivered_events_count_once() {
     // and the opened total is the thirty requests, once each
     let opened: u64 = counted.values().map(|t| t.opened).sum();
     assert_eq!(opened, 30);
+
+    // and a supervisor's summary leaves the ten confidential requests out; ethics sees only them
+    let filter = |scope| MetricsFilter {
+        from: first,
+        to: last,
+        service: None,
+        department: None,
+        area: None,
+        scope,
+    };
+    let everyone = summarise(&world.store, &filter(Scope::AllDepartments))
+        .await
+        .unwrap();
+    let ethics = summarise(&world.store, &filter(Scope::Confidential))
+        .await
+        .unwrap();
+    assert_eq!((everyone.total.opened, ethics.total.opened), (20, 10));
+    let closed_by_hand = plans
+        .iter()
+        .filter(|(_, plan)| plan.closed.is_some())
+        .count() as u64;
+    assert_eq!(everyone.total.closed + ethics.total.closed, closed_by_hand);
+    assert_eq!(
+        everyone.total.to_close.count() + ethics.total.to_close.count(),
+        closed_by_hand
+    );
+    let by_day: u64 = everyone.days.values().map(|t| t.acknowledged).sum();
+    assert_eq!(by_day, 20);
 }

@@ -98,6 +98,26 @@ pub async fn one_event_moves_several_rows_all_or_nothing_and_days_bound_the_read
         .count("REQ4/routed", &[(key(11, "ethics", true), made.clone())])
         .await
         .unwrap();
+    // and an event whose two tallies fall on one row (made and closed the same day)
+    metrics
+        .count(
+            "REQ5/referred",
+            &[
+                (key(12, "sidewalk", false), made.clone()),
+                (key(12, "sidewalk", false), closed_after(60)),
+            ],
+        )
+        .await
+        .unwrap();
+    let mut made_and_closed = made.clone();
+    made_and_closed.add(&closed_after(60));
+    assert_eq!(
+        metrics
+            .tallies(key(12, "", false).day, key(12, "", false).day)
+            .await
+            .unwrap(),
+        vec![(key(12, "sidewalk", false), made_and_closed)]
+    );
 
     // then a read of the 11th alone finds its two rows, the confidential one marked so
     let rows = metrics
