@@ -6,6 +6,19 @@ use cityfix_aws::{DynamoStore, SqsQueues};
 use cityfix_tests::contract::queue::BothEnds;
 use cityfix_tests::moto;
 
+mod metrics {
+    use super::*;
+    use cityfix_app::ports::MetricsStore;
+
+    cityfix_tests::metrics_contract!(async {
+        let config = moto::sdk_config().await;
+        let client = aws_sdk_dynamodb::Client::new(&config);
+        let table = moto::unique("metrics");
+        moto::create_table(&client, &table).await;
+        Arc::new(DynamoStore::new(client, table)) as Arc<dyn MetricsStore>
+    });
+}
+
 mod store {
     use super::*;
     use cityfix_app::ports::RequestStore;

@@ -22,6 +22,15 @@ mod store {
     });
 }
 
+mod metrics {
+    use super::*;
+    use cityfix_app::ports::MetricsStore;
+
+    cityfix_tests::metrics_contract!(async {
+        Arc::new(SqliteStore::new(fresh_db())) as Arc<dyn MetricsStore>
+    });
+}
+
 mod queue {
     use super::*;
 

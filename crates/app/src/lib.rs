@@ -13,6 +13,7 @@ pub mod links;
 pub mod mail_intake;
 pub mod media;
 pub mod messages;
+pub mod metrics;
 pub mod notify;
 pub mod photo;
 pub mod ports;

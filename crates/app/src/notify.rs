@@ -50,6 +50,8 @@ pub struct NotifyDeps {
     pub queue: Arc<dyn Queue>,
     pub clock: Arc<dyn Clock>,
     pub settings: NotifySettings,
+    /// The metrics' counters, which every event's change is counted on (`crate::metrics`).
+    pub metrics: Arc<dyn crate::ports::MetricsStore>,
 }
 
 /// What notifying did: how many messages went out now, how many had gone out before, and how
@@ -145,6 +147,13 @@ pub async fn notify(deps: &NotifyDeps, event: &NotifyEvent) -> Result<Notified, 
     if event.kind == NotifyKind::InformationAnswered {
         return answer_question(deps, event).await;
     }
+    crate::metrics::count_event(
+        &deps.city,
+        deps.store.as_ref(),
+        deps.metrics.as_ref(),
+        event,
+    )
+    .await?;
     let request = deps.store.get(&event.request_id).await?.ok_or_else(|| {
         AppError::Impossible(format!("request {} does not exist", event.request_id))
     })?;

@@ -1,11 +1,12 @@
 //! The ports: what the use cases need from the world, one coarse trait per kind of thing.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use cityfix_domain::backlog::Backlog;
 use cityfix_domain::expected::Fixed;
+use cityfix_domain::metrics::{MetricsKey, Tally};
 use cityfix_domain::{
     AuditRecord, Contact, Location, ServiceRequest, Status, TimelineEntry, TrackingNumber,
 };
@@ -507,6 +508,19 @@ pub trait RequestStore: Send + Sync {
         since: DateTime<Utc>,
         limit: u32,
     ) -> PortResult<Vec<Fixed>>;
+}
+
+/// The metrics' counters (`crate::metrics`): rows of [`Tally`] per day × service × department ×
+/// area × channel, kept apart from requests and added to once per counted event.
+#[async_trait::async_trait]
+pub trait MetricsStore: Send + Sync {
+    /// Adds each tally to its row, all or nothing, and remembers `event_id`: `Ok(false)` and no
+    /// change when that event was counted before (a redelivery).
+    async fn count(&self, event_id: &str, tallies: &[(MetricsKey, Tally)]) -> PortResult<bool>;
+
+    /// Every row of the days from `from` to `to` (both included), in key order.
+    async fn tallies(&self, from: NaiveDate, to: NaiveDate)
+        -> PortResult<Vec<(MetricsKey, Tally)>>;
 }
 
 /// The queues that chain the functions.

@@ -16,6 +16,8 @@
 //! | a request fixed | `FIXED#<service>` | `<closed time>#<id>` (`ttl`: kept a little past the window) |
 //! | audit record, by request | `REQ#<id>` | `AUDIT#<time>#<record id>` |
 //! | audit record, by month | `AUDIT#<yyyy-mm>` | `<time>#<record id>` |
+//! | metrics counters (`metrics.rs`) | `METRICS#<yyyy-mm>` | `<day>#<confidential>#<service>#<department>#<area>#<channel>` |
+//! | a metrics event counted | `METRICS#EVENT#<event id>` | `EVENT` (`ttl`) |
 //!
 //! An audit record is written twice in the transaction of the change it records: under its
 //! request, for a request's history, and under its month, for the log over time (a month of staff
@@ -77,8 +79,8 @@ fn cell_runs(cells: &[String]) -> Vec<(String, String, String)> {
 /// Requests and everything about them in one DynamoDB table.
 #[derive(Clone)]
 pub struct DynamoStore {
-    client: Client,
-    table: String,
+    pub(crate) client: Client,
+    pub(crate) table: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -216,7 +218,7 @@ fn audit_months(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<String> {
         .collect()
 }
 
-fn unavailable(what: &str, error: impl std::fmt::Display) -> PortError {
+pub(crate) fn unavailable(what: &str, error: impl std::fmt::Display) -> PortError {
     PortError::Unavailable(format!("dynamodb {what}: {error}"))
 }
 
@@ -488,7 +490,7 @@ impl DynamoStore {
     }
 
     /// Every item of a key condition, following pages.
-    async fn query_all(
+    pub(crate) async fn query_all(
         &self,
         index: Option<&str>,
         condition: &str,

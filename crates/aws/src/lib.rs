@@ -3,6 +3,7 @@
 pub mod dynamo;
 pub mod lambda;
 pub mod messages;
+pub mod metrics;
 pub mod s3;
 pub mod setup;
 pub mod sqs;

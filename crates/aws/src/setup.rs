@@ -395,6 +395,7 @@ impl AwsSetup {
         Ok(NotifyDeps {
             city: self.city.clone(),
             store: Arc::new(self.store()?),
+            metrics: Arc::new(self.store()?),
             mailer: Arc::new(self.mailer()),
             sms: Arc::new(SnsSms::new(
                 client!(self, aws_sdk_sns),

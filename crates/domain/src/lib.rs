@@ -10,6 +10,7 @@ pub mod fetch;
 pub mod invalid;
 pub mod language;
 pub mod location;
+pub mod metrics;
 pub mod phone;
 pub mod report;
 pub mod request;

@@ -1,6 +1,7 @@
 //! Adapters on embedded storage: SQLite for requests and queues, files for the outbox and media; and the setup that opens them in a data folder.
 
 pub mod media;
+pub mod metrics;
 pub mod outbox;
 pub mod queue;
 pub mod setup;

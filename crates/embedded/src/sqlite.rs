@@ -10,6 +10,19 @@ use rusqlite::{Connection, ErrorCode};
 use cityfix_app::ports::PortError;
 
 const SCHEMA: &str = r#"
+-- The metrics' counters (crates/embedded/src/metrics.rs): one row per day × service × department
+-- × area × channel × confidential, and the events counted into them, each once.
+CREATE TABLE IF NOT EXISTS metrics_tallies (
+    day TEXT NOT NULL,
+    service TEXT NOT NULL,
+    department TEXT NOT NULL,
+    area TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    confidential INTEGER NOT NULL,
+    tally TEXT NOT NULL,
+    PRIMARY KEY (day, service, department, area, channel, confidential)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS metrics_events (event_id TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS requests (
     id TEXT PRIMARY KEY,
     token TEXT NOT NULL UNIQUE,

@@ -20,7 +20,7 @@ use cityfix_domain::{AuditRecord, Contact, ServiceRequest, Status, TimelineEntry
 /// Requests, reporters, timelines, idempotency keys and the delivery ledger in one SQLite file.
 #[derive(Clone)]
 pub struct SqliteStore {
-    db: Db,
+    pub(crate) db: Db,
 }
 
 impl SqliteStore {

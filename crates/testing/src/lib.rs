@@ -98,6 +98,7 @@ pub fn notify_deps(world: &World, public_url: &str) -> cityfix_app::notify::Noti
     cityfix_app::notify::NotifyDeps {
         city: demo_city(),
         store: Arc::new(world.store.clone()),
+        metrics: Arc::new(world.store.clone()),
         mailer: Arc::new(world.outbox.clone()),
         sms: Arc::new(world.outbox.clone()),
         push: Arc::new(world.outbox.clone()),

@@ -180,6 +180,8 @@ async fn shutdown_signal() {
 /// The adapters of one backend, and routes they add.
 struct Adapters {
     store: Arc<dyn RequestStore>,
+    /// The metrics' counters (kept beside requests, in the same database or table).
+    metrics: Arc<dyn cityfix_app::ports::MetricsStore>,
     queue: Arc<dyn Queue>,
     consumer: Arc<dyn QueueConsumer>,
     media: Arc<dyn MediaStore>,
@@ -227,6 +229,7 @@ fn embedded_adapters(
         country_calling_code,
     };
     Ok(Adapters {
+        metrics: Arc::new(store.clone()),
         store: Arc::new(store),
         queue: Arc::new(queue.clone()),
         consumer: Arc::new(queue),
@@ -251,6 +254,7 @@ fn aws_adapters(setup: &AwsSetup) -> anyhow::Result<Adapters> {
     let notify = setup.notify_deps()?;
     Ok(Adapters {
         store: Arc::new(setup.store()?),
+        metrics: Arc::new(setup.store()?),
         queue: Arc::new(queues.clone()),
         consumer: Arc::new(queues),
         media: Arc::new(setup.media()?),
@@ -359,6 +363,7 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
             push: adapters.push.clone(),
             queue: adapters.queue.clone(),
             clock: Arc::new(SystemClock),
+            metrics: adapters.metrics.clone(),
             settings: NotifySettings {
                 public_url: url.clone(),
                 mail_from: adapters

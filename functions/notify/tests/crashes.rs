@@ -77,6 +77,7 @@ async fn setup(world: &World, dies: Dies) -> Setup {
     let deps = NotifyDeps {
         city: demo_city(),
         store: Arc::new(world.store.clone()),
+        metrics: Arc::new(world.store.clone()),
         mailer: mail.clone(),
         sms: Arc::new(world.outbox.clone()),
         push: Arc::new(world.outbox.clone()),

@@ -19,6 +19,7 @@ fn deps(world: &World, mailer: Arc<dyn Mailer>) -> NotifyDeps {
     NotifyDeps {
         city: demo_city(),
         store: Arc::new(world.store.clone()),
+        metrics: Arc::new(world.store.clone()),
         mailer,
         sms: Arc::new(world.outbox.clone()),
         push: Arc::new(world.outbox.clone()),

@@ -16,6 +16,7 @@ fn deps(world: &World) -> NotifyDeps {
     NotifyDeps {
         city: demo_city(),
         store: Arc::new(world.store.clone()),
+        metrics: Arc::new(world.store.clone()),
         mailer: Arc::new(world.outbox.clone()),
         sms: Arc::new(world.outbox.clone()),
         push: Arc::new(world.outbox.clone()),

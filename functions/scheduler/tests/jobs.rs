@@ -76,6 +76,7 @@ impl City311 {
         NotifyDeps {
             city: self.city.clone(),
             store: Arc::new(self.world.store.clone()),
+            metrics: Arc::new(self.world.store.clone()),
             mailer: Arc::new(self.world.outbox.clone()),
             sms: Arc::new(self.world.outbox.clone()),
             push: Arc::new(self.world.outbox.clone()),

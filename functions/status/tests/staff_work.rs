@@ -208,6 +208,7 @@ impl Fixture {
         NotifyDeps {
             city: demo_city(),
             store: Arc::new(self.world.store.clone()),
+            metrics: Arc::new(self.world.store.clone()),
             mailer: Arc::new(self.world.outbox.clone()),
             sms: Arc::new(self.world.outbox.clone()),
             push: Arc::new(self.world.outbox.clone()),

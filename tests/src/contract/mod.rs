@@ -1,6 +1,7 @@
 //! Port contract suites: the same cases run against every adapter of a port.
 
 pub mod media;
+pub mod metrics;
 pub mod queue;
 pub mod store;
 
@@ -74,6 +75,26 @@ macro_rules! media_contract {
             async fn $case() {
                 let media = $make.await;
                 $crate::contract::media::$case(media.as_ref()).await;
+            }
+        )*
+    };
+}
+
+/// Declares one test per metrics store contract case; `$make` is an async block that yields a
+/// fresh, empty metrics store.
+#[macro_export]
+macro_rules! metrics_contract {
+    ($make:expr) => {
+        $crate::metrics_contract!(@cases $make;
+            tallies_add_up_per_row_and_an_event_counts_once,
+            one_event_moves_several_rows_all_or_nothing_and_days_bound_the_read);
+    };
+    (@cases $make:expr; $($case:ident),*) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let metrics = $make.await;
+                $crate::contract::metrics::$case(metrics.as_ref()).await;
             }
         )*
     };
