@@ -72,8 +72,9 @@ async fn moto_resources_are_the_ones_template_yaml_declares() {
     assert_eq!(indexes, spec.indexes);
     assert_eq!(
         indexes.len(),
-        5,
-        "department queue, location cell, requested time, updated time, scheduler's due work"
+        7,
+        "department queue, location cell, requested time, updated time, scheduler's due work, \
+         queue with duplicates, reopened queue"
     );
     let ttl = dynamodb
         .describe_time_to_live()
