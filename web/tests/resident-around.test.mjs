@@ -28,7 +28,7 @@ const reports = {};
 
 async function newPage(locale = 'en-US') {
   const context = await browser.newContext({
-    viewport: { width: WIDTH, height: 780 }, locale,
+    reducedMotion: 'reduce', viewport: { width: WIDTH, height: 780 }, locale,
     geolocation: { latitude: HERE.lat, longitude: HERE.long }, permissions: ['geolocation'],
   });
   const page = await context.newPage();

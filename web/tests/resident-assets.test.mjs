@@ -39,7 +39,7 @@ after(async () => {
 });
 
 async function newPage(locale) {
-  const context = await browser.newContext({ viewport: { width: 360, height: 780 }, locale });
+  const context = await browser.newContext({ reducedMotion: 'reduce', viewport: { width: 360, height: 780 }, locale });
   const page = await context.newPage();
   page.setDefaultTimeout(WAIT);
   page.on('pageerror', (err) => pageErrors.push(`${page.url()}: ${err.message}`));

@@ -46,7 +46,7 @@ const pageErrors = [];
 const checkedScreens = new Set();
 
 async function newContext(options = {}) {
-  return browser.newContext({ viewport: { width: WIDTH, height: 780 }, locale: 'en-US', ...options });
+  return browser.newContext({ reducedMotion: 'reduce', viewport: { width: WIDTH, height: 780 }, locale: 'en-US', ...options });
 }
 
 async function newPage(options) {

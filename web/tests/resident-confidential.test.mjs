@@ -31,7 +31,7 @@ const pageErrors = [];
 const filed = [];
 
 async function newPage(locale = 'en-US', width = WIDTH) {
-  const context = await browser.newContext({ viewport: { width, height: 780 }, locale });
+  const context = await browser.newContext({ reducedMotion: 'reduce', viewport: { width, height: 780 }, locale });
   const page = await context.newPage();
   page.setDefaultTimeout(WAIT);
   page.on('pageerror', (err) => pageErrors.push(`${page.url()}: ${err.message}`));

@@ -33,7 +33,7 @@ let lastToken;
 const pageErrors = [];
 
 async function newPage(locale = 'en-US') {
-  const context = await browser.newContext({ viewport: { width: WIDTH, height: 780 }, locale });
+  const context = await browser.newContext({ reducedMotion: 'reduce', viewport: { width: WIDTH, height: 780 }, locale });
   const page = await context.newPage();
   page.setDefaultTimeout(WAIT);
   page.on('pageerror', (err) => pageErrors.push(`${page.url()}: ${err.message}`));

@@ -58,7 +58,7 @@ const shared = { trackingNumber: null };
 
 async function newPage() {
   // A phone's width: every screen is used at 360 px.
-  const page = await browser.newPage({ viewport: { width: 360, height: 780 }, locale: 'en-US' });
+  const page = await browser.newPage({ reducedMotion: 'reduce', viewport: { width: 360, height: 780 }, locale: 'en-US' });
   page.setDefaultTimeout(WAIT);
   page.setDefaultNavigationTimeout(WAIT);
   page.on('pageerror', (err) => pageErrors.push(`${page.url()}: ${err.message}`));
