@@ -442,6 +442,15 @@ impl DynamoStore {
                     .build()
             })
             .collect();
+        self.transact_items(what, writes).await
+    }
+
+    /// Writes `writes` all or nothing: true when written, false when a condition refused it.
+    pub(crate) async fn transact_items(
+        &self,
+        what: &str,
+        writes: Vec<TransactWriteItem>,
+    ) -> PortResult<bool> {
         match self
             .client
             .transact_write_items()

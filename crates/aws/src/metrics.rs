@@ -173,23 +173,7 @@ impl MetricsStore for DynamoStore {
                     .build(),
             );
         }
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(writes))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_transaction_canceled_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(unavailable("metrics count", error.into_service_error())),
-        }
+        self.transact_items("metrics count", writes).await
     }
 
     async fn tallies(

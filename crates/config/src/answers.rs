@@ -6,6 +6,7 @@ use std::path::Path;
 use cityfix_domain::Service;
 use serde::{Deserialize, Serialize};
 
+use crate::checks::{entry_name, is_slug};
 use crate::files::read_toml;
 use crate::ConfigError;
 
@@ -91,21 +92,11 @@ pub fn read_answers(
     for (index, answer) in file.answers.iter().enumerate() {
         let fault = |field: &str, message: String| ConfigError {
             file: path.clone(),
-            entry: Some(if answer.id.is_empty() {
-                format!("answer {}", index + 1)
-            } else {
-                format!("answer `{}`", answer.id)
-            }),
+            entry: Some(entry_name("answer", index, &answer.id)),
             field: Some(field.into()),
             message,
         };
-        let id_ok = !answer.id.is_empty()
-            && answer.id.len() <= MAX_ID
-            && answer
-                .id
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if !id_ok {
+        if !is_slug(&answer.id, '-') || answer.id.len() > MAX_ID {
             return Err(fault(
                 "id",
                 format!("must be 1 to {MAX_ID} lowercase letters, digits and dashes, like `birth-certificate`"),

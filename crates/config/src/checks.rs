@@ -469,6 +469,16 @@ fn check_attribute_values(
 }
 
 /// Whether `value` is made of a-z, 0-9 and `separator` only, as ids and codes must be to sit in URLs.
+/// How a fault names the `index`th entry of a list in a file (`answer 3`), by its id once it
+/// has one (``answer `birth-certificate` ``).
+pub(crate) fn entry_name(kind: &str, index: usize, id: &str) -> String {
+    if id.is_empty() {
+        format!("{kind} {}", index + 1)
+    } else {
+        format!("{kind} `{id}`")
+    }
+}
+
 pub(crate) fn is_slug(value: &str, separator: char) -> bool {
     !value.is_empty()
         && value

@@ -7,6 +7,7 @@ use std::path::Path;
 use cityfix_domain::{ResponseTemplate, Service, Status};
 use serde::Deserialize;
 
+use crate::checks::{entry_name, is_slug};
 use crate::files::read_toml;
 use crate::ConfigError;
 
@@ -40,21 +41,11 @@ pub(crate) fn read_responses(
     for (index, template) in file.response.iter().enumerate() {
         let fault = |field: &str, message: String| ConfigError {
             file: path.clone(),
-            entry: Some(if template.id.is_empty() {
-                format!("response {}", index + 1)
-            } else {
-                format!("response `{}`", template.id)
-            }),
+            entry: Some(entry_name("response", index, &template.id)),
             field: Some(field.into()),
             message,
         };
-        let id_ok = !template.id.is_empty()
-            && template.id.len() <= 64
-            && template
-                .id
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if !id_ok {
+        if !is_slug(&template.id, '-') || template.id.len() > 64 {
             return Err(fault(
                 "id",
                 "must be 1 to 64 lowercase letters, digits and hyphens".into(),
