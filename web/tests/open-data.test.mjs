@@ -38,6 +38,10 @@ for (const width of [360, 1280]) {
     const answer = await page.goto(`${BASE}/open-data/`);
     assert.equal(answer.status(), 200);
     assert.match(await page.locator('h1').textContent(), /Open data/);
+    // the page's stylesheet is applied (an inline <style> was refused by the CSP and the table
+    // had no borders)
+    const border = await page.locator('table tbody th').first().evaluate((cell) => getComputedStyle(cell).borderTopStyle);
+    assert.equal(border, 'solid', 'the dictionary stylesheet is applied');
 
     await page.evaluate(AXE);
     const result = await page.evaluate(() => globalThis.axe.run(document, { resultTypes: ['violations'] }));

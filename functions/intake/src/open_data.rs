@@ -540,12 +540,7 @@ async fn dictionary(State(open): State<Arc<OpenData>>) -> Html<String> {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Open data: service requests — {city}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; line-height: 1.5; max-width: 60rem; margin: 0 auto; padding: 1rem; color: #1a1a1a; }}
-table {{ border-collapse: collapse; width: 100%; }}
-th, td {{ border: 1px solid #767676; padding: 0.4rem 0.6rem; text-align: left; vertical-align: top; }}
-a {{ color: #0b5394; }}
-</style>
+<link rel="stylesheet" href="/open-data/dictionary.css">
 </head>
 <body>
 <main>
@@ -578,12 +573,31 @@ a {{ color: #0b5394; }}
     ))
 }
 
-/// The open-data routes: the dictionary at `/open-data/` and the two exports.
+/// The dictionary page's look, as a file of its own: the API's Content-Security-Policy
+/// (`style-src 'self'`) refuses an inline `<style>`, which left the page unstyled.
+const DICTIONARY_CSS: &str = "body { font-family: system-ui, sans-serif; line-height: 1.5; max-width: 60rem; margin: 0 auto; padding: 1rem; color: #1a1a1a; }
+table { border-collapse: collapse; width: 100%; }
+th, td { border: 1px solid #767676; padding: 0.4rem 0.6rem; text-align: left; vertical-align: top; }
+a { color: #0b5394; }
+";
+
+async fn dictionary_css() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        DICTIONARY_CSS,
+    )
+}
+
+/// The open-data routes: the dictionary at `/open-data/` (and its stylesheet) and the two exports.
 pub fn open_data_router(open: OpenData) -> Router {
     let open = Arc::new(open);
     Router::new()
         .route("/open-data", get(dictionary))
         .route("/open-data/", get(dictionary))
+        .route("/open-data/dictionary.css", get(dictionary_css))
         .route(
             "/open-data/requests.csv",
             get(
