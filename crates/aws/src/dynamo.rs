@@ -364,23 +364,22 @@ impl RequestItem {
 }
 
 impl DynamoStore {
-    /// One page of a queue partition of `index` (its name, partition and sort key attributes),
-    /// in its order from `after` (the sort key of the last row read).
-    async fn queue_page(
+    /// Up to `limit + 1` items of a partition of `index` (its name, partition and sort key
+    /// attributes) in the index's order from `after` (the sort key of the last row read): one more
+    /// than a page, to know whether another follows.
+    async fn index_page<T: DeserializeOwned>(
         &self,
         (index, partition_key, sort_key): (&str, &str, &str),
         partition: String,
         after: Option<&str>,
         limit: u32,
-    ) -> PortResult<QueuePage> {
-        let limit = limit.max(1);
+    ) -> PortResult<Vec<T>> {
         let mut values = HashMap::from([(":q".to_string(), AttributeValue::S(partition))]);
         let mut condition = format!("{partition_key} = :q");
         if let Some(after) = after {
             values.insert(":after".into(), AttributeValue::S(after.to_string()));
             condition.push_str(&format!(" AND {sort_key} > :after"));
         }
-        // One more than a page, to know whether another follows.
         let answer = self
             .client
             .query()
@@ -393,12 +392,26 @@ impl DynamoStore {
             .send()
             .await
             .map_err(|e| unavailable("query", e.into_service_error()))?;
-        let items = answer
+        answer
             .items
             .unwrap_or_default()
             .into_iter()
-            .map(from_item::<RequestItem>)
-            .collect::<PortResult<Vec<_>>>()?;
+            .map(from_item::<T>)
+            .collect()
+    }
+
+    /// One page of a queue partition of `index`, as [`DynamoStore::index_page`] reads it.
+    async fn queue_page(
+        &self,
+        index: (&str, &str, &str),
+        partition: String,
+        after: Option<&str>,
+        limit: u32,
+    ) -> PortResult<QueuePage> {
+        let limit = limit.max(1);
+        let items = self
+            .index_page::<RequestItem>(index, partition, after, limit)
+            .await?;
         QueuePage::from_rows(
             items,
             limit,
@@ -1409,31 +1422,14 @@ impl RequestStore for DynamoStore {
         limit: u32,
     ) -> PortResult<InformationPage> {
         let limit = limit.max(1);
-        let mut values = HashMap::from([(":q".to_string(), AttributeValue::S(UNANSWERED.into()))]);
-        let mut condition = "GSI1PK = :q".to_string();
-        if let Some(after) = after {
-            values.insert(":after".into(), AttributeValue::S(after.to_string()));
-            condition.push_str(" AND GSI1SK > :after");
-        }
-        // One more than a page, to know whether another follows.
-        let answer = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name("GSI1")
-            .key_condition_expression(condition)
-            .set_expression_attribute_values(Some(values))
-            .scan_index_forward(true)
-            .limit(limit as i32 + 1)
-            .send()
-            .await
-            .map_err(|e| unavailable("query", e.into_service_error()))?;
-        let mut items = answer
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item::<AskedItem>)
-            .collect::<PortResult<Vec<_>>>()?;
+        let mut items = self
+            .index_page::<AskedItem>(
+                ("GSI1", "GSI1PK", "GSI1SK"),
+                UNANSWERED.into(),
+                after,
+                limit,
+            )
+            .await?;
         let more = items.len() > limit as usize;
         items.truncate(limit as usize);
         let next = items
