@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 
 use cityfix_domain::metrics::{counted_change, MetricsKey, Tally};
-use cityfix_domain::City;
+use cityfix_domain::{City, ServiceRequest};
 
 use crate::messages::{NotifyEvent, NotifyKind};
 use crate::ports::{MetricsStore, RequestStore};
@@ -32,6 +32,7 @@ pub async fn count_event(
     store: &dyn RequestStore,
     metrics: &dyn MetricsStore,
     event: &NotifyEvent,
+    request: &ServiceRequest,
 ) -> Result<Counted, AppError> {
     let counts = matches!(
         event.kind,
@@ -57,10 +58,7 @@ pub async fn count_event(
     let Some(from) = timeline[..at].iter().rev().find_map(|e| e.status) else {
         return Ok(Counted::Nothing);
     };
-    let Some(request) = store.get(&event.request_id).await? else {
-        return Ok(Counted::Nothing);
-    };
-    let tallies = counted_change(city, &request, &timeline[at], from);
+    let tallies = counted_change(city, request, &timeline[at], from);
     if tallies.is_empty() {
         return Ok(Counted::Nothing);
     }

@@ -147,16 +147,18 @@ pub async fn notify(deps: &NotifyDeps, event: &NotifyEvent) -> Result<Notified, 
     if event.kind == NotifyKind::InformationAnswered {
         return answer_question(deps, event).await;
     }
+    let request = deps.store.get(&event.request_id).await?.ok_or_else(|| {
+        AppError::Impossible(format!("request {} does not exist", event.request_id))
+    })?;
+    // Counted with the request read once for both (notify runs on every event).
     crate::metrics::count_event(
         &deps.city,
         deps.store.as_ref(),
         deps.metrics.as_ref(),
         event,
+        &request,
     )
     .await?;
-    let request = deps.store.get(&event.request_id).await?.ok_or_else(|| {
-        AppError::Impossible(format!("request {} does not exist", event.request_id))
-    })?;
     let reporter = match event.kind {
         // Told to staff, or to one follower: the reporter's contact is not read.
         NotifyKind::SlaBreached | NotifyKind::FollowAsked | NotifyKind::FollowConfirmed => None,
