@@ -43,6 +43,9 @@ fn now_ms() -> i64 {
         .unwrap_or_default()
 }
 
+/// The queues' file in the runner's data folder.
+pub const QUEUES_FILE: &str = "queues.sqlite";
+
 /// The name of the dead-letter queue of `queue`.
 pub fn dead_letter_name(queue: &str) -> String {
     format!("{queue}-dlq")
@@ -60,7 +63,7 @@ impl EmbeddedQueue {
     /// The queues of the local runner's data folder `data_dir` (its `queues.sqlite`), for the
     /// operator's commands; a folder without one is refused rather than given an empty one.
     pub fn open_in(data_dir: &std::path::Path) -> PortResult<EmbeddedQueue> {
-        let file = data_dir.join("queues.sqlite");
+        let file = data_dir.join(QUEUES_FILE);
         if !file.exists() {
             return Err(cityfix_app::ports::PortError::Unavailable(format!(
                 "{} does not exist: is {} the runner's --data folder?",

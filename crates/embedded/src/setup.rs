@@ -43,7 +43,7 @@ impl EmbeddedSetup {
     ) -> Result<Self, SetupError> {
         std::fs::create_dir_all(data_dir).map_err(|e| data_error(data_dir, e))?;
         let database = data_dir.join("cityfix.sqlite");
-        let queues_file = data_dir.join("queues.sqlite");
+        let queues_file = data_dir.join(crate::queue::QUEUES_FILE);
         move_queue_messages(&database, &queues_file).map_err(|e| data_error(&database, e))?;
         let db = Db::open(&database).map_err(|e| data_error(&database, e))?;
         let queue_db = Db::open_queues(&queues_file).map_err(|e| data_error(&queues_file, e))?;
