@@ -11,7 +11,7 @@ const MAX_MS: usize = 120_000;
 /// Per queue, a count of handled messages by whole milliseconds from sent to handled.
 #[derive(Default)]
 pub struct StageTimes {
-    queues: [Mutex<Vec<u64>>; 4],
+    queues: [Mutex<Vec<u64>>; QueueName::ALL.len()],
 }
 
 fn slot(queue: QueueName) -> usize {
@@ -83,5 +83,16 @@ mod tests {
         assert_eq!(times.quantile(QueueName::Routing, 0.5), (0, 0));
         times.reset();
         assert_eq!(times.quantile(QueueName::Status, 0.99), (0, 0));
+    }
+
+    #[test]
+    fn every_queue_has_its_own_counts() {
+        let times = StageTimes::default();
+        for (n, queue) in QueueName::ALL.into_iter().enumerate() {
+            times.record(queue, n as u64 * 10);
+        }
+        for (n, queue) in QueueName::ALL.into_iter().enumerate() {
+            assert_eq!(times.quantile(queue, 0.5), (n as u64 * 10, 1));
+        }
     }
 }
