@@ -18,6 +18,8 @@ const place = {
   marker: null,
   listeners: [],
   searchToken: 0,
+  /** How the point was last said in words (its address, what set it), to say it again. */
+  described: { source: 'map' },
 };
 
 /** Calls `listener(point or null)` whenever the place changes. */
@@ -116,9 +118,12 @@ export function setPoint(lat, long, { source = 'typed', address = null, accuracy
   for (const listener of place.listeners) listener(place.point);
 }
 
-/** Says the place again in words (after a change of language). */
+/**
+ * Says the place again in words, as it was said: after a change of language, and once the city's
+ * map has come (a place found before it was said without its neighbourhood or the boundary check).
+ */
 export function describeCurrentPlace() {
-  if (place.point) describePlace({ source: 'map' });
+  if (place.point) describePlace(place.described);
 }
 
 export function clearPoint() {
@@ -136,6 +141,7 @@ export function clearPoint() {
 
 /** Says in words where the pin is, and whom to contact when it is outside the city. */
 function describePlace({ source, address, accuracy }) {
+  place.described = { source, address, accuracy };
   const { lat, long } = place.point;
   const map = city().map;
   const coordinates = `${lat.toFixed(5)}, ${long.toFixed(5)}`;

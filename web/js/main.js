@@ -121,6 +121,7 @@ async function start() {
   showCity();
   offerLanguages();
   initMap();
+  describeCurrentPlace();
   renderAroundChoices();
   route({ initial: true });
   await loadServices();

@@ -194,6 +194,23 @@ test('the address search places the pin, and suggests the addresses the city kno
   await page.close();
 });
 
+test('an address found before the city has arrived is said with its neighbourhood once it has', { timeout: 60_000 }, async () => {
+  const page = await newPage();
+  let letCityThrough;
+  const cityHeld = new Promise((done) => { letCityThrough = done; });
+  await page.route('**/api/v1/city', async (route) => {
+    await cityHeld;
+    await route.continue();
+  });
+  await page.goto(`${BASE}/`);
+  await page.getByLabel('Address or landmark').fill('550 main st');
+  await page.getByRole('button', { name: 'Find', exact: true }).click();
+  await page.waitForFunction(() => document.getElementById('lat').value !== '');
+  letCityThrough();
+  await page.locator('#location-status').filter({ hasText: 'Place chosen: 550 Main Street, in Downtown.' }).waitFor();
+  await page.close();
+});
+
 test('the description suggests the type of problem, in English and in Spanish', { timeout: 60_000 }, async () => {
   for (const [locale, words, label] of [['en-US', 'Deep hole in the road by the school', 'Describe the problem'], ['es-ES', 'Hay un bache enorme en la calle', 'Describa el problema']]) {
     const page = await newPage({ locale });
