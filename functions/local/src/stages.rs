@@ -1,5 +1,6 @@
 //! How long each message of the local runner took from being sent to being handled, per queue: the
-//! figure CloudWatch shows as a queue's message age, kept as a histogram so memory stays fixed.
+//! figure CloudWatch shows as a queue's message age, kept as a histogram so memory stays fixed;
+//! and how long the handler took with the message's batch (Lambda's duration), apart from the wait.
 
 use std::sync::Mutex;
 
@@ -8,10 +9,12 @@ use cityfix_app::ports::QueueName;
 /// Milliseconds a histogram tells apart; longer waits share the last bucket.
 const MAX_MS: usize = 120_000;
 
-/// Per queue, a count of handled messages by whole milliseconds from sent to handled.
+/// Per queue, a count of handled messages by whole milliseconds from sent to handled, and by
+/// whole milliseconds their batch's handler took.
 #[derive(Default)]
 pub struct StageTimes {
     queues: [Mutex<Vec<u64>>; QueueName::ALL.len()],
+    work: [Mutex<Vec<u64>>; QueueName::ALL.len()],
 }
 
 fn slot(queue: QueueName) -> usize {
@@ -27,44 +30,63 @@ fn slot(queue: QueueName) -> usize {
 impl StageTimes {
     /// Counts one message of `queue` handled `ms` after it was sent.
     pub fn record(&self, queue: QueueName, ms: u64) {
-        let mut counts = self.queues[slot(queue)]
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if counts.is_empty() {
-            counts.resize(MAX_MS + 1, 0);
-        }
-        counts[(ms as usize).min(MAX_MS)] += 1;
+        count(&self.queues[slot(queue)], ms);
     }
 
-    /// The `q` quantile (0 to 1) of `queue`'s times in milliseconds, and how many were counted.
+    /// Counts one message of `queue` whose batch the handler took `ms` to work.
+    pub fn record_work(&self, queue: QueueName, ms: u64) {
+        count(&self.work[slot(queue)], ms);
+    }
+
+    /// The `q` quantile (0 to 1) of `queue`'s times in milliseconds from sent to handled, and how
+    /// many were counted.
     pub fn quantile(&self, queue: QueueName, q: f64) -> (u64, u64) {
-        let counts = self.queues[slot(queue)]
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let total: u64 = counts.iter().sum();
-        if total == 0 {
-            return (0, 0);
-        }
-        let rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).max(1);
-        let mut seen = 0;
-        for (ms, count) in counts.iter().enumerate() {
-            seen += count;
-            if seen >= rank {
-                return (ms as u64, total);
-            }
-        }
-        (MAX_MS as u64, total)
+        quantile(&self.queues[slot(queue)], q)
+    }
+
+    /// The `q` quantile (0 to 1) of the handler's time on `queue`'s messages in milliseconds.
+    pub fn work_quantile(&self, queue: QueueName, q: f64) -> (u64, u64) {
+        quantile(&self.work[slot(queue)], q)
     }
 
     /// Forgets every count, to measure a new run.
     pub fn reset(&self) {
-        for queue in &self.queues {
+        for queue in self.queues.iter().chain(&self.work) {
             queue
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .clear();
         }
     }
+}
+
+fn count(histogram: &Mutex<Vec<u64>>, ms: u64) {
+    let mut counts = histogram
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if counts.is_empty() {
+        counts.resize(MAX_MS + 1, 0);
+    }
+    counts[(ms as usize).min(MAX_MS)] += 1;
+}
+
+fn quantile(histogram: &Mutex<Vec<u64>>, q: f64) -> (u64, u64) {
+    let counts = histogram
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let total: u64 = counts.iter().sum();
+    if total == 0 {
+        return (0, 0);
+    }
+    let rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).max(1);
+    let mut seen = 0;
+    for (ms, count) in counts.iter().enumerate() {
+        seen += count;
+        if seen >= rank {
+            return (ms as u64, total);
+        }
+    }
+    (MAX_MS as u64, total)
 }
 
 #[cfg(test)]
@@ -94,5 +116,17 @@ mod tests {
         for (n, queue) in QueueName::ALL.into_iter().enumerate() {
             assert_eq!(times.quantile(queue, 0.5), (n as u64 * 10, 1));
         }
+    }
+
+    #[test]
+    fn the_handlers_time_is_counted_apart_from_the_wait() {
+        let times = StageTimes::default();
+        times.record(QueueName::Status, 900);
+        times.record_work(QueueName::Status, 12);
+        assert_eq!(times.quantile(QueueName::Status, 0.5), (900, 1));
+        assert_eq!(times.work_quantile(QueueName::Status, 0.5), (12, 1));
+        assert_eq!(times.work_quantile(QueueName::Notify, 0.5), (0, 0));
+        times.reset();
+        assert_eq!(times.work_quantile(QueueName::Status, 0.5), (0, 0));
     }
 }

@@ -92,6 +92,7 @@ async fn consume(consumers: Consumers, name: QueueName, mut stopped: watch::Rece
             })
             .collect();
         let event = sqs_event(name, &received);
+        let started = std::time::Instant::now();
         let response: SqsBatchResponse = match name {
             QueueName::Routing => router::handle(&functions.router, event).await,
             QueueName::Status => status::handle(&functions.status, event).await,
@@ -99,6 +100,7 @@ async fn consume(consumers: Consumers, name: QueueName, mut stopped: watch::Rece
             QueueName::Media => media::fetch::handle(&functions.fetch, event).await,
             QueueName::Webhooks => notify::webhooks::handle(&functions.webhooks, event).await,
         };
+        let worked_ms = started.elapsed().as_millis() as u64;
         let mut handled = Vec::with_capacity(receipts.len());
         let now_ms = chrono::Utc::now().timestamp_millis();
         for (message_id, (receipt, sent_at_ms)) in receipts {
@@ -110,6 +112,7 @@ async fn consume(consumers: Consumers, name: QueueName, mut stopped: watch::Rece
                 continue;
             }
             stages.record(name, (now_ms - sent_at_ms).max(0) as u64);
+            stages.record_work(name, worked_ms);
             handled.push(receipt);
         }
         if let Err(error) = queue.delete_handled(name.as_str(), &handled).await {
