@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 
 use cityfix_domain::metrics::{counted_change, MetricsKey, Tally};
-use cityfix_domain::{City, ServiceRequest};
+use cityfix_domain::{City, ServiceRequest, TimelineEntry};
 
 use crate::messages::{NotifyEvent, NotifyKind};
-use crate::ports::{MetricsStore, RequestStore};
+use crate::ports::MetricsStore;
 use crate::AppError;
 
 /// What counting an event did.
@@ -25,24 +25,17 @@ pub enum Counted {
 /// Counts the change a notify event was queued for. notify's consumer calls this for every event,
 /// because status hands on every change as exactly one such event, again on every redelivery of
 /// the change, so an event is never lost between the change and its count; the store remembers
-/// the event id, so it is never counted twice. `from`, where the request stood before, is the
-/// status of the timeline entry before the event's.
+/// the event id, so it is never counted twice. `timeline` is the request's, read by the caller
+/// (for the kinds [`counts`] names); `from`, where the request stood before, is the status of the
+/// timeline entry before the event's.
 pub async fn count_event(
     city: &City,
-    store: &dyn RequestStore,
     metrics: &dyn MetricsStore,
     event: &NotifyEvent,
     request: &ServiceRequest,
+    timeline: &[TimelineEntry],
 ) -> Result<Counted, AppError> {
-    let counts = matches!(
-        event.kind,
-        NotifyKind::Acknowledged
-            | NotifyKind::Referred
-            | NotifyKind::LinkedAsDuplicate
-            | NotifyKind::Unlinked
-            | NotifyKind::Updated
-    );
-    if !counts {
+    if !counts(event.kind) {
         return Ok(Counted::Nothing);
     }
     let Some(entry_id) = event
@@ -51,7 +44,6 @@ pub async fn count_event(
     else {
         return Ok(Counted::Nothing);
     };
-    let timeline = store.timeline(&event.request_id).await?;
     let Some(at) = timeline.iter().position(|e| e.event_id == entry_id) else {
         return Ok(Counted::Nothing);
     };
@@ -67,6 +59,19 @@ pub async fn count_event(
     } else {
         Counted::Before
     })
+}
+
+/// Whether an event of this kind may move a counter: the changes of status status hands on.
+/// Follow, survey and staff notices move none, and their timeline is not read for them.
+pub fn counts(kind: NotifyKind) -> bool {
+    matches!(
+        kind,
+        NotifyKind::Acknowledged
+            | NotifyKind::Referred
+            | NotifyKind::LinkedAsDuplicate
+            | NotifyKind::Unlinked
+            | NotifyKind::Updated
+    )
 }
 
 /// Whose counts a reader sees: the read policy of docs/staff-access.md applied to the counters.

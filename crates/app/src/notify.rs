@@ -150,13 +150,19 @@ pub async fn notify(deps: &NotifyDeps, event: &NotifyEvent) -> Result<Notified, 
     let request = deps.store.get(&event.request_id).await?.ok_or_else(|| {
         AppError::Impossible(format!("request {} does not exist", event.request_id))
     })?;
-    // Counted with the request read once for both (notify runs on every event).
+    // The request and its timeline are read once for the count, the letters and the webhooks
+    // (notify runs on every event).
+    let timeline = if reads_timeline(event.kind) {
+        deps.store.timeline(&request.id).await?
+    } else {
+        Vec::new()
+    };
     crate::metrics::count_event(
         &deps.city,
-        deps.store.as_ref(),
         deps.metrics.as_ref(),
         event,
         &request,
+        &timeline,
     )
     .await?;
     let reporter = match event.kind {
@@ -174,7 +180,7 @@ pub async fn notify(deps: &NotifyDeps, event: &NotifyEvent) -> Result<Notified, 
     if event.kind == NotifyKind::SlaBreached {
         outgoing.extend(compose.to_supervisors()?);
     } else if event.kind == NotifyKind::Updated {
-        outgoing.extend(updates(deps, &compose, event, reporter.as_ref()).await?);
+        outgoing.extend(updates(deps, &compose, event, &timeline, reporter.as_ref()).await?);
     } else if matches!(
         event.kind,
         NotifyKind::FollowAsked | NotifyKind::FollowConfirmed
@@ -221,7 +227,7 @@ pub async fn notify(deps: &NotifyDeps, event: &NotifyEvent) -> Result<Notified, 
             Err(error) => failure = Some(error),
         }
     }
-    for job in webhook_jobs(deps, event, &request).await? {
+    for job in webhook_jobs(deps, event, &request, &timeline)? {
         let key = format!("{}/webhook/{}", event.event_id, job.webhook);
         let body = serde_json::to_string(&job).expect("a webhook job always serialises");
         match once(deps, &key, deps.queue.send(QueueName::Webhooks, &body)).await {
@@ -340,10 +346,11 @@ async fn once(
 
 /// The deliveries an event makes to the city's webhooks: its public moments only, of requests
 /// the public may see, to each webhook that asked for that event.
-async fn webhook_jobs(
+fn webhook_jobs(
     deps: &NotifyDeps,
     event: &NotifyEvent,
     request: &ServiceRequest,
+    timeline: &[TimelineEntry],
 ) -> Result<Vec<WebhookJob>, AppError> {
     if deps.city.webhooks.is_empty() || !listed_publicly(&deps.city, request) {
         return Ok(Vec::new());
@@ -351,8 +358,8 @@ async fn webhook_jobs(
     let letter = match event.kind {
         NotifyKind::SlaBreached => Some(Letter::SlaBreach),
         NotifyKind::Updated => {
-            let entry = timeline_entry(deps, event).await?;
-            update_letter(&entry).filter(|_| entry.public)
+            let entry = timeline_entry(event, timeline)?;
+            update_letter(entry).filter(|_| entry.public)
         }
         kind => reporter_letter(kind),
     };
@@ -369,15 +376,23 @@ async fn webhook_jobs(
         .collect())
 }
 
+/// Whether notify reads the request's timeline for an event of this kind: to count the change
+/// (the entry's status and the one before it), and for an `Updated` event, the entry told.
+fn reads_timeline(kind: NotifyKind) -> bool {
+    crate::metrics::counts(kind)
+}
+
 /// The timeline entry an `Updated` event was queued for.
-async fn timeline_entry(deps: &NotifyDeps, event: &NotifyEvent) -> Result<TimelineEntry, AppError> {
+fn timeline_entry<'a>(
+    event: &NotifyEvent,
+    timeline: &'a [TimelineEntry],
+) -> Result<&'a TimelineEntry, AppError> {
     let entry_id = event
         .event_id
         .strip_prefix(&format!("{}/", event.request_id))
         .unwrap_or(&event.event_id);
-    let timeline = deps.store.timeline(&event.request_id).await?;
     timeline
-        .into_iter()
+        .iter()
         .find(|entry| entry.event_id == entry_id)
         .ok_or_else(|| {
             AppError::Impossible(format!(
@@ -449,10 +464,11 @@ async fn updates(
     deps: &NotifyDeps,
     compose: &Compose<'_>,
     event: &NotifyEvent,
+    timeline: &[TimelineEntry],
     reporter: Option<&Contact>,
 ) -> Result<Vec<Outgoing>, AppError> {
-    let entry = timeline_entry(deps, event).await?;
-    let Some(letter) = update_letter(&entry).filter(|_| entry.public) else {
+    let entry = timeline_entry(event, timeline)?;
+    let Some(letter) = update_letter(entry).filter(|_| entry.public) else {
         return Ok(Vec::new());
     };
     let mut people: Vec<(Contact, Option<&Follower>)> = Vec::new();
@@ -469,7 +485,7 @@ async fn updates(
         let via = follower
             .map(|f| f.via.clone())
             .filter(|via| via != &event.request_id);
-        for addressed in compose.addressed(letter, &contact, via, Some(&entry), follower)? {
+        for addressed in compose.addressed(letter, &contact, via, Some(entry), follower)? {
             if !outgoing
                 .iter()
                 .any(|o| o.channel == addressed.channel && o.to == addressed.to)
