@@ -274,12 +274,25 @@ async fn place_typed_address(
     }
 }
 
+/// Times intake tries again, at once, to queue a report's routing job that it could not queue.
+/// The report is stored already, and a job still not queued is queued by the sweep a minute or
+/// two later; a passing failure of the queue (the AWS SDK has retried SQS by then too) is tried
+/// again here rather than leaving the resident's acknowledgement to wait for the sweep.
+const ROUTING_JOB_RETRIES: usize = 2;
+
 async fn queue_for_routing(deps: &IntakeDeps, request: &ServiceRequest) {
     let job = RoutingJob {
         request_id: request.id.clone(),
     };
     let body = serde_json::to_string(&job).expect("a routing job always serialises");
-    if let Err(error) = deps.queue.send(QueueName::Routing, &body).await {
+    let mut sent = deps.queue.send(QueueName::Routing, &body).await;
+    for _ in 0..ROUTING_JOB_RETRIES {
+        if sent.is_ok() {
+            return;
+        }
+        sent = deps.queue.send(QueueName::Routing, &body).await;
+    }
+    if let Err(error) = sent {
         tracing::warn!(request_id = %request.id, %error, "routing job not queued; the sweep will queue it again");
     }
 }

@@ -1,5 +1,6 @@
 //! Adapters on embedded storage: SQLite for requests and queues, files for the outbox and media; and the setup that opens them in a data folder.
 
+pub mod faults;
 pub mod media;
 pub mod metrics;
 pub mod outbox;
@@ -8,6 +9,7 @@ pub mod setup;
 pub mod sqlite;
 pub mod store;
 
+pub use faults::Faults;
 pub use media::FileMedia;
 pub use outbox::Outbox;
 pub use queue::{EmbeddedQueue, QueueSettings};

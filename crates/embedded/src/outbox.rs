@@ -36,6 +36,8 @@ CREATE TABLE IF NOT EXISTS messages (
 pub struct Outbox {
     dir: PathBuf,
     db: Arc<Mutex<Connection>>,
+    /// Faults injected into its sends, for the proof under faults only.
+    faults: Option<crate::Faults>,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -88,7 +90,17 @@ impl Outbox {
         Ok(Outbox {
             dir: dir.to_path_buf(),
             db: Arc::new(Mutex::new(conn)),
+            faults: None,
         })
+    }
+
+    /// The same outbox, with `faults` injected into its sends from now on. A send fails before
+    /// the message is kept, never after: a mail service that took a message and lost the answer
+    /// is sent it again and cannot tell (SES keeps no idempotency key), and the outbox, which
+    /// replaces a message sent again, would hide that double rather than show it.
+    pub fn with_faults(mut self, faults: Option<crate::Faults>) -> Outbox {
+        self.faults = faults;
+        self
     }
 
     pub fn dir(&self) -> &Path {
@@ -145,6 +157,16 @@ impl Outbox {
     /// a resend replaces rather than adds. Worked on the blocking pool, never on the threads that
     /// serve requests.
     async fn write(&self, dedupe_key: &str, extension: &str, bytes: Vec<u8>) -> PortResult<()> {
+        crate::faults::faulty(
+            self.faults.as_ref(),
+            "a message send",
+            false,
+            self.write_now(dedupe_key, extension, bytes),
+        )
+        .await
+    }
+
+    async fn write_now(&self, dedupe_key: &str, extension: &str, bytes: Vec<u8>) -> PortResult<()> {
         let stem: String = dedupe_key
             .chars()
             .map(|c| {

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::sqlite::{move_queue_messages, Db};
-use crate::{EmbeddedQueue, FileMedia, Outbox, QueueSettings, SqliteStore};
+use crate::{EmbeddedQueue, Faults, FileMedia, Outbox, QueueSettings, SqliteStore};
 
 /// Why the data folder cannot be used, with the path concerned.
 #[derive(Debug, thiserror::Error)]
@@ -41,18 +41,35 @@ impl EmbeddedSetup {
         public_url: &str,
         queues: QueueSettings,
     ) -> Result<Self, SetupError> {
+        EmbeddedSetup::open_with_faults(data_dir, public_url, queues, None)
+    }
+
+    /// As [`EmbeddedSetup::open`], with `faults` injected into the store's, the queues' and the
+    /// outbox's calls (not the media files').
+    pub fn open_with_faults(
+        data_dir: &Path,
+        public_url: &str,
+        queues: QueueSettings,
+        faults: Option<Faults>,
+    ) -> Result<Self, SetupError> {
         std::fs::create_dir_all(data_dir).map_err(|e| data_error(data_dir, e))?;
         let database = data_dir.join("cityfix.sqlite");
         let queues_file = data_dir.join(crate::queue::QUEUES_FILE);
         move_queue_messages(&database, &queues_file).map_err(|e| data_error(&database, e))?;
-        let db = Db::open(&database).map_err(|e| data_error(&database, e))?;
-        let queue_db = Db::open_queues(&queues_file).map_err(|e| data_error(&queues_file, e))?;
+        let db = Db::open(&database)
+            .map_err(|e| data_error(&database, e))?
+            .with_faults(faults);
+        let queue_db = Db::open_queues(&queues_file)
+            .map_err(|e| data_error(&queues_file, e))?
+            .with_faults(faults);
         let outbox_dir = data_dir.join("outbox");
         let media_dir = data_dir.join("media");
         Ok(EmbeddedSetup {
             store: SqliteStore::new(db),
             queue: EmbeddedQueue::new(queue_db, queues),
-            outbox: Outbox::open(&outbox_dir).map_err(|e| data_error(&outbox_dir, e))?,
+            outbox: Outbox::open(&outbox_dir)
+                .map_err(|e| data_error(&outbox_dir, e))?
+                .with_faults(faults),
             media: FileMedia::open(
                 &media_dir,
                 &format!("{}/local-media", public_url.trim_end_matches('/')),

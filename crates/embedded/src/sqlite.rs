@@ -208,6 +208,8 @@ pub struct Db {
     next_reader: Arc<std::sync::atomic::AtomicUsize>,
     /// Held by every copy; the checkpointer stops once the last is gone.
     _alive: Arc<()>,
+    /// Faults injected into its calls, for the proof under faults only.
+    faults: Option<crate::Faults>,
 }
 
 /// The writer thread: takes every write waiting, runs them in one transaction, commits, answers.
@@ -321,12 +323,33 @@ impl Db {
             readers: readers.into(),
             next_reader: Arc::default(),
             _alive: alive,
+            faults: None,
         })
+    }
+
+    /// The same database, with `faults` injected into its reads and writes from now on.
+    pub fn with_faults(mut self, faults: Option<crate::Faults>) -> Db {
+        self.faults = faults;
+        self
     }
 
     /// Runs `work`, which only reads, on a reader connection on the blocking pool: the first free
     /// one, or the next in turn when all are busy.
     pub async fn read<T, F>(&self, work: F) -> Result<T, PortError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, PortError> + Send + 'static,
+    {
+        crate::faults::faulty(
+            self.faults.as_ref(),
+            "a database read",
+            false,
+            self.read_now(work),
+        )
+        .await
+    }
+
+    async fn read_now<T, F>(&self, work: F) -> Result<T, PortError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, PortError> + Send + 'static,
@@ -354,6 +377,20 @@ impl Db {
     /// answers once that transaction has committed. `work` must not begin a transaction of its
     /// own: a savepoint (`conn.savepoint()`) makes several statements all-or-nothing.
     pub async fn call<T, F>(&self, work: F) -> Result<T, PortError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, PortError> + Send + 'static,
+    {
+        crate::faults::faulty(
+            self.faults.as_ref(),
+            "a database write",
+            true,
+            self.call_now(work),
+        )
+        .await
+    }
+
+    async fn call_now<T, F>(&self, work: F) -> Result<T, PortError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, PortError> + Send + 'static,

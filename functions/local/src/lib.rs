@@ -60,6 +60,8 @@ pub struct LocalOptions {
     pub outbox: OutboxAccess,
     /// Browser origins besides this one allowed by CORS (the city's site, if served elsewhere).
     pub site_origins: Vec<String>,
+    /// Faults injected into the embedded store, queues and outbox (the proof under faults only).
+    pub faults: Option<cityfix_embedded::Faults>,
 }
 
 pub use outbox_page::OutboxAccess;
@@ -92,6 +94,7 @@ impl LocalOptions {
             rate_limits: true,
             outbox: OutboxAccess::Loopback,
             site_origins: Vec::new(),
+            faults: None,
         }
     }
 }
@@ -210,7 +213,7 @@ fn embedded_adapters(
         outbox,
         media,
         ..
-    } = EmbeddedSetup::open(&options.data_dir, url, options.queues)?;
+    } = EmbeddedSetup::open_with_faults(&options.data_dir, url, options.queues, options.faults)?;
     let checks = MediaDeps {
         media: Arc::new(media.clone()),
         queue: Arc::new(queue.clone()),

@@ -48,6 +48,17 @@ pub struct ServeArgs {
     /// A browser origin besides this one that may call the API (CORS), e.g. the city's site.
     #[arg(long = "site-origin")]
     site_origins: Vec<String>,
+    /// For the proof under faults only: fail this share (0 to 0.5) of the embedded store's,
+    /// queues' and outbox's calls, refused, timed out or (writes) done with the answer lost.
+    #[arg(long, value_name = "RATE", value_parser = fault_rate)]
+    inject_faults: Option<cityfix_embedded::Faults>,
+}
+
+fn fault_rate(text: &str) -> Result<cityfix_embedded::Faults, String> {
+    let rate: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    cityfix_embedded::Faults::new(rate)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -63,6 +74,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         ..defaults.queues
     };
     let config_dir = args.config.unwrap_or(defaults.config_dir);
+    if args.inject_faults.is_some() && args.backend != BackendName::Embedded {
+        anyhow::bail!("--inject-faults works on the embedded backend only");
+    }
     let backend = match args.backend {
         BackendName::Embedded => Backend::Embedded,
         BackendName::Aws => {
@@ -85,6 +99,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         rate_limits: args.rate_limit == Switch::On,
         outbox: args.outbox,
         site_origins: args.site_origins,
+        faults: args.inject_faults,
         ..defaults
     };
     let running = start(options).await?;
