@@ -9,6 +9,7 @@ use cityfix_app::ports::{Email, Mailer, PortError, PortResult, SystemClock};
 use cityfix_domain::Contact;
 use cityfix_domain::TrackingNumber;
 use cityfix_embedded::Outbox;
+use cityfix_http::batch::RETRIES_IN_PLACE;
 use cityfix_testing::{
     demo_city, failed_ids, seed_request_by, seed_sample_pothole, sqs_event, World,
 };
@@ -126,13 +127,35 @@ impl Mailer for FlakyMailer {
 }
 
 #[tokio::test]
-async fn a_failed_send_is_retried_on_redelivery_and_then_sent_once() {
+async fn a_send_that_fails_once_is_tried_again_in_place_and_sent_once() {
     let world = World::new();
     seed_sample_pothole(&world.store, Some("ana@example.org")).await;
     let deps = deps(
         &world,
         Arc::new(FlakyMailer {
             failures: AtomicUsize::new(1),
+            inner: world.outbox.clone(),
+        }),
+    );
+
+    let response = notify::handle(&deps, sqs_event("notify/sqs-batch.json")).await;
+    assert_eq!(
+        response.batch_item_failures.len(),
+        1,
+        "only the batch's unreadable message is handed back"
+    );
+    assert_eq!(files(&world.outbox).len(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_send_is_retried_on_redelivery_and_then_sent_once() {
+    let world = World::new();
+    seed_sample_pothole(&world.store, Some("ana@example.org")).await;
+    let deps = deps(
+        &world,
+        Arc::new(FlakyMailer {
+            // the first try and every try in place fail
+            failures: AtomicUsize::new(1 + RETRIES_IN_PLACE.len()),
             inner: world.outbox.clone(),
         }),
     );
