@@ -9,7 +9,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Form, Json};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
-use cityfix_app::ports::QueueMark;
+use cityfix_app::ports::{PortError, QueueMark};
 use cityfix_app::submit::{submit, Submission, SubmitError};
 use cityfix_domain::{
     Contact, Datatype, RawAttribute, ReportForm, Resolution, Status, TrackingNumber,
@@ -1588,13 +1588,20 @@ pub async fn intake(
         ),
         Err(SubmitError::Unavailable(why)) => {
             tracing::error!(%why, "a phone report could not be stored");
+            let reason = if matches!(why, PortError::CannotWrite(_)) {
+                "The report could not be stored: the server's storage is full or read-only, so \
+                 nothing can be saved until an operator makes room. Nothing was saved; take the \
+                 caller's details on paper and enter them when this page saves again."
+            } else {
+                "The report could not be stored just now; try again in a moment."
+            };
             intake_form(
                 &admin,
                 &session,
                 StatusCode::SERVICE_UNAVAILABLE,
                 &kept,
                 None,
-                Some("The report could not be stored just now; try again in a moment."),
+                Some(reason),
             )
         }
     }

@@ -144,9 +144,7 @@ pub async fn intake_email(deps: &MailIntakeDeps, raw: &[u8]) -> Result<MailOutco
                 .await
         }
         Err(SubmitError::KeyReused) => return Ok(MailOutcome::Ignored("a message already read")),
-        Err(SubmitError::Unavailable(why)) => {
-            return Err(AppError::Port(PortError::Unavailable(why)))
-        }
+        Err(SubmitError::Unavailable(why)) => return Err(AppError::Port(why)),
     };
     let id = submitted.request.id;
     for (n, file) in attachments.iter().enumerate() {

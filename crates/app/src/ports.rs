@@ -25,6 +25,10 @@ pub enum PortError {
     /// The backing service failed; the operation may be retried.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// The storage takes no writes at all (its disk is full, its folder read-only): nothing was
+    /// written, and the same call succeeds once an operator gives it room again. Reads still work.
+    #[error("cannot write: {0}")]
+    CannotWrite(String),
 }
 
 pub type PortResult<T> = Result<T, PortError>;

@@ -63,7 +63,7 @@ pub enum SubmitError {
     #[error("this Idempotency-Key was already used for a different report")]
     KeyReused,
     #[error("the report could not be stored: {0}")]
-    Unavailable(String),
+    Unavailable(PortError),
 }
 
 /// An Idempotency-Key as stored: scoped by the channel (the web client, or one Open311 client), so
@@ -133,7 +133,7 @@ async fn submit_checked(
             .geocoder
             .nearest_address(report.location)
             .await
-            .map_err(|e| SubmitError::Unavailable(e.to_string()))?;
+            .map_err(SubmitError::Unavailable)?;
         if let Some((address, distance)) =
             nearest.filter(|(_, distance)| *distance <= NEAREST_ADDRESS_WITHIN_M)
         {
@@ -202,11 +202,11 @@ async fn submit_checked(
                     .store
                     .get(&id)
                     .await
-                    .map_err(|e| SubmitError::Unavailable(e.to_string()))?
+                    .map_err(SubmitError::Unavailable)?
                     .ok_or_else(|| {
-                        SubmitError::Unavailable(format!(
+                        SubmitError::Unavailable(PortError::Unavailable(format!(
                             "request {id} of an idempotency key is missing"
-                        ))
+                        )))
                     })?;
                 // The first call may have died between storing the report and queueing it (the
                 // client then never had its answer, and so sends again): queue it again rather
@@ -222,12 +222,12 @@ async fn submit_checked(
                 });
             }
             Err(PortError::AlreadyExists(_)) => continue,
-            Err(e) => return Err(SubmitError::Unavailable(e.to_string())),
+            Err(e) => return Err(SubmitError::Unavailable(e)),
         }
     }
-    Err(SubmitError::Unavailable(
+    Err(SubmitError::Unavailable(PortError::Unavailable(
         "no free tracking number was found".into(),
-    ))
+    )))
 }
 
 /// Gives a report sent with only a typed address the point of that address, or refuses it with
@@ -248,7 +248,7 @@ async fn place_typed_address(
         .geocoder
         .locate(typed)
         .await
-        .map_err(|e| SubmitError::Unavailable(e.to_string()))?
+        .map_err(SubmitError::Unavailable)?
     {
         Lookup::Found { location, address } => {
             form.lat = Some(location.lat());

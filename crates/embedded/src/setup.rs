@@ -7,7 +7,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::sqlite::{move_queue_messages, Db};
-use crate::{EmbeddedQueue, Faults, FileMedia, Outbox, QueueSettings, SqliteStore};
+use crate::{
+    EmbeddedQueue, Faults, FileMedia, Outbox, QueueSettings, SqliteStore, StorageWatch, WriteHealth,
+};
 
 /// Why the data folder cannot be used, with the path concerned.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +34,8 @@ pub struct EmbeddedSetup {
     pub outbox: Outbox,
     /// Media files, with forms and links under `<public_url>/local-media`.
     pub media: FileMedia,
+    /// Whether the data folder takes writes (marked by both databases).
+    pub storage: StorageWatch,
 }
 
 impl EmbeddedSetup {
@@ -56,12 +60,20 @@ impl EmbeddedSetup {
         let database = data_dir.join("cityfix.sqlite");
         let queues_file = data_dir.join(crate::queue::QUEUES_FILE);
         move_queue_messages(&database, &queues_file).map_err(|e| data_error(&database, e))?;
+        let health = WriteHealth::default();
         let db = Db::open(&database)
             .map_err(|e| data_error(&database, e))?
-            .with_faults(faults);
+            .with_faults(faults)
+            .with_health(health.clone());
         let queue_db = Db::open_queues(&queues_file)
             .map_err(|e| data_error(&queues_file, e))?
-            .with_faults(faults);
+            .with_faults(faults)
+            .with_health(health.clone());
+        let storage = StorageWatch::new(
+            health,
+            vec![db.clone(), queue_db.clone()],
+            data_dir.to_path_buf(),
+        );
         let outbox_dir = data_dir.join("outbox");
         let media_dir = data_dir.join("media");
         Ok(EmbeddedSetup {
@@ -76,6 +88,7 @@ impl EmbeddedSetup {
                 &secret(data_dir, "media.secret")?,
             )
             .map_err(|e| data_error(&media_dir, e))?,
+            storage,
             data_dir: data_dir.to_path_buf(),
         })
     }

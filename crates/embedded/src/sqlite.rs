@@ -194,8 +194,11 @@ const GROUP_COMMIT: usize = 64;
 
 /// One write waiting for the writer: it runs inside the group's transaction and gives back how
 /// to answer its caller once the group has committed (or failed to).
-type WriteJob =
-    Box<dyn FnOnce(&mut Connection) -> Box<dyn FnOnce(Result<(), PortError>) + Send> + Send>;
+/// It gives back, beside that, whether its own work went through.
+type WriteJob = Box<dyn FnOnce(&mut Connection) -> (Result<(), PortError>, Answer) + Send>;
+
+/// How a write's caller hears whether its group committed.
+type Answer = Box<dyn FnOnce(Result<(), PortError>) + Send>;
 
 /// SQLite connections: one writer on its own thread, and [`READERS`] readers behind locks.
 /// Writes waiting at the same time share one transaction (group commit): each runs in its own
@@ -210,26 +213,48 @@ pub struct Db {
     _alive: Arc<()>,
     /// Faults injected into its calls, for the proof under faults only.
     faults: Option<crate::Faults>,
+    /// Marked when a write finds no room (shared with the runner's other databases).
+    health: crate::storage::WriteHealth,
 }
 
 /// The writer thread: takes every write waiting, runs them in one transaction, commits, answers.
+///
+/// On a full disk or an I/O error SQLite undoes the whole transaction, not only the failing
+/// statement: the writes run before it in the group are undone too and hear that error, and the
+/// writes after it run in a transaction of their own (run in none, each would commit alone).
 fn write_in_groups(mut conn: Connection, jobs: std::sync::mpsc::Receiver<WriteJob>) {
     while let Ok(first) = jobs.recv() {
-        let mut group = vec![first];
+        let mut group = std::collections::VecDeque::from([first]);
         while group.len() < GROUP_COMMIT {
             match jobs.try_recv() {
-                Ok(job) => group.push(job),
+                Ok(job) => group.push_back(job),
                 Err(_) => break,
             }
         }
-        let began = conn.execute_batch("BEGIN IMMEDIATE").map_err(sqlite_error);
-        let answers: Vec<_> = group.into_iter().map(|job| job(&mut conn)).collect();
-        let committed = began.and_then(|()| conn.execute_batch("COMMIT").map_err(sqlite_error));
-        if committed.is_err() {
-            let _ = conn.execute_batch("ROLLBACK");
-        }
-        for answer in answers {
-            answer(committed.clone());
+        while !group.is_empty() {
+            let began = conn.execute_batch("BEGIN IMMEDIATE").map_err(sqlite_error);
+            let mut answers = Vec::with_capacity(group.len());
+            let mut undone = None;
+            while let Some(job) = group.pop_front() {
+                let (outcome, answer) = job(&mut conn);
+                answers.push(answer);
+                if began.is_ok() && conn.is_autocommit() {
+                    undone = Some(outcome.err().unwrap_or_else(|| {
+                        PortError::Unavailable("sqlite undid the transaction".into())
+                    }));
+                    break;
+                }
+            }
+            let committed = match undone {
+                Some(cause) => Err(cause),
+                None => began.and_then(|()| conn.execute_batch("COMMIT").map_err(sqlite_error)),
+            };
+            if committed.is_err() && !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            for answer in answers {
+                answer(committed.clone());
+            }
         }
     }
 }
@@ -244,10 +269,21 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(2
 /// blocks the writer or readers; SQLite starts the WAL over once it is wholly copied back. The
 /// writer's own automatic checkpoint stays, at a far larger size, should this thread fall behind.
 fn copy_back_wal(conn: Connection, alive: std::sync::Weak<()>) {
+    let mut failing = false;
     while alive.strong_count() > 0 {
         std::thread::sleep(CHECKPOINT_EVERY);
-        if let Err(error) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);") {
-            tracing::warn!(%error, "a checkpoint failed; the next will try again");
+        // Logged when checkpoints start failing and when they work again, not five times a
+        // second while a disk is full.
+        match conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);") {
+            Err(error) if !failing => {
+                tracing::warn!(%error, "a checkpoint failed; the next ones will try again");
+                failing = true;
+            }
+            Ok(()) if failing => {
+                tracing::info!("checkpoints work again");
+                failing = false;
+            }
+            _ => {}
         }
     }
 }
@@ -324,7 +360,28 @@ impl Db {
             next_reader: Arc::default(),
             _alive: alive,
             faults: None,
+            health: Default::default(),
         })
+    }
+
+    /// Caps the database at about `bytes` from now on (SQLite's `max_page_count` on the writer,
+    /// never below its size now): a write past it fails as on a full disk, `SQLITE_FULL`. The
+    /// full-disk tests' stand-in for a disk that has no more room.
+    pub async fn limit_size(&self, bytes: u64) -> Result<(), PortError> {
+        self.call(move |conn| {
+            let page: u64 = conn
+                .query_row("PRAGMA page_size", [], |row| row.get(0))
+                .map_err(sqlite_error)?;
+            conn.pragma_update(None, "max_page_count", (bytes / page).max(1))
+                .map_err(sqlite_error)
+        })
+        .await
+    }
+
+    /// The same database, marking `health` when a write finds no room.
+    pub fn with_health(mut self, health: crate::storage::WriteHealth) -> Db {
+        self.health = health;
+        self
     }
 
     /// The same database, with `faults` injected into its reads and writes from now on.
@@ -381,13 +438,15 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, PortError> + Send + 'static,
     {
-        crate::faults::faulty(
+        let result = crate::faults::faulty(
             self.faults.as_ref(),
             "a database write",
             true,
             self.call_now(work),
         )
-        .await
+        .await;
+        self.health.note(&result);
+        result
     }
 
     async fn call_now<T, F>(&self, work: F) -> Result<T, PortError>
@@ -398,9 +457,11 @@ impl Db {
         let (answer, answered) = tokio::sync::oneshot::channel();
         let job: WriteJob = Box::new(move |conn| {
             let outcome = work(conn);
-            Box::new(move |committed: Result<(), PortError>| {
+            let went = outcome.as_ref().map(|_| ()).map_err(Clone::clone);
+            let answer: Answer = Box::new(move |committed: Result<(), PortError>| {
                 let _ = answer.send(committed.and(outcome));
-            })
+            });
+            (went, answer)
         });
         self.writes
             .send(job)
@@ -499,9 +560,22 @@ fn migrate(conn: &Connection) -> Result<(), PortError> {
     Ok(())
 }
 
-/// A SQLite failure as the ports report it.
+/// A SQLite failure as the ports report it: a full disk, a read-only file or folder, or a
+/// failing write to the disk is [`PortError::CannotWrite`] (no retry soon will help; an operator
+/// must make room), anything else [`PortError::Unavailable`].
 pub fn sqlite_error(error: rusqlite::Error) -> PortError {
-    PortError::Unavailable(format!("sqlite: {error}"))
+    let no_room = matches!(
+        &error,
+        rusqlite::Error::SqliteFailure(e, _) if matches!(
+            e.code,
+            ErrorCode::DiskFull | ErrorCode::ReadOnly | ErrorCode::SystemIoFailure | ErrorCode::CannotOpen
+        )
+    );
+    if no_room {
+        PortError::CannotWrite(format!("sqlite: {error}"))
+    } else {
+        PortError::Unavailable(format!("sqlite: {error}"))
+    }
 }
 
 /// Whether the error is a uniqueness or key violation.

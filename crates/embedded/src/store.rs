@@ -90,6 +90,11 @@ impl SqliteStore {
             .await
     }
 
+    /// Caps the store at about `bytes` ([`Db::limit_size`]): the full-disk tests' stand-in.
+    pub async fn limit_size(&self, bytes: u64) -> PortResult<()> {
+        self.db.limit_size(bytes).await
+    }
+
     pub fn new(db: Db) -> Self {
         SqliteStore { db }
     }

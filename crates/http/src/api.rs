@@ -75,7 +75,27 @@ impl ApiError {
             "the service is briefly unavailable; please try again",
         )
     }
+
+    /// The storage takes no writes (its disk full, its folder read-only): a 503 that says so,
+    /// so a resident knows nothing was saved and a client waits a while before it sends again.
+    pub fn cannot_write() -> Self {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_full",
+            CANNOT_WRITE_MESSAGE,
+        )
+    }
 }
+
+/// What a resident is told when the storage takes no writes. It names no path or device: those
+/// are for the operator's log.
+pub const CANNOT_WRITE_MESSAGE: &str = "nothing was saved: the city's 311 service cannot store \
+     anything just now (its storage is full or read-only) and is waiting for an operator to make \
+     room; please send your report again in a few minutes";
+
+/// Seconds a client is asked to wait (`Retry-After`) before sending again to a storage that takes
+/// no writes: an operator's fix takes minutes, and every retry in between is refused.
+pub const CANNOT_WRITE_RETRY_SECS: u32 = 60;
 
 impl From<Invalid> for ApiError {
     fn from(invalid: Invalid) -> Self {
@@ -94,7 +114,10 @@ impl From<Invalid> for ApiError {
 impl From<PortError> for ApiError {
     fn from(cause: PortError) -> Self {
         tracing::error!(error = %cause, "a port failed; answered 503");
-        ApiError::unavailable()
+        match cause {
+            PortError::CannotWrite(_) => ApiError::cannot_write(),
+            _ => ApiError::unavailable(),
+        }
     }
 }
 
@@ -151,7 +174,14 @@ impl IntoResponse for ApiError {
         for (name, value) in self.details.into_iter().flat_map(|details| *details) {
             error[name] = value;
         }
-        (self.status, Json(json!({ "error": error }))).into_response()
+        let mut response = (self.status, Json(json!({ "error": error }))).into_response();
+        if self.code == "storage_full" {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                CANNOT_WRITE_RETRY_SECS.into(),
+            );
+        }
+        response
     }
 }
 

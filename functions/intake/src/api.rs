@@ -10,7 +10,6 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use cityfix_app::ports::PortError;
 use cityfix_app::ports::RequestQuery;
 use cityfix_app::submit::{fingerprint, submit, Submission, SubmitError};
 use cityfix_domain::areas::distance_m;
@@ -276,7 +275,7 @@ async fn create(
                 "idempotency_key_reused",
                 e.to_string(),
             ),
-            SubmitError::Unavailable(cause) => ApiError::from(PortError::Unavailable(cause)),
+            SubmitError::Unavailable(cause) => ApiError::from(cause),
         })?;
     let request = &submitted.request;
     tracing::info!(request_id = %request.id, replayed = submitted.replayed, "report accepted");

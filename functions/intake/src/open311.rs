@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
+use cityfix_app::ports::PortError;
 use cityfix_app::submit::{fingerprint, submit, Submission, SubmitError};
 use cityfix_app::updates::{confidential_services, public_histories, public_updates};
 use cityfix_domain::text::echo;
@@ -225,8 +226,20 @@ async fn unknown_path(Path(rest): Path<String>) -> Response {
     )
 }
 
-fn unavailable(format: Format, cause: impl std::fmt::Display) -> Response {
+fn unavailable(format: Format, cause: PortError) -> Response {
     tracing::error!(error = %cause, "store unavailable");
+    if matches!(cause, PortError::CannotWrite(_)) {
+        let mut refused = error(
+            format,
+            StatusCode::SERVICE_UNAVAILABLE,
+            cityfix_http::api::CANNOT_WRITE_MESSAGE,
+        );
+        refused.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            cityfix_http::api::CANNOT_WRITE_RETRY_SECS.into(),
+        );
+        return refused;
+    }
     error(
         format,
         StatusCode::SERVICE_UNAVAILABLE,

@@ -35,6 +35,7 @@ struct Answer {
     status: StatusCode,
     content_type: String,
     location: Option<String>,
+    retry_after: Option<String>,
     body: String,
 }
 
@@ -56,6 +57,7 @@ impl Harness {
         };
         let content_type = header_text(header::CONTENT_TYPE).unwrap_or_default();
         let location = header_text(header::LOCATION);
+        let retry_after = header_text(header::RETRY_AFTER);
         let body = String::from_utf8(
             response
                 .into_body()
@@ -70,6 +72,7 @@ impl Harness {
             status,
             content_type,
             location,
+            retry_after,
             body,
         }
     }
@@ -1701,4 +1704,83 @@ async fn a_bad_query_string_is_refused_in_the_api_s_own_json_naming_the_fault() 
             "{path}: {error}"
         );
     }
+}
+
+/// A store whose disk is full (here: capped at its size now, so every write that needs a page
+/// more fails with SQLite's `SQLITE_FULL`) refuses new reports on both interfaces with a 503 that
+/// says nothing was saved and asks the client to wait a minute, and stores nothing half; reads go
+/// on, and reports are taken again once it has room.
+#[tokio::test]
+async fn a_store_without_room_refuses_reports_with_503_saying_nothing_was_saved() {
+    let h = harness();
+    let before = h.post_json(&pothole_json(), None).await;
+    assert_eq!(before.status, StatusCode::CREATED, "{}", before.body);
+    let id = before.json()["service_request_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    h.world.store.limit_size(0).await.unwrap();
+
+    // the pages the file has free (left by its set-up) take a few reports more
+    let mut taken = 1;
+    let mut refused = h.post_json(&pothole_json(), Some("full-0")).await;
+    while refused.status == StatusCode::CREATED && taken < 200 {
+        taken += 1;
+        refused = h
+            .post_json(&pothole_json(), Some(&format!("full-{taken}")))
+            .await;
+    }
+    assert_eq!(
+        refused.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        refused.body
+    );
+    assert_eq!(refused.retry_after.as_deref(), Some("60"));
+    let error = &refused.json()["error"];
+    assert_eq!(error["code"], "storage_full");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("nothing was saved"),
+        "{error}"
+    );
+
+    for format in ["json", "xml"] {
+        let refused = h
+            .post_form(&format!("/open311/v2/requests.{format}"), &pothole_form())
+            .await;
+        assert_eq!(
+            refused.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{}",
+            refused.body
+        );
+        assert_eq!(refused.retry_after.as_deref(), Some("60"));
+        assert!(
+            refused.body.contains("nothing was saved"),
+            "{}",
+            refused.body
+        );
+        assert!(
+            !refused.body.contains("sqlite"),
+            "the cause stays in the log: {}",
+            refused.body
+        );
+    }
+    assert_eq!(h.stored().await, taken, "nothing half-written");
+    let read = h.get(&format!("/open311/v2/requests/{id}.json")).await;
+    assert_eq!(read.status, StatusCode::OK, "reads go on: {}", read.body);
+
+    h.world.store.limit_size(1 << 30).await.unwrap();
+    let again = h
+        .post_json(&pothole_json(), Some(&format!("full-{taken}")))
+        .await;
+    assert_eq!(
+        again.status,
+        StatusCode::CREATED,
+        "taken once there is room: {}",
+        again.body
+    );
 }

@@ -197,6 +197,8 @@ struct Adapters {
     routes: Router,
     /// The sender of e-mail, when not the city's contact address.
     mail_from: Option<String>,
+    /// Whether the data folder takes writes (the embedded adapters only).
+    storage: Option<cityfix_embedded::StorageWatch>,
 }
 
 /// SQLite, files and the outbox in the data folder. Uploads are checked as S3 would have the media
@@ -212,6 +214,7 @@ fn embedded_adapters(
         queue,
         outbox,
         media,
+        storage,
         ..
     } = EmbeddedSetup::open_with_faults(&options.data_dir, url, options.queues, options.faults)?;
     let checks = MediaDeps {
@@ -249,6 +252,7 @@ fn embedded_adapters(
         devices: Arc::new(outbox.clone()),
         outbox: Some(outbox),
         mail_from: None,
+        storage: Some(storage),
     })
 }
 
@@ -268,6 +272,7 @@ fn aws_adapters(setup: &AwsSetup) -> anyhow::Result<Adapters> {
         outbox: None,
         routes: Router::new(),
         mail_from: Some(notify.settings.mail_from),
+        storage: None,
     })
 }
 
@@ -484,6 +489,7 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
             functions: Arc::new(functions),
             queue: adapters.consumer.clone(),
             stages: stages.clone(),
+            storage: adapters.storage.clone(),
         };
         let scheduler = SchedulerDeps {
             city: city.clone(),

@@ -44,6 +44,10 @@ pub struct Consumers {
     pub functions: Arc<Functions>,
     pub queue: Arc<dyn QueueConsumer>,
     pub stages: Arc<StageTimes>,
+    /// The data folder's state: while it takes no writes (disk full, read-only) the consumers
+    /// take no messages, so none spends its receives on writes bound to fail and lands in a
+    /// dead-letter queue; they go on by themselves once a probe write goes through.
+    pub storage: Option<cityfix_embedded::StorageWatch>,
 }
 
 /// Starts [`CONSUMERS_PER_QUEUE`] consumers on each queue, and the scheduler's timer.
@@ -66,8 +70,18 @@ async fn consume(consumers: Consumers, name: QueueName, mut stopped: watch::Rece
         functions,
         queue,
         stages,
+        storage,
     } = consumers;
     while !*stopped.borrow() {
+        if let Some(storage) = &storage {
+            if !storage.takes_writes().await {
+                tokio::select! {
+                    _ = tokio::time::sleep(cityfix_embedded::storage::PROBE_EVERY) => {}
+                    _ = stopped.changed() => {}
+                }
+                continue;
+            }
+        }
         let received = match queue.receive(name.as_str(), BATCH_SIZE).await {
             Ok(received) => received,
             Err(error) => {

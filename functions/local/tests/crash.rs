@@ -403,3 +403,357 @@ async fn prove(load: Load) {
         "the load is dense enough to make duplicates"
     );
 }
+
+/// A data folder on a small disk of its own: a tmpfs mounted in a mount namespace of the runner's
+/// (`unshare`, as root or in a user namespace), so the test can fill it and free it without
+/// touching the machine's disks. The test reaches the folder through `/proc/<pid>/root`.
+///
+/// (A read-only folder is not staged here: Linux refuses to remount a file system read-only
+/// while files on it are open for writing, and the runner always has its databases open. Its
+/// writes fail with SQLite's read-only error, which `cityfix-embedded` tests give the same
+/// treatment as a full disk's.)
+struct SmallDisk {
+    server: Server,
+    /// The data folder as the runner sees it.
+    inside: PathBuf,
+    log: PathBuf,
+}
+
+const SMALL_DISK: &str = "48m";
+
+impl SmallDisk {
+    fn start(scratch: &Path) -> SmallDisk {
+        let inside = scratch.join("data");
+        std::fs::create_dir_all(&inside).unwrap();
+        let mount =
+            "mount -t tmpfs -o size=\"$1\" cityfix-small-disk \"$2\" && shift 2 && exec \"$@\"";
+        let namespace = ["--user", "--map-root-user", "--mount", "--"];
+        let tried = std::process::Command::new("unshare")
+            .args(namespace)
+            .args(["sh", "-c", mount, "sh", SMALL_DISK])
+            .arg(&inside)
+            .arg("true")
+            .output()
+            .expect("unshare (util-linux) runs");
+        assert!(
+            tried.status.success(),
+            "the disk-full proof needs a small disk of its own: `unshare --user --map-root-user \
+             --mount` and a tmpfs mount (as root, or with unprivileged user namespaces): {}",
+            String::from_utf8_lossy(&tried.stderr)
+        );
+        let mut wrapper = std::process::Command::new("unshare");
+        wrapper
+            .args(namespace)
+            .args(["sh", "-c", mount, "sh", SMALL_DISK])
+            .arg(&inside)
+            .arg(env!("CARGO_BIN_EXE_cityfix"));
+        let log = scratch.join("serve.log");
+        let server = Server::spawn(
+            common::serve_command(wrapper, &inside, &["--rate-limit", "off"]),
+            Some(&log),
+        );
+        SmallDisk {
+            server,
+            inside,
+            log,
+        }
+    }
+
+    /// The data folder as this test reaches it (for plain files; SQLite resolves the magic link
+    /// of `/proc/<pid>/root` to this namespace's `/`, so the databases are read from a
+    /// [`SmallDisk::snapshot`]).
+    fn folder(&self) -> PathBuf {
+        Path::new(&format!("/proc/{}/root", self.server.pid()))
+            .join(self.inside.strip_prefix("/").unwrap())
+    }
+
+    /// A consistent copy of the runner's databases (SQLite's online backup, run inside its mount
+    /// namespace) in a folder of this test's, laid out as the data folder is.
+    fn snapshot(&self) -> PathBuf {
+        let copy = self.inside.with_file_name("snapshot");
+        std::fs::create_dir_all(copy.join("outbox")).unwrap();
+        let backup = "import sqlite3, sys\n\
+            for name in ('cityfix.sqlite', 'queues.sqlite', 'outbox/messages.sqlite'):\n\
+            \x20   source = sqlite3.connect(sys.argv[1] + '/' + name)\n\
+            \x20   target = sqlite3.connect(sys.argv[2] + '/' + name)\n\
+            \x20   source.backup(target)\n\
+            \x20   target.close(); source.close()\n";
+        let done = std::process::Command::new("nsenter")
+            .args(["--target", &self.server.pid().to_string()])
+            .args(["--user", "--mount", "--preserve-credentials", "--"])
+            .args(["python3", "-c", backup])
+            .arg(&self.inside)
+            .arg(&copy)
+            .output()
+            .expect("nsenter (util-linux) runs");
+        assert!(
+            done.status.success(),
+            "the snapshot of the data folder: {}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+        copy
+    }
+
+    /// Fills the disk up to its last byte with a file of its own.
+    fn fill(&self) {
+        use std::io::Write;
+        let mut filler = std::fs::File::create(self.folder().join("filler")).unwrap();
+        for chunk in [1 << 20, 4 << 10, 512] {
+            let bytes = vec![7u8; chunk];
+            while filler.write_all(&bytes).is_ok() {}
+        }
+        let _ = filler.sync_all();
+    }
+
+    fn free(&self) {
+        std::fs::remove_file(self.folder().join("filler")).unwrap();
+    }
+}
+
+/// One post of a report: its tracking number if taken, else the status, `Retry-After` and body.
+async fn post_once(
+    client: &reqwest::Client,
+    url: &str,
+    body: &Value,
+    key: &str,
+) -> Result<String, (u16, Option<String>, Value)> {
+    let answer = client
+        .post(format!("{url}/api/v1/requests"))
+        .header("Idempotency-Key", key)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status().as_u16();
+    let retry = answer
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_string());
+    let json: Value = answer.json().await.unwrap_or(Value::Null);
+    match json["service_request_id"].as_str() {
+        Some(id) if status < 300 => Ok(id.to_string()),
+        _ => Err((status, retry, json)),
+    }
+}
+
+/// Posts new reports until one is refused because the disk takes no writes (those taken before
+/// join `accepted`); the refusal's body.
+async fn post_until_refused(
+    client: &reqwest::Client,
+    url: &str,
+    next: &mut usize,
+    rng: &mut StdRng,
+    accepted: &mut Vec<(String, String)>,
+) -> Value {
+    for _ in 0..500 {
+        let body = report(*next, rng);
+        *next += 1;
+        match post_once(client, url, &body, &format!("disk-{next}")).await {
+            Ok(id) => accepted.push((id, body["email"].as_str().unwrap().to_string())),
+            Err((503, retry, refusal)) => {
+                assert_eq!(retry.as_deref(), Some("60"), "{refusal}");
+                return refusal;
+            }
+            Err(other) => panic!("a report was refused otherwise: {other:?}"),
+        }
+    }
+    panic!("500 reports were taken on a disk that takes no writes")
+}
+
+/// Posts one report until it is taken, within `patience`; the time it took.
+async fn post_until_taken(
+    client: &reqwest::Client,
+    url: &str,
+    next: &mut usize,
+    rng: &mut StdRng,
+    accepted: &mut Vec<(String, String)>,
+    patience: Duration,
+) -> Duration {
+    let started = Instant::now();
+    let body = report(*next, rng);
+    *next += 1;
+    let key = format!("disk-{next}");
+    loop {
+        match post_once(client, url, &body, &key).await {
+            Ok(id) => {
+                accepted.push((id, body["email"].as_str().unwrap().to_string()));
+                return started.elapsed();
+            }
+            Err((503, _, _)) if started.elapsed() < patience => {
+                tokio::time::sleep(Duration::from_millis(200)).await
+            }
+            Err(other) => panic!("the report was not taken in {patience:?}: {other:?}"),
+        }
+    }
+}
+
+fn dead_letters(data: &Path) -> i64 {
+    rusqlite::Connection::open_with_flags(
+        data.join("queues.sqlite"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap()
+    .query_row(
+        "SELECT count(*) FROM queue_messages WHERE queue LIKE '%-dlq'",
+        [],
+        |row| row.get(0),
+    )
+    .unwrap()
+}
+
+/// The disk-full proof: reports posted while the chain works, then the data folder's disk filled
+/// to the last byte and held full for longer than the messages' receives would last (four
+/// receives, 2 s apart), then freed. While it takes no writes every new report is refused with a 503 that says why and asks the
+/// client to wait; afterwards the runner takes reports again by itself, every report it took is
+/// routed once and acknowledged once, and no message went to a dead-letter queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_full_disk_refuses_new_reports_and_loses_none_it_took() {
+    let mut scratch = tempfile::tempdir().unwrap();
+    if std::env::var_os("CITYFIX_CRASH_KEEP").is_some() {
+        scratch.disable_cleanup(true);
+        eprintln!("log and snapshot kept: {}", scratch.path().display());
+    }
+    let disk = SmallDisk::start(scratch.path());
+    let url = disk.server.url.clone();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    // given clients posting reports, and the disk filled under them while the chain still
+    // works on the reports taken
+    let storm = Arc::new(Mutex::new(Vec::new()));
+    let numbers = Arc::new(AtomicUsize::new(0));
+    let clients: Vec<_> = (0..16)
+        .map(|n| {
+            let (client, url, storm, numbers) =
+                (client.clone(), url.clone(), storm.clone(), numbers.clone());
+            tokio::spawn(async move {
+                let mut rng = StdRng::seed_from_u64(n);
+                loop {
+                    let n = numbers.fetch_add(1, Ordering::SeqCst);
+                    let body = report(n, &mut rng);
+                    match post_once(&client, &url, &body, &format!("disk-{n}")).await {
+                        Ok(id) => storm
+                            .lock()
+                            .unwrap()
+                            .push((id, body["email"].as_str().unwrap().to_string())),
+                        Err((503, retry, refusal)) => {
+                            assert_eq!(retry.as_deref(), Some("60"), "{refusal}");
+                            return refusal;
+                        }
+                        Err(other) => panic!("a report was refused otherwise: {other:?}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    while storm.lock().unwrap().len() < 150 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let taken_before_full = storm.lock().unwrap().len();
+    disk.fill();
+    let mut refusals = Vec::new();
+    for client in clients {
+        refusals.push(client.await.unwrap());
+    }
+    let mut accepted = storm.lock().unwrap().clone();
+    let mut next = numbers.load(Ordering::SeqCst);
+    let mut rng = StdRng::seed_from_u64(99);
+
+    // then new reports are refused with the reason, and what was taken can still be read
+    let refusal = &refusals[0];
+    assert!(
+        refusals
+            .iter()
+            .all(|r| r["error"]["code"] == "storage_full"),
+        "{refusals:?}"
+    );
+    let said = refusal["error"]["message"].as_str().unwrap();
+    assert!(
+        said.contains("nothing was saved") && said.contains("full"),
+        "{said}"
+    );
+    let read = client
+        .get(format!("{url}/api/v1/requests/{}", accepted[0].0))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200, "reads go on while the disk is full");
+    let taken_while_full = accepted.len() - taken_before_full;
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    post_until_refused(&client, &url, &mut next, &mut rng, &mut accepted).await;
+
+    // when the disk has room again, reports are taken by themselves
+    disk.free();
+    let resumed_in = post_until_taken(
+        &client,
+        &url,
+        &mut next,
+        &mut rng,
+        &mut accepted,
+        Duration::from_secs(10),
+    )
+    .await;
+
+    for _ in 0..10 {
+        post_until_taken(
+            &client,
+            &url,
+            &mut next,
+            &mut rng,
+            &mut accepted,
+            Duration::ZERO,
+        )
+        .await;
+    }
+
+    // then every report taken is routed once and acknowledged once, none dead-lettered
+    let waited = Instant::now();
+    let mut found = outcome(&disk.snapshot(), &accepted);
+    while !found.settled() && waited.elapsed() < Duration::from_secs(100) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        found = outcome(&disk.snapshot(), &accepted);
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let found = outcome(&disk.snapshot(), &accepted);
+    let dead = dead_letters(&disk.snapshot());
+    let log = std::fs::read_to_string(&disk.log).unwrap_or_default();
+    println!(
+        "disk proof: {} reports taken ({taken_while_full} of them after the disk was filled, \
+         before the first refusal), {} refused; taken again {resumed_in:?} after the disk was \
+         freed; settled {:.1} s after; lost {}, left \
+         submitted {}, routed other than once {}, acknowledged other than once {}, dead letters {dead}",
+        accepted.len(),
+        next - accepted.len(),
+        waited.elapsed().as_secs_f64(),
+        found.missing.len(),
+        found.still_submitted.len(),
+        found.routed_not_once.len(),
+        found.mailed_not_once.len(),
+    );
+    println!("disk proof: the runner's log has {} lines", log.lines().count());
+    assert!(found.missing.is_empty(), "lost: {:?}", found.missing);
+    assert!(
+        found.still_submitted.is_empty(),
+        "never routed: {:?}",
+        found.still_submitted
+    );
+    assert!(
+        found.routed_not_once.is_empty(),
+        "routed other than once: {:?}",
+        found.routed_not_once
+    );
+    assert!(
+        found.mailed_not_once.is_empty(),
+        "acknowledged other than once: {:?}",
+        found.mailed_not_once
+    );
+    assert_eq!(
+        dead, 0,
+        "no message spent its receives while the disk was full"
+    );
+    assert!(
+        log.contains("the data folder takes no writes") && log.contains("takes writes again"),
+        "the operator's log says when writes stopped and when they came back"
+    );
+}
