@@ -731,7 +731,10 @@ async fn a_full_disk_refuses_new_reports_and_loses_none_it_took() {
         found.routed_not_once.len(),
         found.mailed_not_once.len(),
     );
-    println!("disk proof: the runner's log has {} lines", log.lines().count());
+    println!(
+        "disk proof: the runner's log has {} lines",
+        log.lines().count()
+    );
     assert!(found.missing.is_empty(), "lost: {:?}", found.missing);
     assert!(
         found.still_submitted.is_empty(),
