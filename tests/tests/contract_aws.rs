@@ -49,6 +49,30 @@ mod queue {
     });
 }
 
+/// The operator's tool needs only the queues' own URLs (the stack's outputs): each dead-letter
+/// queue is found from its queue's redrive policy.
+#[tokio::test]
+async fn dead_letter_queues_are_found_from_the_redrive_policies() {
+    use cityfix_app::ports::{DeadLetters, Queue, QueueConsumer, QueueName};
+    let config = moto::sdk_config().await;
+    let client = aws_sdk_sqs::Client::new(&config);
+    let mut urls = moto::create_queues(&client, &moto::unique("policy"), 1, 1).await;
+    urls.retain(|name, _| !name.ends_with("-dlq"));
+    let queues = SqsQueues::new(client, urls);
+    queues.send(QueueName::Notify, "poison").await.unwrap();
+    assert_eq!(queues.receive("notify", 10).await.unwrap().len(), 1);
+    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+    assert!(queues.receive("notify", 10).await.unwrap().is_empty());
+    let listed = queues.dead_letters(&QueueName::ALL, 10).await.unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(
+        (listed[0].queue.as_str(), listed[0].body.as_str()),
+        ("notify", "poison")
+    );
+    assert_eq!(queues.redrive(QueueName::Notify).await.unwrap(), 1);
+    assert_eq!(queues.receive("notify", 10).await.unwrap().len(), 1);
+}
+
 mod media {
     use super::*;
     use cityfix_app::ports::MediaStore;

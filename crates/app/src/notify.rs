@@ -337,11 +337,34 @@ async fn once(
         }
     }
     if let Err(error) = sending.await {
-        deps.store.abandon_send(key).await?;
+        again_on_failure(|| deps.store.abandon_send(key)).await?;
         return Err(error);
     }
-    deps.store.finish_send(key, deps.clock.now()).await?;
+    again_on_failure(|| deps.store.finish_send(key, deps.clock.now())).await?;
     Ok(true)
+}
+
+/// Further tries of a send record's closing write when the store fails.
+const RECORD_RETRIES: usize = 2;
+
+/// Closes a send record (`finish_send`, `abandon_send`), trying again at once if the store
+/// fails (the SDK and SQLite wait on their own where waiting helps): both writes may be done
+/// twice, and one left undone holds the message for the lease, so every redelivery until then
+/// fails as "being sent by another attempt" (under the faults proof, four such receives sent a
+/// healthy event to the dead-letter queue).
+async fn again_on_failure<F, Fut>(write: F) -> Result<(), PortError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), PortError>>,
+{
+    let mut result = write().await;
+    for _ in 0..RECORD_RETRIES {
+        if !matches!(result, Err(PortError::Unavailable(_))) {
+            break;
+        }
+        result = write().await;
+    }
+    result
 }
 
 /// The deliveries an event makes to the city's webhooks: its public moments only, of requests

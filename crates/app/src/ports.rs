@@ -626,6 +626,31 @@ pub trait QueueConsumer: Send + Sync {
     async fn wait_for_arrival(&self, timeout: std::time::Duration);
 }
 
+/// A message a queue gave up on after its receive limit, in its dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub id: String,
+    /// The queue it was sent to (`notify` for `notify-dlq`), where a redrive puts it back.
+    pub queue: String,
+    pub body: String,
+    /// When it was first sent, in milliseconds since 1970.
+    pub sent_at_ms: i64,
+}
+
+/// The operator's view of the dead-letter queues (`cityfix dlq list|redrive`): what the chain
+/// gave up on, and putting it back once the fault that stopped it is mended.
+#[async_trait::async_trait]
+pub trait DeadLetters: Send + Sync {
+    /// The messages in the dead-letter queues of `queues`, oldest first, at most `limit`. Listing
+    /// leaves them where they are.
+    async fn dead_letters(&self, queues: &[QueueName], limit: usize)
+        -> PortResult<Vec<DeadLetter>>;
+
+    /// Moves every message of `queue`'s dead-letter queue back to `queue`, to be handled afresh;
+    /// how many moved.
+    async fn redrive(&self, queue: QueueName) -> PortResult<usize>;
+}
+
 /// A form a browser posts one file with, straight to media storage: every field, then the file
 /// as the last field, named `file`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -73,6 +73,23 @@ pub fn queue_url_variable(queue: QueueName) -> &'static str {
     }
 }
 
+/// The queues named by their `<NAME>_QUEUE_URL` variables alone, on the AWS configuration of
+/// the environment: the operator's `cityfix dlq --backend aws`, which needs no city folder. Each
+/// dead-letter queue is found from its queue's redrive policy.
+pub async fn queues_from_env(queues: &[QueueName]) -> Result<crate::SqsQueues, SetupError> {
+    let urls = queues
+        .iter()
+        .map(|&queue| {
+            Ok((
+                queue.as_str().to_string(),
+                required(queue_url_variable(queue))?,
+            ))
+        })
+        .collect::<Result<_, SetupError>>()?;
+    let sdk = sdk_defaults().load().await;
+    Ok(crate::SqsQueues::new(aws_sdk_sqs::Client::new(&sdk), urls))
+}
+
 /// Push when the city has no mobile app: nothing is sent.
 struct NoPush;
 

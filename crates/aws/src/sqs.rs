@@ -68,7 +68,14 @@ impl Queue for SqsQueues {
 
     /// SendMessageBatch, ten messages a call (SQS's most).
     async fn send_batch(&self, queue: QueueName, bodies: &[String]) -> PortResult<()> {
-        let url = self.url(queue.as_str())?;
+        let url = self.url(queue.as_str())?.to_string();
+        self.send_batch_to(&url, bodies).await
+    }
+}
+
+impl SqsQueues {
+    /// SendMessageBatch to the queue at `url`, ten messages a call.
+    async fn send_batch_to(&self, url: &str, bodies: &[String]) -> PortResult<()> {
         for (chunk_number, chunk) in bodies.chunks(10).enumerate() {
             let entries = chunk
                 .iter()
@@ -187,5 +194,176 @@ impl QueueConsumer for SqsQueues {
 
     async fn wait_for_arrival(&self, timeout: Duration) {
         tokio::time::sleep(timeout).await;
+    }
+}
+
+/// How long listing the dead letters hides each it has seen, so that one listing sees each once;
+/// they are made visible again as soon as it is done.
+const LISTING_HIDES_SECS: i32 = 10;
+
+/// How long a redrive hides the dead letters it is moving (sent on, then deleted).
+const REDRIVE_HIDES_SECS: i32 = 60;
+
+impl SqsQueues {
+    /// The URL of `queue`'s dead-letter queue: the one configured as `<queue>-dlq`, else the
+    /// target of its redrive policy (as template.yaml gives every queue), so an operator needs
+    /// only the queues' own URLs.
+    async fn dead_letter_url(&self, queue: QueueName) -> PortResult<String> {
+        if let Some(url) = self.urls.get(&format!("{}-dlq", queue.as_str())) {
+            return Ok(url.clone());
+        }
+        let answer = self
+            .client
+            .get_queue_attributes()
+            .queue_url(self.url(queue.as_str())?)
+            .attribute_names(QueueAttributeName::RedrivePolicy)
+            .send()
+            .await
+            .map_err(|e| unavailable("attributes", e.into_service_error()))?;
+        let no_policy = || {
+            PortError::NotFound(format!(
+                "the {} queue has no dead-letter queue (no redrive policy)",
+                queue.as_str()
+            ))
+        };
+        let policy = answer
+            .attributes
+            .unwrap_or_default()
+            .remove(&QueueAttributeName::RedrivePolicy)
+            .ok_or_else(no_policy)?;
+        let policy: serde_json::Value =
+            serde_json::from_str(&policy).map_err(|e| unavailable("redrive policy", e))?;
+        let name = policy["deadLetterTargetArn"]
+            .as_str()
+            .and_then(|arn| arn.rsplit(':').next())
+            .ok_or_else(no_policy)?;
+        self.client
+            .get_queue_url()
+            .queue_name(name)
+            .send()
+            .await
+            .map_err(|e| unavailable("queue URL", e.into_service_error()))?
+            .queue_url
+            .ok_or_else(no_policy)
+    }
+
+    /// Up to ten messages of the queue at `url`, hidden for `hide_secs` (a one-second long poll,
+    /// so that an empty answer means the queue is empty, not that the servers asked were).
+    async fn take(
+        &self,
+        url: &str,
+        hide_secs: i32,
+    ) -> PortResult<Vec<aws_sdk_sqs::types::Message>> {
+        Ok(self
+            .client
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .visibility_timeout(hide_secs)
+            .wait_time_seconds(1)
+            .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
+            .send()
+            .await
+            .map_err(|e| unavailable("receive", e.into_service_error()))?
+            .messages
+            .unwrap_or_default())
+    }
+}
+
+#[async_trait::async_trait]
+impl cityfix_app::ports::DeadLetters for SqsQueues {
+    /// Received with a short visibility timeout and made visible again at once (SQS has no
+    /// look without a receive; a dead-letter queue has no receive limit, so this costs nothing).
+    async fn dead_letters(
+        &self,
+        queues: &[QueueName],
+        limit: usize,
+    ) -> PortResult<Vec<cityfix_app::ports::DeadLetter>> {
+        let mut letters = Vec::new();
+        for &queue in queues {
+            let url = self.dead_letter_url(queue).await?;
+            let mut seen = std::collections::HashSet::new();
+            let mut receipts = Vec::new();
+            while letters.len() < limit {
+                let taken = self.take(&url, LISTING_HIDES_SECS).await?;
+                let before = letters.len();
+                for message in taken {
+                    let (Some(id), Some(receipt)) = (message.message_id, message.receipt_handle)
+                    else {
+                        continue;
+                    };
+                    receipts.push(receipt);
+                    if seen.insert(id.clone()) {
+                        let sent_at_ms = message
+                            .attributes
+                            .unwrap_or_default()
+                            .get(&MessageSystemAttributeName::SentTimestamp)
+                            .and_then(|v| v.parse().ok())
+                            .unwrap_or_default();
+                        letters.push(cityfix_app::ports::DeadLetter {
+                            id,
+                            queue: queue.as_str().to_string(),
+                            body: message.body.unwrap_or_default(),
+                            sent_at_ms,
+                        });
+                    }
+                }
+                if letters.len() == before {
+                    break;
+                }
+            }
+            for receipt in receipts {
+                // Visible again for the next look or a redrive; one left hidden comes back by itself.
+                let _ = self
+                    .client
+                    .change_message_visibility()
+                    .queue_url(&url)
+                    .receipt_handle(receipt)
+                    .visibility_timeout(0)
+                    .send()
+                    .await;
+            }
+        }
+        letters.sort_by(|a, b| (a.sent_at_ms, &a.id).cmp(&(b.sent_at_ms, &b.id)));
+        letters.truncate(limit);
+        Ok(letters)
+    }
+
+    /// Ten at a time: sent to the queue, then deleted from the dead-letter queue. A failure in
+    /// between sends one twice (the handlers take that in their stride); none is ever lost.
+    async fn redrive(&self, queue: QueueName) -> PortResult<usize> {
+        let dead = self.dead_letter_url(queue).await?;
+        let target = self.url(queue.as_str())?.to_string();
+        let mut moved = 0;
+        loop {
+            let taken = self.take(&dead, REDRIVE_HIDES_SECS).await?;
+            if taken.is_empty() {
+                return Ok(moved);
+            }
+            let bodies: Vec<String> = taken
+                .iter()
+                .map(|m| m.body.clone().unwrap_or_default())
+                .collect();
+            self.send_batch_to(&target, &bodies).await?;
+            let entries = taken
+                .iter()
+                .enumerate()
+                .filter_map(|(n, m)| {
+                    aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
+                        .id(format!("m{n}"))
+                        .set_receipt_handle(m.receipt_handle.clone())
+                        .build()
+                        .ok()
+                })
+                .collect();
+            self.client
+                .delete_message_batch()
+                .queue_url(&dead)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| unavailable("delete batch", e.into_service_error()))?;
+            moved += taken.len();
+        }
     }
 }

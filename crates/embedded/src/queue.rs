@@ -7,8 +7,11 @@ use rusqlite::params;
 use tokio::sync::Notify;
 
 use crate::sqlite::Db;
-use crate::sqlite::{one_row, run, sqlite_error};
-use cityfix_app::ports::{PortResult, Queue, QueueConsumer, QueueName, ReceivedMessage};
+use crate::sqlite::{one_row, run, sqlite_error, to_json};
+pub use cityfix_app::ports::DeadLetter;
+use cityfix_app::ports::{
+    DeadLetters, PortResult, Queue, QueueConsumer, QueueName, ReceivedMessage,
+};
 
 /// How the queues behave; the defaults mirror template.yaml.
 #[derive(Debug, Clone, Copy)]
@@ -103,20 +106,30 @@ impl EmbeddedQueue {
     pub fn settings(&self) -> QueueSettings {
         self.settings
     }
+}
 
-    /// The messages in every dead-letter queue, oldest first, at most `limit`: for the operator's
-    /// `cityfix dlq list`.
-    pub async fn dead_letters(&self, limit: usize) -> PortResult<Vec<DeadLetter>> {
+#[async_trait::async_trait]
+impl DeadLetters for EmbeddedQueue {
+    async fn dead_letters(
+        &self,
+        queues: &[QueueName],
+        limit: usize,
+    ) -> PortResult<Vec<DeadLetter>> {
+        let dead: Vec<String> = queues
+            .iter()
+            .map(|q| dead_letter_name(q.as_str()))
+            .collect();
         self.db
             .read(move |conn| {
                 let mut statement = conn
                     .prepare(
                         "SELECT id, queue, body, sent_at_ms FROM queue_messages
-                         WHERE queue LIKE '%-dlq' ORDER BY sent_at_ms, id LIMIT ?1",
+                         WHERE queue IN (SELECT value FROM json_each(?1))
+                         ORDER BY sent_at_ms, id LIMIT ?2",
                     )
                     .map_err(sqlite_error)?;
                 let rows = statement
-                    .query_map([limit as i64], |row| {
+                    .query_map(params![to_json(&dead), limit as i64], |row| {
                         let dead: String = row.get(1)?;
                         Ok(DeadLetter {
                             id: row.get(0)?,
@@ -131,10 +144,9 @@ impl EmbeddedQueue {
             .await
     }
 
-    /// Moves every message of `queue`'s dead-letter queue back to `queue`, visible at once and
-    /// with its receives counted afresh, in one transaction; how many moved.
-    pub async fn redrive(&self, queue: &str) -> PortResult<usize> {
-        let queue = queue.to_string();
+    /// In one transaction, visible at once and with its receives counted afresh.
+    async fn redrive(&self, queue: QueueName) -> PortResult<usize> {
+        let queue = queue.as_str().to_string();
         let moved = self
             .db
             .call(move |conn| {
@@ -150,17 +162,6 @@ impl EmbeddedQueue {
         self.arrivals.notify_waiters();
         Ok(moved)
     }
-}
-
-/// A message a queue gave up on after its receive limit, in its dead-letter queue.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeadLetter {
-    pub id: String,
-    /// The queue it was sent to (`notify` for `notify-dlq`), where a redrive puts it back.
-    pub queue: String,
-    pub body: String,
-    /// When it was first sent, in milliseconds since 1970.
-    pub sent_at_ms: i64,
 }
 
 #[async_trait::async_trait]

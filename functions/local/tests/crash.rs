@@ -275,6 +275,20 @@ async fn prove(load: Load) {
         eprintln!("data folder kept: {}", data.path().display());
     }
     let runner = Arc::new(Runner::start(data.path(), args));
+    // under faults, a poison message on each of the chain's queues, which no retry can mend
+    let poison: Vec<(String, String)> = if faults.is_some() {
+        let queues = cityfix_embedded::EmbeddedQueue::open_in(data.path()).unwrap();
+        let mut sent = Vec::new();
+        for queue in ["routing", "status", "notify"] {
+            let body = format!("poison for {queue}: not a message");
+            queues.send_to(queue, &body).await.unwrap();
+            sent.push((queue.to_string(), body));
+        }
+        sent.sort();
+        sent
+    } else {
+        Vec::new()
+    };
     let started = Instant::now();
 
     // given clients posting reports, while the runner is killed at even steps of the load
@@ -356,6 +370,8 @@ async fn prove(load: Load) {
     // a second look after settling, so that a late second e-mail or route is seen too
     tokio::time::sleep(Duration::from_secs(3)).await;
     let found = outcome(data.path(), &accepted);
+    // and the poison has gone to the dead-letter queues after its receives, alone
+    let dead = dead_letters_after(data.path(), poison.len()).await;
 
     let mut ids: Vec<&String> = accepted.iter().map(|(id, _)| id).collect();
     ids.sort();
@@ -380,6 +396,15 @@ async fn prove(load: Load) {
     );
 
     // then every accepted report is there, routed once, its reporter mailed once
+    println!(
+        "proof: dead letters {} (poison messages sent {})",
+        dead.len(),
+        poison.len()
+    );
+    assert_eq!(
+        dead, poison,
+        "exactly the poison messages reach the dead-letter queues, each from its own queue"
+    );
     assert_eq!(accepted.len(), reports);
     assert_eq!(ids.len(), reports, "each report has its own number");
     assert!(found.missing.is_empty(), "lost: {:?}", found.missing);
@@ -402,6 +427,28 @@ async fn prove(load: Load) {
         found.duplicates > 0,
         "the load is dense enough to make duplicates"
     );
+}
+
+/// The dead letters of the runner's queues as `(queue, body)`, sorted by queue, once `expected`
+/// have arrived (each after its four receives) or a minute has passed.
+async fn dead_letters_after(data: &Path, expected: usize) -> Vec<(String, String)> {
+    use cityfix_app::ports::{DeadLetters, QueueName};
+    let queues = cityfix_embedded::EmbeddedQueue::open_in(data).unwrap();
+    let waited = Instant::now();
+    loop {
+        let mut dead: Vec<(String, String)> = queues
+            .dead_letters(&QueueName::ALL, 1_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|letter| (letter.queue, letter.body))
+            .collect();
+        dead.sort();
+        if dead.len() >= expected || waited.elapsed() > Duration::from_secs(60) {
+            return dead;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 /// A data folder on a small disk of its own: a tmpfs mounted in a mount namespace of the runner's

@@ -47,7 +47,8 @@ macro_rules! queue_contract {
         $crate::queue_contract!(@cases $make;
             a_sent_message_is_received_once_and_deleted, an_unacknowledged_message_comes_back_after_the_timeout,
             a_message_received_too_often_goes_to_the_dead_letter_queue, a_redelivered_message_is_deleted_by_its_latest_receipt, queues_are_separate,
-            a_batch_is_sent_whole, a_delayed_message_is_received_only_after_its_delay);
+            a_batch_is_sent_whole, a_delayed_message_is_received_only_after_its_delay,
+            dead_letters_are_listed_and_redriven_to_be_handled_again);
     };
     (@cases $make:expr; $($case:ident),*) => {
         $(

@@ -4,11 +4,11 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cityfix_app::ports::{Queue, QueueConsumer, QueueName};
+use cityfix_app::ports::{DeadLetters, Queue, QueueConsumer, QueueName};
 
-/// A queue adapter seen from both ends.
-pub trait BothEnds: Queue + QueueConsumer {}
-impl<T: Queue + QueueConsumer> BothEnds for T {}
+/// A queue adapter seen from both ends, and by the operator.
+pub trait BothEnds: Queue + QueueConsumer + DeadLetters {}
+impl<T: Queue + QueueConsumer + DeadLetters> BothEnds for T {}
 
 /// Makes fresh queues with this visibility timeout (whole seconds, as SQS has them) and maximum receive count.
 pub trait MakeQueue: Fn(u32, u32) -> Self::Made {
@@ -87,6 +87,45 @@ pub async fn a_message_received_too_often_goes_to_the_dead_letter_queue(make: &i
     let dead = queue.receive("routing-dlq", 10).await.unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].body, "poison");
+}
+
+/// The operator lists what a queue gave up on, without taking it away, and a redrive puts it
+/// back to be handled afresh (its receives counted anew).
+pub async fn dead_letters_are_listed_and_redriven_to_be_handled_again(make: &impl MakeQueue) {
+    let queue = make(1, 1).await;
+    for body in ["poison 1", "poison 2"] {
+        queue.send(QueueName::Routing, body).await.unwrap();
+    }
+    queue.send(QueueName::Status, "healthy").await.unwrap();
+    assert_eq!(queue.receive(ROUTING, 10).await.unwrap().len(), 2);
+    tokio::time::sleep(PAST_TIMEOUT).await;
+    assert!(queue.receive(ROUTING, 10).await.unwrap().is_empty());
+
+    let queues = [QueueName::Routing, QueueName::Status];
+    let listed = queue.dead_letters(&queues, 10).await.unwrap();
+    let mut bodies: Vec<&str> = listed.iter().map(|l| l.body.as_str()).collect();
+    bodies.sort();
+    assert_eq!(bodies, ["poison 1", "poison 2"], "{listed:?}");
+    assert!(listed
+        .iter()
+        .all(|l| l.queue == ROUTING && l.sent_at_ms > 0));
+    assert_eq!(
+        queue.dead_letters(&queues, 1).await.unwrap().len(),
+        1,
+        "at most the limit"
+    );
+    assert_eq!(
+        queue.dead_letters(&queues, 10).await.unwrap().len(),
+        2,
+        "listing leaves them where they are"
+    );
+
+    assert_eq!(queue.redrive(QueueName::Routing).await.unwrap(), 2);
+    assert!(queue.dead_letters(&queues, 10).await.unwrap().is_empty());
+    let again = queue.receive(ROUTING, 10).await.unwrap();
+    assert_eq!(again.len(), 2, "back on their queue");
+    assert!(again.iter().all(|m| m.receive_count == 1), "{again:?}");
+    assert_eq!(queue.redrive(QueueName::Status).await.unwrap(), 0);
 }
 
 /// A message that came back is deleted with the receipt of its latest receive, without error even

@@ -1,11 +1,14 @@
-//! `cityfix dlq list|redrive`: the messages the local runner's queues gave up on (after their
-//! receive limit), and putting them back once the fault that stopped them is mended.
+//! `cityfix dlq list|redrive`: the messages the queues gave up on (after their receive limit),
+//! and putting them back once the fault that stopped them is mended: the local runner's, or with
+//! `--backend aws` the SQS queues of a deployed city.
 
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
-use cityfix_app::ports::QueueName;
+use cityfix_app::ports::{DeadLetters, QueueName};
 use cityfix_embedded::EmbeddedQueue;
+
+use super::serve::BackendName;
 
 #[derive(clap::Args)]
 pub struct DlqArgs {
@@ -20,6 +23,11 @@ enum DlqAction {
         /// The runner's data folder.
         #[arg(long, default_value = "data")]
         data: PathBuf,
+        /// `embedded` (the data folder's queues) or `aws` (the SQS queues named by
+        /// ROUTING_QUEUE_URL, STATUS_QUEUE_URL, NOTIFY_QUEUE_URL, MEDIA_QUEUE_URL and
+        /// WEBHOOKS_QUEUE_URL, the stack's outputs; each dead-letter queue from its redrive policy).
+        #[arg(long, value_enum, default_value_t = BackendName::Embedded)]
+        backend: BackendName,
         /// At most this many.
         #[arg(long, default_value_t = 100)]
         limit: usize,
@@ -28,6 +36,9 @@ enum DlqAction {
     Redrive {
         #[arg(long, default_value = "data")]
         data: PathBuf,
+        /// As for `list`.
+        #[arg(long, value_enum, default_value_t = BackendName::Embedded)]
+        backend: BackendName,
         /// The queue (routing, status, notify, media or webhooks); every queue when left out.
         #[arg(long)]
         queue: Option<String>,
@@ -36,11 +47,15 @@ enum DlqAction {
 
 pub async fn run(args: DlqArgs) -> anyhow::Result<()> {
     match args.action {
-        DlqAction::List { data, limit } => {
-            let queue = EmbeddedQueue::open_in(&data)?;
-            let letters = queue.dead_letters(limit).await?;
+        DlqAction::List {
+            data,
+            backend,
+            limit,
+        } => {
+            let (queues, place) = open(backend, &data).await?;
+            let letters = queues.dead_letters(&QueueName::ALL, limit).await?;
             if letters.is_empty() {
-                println!("no dead letters in {}", data.display());
+                println!("no dead letters in {place}");
             }
             for letter in letters {
                 let sent = DateTime::<Utc>::from_timestamp_millis(letter.sent_at_ms)
@@ -50,21 +65,45 @@ pub async fn run(args: DlqArgs) -> anyhow::Result<()> {
                 println!("{}\t{}\t{sent}\t{body}", letter.queue, letter.id);
             }
         }
-        DlqAction::Redrive { data, queue } => {
-            let queues = EmbeddedQueue::open_in(&data)?;
-            let all: Vec<&str> = QueueName::ALL.iter().map(|q| q.as_str()).collect();
-            let names: Vec<&str> = match queue.as_deref() {
-                Some(name) if all.contains(&name) => vec![name],
-                Some(name) => {
-                    anyhow::bail!("`{name}` is not a queue; the queues are {}", all.join(", "))
-                }
-                None => all,
+        DlqAction::Redrive {
+            data,
+            backend,
+            queue,
+        } => {
+            let names: Vec<QueueName> = match queue.as_deref() {
+                Some(name) => match QueueName::ALL.into_iter().find(|q| q.as_str() == name) {
+                    Some(queue) => vec![queue],
+                    None => anyhow::bail!(
+                        "`{name}` is not a queue; the queues are {}",
+                        QueueName::ALL.map(|q| q.as_str()).join(", ")
+                    ),
+                },
+                None => QueueName::ALL.to_vec(),
             };
-            for name in names {
-                let moved = queues.redrive(name).await?;
+            let (queues, _) = open(backend, &data).await?;
+            for queue in names {
+                let moved = queues.redrive(queue).await?;
+                let name = queue.as_str();
                 println!("{name}: {moved} moved back from {name}-dlq");
             }
         }
     }
     Ok(())
+}
+
+/// The queues of `backend`, and how to name where they are.
+async fn open(
+    backend: BackendName,
+    data: &std::path::Path,
+) -> anyhow::Result<(Box<dyn DeadLetters>, String)> {
+    Ok(match backend {
+        BackendName::Embedded => (
+            Box::new(EmbeddedQueue::open_in(data)?),
+            data.display().to_string(),
+        ),
+        BackendName::Aws => (
+            Box::new(cityfix_aws::setup::queues_from_env(&QueueName::ALL).await?),
+            "the SQS dead-letter queues".to_string(),
+        ),
+    })
 }
