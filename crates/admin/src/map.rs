@@ -207,6 +207,8 @@ impl CityMap {
             "origin_x": self.origin.0,
             "origin_y": self.origin.1,
             "layers": self.layers,
+            // About 1/100 of the longest side: a mark a finger or a pointer finds at any width.
+            "mark_radius": (self.width.max(self.height) / 100.0).round().max(6.0),
             "tile_url": self.tile_url,
             "tile_attribution": self.tile_attribution,
         })

@@ -95,6 +95,7 @@ document.querySelectorAll('svg.queue-map[data-tile-url]').forEach((map) => {
   const layer = map.querySelector('g.tiles');
   if (!layer || ![ox, oy, z, width, height].every(Number.isFinite)) return;
   const last = 2 ** z - 1;
+  const credit = document.querySelector('.map-credit');
   for (let ty = Math.floor(oy / TILE); ty <= Math.floor((oy + height) / TILE); ty += 1) {
     for (let tx = Math.floor(ox / TILE); tx <= Math.floor((ox + width) / TILE); tx += 1) {
       if (tx < 0 || ty < 0 || tx > last || ty > last) continue;
@@ -104,10 +105,14 @@ document.querySelectorAll('svg.queue-map[data-tile-url]').forEach((map) => {
       image.setAttribute('y', String(ty * TILE - oy));
       image.setAttribute('width', String(TILE));
       image.setAttribute('height', String(TILE));
+      // Shown once loaded; a tile that fails is taken away, so no broken image covers the shapes.
+      image.addEventListener('load', () => {
+        image.classList.add('loaded');
+        map.classList.add('with-tiles');
+        if (credit) credit.hidden = false;
+      }, { once: true });
+      image.addEventListener('error', () => image.remove(), { once: true });
       layer.append(image);
     }
   }
-  map.classList.add('with-tiles');
-  const credit = document.querySelector('.map-credit');
-  if (credit) credit.hidden = false;
 });
