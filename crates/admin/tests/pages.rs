@@ -1787,3 +1787,48 @@ async fn confidential_reports_are_on_no_map_but_the_ethics_officer_s() {
         Some("/admin/sign-in?next=%2Fadmin%2Fqueue%2Fmap")
     );
 }
+
+#[tokio::test]
+async fn a_caller_who_asked_to_follow_on_the_site_is_confirmed_by_the_call_taker() {
+    let f = Fixture::new().await;
+    seed_at(
+        &f,
+        "N3AR-7PQ2",
+        "pothole",
+        (41.76515, -72.67390),
+        Status::Open,
+    )
+    .await;
+    let request = f.stored("N3AR-7PQ2").await;
+    let asked = cityfix_domain::Contact {
+        phone: Some("860-555-0142".into()),
+        ..Default::default()
+    };
+    cityfix_app::follow::ask_to_follow(
+        &f.world.store,
+        &f.world.queue,
+        &demo_city(),
+        &request,
+        asked,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    let followers = f.world.store.followers(&request.id).await.unwrap();
+    assert!(followers.len() == 1 && !followers[0].is_active());
+
+    let who = f.sign(&claims(Role::Agent, None, "local:agent"));
+    let fields = intake_fields(
+        &who,
+        &[("follow", "N3AR-7PQ2"), ("phone", "+1 860 555 0142")],
+    );
+    let (status, html, _) = f.post("/admin/intake/follow", Some(&who), &fields).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let followers = f.world.store.followers(&request.id).await.unwrap();
+    assert_eq!(
+        followers.len(),
+        1,
+        "the same person, however the number is written"
+    );
+    assert!(followers[0].is_active(), "confirmed by the call");
+}
