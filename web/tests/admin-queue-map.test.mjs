@@ -84,6 +84,18 @@ async function signIn(page, login, next) {
   await page.waitForURL((url) => url.pathname === new URL(`${BASE}${next}`).pathname);
 }
 
+/** Follows the map's "Next page" links until `ids` are all marked (other tests share the server). */
+async function pageMarking(page, ids) {
+  for (let i = 0; i < 20; i += 1) {
+    const found = await Promise.all(ids.map((id) => page.locator(`svg.queue-map a.mark[href="/admin/requests/${id}"]`).count()));
+    if (found.every((n) => n > 0)) return;
+    const next = page.locator('a[rel="next"]');
+    assert.ok(await next.count() > 0, `${ids} are on no page of the map`);
+    await next.click();
+    await page.waitForLoadState();
+  }
+}
+
 async function api(path, options = {}) {
   const answer = await fetch(`${BASE}${path}`, options);
   return { status: answer.status, body: await answer.json().catch(() => null) };
@@ -124,6 +136,7 @@ test('the queue as a map marks each request of the filter, on tiles when the cit
   await signIn(page, demoLogins().staff, '/admin/queue/map?service=pothole');
   const map = page.locator('svg.queue-map');
   await map.waitFor();
+  await pageMarking(page, [north, south]);
 
   // A mark for each request of the filtered page, as many as the list under the map holds.
   const marks = map.locator('a.mark');
@@ -167,6 +180,7 @@ test('without JavaScript the map is the plain shapes and marks, and a mark opens
   await signIn(page, demoLogins().staff, '/admin/queue/map');
   const map = page.locator('svg.queue-map');
   await map.waitFor();
+  await pageMarking(page, [id]);
   assert.equal(await map.locator('g.tiles image').count(), 0, 'no tiles without the script');
   assert.equal(tiles.length, 0);
   assert.ok(await map.locator('g.layer.shaded path').count() > 5);
