@@ -5,7 +5,8 @@
 // A crew member signs in, finds a new report in the department's queue, triages it, closes it with
 // a photo of the fix, and the resident then sees the closing note and the photo on the report's
 // page. A crew member assigns ticked requests from the queue at once. A call-taker files a report
-// by phone and reads its number out. A supervisor hides a report and edits its description, and
+// by phone and reads its number out, and for another caller finds the open report nearby they mean
+// and adds them to it instead. A supervisor hides a report and edits its description, and
 // the resident's page and Open311 follow. Every page passes axe-core
 // with no serious or critical violation and has no horizontal scroll at 1280 and 768 px.
 
@@ -201,6 +202,39 @@ test('a call-taker files a report by phone and the number is read out', async ()
   const read = await api(`/api/v1/requests/${id}`);
   assert.equal(read.status, 200);
   assert.ok(!JSON.stringify(read.body).includes('860-555-0142'), 'the caller’s phone is not public');
+  await page.context().close();
+});
+
+test('a call-taker finds the open report a caller means and adds them to it instead of filing', async () => {
+  // A pothole a few metres from 114 Woodland Street, reported on the web.
+  const body = {
+    service_code: 'pothole', lat: 41.77215, long: -72.70010, description: `Pothole by the hydrant ${RUN}`,
+    attributes: { pothole_size: 'small', position_in_road: 'travel_lane' },
+  };
+  const created = await api('/api/v1/requests', {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+  });
+  const id = created.body.service_request_id ?? created.body.request?.service_request_id;
+  assert.ok(id, JSON.stringify(created.body));
+  const page = await newPage();
+  await signIn(page, demoLogins().agent, '/admin/intake?service_code=pothole');
+  await page.waitForURL(/\/admin\/intake/);
+  await page.getByLabel('Address').fill('114 Woodland Street');
+  await page.getByLabel('Phone').fill('860-555-0177');
+  await page.getByRole('button', { name: 'Look for open reports nearby' }).click();
+  const follow = page.getByRole('button', { name: `Add the caller as a follower of ${id} instead` });
+  await follow.waitFor();
+  assert.ok(await page.getByText(`Pothole by the hydrant ${RUN}`).count() > 0, 'the report is described');
+  assert.equal(await page.getByLabel('Phone').inputValue(), '860-555-0177', 'what was typed is kept');
+  await checkPage(page, 'intake nearby');
+  await follow.click();
+  await page.getByText(`Added to: ${id}`).waitFor();
+  const spoken = await page.locator('.phonetic').textContent();
+  assert.ok(spoken.split(/,| — /).length === 8, spoken);
+  assert.ok(await page.getByText('The caller follows it').count() > 0);
+  await checkPage(page, 'intake followed');
+  const read = await api(`/api/v1/requests/${id}`);
+  assert.ok(!JSON.stringify(read.body).includes('555-0177'), 'the caller’s phone is not public');
   await page.context().close();
 });
 

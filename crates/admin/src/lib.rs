@@ -5,11 +5,12 @@
 //! Locally the runner's own accounts sign people in; on AWS the Cognito hosted UI does
 //! ([`hosted_ui`]), and both end in the same session.
 //!
-//! Pages: sign-in, the work queue, a request with every action, phone intake, backlogs,
+//! Pages: sign-in, the work queue (as a list, a map and a printed work list), a request with every action, phone intake, backlogs,
 //! residents' questions (information requests) and the audit log. See docs/staff-app.md.
 
 pub mod accounts;
 pub mod hosted_ui;
+pub mod map;
 mod pages;
 mod questions;
 pub mod session;
@@ -28,6 +29,7 @@ use cityfix_http::auth::{StaffSignIn, TokenKeys};
 
 pub use accounts::{Account, Accounts, DemoLogin};
 pub use hosted_ui::{HostedUi, HostedUiSettings};
+pub use map::CityMap;
 pub use session::Sessions;
 pub use staff_api::StaffApi;
 
@@ -41,6 +43,8 @@ pub struct Admin {
     /// On AWS: sign-in through Cognito's hosted UI instead of the local accounts.
     pub hosted_ui: Option<HostedUi>,
     pub clock: Arc<dyn Clock>,
+    /// The city drawn for the queue's map (see [`Admin::with_map`]).
+    pub map: CityMap,
     views: views::Views,
 }
 
@@ -60,6 +64,7 @@ pub struct AdminParts {
 impl Admin {
     pub fn new(parts: AdminParts) -> Self {
         let city = parts.status.city.clone();
+        let center = city.center;
         let clock = parts.status.clock.clone();
         let routes = status::staff_router(status::Staff {
             deps: parts.status,
@@ -77,8 +82,16 @@ impl Admin {
             },
             accounts: parts.accounts,
             hosted_ui: None,
+            map: CityMap::new(&[], center, None, None),
             clock,
         }
+    }
+
+    /// The same application, with the city's area layers (and its tile template) for the queue's
+    /// map; without, the map shows the requests around the city's centre on a blank ground.
+    pub fn with_map(mut self, map: CityMap) -> Self {
+        self.map = map;
+        self
     }
 
     /// The same application, signing people in through Cognito's hosted UI (the admin function):
@@ -109,12 +122,14 @@ pub fn admin_router(admin: Admin) -> Router {
         .route("/admin/sign-out", post(pages::sign_out))
         .route("/admin/queue", get(pages::queue))
         .route("/admin/queue/assign", post(pages::assign_many))
+        .route("/admin/queue/map", get(pages::queue_map))
         .route("/admin/lookup", get(pages::lookup))
         .route("/admin/requests/{id}", get(pages::request))
         .route("/admin/requests/{id}/version", get(pages::version))
         .route("/admin/requests/{id}/media/{file}", get(pages::media_file))
         .route("/admin/requests/{id}/{action}", post(pages::act))
         .route("/admin/intake", get(pages::intake_page).post(pages::intake))
+        .route("/admin/intake/follow", post(pages::intake_follow))
         .route(
             "/admin/backlogs",
             get(pages::backlogs).post(pages::declare_backlog),

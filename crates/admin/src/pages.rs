@@ -9,10 +9,16 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Form, Json};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
-use cityfix_app::ports::{PortError, QueueMark};
+use cityfix_app::follow::{follow_for_caller, FollowRefused};
+use cityfix_app::messages::StatusCommand;
+use cityfix_app::ports::{Near, PortError, QueueMark, QueueName, RequestQuery as Search};
 use cityfix_app::submit::{submit, Submission, SubmitError};
+use cityfix_app::work::{Actor, WorkAction, WorkCommand};
+use cityfix_domain::areas::distance_m;
+use cityfix_domain::phone::to_e164;
+use cityfix_domain::report::check_contact;
 use cityfix_domain::{
-    Contact, Datatype, RawAttribute, ReportForm, Resolution, Status, TrackingNumber,
+    Contact, Datatype, RawAttribute, ReportForm, Resolution, ServiceRequest, Status, TrackingNumber,
 };
 use cityfix_http::auth::{Act, Role, StaffClaims};
 use serde::Deserialize;
@@ -512,14 +518,31 @@ impl PageFilters {
 const QUEUE_PAGE: u32 = 50;
 const WORK_LIST: u32 = 100;
 
+/// How many requests the queue's map holds: the most one read of the index gives.
+const MAP_PAGE: u32 = 100;
+
 pub async fn queue(
     State(admin): Shared,
     session: Session,
     Query(query): Query<QueueQuery>,
 ) -> Response {
+    queue_page(&admin, &session, query, false).await
+}
+
+/// The queue's same filter drawn as a map: the city's areas as plain shapes (SVG, no script, no
+/// tiles needed) and each request of the page read as a mark linking to its page.
+pub async fn queue_map(
+    State(admin): Shared,
+    session: Session,
+    Query(query): Query<QueueQuery>,
+) -> Response {
+    queue_page(&admin, &session, query, true).await
+}
+
+async fn queue_page(admin: &Admin, session: &Session, query: QueueQuery, map: bool) -> Response {
     let claims = &session.claims;
-    let print = query.print.is_some();
-    let mut context = base(&admin, Some(&session), "queue");
+    let print = query.print.is_some() && !map;
+    let mut context = base(admin, Some(session), "queue");
     let department = query
         .department
         .clone()
@@ -542,7 +565,13 @@ pub async fn queue(
         "/staff/v1/queue?department={}&status={}&limit={}",
         encode(&department),
         status.as_str(),
-        if print { WORK_LIST } else { QUEUE_PAGE }
+        if map {
+            MAP_PAGE
+        } else if print {
+            WORK_LIST
+        } else {
+            QUEUE_PAGE
+        }
     );
     if let Some(mark) = mark {
         path.push_str(&format!("&mark={}", mark.as_str()));
@@ -552,7 +581,7 @@ pub async fn queue(
     }
     let page = match admin.api.get(claims, &path).await {
         Ok(page) => page,
-        Err(refusal) => return refused_page(&admin, &session, refusal),
+        Err(refusal) => return refused_page(admin, session, refusal),
     };
     let now = admin.clock.now();
     let filters = PageFilters::of(&query);
@@ -584,7 +613,7 @@ pub async fn queue(
         kept.push(("mark", mark.as_str().to_string()));
     }
     kept.extend(filters.pairs());
-    let link = |extra: &[(&str, String)]| {
+    let link_to = |base: &str, extra: &[(&str, String)]| {
         let query: String = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(
                 kept.iter()
@@ -592,13 +621,40 @@ pub async fn queue(
                     .map(|(k, v)| (*k, v.as_str())),
             )
             .finish();
-        format!("/admin/queue?{query}")
+        format!("{base}?{query}")
     };
+    let here = if map {
+        "/admin/queue/map"
+    } else {
+        "/admin/queue"
+    };
+    let link = |extra: &[(&str, String)]| link_to(here, extra);
     let next_link = page["next"]
         .as_str()
         .map(|next| link(&[("after", next.to_string())]));
     let first_link = query.after.as_ref().map(|_| link(&[]));
-    let print_link = link(&[("print", "1".into())]);
+    let print_link = link_to("/admin/queue", &[("print", "1".into())]);
+    // The same filter as a list and as a map (from the first page: the two read pages apart).
+    context.insert("list_link".into(), json!(link_to("/admin/queue", &[])));
+    context.insert("map_link".into(), json!(link_to("/admin/queue/map", &[])));
+    context.insert("here".into(), json!(here));
+    if map {
+        let mut marked = 0;
+        for row in rows.iter_mut() {
+            let spot = row["lat"]
+                .as_f64()
+                .zip(row["long"].as_f64())
+                .and_then(|(lat, long)| admin.map.place(lat, long));
+            if let Some((x, y)) = spot {
+                row["x"] = json!(x);
+                row["y"] = json!(y);
+                marked += 1;
+            }
+        }
+        context.insert("map".into(), admin.map.view());
+        context.insert("unplaced".into(), json!(rows.len() - marked));
+        context.insert("marked".into(), json!(marked));
+    }
     let departments: Vec<Value> = admin
         .city
         .departments
@@ -1428,7 +1484,18 @@ pub async fn intake_page(
         .into_iter()
         .map(|code| ("service_code".to_string(), code))
         .collect();
-    intake_form(&admin, &session, StatusCode::OK, &form, None, None)
+    intake_form(&admin, &session, StatusCode::OK, &form, Outcome::None, None)
+}
+
+/// What the intake page shows above its form, besides an error.
+enum Outcome {
+    None,
+    /// A report was filed: its number to read out.
+    Filed(Value),
+    /// The caller now follows an open request: its number to read out.
+    Followed(Value),
+    /// The open requests of the service near the caller's address, to follow instead of filing.
+    Nearby(Value),
 }
 
 fn intake_form(
@@ -1436,7 +1503,7 @@ fn intake_form(
     session: &Session,
     status: StatusCode,
     form: &BTreeMap<String, String>,
-    filed: Option<Value>,
+    outcome: Outcome,
     error: Option<&str>,
 ) -> Response {
     if !takes_calls(&session.claims) {
@@ -1465,16 +1532,27 @@ fn intake_form(
         ("groups".into(), json!(groups)),
         ("service".into(), json!(service)),
         ("form".into(), json!(form)),
-        ("filed".into(), json!(filed)),
         ("timezone".into(), json!(admin.city.timezone.name())),
         ("idem".into(), json!(uuid::Uuid::new_v4().to_string())),
     ]);
+    match outcome {
+        Outcome::None => {}
+        Outcome::Filed(filed) => {
+            context.insert("filed".into(), filed);
+        }
+        Outcome::Followed(followed) => {
+            context.insert("followed".into(), followed);
+        }
+        Outcome::Nearby(nearby) => {
+            context.insert("nearby".into(), nearby);
+        }
+    }
     context.insert("error".into(), json!(error));
     admin.views.page(status, "intake.html", context)
 }
 
-/// The channel of reports a call-taker files.
-pub const PHONE_CHANNEL: &str = "phone";
+/// The channel of reports a call-taker files (and of the callers they add as followers).
+pub use cityfix_app::follow::PHONE_CHANNEL;
 
 /// The prefix of an attribute's form field: `attribute.<code>`.
 const ATTRIBUTE: &str = "attribute.";
@@ -1525,8 +1603,19 @@ pub async fn intake(
         }
     }
     if !takes_calls(&session.claims) {
-        return intake_form(&admin, &session, StatusCode::FORBIDDEN, &kept, None, None);
+        return intake_form(
+            &admin,
+            &session,
+            StatusCode::FORBIDDEN,
+            &kept,
+            Outcome::None,
+            None,
+        );
     }
+    if field(&fields, "step") == Some("check") {
+        return nearby_step(&admin, &session, &fields, &kept).await;
+    }
+    kept.remove("step");
     let text = |name: &str| field(&fields, name).map(str::to_string);
     let form = ReportForm {
         service_code: text("service_code"),
@@ -1566,7 +1655,7 @@ pub async fn intake(
                 &session,
                 StatusCode::CREATED,
                 &BTreeMap::new(),
-                Some(filed),
+                Outcome::Filed(filed),
                 None,
             )
         }
@@ -1575,7 +1664,7 @@ pub async fn intake(
             &session,
             StatusCode::UNPROCESSABLE_ENTITY,
             &kept,
-            None,
+            Outcome::None,
             Some(&invalid.to_string()),
         ),
         Err(SubmitError::KeyReused) => intake_form(
@@ -1583,7 +1672,7 @@ pub async fn intake(
             &session,
             StatusCode::CONFLICT,
             &kept,
-            None,
+            Outcome::None,
             Some("This form was already sent with other details; start a new report."),
         ),
         Err(SubmitError::Unavailable(why)) => {
@@ -1600,11 +1689,286 @@ pub async fn intake(
                 &session,
                 StatusCode::SERVICE_UNAVAILABLE,
                 &kept,
-                None,
+                Outcome::None,
                 Some(reason),
             )
         }
     }
+}
+
+/// How far from the caller's address open reports of the same service are offered: about a block,
+/// wider than the router's duplicate radius, since a typed address is the nearest door and not
+/// the spot itself.
+pub const SUGGEST_WITHIN_M: f64 = 150.0;
+
+/// The most suggestions shown, nearest first.
+const SUGGESTIONS: usize = 10;
+
+/// The second step of phone intake: with the service and the caller's address given, the open
+/// reports of that service near it (the nearby search of the resident site, confidential and
+/// hidden ones left out, duplicates left out for their originals), each with "add the caller as
+/// a follower instead". The form keeps everything typed.
+async fn nearby_step(
+    admin: &Admin,
+    session: &Session,
+    fields: &Fields,
+    kept: &BTreeMap<String, String>,
+) -> Response {
+    let again = |status: StatusCode, error: &str| {
+        intake_form(admin, session, status, kept, Outcome::None, Some(error))
+    };
+    let Some(service) = field(fields, "service_code")
+        .and_then(|code| admin.city.service(code))
+        .filter(|s| !s.confidential)
+    else {
+        return again(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Choose the problem first.",
+        );
+    };
+    let Some(typed) = field(fields, "address") else {
+        return again(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Give the address to look for reports near it.",
+        );
+    };
+    let (location, address) = match admin.intake.geocoder.locate(typed).await {
+        Ok(cityfix_domain::Lookup::Found { location, address }) => (location, address),
+        Ok(cityfix_domain::Lookup::NotFound { suggestions }) => {
+            let short: String = typed.chars().take(80).collect();
+            let message = if suggestions.is_empty() {
+                format!("`{short}` is not an address {} knows.", admin.city.name)
+            } else {
+                format!(
+                    "`{short}` is not an address {} knows; did you mean {}?",
+                    admin.city.name,
+                    suggestions.join(", or ")
+                )
+            };
+            return again(StatusCode::UNPROCESSABLE_ENTITY, &message);
+        }
+        Err(why) => {
+            tracing::error!(%why, "the address book could not be read");
+            return again(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Addresses cannot be looked up just now; try again in a moment.",
+            );
+        }
+    };
+    let search = Search {
+        service_codes: vec![service.code.clone()],
+        statuses: vec![Status::Submitted, Status::Open, Status::InProgress],
+        near: Some(Near {
+            location,
+            radius_m: SUGGEST_WITHIN_M,
+        }),
+        without_hidden: true,
+        without_service_codes: cityfix_app::updates::confidential_services(&admin.city),
+        page: 1,
+        page_size: 50,
+        ..Search::default()
+    };
+    let found = match admin.intake.store.search(&search).await {
+        Ok(found) => found,
+        Err(why) => {
+            tracing::error!(%why, "nearby reports could not be read");
+            return again(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Reports nearby cannot be read just now; file the report, or try again in a moment.",
+            );
+        }
+    };
+    let here = location.to_point();
+    let now = admin.clock.now();
+    let mut found: Vec<(f64, &ServiceRequest)> = found
+        .iter()
+        .filter(|r| r.duplicate_of.is_none() && r.service_code == service.code)
+        .map(|r| (distance_m(here, r.location.to_point()), r))
+        .collect();
+    found.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let requests: Vec<Value> = found
+        .into_iter()
+        .take(SUGGESTIONS)
+        .map(|(distance, r)| {
+            json!({
+                "id": r.id.as_str(),
+                "address": r.address,
+                "distance_m": distance.round(),
+                "description": r.description.as_deref().map(|d| d.chars().take(140).collect::<String>()),
+                "status": r.status.as_str().replace('_', " "),
+                "age": age(now - r.requested_at),
+                "supporters": r.supporters,
+            })
+        })
+        .collect();
+    let mut kept = kept.clone();
+    kept.remove("step");
+    kept.insert("address".into(), address.clone());
+    let nearby = json!({
+        "address": address,
+        "within_m": SUGGEST_WITHIN_M,
+        "service_name": service.name,
+        "requests": requests,
+    });
+    intake_form(
+        admin,
+        session,
+        StatusCode::OK,
+        &kept,
+        Outcome::Nearby(nearby),
+        None,
+    )
+}
+
+/// "Add the caller as a follower instead": the caller is recorded on the open request the
+/// call-taker chose (`follow`), never a new report. They count once as "me too" (by their contact,
+/// else by this form), and, with a phone or e-mail, follow it at once with the channel `phone`;
+/// the page then shows the request's number to read out, as a new report's.
+pub async fn intake_follow(
+    State(admin): Shared,
+    session: Session,
+    Form(fields): Form<Fields>,
+) -> Response {
+    if !session.form_is_genuine(&admin, field(&fields, "csrf")) {
+        return forged(&admin, &session);
+    }
+    let mut kept: BTreeMap<String, String> = BTreeMap::new();
+    for (name, value) in &fields {
+        if !matches!(name.as_str(), "csrf" | "follow" | "step") {
+            kept.entry(name.clone()).or_insert_with(|| value.clone());
+        }
+    }
+    let again = |status: StatusCode, error: &str| {
+        intake_form(&admin, &session, status, &kept, Outcome::None, Some(error))
+    };
+    if !takes_calls(&session.claims) {
+        return again(
+            StatusCode::FORBIDDEN,
+            "Ethics officers do not take phone reports.",
+        );
+    }
+    let Some(id) = field(&fields, "follow").and_then(|id| TrackingNumber::parse(id).ok()) else {
+        return again(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Choose the open request the caller follows.",
+        );
+    };
+    let text = |name: &str| field(&fields, name).map(str::to_string);
+    let contact = match check_contact(
+        Contact {
+            first_name: text("first_name"),
+            last_name: text("last_name"),
+            phone: text("phone"),
+            email: text("email"),
+            ..Contact::default()
+        },
+        admin.city.country_calling_code,
+    ) {
+        Ok(contact) => contact,
+        Err(invalid) => return again(StatusCode::UNPROCESSABLE_ENTITY, &invalid.to_string()),
+    };
+    let store = admin.intake.store.as_ref();
+    let request = match store.get(&id).await {
+        Ok(Some(request)) => request,
+        Ok(None) => return again(StatusCode::NOT_FOUND, &format!("There is no request {id}.")),
+        Err(why) => {
+            tracing::error!(%why, "a request to follow could not be read");
+            return again(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The request cannot be read just now; try again in a moment.",
+            );
+        }
+    };
+    if admin
+        .city
+        .service(&request.service_code)
+        .is_some_and(|s| s.confidential)
+    {
+        // As the staff routes answer anyone but ethics: it does not exist.
+        return again(StatusCode::NOT_FOUND, &format!("There is no request {id}."));
+    }
+    let reachable = contact.email.is_some() || contact.phone.is_some();
+    if reachable {
+        if let Err(refused) = follow_for_caller(
+            store,
+            admin.intake.queue.as_ref(),
+            &admin.city,
+            &request,
+            contact.clone(),
+        )
+        .await
+        {
+            let status = match refused {
+                FollowRefused::Port(_) => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::CONFLICT,
+            };
+            return again(status, &format!("The caller was not added: {refused}."));
+        }
+    } else if !matches!(
+        request.status,
+        Status::Submitted | Status::Open | Status::InProgress
+    ) {
+        return again(
+            StatusCode::CONFLICT,
+            &format!(
+                "{id} is {}; only a report still being worked can be followed.",
+                request.status
+            ),
+        );
+    }
+    // "Me too", once per caller: by their contact, else by this form (a double click is one).
+    let who = contact
+        .email
+        .clone()
+        .or_else(|| {
+            contact.phone.as_deref().map(|p| {
+                to_e164(p, admin.city.country_calling_code).unwrap_or_else(|| p.to_string())
+            })
+        })
+        .map(|who| who.to_lowercase())
+        .unwrap_or_else(|| {
+            format!(
+                "phone-form/{}/{}",
+                session.claims.sub,
+                field(&fields, "idem").unwrap_or_default()
+            )
+        });
+    let person = cityfix_domain::text::fingerprint(&format!("{}\u{1f}{who}", request.id));
+    let command = StatusCommand::Work(WorkCommand {
+        request_id: request.id.clone(),
+        decision_id: format!("support-{}", &person[..24]),
+        by: Actor {
+            id: session.claims.sub.clone(),
+            name: session.claims.name.clone(),
+            role: role_id(session.claims.role).into(),
+        },
+        expected_version: None,
+        action: WorkAction::Support,
+    });
+    let body = serde_json::to_string(&command).expect("a command serialises");
+    if let Err(why) = admin.intake.queue.send(QueueName::Status, &body).await {
+        tracing::error!(%why, "a caller's me-too could not be queued");
+        return again(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The caller could not be recorded just now; try again in a moment.",
+        );
+    }
+    tracing::info!(request_id = %request.id, by = %session.claims.sub, follows = reachable, "a caller was added to an open request");
+    let followed = json!({
+        "id": request.id.as_str(),
+        "phonetic": phonetic(request.id.as_str()),
+        "service_name": request.service_name,
+        "address": request.address,
+        "follows": reachable,
+    });
+    intake_form(
+        &admin,
+        &session,
+        StatusCode::OK,
+        &BTreeMap::new(),
+        Outcome::Followed(followed),
+        None,
+    )
 }
 
 /// A tracking number as it is read over the phone: letters in the ICAO spelling alphabet, digits

@@ -1,6 +1,7 @@
 // The staff application's enhancements: attaching a photo of the work to a status change or a
-// note, and filling in a response template's wording in place. Without this script the pages work,
-// the photo fields stay hidden and a wording is filled in by reloading the page.
+// note, filling in a response template's wording in place, and laying the city's map tiles under
+// the queue's map. Without this script the pages work, the photo fields stay hidden, a wording is
+// filled in by reloading the page and the map shows its plain shapes.
 const csrf = () => document.querySelector('input[name="csrf"]')?.value ?? '';
 
 async function post(url, fields) {
@@ -80,4 +81,38 @@ document.querySelectorAll('select[data-fill]').forEach((select) => {
     const text = select.selectedOptions[0]?.dataset.text;
     if (text) note.value = text;
   });
+});
+
+// The queue's map is drawn in Web Mercator pixels at one zoom, so the city's slippy-map tiles go
+// under its shapes as they are: each tile that meets the drawing, at its place. A tile that does
+// not load leaves the plain shapes, which are drawn either way.
+const SVG = 'http://www.w3.org/2000/svg';
+const TILE = 256;
+document.querySelectorAll('svg.queue-map[data-tile-url]').forEach((map) => {
+  const { tileUrl, zoom, originX, originY } = map.dataset;
+  const [, , width, height] = map.getAttribute('viewBox').split(' ').map(Number);
+  const [ox, oy, z] = [Number(originX), Number(originY), Number(zoom)];
+  const layer = map.querySelector('g.tiles');
+  if (!layer || ![ox, oy, z, width, height].every(Number.isFinite)) return;
+  const last = 2 ** z - 1;
+  const credit = document.querySelector('.map-credit');
+  for (let ty = Math.floor(oy / TILE); ty <= Math.floor((oy + height) / TILE); ty += 1) {
+    for (let tx = Math.floor(ox / TILE); tx <= Math.floor((ox + width) / TILE); tx += 1) {
+      if (tx < 0 || ty < 0 || tx > last || ty > last) continue;
+      const image = document.createElementNS(SVG, 'image');
+      image.setAttribute('href', tileUrl.replace('{z}', z).replace('{x}', tx).replace('{y}', ty).replace('{s}', 'a').replace('{r}', ''));
+      image.setAttribute('x', String(tx * TILE - ox));
+      image.setAttribute('y', String(ty * TILE - oy));
+      image.setAttribute('width', String(TILE));
+      image.setAttribute('height', String(TILE));
+      // Shown once loaded; a tile that fails is taken away, so no broken image covers the shapes.
+      image.addEventListener('load', () => {
+        image.classList.add('loaded');
+        map.classList.add('with-tiles');
+        if (credit) credit.hidden = false;
+      }, { once: true });
+      image.addEventListener('error', () => image.remove(), { once: true });
+      layer.append(image);
+    }
+  }
 });

@@ -51,6 +51,18 @@ fn local_in(days: i64) -> String {
         .to_string()
 }
 
+/// The demo city drawn for the queue's map, as the runner draws it.
+fn demo_map() -> cityfix_admin::CityMap {
+    let dir = cityfix_testing::repo_root().join("config/hartford");
+    let site = cityfix_config::read_site(&dir).unwrap();
+    cityfix_admin::CityMap::new(
+        &cityfix_config::read_map_layers(&dir).unwrap(),
+        demo_city().center,
+        site.tile_url,
+        site.tile_attribution,
+    )
+}
+
 fn crew() -> StaffClaims {
     claims(Role::Staff, Some("public-works"), "local:sam.reyes")
 }
@@ -73,14 +85,17 @@ impl Fixture {
             department: Some("public-works".into()),
             password_hash: cityfix_admin::accounts::hash_password("right password"),
         }]);
-        let app = admin_router(Admin::new(AdminParts {
-            status,
-            intake: intake_deps(&world),
-            keys: keys.clone(),
-            csrf_key: CSRF_KEY.to_vec(),
-            accounts,
-            public_url: "http://cityfix.test".into(),
-        }));
+        let app = admin_router(
+            Admin::new(AdminParts {
+                status,
+                intake: intake_deps(&world),
+                keys: keys.clone(),
+                csrf_key: CSRF_KEY.to_vec(),
+                accounts,
+                public_url: "http://cityfix.test".into(),
+            })
+            .with_map(demo_map()),
+        );
         let fixture = Fixture { world, keys, app };
         fixture
             .seed(POTHOLE, Some("public-works"), Status::Open)
@@ -1273,4 +1288,547 @@ async fn a_call_taker_answers_a_question_by_e_mail_once_and_an_admin_gets_its_an
         page.contains("id = &quot;where-do-i-get-a-fishing-licence&quot;"),
         "{page}"
     );
+}
+
+/// A request of `service` at the point, moved to `status` (routed to public works).
+async fn seed_at(f: &Fixture, id: &str, service: &str, (lat, long): (f64, f64), status: Status) {
+    let mut request = seed_request(&f.world.store, id, service, lat, long, None).await;
+    request.department = Some("public-works".into());
+    request.description = Some(format!("Seeded {service} <b>here</b>"));
+    force_status(&f.world.store, request, status, "routed").await;
+}
+
+/// The intake form's fields for a caller at 550 Main St reporting a pothole, with `extra`.
+fn intake_fields<'a>(who: &'a Signed, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut fields = vec![
+        ("csrf", who.csrf.as_str()),
+        ("idem", "form-1"),
+        ("service_code", "pothole"),
+        ("address", "550 Main St"),
+        ("description", "Caller says: deep pothole"),
+    ];
+    fields.extend_from_slice(extra);
+    fields
+}
+
+/// The status commands queued so far, applied by status (as its worker would).
+async fn apply_status_commands(f: &Fixture) {
+    let deps = StatusDeps {
+        city: demo_city(),
+        store: Arc::new(f.world.store.clone()),
+        queue: Arc::new(f.world.queue.clone()),
+        clock: Arc::new(SystemClock),
+        media: Arc::new(f.world.media.clone()),
+    };
+    for message in f.world.queue.receive("status", 10).await.unwrap() {
+        let command: cityfix_app::messages::StatusCommand =
+            serde_json::from_str(&message.body).unwrap();
+        cityfix_app::transition::apply(&deps, &command)
+            .await
+            .unwrap();
+        f.world
+            .queue
+            .delete("status", &message.receipt_handle)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn phone_intake_suggests_open_reports_of_the_service_near_the_caller_s_address() {
+    let f = Fixture::new().await;
+    // 550 Main St is at 41.765071, -72.673863.
+    seed_at(
+        &f,
+        "N3AR-7PQ2",
+        "pothole",
+        (41.76515, -72.67390),
+        Status::Open,
+    )
+    .await;
+    seed_at(
+        &f,
+        "D0NE-4KX7",
+        "pothole",
+        (41.76510, -72.67385),
+        Status::Closed,
+    )
+    .await;
+    seed_at(
+        &f,
+        "5TRT-8MW3",
+        "streetlight_out",
+        (41.76508, -72.67387),
+        Status::Open,
+    )
+    .await;
+    seed_at(
+        &f,
+        "ETH1-3CQ9",
+        "ethics_concern",
+        (41.76509, -72.67386),
+        Status::Open,
+    )
+    .await;
+    let who = f.sign(&claims(Role::Agent, None, "local:agent"));
+    let (status, html, _) = f
+        .post(
+            "/admin/intake",
+            Some(&who),
+            &intake_fields(&who, &[("step", "check"), ("phone", "860-555-0142")]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(
+        html.contains("Open Pothole reports within 150 m of 550 Main St"),
+        "{html}"
+    );
+    assert!(
+        html.contains("name=\"follow\" value=\"N3AR-7PQ2\""),
+        "the open pothole next door: {html}"
+    );
+    assert!(
+        html.replace("&#x2f;", "/")
+            .contains("Seeded pothole &lt;b&gt;here&lt;/b&gt;"),
+        "resident text as text"
+    );
+    assert!(!html.contains("D0NE-4KX7"), "not a closed one");
+    assert!(!html.contains("5TRT-8MW3"), "not another service");
+    assert!(!html.contains("ETH1-3CQ9"), "never a confidential one");
+    assert!(
+        !html.contains(&format!("value=\"{POTHOLE}\"")),
+        "not one 300 m away"
+    );
+    assert!(
+        html.contains("value=\"Caller says: deep pothole\"")
+            || html.contains(">Caller says: deep pothole</textarea>"),
+        "what was typed is kept"
+    );
+    assert!(html.contains("value=\"860-555-0142\""));
+    assert!(html.contains("File the report"), "filing stays possible");
+
+    // A confidential service has no intake form, so no suggestions either.
+    let mut ethics = intake_fields(&who, &[("step", "check")]);
+    ethics[2] = ("service_code", "ethics_concern");
+    let (status, html, _) = f.post("/admin/intake", Some(&who), &ethics).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(!html.contains("ETH1-3CQ9"));
+
+    // An address the city does not know is said so, with its closest ones.
+    let mut unknown = intake_fields(&who, &[("step", "check")]);
+    unknown[3] = ("address", "550 Mian St");
+    let (status, html, _) = f.post("/admin/intake", Some(&who), &unknown).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("did you mean"), "{html}");
+}
+
+#[tokio::test]
+async fn a_caller_added_to_an_open_report_follows_it_by_phone_and_hears_its_number() {
+    let f = Fixture::new().await;
+    seed_at(
+        &f,
+        "N3AR-7PQ2",
+        "pothole",
+        (41.76515, -72.67390),
+        Status::Open,
+    )
+    .await;
+    let who = f.sign(&claims(Role::Agent, None, "local:agent"));
+    let fields = intake_fields(
+        &who,
+        &[
+            ("follow", "N3AR-7PQ2"),
+            ("phone", "(860) 555-0142"),
+            ("first_name", "Ana"),
+        ],
+    );
+    let (status, html, _) = f.post("/admin/intake/follow", Some(&who), &fields).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(
+        html.contains("Added to: <span class=\"tracking\">N3AR-7PQ2</span>"),
+        "{html}"
+    );
+    assert!(html.contains("November, three, Alfa, Romeo — seven, Papa, Quebec, two"));
+    assert!(html.contains("The caller follows it"));
+    let id = TrackingNumber::parse("N3AR-7PQ2").unwrap();
+    let followers = f.world.store.followers(&id).await.unwrap();
+    assert_eq!(followers.len(), 1, "{followers:?}");
+    let follower = &followers[0];
+    assert_eq!(follower.channel.as_deref(), Some("phone"));
+    assert!(follower.is_active(), "the caller asked in person");
+    assert_eq!(follower.contact.phone.as_deref(), Some("+18605550142"));
+    assert_eq!(follower.contact.first_name.as_deref(), Some("Ana"));
+    // No new report was filed.
+    let all = f
+        .world
+        .store
+        .search(&cityfix_app::ports::RequestQuery {
+            page: 1,
+            page_size: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 2, "the fixture's and the seeded one");
+
+    // The same form sent again (a double click) adds nobody and counts the caller once.
+    let (status, _, _) = f.post("/admin/intake/follow", Some(&who), &fields).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(f.world.store.followers(&id).await.unwrap().len(), 1);
+    apply_status_commands(&f).await;
+    assert_eq!(f.stored("N3AR-7PQ2").await.supporters, 1, "one me-too");
+
+    // The caller is told once that they follow it.
+    let notify: Vec<_> = f.world.queue.receive("notify", 10).await.unwrap();
+    let followed: Vec<_> = notify
+        .iter()
+        .filter(|m| m.body.contains("follow_confirmed"))
+        .collect();
+    assert_eq!(
+        followed.len(),
+        1,
+        "nothing new to tell the second time: {notify:?}"
+    );
+    let deps = cityfix_testing::notify_deps(&f.world, "http://cityfix.test");
+    for message in &followed {
+        let event: cityfix_app::messages::NotifyEvent =
+            serde_json::from_str(&message.body).unwrap();
+        cityfix_app::notify::notify(&deps, &event).await.unwrap();
+    }
+    let sent = f.world.outbox.list().unwrap();
+    let to_caller = sent
+        .iter()
+        .filter(|m| {
+            String::from_utf8_lossy(&f.world.outbox.read(&m.file).unwrap()).contains("8605550142")
+        })
+        .count();
+    assert_eq!(
+        to_caller, 1,
+        "the caller is told once that they follow it: {sent:?}"
+    );
+
+    // A caller who gives no contact is counted, and follows nothing.
+    let anonymous = intake_fields(&who, &[("follow", "N3AR-7PQ2"), ("idem", "form-2")]);
+    let (status, html, _) = f.post("/admin/intake/follow", Some(&who), &anonymous).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("gave no phone or e-mail"));
+    assert_eq!(f.world.store.followers(&id).await.unwrap().len(), 1);
+    apply_status_commands(&f).await;
+    assert_eq!(f.stored("N3AR-7PQ2").await.supporters, 2);
+}
+
+#[tokio::test]
+async fn following_instead_is_refused_without_the_session_s_csrf_token_and_for_what_may_not_be_followed(
+) {
+    let f = Fixture::new().await;
+    seed_at(
+        &f,
+        "N3AR-7PQ2",
+        "pothole",
+        (41.76515, -72.67390),
+        Status::Open,
+    )
+    .await;
+    seed_at(
+        &f,
+        "D0NE-4KX7",
+        "pothole",
+        (41.76510, -72.67385),
+        Status::Closed,
+    )
+    .await;
+    seed_at(
+        &f,
+        "ETH1-3CQ9",
+        "ethics_concern",
+        (41.76509, -72.67386),
+        Status::Open,
+    )
+    .await;
+    let who = f.sign(&claims(Role::Agent, None, "local:agent"));
+    let id = TrackingNumber::parse("N3AR-7PQ2").unwrap();
+
+    let mut forged = intake_fields(&who, &[("follow", "N3AR-7PQ2"), ("phone", "860-555-0142")]);
+    forged[0] = ("csrf", "not this session's");
+    let (status, html, _) = f.post("/admin/intake/follow", Some(&who), &forged).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{html}");
+    let other = f.sign(&claims(Role::Agent, None, "local:other"));
+    forged[0] = ("csrf", other.csrf.as_str());
+    let (status, _, _) = f.post("/admin/intake/follow", Some(&who), &forged).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "another session's token");
+    assert!(f.world.store.followers(&id).await.unwrap().is_empty());
+    assert!(
+        f.world
+            .queue
+            .receive("status", 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nobody counted"
+    );
+
+    let refused = |follow: &'static str| {
+        intake_fields(&who, &[("follow", follow), ("phone", "860-555-0142")])
+    };
+    let (status, html, _) = f
+        .post("/admin/intake/follow", Some(&who), &refused("D0NE-4KX7"))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{html}");
+    assert!(html.contains("only a report still being worked"), "{html}");
+    let (status, html, _) = f
+        .post("/admin/intake/follow", Some(&who), &refused("ETH1-3CQ9"))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "a confidential report does not exist here"
+    );
+    assert!(!html.contains("Added to"));
+    let (status, _, _) = f
+        .post("/admin/intake/follow", Some(&who), &refused("not-a-number"))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let bad_phone = intake_fields(&who, &[("follow", "N3AR-7PQ2"), ("phone", "call me")]);
+    let (status, html, _) = f.post("/admin/intake/follow", Some(&who), &bad_phone).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("phone"), "{html}");
+    assert!(f.world.store.followers(&id).await.unwrap().is_empty());
+
+    let ethics = f.sign(&claims(Role::Ethics, None, "local:ethics"));
+    let fields = intake_fields(
+        &ethics,
+        &[("follow", "N3AR-7PQ2"), ("phone", "860-555-0142")],
+    );
+    let (status, _, _) = f.post("/admin/intake/follow", Some(&ethics), &fields).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "ethics officers take no calls"
+    );
+}
+
+/// The requests a map page marks: each mark's link target.
+fn marks(html: &str) -> Vec<String> {
+    html.split("<a href=\"/admin/requests/")
+        .skip(1)
+        .filter(|rest| {
+            rest.split('>')
+                .next()
+                .unwrap_or("")
+                .contains("class=\"mark")
+        })
+        .map(|rest| rest.split('"').next().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_queue_map_marks_the_filtered_requests_on_the_city_s_shapes() {
+    let f = Fixture::new().await;
+    seed_at(
+        &f,
+        "5TRT-8MW3",
+        "streetlight_out",
+        (41.76508, -72.67387),
+        Status::Open,
+    )
+    .await;
+    seed_at(
+        &f,
+        "D0NE-4KX7",
+        "pothole",
+        (41.76510, -72.67385),
+        Status::Closed,
+    )
+    .await;
+    // A resident's typed address, shown in the list under the map.
+    let mut odd = seed_request(
+        &f.world.store,
+        "N3AR-7PQ2",
+        "pothole",
+        41.7600,
+        -72.6800,
+        None,
+    )
+    .await;
+    odd.department = Some("public-works".into());
+    odd.address = Some("<script>alert('map')</script> Main St".into());
+    force_status(&f.world.store, odd, Status::Open, "routed").await;
+    let crew = f.sign(&crew());
+
+    let (status, html, _) = f.get("/admin/queue/map", Some(&crew)).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let mut marked = marks(&html);
+    marked.sort();
+    assert_eq!(
+        marked,
+        ["5TRT-8MW3", "7K3M-9QZ2", "N3AR-7PQ2"],
+        "the open queue: {html}"
+    );
+    assert!(html.contains("3 requests on the map"));
+    // (a seeded request's service name is its code)
+    assert!(
+        html.contains(
+            "aria-label=\"7K3M-9QZ2 · pothole\"><title>7K3M-9QZ2 · pothole</title><circle"
+        ),
+        "{html}"
+    );
+    // The city's layers, drawn as plain shapes: the boundary, the neighbourhoods, the districts.
+    assert!(
+        html.contains("<g class=\"layer shaded\"")
+            && html.contains("<g class=\"layer outlined\"")
+            && html.contains("<g class=\"layer boundary\"")
+    );
+    assert!(
+        html.contains("<title>Downtown</title>") && html.contains("<title>North District</title>")
+    );
+    assert!(
+        html.replace("&#x2f;", "/")
+            .contains("data-tile-url=\"https://tile.openstreetmap.org/{z}/{x}/{y}.png\""),
+        "the tile template for the script"
+    );
+    // Resident text is text, in the map's list too.
+    assert!(
+        html.contains("&lt;script&gt;alert(&#x27;map&#x27;) Main St")
+            || html.contains("&lt;script&gt;alert("),
+        "{html}"
+    );
+    assert!(!html.contains("<script>alert"));
+
+    // The queue's filters narrow the map the same way, and its links keep them.
+    let (_, html, _) = f
+        .get("/admin/queue/map?service=streetlight_out", Some(&crew))
+        .await;
+    assert_eq!(marks(&html), ["5TRT-8MW3"]);
+    assert!(html.replace("&#x2f;", "/").contains("href=\"/admin/queue?department=public-works&amp;status=open&amp;service=streetlight_out\""), "the list of the same filter: {html}");
+    let (_, html, _) = f.get("/admin/queue/map?status=closed", Some(&crew)).await;
+    assert_eq!(marks(&html), ["D0NE-4KX7"]);
+    let (_, html, _) = f
+        .get("/admin/queue?service=streetlight_out", Some(&crew))
+        .await;
+    assert!(html.replace("&#x2f;", "/").contains("href=\"/admin/queue/map?department=public-works&amp;status=open&amp;service=streetlight_out\""), "the map of the list's filter");
+    assert!(marks(&html).is_empty(), "the list page draws no map");
+}
+
+#[tokio::test]
+async fn confidential_reports_are_on_no_map_but_the_ethics_officer_s() {
+    let f = Fixture::new().await;
+    // Even one stored with a department's queue keys stays off that department's map.
+    seed_at(
+        &f,
+        "ETH1-3CQ9",
+        "ethics_concern",
+        (41.76509, -72.67386),
+        Status::Open,
+    )
+    .await;
+    let mut ethics_own = seed_request(
+        &f.world.store,
+        "ETH2-4DR7",
+        "ethics_concern",
+        41.7650,
+        -72.6740,
+        None,
+    )
+    .await;
+    ethics_own.department = Some("ethics".into());
+    force_status(&f.world.store, ethics_own, Status::Open, "routed").await;
+
+    for who in [
+        crew(),
+        claims(Role::Supervisor, None, "local:sup"),
+        claims(Role::Admin, None, "local:admin"),
+    ] {
+        let signed = f.sign(&who);
+        for department in ["public-works", "ethics"] {
+            let (status, html, _) = f
+                .get(
+                    &format!("/admin/queue/map?department={department}"),
+                    Some(&signed),
+                )
+                .await;
+            assert!(
+                !html.contains("ETH1-3CQ9") && !html.contains("ETH2-4DR7"),
+                "{:?} {department}: {html}",
+                who.role
+            );
+            if status == StatusCode::OK && department == "public-works" {
+                assert_eq!(marks(&html), [POTHOLE]);
+            }
+        }
+    }
+    let ethics = f.sign(&claims(Role::Ethics, None, "local:ethics"));
+    let (status, html, _) = f
+        .get("/admin/queue/map?department=ethics", Some(&ethics))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("ETH2-4DR7"),
+        "the ethics officer's own queue: {html}"
+    );
+    let (_, html, _) = f
+        .get("/admin/queue/map?department=public-works", Some(&ethics))
+        .await;
+    assert!(
+        !html.contains(&format!("/admin/requests/{POTHOLE}")),
+        "ethics officers see confidential reports only"
+    );
+    assert!(marks(&html).iter().all(|id| id == "ETH1-3CQ9"), "{html}");
+
+    let agent = f.sign(&claims(Role::Agent, None, "local:agent"));
+    let (status, html, _) = f.get("/admin/queue/map", Some(&agent)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        marks(&html).is_empty() && !html.contains("queue-map"),
+        "call-takers work no queue"
+    );
+    let (_, _, location) = f.get("/admin/queue/map", None).await;
+    assert_eq!(
+        location.as_deref(),
+        Some("/admin/sign-in?next=%2Fadmin%2Fqueue%2Fmap")
+    );
+}
+
+#[tokio::test]
+async fn a_caller_who_asked_to_follow_on_the_site_is_confirmed_by_the_call_taker() {
+    let f = Fixture::new().await;
+    seed_at(
+        &f,
+        "N3AR-7PQ2",
+        "pothole",
+        (41.76515, -72.67390),
+        Status::Open,
+    )
+    .await;
+    let request = f.stored("N3AR-7PQ2").await;
+    let asked = cityfix_domain::Contact {
+        phone: Some("860-555-0142".into()),
+        ..Default::default()
+    };
+    cityfix_app::follow::ask_to_follow(
+        &f.world.store,
+        &f.world.queue,
+        &demo_city(),
+        &request,
+        asked,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    let followers = f.world.store.followers(&request.id).await.unwrap();
+    assert!(followers.len() == 1 && !followers[0].is_active());
+
+    let who = f.sign(&claims(Role::Agent, None, "local:agent"));
+    let fields = intake_fields(
+        &who,
+        &[("follow", "N3AR-7PQ2"), ("phone", "+1 860 555 0142")],
+    );
+    let (status, html, _) = f.post("/admin/intake/follow", Some(&who), &fields).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let followers = f.world.store.followers(&request.id).await.unwrap();
+    assert_eq!(
+        followers.len(),
+        1,
+        "the same person, however the number is written"
+    );
+    assert!(followers[0].is_active(), "confirmed by the call");
 }

@@ -44,26 +44,8 @@ pub async fn ask_to_follow(
     contact: Contact,
     now: DateTime<Utc>,
 ) -> Result<(), FollowRefused> {
-    if !matches!(
-        request.status,
-        Status::Submitted | Status::Open | Status::InProgress
-    ) {
-        return Err(FollowRefused::NotOpen(request.id.clone(), request.status));
-    }
-    if city
-        .service(&request.service_code)
-        .is_some_and(|service| service.confidential)
-    {
-        return Err(FollowRefused::Confidential);
-    }
-    // One person however they write their number: the key is of the number in E.164.
-    let contact = Contact {
-        phone: contact
-            .phone
-            .map(|p| to_e164(&p, city.country_calling_code).unwrap_or(p)),
-        ..contact
-    };
-    let follower = Follower::asking(contact, request.id.clone(), now);
+    followable(city, request)?;
+    let follower = Follower::asking(one_person(city, contact), request.id.clone(), now);
     let followers = store.followers(&request.id).await?;
     let known = followers.iter().find(|f| f.key == follower.key);
     if known.is_some_and(Follower::is_active) {
@@ -88,6 +70,76 @@ pub async fn ask_to_follow(
     let body = serde_json::to_string(&event).expect("an event serialises");
     queue.send(QueueName::Notify, &body).await?;
     tracing::info!(request_id = %request.id, "an address asked to follow a request");
+    Ok(())
+}
+
+/// Whether `request` may be followed: still being worked, and not confidential.
+fn followable(city: &City, request: &ServiceRequest) -> Result<(), FollowRefused> {
+    if !matches!(
+        request.status,
+        Status::Submitted | Status::Open | Status::InProgress
+    ) {
+        return Err(FollowRefused::NotOpen(request.id.clone(), request.status));
+    }
+    if city
+        .service(&request.service_code)
+        .is_some_and(|service| service.confidential)
+    {
+        return Err(FollowRefused::Confidential);
+    }
+    Ok(())
+}
+
+/// One person however they write their number: the key is of the number in E.164.
+fn one_person(city: &City, contact: Contact) -> Contact {
+    Contact {
+        phone: contact
+            .phone
+            .map(|p| to_e164(&p, city.country_calling_code).unwrap_or(p)),
+        ..contact
+    }
+}
+
+/// The channel of a caller a call-taker adds as a follower.
+pub const PHONE_CHANNEL: &str = "phone";
+
+/// A caller on the phone follows `request`, added by the call-taker who took the call (phone
+/// intake's "add the caller as a follower instead"): active at once, since the caller asked in
+/// person, as a phone report's contact is used without a link to confirm; the follower records
+/// the channel `phone`. Notify sends them the "you are following" letter (with its unsubscribe
+/// link) once, whichever way they came to follow. Adding again changes nothing; one who had asked
+/// through the site and not confirmed yet is confirmed.
+pub async fn follow_for_caller(
+    store: &dyn RequestStore,
+    queue: &dyn Queue,
+    city: &City,
+    request: &ServiceRequest,
+    contact: Contact,
+) -> Result<(), FollowRefused> {
+    followable(city, request)?;
+    let follower = Follower {
+        channel: Some(PHONE_CHANNEL.into()),
+        ..Follower::new(one_person(city, contact), request.id.clone())
+    };
+    let followers = store.followers(&request.id).await?;
+    match followers.iter().find(|f| f.key == follower.key) {
+        Some(known) if known.is_active() => return Ok(()),
+        Some(_) => {
+            store.confirm_follower(&request.id, &follower.key).await?;
+        }
+        None if followers.len() >= MAX_FOLLOWERS => {
+            return Err(FollowRefused::Full(request.id.clone()))
+        }
+        None => store.add_follower(&request.id, &follower).await?,
+    }
+    let event = NotifyEvent {
+        event_id: format!("{}/followed/{}", request.id, follower.key),
+        request_id: request.id.clone(),
+        kind: NotifyKind::FollowConfirmed,
+    };
+    let body = serde_json::to_string(&event).expect("an event serialises");
+    queue.send(QueueName::Notify, &body).await?;
+    tracing::info!(request_id = %request.id, "a caller follows a request by phone");
     Ok(())
 }
 

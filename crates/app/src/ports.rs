@@ -88,6 +88,10 @@ pub struct Follower {
     /// but the confirmation. `None` for an active follower.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asked_at: Option<DateTime<Utc>>,
+    /// How they came to follow when it was not by their own ask through the site or the API:
+    /// `phone` for a caller a call-taker added. `None` otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
 }
 
 impl Follower {
@@ -103,6 +107,7 @@ impl Follower {
             contact,
             via,
             asked_at: None,
+            channel: None,
         }
     }
 

@@ -35,7 +35,7 @@ pub use layer_file::{
     features_in_wgs84, read_layer_features, DeclaredSystem, LayerFeatures, LayerFormat, LayerSource,
 };
 pub use layers::{read_area_layer, read_lines, LineProperties};
-pub use site::{read_site, Site, BUILT_IN_LANGUAGES};
+pub use site::{read_map_layers, read_site, MapLayer, Site, BUILT_IN_LANGUAGES};
 pub use translations::check_service_translations;
 
 use checks::Assignees;

@@ -152,6 +152,37 @@ pub fn read_site(dir: &Path) -> Result<Site, ConfigError> {
     })
 }
 
+/// One layer of the city's areas as routing reads them (repaired where a feature needed it), to
+/// draw on a map: the boundary (`boundary`) or an `[[area_layer]]` of routing.toml, by its id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapLayer {
+    pub id: String,
+    pub areas: Vec<cityfix_domain::Area>,
+}
+
+/// The city's area layers to draw: the boundary first, then routing.toml's area layers in order.
+pub fn read_map_layers(dir: &Path) -> Result<Vec<MapLayer>, ConfigError> {
+    let routing: RoutingFile = read_toml(&dir.join("routing.toml"))?;
+    let areas = |path: &Path, name: &str| -> Result<Vec<cityfix_domain::Area>, ConfigError> {
+        Ok(read_area_layer(path, name)?
+            .areas
+            .into_iter()
+            .map(|(area, _)| area)
+            .collect())
+    };
+    let mut layers = vec![MapLayer {
+        id: "boundary".into(),
+        areas: areas(&dir.join(&routing.boundary), "name")?,
+    }];
+    for layer in &routing.area_layers {
+        layers.push(MapLayer {
+            id: layer.id.clone(),
+            areas: areas(&dir.join(&layer.file), &layer.name_property)?,
+        });
+    }
+    Ok(layers)
+}
+
 /// `en`, `es`, `pt-BR`, `zh-Hant`: a BCP 47 language with an optional region or script.
 fn is_language_code(code: &str) -> bool {
     let mut parts = code.split('-');
@@ -254,6 +285,15 @@ mod tests {
             std::fs::copy(demo_dir().join(&name), copy.path().join(&name)).unwrap();
         }
         copy
+    }
+
+    #[test]
+    fn the_map_layers_are_the_boundary_then_the_routing_layers_in_order() {
+        let layers = read_map_layers(&demo_dir()).unwrap();
+        let ids: Vec<&str> = layers.iter().map(|l| l.id.as_str()).collect();
+        assert_eq!(ids, ["boundary", "neighbourhoods", "districts"]);
+        assert!(layers.iter().all(|l| !l.areas.is_empty()));
+        assert!(layers[1].areas.iter().any(|a| a.name == "Downtown"));
     }
 
     #[test]

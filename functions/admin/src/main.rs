@@ -27,6 +27,14 @@ async fn main() -> Result<(), lambda_http::Error> {
         &required("ADMIN_CALLBACK_URL")?,
         &required("STAFF_TOKEN_ISSUER")?,
     ));
+    let city_dir = std::path::PathBuf::from(required("CITY_CONFIG")?);
+    let site = cityfix_config::read_site(&city_dir)?;
+    let map = cityfix_admin::CityMap::new(
+        &cityfix_config::read_map_layers(&city_dir)?,
+        setup.city.center,
+        site.tile_url,
+        site.tile_attribution,
+    );
     let limits = setup.city.rate_limits;
     let admin = Admin::new(AdminParts {
         status: setup.status_deps()?,
@@ -36,6 +44,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         accounts: Accounts::default(),
         public_url: setup.public_url.clone(),
     })
-    .signing_in_through(hosted_ui);
+    .signing_in_through(hosted_ui)
+    .with_map(map);
     lambda_http::run(lambda_front(admin_router(admin), &limits)).await
 }

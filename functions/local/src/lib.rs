@@ -416,7 +416,14 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
         csrf_key: cityfix_embedded::setup::secret(&options.data_dir, "csrf.secret")?,
         accounts,
         public_url: url.clone(),
-    });
+    })
+    .with_map(cityfix_admin::CityMap::new(
+        &cityfix_config::read_map_layers(&options.config_dir)
+            .map_err(|e| anyhow::anyhow!("the city's area layers cannot be drawn: {e}"))?,
+        city.center,
+        site.tile_url.clone(),
+        site.tile_attribution.clone(),
+    ));
     let app = Router::new()
         .merge(intake::router(intake::Intake {
             deps: intake,
