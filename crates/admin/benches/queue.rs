@@ -136,6 +136,7 @@ async fn main() {
     let store = Arc::new(setup.store.clone());
     let queue = Arc::new(setup.queue.clone());
     let app = admin_router(Admin::new(AdminParts {
+        metrics: Arc::new(setup.store.clone()),
         status: StatusDeps {
             city: city.clone(),
             store: store.clone(),
