@@ -391,10 +391,15 @@ pub async fn metrics(
             )),
         ),
         ("days".into(), json!(day_rows)),
-        ("by_service".into(), json!(parts_rows(&answer["by_service"]))),
-        ("by_department".into(), json!(parts_rows(&answer["by_department"]))),
-        ("by_area".into(), json!(parts_rows(&answer["by_area"]))),
-        ("by_channel".into(), json!(parts_rows(&answer["by_channel"]))),
+        (
+            "tables".into(),
+            json!([
+                { "id": "by-service", "title": "By service", "first": "Service", "rows": parts_rows(&answer["by_service"]), "csv": csv("services") },
+                { "id": "by-department", "title": "By department", "first": "Department", "rows": parts_rows(&answer["by_department"]), "csv": csv("departments") },
+                { "id": "by-area", "title": "By area", "first": "Area", "rows": parts_rows(&answer["by_area"]), "csv": csv("areas") },
+                { "id": "by-channel", "title": "By channel", "first": "Channel", "rows": parts_rows(&answer["by_channel"]), "csv": csv("channels") },
+            ]),
+        ),
         (
             "csv".into(),
             json!({

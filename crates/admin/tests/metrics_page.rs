@@ -156,9 +156,7 @@ async fn a_supervisor_sees_charts_with_their_tables_and_no_confidential_report()
     assert!(html.contains("<th scope=\"row\">phone</th><td>4</td>"));
     // and CSV links with the same filters
     assert!(
-        html.contains(
-            "metrics.csv?table=days&amp;from=2026-11-02&amp;to=2026-11-04\""
-        ),
+        html.contains("metrics.csv?table=days&amp;from=2026-11-02&amp;to=2026-11-04\""),
         "{html}"
     );
     // never the ethics service, in the figures or the form's choices
