@@ -135,8 +135,8 @@ test('a supervisor reads the metrics as charts and tables, filters them by keybo
   assert.ok(await page.getByRole('table', { name: 'By day' }).isVisible());
 
   // keyboard only: choose a service and send the form
-  await page.getByLabel('Service').focus();
-  await page.getByLabel('Service').selectOption('pothole');
+  await page.getByLabel('Service', { exact: true }).focus();
+  await page.getByLabel('Service', { exact: true }).selectOption('pothole');
   await page.getByRole('button', { name: 'Show' }).focus();
   await page.keyboard.press('Enter');
   await page.waitForURL(/service=pothole/);
