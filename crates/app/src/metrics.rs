@@ -2,7 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, Months, NaiveDate};
+use futures_util::future::try_join_all;
 use serde::Serialize;
 
 use cityfix_domain::metrics::{
@@ -333,7 +334,12 @@ pub async fn answer(
     let mut total = Sum::new();
     let mut days: BTreeMap<NaiveDate, Sum> = BTreeMap::new();
     let mut parts: [BTreeMap<String, Sum>; 4] = Default::default();
-    for (key, tally) in metrics.tallies(filter.from, filter.to).await? {
+    // A month a read, all at once: the embedded store reads them on its several readers, DynamoDB
+    // queries its month partitions side by side rather than one after another.
+    let months =
+        try_join_all(months_of(filter.from, filter.to).map(|(from, to)| metrics.tallies(from, to)))
+            .await?;
+    for (key, tally) in months.into_iter().flatten() {
         if !filter.keeps(&key) {
             continue;
         }
@@ -404,6 +410,22 @@ pub async fn answer(
     })
 }
 
+/// The calendar months a range of days spans, each as its first and last day within the range.
+fn months_of(from: NaiveDate, to: NaiveDate) -> impl Iterator<Item = (NaiveDate, NaiveDate)> {
+    std::iter::successors(Some(from), move |start| {
+        let next = start.checked_add_months(Months::new(1))?.with_day(1)?;
+        (next <= to).then_some(next)
+    })
+    .map(move |start| {
+        let end = start
+            .checked_add_months(Months::new(1))
+            .and_then(|next| next.with_day(1))
+            .and_then(|next| next.pred_opt())
+            .map_or(to, |last| last.min(to));
+        (start, end)
+    })
+}
+
 /// The areas a metrics row can name: those of the layers services route by
 /// (`[service.routing] layer`), sorted, each once.
 pub fn area_names(city: &City) -> Vec<String> {
@@ -420,4 +442,25 @@ pub fn area_names(city: &City) -> Vec<String> {
         .flat_map(|layer| (0..layer.index.len()).map(|i| layer.index.name(i).to_string()))
         .collect();
     names.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_range_is_read_a_calendar_month_at_a_time() {
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let months: Vec<_> = months_of(day(2026, 1, 30), day(2026, 3, 2)).collect();
+        assert_eq!(
+            months,
+            [
+                (day(2026, 1, 30), day(2026, 1, 31)),
+                (day(2026, 2, 1), day(2026, 2, 28)),
+                (day(2026, 3, 1), day(2026, 3, 2)),
+            ]
+        );
+        let one: Vec<_> = months_of(day(2026, 5, 4), day(2026, 5, 4)).collect();
+        assert_eq!(one, [(day(2026, 5, 4), day(2026, 5, 4))]);
+    }
 }

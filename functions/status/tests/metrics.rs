@@ -3,7 +3,7 @@
 //! only), and a bad query is a 400 that says what is wrong.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -12,6 +12,7 @@ use cityfix_app::metrics::area_names;
 use cityfix_app::ports::{MetricsStore, SystemClock};
 use cityfix_app::transition::StatusDeps;
 use cityfix_domain::metrics::counted_change;
+use cityfix_domain::City;
 use cityfix_domain::{
     Contact, Location, ServiceRequest, Status, TimelineEntry, TimelineKind, TrackingNumber,
     ValidReport,
@@ -22,6 +23,9 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use status::{staff_router, Staff};
 use tower::ServiceExt;
+
+/// The demo city, loaded once (each load reads and indexes its layers).
+static CITY: LazyLock<Arc<City>> = LazyLock::new(demo_city);
 
 /// One seeded request: what it is and what happened to it, when.
 #[derive(Debug, Clone)]
@@ -46,7 +50,7 @@ const SERVICES: [(&str, &str, bool); 3] = [
 /// Sixty requests over November 2026, made at varied hours; two in three closed, some within their
 /// service's target and some well past it; every seventh closed one reopened.
 fn plans() -> Vec<Plan> {
-    let city = demo_city();
+    let city = CITY.clone();
     let areas = area_names(&city);
     let start = Utc.with_ymd_and_hms(2026, 11, 1, 14, 0, 0).unwrap();
     (0..60)
@@ -96,7 +100,7 @@ fn entry(id: &str, at: DateTime<Utc>, status: Status) -> TimelineEntry {
 
 /// Counts each plan's changes as notify does: the rows `counted_change` names, once per event.
 async fn count(store: &dyn MetricsStore, plans: &[Plan]) {
-    let city = demo_city();
+    let city = CITY.clone();
     for (n, plan) in plans.iter().enumerate() {
         let report = ValidReport {
             service_code: plan.service.into(),
@@ -135,7 +139,7 @@ async fn count(store: &dyn MetricsStore, plans: &[Plan]) {
 }
 
 fn day_of(at: DateTime<Utc>) -> NaiveDate {
-    at.with_timezone(&demo_city().timezone).date_naive()
+    at.with_timezone(&CITY.timezone).date_naive()
 }
 
 /// The `⌈q·n⌉`-th shortest of some durations, in seconds.
@@ -181,7 +185,7 @@ impl Fixture {
         };
         let app = staff_router(Staff {
             deps: StatusDeps {
-                city: demo_city(),
+                city: CITY.clone(),
                 store: Arc::new(self.world.store.clone()),
                 queue: Arc::new(self.world.queue.clone()),
                 clock: Arc::new(SystemClock),
@@ -211,7 +215,7 @@ const NOVEMBER: &str = "/staff/v1/metrics?from=2026-11-01&to=2026-12-31";
 async fn the_figures_equal_a_count_by_hand_over_the_seeded_requests() {
     // given sixty requests counted, each event twice
     let fixture = Fixture::new().await;
-    let city = demo_city();
+    let city = CITY.clone();
     let seen: Vec<Plan> = plans()
         .into_iter()
         .filter(|p| p.service != "ethics_concern")
@@ -477,7 +481,7 @@ async fn no_sign_in_is_a_401() {
     let fixture = Fixture::new().await;
     let app = staff_router(Staff {
         deps: StatusDeps {
-            city: demo_city(),
+            city: CITY.clone(),
             store: Arc::new(fixture.world.store.clone()),
             queue: Arc::new(fixture.world.queue.clone()),
             clock: Arc::new(SystemClock),
