@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{Datelike, Months, NaiveDate};
-use futures_util::future::try_join_all;
+use futures_util::stream::{FuturesUnordered, TryStreamExt};
 use serde::Serialize;
 
 use cityfix_domain::metrics::{
@@ -335,32 +335,35 @@ pub async fn answer(
     let mut days: BTreeMap<NaiveDate, Sum> = BTreeMap::new();
     let mut parts: [BTreeMap<String, Sum>; 4] = Default::default();
     // A month a read, all at once: the embedded store reads them on its several readers, DynamoDB
-    // queries its month partitions side by side rather than one after another.
-    let months =
-        try_join_all(months_of(filter.from, filter.to).map(|(from, to)| metrics.tallies(from, to)))
-            .await?;
-    for (key, tally) in months.into_iter().flatten() {
-        if !filter.keeps(&key) {
-            continue;
-        }
-        let target = targets
-            .get(key.service.as_str())
-            .map(|secs| (tally.to_close.count(), tally.to_close.at_most(*secs)));
-        total.add(&tally, target);
-        days.entry(key.day)
-            .or_insert_with(Sum::new)
-            .add(&tally, target);
-        for (part, name) in
-            parts
-                .iter_mut()
-                .zip([&key.service, &key.department, &key.area, &key.channel])
-        {
-            match part.get_mut(name.as_str()) {
-                Some(sum) => sum.add(&tally, target),
-                None => {
-                    let mut sum = Sum::new();
-                    sum.add(&tally, target);
-                    part.insert(name.clone(), sum);
+    // queries its month partitions side by side rather than one after another; each month is
+    // added up as soon as it is in, while the others are still being read.
+    let mut months: FuturesUnordered<_> = months_of(filter.from, filter.to)
+        .map(|(from, to)| metrics.tallies(from, to))
+        .collect();
+    while let Some(month) = months.try_next().await? {
+        for (key, tally) in month {
+            if !filter.keeps(&key) {
+                continue;
+            }
+            let target = targets
+                .get(key.service.as_str())
+                .map(|secs| (tally.to_close.count(), tally.to_close.at_most(*secs)));
+            total.add(&tally, target);
+            days.entry(key.day)
+                .or_insert_with(Sum::new)
+                .add(&tally, target);
+            for (part, name) in
+                parts
+                    .iter_mut()
+                    .zip([&key.service, &key.department, &key.area, &key.channel])
+            {
+                match part.get_mut(name.as_str()) {
+                    Some(sum) => sum.add(&tally, target),
+                    None => {
+                        let mut sum = Sum::new();
+                        sum.add(&tally, target);
+                        part.insert(name.clone(), sum);
+                    }
                 }
             }
         }
