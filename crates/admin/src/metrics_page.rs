@@ -183,6 +183,13 @@ fn bar_chart(id: &str, title: &str, desc: &str, bars: &[(String, f64, String)]) 
         esc(title),
         esc(desc)
     );
+    if bars.is_empty() {
+        let _ = write!(
+            svg,
+            r##"<text x="8" y="{:.1}" font-size="13" fill="#222">Nothing counted.</text>"##,
+            row * 0.65
+        );
+    }
     for (i, (label, value, shown)) in bars.iter().enumerate() {
         let y = 4.0 + i as f64 * row;
         let w = (plot_w * value / most).max(0.0);
@@ -555,6 +562,7 @@ mod tests {
         assert!(svg.contains("A &amp; &lt;B&gt;"), "{svg}");
         assert!(!svg.contains("<b>"));
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
+        assert!(bar_chart("y", "T", "D", &[]).contains("Nothing counted."));
     }
 
     #[test]
