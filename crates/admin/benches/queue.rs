@@ -138,6 +138,7 @@ async fn main() {
     let queue = Arc::new(setup.queue.clone());
     let app = admin_router(
         Admin::new(AdminParts {
+            metrics: Arc::new(setup.store.clone()),
             status: StatusDeps {
                 city: city.clone(),
                 store: store.clone(),

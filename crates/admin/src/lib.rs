@@ -6,11 +6,12 @@
 //! ([`hosted_ui`]), and both end in the same session.
 //!
 //! Pages: sign-in, the work queue (as a list, a map and a printed work list), a request with every action, phone intake, backlogs,
-//! residents' questions (information requests) and the audit log. See docs/staff-app.md.
+//! residents' questions (information requests), the metrics and the audit log. See docs/staff-app.md.
 
 pub mod accounts;
 pub mod hosted_ui;
 pub mod map;
+mod metrics_page;
 mod pages;
 mod questions;
 pub mod session;
@@ -21,7 +22,7 @@ use std::sync::Arc;
 
 use axum::routing::{get, post};
 use axum::Router;
-use cityfix_app::ports::Clock;
+use cityfix_app::ports::{Clock, MetricsStore};
 use cityfix_app::submit::IntakeDeps;
 use cityfix_app::transition::StatusDeps;
 use cityfix_domain::City;
@@ -51,6 +52,8 @@ pub struct Admin {
 /// The parts the runner (or a Lambda main) gives the staff application.
 pub struct AdminParts {
     pub status: StatusDeps,
+    /// The metrics' counters, read by the metrics page.
+    pub metrics: Arc<dyn MetricsStore>,
     pub intake: IntakeDeps,
     /// Signs and checks session tokens (the same keys as the staff routes' bearer tokens).
     pub keys: Arc<TokenKeys>,
@@ -68,6 +71,7 @@ impl Admin {
         let clock = parts.status.clock.clone();
         let routes = status::staff_router(status::Staff {
             deps: parts.status,
+            metrics: parts.metrics,
             sign_in: StaffSignIn::InProcess,
         });
         Admin {
@@ -142,5 +146,7 @@ pub fn admin_router(admin: Admin) -> Router {
             post(questions::answer),
         )
         .route("/admin/audit", get(pages::audit))
+        .route("/admin/metrics", get(metrics_page::metrics))
+        .route("/admin/metrics.csv", get(metrics_page::metrics_csv))
         .with_state(Arc::new(admin))
 }

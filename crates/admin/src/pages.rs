@@ -76,7 +76,7 @@ fn role_name(role: Role) -> &'static str {
 }
 
 /// A page saying what went wrong, with the status it deserves.
-fn problem(
+pub(crate) fn problem(
     admin: &Admin,
     session: Option<&Session>,
     status: StatusCode,

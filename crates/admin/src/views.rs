@@ -19,6 +19,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("intake.html", include_str!("../templates/intake.html")),
     ("backlogs.html", include_str!("../templates/backlogs.html")),
     ("audit.html", include_str!("../templates/audit.html")),
+    ("metrics.html", include_str!("../templates/metrics.html")),
     ("problem.html", include_str!("../templates/problem.html")),
     (
         "signed_in.html",

@@ -110,6 +110,7 @@ impl Fixture {
         let app = admin_router(
             Admin::new(AdminParts {
                 status,
+                metrics: Arc::new(world.store.clone()),
                 intake: intake_deps(&world),
                 keys: Arc::new(TokenKeys::from_secret(b"session secret of the test")),
                 csrf_key: b"csrf key of the test".to_vec(),

@@ -88,6 +88,7 @@ impl Fixture {
         let app = admin_router(
             Admin::new(AdminParts {
                 status,
+                metrics: Arc::new(world.store.clone()),
                 intake: intake_deps(&world),
                 keys: keys.clone(),
                 csrf_key: CSRF_KEY.to_vec(),

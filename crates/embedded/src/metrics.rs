@@ -83,35 +83,28 @@ impl MetricsStore for SqliteStore {
                              ORDER BY day, service, department, area, channel, confidential",
                     )
                     .map_err(sqlite_error)?;
-                let rows = select
-                    .query_map([from, to], |row| {
-                        Ok((
-                            row.get::<_, String>(0)?,
-                            row.get::<_, String>(1)?,
-                            row.get::<_, String>(2)?,
-                            row.get::<_, String>(3)?,
-                            row.get::<_, String>(4)?,
-                            row.get::<_, bool>(5)?,
-                            row.get::<_, String>(6)?,
-                        ))
-                    })
-                    .map_err(sqlite_error)?;
+                let mut rows = select.query([from, to]).map_err(sqlite_error)?;
                 let mut tallies = Vec::new();
-                for row in rows {
-                    let (day, service, department, area, channel, confidential, tally) =
-                        row.map_err(sqlite_error)?;
+                while let Some(row) = rows.next().map_err(sqlite_error)? {
+                    let text = |i: usize| -> Result<&str, PortError> {
+                        row.get_ref(i).map_err(sqlite_error)?.as_str().map_err(|e| {
+                            PortError::Unavailable(format!("a metrics row's column {i}: {e}"))
+                        })
+                    };
+                    let day = text(0)?;
                     let day = day.parse().map_err(|_| {
                         PortError::Unavailable(format!("a metrics row has the day `{day}`"))
                     })?;
                     let key = MetricsKey {
                         day,
-                        service,
-                        department,
-                        area,
-                        channel,
-                        confidential,
+                        service: text(1)?.to_string(),
+                        department: text(2)?.to_string(),
+                        area: text(3)?.to_string(),
+                        channel: text(4)?.to_string(),
+                        confidential: row.get::<_, bool>(5).map_err(sqlite_error)?,
                     };
-                    tallies.push((key, from_json(&tally)?));
+                    // Parsed where SQLite keeps the text, without a copy of it.
+                    tallies.push((key, from_json(text(6)?)?));
                 }
                 Ok(tallies)
             })

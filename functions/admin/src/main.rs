@@ -38,6 +38,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let limits = setup.city.rate_limits;
     let admin = Admin::new(AdminParts {
         status: setup.status_deps()?,
+        metrics: std::sync::Arc::new(setup.store()?),
         intake: setup.intake_deps()?,
         keys,
         csrf_key,

@@ -18,6 +18,7 @@ fn app(world: &World) -> axum::Router {
     let city = demo_city();
     let (keys, csrf_key) = session::keys_from_secret(b"the admin function's secret in a test");
     let admin = Admin::new(AdminParts {
+        metrics: Arc::new(world.store.clone()),
         status: StatusDeps {
             city: city.clone(),
             store: Arc::new(world.store.clone()),

@@ -404,6 +404,7 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
 
     let staff = status::Staff {
         deps: functions.status.clone(),
+        metrics: adapters.metrics.clone(),
         sign_in: StaffSignIn::Local(keys.clone()),
     };
     let (accounts, demo_logins) =
@@ -411,6 +412,7 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
             .map_err(|e| anyhow::anyhow!("the staff accounts cannot be used: {e}"))?;
     let staff_app = cityfix_admin::Admin::new(cityfix_admin::AdminParts {
         status: functions.status.clone(),
+        metrics: adapters.metrics.clone(),
         intake: intake.clone(),
         keys: keys.clone(),
         csrf_key: cityfix_embedded::setup::secret(&options.data_dir, "csrf.secret")?,

@@ -1,6 +1,7 @@
 //! The status function: applies every change to a request (routing decisions first) and emits one event per change.
 
 mod information;
+pub mod metrics;
 mod staff;
 
 pub use staff::{staff_router, Staff};

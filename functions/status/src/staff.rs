@@ -16,7 +16,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use cityfix_app::messages::StatusCommand;
-use cityfix_app::ports::{AuditQuery, IdempotencyClaim, QueueMark};
+use cityfix_app::ports::{AuditQuery, IdempotencyClaim, MetricsStore, QueueMark};
 use cityfix_app::transition::{apply, Applied, Rejection, StatusDeps};
 use cityfix_app::work::{Actor, WorkAction, WorkCommand};
 use cityfix_app::AppError;
@@ -35,6 +35,8 @@ use serde_json::{json, Value};
 /// What the staff handlers share.
 pub struct Staff {
     pub deps: StatusDeps,
+    /// The metrics' counters, read by `GET /staff/v1/metrics`.
+    pub metrics: Arc<dyn MetricsStore>,
     pub sign_in: StaffSignIn,
 }
 
@@ -130,6 +132,7 @@ pub fn staff_router(staff: Staff) -> Router {
             post(crate::information::answer),
         )
         .route("/staff/v1/audit", get(audit))
+        .route("/staff/v1/metrics", get(crate::metrics::metrics))
         .route(
             "/staff/v1/backlogs",
             get(list_backlogs).post(declare_backlog),
@@ -1259,7 +1262,7 @@ async fn lift_backlog(
     ))
 }
 
-fn app_error(error: AppError) -> ApiError {
+pub(crate) fn app_error(error: AppError) -> ApiError {
     match error {
         AppError::Impossible(why) => ApiError::new(StatusCode::CONFLICT, "conflict", why),
         AppError::Port(cause) => ApiError::from(cause),

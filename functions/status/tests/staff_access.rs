@@ -102,6 +102,7 @@ impl Fixture {
                 clock: Arc::new(SystemClock),
                 media: Arc::new(self.world.media.clone()),
             },
+            metrics: Arc::new(self.world.store.clone()),
             sign_in: StaffSignIn::Local(self.keys.clone()),
         });
         let request = Request::get(path)

@@ -30,6 +30,7 @@ fn app_at(world: &World, now: chrono::DateTime<chrono::Utc>) -> axum::Router {
             clock: Arc::new(FixedClock(now)),
             media: Arc::new(world.media.clone()),
         },
+        metrics: Arc::new(world.store.clone()),
         sign_in: StaffSignIn::ApiGatewayJwt(CognitoTokens {
             issuer: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEfGhI".into(),
             audience: "4l7k2m9n3p5q8r1s6t0u2v4w6x".into(),

@@ -13,6 +13,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let limits = setup.city.rate_limits;
     let staff = status::Staff {
         deps: setup.status_deps()?,
+        metrics: std::sync::Arc::new(setup.store()?),
         sign_in: StaffSignIn::ApiGatewayJwt(CognitoTokens {
             issuer: required("STAFF_TOKEN_ISSUER")?,
             audience: required("STAFF_TOKEN_AUDIENCE")?,
