@@ -289,6 +289,18 @@ pub async fn start_city(
     prefix: &str,
     data: &std::path::Path,
 ) -> (cityfix_local::Running, cityfix_aws::setup::ApiCalls) {
+    let calls = cityfix_aws::setup::ApiCalls::default();
+    let (city, _, _) = start_city_counting(prefix, data, calls.clone()).await;
+    (city, calls)
+}
+
+/// As [`start_city`], counting with `calls`; also gives the setup the city runs on (to run a
+/// function the local runner does not, as the media check S3 starts) and its stack.
+pub async fn start_city_counting(
+    prefix: &str,
+    data: &std::path::Path,
+    calls: cityfix_aws::setup::ApiCalls,
+) -> (cityfix_local::Running, cityfix_aws::AwsSetup, Stack) {
     let stack = create_stack(&unique(prefix)).await;
     let config = sdk_config().await;
     let sender = "311@hartford.example";
@@ -297,7 +309,6 @@ pub async fn start_city(
         .email_identity(sender)
         .send()
         .await;
-    let calls = cityfix_aws::setup::ApiCalls::default();
     let root = crate::city::repo_root();
     let hartford = cityfix_config::load_city(&root.join("config/hartford")).unwrap();
     let setup =
@@ -311,7 +322,7 @@ pub async fn start_city(
             .set("MEDIA_BUCKET", &stack.bucket)
             .set("FROM_ADDRESS", sender)
             .set("LINK_SECRET", "a link secret of the moto tests, 32+ chars")
-            .count_calls(calls.clone());
+            .count_calls(calls);
     let city = cityfix_local::start(cityfix_local::LocalOptions {
         addr: "127.0.0.1:0".parse().unwrap(),
         data_dir: data.to_path_buf(),
@@ -320,10 +331,10 @@ pub async fn start_city(
         public_url: None,
         queues: cityfix_embedded::QueueSettings::default(),
         workers: true,
-        backend: cityfix_local::Backend::Aws(Box::new(setup)),
+        backend: cityfix_local::Backend::Aws(Box::new(setup.clone())),
         ..cityfix_local::LocalOptions::without_limits()
     })
     .await
     .expect("the city starts on the AWS adapters");
-    (city, calls)
+    (city, setup, stack)
 }

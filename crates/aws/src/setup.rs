@@ -11,11 +11,13 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use aws_config::{BehaviorVersion, SdkConfig};
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+};
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 
 use crate::{DynamoStore, S3Media, SesMailer, SnsDevices, SnsPush, SnsSms, SqsQueues};
 use cityfix_app::links::LinkSigner;
@@ -105,13 +107,50 @@ impl cityfix_app::ports::PushSender for NoPush {
     }
 }
 
-/// AWS API calls made through the clients of a setup, by service and operation.
+/// AWS API calls made through the clients of a setup, by service and operation; and, when made
+/// with [`ApiCalls::keeping_dynamodb_bodies`], each DynamoDB call's JSON as sent and answered.
 #[derive(Debug, Clone, Default)]
 pub struct ApiCalls {
     counts: Arc<Mutex<BTreeMap<(String, String), u64>>>,
+    /// `Some` when DynamoDB bodies are kept.
+    dynamodb: Option<Arc<Mutex<Vec<DynamoCall>>>>,
+}
+
+/// One DynamoDB attempt: its operation, the request's JSON body and the response's (empty when
+/// no answer came), so a test can size the capacity units it consumed.
+#[derive(Debug, Clone)]
+pub struct DynamoCall {
+    pub operation: String,
+    pub request: Vec<u8>,
+    pub response: Vec<u8>,
+}
+
+/// The request body of the attempt in flight, kept between transmit and its answer.
+#[derive(Debug, Clone)]
+struct SentBody(Vec<u8>);
+
+impl Storable for SentBody {
+    type Storer = StoreReplace<Self>;
 }
 
 impl ApiCalls {
+    /// A counter that also keeps every DynamoDB call's bodies (for cost tests; memory grows
+    /// with the calls, so not for long runs).
+    pub fn keeping_dynamodb_bodies() -> Self {
+        ApiCalls {
+            counts: Default::default(),
+            dynamodb: Some(Default::default()),
+        }
+    }
+
+    /// The DynamoDB calls kept so far (none unless made with [`ApiCalls::keeping_dynamodb_bodies`]).
+    pub fn dynamodb_calls(&self) -> Vec<DynamoCall> {
+        self.dynamodb
+            .as_ref()
+            .and_then(|calls| calls.lock().ok().map(|c| c.clone()))
+            .unwrap_or_default()
+    }
+
     /// `(service, operation) → calls` so far.
     pub fn snapshot(&self) -> BTreeMap<(String, String), u64> {
         self.counts.lock().map(|c| c.clone()).unwrap_or_default()
@@ -120,6 +159,9 @@ impl ApiCalls {
     pub fn reset(&self) {
         if let Ok(mut counts) = self.counts.lock() {
             counts.clear();
+        }
+        if let Some(Ok(mut calls)) = self.dynamodb.as_ref().map(|c| c.lock()) {
+            calls.clear();
         }
     }
 }
@@ -132,15 +174,62 @@ impl Intercept for ApiCalls {
     // Once per attempt, so retries count as calls, as AWS bills them.
     fn read_before_transmit(
         &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let mut dynamodb = false;
         if let Some(metadata) = cfg.load::<Metadata>() {
+            dynamodb = metadata.service().eq_ignore_ascii_case("dynamodb");
             let key = (metadata.service().to_string(), metadata.name().to_string());
             if let Ok(mut counts) = self.counts.lock() {
                 *counts.entry(key).or_default() += 1;
             }
+        }
+        if dynamodb && self.dynamodb.is_some() {
+            let body = context
+                .request()
+                .body()
+                .bytes()
+                .unwrap_or_default()
+                .to_vec();
+            cfg.interceptor_state().store_put(SentBody(body));
+        }
+        Ok(())
+    }
+
+    // After the answer is read (DynamoDB's are read whole before deserializing).
+    fn read_after_attempt(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let Some(kept) = &self.dynamodb else {
+            return Ok(());
+        };
+        let Some(operation) = cfg
+            .load::<Metadata>()
+            .filter(|m| m.service().eq_ignore_ascii_case("dynamodb"))
+            .map(|m| m.name().to_string())
+        else {
+            return Ok(());
+        };
+        let request = cfg
+            .load::<SentBody>()
+            .map(|sent| sent.0.clone())
+            .unwrap_or_default();
+        let response = context
+            .response()
+            .and_then(|r| r.body().bytes())
+            .unwrap_or_default()
+            .to_vec();
+        if let Ok(mut calls) = kept.lock() {
+            calls.push(DynamoCall {
+                operation,
+                request,
+                response,
+            });
         }
         Ok(())
     }

@@ -49,6 +49,20 @@ impl StageTimes {
         quantile(&self.work[slot(queue)], q)
     }
 
+    /// The handler's milliseconds summed over `queue`'s handled messages, and how many there
+    /// were (a batch's time counts once for each of its messages).
+    pub fn work_total(&self, queue: QueueName) -> (u64, u64) {
+        let counts = self.work[slot(queue)]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        counts
+            .iter()
+            .enumerate()
+            .fold((0, 0), |(ms, n), (bucket, count)| {
+                (ms + bucket as u64 * count, n + count)
+            })
+    }
+
     /// Forgets every count, to measure a new run.
     pub fn reset(&self) {
         for queue in self.queues.iter().chain(&self.work) {
@@ -103,6 +117,11 @@ mod tests {
         assert_eq!(times.quantile(QueueName::Status, 0.5), (51, 101));
         assert_eq!(times.quantile(QueueName::Status, 1.0), (MAX_MS as u64, 101));
         assert_eq!(times.quantile(QueueName::Routing, 0.5), (0, 0));
+        times.record_work(QueueName::Notify, 7);
+        times.record_work(QueueName::Notify, 7);
+        times.record_work(QueueName::Notify, 30);
+        assert_eq!(times.work_total(QueueName::Notify), (44, 3));
+        assert_eq!(times.work_total(QueueName::Routing), (0, 0));
         times.reset();
         assert_eq!(times.quantile(QueueName::Status, 0.99), (0, 0));
     }
