@@ -207,6 +207,8 @@ struct Units {
     /// Of `write`, the indexes' share.
     index_write: f64,
     read: f64,
+    /// Operation → (calls, write units, read units).
+    by_operation: BTreeMap<String, (u64, f64, f64)>,
 }
 
 /// Sizes the units of `calls`: a write is ⌈size / 1 KB⌉ on the table and on each index the item is
@@ -386,6 +388,19 @@ impl Sizer<'_> {
     }
 
     fn call(&mut self, call: &DynamoCall) {
+        let (write, read) = (self.units.write, self.units.read);
+        self.units_of(call);
+        let entry = self
+            .units
+            .by_operation
+            .entry(call.operation.clone())
+            .or_default();
+        entry.0 += 1;
+        entry.1 += self.units.write - write;
+        entry.2 += self.units.read - read;
+    }
+
+    fn units_of(&mut self, call: &DynamoCall) {
         let request: Value = serde_json::from_slice(&call.request).unwrap_or(Value::Null);
         let response: Value = serde_json::from_slice(&call.response).unwrap_or(Value::Null);
         let consistent = request["ConsistentRead"].as_bool().unwrap_or(false);
@@ -975,9 +990,17 @@ async fn life(prefix: &str, contact: Value, (expect_emails, expect_texts): (u64,
         ));
     }
     report.push_str(&format!(
-        "DynamoDB: {dynamodb_total} calls, {:.1} WRU ({:.1} of them the indexes'), {:.1} RRU; largest item {largest} bytes\n\
-         {:<34} {:>16} {:>16}\n",
-        units.write, units.index_write, units.read, "service", "per life", "$ per 1M lives"
+        "DynamoDB: {dynamodb_total} calls, {:.1} WRU ({:.1} of them the indexes'), {:.1} RRU; largest item {largest} bytes\n",
+        units.write, units.index_write, units.read
+    ));
+    for (operation, (n, write, read)) in &units.by_operation {
+        report.push_str(&format!(
+            "  {operation:<20} {n:>3} calls {write:>6.1} WRU {read:>6.1} RRU\n"
+        ));
+    }
+    report.push_str(&format!(
+        "{:<34} {:>16} {:>16}\n",
+        "service", "per life", "$ per 1M lives"
     ));
     let mut line = |service: &str, per_life: String, cost: f64| {
         report.push_str(&format!("{service:<34} {per_life:>16} {cost:>16.2}\n"));
@@ -1026,4 +1049,93 @@ async fn life(prefix: &str, contact: Value, (expect_emails, expect_texts): (u64,
             path - GOAL_PER_MILLION
         );
     }
+}
+
+#[test]
+fn items_are_sized_by_dynamodb_s_rules() {
+    let item = json!({
+        "PK": { "S": "REQ#1" }, "n": { "N": "12300" }, "ok": { "BOOL": true },
+        "l": { "L": [{ "S": "ab" }, { "NULL": true }] }, "m": { "M": { "k": { "S": "v" } } },
+        "b": { "B": "AAEC" }
+    });
+    // PK 2+5, n 1+(3 digits: 2+1), ok 2+1, l 1+3+(1+2)+(1+1), m 1+3+(1+1+1), b 1+3
+    assert_eq!(item_size(item.as_object().unwrap()), 7 + 4 + 3 + 9 + 7 + 4);
+}
+
+#[test]
+fn update_expressions_name_what_they_set_and_remove() {
+    let names = json!({ "#s": "GSI1SK", "#t": "timeline" });
+    let values = json!({ ":s": { "S": "open#2026" }, ":e": { "L": [] } });
+    let changes = assignments(
+        "SET #s = :s, #t = list_append(#t, :e), version = version + :one REMOVE GSI5PK, GSI5SK ADD hits :one",
+        names.as_object().unwrap(),
+        values.as_object().unwrap(),
+    );
+    assert!(
+        matches!(&changes["GSI1SK"], Change::Set(Some(v)) if v == &json!({ "S": "open#2026" }))
+    );
+    assert!(matches!(changes["timeline"], Change::Set(None)));
+    assert!(matches!(changes["version"], Change::Set(None)));
+    assert!(matches!(changes["GSI5PK"], Change::Remove));
+    assert!(matches!(changes["GSI5SK"], Change::Remove));
+    assert!(matches!(changes["hits"], Change::Set(None)));
+}
+
+#[test]
+fn a_write_costs_the_table_and_each_index_the_item_is_in() {
+    let indexes = [
+        Index {
+            name: "GSI1".into(),
+            hash: "GSI1PK".into(),
+            range: Some("GSI1SK".into()),
+            whole_item: true,
+        },
+        Index {
+            name: "GSI5".into(),
+            hash: "GSI5PK".into(),
+            range: Some("GSI5SK".into()),
+            whole_item: false,
+        },
+    ];
+    let item = json!({
+        "PK": { "S": "R" }, "SK": { "S": "R" }, "GSI1PK": { "S": "a" }, "GSI1SK": { "S": "1" },
+        "body": { "S": "x".repeat(1500) }
+    });
+    let mut sizer = Sizer {
+        indexes: &indexes,
+        items: HashMap::from([(
+            key_of(item.as_object().unwrap()),
+            item.as_object().unwrap().clone(),
+        )]),
+        entries: HashMap::new(),
+        last_put: HashMap::new(),
+        units: Units::default(),
+    };
+    let call = |operation: &str, request: Value| DynamoCall {
+        operation: operation.into(),
+        request: request.to_string().into_bytes(),
+        response: b"{}".to_vec(),
+    };
+    // a put of a 1.5 KB item: 2 on the table, 2 on GSI1, none on GSI5 (not in it)
+    sizer.call(&call("PutItem", json!({ "Item": item })));
+    assert_eq!((sizer.units.write, sizer.units.index_write), (4.0, 2.0));
+    // an update moving it in GSI1 (delete and put there) and into GSI5 (keys only), in a transaction
+    sizer.call(&call(
+        "TransactWriteItems",
+        json!({ "TransactItems": [{ "Update": {
+        "Key": { "PK": { "S": "R" }, "SK": { "S": "R" } },
+        "UpdateExpression": "SET GSI1SK = :s, GSI5PK = :p, GSI5SK = :q",
+        "ExpressionAttributeValues": { ":s": { "S": "2" }, ":p": { "S": "d" }, ":q": { "S": "e" } }
+    } }] }),
+    ));
+    assert_eq!(sizer.units.write, 4.0 + 2.0 * (2.0 + 2.0 * 2.0 + 1.0));
+    // an eventually consistent query of 5 KB: 2 units halved
+    sizer.call(&DynamoCall {
+        operation: "Query".into(),
+        request: b"{}".to_vec(),
+        response: json!({ "Items": [{ "PK": { "S": "Q" }, "SK": { "S": "Q" }, "v": { "S": "y".repeat(5000) } }] })
+            .to_string()
+            .into_bytes(),
+    });
+    assert_eq!(sizer.units.read, 1.0);
 }
