@@ -398,6 +398,23 @@ impl Sizer<'_> {
         entry.0 += 1;
         entry.1 += self.units.write - write;
         entry.2 += self.units.read - read;
+        if std::env::var("CITYFIX_COST_DETAIL").is_ok_and(|v| v == "1") {
+            let request: Value = serde_json::from_slice(&call.request).unwrap_or(Value::Null);
+            // The kinds of item touched: each key's part before its first `#`.
+            let kinds: Vec<String> = request
+                .to_string()
+                .split("\"PK\":{\"S\":\"")
+                .skip(1)
+                .map(|rest| rest.split(['#', '"']).next().unwrap_or("").to_string())
+                .collect();
+            eprintln!(
+                "    {} {:?}: {:.1} WRU {:.1} RRU",
+                call.operation,
+                kinds,
+                self.units.write - write,
+                self.units.read - read
+            );
+        }
     }
 
     fn units_of(&mut self, call: &DynamoCall) {
