@@ -839,6 +839,20 @@ async fn life(prefix: &str, contact: Value, (expect_emails, expect_texts): (u64,
         (expect_emails, expect_texts),
         "acknowledged, work started, fixed: one message each, (e-mails, texts)"
     );
+    let worked: Vec<(&str, u64)> = handled
+        .iter()
+        .map(|(queue, (_, n))| (queue.as_str(), *n))
+        .collect();
+    assert_eq!(
+        worked,
+        [("routing", 1), ("status", 2), ("notify", 3)],
+        "routed once; the routing decision and the photo applied by status; three notices"
+    );
+    assert_eq!(
+        total(&counted, "sqs", "SendMessage"),
+        6,
+        "one send for each message worked"
+    );
     assert_eq!(
         total(&all, "sqs", "ChangeMessageVisibility"),
         0,
