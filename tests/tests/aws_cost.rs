@@ -994,8 +994,9 @@ async fn life(prefix: &str, contact: Value, (expect_emails, expect_texts): (u64,
     let idle = idle_polls_per_month * prices.get("sqs", "standard_per_million_requests") / million;
 
     let mut report = format!(
-        "One request's whole life on the AWS adapters, reporter {contact} ({} ms on moto), priced at docs/aws-prices.toml ({}, {}):\n\
+        "One request's whole life on the AWS adapters, the reporter gave {:?} ({} ms on moto), priced at docs/aws-prices.toml ({}, {}):\n\
          AWS API calls (without the consumers' own polling):\n",
+        contact.as_object().unwrap().keys().collect::<Vec<_>>(),
         took.as_millis(),
         prices.text("region"),
         prices.text("as_of")
