@@ -7,6 +7,7 @@
 //! exactly (eight weeks of a quiet area say little about its rate), and a history of zeros needs no
 //! special case. A flag needs all three: `x ≥ min_count`, `x ≥ min_ratio × mean`, `p < alpha`.
 
+use chrono::{Datelike, Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 /// The thresholds a jump has to clear.
@@ -64,6 +65,45 @@ impl RisingRule {
             p_value,
         })
     }
+}
+
+/// A jump found and recorded: one per service × area × calendar week (Monday to Sunday) at most,
+/// however many times the scheduler finds it again that week.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RisingFlag {
+    pub service: String,
+    /// The area of the service's routing layer; empty for requests in none.
+    pub area: String,
+    /// The Monday of the calendar week it was found in: the flag's key with service and area.
+    pub week: NaiveDate,
+    /// The first and last day of the seven counted when it was first found.
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// The count of those seven days, and the weekly mean of the weeks before.
+    pub count: u64,
+    pub usual: f64,
+    pub p_value: f64,
+}
+
+impl RisingFlag {
+    /// The flag for a jump found in the seven days that end on `to`.
+    pub fn found(service: &str, area: &str, to: NaiveDate, jump: &Jump) -> Self {
+        RisingFlag {
+            service: service.to_string(),
+            area: area.to_string(),
+            week: week_of(to),
+            from: to - Duration::days(6),
+            to,
+            count: jump.count,
+            usual: jump.usual,
+            p_value: jump.p_value,
+        }
+    }
+}
+
+/// The Monday of the calendar week `day` is in.
+pub fn week_of(day: NaiveDate) -> NaiveDate {
+    day - Duration::days(i64::from(day.weekday().num_days_from_monday()))
 }
 
 /// `P(X ≥ x)` for `X ~ Binomial(t, p)`, computed in logs so that thousands of trials do not
@@ -164,6 +204,18 @@ mod tests {
         let history = [100; 8];
         assert!(binomial_upper_tail(980, 180, 1.0 / 9.0) < 1e-9);
         assert_eq!(RisingRule::default().test(180, &history), None);
+    }
+
+    #[test]
+    fn a_flag_is_keyed_by_its_calendar_week() {
+        // given a jump found in the seven days to Friday 4 December 2026
+        let to = NaiveDate::from_ymd_opt(2026, 12, 4).unwrap();
+        let jump = RisingRule::default().test(15, &[4; 8]).unwrap();
+        let flag = RisingFlag::found("pothole", "North End", to, &jump);
+        // then its week is Monday the 30th of November, its days the 28th to the 4th
+        assert_eq!(flag.week, NaiveDate::from_ymd_opt(2026, 11, 30).unwrap());
+        assert_eq!(flag.from, NaiveDate::from_ymd_opt(2026, 11, 28).unwrap());
+        assert_eq!(week_of(flag.week), flag.week);
     }
 
     #[test]
