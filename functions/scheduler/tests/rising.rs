@@ -158,7 +158,7 @@ fn tick() -> serde_json::Value {
 
 #[tokio::test]
 async fn a_planted_jump_is_flagged_once_and_its_supervisor_told_once() {
-    // given noise, a confidential service's jump, and potholes in the North End at about four a
+    // given noise, a confidential service's jump, and potholes in the North East at about four a
     // week for eight weeks, then fifteen this week
     let world = World::new();
     seed_noise(&world).await;
@@ -175,7 +175,7 @@ async fn a_planted_jump_is_flagged_once_and_its_supervisor_told_once() {
         &world,
         "pothole",
         "public-works",
-        "North End",
+        "North East",
         false,
         &[15, 4, 3, 5, 4, 4, 6, 3, 4],
     )
@@ -197,7 +197,7 @@ async fn a_planted_jump_is_flagged_once_and_its_supervisor_told_once() {
     let flag = &flags[0];
     assert_eq!(
         (flag.service.as_str(), flag.area.as_str()),
-        ("pothole", "North End")
+        ("pothole", "North East")
     );
     assert_eq!(flag.count, 15);
     assert!((flag.usual - 33.0 / 8.0).abs() < 1e-9);
@@ -219,7 +219,7 @@ async fn a_planted_jump_is_flagged_once_and_its_supervisor_told_once() {
         sent[0]
     );
     assert!(
-        sent[0].contains("Rising concern: Pothole in North End"),
+        sent[0].contains("Rising concern: Pothole in North East"),
         "{}",
         sent[0]
     );
@@ -280,7 +280,7 @@ async fn the_test_waits_for_the_hour() {
         &world,
         "pothole",
         "public-works",
-        "North End",
+        "North East",
         false,
         &[15, 4, 3, 5, 4, 4, 6, 3, 4],
     )
