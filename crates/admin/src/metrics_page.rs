@@ -398,6 +398,7 @@ pub async fn metrics(
             )),
         ),
         ("days".into(), json!(day_rows)),
+        ("rising".into(), json!(rising_rows(&answer["rising"]))),
         (
             "tables".into(),
             json!([
@@ -537,6 +538,26 @@ pub async fn metrics_csv(
         csv,
     )
         .into_response()
+}
+
+/// The current rising-concern flags as the page's table shows them: the usual week to one decimal.
+fn rising_rows(flags: &serde_json::Value) -> Vec<serde_json::Value> {
+    flags
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|flag| {
+            json!({
+                "service": flag["service_name"],
+                "area": flag["area_name"],
+                "count": flag["count"],
+                "usual": format!("{:.1}", flag["usual"].as_f64().unwrap_or(0.0)),
+                "since": flag["since"],
+                "to": flag["to"],
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -75,6 +75,15 @@ impl Fixture {
             ),
         ];
         assert!(world.store.count("seed", &rows).await.unwrap());
+        // and a rising concern: graffiti, found on the 4th
+        let jump = cityfix_domain::rising::Jump {
+            count: 12,
+            usual: 1.5,
+            p_value: 1e-5,
+        };
+        let to = chrono::NaiveDate::from_ymd_opt(2026, 11, 4).unwrap();
+        let flag = cityfix_domain::rising::RisingFlag::found("graffiti", "", to, &jump);
+        assert!(world.store.raise(&flag).await.unwrap());
         let keys = Arc::new(TokenKeys::from_secret(b"test secret"));
         let status = StatusDeps {
             city: demo_city(),
@@ -159,6 +168,11 @@ async fn a_supervisor_sees_charts_with_their_tables_and_no_confidential_report()
         html.contains("metrics.csv?table=days&amp;from=2026-11-02&amp;to=2026-11-04\""),
         "{html}"
     );
+    // the current rising concern, with its week and its usual count
+    assert!(
+        html.contains("<th scope=\"row\">Graffiti</th><td>No area</td><td>12</td><td>1.5</td><td>2026-10-29 to 2026-11-04</td>"),
+        "{html}"
+    );
     // never the ethics service, in the figures or the form's choices
     assert!(!html.contains("Misconduct or ethics concern"), "{html}");
     assert!(!html.contains("ethics_concern"));
@@ -180,6 +194,7 @@ async fn ethics_sees_the_confidential_reports_only() {
     );
     assert!(!html.contains(">Pothole<"));
     assert!(!html.contains(">Graffiti<"));
+    assert!(html.contains("No rising concern flagged."), "{html}");
     let (_, _, csv) = f
         .get(
             &format!("/admin/metrics.csv?table=services&{RANGE}"),

@@ -40,10 +40,13 @@ pub enum Letter {
     /// Staff's answer to a resident's question (an information request): `original` is the
     /// question, `note` the answer, `id` the question's tracking number.
     InformationAnswer,
+    /// To a department's supervisors: a service × area's requests rose sharply this week
+    /// (`crate::rising`): `service`, `place` (the area), `note` (the counts), `member`.
+    RisingConcern,
 }
 
 impl Letter {
-    pub const ALL: [Letter; 20] = [
+    pub const ALL: [Letter; 21] = [
         Letter::Received,
         Letter::Assigned,
         Letter::InProgress,
@@ -64,6 +67,7 @@ impl Letter {
         Letter::MailNeedsWords,
         Letter::MailRefused,
         Letter::InformationAnswer,
+        Letter::RisingConcern,
     ];
 
     /// The template's file name, without language and extension.
@@ -89,13 +93,17 @@ impl Letter {
             Letter::MailNeedsWords => "mail_needs_words",
             Letter::MailRefused => "mail_refused",
             Letter::InformationAnswer => "information_answer",
+            Letter::RisingConcern => "rising_concern",
         }
     }
 
     /// Whether it is written to a resident (greeted by name, with an unsubscribe link), rather
     /// than to staff or an agency, whose messages are part of their work.
     pub fn to_resident(self) -> bool {
-        !matches!(self, Letter::SlaBreach | Letter::AgencyReferral)
+        !matches!(
+            self,
+            Letter::SlaBreach | Letter::AgencyReferral | Letter::RisingConcern
+        )
     }
 
     /// Whether it is about a stored request (its subject names the tracking number), rather than
@@ -107,6 +115,7 @@ impl Letter {
                 | Letter::MailNeedsWords
                 | Letter::MailRefused
                 | Letter::InformationAnswer
+                | Letter::RisingConcern
         )
     }
 }
@@ -267,6 +276,7 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "mail_needs_words",
     "mail_refused",
     "information_answer",
+    "rising_concern",
 );
 
 const WORDS_EN: &str = include_str!("../templates/en/words.json");

@@ -18,6 +18,7 @@ pub mod notify;
 pub mod photo;
 pub mod ports;
 pub mod preferences;
+pub mod rising;
 pub mod route;
 #[cfg(any(test, feature = "samples"))]
 pub mod samples;

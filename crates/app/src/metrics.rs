@@ -314,6 +314,74 @@ pub struct MetricsAnswer {
     pub by_department: Vec<Part>,
     pub by_area: Vec<Part>,
     pub by_channel: Vec<Part>,
+    /// The rising-concern flags current at `to` (found in its calendar week or the week before),
+    /// within the filter and the reader's scope.
+    pub rising: Vec<RisingPart>,
+}
+
+/// A rising-concern flag as the metrics answer lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RisingPart {
+    pub service: String,
+    pub service_name: String,
+    /// The area (empty for none) and the name a person reads.
+    pub area: String,
+    pub area_name: String,
+    /// The count of the seven days it was found in, and the weekly mean of the eight before.
+    pub count: u64,
+    pub usual: f64,
+    /// The first and last of those seven days.
+    pub since: NaiveDate,
+    pub to: NaiveDate,
+}
+
+/// The flags of `to`'s calendar week and the one before it that `filter` and its reader's scope
+/// keep. A flag is of a service that is never confidential (the job leaves those out), so ethics
+/// sees none; staff see their department's services' (the department the service routes to by
+/// default, as a flag keeps no department).
+async fn current_rising(
+    city: &City,
+    metrics: &dyn MetricsStore,
+    filter: &MetricsFilter,
+) -> Result<Vec<RisingPart>, AppError> {
+    if filter.scope == Scope::Confidential {
+        return Ok(Vec::new());
+    }
+    let flags = crate::rising::current_flags(metrics, filter.to, 2).await?;
+    let last_week = cityfix_domain::rising::week_of(filter.to);
+    let matches =
+        |wanted: &Option<String>, value: &str| wanted.as_deref().is_none_or(|w| w == value);
+    Ok(flags
+        .into_iter()
+        .filter(|flag| flag.week <= last_week)
+        .filter_map(|flag| {
+            let service = city.service(&flag.service)?;
+            let department = service.department.as_str();
+            let in_scope = match &filter.scope {
+                Scope::Department(mine) => mine == department,
+                _ => true,
+            };
+            (in_scope
+                && !service.confidential
+                && matches(&filter.service, &flag.service)
+                && matches(&filter.department, department)
+                && matches(&filter.area, &flag.area))
+            .then(|| RisingPart {
+                service_name: service.name.clone(),
+                area_name: if flag.area.is_empty() {
+                    "No area".into()
+                } else {
+                    flag.area.clone()
+                },
+                service: flag.service,
+                area: flag.area,
+                count: flag.count,
+                usual: flag.usual,
+                since: flag.from,
+                to: flag.to,
+            })
+        })
+        .collect())
 }
 
 /// Adds up the rows a filter keeps into the metrics answer, reading the store once for the range
@@ -410,6 +478,7 @@ pub async fn answer(
             }
         }),
         by_channel: listed(channels, &|channel| channel.to_string()),
+        rising: current_rising(city, metrics, filter).await?,
     })
 }
 

@@ -314,6 +314,114 @@ async fn answer_question(deps: &NotifyDeps, event: &NotifyEvent) -> Result<Notif
     Ok(notified)
 }
 
+/// Tells the supervisors of a rising concern (`crate::rising`), once each across redeliveries
+/// (the same send records as every message): every supervisor with an e-mail address of each
+/// department this week's requests went to, or, when they went to none the city knows (an outside
+/// agency's), of the department its service routes to by default. Staff-only: no resident is
+/// named in it, as the counters hold nobody.
+pub async fn notify_rising(
+    deps: &NotifyDeps,
+    notice: &crate::rising::RisingNotice,
+) -> Result<Notified, AppError> {
+    let flag = &notice.rising_concern;
+    let city = &deps.city;
+    let service = city.service(&flag.service);
+    let service_name = service.map_or(flag.service.clone(), |s| s.name.clone());
+    let mut departments: Vec<&cityfix_domain::Department> = notice
+        .departments
+        .iter()
+        .filter_map(|id| city.department(id))
+        .collect();
+    if departments.is_empty() {
+        departments.extend(
+            service
+                .map(|s| s.department.as_str())
+                .and_then(|id| city.department(id)),
+        );
+    }
+    let place = if flag.area.is_empty() {
+        "no particular area".to_string()
+    } else {
+        flag.area.clone()
+    };
+    let public_url = deps.settings.public_url.trim_end_matches('/');
+    let note = format!(
+        "{} in the seven days from {} to {}, where the eight weeks before had {:.1} a week.",
+        flag.count, flag.from, flag.to, flag.usual
+    );
+    let mut notified = Notified::default();
+    let mut failure: Option<PortError> = None;
+    let mut told = std::collections::HashSet::new();
+    for department in departments {
+        for member in department.members.iter().filter(|m| m.supervisor) {
+            let Some(email) = member.email.clone() else {
+                continue;
+            };
+            if !told.insert(email.clone()) {
+                continue;
+            }
+            let particulars = Particulars {
+                city: Signature::of(city),
+                id: String::new(),
+                service: service_name.clone(),
+                place: place.clone(),
+                who: department.name.clone(),
+                via: None,
+                note: Some(note.clone()),
+                note_short: None,
+                photos: Vec::new(),
+                resolution: None,
+                expected: None,
+                original: None,
+                original_link: None,
+                agency: None,
+                late: None,
+                confirm_link: None,
+                answer_links: None,
+                status: None,
+                assignee: None,
+                member: Some(member.name.clone()),
+                track_link: format!("{public_url}/"),
+                staff_link: Some(format!("{public_url}/admin/metrics")),
+                facts: vec![
+                    Fact::new("this_week", flag.count.to_string()),
+                    Fact::new("usual_week", format!("{:.1}", flag.usual)),
+                ],
+            };
+            let rendered = letters::render(
+                Letter::RisingConcern,
+                Language::En,
+                &particulars,
+                None,
+                None,
+            )
+            .map_err(|e| AppError::Impossible(e.to_string()))?;
+            let dedupe_key = format!(
+                "{}/{}/{}",
+                notice.event_id(),
+                Channel::Email.as_str(),
+                recipient_hash(&email)
+            );
+            let message = Outgoing {
+                to: email,
+                channel: Channel::Email,
+                rendered,
+                unsubscribe: None,
+            };
+            let sending = send(deps, &message, &dedupe_key, "");
+            match once(deps, &dedupe_key, sending).await {
+                Ok(true) => notified.sent += 1,
+                Ok(false) => notified.already_sent += 1,
+                Err(error) => failure = Some(error),
+            }
+        }
+    }
+    match failure {
+        Some(error) => Err(error.into()),
+        None => Ok(notified),
+    }
+}
+
 /// Does `sending` once for `key` across redeliveries and crashes (see docs/messages.md): true when
 /// it was done now, false when an earlier attempt had done it. Another attempt holding the key,
 /// or `sending` failing, is an error, and the key is free again for the redelivery.

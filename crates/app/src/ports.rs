@@ -530,6 +530,17 @@ pub trait MetricsStore: Send + Sync {
     /// Every row of the days from `from` to `to` (both included), in key order.
     async fn tallies(&self, from: NaiveDate, to: NaiveDate)
         -> PortResult<Vec<(MetricsKey, Tally)>>;
+
+    /// Records a rising-concern flag unless one of its service × area × week is held: `Ok(false)`
+    /// and no change then (the scheduler finds the same jump again every run of the week).
+    async fn raise(&self, flag: &cityfix_domain::rising::RisingFlag) -> PortResult<bool>;
+
+    /// The flags of the weeks from the one starting `since_week` (a Monday) on, in order of week,
+    /// service and area.
+    async fn flags(
+        &self,
+        since_week: NaiveDate,
+    ) -> PortResult<Vec<cityfix_domain::rising::RisingFlag>>;
 }
 
 /// The queues that chain the functions.

@@ -18,6 +18,8 @@ pub struct SchedulerDeps {
     pub clock: Arc<dyn Clock>,
     /// Media storage, for dropping upload slots no report named (`crate::slots::sweep_slots`).
     pub media: Arc<dyn crate::ports::MediaStore>,
+    /// The metrics' counters and rising-concern flags (`crate::rising`).
+    pub metrics: Arc<dyn crate::ports::MetricsStore>,
 }
 
 /// Queues again every request still `submitted` after `grace`. Routing is idempotent, so a

@@ -86,7 +86,8 @@ pub fn event_name(letter: Letter) -> Option<&'static str> {
         | Letter::MailNeedsPlace
         | Letter::MailNeedsWords
         | Letter::MailRefused
-        | Letter::InformationAnswer => None,
+        | Letter::InformationAnswer
+        | Letter::RisingConcern => None,
         other => Some(other.name()),
     }
 }

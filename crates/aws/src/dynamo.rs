@@ -224,7 +224,7 @@ pub(crate) fn unavailable(what: &str, error: impl std::fmt::Display) -> PortErro
 
 /// Whether a conditional write went through: `Ok(false)` when its condition refused it, an error
 /// when DynamoDB could not be reached or refused it for another reason.
-fn written<T, E, R>(result: Result<T, SdkError<E, R>>, what: &str) -> PortResult<bool>
+pub(crate) fn written<T, E, R>(result: Result<T, SdkError<E, R>>, what: &str) -> PortResult<bool>
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,

@@ -12,6 +12,15 @@ use crate::dynamo::unavailable;
 use crate::DynamoStore;
 use cityfix_app::ports::{MetricsStore, PortError, PortResult};
 use cityfix_domain::metrics::{DurationSketch, MetricsKey, Tally};
+use cityfix_domain::rising::RisingFlag;
+
+/// The partition of the rising-concern flags: few (a handful a week), read a few weeks at a time.
+const FLAGS_PK: &str = "RISING";
+
+/// A flag's sort key: its week first, so the weeks from one on are one key range.
+fn flag_key(flag: &RisingFlag) -> String {
+    format!("{}#{}#{}", flag.week, flag.service, flag.area)
+}
 
 /// How long a counted event's marker is kept: past SQS's longest retention (14 days), after which
 /// no redelivery can come.
@@ -202,6 +211,44 @@ impl MetricsStore for DynamoStore {
         }
         rows.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(rows)
+    }
+
+    async fn raise(&self, flag: &RisingFlag) -> PortResult<bool> {
+        let body = serde_json::to_string(flag).map_err(|e| unavailable("encode flag", e))?;
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("PK", s(FLAGS_PK))
+            .item("SK", s(flag_key(flag)))
+            .item("flag", s(body))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        crate::dynamo::written(put, "rising flag")
+    }
+
+    async fn flags(&self, since_week: NaiveDate) -> PortResult<Vec<RisingFlag>> {
+        let values = HashMap::from([
+            (":pk".to_string(), s(FLAGS_PK)),
+            (":first".to_string(), s(since_week.to_string())),
+        ]);
+        let items = self
+            .query_all(None, "PK = :pk AND SK >= :first", values, false)
+            .await?;
+        let mut flags: Vec<RisingFlag> = items
+            .iter()
+            .map(|item| match item.get("flag") {
+                Some(AttributeValue::S(body)) => {
+                    serde_json::from_str(body).map_err(|e| unavailable("decode flag", e))
+                }
+                _ => Err(PortError::Unavailable(
+                    "a rising flag item has no `flag`".into(),
+                )),
+            })
+            .collect::<PortResult<_>>()?;
+        flags.sort_by(|a, b| (a.week, &a.service, &a.area).cmp(&(b.week, &b.service, &b.area)));
+        Ok(flags)
     }
 }
 

@@ -415,6 +415,7 @@ impl AwsSetup {
             ])?),
             clock: Arc::new(SystemClock),
             media: Arc::new(self.media()?),
+            metrics: Arc::new(self.store()?),
         })
     }
 

@@ -15,6 +15,7 @@ pub mod phone;
 pub mod report;
 pub mod request;
 pub mod responses;
+pub mod rising;
 pub mod schedule;
 pub mod service;
 pub mod status;

@@ -7,6 +7,7 @@ use crate::sqlite::{from_json, is_constraint, one_row, run, sqlite_error, to_jso
 use crate::SqliteStore;
 use cityfix_app::ports::{MetricsStore, PortError, PortResult};
 use cityfix_domain::metrics::{MetricsKey, Tally};
+use cityfix_domain::rising::RisingFlag;
 
 #[async_trait::async_trait]
 impl MetricsStore for SqliteStore {
@@ -107,6 +108,48 @@ impl MetricsStore for SqliteStore {
                     tallies.push((key, from_json(text(6)?)?));
                 }
                 Ok(tallies)
+            })
+            .await
+    }
+
+    async fn raise(&self, flag: &RisingFlag) -> PortResult<bool> {
+        let flag = flag.clone();
+        self.db
+            .call(move |conn| {
+                match run(
+                    conn,
+                    "INSERT INTO rising_flags (week, service, area, flag) VALUES (?1, ?2, ?3, ?4)",
+                    params![
+                        flag.week.to_string(),
+                        flag.service,
+                        flag.area,
+                        to_json(&flag)
+                    ],
+                ) {
+                    Ok(_) => Ok(true),
+                    Err(error) if is_constraint(&error) => Ok(false),
+                    Err(error) => Err(sqlite_error(error)),
+                }
+            })
+            .await
+    }
+
+    async fn flags(&self, since_week: NaiveDate) -> PortResult<Vec<RisingFlag>> {
+        let since = since_week.to_string();
+        self.db
+            .read(move |conn| {
+                let mut select = conn
+                    .prepare_cached(
+                        "SELECT flag FROM rising_flags WHERE week >= ?1 ORDER BY week, service, area",
+                    )
+                    .map_err(sqlite_error)?;
+                let mut rows = select.query([since]).map_err(sqlite_error)?;
+                let mut flags = Vec::new();
+                while let Some(row) = rows.next().map_err(sqlite_error)? {
+                    let text: String = row.get(0).map_err(sqlite_error)?;
+                    flags.push(from_json(&text)?);
+                }
+                Ok(flags)
             })
             .await
     }

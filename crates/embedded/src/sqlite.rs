@@ -23,6 +23,13 @@ CREATE TABLE IF NOT EXISTS metrics_tallies (
     PRIMARY KEY (day, service, department, area, channel, confidential)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS metrics_events (event_id TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rising_flags (
+    week TEXT NOT NULL,
+    service TEXT NOT NULL,
+    area TEXT NOT NULL,
+    flag TEXT NOT NULL,
+    PRIMARY KEY (week, service, area)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS requests (
     id TEXT PRIMARY KEY,
     token TEXT NOT NULL UNIQUE,

@@ -506,6 +506,7 @@ pub async fn start(options: LocalOptions) -> anyhow::Result<Running> {
             queue: adapters.queue.clone(),
             clock: Arc::new(SystemClock),
             media: adapters.media.clone(),
+            metrics: adapters.metrics.clone(),
         };
         tasks.extend(workers::spawn(consumers, scheduler, stopped));
     }

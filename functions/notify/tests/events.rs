@@ -269,3 +269,39 @@ async fn staffs_answer_to_a_question_is_mailed_once_and_not_before_it_is_recorde
         "they asked for this answer"
     );
 }
+
+#[tokio::test]
+async fn a_rising_concern_notice_on_the_queue_tells_the_supervisor_once() {
+    use cityfix_app::rising::RisingNotice;
+    use cityfix_domain::rising::{Jump, RisingFlag};
+    // given the scheduler's notice of a rising concern, delivered twice
+    let world = World::new();
+    let deps = deps(&world, Arc::new(world.outbox.clone()));
+    let jump = Jump {
+        count: 15,
+        usual: 4.125,
+        p_value: 1e-4,
+    };
+    let to = chrono::NaiveDate::from_ymd_opt(2026, 12, 4).unwrap();
+    let notice = RisingNotice {
+        rising_concern: RisingFlag::found("pothole", "North East", to, &jump),
+        departments: vec!["public-works".into()],
+    };
+    let mut batch = sqs_event("notify/sqs-batch.json");
+    batch.records.truncate(1);
+    batch.records[0].body = Some(serde_json::to_string(&notice).unwrap());
+
+    // when notify takes it each time
+    for _ in 0..2 {
+        let response = notify::handle(&deps, batch.clone()).await;
+        assert!(failed_ids(&response).is_empty());
+    }
+
+    // then Public Works' supervisor got one e-mail about it, and nobody else anything
+    let sent = files(&world.outbox);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let email = String::from_utf8(world.outbox.read(&sent[0]).unwrap()).unwrap();
+    assert!(email.contains("To: dana.ortiz@hartford.example"), "{email}");
+    assert!(email.contains("Subject: Rising concern: Pothole in North East"));
+    assert!(email.contains("http://127.0.0.1:3000/admin/metrics"));
+}

@@ -1,9 +1,10 @@
 //! The scheduler function: work done on a clock, started by an EventBridge schedule every minute.
-//! Each tick runs four jobs, each bounded per run: the sweep, which queues again every report
+//! Each tick runs its jobs, each bounded per run: the sweep, which queues again every report
 //! whose routing job was lost; SLA breach notices for requests being worked past their expected
 //! date; archiving of requests closed longer than the city's retention; the notices of standing
 //! backlogs for requests that came into their scope; and the "Has it been fixed?" question for
-//! fixes that came of age. The three before it only send status commands, the last one a notify
+//! fixes that came of age; and, hourly, the rising-concern test (`cityfix_app::rising`), whose
+//! notices go to notify. The three before it only send status commands, the last one a notify
 //! event: status stays the only writer of a request.
 
 use cityfix_app::archive::{queue_archiving, ARCHIVES_PER_RUN};
@@ -15,6 +16,13 @@ use cityfix_app::AppError;
 
 /// How long a report may stay `submitted` before its routing job counts as lost.
 pub const SWEEP_GRACE: chrono::Duration = chrono::Duration::minutes(1);
+
+/// How often the rising-concern test runs: in the first minute of every hour. It reads nine
+/// weeks of counter rows, which every minute would be 60 times the reads for the same answer (a
+/// flag is once a week at most); a tick that misses minute 0 waits for the next hour.
+pub fn rising_due(now: chrono::DateTime<chrono::Utc>) -> bool {
+    chrono::Timelike::minute(&now) == 0
+}
 
 /// What one tick queued.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -31,6 +39,8 @@ pub struct Ticked {
     pub surveys: usize,
     /// Upload slots dropped: no report named them within an hour.
     pub slots_dropped: usize,
+    /// Rising concerns newly flagged, each with a notice queued to notify.
+    pub rising: usize,
 }
 
 /// Runs the jobs for one scheduled event. Every job runs even when one before it failed; a
@@ -58,6 +68,19 @@ pub async fn handle(deps: &SchedulerDeps, event: serde_json::Value) -> Result<Ti
         cityfix_app::slots::SLOT_LIFETIME,
     )
     .await;
+    let rising = if rising_due(now) {
+        cityfix_app::rising::queue_rising_notices(
+            &deps.city,
+            deps.metrics.as_ref(),
+            queue,
+            now,
+            &cityfix_app::rising::RisingRule::default(),
+        )
+        .await
+        .map(|flags| flags.len())
+    } else {
+        Ok(0)
+    };
     let schedule = event["resources"][0].as_str().unwrap_or("unknown");
     let ticked = Ticked {
         requeued: *requeued.as_ref().unwrap_or(&0),
@@ -66,6 +89,7 @@ pub async fn handle(deps: &SchedulerDeps, event: serde_json::Value) -> Result<Ti
         backlog_notices: *backlog_notices.as_ref().unwrap_or(&0),
         surveys: *surveys.as_ref().unwrap_or(&0),
         slots_dropped: *slots_dropped.as_ref().unwrap_or(&0),
+        rising: *rising.as_ref().unwrap_or(&0),
     };
     tracing::info!(
         schedule,
@@ -75,6 +99,7 @@ pub async fn handle(deps: &SchedulerDeps, event: serde_json::Value) -> Result<Ti
         backlog_notices = ticked.backlog_notices,
         surveys = ticked.surveys,
         slots_dropped = ticked.slots_dropped,
+        rising = ticked.rising,
         "ticked"
     );
     requeued?;
@@ -83,5 +108,6 @@ pub async fn handle(deps: &SchedulerDeps, event: serde_json::Value) -> Result<Ti
     backlog_notices?;
     surveys?;
     slots_dropped?;
+    rising?;
     Ok(ticked)
 }

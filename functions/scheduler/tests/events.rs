@@ -19,6 +19,7 @@ async fn a_tick_queues_again_a_report_left_submitted_and_nothing_else() {
             pothole.requested_at + chrono::Duration::minutes(2),
         )),
         media: Arc::new(world.media.clone()),
+        metrics: Arc::new(world.store.clone()),
     };
 
     // when the schedule fires
@@ -67,6 +68,7 @@ async fn a_tick_drops_an_upload_slot_no_report_named_within_an_hour() {
         queue: Arc::new(world.queue.clone()),
         clock: Arc::new(FixedClock(now)),
         media: Arc::new(world.media.clone()),
+        metrics: Arc::new(world.store.clone()),
     };
     let tick = event::<serde_json::Value>("scheduler/eventbridge-schedule.json");
 

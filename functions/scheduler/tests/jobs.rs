@@ -59,6 +59,7 @@ impl City311 {
             queue: Arc::new(self.world.queue.clone()),
             clock: Arc::new(FixedClock(now)),
             media: Arc::new(self.world.media.clone()),
+            metrics: Arc::new(self.world.store.clone()),
         }
     }
 

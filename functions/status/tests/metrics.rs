@@ -496,3 +496,87 @@ async fn no_sign_in_is_a_401() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn current_rising_concerns_are_listed_within_the_readers_scope_and_filters() {
+    use cityfix_domain::rising::{Jump, RisingFlag};
+    // given flags found on 4 December (potholes in the North East, streetlights out
+    // with no area) and one three weeks before, no longer current
+    let fixture = Fixture::new().await;
+    let day = |d: u32, m: u32| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
+    let jump = |count| Jump {
+        count,
+        usual: 4.125,
+        p_value: 1e-4,
+    };
+    for flag in [
+        RisingFlag::found("pothole", "North East", day(4, 12), &jump(15)),
+        RisingFlag::found("streetlight_out", "", day(3, 12), &jump(30)),
+        RisingFlag::found("pothole", "Asylum Hill", day(13, 11), &jump(9)),
+    ] {
+        assert!(fixture.world.store.raise(&flag).await.unwrap());
+    }
+    let rising = |body: &Value| -> Vec<(String, String, u64)> {
+        body["rising"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["service"].as_str().unwrap().to_string(),
+                    f["area_name"].as_str().unwrap().to_string(),
+                    f["count"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let to_the_4th = "/staff/v1/metrics?from=2026-11-01&to=2026-12-04";
+
+    // when a supervisor asks for the range to the 4th, then both current flags are listed with
+    // their days and usual count
+    let (status, body) = fixture.get(to_the_4th, Role::Supervisor, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        rising(&body),
+        [
+            ("pothole".into(), "North East".into(), 15),
+            ("streetlight_out".into(), "No area".into(), 30),
+        ]
+    );
+    let first = &body["rising"][0];
+    assert_eq!(first["service_name"], "Pothole");
+    assert_eq!(first["since"], "2026-11-28");
+    assert_eq!(first["to"], "2026-12-04");
+    assert_eq!(first["usual"], 4.125);
+
+    // and a filter by service or area keeps its own
+    let (_, body) = fixture
+        .get(
+            &format!("{to_the_4th}&area=North%20East"),
+            Role::Supervisor,
+            None,
+        )
+        .await;
+    assert_eq!(rising(&body), [("pothole".into(), "North East".into(), 15)]);
+
+    // and staff see their department's services' only, ethics none
+    let (_, body) = fixture
+        .get(to_the_4th, Role::Staff, Some("transportation"))
+        .await;
+    assert_eq!(
+        rising(&body),
+        [("streetlight_out".into(), "No area".into(), 30)]
+    );
+    let (_, body) = fixture.get(to_the_4th, Role::Ethics, None).await;
+    assert!(rising(&body).is_empty());
+
+    // and a range ending before the flags lists the one current then
+    let (_, body) = fixture
+        .get(
+            "/staff/v1/metrics?from=2026-11-01&to=2026-11-14",
+            Role::Admin,
+            None,
+        )
+        .await;
+    assert_eq!(rising(&body), [("pothole".into(), "Asylum Hill".into(), 9)]);
+}

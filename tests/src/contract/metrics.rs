@@ -138,3 +138,76 @@ pub async fn one_event_moves_several_rows_all_or_nothing_and_days_bound_the_read
         .unwrap();
     assert!(before.is_empty(), "{before:?}");
 }
+
+fn flag(
+    week_day: u32,
+    service: &str,
+    area: &str,
+    count: u64,
+) -> cityfix_domain::rising::RisingFlag {
+    let to = NaiveDate::from_ymd_opt(2026, 3, week_day).unwrap();
+    let jump = cityfix_domain::rising::Jump {
+        count,
+        usual: 3.5,
+        p_value: 1e-5,
+    };
+    cityfix_domain::rising::RisingFlag::found(service, area, to, &jump)
+}
+
+pub async fn a_rising_flag_is_held_once_per_service_area_and_week(metrics: &dyn MetricsStore) {
+    // given flags in the weeks of Monday 2 and Monday 9 March 2026
+    assert!(metrics
+        .raise(&flag(4, "pothole", "North End", 12))
+        .await
+        .unwrap());
+    assert!(metrics.raise(&flag(4, "pothole", "", 9)).await.unwrap());
+    assert!(metrics
+        .raise(&flag(4, "graffiti", "North End", 8))
+        .await
+        .unwrap());
+    assert!(metrics
+        .raise(&flag(10, "pothole", "North End", 20))
+        .await
+        .unwrap());
+
+    // when the same service × area × week is found again later that week, with another count
+    let again = metrics
+        .raise(&flag(6, "pothole", "North End", 30))
+        .await
+        .unwrap();
+
+    // then it is refused, and the first one is kept as it was
+    assert!(!again);
+    let all = metrics
+        .flags(NaiveDate::from_ymd_opt(2026, 3, 2).unwrap())
+        .await
+        .unwrap();
+    let keys: Vec<(String, &str, &str, u64)> = all
+        .iter()
+        .map(|f| {
+            (
+                f.week.to_string(),
+                f.service.as_str(),
+                f.area.as_str(),
+                f.count,
+            )
+        })
+        .collect();
+    assert_eq!(
+        keys,
+        vec![
+            ("2026-03-02".to_string(), "graffiti", "North End", 8),
+            ("2026-03-02".to_string(), "pothole", "", 9),
+            ("2026-03-02".to_string(), "pothole", "North End", 12),
+            ("2026-03-09".to_string(), "pothole", "North End", 20),
+        ]
+    );
+    assert_eq!(all[2], flag(4, "pothole", "North End", 12));
+
+    // and the weeks from a later Monday on leave the earlier out
+    let later = metrics
+        .flags(NaiveDate::from_ymd_opt(2026, 3, 9).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(later, vec![flag(10, "pothole", "North End", 20)]);
+}

@@ -88,7 +88,8 @@ macro_rules! metrics_contract {
     ($make:expr) => {
         $crate::metrics_contract!(@cases $make;
             tallies_add_up_per_row_and_an_event_counts_once,
-            one_event_moves_several_rows_all_or_nothing_and_days_bound_the_read);
+            one_event_moves_several_rows_all_or_nothing_and_days_bound_the_read,
+            a_rising_flag_is_held_once_per_service_area_and_week);
     };
     (@cases $make:expr; $($case:ident),*) => {
         $(
