@@ -10,13 +10,9 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { checkPageIsUsable, demoLogins as demoLoginsIn } from './support/staff.mjs';
 
-const require = createRequire(import.meta.url);
-const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
 const BASE = (process.env.CITYFIX_URL || '').replace(/\/+$/, '');
 const DATA = process.env.CITYFIX_DATA || '';
@@ -28,29 +24,12 @@ const pageErrors = [];
 
 /** The demo sign-ins the runner wrote to its data folder: role → { username, password }. */
 function demoLogins() {
-  const lines = readFileSync(join(DATA, 'demo-staff.txt'), 'utf8').trim().split('\n');
-  const accounts = JSON.parse(readFileSync(join(DATA, 'staff-accounts.json'), 'utf8'));
-  const byRole = {};
-  for (const line of lines) {
-    const [username, password] = line.split(' ');
-    const account = accounts.find((a) => a.username === username);
-    byRole[account.role] = { username, password };
-  }
-  return byRole;
+  return demoLoginsIn(DATA);
 }
 
 /** axe-core on the page (no serious or critical violation) and no horizontal scroll at 1280 and 768. */
 async function checkPage(page, name) {
-  await page.evaluate(AXE);
-  const result = await page.evaluate(() => globalThis.axe.run(document, { resultTypes: ['violations'] }));
-  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert.deepEqual(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`), [], `${name}: axe`);
-  for (const width of [1280, 768]) {
-    await page.setViewportSize({ width, height: 900 });
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-    assert.ok(overflow <= 0, `${name} scrolls sideways by ${overflow}px at ${width}px`);
-  }
-  await page.setViewportSize({ width: 1280, height: 900 });
+  await checkPageIsUsable(page, name);
 }
 
 async function api(path, options = {}) {
