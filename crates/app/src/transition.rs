@@ -14,7 +14,7 @@ use cityfix_domain::{
 };
 
 /// How many times a change is re-read and retried when someone else wrote first.
-const MAX_CONFLICT_RETRIES: usize = 5;
+const MAX_CONFLICT_RETRIES: usize = 16;
 
 /// What the status function needs.
 #[derive(Clone)]

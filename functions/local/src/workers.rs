@@ -21,6 +21,8 @@ use tokio::task::JoinHandle;
 const BATCH_SIZE: usize = 10;
 /// Batches of one queue worked at once, as Lambda runs several instances of a busy function.
 pub const CONSUMERS_PER_QUEUE: usize = 4;
+/// Further tries of deleting a batch's handled messages when the queue fails.
+const DELETE_RETRIES: usize = 2;
 /// How long a consumer waits for new messages before looking again.
 const IDLE_POLL: Duration = Duration::from_millis(250);
 /// How often the scheduler's jobs run (the sweep, breach notices, archiving): more often than
@@ -129,7 +131,17 @@ async fn consume(consumers: Consumers, name: QueueName, mut stopped: watch::Rece
             stages.record_work(name, worked_ms);
             handled.push(receipt);
         }
-        if let Err(error) = queue.delete_handled(name.as_str(), &handled).await {
+        // A handled message left undeleted comes back and spends a receive for nothing (enough
+        // such, with the receives whose answer was lost, took healthy messages to the dead-letter
+        // queue under the faults proof), so a failed delete is tried twice more at once.
+        let mut deleted = queue.delete_handled(name.as_str(), &handled).await;
+        for _ in 0..DELETE_RETRIES {
+            if deleted.is_ok() {
+                break;
+            }
+            deleted = queue.delete_handled(name.as_str(), &handled).await;
+        }
+        if let Err(error) = deleted {
             tracing::error!(queue = name.as_str(), %error, "cannot delete handled messages");
         }
     }
