@@ -1588,6 +1588,17 @@ fn attributes_of(admin: &Admin, fields: &Fields) -> BTreeMap<String, RawAttribut
         .collect()
 }
 
+/// A form's fields as the page shows them again, the first value of each name, without `skip`.
+fn kept_fields(fields: &Fields, skip: &[&str]) -> BTreeMap<String, String> {
+    let mut kept = BTreeMap::new();
+    for (name, value) in fields {
+        if !skip.contains(&name.as_str()) {
+            kept.entry(name.clone()).or_insert_with(|| value.clone());
+        }
+    }
+    kept
+}
+
 pub async fn intake(
     State(admin): Shared,
     session: Session,
@@ -1596,12 +1607,7 @@ pub async fn intake(
     if !session.form_is_genuine(&admin, field(&fields, "csrf")) {
         return forged(&admin, &session);
     }
-    let mut kept: BTreeMap<String, String> = BTreeMap::new();
-    for (name, value) in &fields {
-        if name != "csrf" {
-            kept.entry(name.clone()).or_insert_with(|| value.clone());
-        }
-    }
+    let mut kept = kept_fields(&fields, &["csrf"]);
     if !takes_calls(&session.claims) {
         return intake_form(
             &admin,
@@ -1832,12 +1838,7 @@ pub async fn intake_follow(
     if !session.form_is_genuine(&admin, field(&fields, "csrf")) {
         return forged(&admin, &session);
     }
-    let mut kept: BTreeMap<String, String> = BTreeMap::new();
-    for (name, value) in &fields {
-        if !matches!(name.as_str(), "csrf" | "follow" | "step") {
-            kept.entry(name.clone()).or_insert_with(|| value.clone());
-        }
-    }
+    let kept = kept_fields(&fields, &["csrf", "follow", "step"]);
     let again = |status: StatusCode, error: &str| {
         intake_form(&admin, &session, status, &kept, Outcome::None, Some(error))
     };
